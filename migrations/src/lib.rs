@@ -1,0 +1,15 @@
+//! Schema migrations for duikou: the same steps on SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m0001_regions_programs_pairings;
+
+/// Every migration, in the order it is applied.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_regions_programs_pairings::Migration)]
+    }
+}

@@ -1,0 +1,99 @@
+//! The gRPC services: each turns requests into domain values, calls the store in one
+//! transaction, and maps the result back. No SQL here.
+
+pub mod pairing;
+pub mod region;
+
+use chrono::{DateTime, Utc};
+use prost::Message;
+use prost_types::{FieldMask, Timestamp};
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+
+/// A protobuf timestamp of a stored time.
+pub(crate) fn timestamp(time: DateTime<Utc>) -> Timestamp {
+    Timestamp {
+        seconds: time.timestamp(),
+        nanos: time.timestamp_subsec_nanos() as i32,
+    }
+}
+
+/// SHA-256 of a request as encoded, with its request id cleared by the caller: two
+/// requests with the same fingerprint asked for the same thing.
+pub(crate) fn fingerprint(request: &impl Message) -> String {
+    Sha256::digest(request.encode_to_vec())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The etag of a stored revision.
+pub(crate) fn etag(revision: i64) -> String {
+    format!("\"{revision}\"")
+}
+
+/// Refuses a stale etag; an empty one skips the check.
+///
+/// # Errors
+/// ABORTED `ETAG_MISMATCH`.
+pub(crate) fn check_etag(sent: &str, revision: i64) -> Result<(), Error> {
+    if sent.is_empty() || sent == etag(revision) {
+        Ok(())
+    } else {
+        Err(Error::Aborted {
+            reason: "ETAG_MISMATCH",
+            message: "the resource changed since it was read: read it again and retry".to_owned(),
+        })
+    }
+}
+
+/// The fields of a resource as an update mask sees them.
+pub(crate) struct MaskRules {
+    /// Fields an update may change.
+    pub updatable: &'static [&'static str],
+    /// Fields fixed at creation.
+    pub immutable: &'static [&'static str],
+    /// Fields only the server sets.
+    pub output_only: &'static [&'static str],
+}
+
+impl MaskRules {
+    /// The fields an update mask names; `*` names every updatable field.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT on `update_mask` when it is missing or names a field that cannot
+    /// be updated.
+    pub fn paths(&self, mask: Option<FieldMask>) -> Result<Vec<&'static str>, Error> {
+        let mask = mask.unwrap_or_default();
+        if mask.paths.is_empty() {
+            return Err(Error::invalid(
+                "update_mask",
+                format!(
+                    "is required: name the fields to change ({}) or \"*\"",
+                    self.updatable.join(", ")
+                ),
+            ));
+        }
+        let mut paths = Vec::new();
+        for path in &mask.paths {
+            if path == "*" {
+                return Ok(self.updatable.to_vec());
+            }
+            let Some(&known) = self.updatable.iter().find(|f| *f == path) else {
+                let why = if self.output_only.contains(&path.as_str()) {
+                    "is output only"
+                } else if self.immutable.contains(&path.as_str()) {
+                    "cannot change after creation"
+                } else {
+                    "is not a field that can be updated"
+                };
+                return Err(Error::invalid("update_mask", format!("{path} {why}")));
+            };
+            if !paths.contains(&known) {
+                paths.push(known);
+            }
+        }
+        Ok(paths)
+    }
+}

@@ -1,0 +1,779 @@
+//! `duikou.v1.PairingService`: cooperation programs and pairings.
+
+use sea_orm::{ActiveValue::Set, ConnectionTrait};
+use tonic::{Request, Response, Status};
+
+use super::{MaskRules, check_etag, etag, fingerprint, timestamp};
+use crate::{
+    domain::{
+        name,
+        page::Page,
+        pairing::{
+            self as rules, CooperationField, PairingFilter, PairingState, Placement, RegionMatch,
+            Transition,
+        },
+        period::{Period, format_date},
+        program::{self as program_rules, ProgramDraft},
+        region::{RegionCode, RegionPath},
+        request_id::RequestId,
+    },
+    error::Error,
+    proto::v1::{
+        CreatePairingRequest, CreateProgramRequest, DeletePairingRequest, EndPairingRequest,
+        GetPairingRequest, GetProgramRequest, ListPairingsRequest, ListPairingsResponse,
+        ListProgramsRequest, ListProgramsResponse, Pairing, Program, ResumePairingRequest,
+        SuspendPairingRequest, UndeletePairingRequest, UpdatePairingRequest, UpdateProgramRequest,
+        pairing_service_server::PairingService,
+    },
+    store::{
+        Store,
+        idempotency::{self, Claim},
+        pairing::{
+            self as pairings, NewPairing, PairingChange, PairingQuery, PairingRow, RegionCondition,
+        },
+        program::{self as programs, ProgramRow},
+        region,
+    },
+};
+
+const CREATE_PROGRAM: &str = "duikou.v1.PairingService/CreateProgram";
+const CREATE_PAIRING: &str = "duikou.v1.PairingService/CreatePairing";
+
+const PROGRAM_MASK: MaskRules = MaskRules {
+    updatable: program_rules::UPDATABLE,
+    immutable: &[],
+    output_only: program_rules::OUTPUT_ONLY,
+};
+
+const PAIRING_MASK: MaskRules = MaskRules {
+    updatable: rules::UPDATABLE,
+    immutable: rules::IMMUTABLE,
+    output_only: rules::OUTPUT_ONLY,
+};
+
+/// Serves programs and pairings from the store.
+#[derive(Clone)]
+pub struct Pairings {
+    store: Store,
+}
+
+impl Pairings {
+    /// A service over `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+/// The API form of a stored program.
+fn program_to_proto(row: ProgramRow) -> Program {
+    Program {
+        name: name::format_id("programs", row.id),
+        display_name: row.display_name,
+        basis_document: row.basis_document,
+        period_start: format_date(row.period_start),
+        period_end: format_date(row.period_end),
+        description: row.description,
+        create_time: Some(timestamp(row.create_time)),
+        update_time: Some(timestamp(row.update_time)),
+        etag: etag(row.revision),
+    }
+}
+
+/// The API form of a stored pairing.
+pub(crate) fn pairing_to_proto(row: PairingRow) -> Pairing {
+    Pairing {
+        name: name::format_id("pairings", row.id),
+        program: name::format_id("programs", row.program_id),
+        supporting_region: format!("regions/{}", row.supporting_code),
+        supported_region: format!("regions/{}", row.supported_code),
+        parent: row
+            .parent_id
+            .map(|p| name::format_id("pairings", p))
+            .unwrap_or_default(),
+        level: i32::from(row.level),
+        fields: CooperationField::load_list(&row.fields)
+            .into_iter()
+            .map(CooperationField::number)
+            .collect(),
+        period_start: format_date(row.period_start),
+        period_end: format_date(row.period_end),
+        state: i32::from(row.state),
+        display_name: row.display_name,
+        create_time: Some(timestamp(row.create_time)),
+        update_time: Some(timestamp(row.update_time)),
+        delete_time: row.delete_time.map(timestamp),
+        etag: etag(row.revision),
+    }
+}
+
+fn program_not_found(id: i64) -> Error {
+    Error::NotFound {
+        reason: "PROGRAM_NOT_FOUND",
+        resource: name::format_id("programs", id),
+    }
+}
+
+fn pairing_not_found(id: i64) -> Error {
+    Error::NotFound {
+        reason: "PAIRING_NOT_FOUND",
+        resource: name::format_id("pairings", id),
+    }
+}
+
+fn stored_period(start: chrono::NaiveDate, end: chrono::NaiveDate) -> Result<Period, Error> {
+    Period::new("period_end", start, end).map_err(|_| {
+        Error::from(anyhow::anyhow!(
+            "stored period {start}..{end} is out of order"
+        ))
+    })
+}
+
+/// The checked content of a CreatePairing request.
+#[derive(Clone)]
+struct PairingInput {
+    program_id: i64,
+    supporting: RegionCode,
+    supported: RegionCode,
+    parent_id: Option<i64>,
+    fields: Vec<CooperationField>,
+    period: Period,
+}
+
+impl PairingInput {
+    fn parse(p: &Pairing) -> Result<Self, Error> {
+        let program_id = required(&p.program, "pairing.program")
+            .and_then(|n| name::parse_id("pairing.program", "programs", n));
+        let supporting = required(&p.supporting_region, "pairing.supporting_region")
+            .and_then(|n| RegionCode::from_name("pairing.supporting_region", n));
+        let supported = required(&p.supported_region, "pairing.supported_region")
+            .and_then(|n| RegionCode::from_name("pairing.supported_region", n));
+        let parent_id = parse_parent(&p.parent);
+        let fields = CooperationField::parse_list("pairing.fields", &p.fields);
+        let period = Period::parse("pairing.", &p.period_start, &p.period_end);
+        Error::collect([
+            Error::of(&program_id),
+            Error::of(&supporting),
+            Error::of(&supported),
+            Error::of(&parent_id),
+            Error::of(&fields),
+            Error::of(&period),
+        ])?;
+        Ok(Self {
+            program_id: program_id?,
+            supporting: supporting?,
+            supported: supported?,
+            parent_id: parent_id?,
+            fields: fields?,
+            period: period?,
+        })
+    }
+}
+
+fn required<'a>(value: &'a str, field: &str) -> Result<&'a str, Error> {
+    if value.is_empty() {
+        Err(Error::invalid(field, "is required"))
+    } else {
+        Ok(value)
+    }
+}
+
+fn parse_parent(parent: &str) -> Result<Option<i64>, Error> {
+    match parent {
+        "" => Ok(None),
+        name => name::parse_id("pairing.parent", "pairings", name).map(Some),
+    }
+}
+
+/// Looks up what a pairing refers to and checks its placement; returns the program and
+/// the two regions.
+async fn check_references(
+    tx: &impl ConnectionTrait,
+    input: &PairingInput,
+) -> Result<(ProgramRow, region::RegionRow, region::RegionRow), Error> {
+    let program = programs::get_for_update(tx, input.program_id)
+        .await?
+        .ok_or_else(|| {
+            Error::invalid(
+                "pairing.program",
+                format!(
+                    "{} does not exist",
+                    name::format_id("programs", input.program_id)
+                ),
+            )
+        });
+    let supporting = region::get(tx, &input.supporting).await?.ok_or_else(|| {
+        Error::invalid(
+            "pairing.supporting_region",
+            format!("{} does not exist", input.supporting.name()),
+        )
+    });
+    let supported = region::get(tx, &input.supported).await?.ok_or_else(|| {
+        Error::invalid(
+            "pairing.supported_region",
+            format!("{} does not exist", input.supported.name()),
+        )
+    });
+    Error::collect([
+        Error::of(&program),
+        Error::of(&supporting),
+        Error::of(&supported),
+    ])?;
+    let (program, supporting, supported) = (program?, supporting?, supported?);
+    let placement = Placement {
+        program_id: input.program_id,
+        supporting: RegionPath::from_stored(supporting.path.clone()),
+        supported: RegionPath::from_stored(supported.path.clone()),
+        period: input.period,
+    };
+    let parent = match input.parent_id {
+        Some(parent_id) => Some(live_parent(tx, parent_id).await?),
+        None => None,
+    };
+    let program_period = stored_period(program.period_start, program.period_end)?;
+    rules::check_placement(&placement, &program_period, parent.as_ref())?;
+    Ok((program, supporting, supported))
+}
+
+/// The placement of a live pairing that is to be a parent, locked against deletion.
+async fn live_parent(tx: &impl ConnectionTrait, parent_id: i64) -> Result<Placement, Error> {
+    match pairings::get_for_update(tx, parent_id).await? {
+        Some(parent) if parent.delete_time.is_none() => Ok(placement_of(&parent)?),
+        _ => Err(Error::invalid(
+            "pairing.parent",
+            format!("{} does not exist", name::format_id("pairings", parent_id)),
+        )),
+    }
+}
+
+fn placement_of(row: &PairingRow) -> Result<Placement, Error> {
+    Ok(Placement {
+        program_id: row.program_id,
+        supporting: RegionPath::from_stored(row.supporting_path.clone()),
+        supported: RegionPath::from_stored(row.supported_path.clone()),
+        period: stored_period(row.period_start, row.period_end)?,
+    })
+}
+
+/// A live pairing, locked for change; a deleted one cannot change.
+async fn live_pairing_for_update(
+    tx: &impl ConnectionTrait,
+    id: i64,
+    sent_etag: &str,
+) -> Result<PairingRow, Error> {
+    let row = pairings::get_for_update(tx, id)
+        .await?
+        .ok_or_else(|| pairing_not_found(id))?;
+    if row.delete_time.is_some() {
+        return Err(Error::precondition(
+            "PAIRING_DELETED",
+            format!(
+                "{} is deleted; undelete it first",
+                name::format_id("pairings", id)
+            ),
+        ));
+    }
+    check_etag(sent_etag, row.revision)?;
+    Ok(row)
+}
+
+impl Pairings {
+    async fn transition(
+        &self,
+        name: &str,
+        sent_etag: &str,
+        step: Transition,
+    ) -> Result<Response<Pairing>, Status> {
+        let id = name::parse_id("name", "pairings", name)?;
+        let sent_etag = sent_etag.to_owned();
+        let row = self
+            .store
+            .write(|tx| {
+                let sent_etag = sent_etag.clone();
+                Box::pin(async move {
+                    let row = live_pairing_for_update(tx, id, &sent_etag).await?;
+                    let state =
+                        PairingState::from_number(i32::from(row.state)).ok_or_else(|| {
+                            anyhow::anyhow!("pairing {id} has unknown state {}", row.state)
+                        })?;
+                    let next = state.apply(step)?;
+                    let change = PairingChange {
+                        state: Set(next.number() as i16),
+                        ..Default::default()
+                    };
+                    pairings::save(tx, &row, change).await
+                })
+            })
+            .await?;
+        tracing::info!(pairing = id, step = ?step, "pairing state changed");
+        Ok(Response::new(pairing_to_proto(row)))
+    }
+
+    /// Resolves a region condition of a list filter into a stored code or path.
+    async fn region_condition(
+        &self,
+        m: Option<RegionMatch>,
+    ) -> Result<Option<RegionCondition>, Error> {
+        Ok(match m {
+            None => None,
+            Some(RegionMatch::Exactly(code)) => {
+                Some(RegionCondition::Exactly(code.as_str().to_owned()))
+            }
+            Some(RegionMatch::Within(code)) => {
+                let row = region::get(self.store.db(), &code).await?.ok_or_else(|| {
+                    Error::invalid("filter", format!("{} does not exist", code.name()))
+                })?;
+                Some(RegionCondition::Within(row.path))
+            }
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl PairingService for Pairings {
+    async fn create_program(
+        &self,
+        request: Request<CreateProgramRequest>,
+    ) -> Result<Response<Program>, Status> {
+        let mut req = request.into_inner();
+        let request_id = RequestId::parse(&req.request_id)?;
+        req.request_id.clear();
+        let fingerprint = fingerprint(&req);
+        let p = req.program.unwrap_or_default();
+        let draft = ProgramDraft::new(
+            p.display_name,
+            p.basis_document,
+            &p.period_start,
+            &p.period_end,
+            p.description,
+        )?;
+        let row = self
+            .store
+            .write(|tx| {
+                let (draft, request_id, fingerprint) =
+                    (draft.clone(), request_id.clone(), fingerprint.clone());
+                Box::pin(async move {
+                    if let Some(rid) = &request_id {
+                        if let Claim::Replay(earlier) =
+                            idempotency::claim(tx, rid, CREATE_PROGRAM, &fingerprint).await?
+                        {
+                            let id = name::parse_id("request_id", "programs", &earlier)?;
+                            return programs::get(tx, id)
+                                .await?
+                                .ok_or_else(|| program_not_found(id));
+                        }
+                    }
+                    let row = programs::insert(tx, &draft).await?;
+                    if let Some(rid) = &request_id {
+                        idempotency::settle(tx, rid, &name::format_id("programs", row.id)).await?;
+                    }
+                    Ok(row)
+                })
+            })
+            .await?;
+        tracing::info!(program = row.id, "program created");
+        Ok(Response::new(program_to_proto(row)))
+    }
+
+    async fn get_program(
+        &self,
+        request: Request<GetProgramRequest>,
+    ) -> Result<Response<Program>, Status> {
+        let id = name::parse_id("name", "programs", &request.get_ref().name)?;
+        let row = programs::get(self.store.db(), id)
+            .await?
+            .ok_or_else(|| program_not_found(id))?;
+        Ok(Response::new(program_to_proto(row)))
+    }
+
+    async fn list_programs(
+        &self,
+        request: Request<ListProgramsRequest>,
+    ) -> Result<Response<ListProgramsResponse>, Status> {
+        let req = request.into_inner();
+        let page = Page::open(req.page_size, &req.page_token, &["programs"])?;
+        let after = page
+            .after
+            .as_deref()
+            .map(|a| a.parse::<i64>())
+            .transpose()
+            .map_err(|_| Error::invalid("page_token", "is not a token this server issued"))?;
+        let rows = programs::list(self.store.db(), after, page.fetch()).await?;
+        let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
+        Ok(Response::new(ListProgramsResponse {
+            programs: rows.into_iter().map(program_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn update_program(
+        &self,
+        request: Request<UpdateProgramRequest>,
+    ) -> Result<Response<Program>, Status> {
+        let req = request.into_inner();
+        let p = req.program.unwrap_or_default();
+        let id = name::parse_id("program.name", "programs", &p.name);
+        let paths = PROGRAM_MASK.paths(req.update_mask);
+        Error::collect([Error::of(&id), Error::of(&paths)])?;
+        let (id, paths) = (id?, paths?);
+        let row = self
+            .store
+            .write(|tx| {
+                let (p, paths) = (p.clone(), paths.clone());
+                Box::pin(async move {
+                    let current = programs::get_for_update(tx, id)
+                        .await?
+                        .ok_or_else(|| program_not_found(id))?;
+                    check_etag(&p.etag, current.revision)?;
+                    let pick = |field: &str, new: &str, old: String| {
+                        if paths.contains(&field) {
+                            new.to_owned()
+                        } else {
+                            old
+                        }
+                    };
+                    let draft = ProgramDraft::new(
+                        pick(
+                            "display_name",
+                            &p.display_name,
+                            current.display_name.clone(),
+                        ),
+                        pick(
+                            "basis_document",
+                            &p.basis_document,
+                            current.basis_document.clone(),
+                        ),
+                        &pick(
+                            "period_start",
+                            &p.period_start,
+                            format_date(current.period_start),
+                        ),
+                        &pick("period_end", &p.period_end, format_date(current.period_end)),
+                        pick("description", &p.description, current.description.clone()),
+                    )?;
+                    let outside = programs::pairings_outside(tx, id, &draft.period).await?;
+                    if outside > 0 {
+                        return Err(Error::FailedPrecondition {
+                            reason: "PAIRINGS_OUTSIDE_PERIOD",
+                            message: format!(
+                                "{outside} live pairing(s) of this program would fall outside \
+                                 the new period; change or delete them first"
+                            ),
+                            metadata: vec![("pairings_outside", outside.to_string())],
+                        });
+                    }
+                    programs::update(tx, current, &draft).await
+                })
+            })
+            .await?;
+        tracing::info!(program = row.id, "program updated");
+        Ok(Response::new(program_to_proto(row)))
+    }
+
+    async fn create_pairing(
+        &self,
+        request: Request<CreatePairingRequest>,
+    ) -> Result<Response<Pairing>, Status> {
+        let mut req = request.into_inner();
+        let request_id = RequestId::parse(&req.request_id)?;
+        req.request_id.clear();
+        let fingerprint = fingerprint(&req);
+        let input = PairingInput::parse(&req.pairing.unwrap_or_default())?;
+        let row = self
+            .store
+            .write(|tx| {
+                let (input, request_id, fingerprint) =
+                    (input.clone(), request_id.clone(), fingerprint.clone());
+                Box::pin(async move {
+                    if let Some(rid) = &request_id {
+                        if let Claim::Replay(earlier) =
+                            idempotency::claim(tx, rid, CREATE_PAIRING, &fingerprint).await?
+                        {
+                            let id = name::parse_id("request_id", "pairings", &earlier)?;
+                            return pairings::get(tx, id)
+                                .await?
+                                .ok_or_else(|| pairing_not_found(id));
+                        }
+                    }
+                    let (_, supporting, supported) = check_references(tx, &input).await?;
+                    let row = pairings::insert(
+                        tx,
+                        &NewPairing {
+                            program_id: input.program_id,
+                            supporting: &supporting,
+                            supported: &supported,
+                            parent_id: input.parent_id,
+                            fields: &input.fields,
+                            period: input.period,
+                        },
+                    )
+                    .await?;
+                    if let Some(rid) = &request_id {
+                        idempotency::settle(tx, rid, &name::format_id("pairings", row.id)).await?;
+                    }
+                    Ok(row)
+                })
+            })
+            .await?;
+        tracing::info!(pairing = row.id, "pairing created");
+        Ok(Response::new(pairing_to_proto(row)))
+    }
+
+    async fn get_pairing(
+        &self,
+        request: Request<GetPairingRequest>,
+    ) -> Result<Response<Pairing>, Status> {
+        let id = name::parse_id("name", "pairings", &request.get_ref().name)?;
+        let row = pairings::get(self.store.db(), id)
+            .await?
+            .ok_or_else(|| pairing_not_found(id))?;
+        Ok(Response::new(pairing_to_proto(row)))
+    }
+
+    async fn list_pairings(
+        &self,
+        request: Request<ListPairingsRequest>,
+    ) -> Result<Response<ListPairingsResponse>, Status> {
+        let req = request.into_inner();
+        let filter = PairingFilter::parse(&req.filter);
+        let descending = match req.order_by.trim() {
+            "" | "create_time" | "create_time asc" => Ok(false),
+            "create_time desc" => Ok(true),
+            _ => Err(Error::invalid(
+                "order_by",
+                "must be \"create_time\" or \"create_time desc\"",
+            )),
+        };
+        let show_deleted = if req.show_deleted { "deleted" } else { "live" };
+        let page = Page::open(
+            req.page_size,
+            &req.page_token,
+            &["pairings", &req.filter, req.order_by.trim(), show_deleted],
+        );
+        Error::collect([Error::of(&filter), Error::of(&descending), Error::of(&page)])?;
+        let (filter, descending, page) = (filter?, descending?, page?);
+        let after = page
+            .after
+            .as_deref()
+            .map(|a| a.parse::<i64>())
+            .transpose()
+            .map_err(|_| Error::invalid("page_token", "is not a token this server issued"))?;
+        let query = PairingQuery {
+            program_id: filter.program_id,
+            supporting: self.region_condition(filter.supporting).await?,
+            supported: self.region_condition(filter.supported).await?,
+            state: filter.state,
+            level: filter.level.map(|l| l.number() as i16),
+            show_deleted: req.show_deleted,
+            descending,
+        };
+        let rows = pairings::list(self.store.db(), &query, after, page.fetch()).await?;
+        let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
+        Ok(Response::new(ListPairingsResponse {
+            pairings: rows.into_iter().map(pairing_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn update_pairing(
+        &self,
+        request: Request<UpdatePairingRequest>,
+    ) -> Result<Response<Pairing>, Status> {
+        let req = request.into_inner();
+        let p = req.pairing.unwrap_or_default();
+        let id = name::parse_id("pairing.name", "pairings", &p.name);
+        let paths = PAIRING_MASK.paths(req.update_mask);
+        Error::collect([Error::of(&id), Error::of(&paths)])?;
+        let (id, paths) = (id?, paths?);
+        let row = self
+            .store
+            .write(|tx| {
+                let (p, paths) = (p.clone(), paths.clone());
+                Box::pin(async move {
+                    let current = live_pairing_for_update(tx, id, &p.etag).await?;
+                    let has = |field: &str| paths.contains(&field);
+                    let parent_id = if has("parent") {
+                        parse_parent(&p.parent)
+                    } else {
+                        Ok(current.parent_id)
+                    };
+                    let fields = if has("fields") {
+                        CooperationField::parse_list("pairing.fields", &p.fields)
+                    } else {
+                        Ok(CooperationField::load_list(&current.fields))
+                    };
+                    let start = if has("period_start") {
+                        p.period_start.clone()
+                    } else {
+                        format_date(current.period_start)
+                    };
+                    let end = if has("period_end") {
+                        p.period_end.clone()
+                    } else {
+                        format_date(current.period_end)
+                    };
+                    let period = Period::parse("pairing.", &start, &end);
+                    Error::collect([
+                        Error::of(&parent_id),
+                        Error::of(&fields),
+                        Error::of(&period),
+                    ])?;
+                    let (parent_id, fields, period) = (parent_id?, fields?, period?);
+
+                    if let Some(parent_id) = parent_id {
+                        if pairings::ancestry(tx, parent_id, id).await?.contains(&id) {
+                            return Err(Error::invalid(
+                                "pairing.parent",
+                                "would make the pairing its own ancestor",
+                            ));
+                        }
+                    }
+                    let parent = match parent_id {
+                        Some(parent_id) => Some(live_parent(tx, parent_id).await?),
+                        None => None,
+                    };
+                    let program = programs::get_for_update(tx, current.program_id)
+                        .await?
+                        .ok_or_else(|| program_not_found(current.program_id))?;
+                    let placement = Placement {
+                        period,
+                        ..placement_of(&current)?
+                    };
+                    let program_period = stored_period(program.period_start, program.period_end)?;
+                    rules::check_placement(&placement, &program_period, parent.as_ref())?;
+                    let outside = pairings::children_outside(tx, id, &period).await?;
+                    if outside > 0 {
+                        return Err(Error::FailedPrecondition {
+                            reason: "CHILDREN_OUTSIDE_PERIOD",
+                            message: format!(
+                                "{outside} live child pairing(s) would fall outside the new \
+                                 period; change or delete them first"
+                            ),
+                            metadata: vec![("children_outside", outside.to_string())],
+                        });
+                    }
+                    let change = PairingChange {
+                        parent_id: Set(parent_id),
+                        fields: Set(CooperationField::store_list(&fields)),
+                        period_start: Set(period.start()),
+                        period_end: Set(period.end()),
+                        ..Default::default()
+                    };
+                    pairings::save(tx, &current, change).await
+                })
+            })
+            .await?;
+        tracing::info!(pairing = row.id, "pairing updated");
+        Ok(Response::new(pairing_to_proto(row)))
+    }
+
+    async fn delete_pairing(
+        &self,
+        request: Request<DeletePairingRequest>,
+    ) -> Result<Response<Pairing>, Status> {
+        let req = request.into_inner();
+        let id = name::parse_id("name", "pairings", &req.name)?;
+        let row = self
+            .store
+            .write(|tx| {
+                let sent_etag = req.etag.clone();
+                Box::pin(async move {
+                    let current = live_pairing_for_update(tx, id, &sent_etag).await?;
+                    let children = pairings::live_children(tx, id).await?;
+                    if children > 0 {
+                        return Err(Error::FailedPrecondition {
+                            reason: "HAS_LIVE_CHILDREN",
+                            message: format!(
+                                "the pairing has {children} live child pairing(s); delete them first"
+                            ),
+                            metadata: vec![("live_children", children.to_string())],
+                        });
+                    }
+                    let change = PairingChange {
+                        delete_time: Set(Some(chrono::Utc::now())),
+                        ..Default::default()
+                    };
+                    pairings::save(tx, &current, change).await
+                })
+            })
+            .await?;
+        tracing::info!(pairing = row.id, "pairing deleted");
+        Ok(Response::new(pairing_to_proto(row)))
+    }
+
+    async fn undelete_pairing(
+        &self,
+        request: Request<UndeletePairingRequest>,
+    ) -> Result<Response<Pairing>, Status> {
+        let id = name::parse_id("name", "pairings", &request.get_ref().name)?;
+        let row = self
+            .store
+            .write(|tx| {
+                Box::pin(async move {
+                    let current = pairings::get_for_update(tx, id)
+                        .await?
+                        .ok_or_else(|| pairing_not_found(id))?;
+                    if current.delete_time.is_none() {
+                        return Err(Error::precondition(
+                            "PAIRING_NOT_DELETED",
+                            "the pairing is not deleted",
+                        ));
+                    }
+                    if let Some(parent_id) = current.parent_id {
+                        let parent_live = pairings::get_for_update(tx, parent_id)
+                            .await?
+                            .is_some_and(|p| p.delete_time.is_none());
+                        if !parent_live {
+                            return Err(Error::precondition(
+                                "PARENT_DELETED",
+                                "the parent pairing is deleted; undelete it first",
+                            ));
+                        }
+                    }
+                    let program = programs::get_for_update(tx, current.program_id)
+                        .await?
+                        .ok_or_else(|| program_not_found(current.program_id))?;
+                    let program_period = stored_period(program.period_start, program.period_end)?;
+                    if !program_period.contains(&placement_of(&current)?.period) {
+                        return Err(Error::precondition(
+                            "OUTSIDE_PROGRAM_PERIOD",
+                            "the program's period changed and no longer covers this pairing",
+                        ));
+                    }
+                    let change = PairingChange {
+                        delete_time: Set(None),
+                        ..Default::default()
+                    };
+                    pairings::save(tx, &current, change).await
+                })
+            })
+            .await?;
+        tracing::info!(pairing = row.id, "pairing undeleted");
+        Ok(Response::new(pairing_to_proto(row)))
+    }
+
+    async fn suspend_pairing(
+        &self,
+        request: Request<SuspendPairingRequest>,
+    ) -> Result<Response<Pairing>, Status> {
+        let req = request.get_ref();
+        self.transition(&req.name, &req.etag, Transition::Suspend)
+            .await
+    }
+
+    async fn resume_pairing(
+        &self,
+        request: Request<ResumePairingRequest>,
+    ) -> Result<Response<Pairing>, Status> {
+        let req = request.get_ref();
+        self.transition(&req.name, &req.etag, Transition::Resume)
+            .await
+    }
+
+    async fn end_pairing(
+        &self,
+        request: Request<EndPairingRequest>,
+    ) -> Result<Response<Pairing>, Status> {
+        let req = request.get_ref();
+        self.transition(&req.name, &req.etag, Transition::End).await
+    }
+}

@@ -1,0 +1,149 @@
+//! `duikou.v1.RegionService`.
+
+use tonic::{Request, Response, Status};
+
+use crate::{
+    domain::{
+        page::Page,
+        region::{RegionCode, RegionFilter, RegionLevel},
+        text,
+    },
+    error::Error,
+    proto::v1::{
+        CreateRegionRequest, GetRegionRequest, ListRegionsRequest, ListRegionsResponse, Region,
+        region_service_server::RegionService,
+    },
+    store::{
+        Store,
+        region::{self, RegionRow, Scope},
+    },
+};
+
+/// Serves regions from the store.
+#[derive(Clone)]
+pub struct Regions {
+    store: Store,
+}
+
+impl Regions {
+    /// A service over `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+/// The API form of a stored region.
+pub(crate) fn to_proto(row: RegionRow) -> Region {
+    Region {
+        name: format!("regions/{}", row.code),
+        code: row.code,
+        display_name: row.display_name,
+        level: i32::from(row.level),
+        parent: row
+            .parent_code
+            .map(|p| format!("regions/{p}"))
+            .unwrap_or_default(),
+    }
+}
+
+fn not_found(code: &RegionCode) -> Error {
+    Error::NotFound {
+        reason: "REGION_NOT_FOUND",
+        resource: code.name(),
+    }
+}
+
+#[tonic::async_trait]
+impl RegionService for Regions {
+    async fn get_region(
+        &self,
+        request: Request<GetRegionRequest>,
+    ) -> Result<Response<Region>, Status> {
+        let code = RegionCode::from_name("name", &request.get_ref().name)?;
+        let row = region::get(self.store.db(), &code)
+            .await?
+            .ok_or_else(|| not_found(&code))?;
+        Ok(Response::new(to_proto(row)))
+    }
+
+    async fn list_regions(
+        &self,
+        request: Request<ListRegionsRequest>,
+    ) -> Result<Response<ListRegionsResponse>, Status> {
+        let req = request.into_inner();
+        let scope = match req.parent.as_str() {
+            "" => Scope::Top,
+            "-" => Scope::All,
+            name => Scope::ChildrenOf(RegionCode::from_name("parent", name)?),
+        };
+        let filter = RegionFilter::parse(&req.filter)?;
+        let page = Page::open(
+            req.page_size,
+            &req.page_token,
+            &["regions", &req.parent, &req.filter],
+        )?;
+        if let Scope::ChildrenOf(parent) = &scope {
+            region::get(self.store.db(), parent)
+                .await?
+                .ok_or_else(|| not_found(parent))?;
+        }
+        let rows = region::list(
+            self.store.db(),
+            &scope,
+            &filter,
+            page.after.as_deref(),
+            page.fetch(),
+        )
+        .await?;
+        let (rows, next_page_token) = page.close(rows, |r| r.code.clone());
+        Ok(Response::new(ListRegionsResponse {
+            regions: rows.into_iter().map(to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn create_region(
+        &self,
+        request: Request<CreateRegionRequest>,
+    ) -> Result<Response<Region>, Status> {
+        let req = request.into_inner();
+        let region = req.region.unwrap_or_default();
+        let code = RegionCode::parse("region_id", &req.region_id);
+        let parent = match region.parent.as_str() {
+            "" => Ok(None),
+            name => RegionCode::from_name("region.parent", name).map(Some),
+        };
+        Error::collect([
+            Error::of(&code),
+            text::check("region.display_name", &region.display_name, 100, true),
+            Error::of(&parent),
+        ])?;
+        let (code, parent, display_name) = (code?, parent?, region.display_name);
+        let row = self
+            .store
+            .write(|tx| {
+                let (code, parent, display_name) =
+                    (code.clone(), parent.clone(), display_name.clone());
+                Box::pin(async move {
+                    let parent_row = match &parent {
+                        None => None,
+                        Some(p) => Some(region::get(tx, p).await?.ok_or_else(|| {
+                            Error::invalid("region.parent", format!("{} does not exist", p.name()))
+                        })?),
+                    };
+                    let level = match &parent_row {
+                        None => RegionLevel::Province,
+                        Some(p) => RegionLevel::from_number(i32::from(p.level))
+                            .and_then(RegionLevel::child)
+                            .ok_or_else(|| {
+                                Error::invalid("region.parent", "a township cannot have children")
+                            })?,
+                    };
+                    region::insert(tx, &code, &display_name, level, parent_row.as_ref()).await
+                })
+            })
+            .await?;
+        tracing::info!(region = %row.code, "region created");
+        Ok(Response::new(to_proto(row)))
+    }
+}

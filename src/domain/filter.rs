@@ -1,0 +1,257 @@
+//! The documented subset of AIP-160 filters: comparisons joined with `AND`.
+//!
+//! ```text
+//! filter     = comparison { "AND" comparison }
+//! comparison = field ( "=" | ":" ) value
+//! field      = letter { letter | digit | "_" | "." }
+//! value      = '"' { char | '\"' | '\\' } '"'  |  bare word of letters, digits, "_", "-", "/"
+//! ```
+//!
+//! The text becomes a list of typed conditions; each resource turns that list into its own
+//! query, so no SQL is ever built from what a caller wrote.
+
+use crate::error::Error;
+
+/// The comparison of one condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operator {
+    /// `=`: equals.
+    Equals,
+    /// `:`: has (substring for text, inside-of for regions).
+    Has,
+}
+
+/// One `field op value` of a filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    /// The field, e.g. `supported_region`.
+    pub field: String,
+    /// The comparison.
+    pub operator: Operator,
+    /// The value, unquoted.
+    pub value: String,
+    /// Character offset of the condition in the filter, for error messages.
+    pub at: usize,
+}
+
+impl Condition {
+    /// An INVALID_ARGUMENT on `filter` that points at this condition.
+    pub fn error(&self, what: impl std::fmt::Display) -> Error {
+        Error::invalid(
+            "filter",
+            format!("at character {}: {}: {what}", self.at + 1, self.field),
+        )
+    }
+}
+
+/// Parses a filter into its conditions; an empty filter has none.
+///
+/// # Errors
+/// INVALID_ARGUMENT on `filter` saying at which character the text stopped making sense.
+pub fn parse(text: &str) -> Result<Vec<Condition>, Error> {
+    const MAX_LEN: usize = 2000;
+    if text.chars().count() > MAX_LEN {
+        return Err(Error::invalid(
+            "filter",
+            format!("must be at most {MAX_LEN} characters"),
+        ));
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut parser = Parser { chars, pos: 0 };
+    let mut conditions = Vec::new();
+    parser.skip_space();
+    if parser.at_end() {
+        return Ok(conditions);
+    }
+    loop {
+        conditions.push(parser.comparison()?);
+        parser.skip_space();
+        if parser.at_end() {
+            return Ok(conditions);
+        }
+        parser.keyword("AND")?;
+    }
+}
+
+struct Parser {
+    chars: Vec<char>,
+    pos: usize,
+}
+
+impl Parser {
+    fn at_end(&self) -> bool {
+        self.pos >= self.chars.len()
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+
+    fn skip_space(&mut self) {
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.pos += 1;
+        }
+    }
+
+    fn fail(&self, expected: &str) -> Error {
+        let found = match self.peek() {
+            Some(c) => format!("'{c}'"),
+            None => "the end".to_owned(),
+        };
+        Error::invalid(
+            "filter",
+            format!(
+                "at character {}: expected {expected}, found {found}",
+                self.pos + 1
+            ),
+        )
+    }
+
+    fn keyword(&mut self, word: &str) -> Result<(), Error> {
+        let end = self.pos + word.chars().count();
+        let matches = end <= self.chars.len()
+            && self.chars[self.pos..end].iter().copied().eq(word.chars())
+            && self.chars.get(end).is_none_or(|c| c.is_whitespace());
+        if !matches {
+            return Err(self.fail(&format!("\"{word}\"")));
+        }
+        self.pos = end;
+        Ok(())
+    }
+
+    fn comparison(&mut self) -> Result<Condition, Error> {
+        self.skip_space();
+        let at = self.pos;
+        let field = self.word(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        if field.is_empty() || !field.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            self.pos = at;
+            return Err(self.fail("a field name"));
+        }
+        self.skip_space();
+        let operator = match self.peek() {
+            Some('=') => Operator::Equals,
+            Some(':') => Operator::Has,
+            _ => return Err(self.fail("'=' or ':'")),
+        };
+        self.pos += 1;
+        self.skip_space();
+        let value = match self.peek() {
+            Some('"') => self.quoted()?,
+            _ => {
+                let word = self.word(|c| c.is_alphanumeric() || "_-/.".contains(c));
+                if word.is_empty() {
+                    return Err(self.fail("a value"));
+                }
+                word
+            }
+        };
+        Ok(Condition {
+            field,
+            operator,
+            value,
+            at,
+        })
+    }
+
+    fn word(&mut self, allowed: impl Fn(char) -> bool) -> String {
+        let start = self.pos;
+        while self.peek().is_some_and(&allowed) {
+            self.pos += 1;
+        }
+        self.chars[start..self.pos].iter().collect()
+    }
+
+    fn quoted(&mut self) -> Result<String, Error> {
+        self.pos += 1;
+        let mut value = String::new();
+        loop {
+            match self.peek() {
+                None => return Err(self.fail("a closing '\"'")),
+                Some('"') => {
+                    self.pos += 1;
+                    return Ok(value);
+                }
+                Some('\\') => {
+                    self.pos += 1;
+                    match self.peek() {
+                        Some(c @ ('"' | '\\')) => value.push(c),
+                        _ => return Err(self.fail("'\"' or '\\' after '\\'")),
+                    }
+                    self.pos += 1;
+                }
+                Some(c) => {
+                    value.push(c);
+                    self.pos += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Rejects a filter that names one field twice: conditions are joined with AND, so a
+/// repeated field either adds nothing or can never match.
+///
+/// # Errors
+/// INVALID_ARGUMENT on `filter` pointing at the repetition.
+pub fn reject_repeats(conditions: &[Condition]) -> Result<(), Error> {
+    for (i, c) in conditions.iter().enumerate() {
+        if conditions[..i]
+            .iter()
+            .any(|earlier| earlier.field == c.field)
+        {
+            return Err(c.error("appears more than once"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(err: Error) -> String {
+        match err {
+            Error::InvalidArgument { violations, .. } => violations[0].description.clone(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_filter_has_no_conditions() {
+        assert_eq!(parse("  ").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn comparisons_join_with_and() {
+        let c = parse(r#"supported_region:"regions/420300" AND state = ACTIVE"#).unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].field, "supported_region");
+        assert_eq!(c[0].operator, Operator::Has);
+        assert_eq!(c[0].value, "regions/420300");
+        assert_eq!(c[1].operator, Operator::Equals);
+        assert_eq!(c[1].value, "ACTIVE");
+        assert_eq!(c[1].at, 38);
+    }
+
+    #[test]
+    fn quoted_values_keep_unicode_and_escapes() {
+        let c = parse(r#"display_name:"丹江\"口""#).unwrap();
+        assert_eq!(c[0].value, "丹江\"口");
+    }
+
+    #[test]
+    fn errors_say_where() {
+        assert!(message(parse("state =").unwrap_err()).contains("character 8: expected a value"));
+        assert!(message(parse("state = A OR x = B").unwrap_err()).contains("character 11"));
+        assert!(message(parse("state ~ A").unwrap_err()).contains("'=' or ':'"));
+        assert!(message(parse(r#"x = "open"#).unwrap_err()).contains("closing"));
+        assert!(message(parse("= A").unwrap_err()).contains("a field name"));
+        assert!(message(parse("a = B ANDc = D").unwrap_err()).contains("\"AND\""));
+    }
+
+    #[test]
+    fn repeated_fields_are_refused() {
+        let c = parse("state = ACTIVE AND state = ENDED").unwrap();
+        assert!(message(reject_repeats(&c).unwrap_err()).contains("more than once"));
+    }
+}

@@ -1,0 +1,238 @@
+//! Regions: GB/T 2260 codes, levels, and containment along the parent chain.
+
+use super::filter::{self, Operator};
+use crate::error::Error;
+
+/// A division code: 6 digits for provinces, prefectures and counties, 9 for townships,
+/// up to 12 for units that administrators add.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RegionCode(String);
+
+impl RegionCode {
+    /// Parses a bare code, e.g. `420381`.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT naming `field` unless the code is 6 to 12 ASCII digits.
+    pub fn parse(field: &str, code: &str) -> Result<Self, Error> {
+        if (6..=12).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(code.to_owned()))
+        } else {
+            Err(Error::invalid(
+                field,
+                "must be a region code of 6 to 12 digits",
+            ))
+        }
+    }
+
+    /// Parses a resource name, e.g. `regions/420381`.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT naming `field` unless it is `regions/` followed by a valid code.
+    pub fn from_name(field: &str, name: &str) -> Result<Self, Error> {
+        match name.strip_prefix("regions/") {
+            Some(code) => Self::parse(field, code),
+            None => Err(Error::invalid(
+                field,
+                "must be a region name like \"regions/420381\"",
+            )),
+        }
+    }
+
+    /// The code as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The resource name, `regions/{code}`.
+    pub fn name(&self) -> String {
+        format!("regions/{}", self.0)
+    }
+
+    /// Takes a code read back from storage, where it was checked on the way in.
+    pub fn from_stored(code: String) -> Self {
+        Self(code)
+    }
+}
+
+/// The level of an administrative division; the numbers are those stored and sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RegionLevel {
+    /// 省级.
+    Province = 1,
+    /// 地级.
+    Prefecture = 2,
+    /// 县级.
+    County = 3,
+    /// 乡级.
+    Township = 4,
+}
+
+impl RegionLevel {
+    /// The level with this number, if any.
+    pub fn from_number(n: i32) -> Option<Self> {
+        match n {
+            1 => Some(Self::Province),
+            2 => Some(Self::Prefecture),
+            3 => Some(Self::County),
+            4 => Some(Self::Township),
+            _ => None,
+        }
+    }
+
+    /// The level by its short name in filters (`COUNTY`) or its enum name
+    /// (`REGION_LEVEL_COUNTY`), or the lower-case name of the shipped data (`county`).
+    pub fn from_word(word: &str) -> Option<Self> {
+        let word = word.strip_prefix("REGION_LEVEL_").unwrap_or(word);
+        match word.to_ascii_uppercase().as_str() {
+            "PROVINCE" => Some(Self::Province),
+            "PREFECTURE" => Some(Self::Prefecture),
+            "COUNTY" => Some(Self::County),
+            "TOWNSHIP" => Some(Self::Township),
+            _ => None,
+        }
+    }
+
+    /// The number stored and sent for this level.
+    pub fn number(self) -> i32 {
+        self as i32
+    }
+
+    /// The level of a child of a region at this level; townships have none.
+    pub fn child(self) -> Option<Self> {
+        Self::from_number(self.number() + 1)
+    }
+}
+
+/// The chain of codes from the root down to a region, written `/420000/420300/420381/`.
+/// Regions never move, so containment is a prefix test on this path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionPath(String);
+
+impl RegionPath {
+    /// The path of a region with this code under a parent with path `parent`.
+    pub fn child_of(parent: Option<&RegionPath>, code: &RegionCode) -> Self {
+        let base = parent.map_or("/", |p| p.0.as_str());
+        Self(format!("{base}{}/", code.as_str()))
+    }
+
+    /// Takes a path read back from storage.
+    pub fn from_stored(path: String) -> Self {
+        Self(path)
+    }
+
+    /// The path as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// True when the region at `self` is `other` or lies inside it.
+    pub fn is_within(&self, other: &RegionPath) -> bool {
+        self.0.starts_with(&other.0)
+    }
+}
+
+/// How a list filter matches a display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameMatch {
+    /// `display_name = "十堰市"`.
+    Exactly(String),
+    /// `display_name:"丹江口"`: contains the text.
+    Contains(String),
+}
+
+/// The typed query of `ListRegions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegionFilter {
+    /// `level = COUNTY`.
+    pub level: Option<RegionLevel>,
+    /// `display_name = …` or `display_name: …`.
+    pub display_name: Option<NameMatch>,
+}
+
+impl RegionFilter {
+    /// Parses the `filter` of a `ListRegions` request.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT on `filter` naming the condition at fault.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let conditions = filter::parse(text)?;
+        filter::reject_repeats(&conditions)?;
+        let mut query = Self::default();
+        for c in &conditions {
+            match (c.field.as_str(), c.operator) {
+                ("level", Operator::Equals) => {
+                    query.level = Some(RegionLevel::from_word(&c.value).ok_or_else(|| {
+                        c.error("expects PROVINCE, PREFECTURE, COUNTY or TOWNSHIP")
+                    })?);
+                }
+                ("level", Operator::Has) => return Err(c.error("supports only '='")),
+                ("display_name", Operator::Equals) => {
+                    query.display_name = Some(NameMatch::Exactly(c.value.clone()));
+                }
+                ("display_name", Operator::Has) => {
+                    query.display_name = Some(NameMatch::Contains(c.value.clone()));
+                }
+                _ => return Err(c.error("is not a filter field; use level or display_name")),
+            }
+        }
+        Ok(query)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_six_to_twelve_digits() {
+        assert!(RegionCode::parse("c", "420381").is_ok());
+        assert!(RegionCode::parse("c", "420381100").is_ok());
+        for bad in ["42038", "4203811000000", "42038a", "", "４２０３８１"] {
+            assert!(RegionCode::parse("c", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_need_the_collection() {
+        assert_eq!(
+            RegionCode::from_name("n", "regions/420300")
+                .map(|c| c.name())
+                .ok(),
+            Some("regions/420300".to_owned())
+        );
+        assert!(RegionCode::from_name("n", "420300").is_err());
+    }
+
+    #[test]
+    fn containment_follows_the_path() {
+        let hubei = RegionPath::child_of(None, &RegionCode::from_stored("420000".into()));
+        let shiyan = RegionPath::child_of(Some(&hubei), &RegionCode::from_stored("420300".into()));
+        let zone = RegionPath::child_of(Some(&shiyan), &RegionCode::from_stored("999901".into()));
+        assert!(zone.is_within(&hubei));
+        assert!(zone.is_within(&zone));
+        assert!(!hubei.is_within(&zone));
+        let other = RegionPath::child_of(None, &RegionCode::from_stored("4200001".into()));
+        assert!(!other.is_within(&hubei));
+    }
+
+    #[test]
+    fn the_filter_reads_level_and_name() {
+        let f = RegionFilter::parse(r#"level = COUNTY AND display_name:"丹江口""#).unwrap();
+        assert_eq!(f.level, Some(RegionLevel::County));
+        assert_eq!(f.display_name, Some(NameMatch::Contains("丹江口".into())));
+        assert!(RegionFilter::parse("code = 1").is_err());
+        assert!(RegionFilter::parse("level:COUNTY").is_err());
+    }
+
+    #[test]
+    fn levels_read_short_and_long_names() {
+        assert_eq!(RegionLevel::from_word("COUNTY"), Some(RegionLevel::County));
+        assert_eq!(
+            RegionLevel::from_word("REGION_LEVEL_PREFECTURE"),
+            Some(RegionLevel::Prefecture)
+        );
+        assert_eq!(RegionLevel::from_word("county"), Some(RegionLevel::County));
+        assert_eq!(RegionLevel::from_word("CITY"), None);
+        assert_eq!(RegionLevel::Township.child(), None);
+    }
+}

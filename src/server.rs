@@ -1,0 +1,247 @@
+//! The gRPC server: duikou's services, health, reflection, limits, per-RPC logs, and
+//! graceful shutdown.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+use tokio::{
+    net::TcpListener,
+    sync::{Semaphore, watch},
+};
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{Code, body::Body, server::NamedService, transport::Server};
+use tower::{Layer, Service};
+use tracing::Instrument;
+
+use crate::{
+    api::{pairing::Pairings, region::Regions},
+    config::{ServerSettings, Settings},
+    error,
+    proto::{
+        self,
+        v1::{
+            pairing_service_server::PairingServiceServer,
+            region_service_server::RegionServiceServer,
+        },
+    },
+    store::Store,
+};
+
+/// Opens the database, applies migrations, loads the national region list on an empty
+/// database, and serves on `listener` until `shutdown` completes; then lets requests in
+/// flight finish and closes the pool.
+///
+/// # Errors
+/// When the database cannot be opened or migrated, or the server fails.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = Store::connect(&settings.database).await?;
+    store.migrate().await?;
+    let started = Instant::now();
+    let loaded = store.seed_regions().await?;
+    if loaded > 0 {
+        tracing::info!(
+            regions = loaded,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "loaded the national region list"
+        );
+    }
+    let address = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    tracing::info!(%address, database = %settings.database.redacted_url(), "duikou is serving");
+    serve(store.clone(), listener, &settings.server, shutdown).await?;
+    store.close().await?;
+    tracing::info!("duikou stopped");
+    Ok(())
+}
+
+/// Serves duikou's services over an open store.
+///
+/// # Errors
+/// When reflection cannot be built or the transport fails.
+pub async fn serve(
+    store: Store,
+    listener: TcpListener,
+    settings: &ServerSettings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let max = settings.max_message_bytes;
+    let regions = RegionServiceServer::new(Regions::new(store.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let pairings = PairingServiceServer::new(Pairings::new(store))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<RegionServiceServer<Regions>>().await;
+    health.set_serving::<PairingServiceServer<Pairings>>().await;
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building reflection v1")?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .context("building reflection v1alpha")?;
+
+    // The signal is needed twice: to stop accepting, and to start the grace period.
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut grace_rx = stop_rx.clone();
+    let grace = Duration::from_secs(settings.shutdown_grace_secs);
+    let health_on_stop = health.clone();
+    let stopping = async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+        tracing::info!("shutting down: no new connections; finishing requests in flight");
+        health_on_stop
+            .set_not_serving::<RegionServiceServer<Regions>>()
+            .await;
+        health_on_stop
+            .set_not_serving::<PairingServiceServer<Pairings>>()
+            .await;
+    };
+
+    let server = Server::builder()
+        .layer(RpcLayer::new(settings))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(regions)
+        .add_service(pairings)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopping);
+
+    tokio::select! {
+        result = server => result.context("serving gRPC"),
+        () = async {
+            let _ = grace_rx.wait_for(|stop| *stop).await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(grace_secs = grace.as_secs(), "requests still in flight after the grace period; stopping anyway");
+            Ok(())
+        }
+    }
+}
+
+/// The names of duikou's own services, as health checks know them.
+pub fn service_names() -> [&'static str; 2] {
+    [
+        <RegionServiceServer<Regions> as NamedService>::NAME,
+        <PairingServiceServer<Pairings> as NamedService>::NAME,
+    ]
+}
+
+/// Wraps every RPC: a span with its method, a deadline, load shedding past the concurrency
+/// limit, and one log line with the status code and latency.
+#[derive(Clone)]
+struct RpcLayer {
+    permits: Arc<Semaphore>,
+    timeout: Duration,
+}
+
+impl RpcLayer {
+    fn new(settings: &ServerSettings) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(settings.concurrency_limit)),
+            timeout: Duration::from_secs(settings.request_timeout_secs),
+        }
+    }
+}
+
+impl<S> Layer<S> for RpcLayer {
+    type Service = RpcService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RpcService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct RpcService<S> {
+    inner: S,
+    layer: RpcLayer,
+}
+
+type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+impl<S> Service<http::Request<Body>> for RpcService<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        // The service that was polled ready serves this call; a fresh clone waits for the
+        // next one (tower's contract for Clone services).
+        let mut inner = self.inner.clone();
+        std::mem::swap(&mut inner, &mut self.inner);
+        let layer = self.layer.clone();
+        let method = request.uri().path().to_owned();
+        let span = tracing::info_span!("rpc", %method);
+        Box::pin(
+            async move {
+                let started = Instant::now();
+                let response = match layer.permits.clone().try_acquire_owned() {
+                    Err(_) => error::status(
+                        Code::ResourceExhausted,
+                        "OVERLOADED",
+                        "the server is at its concurrency limit; retry with backoff",
+                    )
+                    .into_http(),
+                    Ok(_permit) => {
+                        match tokio::time::timeout(layer.timeout, inner.call(request)).await {
+                            Ok(result) => result?,
+                            Err(_) => error::status(
+                                Code::DeadlineExceeded,
+                                "REQUEST_TIMEOUT",
+                                format!("the request took longer than {:?}", layer.timeout),
+                            )
+                            .into_http(),
+                        }
+                    }
+                };
+                let code = response
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i32>().ok())
+                    .map_or(Code::Ok, Code::from_i32);
+                let latency_us = started.elapsed().as_micros() as u64;
+                if matches!(code, Code::Internal | Code::Unknown | Code::DataLoss) {
+                    tracing::error!(code = ?code, latency_us, "rpc finished");
+                } else {
+                    tracing::info!(code = ?code, latency_us, "rpc finished");
+                }
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
+}

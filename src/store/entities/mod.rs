@@ -1,0 +1,6 @@
+//! Table definitions, mirroring `migrations/`. Plain rows; the rules live in `domain`.
+
+pub mod pairing;
+pub mod program;
+pub mod region;
+pub mod request_id;

@@ -1,0 +1,28 @@
+//! The `regions` table.
+
+use sea_orm::entity::prelude::*;
+
+/// One administrative division.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "regions")]
+pub struct Model {
+    /// The division code.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub code: String,
+    /// The published name.
+    pub display_name: String,
+    /// 1 province … 4 township.
+    pub level: i16,
+    /// The parent's code; none for provinces.
+    pub parent_code: Option<String>,
+    /// Codes from the root down to this region, `/420000/420300/`.
+    pub path: String,
+    /// Added through the API rather than loaded from the national list.
+    pub added: bool,
+}
+
+/// No relations are navigated through sea-orm.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,193 @@
+//! Storage over sea-orm: connections, transactions, and the queries of each resource.
+//! SQLite (embedded, the default) and PostgreSQL run the same code.
+
+pub mod entities;
+pub mod idempotency;
+pub mod pairing;
+pub mod program;
+pub mod region;
+pub mod seed;
+
+use std::{future::Future, pin::Pin, time::Duration};
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    AccessMode, ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
+    DbErr, IsolationLevel, RuntimeErr, SqlErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait, sqlx,
+};
+
+use crate::{config::DatabaseSettings, error::Error};
+
+/// How many times a write that lost a race is tried again before the caller sees ABORTED.
+const WRITE_ATTEMPTS: usize = 4;
+
+/// The database behind duikou.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+/// A transaction's work: borrows the transaction and returns its result.
+pub type Work<'c, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'c>>;
+
+impl Store {
+    /// Opens the pool. SQLite gets WAL, `synchronous=FULL`, foreign keys and a busy timeout
+    /// on every connection.
+    ///
+    /// # Errors
+    /// When the URL is malformed or the database cannot be reached.
+    pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let mut options = ConnectOptions::new(settings.url.clone());
+        let busy_timeout = Duration::from_millis(settings.busy_timeout_ms);
+        options
+            .max_connections(settings.pool_size)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(move |o| {
+                o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(busy_timeout)
+            });
+        let db = Database::connect(options)
+            .await
+            .with_context(|| format!("connecting to {}", settings.redacted_url()))?;
+        Ok(Self { db })
+    }
+
+    /// Applies pending migrations.
+    ///
+    /// # Errors
+    /// When a migration fails.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        Migrator::up(&self.db, None)
+            .await
+            .context("applying migrations")
+    }
+
+    /// The connection pool, for reads.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    ///
+    /// # Errors
+    /// When closing fails.
+    pub async fn close(self) -> anyhow::Result<()> {
+        self.db.close().await.context("closing the database pool")
+    }
+
+    /// Runs `work` in one write transaction and commits it if it succeeds; a failed
+    /// request leaves nothing behind. SQLite transactions begin IMMEDIATE, so writers queue
+    /// for the lock instead of failing; PostgreSQL ones that lose a race (serialization
+    /// failure, deadlock, or [`Error::Contention`]) are run again from the start.
+    ///
+    /// # Errors
+    /// Whatever `work` returns, or the database's failure.
+    pub async fn write<T, F>(&self, mut work: F) -> Result<T, Error>
+    where
+        T: Send,
+        F: for<'c> FnMut(&'c DatabaseTransaction) -> Work<'c, T> + Send,
+    {
+        let mut attempt = 1;
+        loop {
+            let outcome = self.try_write(&mut work).await;
+            match outcome {
+                Err(e) if e.is_retryable() && attempt < WRITE_ATTEMPTS => {
+                    tracing::debug!(attempt, error = %e, "write lost a race; retrying");
+                    attempt += 1;
+                    let pause = 2u64.pow(attempt as u32) + rand_jitter();
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_write<T, F>(&self, work: &mut F) -> Result<T, Error>
+    where
+        F: for<'c> FnMut(&'c DatabaseTransaction) -> Work<'c, T>,
+    {
+        let tx = self
+            .db
+            .begin_with_options(TransactionOptions {
+                isolation_level: match self.backend() {
+                    DatabaseBackend::Postgres => Some(IsolationLevel::ReadCommitted),
+                    _ => None,
+                },
+                access_mode: Some(AccessMode::ReadWrite)
+                    .filter(|_| self.backend() == DatabaseBackend::Postgres),
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            })
+            .await
+            .map_err(Error::from)?;
+        match work(&tx).await {
+            Ok(value) => {
+                tx.commit().await.map_err(Error::from)?;
+                Ok(value)
+            }
+            Err(e) => {
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::warn!(error = %rollback, "rollback failed");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A few milliseconds of spread so that retrying writers do not collide again in step.
+fn rand_jitter() -> u64 {
+    u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 8)
+}
+
+impl Error {
+    /// True for errors that a fresh attempt of the same transaction may not meet.
+    fn is_retryable(&self) -> bool {
+        matches!(self, Error::Contention)
+    }
+}
+
+/// PostgreSQL SQLSTATEs of a transaction that lost a race: serialization failure and
+/// deadlock.
+const RETRYABLE_SQLSTATES: &[&str] = &["40001", "40P01"];
+
+impl From<DbErr> for Error {
+    fn from(err: DbErr) -> Self {
+        if let DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) = &err
+        {
+            if let sqlx::Error::Database(db) = e.as_ref() {
+                if db
+                    .code()
+                    .is_some_and(|code| RETRYABLE_SQLSTATES.contains(&code.as_ref()))
+                {
+                    return Error::Contention;
+                }
+            }
+        }
+        match err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+                Error::Unavailable(std::sync::Arc::new(err))
+            }
+            other => Error::from(anyhow::Error::new(other).context("database error")),
+        }
+    }
+}
+
+/// Turns a constraint violation into the client error it stands for: a taken unique key
+/// into `on_unique` (usually ALREADY_EXISTS); anything else as [`From<DbErr>`] does.
+pub fn constraint_error(err: DbErr, on_unique: impl FnOnce() -> Error) -> Error {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => on_unique(),
+        _ => Error::from(err),
+    }
+}

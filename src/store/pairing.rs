@@ -1,0 +1,270 @@
+//! Pairing queries.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+    sea_query::{Expr, ExprTrait, LikeExpr},
+};
+
+use super::{
+    constraint_error,
+    entities::pairing,
+    region::{RegionRow, escape_like},
+};
+use crate::{
+    domain::{
+        pairing::{CooperationField, PairingState},
+        period::Period,
+    },
+    error::Error,
+};
+
+pub use pairing::{ActiveModel as PairingChange, Model as PairingRow};
+
+/// A pairing to insert, its references already checked.
+pub struct NewPairing<'a> {
+    /// The program's id.
+    pub program_id: i64,
+    /// The giving region.
+    pub supporting: &'a RegionRow,
+    /// The receiving region.
+    pub supported: &'a RegionRow,
+    /// The enclosing pairing's id.
+    pub parent_id: Option<i64>,
+    /// Cooperation fields.
+    pub fields: &'a [CooperationField],
+    /// The period.
+    pub period: Period,
+}
+
+/// How a list query matches a region column.
+#[derive(Debug, Clone)]
+pub enum RegionCondition {
+    /// The region with this code.
+    Exactly(String),
+    /// Any region whose path starts with this one.
+    Within(String),
+}
+
+/// The resolved query of a pairing list.
+#[derive(Debug, Clone, Default)]
+pub struct PairingQuery {
+    /// Only this program.
+    pub program_id: Option<i64>,
+    /// Supporting region condition.
+    pub supporting: Option<RegionCondition>,
+    /// Supported region condition.
+    pub supported: Option<RegionCondition>,
+    /// Only this state.
+    pub state: Option<PairingState>,
+    /// Only this level.
+    pub level: Option<i16>,
+    /// Include deleted pairings.
+    pub show_deleted: bool,
+    /// Newest first.
+    pub descending: bool,
+}
+
+/// Inserts a pairing.
+///
+/// # Errors
+/// ALREADY_EXISTS `PAIRING_EXISTS` when a live pairing has the same program and regions.
+pub async fn insert(db: &impl ConnectionTrait, new: &NewPairing<'_>) -> Result<PairingRow, Error> {
+    let now = Utc::now();
+    let row = pairing::ActiveModel {
+        program_id: Set(new.program_id),
+        supporting_code: Set(new.supporting.code.clone()),
+        supported_code: Set(new.supported.code.clone()),
+        supporting_path: Set(new.supporting.path.clone()),
+        supported_path: Set(new.supported.path.clone()),
+        parent_id: Set(new.parent_id),
+        level: Set(new.supported.level),
+        fields: Set(CooperationField::store_list(new.fields)),
+        period_start: Set(new.period.start()),
+        period_end: Set(new.period.end()),
+        state: Set(PairingState::Active.number() as i16),
+        display_name: Set(format!(
+            "{} — {}",
+            new.supporting.display_name, new.supported.display_name
+        )),
+        create_time: Set(now),
+        update_time: Set(now),
+        delete_time: Set(None),
+        revision: Set(1),
+        ..Default::default()
+    };
+    row.insert(db)
+        .await
+        .map_err(|e| constraint_error(e, already_exists))
+}
+
+/// The error for a second live pairing of the same program and regions.
+pub fn already_exists() -> Error {
+    Error::AlreadyExists {
+        reason: "PAIRING_EXISTS",
+        message: "a live pairing of this program already pairs these two regions".to_owned(),
+    }
+}
+
+/// One pairing, deleted or not.
+///
+/// # Errors
+/// Only the database's.
+pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<PairingRow>, Error> {
+    Ok(pairing::Entity::find_by_id(id).one(db).await?)
+}
+
+/// One pairing, locked until the transaction ends (PostgreSQL; SQLite's write lock
+/// already covers the whole database).
+///
+/// # Errors
+/// Only the database's.
+pub async fn get_for_update(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<PairingRow>, Error> {
+    Ok(pairing::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(db)
+        .await?)
+}
+
+/// Writes the changed columns of a pairing, bumping its revision and update time.
+///
+/// # Errors
+/// ALREADY_EXISTS when an undelete collides with a live pairing.
+pub async fn save(
+    db: &impl ConnectionTrait,
+    current: &PairingRow,
+    mut change: PairingChange,
+) -> Result<PairingRow, Error> {
+    change.id = sea_orm::ActiveValue::Unchanged(current.id);
+    change.revision = Set(current.revision + 1);
+    change.update_time = Set(Utc::now());
+    change
+        .update(db)
+        .await
+        .map_err(|e| constraint_error(e, already_exists))
+}
+
+/// A page of pairings in id order, after `after` if given.
+///
+/// # Errors
+/// Only the database's.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    query: &PairingQuery,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<PairingRow>, Error> {
+    let mut select = pairing::Entity::find();
+    if let Some(program_id) = query.program_id {
+        select = select.filter(pairing::Column::ProgramId.eq(program_id));
+    }
+    select = select.filter(region_condition(
+        &query.supporting,
+        pairing::Column::SupportingCode,
+        pairing::Column::SupportingPath,
+    ));
+    select = select.filter(region_condition(
+        &query.supported,
+        pairing::Column::SupportedCode,
+        pairing::Column::SupportedPath,
+    ));
+    if let Some(state) = query.state {
+        select = select.filter(pairing::Column::State.eq(state.number() as i16));
+    }
+    if let Some(level) = query.level {
+        select = select.filter(pairing::Column::Level.eq(level));
+    }
+    if !query.show_deleted {
+        select = select.filter(pairing::Column::DeleteTime.is_null());
+    }
+    select = match (after, query.descending) {
+        (Some(after), false) => select.filter(pairing::Column::Id.gt(after)),
+        (Some(after), true) => select.filter(pairing::Column::Id.lt(after)),
+        (None, _) => select,
+    };
+    select = if query.descending {
+        select.order_by_desc(pairing::Column::Id)
+    } else {
+        select.order_by_asc(pairing::Column::Id)
+    };
+    Ok(select.limit(limit).all(db).await?)
+}
+
+fn region_condition(
+    condition: &Option<RegionCondition>,
+    code: pairing::Column,
+    path: pairing::Column,
+) -> Condition {
+    match condition {
+        None => Condition::all(),
+        Some(RegionCondition::Exactly(c)) => Condition::all().add(code.eq(c.as_str())),
+        Some(RegionCondition::Within(p)) => Condition::all()
+            .add(Expr::col(path).like(LikeExpr::new(format!("{}%", escape_like(p))).escape('\\'))),
+    }
+}
+
+/// How many live pairings have `id` as their parent.
+///
+/// # Errors
+/// Only the database's.
+pub async fn live_children(db: &impl ConnectionTrait, id: i64) -> Result<u64, Error> {
+    Ok(pairing::Entity::find()
+        .filter(pairing::Column::ParentId.eq(id))
+        .filter(pairing::Column::DeleteTime.is_null())
+        .count(db)
+        .await?)
+}
+
+/// How many live children of `id` reach outside `period`.
+///
+/// # Errors
+/// Only the database's.
+pub async fn children_outside(
+    db: &impl ConnectionTrait,
+    id: i64,
+    period: &Period,
+) -> Result<u64, Error> {
+    Ok(pairing::Entity::find()
+        .filter(pairing::Column::ParentId.eq(id))
+        .filter(pairing::Column::DeleteTime.is_null())
+        .filter(
+            Condition::any()
+                .add(pairing::Column::PeriodStart.lt(period.start()))
+                .add(pairing::Column::PeriodEnd.gt(period.end())),
+        )
+        .count(db)
+        .await?)
+}
+
+/// The ids from `id` up its parent chain, `id` first; stops early at `stop`, which then is
+/// the last element. The chain is bounded so that a damaged table cannot loop forever.
+///
+/// # Errors
+/// Only the database's.
+pub async fn ancestry(db: &impl ConnectionTrait, id: i64, stop: i64) -> Result<Vec<i64>, Error> {
+    const MAX_DEPTH: usize = 64;
+    let mut chain = vec![id];
+    let mut current = id;
+    while current != stop && chain.len() < MAX_DEPTH {
+        let parent: Option<Option<i64>> = pairing::Entity::find_by_id(current)
+            .select_only()
+            .column(pairing::Column::ParentId)
+            .into_tuple()
+            .one(db)
+            .await?;
+        match parent.flatten() {
+            Some(p) => {
+                chain.push(p);
+                current = p;
+            }
+            None => break,
+        }
+    }
+    Ok(chain)
+}

@@ -1,0 +1,120 @@
+//! Program queries.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::entities::{pairing, program};
+use crate::{
+    domain::{period::Period, program::ProgramDraft},
+    error::Error,
+};
+
+pub use program::Model as ProgramRow;
+
+/// One program.
+///
+/// # Errors
+/// Only the database's.
+pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<ProgramRow>, Error> {
+    Ok(program::Entity::find_by_id(id).one(db).await?)
+}
+
+/// One program, locked until the transaction ends (PostgreSQL; SQLite's write lock already
+/// covers the whole database).
+///
+/// # Errors
+/// Only the database's.
+pub async fn get_for_update(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<ProgramRow>, Error> {
+    Ok(program::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(db)
+        .await?)
+}
+
+/// A page of programs in id order.
+///
+/// # Errors
+/// Only the database's.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<ProgramRow>, Error> {
+    let mut query = program::Entity::find();
+    if let Some(after) = after {
+        query = query.filter(program::Column::Id.gt(after));
+    }
+    Ok(query
+        .order_by_asc(program::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Inserts a program.
+///
+/// # Errors
+/// Only the database's.
+pub async fn insert(db: &impl ConnectionTrait, draft: &ProgramDraft) -> Result<ProgramRow, Error> {
+    let now = Utc::now();
+    let row = program::ActiveModel {
+        display_name: Set(draft.display_name.clone()),
+        basis_document: Set(draft.basis_document.clone()),
+        period_start: Set(draft.period.start()),
+        period_end: Set(draft.period.end()),
+        description: Set(draft.description.clone()),
+        create_time: Set(now),
+        update_time: Set(now),
+        revision: Set(1),
+        ..Default::default()
+    };
+    Ok(row.insert(db).await?)
+}
+
+/// Writes `draft` over `current` and bumps its revision.
+///
+/// # Errors
+/// Only the database's.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    current: ProgramRow,
+    draft: &ProgramDraft,
+) -> Result<ProgramRow, Error> {
+    let revision = current.revision + 1;
+    let mut row = current.into_active_model();
+    row.display_name = Set(draft.display_name.clone());
+    row.basis_document = Set(draft.basis_document.clone());
+    row.period_start = Set(draft.period.start());
+    row.period_end = Set(draft.period.end());
+    row.description = Set(draft.description.clone());
+    row.update_time = Set(Utc::now());
+    row.revision = Set(revision);
+    Ok(row.update(db).await?)
+}
+
+/// How many live pairings of the program reach outside `period`.
+///
+/// # Errors
+/// Only the database's.
+pub async fn pairings_outside(
+    db: &impl ConnectionTrait,
+    program_id: i64,
+    period: &Period,
+) -> Result<u64, Error> {
+    Ok(pairing::Entity::find()
+        .filter(pairing::Column::ProgramId.eq(program_id))
+        .filter(pairing::Column::DeleteTime.is_null())
+        .filter(
+            Condition::any()
+                .add(pairing::Column::PeriodStart.lt(period.start()))
+                .add(pairing::Column::PeriodEnd.gt(period.end())),
+        )
+        .count(db)
+        .await?)
+}

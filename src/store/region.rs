@@ -1,0 +1,121 @@
+//! Region queries.
+
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, LikeExpr},
+};
+
+use super::{constraint_error, entities::region};
+use crate::{
+    domain::region::{NameMatch, RegionCode, RegionFilter, RegionLevel, RegionPath},
+    error::Error,
+};
+
+pub use region::Model as RegionRow;
+
+/// Which regions a list covers.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// The provinces.
+    Top,
+    /// The children of one region.
+    ChildrenOf(RegionCode),
+    /// Every region.
+    All,
+}
+
+/// One region by code.
+///
+/// # Errors
+/// Only the database's.
+pub async fn get(db: &impl ConnectionTrait, code: &RegionCode) -> Result<Option<RegionRow>, Error> {
+    Ok(region::Entity::find_by_id(code.as_str()).one(db).await?)
+}
+
+/// A page of regions in code order, after `after` if given.
+///
+/// # Errors
+/// Only the database's.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    filter: &RegionFilter,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<RegionRow>, Error> {
+    let mut query = region::Entity::find();
+    query = match scope {
+        Scope::Top => query.filter(region::Column::ParentCode.is_null()),
+        Scope::ChildrenOf(code) => query.filter(region::Column::ParentCode.eq(code.as_str())),
+        Scope::All => query,
+    };
+    if let Some(level) = filter.level {
+        query = query.filter(region::Column::Level.eq(level.number() as i16));
+    }
+    match &filter.display_name {
+        Some(NameMatch::Exactly(name)) => {
+            query = query.filter(region::Column::DisplayName.eq(name.as_str()));
+        }
+        Some(NameMatch::Contains(text)) => {
+            let pattern = format!("%{}%", escape_like(text));
+            query = query.filter(
+                Expr::col(region::Column::DisplayName).like(LikeExpr::new(pattern).escape('\\')),
+            );
+        }
+        None => {}
+    }
+    if let Some(after) = after {
+        query = query.filter(region::Column::Code.gt(after));
+    }
+    Ok(query
+        .order_by_asc(region::Column::Code)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Escapes the LIKE wildcards of caller text so that it matches itself only.
+pub fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Adds a region under `parent` (a province when `None`).
+///
+/// # Errors
+/// ALREADY_EXISTS when the code is taken.
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    code: &RegionCode,
+    display_name: &str,
+    level: RegionLevel,
+    parent: Option<&RegionRow>,
+) -> Result<RegionRow, Error> {
+    let parent_path = parent.map(|p| RegionPath::from_stored(p.path.clone()));
+    let row = region::ActiveModel {
+        code: Set(code.as_str().to_owned()),
+        display_name: Set(display_name.to_owned()),
+        level: Set(level.number() as i16),
+        parent_code: Set(parent.map(|p| p.code.clone())),
+        path: Set(RegionPath::child_of(parent_path.as_ref(), code)
+            .as_str()
+            .to_owned()),
+        added: Set(true),
+    };
+    region::Entity::insert(row)
+        .exec_with_returning(db)
+        .await
+        .map_err(|e| {
+            constraint_error(e, || Error::AlreadyExists {
+                reason: "REGION_EXISTS",
+                message: format!("{} already exists", code.name()),
+            })
+        })
+}
