@@ -1,0 +1,380 @@
+//! The test harness: a real server on port 0 over its own database, and its clients.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    sync::OnceLock,
+};
+
+use duikou::{
+    config::{Overrides, Settings},
+    proto::v1::{
+        CreatePairingRequest, CreateProgramRequest, Pairing, Program,
+        pairing_service_client::PairingServiceClient, region_service_client::RegionServiceClient,
+    },
+    store::Store,
+};
+use sea_orm::{ConnectionTrait, Database};
+use sha2::{Digest, Sha256};
+use tokio::{net::TcpListener, sync::OnceCell};
+use tonic::{Code, Status, transport::Channel};
+use tonic_types::StatusExt;
+
+/// A running server and its clients.
+pub struct TestApp {
+    /// RegionService client.
+    pub regions: RegionServiceClient<Channel>,
+    /// PairingService client.
+    pub pairings: PairingServiceClient<Channel>,
+    /// A channel for other services (health).
+    pub channel: Channel,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// Removed when the app is dropped.
+    _database: TestDatabase,
+}
+
+enum TestDatabase {
+    Sqlite { _dir: tempfile::TempDir },
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let TestDatabase::Postgres { admin_url, name } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs outside async; a helper thread with its own runtime removes the
+            // test's database.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime for dropping a test database");
+                runtime.block_on(async {
+                    if let Ok(db) = Database::connect(&admin_url).await {
+                        let _ = db
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            ))
+                            .await;
+                        let _ = db.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// The PostgreSQL server to test against, if any.
+fn postgres_url() -> Option<String> {
+    std::env::var("DUIKOU_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Says once, past the test harness's output capture, which backend this run uses.
+fn announce_backend() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let line = match postgres_url() {
+            Some(_) => "duikou tests: running on PostgreSQL (DUIKOU_TEST_DATABASE_URL)\n",
+            None => {
+                "duikou tests: running on SQLite; the PostgreSQL run was SKIPPED because \
+                 DUIKOU_TEST_DATABASE_URL is unset\n"
+            }
+        };
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    });
+}
+
+/// The URL with its database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, ""), |(b, q)| (b, q));
+    let (server, _) = base.rsplit_once('/').expect("a database URL has a path");
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    format!("{server}/{name}{query}")
+}
+
+/// A digest of everything that shapes a fresh database, so that a prepared template is
+/// rebuilt whenever the migrations or the shipped region list change.
+fn schema_digest() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("migrations/src"))
+        .expect("migrations folder")
+        .map(|e| e.expect("migration file").path())
+        .collect();
+    files.push(root.join("data/regions.csv.gz"));
+    files.sort();
+    let mut hash = Sha256::new();
+    for file in files {
+        hash.update(std::fs::read(&file).expect("readable file"));
+    }
+    hash.finalize()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn settings(url: &str) -> Settings {
+    let mut settings = Settings::load(
+        None,
+        &Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            database_url: Some(url.to_owned()),
+        },
+    )
+    .expect("settings");
+    settings.database.pool_size = 8;
+    settings
+}
+
+/// A migrated SQLite database with the regions loaded, made once per test process and
+/// copied for each test.
+async fn sqlite_template() -> &'static PathBuf {
+    static TEMPLATE: OnceCell<(tempfile::TempDir, PathBuf)> = OnceCell::const_new();
+    let (_, path) = TEMPLATE
+        .get_or_init(|| async {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("template.db");
+            let store = Store::connect(&settings(&sqlite_url(&path)).database)
+                .await
+                .expect("template database");
+            store.migrate().await.expect("migrations");
+            store.seed_regions().await.expect("regions");
+            store.close().await.expect("close");
+            (dir, path)
+        })
+        .await;
+    path
+}
+
+fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// A migrated PostgreSQL template with the regions loaded, shared by test runs until the
+/// schema changes.
+async fn postgres_template(admin_url: &str) -> String {
+    static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let name = format!("duikou_test_template_{}", schema_digest());
+            let admin = Database::connect(admin_url)
+                .await
+                .expect("PostgreSQL admin connection");
+            // Two test processes may race to build it: one lock, then check again.
+            admin
+                .execute_unprepared("SELECT pg_advisory_lock(424242)")
+                .await
+                .expect("advisory lock");
+            let exists = admin
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DatabaseBackend::Postgres,
+                    format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+                ))
+                .await
+                .expect("template lookup")
+                .is_some();
+            if !exists {
+                let building = format!("{name}_building");
+                admin
+                    .execute_unprepared(&format!(
+                        "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+                    ))
+                    .await
+                    .expect("drop half-built template");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{building}\""))
+                    .await
+                    .expect("create template");
+                let store =
+                    Store::connect(&settings(&with_database(admin_url, &building)).database)
+                        .await
+                        .expect("template connection");
+                store.migrate().await.expect("migrations");
+                store.seed_regions().await.expect("regions");
+                store.close().await.expect("close");
+                admin
+                    .execute_unprepared(&format!(
+                        "ALTER DATABASE \"{building}\" RENAME TO \"{name}\""
+                    ))
+                    .await
+                    .expect("rename template");
+            }
+            admin
+                .execute_unprepared("SELECT pg_advisory_unlock(424242)")
+                .await
+                .expect("advisory unlock");
+            admin.close().await.expect("close admin");
+            name
+        })
+        .await
+        .clone()
+}
+
+/// How a test wants its database.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Fresh {
+    /// Migrated, regions loaded (copied from a template: fast).
+    Prepared,
+    /// Entirely empty: the server migrates and loads regions itself.
+    Empty,
+}
+
+/// Starts a server over a database prepared for this test alone.
+pub async fn spawn() -> TestApp {
+    spawn_with(Fresh::Prepared, |_| {}).await
+}
+
+/// Starts a server over a fresh database, with settings adjusted by `adjust`.
+pub async fn spawn_with(fresh: Fresh, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    announce_backend();
+    let (url, database) = match postgres_url() {
+        Some(admin_url) => {
+            let name = format!("duikou_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("PostgreSQL admin connection");
+            let create = match fresh {
+                Fresh::Prepared => format!(
+                    "CREATE DATABASE \"{name}\" TEMPLATE \"{}\"",
+                    postgres_template(&admin_url).await
+                ),
+                Fresh::Empty => format!("CREATE DATABASE \"{name}\""),
+            };
+            admin
+                .execute_unprepared(&create)
+                .await
+                .expect("create test database");
+            admin.close().await.expect("close admin");
+            (
+                with_database(&admin_url, &name),
+                TestDatabase::Postgres { admin_url, name },
+            )
+        }
+        None => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("duikou.db");
+            if fresh == Fresh::Prepared {
+                std::fs::copy(sqlite_template().await, &path).expect("copy template");
+            }
+            (sqlite_url(&path), TestDatabase::Sqlite { _dir: dir })
+        }
+    };
+    let mut settings = settings(&url);
+    adjust(&mut settings);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(duikou::server::run(settings, listener, async {
+        let _ = stopped.await;
+    }));
+    let channel = Channel::from_shared(format!("http://{address}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    TestApp {
+        regions: RegionServiceClient::new(channel.clone()),
+        pairings: PairingServiceClient::new(channel.clone()),
+        channel,
+        stop: Some(stop),
+        server: Some(server),
+        _database: database,
+    }
+}
+
+impl TestApp {
+    /// Signals shutdown and waits for the server to finish.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.server.take() {
+            Some(server) => server.await?,
+            None => Ok(()),
+        }
+    }
+
+    /// Creates the Beijing–Shiyan program (2021-01-01 to 2035-12-31).
+    pub async fn program(&mut self) -> Program {
+        self.pairings
+            .create_program(CreateProgramRequest {
+                program: Some(Program {
+                    display_name: "京堰对口协作".into(),
+                    basis_document: "国函〔2013〕42号".into(),
+                    period_start: "2021-01-01".into(),
+                    period_end: "2035-12-31".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create program")
+            .into_inner()
+    }
+
+    /// Creates a pairing, expecting success.
+    pub async fn pairing(&mut self, pairing: Pairing) -> Pairing {
+        self.create_pairing(pairing).await.expect("create pairing")
+    }
+
+    /// Creates a pairing.
+    pub async fn create_pairing(&mut self, pairing: Pairing) -> Result<Pairing, Status> {
+        self.pairings
+            .create_pairing(CreatePairingRequest {
+                pairing: Some(pairing),
+                request_id: String::new(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// A pairing of `program` from `supporting` to `supported` (bare codes) over 2021–2025.
+pub fn pairing(program: &Program, supporting: &str, supported: &str) -> Pairing {
+    Pairing {
+        program: program.name.clone(),
+        supporting_region: format!("regions/{supporting}"),
+        supported_region: format!("regions/{supported}"),
+        period_start: "2021-01-01".into(),
+        period_end: "2025-12-31".into(),
+        fields: vec![4, 2],
+        ..Default::default()
+    }
+}
+
+/// Asserts a status's code and ErrorInfo reason, and that its BadRequest names `field`
+/// when one is given. Returns the message for further checks.
+#[track_caller]
+pub fn assert_error(status: &Status, code: Code, reason: &str, field: Option<&str>) -> String {
+    assert_eq!(status.code(), code, "unexpected status: {status:?}");
+    let details = status.get_error_details();
+    let info = details.error_info().expect("every error carries ErrorInfo");
+    assert_eq!(info.domain, duikou::error::ERROR_DOMAIN);
+    assert_eq!(info.reason, reason, "unexpected reason: {status:?}");
+    if let Some(field) = field {
+        let bad = details
+            .bad_request()
+            .expect("invalid fields come with BadRequest");
+        assert!(
+            bad.field_violations.iter().any(|v| v.field == field),
+            "BadRequest should name {field}: {:?}",
+            bad.field_violations
+        );
+    }
+    status.message().to_owned()
+}

@@ -1,0 +1,9 @@
+//! Behaviour of the real server, started on port 0 with a fresh database per test and
+//! driven through the generated clients. Runs on SQLite, or on PostgreSQL when
+//! `DUIKOU_TEST_DATABASE_URL` names a server.
+
+mod helpers;
+mod pairings;
+mod programs;
+mod regions;
+mod server;
