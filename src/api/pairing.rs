@@ -287,7 +287,7 @@ impl Pairings {
         let sent_etag = sent_etag.to_owned();
         let row = self
             .store
-            .write(|tx| {
+            .write(move |tx| {
                 let sent_etag = sent_etag.clone();
                 Box::pin(async move {
                     let row = live_pairing_for_update(tx, id, &sent_etag).await?;
@@ -348,7 +348,7 @@ impl PairingService for Pairings {
         )?;
         let row = self
             .store
-            .write(|tx| {
+            .write(move |tx| {
                 let (draft, request_id, fingerprint) =
                     (draft.clone(), request_id.clone(), fingerprint.clone());
                 Box::pin(async move {
@@ -417,7 +417,7 @@ impl PairingService for Pairings {
         let (id, paths) = (id?, paths?);
         let row = self
             .store
-            .write(|tx| {
+            .write(move |tx| {
                 let (p, paths) = (p.clone(), paths.clone());
                 Box::pin(async move {
                     let current = programs::get_for_update(tx, id)
@@ -480,7 +480,7 @@ impl PairingService for Pairings {
         let input = PairingInput::parse(&req.pairing.unwrap_or_default())?;
         let row = self
             .store
-            .write(|tx| {
+            .write(move |tx| {
                 let (input, request_id, fingerprint) =
                     (input.clone(), request_id.clone(), fingerprint.clone());
                 Box::pin(async move {
@@ -523,7 +523,7 @@ impl PairingService for Pairings {
         request: Request<GetPairingRequest>,
     ) -> Result<Response<Pairing>, Status> {
         let id = name::parse_id("name", "pairings", &request.get_ref().name)?;
-        let row = pairings::get(self.store.db(), id)
+        let row = pairings::find(&self.store, id)
             .await?
             .ok_or_else(|| pairing_not_found(id))?;
         Ok(Response::new(pairing_to_proto(row)))
@@ -586,7 +586,7 @@ impl PairingService for Pairings {
         let (id, paths) = (id?, paths?);
         let row = self
             .store
-            .write(|tx| {
+            .write(move |tx| {
                 let (p, paths) = (p.clone(), paths.clone());
                 Box::pin(async move {
                     let current = live_pairing_for_update(tx, id, &p.etag).await?;
@@ -674,7 +674,7 @@ impl PairingService for Pairings {
         let id = name::parse_id("name", "pairings", &req.name)?;
         let row = self
             .store
-            .write(|tx| {
+            .write(move |tx| {
                 let sent_etag = req.etag.clone();
                 Box::pin(async move {
                     let current = live_pairing_for_update(tx, id, &sent_etag).await?;
@@ -707,7 +707,7 @@ impl PairingService for Pairings {
         let id = name::parse_id("name", "pairings", &request.get_ref().name)?;
         let row = self
             .store
-            .write(|tx| {
+            .write(move |tx| {
                 Box::pin(async move {
                     let current = pairings::get_for_update(tx, id)
                         .await?

@@ -60,7 +60,7 @@ impl RegionService for Regions {
         request: Request<GetRegionRequest>,
     ) -> Result<Response<Region>, Status> {
         let code = RegionCode::from_name("name", &request.get_ref().name)?;
-        let row = region::get(self.store.db(), &code)
+        let row = region::find(&self.store, &code)
             .await?
             .ok_or_else(|| not_found(&code))?;
         Ok(Response::new(to_proto(row)))
@@ -121,7 +121,7 @@ impl RegionService for Regions {
         let (code, parent, display_name) = (code?, parent?, region.display_name);
         let row = self
             .store
-            .write(|tx| {
+            .write(move |tx| {
                 let (code, parent, display_name) =
                     (code.clone(), parent.clone(), display_name.clone());
                 Box::pin(async move {

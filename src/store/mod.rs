@@ -2,13 +2,15 @@
 //! SQLite (embedded, the default) and PostgreSQL run the same code.
 
 pub mod entities;
+mod group_commit;
 pub mod idempotency;
 pub mod pairing;
+pub mod point_read;
 pub mod program;
 pub mod region;
 pub mod seed;
 
-use std::{future::Future, pin::Pin, time::Duration};
+use std::{future::Future, pin::Pin, str::FromStr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
@@ -17,6 +19,7 @@ use sea_orm::{
     DbErr, IsolationLevel, RuntimeErr, SqlErr, SqliteTransactionMode, TransactionOptions,
     TransactionTrait, sqlx,
 };
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{config::DatabaseSettings, error::Error};
 
@@ -27,6 +30,10 @@ const WRITE_ATTEMPTS: usize = 4;
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// The group-commit writer, on SQLite.
+    writer: Option<mpsc::Sender<Box<dyn group_commit::Job>>>,
+    /// Inline point reads, on a SQLite file.
+    reader: Option<Arc<point_read::PointReader>>,
 }
 
 /// A transaction's work: borrows the transaction and returns its result.
@@ -55,7 +62,15 @@ impl Store {
         let db = Database::connect(options)
             .await
             .with_context(|| format!("connecting to {}", settings.redacted_url()))?;
-        Ok(Self { db })
+        let sqlite = db.get_database_backend() == DatabaseBackend::Sqlite;
+        let writer = sqlite.then(|| group_commit::spawn_writer(db.clone()));
+        let reader = if sqlite {
+            sqlite_file(&settings.url)?
+                .map(|path| Arc::new(point_read::PointReader::new(&path, busy_timeout)))
+        } else {
+            None
+        };
+        Ok(Self { db, writer, reader })
     }
 
     /// Applies pending migrations.
@@ -66,6 +81,11 @@ impl Store {
         Migrator::up(&self.db, None)
             .await
             .context("applying migrations")
+    }
+
+    /// Inline point reads, where the database is a SQLite file.
+    pub fn point_reader(&self) -> Option<&point_read::PointReader> {
+        self.reader.as_deref()
     }
 
     /// The connection pool, for reads.
@@ -83,21 +103,36 @@ impl Store {
     /// # Errors
     /// When closing fails.
     pub async fn close(self) -> anyhow::Result<()> {
+        drop(self.writer);
         self.db.close().await.context("closing the database pool")
     }
 
     /// Runs `work` in one write transaction and commits it if it succeeds; a failed
-    /// request leaves nothing behind. SQLite transactions begin IMMEDIATE, so writers queue
-    /// for the lock instead of failing; PostgreSQL ones that lose a race (serialization
-    /// failure, deadlock, or [`Error::Contention`]) are run again from the start.
+    /// request leaves nothing behind.
+    ///
+    /// On SQLite the work joins the group-commit writer: it runs under its own savepoint in
+    /// a shared IMMEDIATE transaction, and is answered once that transaction commits. On
+    /// PostgreSQL each request has its own transaction, and one that loses a race
+    /// (serialization failure, deadlock, or [`Error::Contention`]) is run again from the
+    /// start.
     ///
     /// # Errors
     /// Whatever `work` returns, or the database's failure.
     pub async fn write<T, F>(&self, mut work: F) -> Result<T, Error>
     where
-        T: Send,
-        F: for<'c> FnMut(&'c DatabaseTransaction) -> Work<'c, T> + Send,
+        T: Send + 'static,
+        F: for<'c> FnMut(&'c DatabaseTransaction) -> Work<'c, T> + Send + 'static,
     {
+        if let Some(writer) = &self.writer {
+            let (reply, answer) = oneshot::channel();
+            writer
+                .send(Box::new(group_commit::WriteJob { work, reply }))
+                .await
+                .map_err(|_| anyhow::anyhow!("the group-commit writer has stopped"))?;
+            return answer
+                .await
+                .map_err(|_| anyhow::anyhow!("the group-commit writer dropped a request"))?;
+        }
         let mut attempt = 1;
         loop {
             let outcome = self.try_write(&mut work).await;
@@ -143,6 +178,15 @@ impl Store {
             }
         }
     }
+}
+
+/// The file behind a SQLite URL; none for an in-memory database.
+fn sqlite_file(url: &str) -> anyhow::Result<Option<std::path::PathBuf>> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .with_context(|| format!("reading the SQLite URL {url}"))?;
+    let path = options.get_filename();
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    Ok((!in_memory && !path.as_os_str().is_empty()).then(|| path.to_owned()))
 }
 
 /// A few milliseconds of spread so that retrying writers do not collide again in step.

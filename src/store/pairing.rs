@@ -10,8 +10,9 @@ use sea_orm::{
 };
 
 use super::{
-    constraint_error,
+    Store, constraint_error,
     entities::pairing,
+    point_read,
     region::{RegionRow, escape_like},
 };
 use crate::{
@@ -267,4 +268,43 @@ pub async fn ancestry(db: &impl ConnectionTrait, id: i64, stop: i64) -> Result<V
         }
     }
     Ok(chain)
+}
+
+/// One pairing by id for a read request: inline on a SQLite file, through the pool
+/// elsewhere.
+///
+/// # Errors
+/// Only the database's.
+pub async fn find(store: &Store, id: i64) -> Result<Option<PairingRow>, Error> {
+    let Some(reader) = store.point_reader() else {
+        return get(store.db(), id).await;
+    };
+    reader.row(
+        "SELECT id, program_id, supporting_code, supported_code, supporting_path, \
+         supported_path, parent_id, level, fields, period_start, period_end, state, \
+         display_name, create_time, update_time, delete_time, revision \
+         FROM pairings WHERE id = ?1",
+        [id],
+        |row| {
+            Ok(PairingRow {
+                id: row.get("id")?,
+                program_id: row.get("program_id")?,
+                supporting_code: row.get("supporting_code")?,
+                supported_code: row.get("supported_code")?,
+                supporting_path: row.get("supporting_path")?,
+                supported_path: row.get("supported_path")?,
+                parent_id: row.get("parent_id")?,
+                level: row.get("level")?,
+                fields: row.get("fields")?,
+                period_start: point_read::date(row, "period_start")?,
+                period_end: point_read::date(row, "period_end")?,
+                state: row.get("state")?,
+                display_name: row.get("display_name")?,
+                create_time: point_read::timestamp(row, "create_time")?,
+                update_time: point_read::timestamp(row, "update_time")?,
+                delete_time: point_read::optional_timestamp(row, "delete_time")?,
+                revision: row.get("revision")?,
+            })
+        },
+    )
 }

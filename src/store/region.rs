@@ -6,7 +6,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
 
-use super::{constraint_error, entities::region};
+use super::{Store, constraint_error, entities::region};
 use crate::{
     domain::region::{NameMatch, RegionCode, RegionFilter, RegionLevel, RegionPath},
     error::Error,
@@ -118,4 +118,30 @@ pub async fn insert(
                 message: format!("{} already exists", code.name()),
             })
         })
+}
+
+/// One region by code for a read request: inline on a SQLite file, through the pool
+/// elsewhere.
+///
+/// # Errors
+/// Only the database's.
+pub async fn find(store: &Store, code: &RegionCode) -> Result<Option<RegionRow>, Error> {
+    let Some(reader) = store.point_reader() else {
+        return get(store.db(), code).await;
+    };
+    reader.row(
+        "SELECT code, display_name, level, parent_code, path, added \
+         FROM regions WHERE code = ?1",
+        [code.as_str()],
+        |row| {
+            Ok(RegionRow {
+                code: row.get("code")?,
+                display_name: row.get("display_name")?,
+                level: row.get("level")?,
+                parent_code: row.get("parent_code")?,
+                path: row.get("path")?,
+                added: row.get("added")?,
+            })
+        },
+    )
 }

@@ -454,6 +454,7 @@ async fn deleted_pairings_leave_lists_until_undeleted() {
         .await
         .unwrap()
         .into_inner();
+    let read_deleted = get(&mut app, &created.name).await;
     let live = names(&mut app, list("")).await;
     let with_deleted = names(
         &mut app,
@@ -488,6 +489,7 @@ async fn deleted_pairings_leave_lists_until_undeleted() {
         .unwrap_err();
 
     assert!(deleted.delete_time.is_some());
+    assert_eq!(read_deleted, deleted);
     assert!(live.is_empty());
     assert_eq!(with_deleted, vec![created.name.clone()]);
     assert_error(

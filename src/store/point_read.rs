@@ -1,0 +1,137 @@
+//! Point reads by primary key on SQLite, run inline on the calling thread.
+//!
+//! sqlx hands every SQLite statement to a worker thread and back, which costs more than the
+//! read itself when the read is one row by primary key; the hottest reads (GetPairing,
+//! GetRegion) therefore go through a small pool of read-only rusqlite connections with
+//! cached prepared statements, on the same database file. A WAL reader never waits for
+//! writers, and a lookup by key takes microseconds, so running it on the async thread does
+//! not stall the runtime. PostgreSQL, and in-memory SQLite, use the ordinary sea-orm path.
+
+use std::{path::Path, sync::Mutex, time::Duration};
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Params, Row};
+
+use crate::error::Error;
+
+/// Idle connections kept for reuse; more are opened under load and closed after.
+const IDLE: usize = 16;
+
+/// A pool of read-only connections to one SQLite file.
+pub struct PointReader {
+    path: std::path::PathBuf,
+    busy_timeout: Duration,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl PointReader {
+    /// A reader of the database file at `path`.
+    pub fn new(path: &Path, busy_timeout: Duration) -> Self {
+        Self {
+            path: path.to_owned(),
+            busy_timeout,
+            idle: Mutex::new(Vec::with_capacity(IDLE)),
+        }
+    }
+
+    fn open(&self) -> anyhow::Result<Connection> {
+        let connection = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("opening {} for reading", self.path.display()))?;
+        connection.busy_timeout(self.busy_timeout)?;
+        Ok(connection)
+    }
+
+    fn take(&self) -> anyhow::Result<Connection> {
+        let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        match pooled {
+            Some(connection) => Ok(connection),
+            None => self.open(),
+        }
+    }
+
+    fn give_back(&self, connection: Connection) {
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < IDLE {
+                idle.push(connection);
+            }
+        }
+    }
+
+    /// Runs `sql` with `params` and maps the first row, if any.
+    ///
+    /// # Errors
+    /// INTERNAL when the database fails.
+    pub fn row<T>(
+        &self,
+        sql: &'static str,
+        params: impl Params,
+        map: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>, Error> {
+        let connection = self.take()?;
+        let result = connection
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.query_row(params, map).optional());
+        match result {
+            Ok(row) => {
+                self.give_back(connection);
+                Ok(row)
+            }
+            Err(e) => Err(anyhow::Error::new(e).context("point read").into()),
+        }
+    }
+}
+
+/// Reads a timestamp as sqlx stores it on SQLite (RFC 3339).
+pub fn timestamp(row: &Row<'_>, column: &str) -> rusqlite::Result<DateTime<Utc>> {
+    let text: String = row.get(column)?;
+    parse_timestamp(&text).map_err(|e| conversion(column, e))
+}
+
+/// Reads an optional timestamp.
+pub fn optional_timestamp(row: &Row<'_>, column: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let text: Option<String> = row.get(column)?;
+    text.map(|t| parse_timestamp(&t).map_err(|e| conversion(column, e)))
+        .transpose()
+}
+
+/// Reads a civil date stored as `YYYY-MM-DD`.
+pub fn date(row: &Row<'_>, column: &str) -> rusqlite::Result<NaiveDate> {
+    let text: String = row.get(column)?;
+    NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| conversion(column, e))
+}
+
+fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc))
+}
+
+fn conversion(
+    column: &str,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        Box::new(NamedColumn {
+            column: column.to_owned(),
+            error: Box::new(error),
+        }),
+    )
+}
+
+#[derive(Debug)]
+struct NamedColumn {
+    column: String,
+    error: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl std::fmt::Display for NamedColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "column {}: {}", self.column, self.error)
+    }
+}
+
+impl std::error::Error for NamedColumn {}
