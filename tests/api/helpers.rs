@@ -30,6 +30,8 @@ pub struct TestApp {
     pub channel: Channel,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The database URL the server uses.
+    pub database_url: String,
     /// Removed when the app is dropped.
     _database: TestDatabase,
 }
@@ -268,6 +270,7 @@ pub async fn spawn_with(fresh: Fresh, adjust: impl FnOnce(&mut Settings)) -> Tes
     };
     let mut settings = settings(&url);
     adjust(&mut settings);
+    let url = settings.database.url.clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -280,6 +283,7 @@ pub async fn spawn_with(fresh: Fresh, adjust: impl FnOnce(&mut Settings)) -> Tes
         .await
         .expect("connect");
     TestApp {
+        database_url: url.clone(),
         regions: RegionServiceClient::new(channel.clone()),
         pairings: PairingServiceClient::new(channel.clone()),
         channel,
@@ -298,6 +302,35 @@ impl TestApp {
         match self.server.take() {
             Some(server) => server.await?,
             None => Ok(()),
+        }
+    }
+
+    /// Takes the write lock of the program table from outside the server and holds it
+    /// until the returned guard is dropped, so that writes to programs wait.
+    pub async fn hold_program_writes(&self) -> Box<dyn std::any::Any + Send> {
+        if postgres_url().is_some() {
+            use sea_orm::TransactionTrait;
+            let db = Database::connect(&self.database_url)
+                .await
+                .expect("connect");
+            let tx = db.begin().await.expect("begin");
+            tx.execute_unprepared("LOCK TABLE programs IN EXCLUSIVE MODE")
+                .await
+                .expect("lock programs");
+            Box::new((tx, db))
+        } else {
+            let path = self
+                .database_url
+                .trim_start_matches("sqlite://")
+                .split('?')
+                .next()
+                .expect("a path")
+                .to_owned();
+            let connection = rusqlite::Connection::open(path).expect("open");
+            connection
+                .execute_batch("BEGIN IMMEDIATE")
+                .expect("write lock");
+            Box::new(std::sync::Mutex::new(connection))
         }
     }
 

@@ -79,3 +79,100 @@ async fn shutdown_finishes_cleanly() {
 
     assert!(matches!(stopped, Ok(Ok(()))), "{stopped:?}");
 }
+
+#[tokio::test]
+async fn reflection_answers_in_v1_and_v1alpha_and_knows_the_error_details() {
+    use tonic_reflection::pb::{v1, v1alpha};
+    let app = spawn().await;
+
+    let request =
+        |message: v1::server_reflection_request::MessageRequest| v1::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(message),
+        };
+    let mut v1_client =
+        v1::server_reflection_client::ServerReflectionClient::new(app.channel.clone());
+    let mut answers = v1_client
+        .server_reflection_info(tokio_stream::iter([
+            request(v1::server_reflection_request::MessageRequest::ListServices(
+                String::new(),
+            )),
+            request(
+                v1::server_reflection_request::MessageRequest::FileContainingSymbol(
+                    "google.rpc.BadRequest".into(),
+                ),
+            ),
+        ]))
+        .await
+        .unwrap()
+        .into_inner();
+    let listed = answers.message().await.unwrap().unwrap().message_response;
+    let details = answers.message().await.unwrap().unwrap().message_response;
+
+    let mut v1alpha_client =
+        v1alpha::server_reflection_client::ServerReflectionClient::new(app.channel.clone());
+    let mut alpha = v1alpha_client
+        .server_reflection_info(tokio_stream::iter([v1alpha::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(
+                v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
+            ),
+        }]))
+        .await
+        .unwrap()
+        .into_inner();
+    let alpha_listed = alpha.message().await.unwrap().unwrap().message_response;
+
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) = listed
+    else {
+        panic!("v1 did not list services: {listed:?}");
+    };
+    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
+    for service in duikou::server::service_names() {
+        assert!(names.contains(&service), "{names:?}");
+    }
+    assert!(
+        matches!(
+            details,
+            Some(v1::server_reflection_response::MessageResponse::FileDescriptorResponse(ref f))
+                if !f.file_descriptor_proto.is_empty()
+        ),
+        "{details:?}"
+    );
+    let Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        alpha_listed
+    else {
+        panic!("v1alpha did not list services: {alpha_listed:?}");
+    };
+    assert!(
+        list.service
+            .iter()
+            .any(|s| s.name == "duikou.v1.PairingService")
+    );
+}
+
+#[tokio::test]
+async fn a_request_past_its_deadline_ends_with_deadline_exceeded() {
+    let mut app = spawn_with(Fresh::Prepared, |s| s.server.request_timeout_secs = 1).await;
+    let lock = app.hold_program_writes().await;
+
+    let started = std::time::Instant::now();
+    let err = app
+        .pairings
+        .create_program(duikou::proto::v1::CreateProgramRequest {
+            program: Some(duikou::proto::v1::Program {
+                display_name: "等待".into(),
+                period_start: "2021-01-01".into(),
+                period_end: "2022-01-01".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    drop(lock);
+
+    assert_error(&err, Code::DeadlineExceeded, "REQUEST_TIMEOUT", None);
+    assert!(waited < std::time::Duration::from_secs(5), "{waited:?}");
+}
