@@ -249,3 +249,44 @@ pub fn status(code: Code, reason: &str, message: impl Into<String>) -> Status {
         ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new()),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_tell_the_client_nothing_of_their_cause() {
+        let error = Error::from(anyhow::anyhow!("disk /var/lib/duikou is full"));
+
+        let status = Status::from(error);
+
+        assert_eq!(status.code(), Code::Internal);
+        assert_eq!(status.message(), "internal error");
+        let info = status.get_error_details().error_info().cloned().unwrap();
+        assert_eq!(info.reason, "INTERNAL");
+        assert!(info.metadata.is_empty());
+    }
+
+    #[test]
+    fn field_violations_merge_into_one_bad_request() {
+        let merged = Error::collect([
+            Ok(()),
+            Err(Error::invalid("a", "bad")),
+            Err(Error::invalid("b", "worse")),
+        ])
+        .unwrap_err();
+
+        let status = Status::from(merged);
+
+        let fields: Vec<_> = status
+            .get_error_details()
+            .bad_request()
+            .unwrap()
+            .field_violations
+            .iter()
+            .map(|v| v.field.clone())
+            .collect();
+        assert_eq!(fields, ["a", "b"]);
+        assert_eq!(status.code(), Code::InvalidArgument);
+    }
+}

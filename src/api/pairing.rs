@@ -391,12 +391,7 @@ impl PairingService for Pairings {
     ) -> Result<Response<ListProgramsResponse>, Status> {
         let req = request.into_inner();
         let page = Page::open(req.page_size, &req.page_token, &["programs"])?;
-        let after = page
-            .after
-            .as_deref()
-            .map(|a| a.parse::<i64>())
-            .transpose()
-            .map_err(|_| Error::invalid("page_token", "is not a token this server issued"))?;
+        let after = page.after_id()?;
         let rows = programs::list(self.store.db(), after, page.fetch()).await?;
         let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
         Ok(Response::new(ListProgramsResponse {
@@ -551,12 +546,7 @@ impl PairingService for Pairings {
         );
         Error::collect([Error::of(&filter), Error::of(&descending), Error::of(&page)])?;
         let (filter, descending, page) = (filter?, descending?, page?);
-        let after = page
-            .after
-            .as_deref()
-            .map(|a| a.parse::<i64>())
-            .transpose()
-            .map_err(|_| Error::invalid("page_token", "is not a token this server issued"))?;
+        let after = page.after_id()?;
         let query = PairingQuery {
             program_id: filter.program_id,
             supporting: self.region_condition(filter.supporting).await?,

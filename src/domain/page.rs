@@ -121,6 +121,18 @@ impl Page {
         }
     }
 
+    /// The key after which this page starts, for lists keyed by a numeric id.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT on `page_token` when the key is not a number.
+    pub fn after_id(&self) -> Result<Option<i64>, Error> {
+        self.after
+            .as_deref()
+            .map(str::parse::<i64>)
+            .transpose()
+            .map_err(|_| Error::invalid("page_token", "is not a token this server issued"))
+    }
+
     /// How many rows to fetch: one more than the page, to learn whether another follows.
     pub fn fetch(&self) -> u64 {
         self.size + 1

@@ -290,3 +290,28 @@ async fn create_region_refuses_taken_codes_missing_parents_and_bad_input() {
         .unwrap_err();
     assert_eq!(still_missing.code(), Code::NotFound);
 }
+
+#[tokio::test]
+async fn a_page_size_above_the_cap_is_lowered_to_a_thousand() {
+    let mut app = spawn().await;
+
+    let page = app
+        .regions
+        .list_regions(list("-", "", 5000))
+        .await
+        .unwrap()
+        .into_inner();
+    let next = app
+        .regions
+        .list_regions(ListRegionsRequest {
+            page_token: page.next_page_token.clone(),
+            ..list("-", "", 5000)
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    assert_eq!(page.regions.len(), 1000);
+    assert!(!page.next_page_token.is_empty());
+    assert!(next.regions[0].code > page.regions[999].code);
+}

@@ -176,3 +176,48 @@ async fn a_request_past_its_deadline_ends_with_deadline_exceeded() {
     assert_error(&err, Code::DeadlineExceeded, "REQUEST_TIMEOUT", None);
     assert!(waited < std::time::Duration::from_secs(5), "{waited:?}");
 }
+
+#[tokio::test]
+async fn sqlite_connections_are_set_up_for_money() {
+    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+    let dir = tempfile::tempdir().unwrap();
+    let settings = duikou::config::Settings::load(
+        None,
+        &duikou::config::Overrides {
+            listen: None,
+            database_url: Some(format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("p.db").display()
+            )),
+        },
+    )
+    .unwrap();
+    let store = duikou::store::Store::connect(&settings.database)
+        .await
+        .unwrap();
+
+    let mut pragmas = Vec::new();
+    for pragma in [
+        "journal_mode",
+        "synchronous",
+        "foreign_keys",
+        "busy_timeout",
+    ] {
+        let row = store
+            .db()
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Sqlite,
+                format!("PRAGMA {pragma}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let value: String = row
+            .try_get_by_index::<String>(0)
+            .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+            .unwrap();
+        pragmas.push(value);
+    }
+
+    assert_eq!(pragmas, ["wal", "2", "1", "10000"]);
+}

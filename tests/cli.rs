@@ -1,0 +1,98 @@
+//! The `duikou` binary: `migrate`, and the layering of settings (file < environment < flags).
+
+use std::{path::Path, process::Command};
+
+use rusqlite::Connection;
+
+fn duikou() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_duikou"));
+    command
+        .env_remove("DUIKOU_DATABASE__URL")
+        .env_remove("DUIKOU_SERVER__LISTEN")
+        .env("RUST_LOG", "warn");
+    command
+}
+
+fn url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+fn applied_migrations(path: &Path) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM seaql_migrations", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn migrate_applies_the_schema_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+
+    let status = duikou()
+        .args(["migrate", "--database-url", &url(&db)])
+        .status()
+        .unwrap();
+
+    assert!(status.success());
+    assert!(applied_migrations(&db) >= 1);
+    let regions: i64 = Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT count(*) FROM regions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(regions, 0, "migrate alone loads no data");
+}
+
+#[test]
+fn the_environment_overrides_the_file_and_flags_override_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let (from_file, from_env, from_flag) = (
+        dir.path().join("file.db"),
+        dir.path().join("env.db"),
+        dir.path().join("flag.db"),
+    );
+    let config = dir.path().join("duikou.toml");
+    std::fs::write(
+        &config,
+        format!("[database]\nurl = \"{}\"\n", url(&from_file)),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+
+    let file_only = duikou()
+        .args(["--config", config, "migrate"])
+        .status()
+        .unwrap();
+    let with_env = duikou()
+        .args(["--config", config, "migrate"])
+        .env("DUIKOU_DATABASE__URL", url(&from_env))
+        .status()
+        .unwrap();
+    let with_flag = duikou()
+        .args([
+            "--config",
+            config,
+            "migrate",
+            "--database-url",
+            &url(&from_flag),
+        ])
+        .env("DUIKOU_DATABASE__URL", url(&from_env))
+        .status()
+        .unwrap();
+
+    assert!(file_only.success() && with_env.success() && with_flag.success());
+    for db in [&from_file, &from_env, &from_flag] {
+        assert_eq!(applied_migrations(db), 1, "{}", db.display());
+    }
+}
+
+#[test]
+fn a_missing_config_file_is_an_error() {
+    let output = duikou()
+        .args(["--config", "/nonexistent/duikou.toml", "migrate"])
+        .output()
+        .unwrap();
+
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("settings"));
+}
