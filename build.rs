@@ -8,6 +8,7 @@ use prost::Message;
 const PROTOS: &[&str] = &[
     "duikou/v1/region.proto",
     "duikou/v1/pairing.proto",
+    "duikou/v1/access.proto",
     // Not generated into Rust (tonic-types has them); compiled so that reflection can
     // describe the error details the server sends.
     "google/rpc/error_details.proto",

@@ -33,6 +33,7 @@ use anyhow::{Context, Result, bail, ensure};
 use chrono::{NaiveDate, Utc};
 use duikou::{
     config::{Overrides, Settings},
+    domain::access::Role,
     proto::v1::{
         CreatePairingRequest, CreateRegionRequest, GetPairingRequest, GetRegionRequest,
         ListPairingsRequest, ListRegionsRequest, ListRegionsResponse, Pairing, Region,
@@ -44,6 +45,7 @@ use duikou::{
     store::{
         Store,
         entities::{pairing, program, region},
+        token::{self, NewToken},
     },
 };
 use sea_orm::{
@@ -58,8 +60,26 @@ use tokio::{
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{
     Request, Response, Status,
+    metadata::{Ascii, MetadataValue},
+    service::{Interceptor, interceptor::InterceptedService},
     transport::{Channel, Endpoint},
 };
+
+/// Adds the bench's ADMIN token to every call; the bare server ignores it.
+#[derive(Clone)]
+struct Bearer(MetadataValue<Ascii>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// A connection that authenticates its calls.
+type Authed = InterceptedService<Channel, Bearer>;
 
 /// Pairings seeded before measuring.
 const SEED_PAIRINGS: usize = 100_000;
@@ -117,6 +137,18 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     let seed = seed_pairings(&store).await.context("seeding pairings")?;
     let pairings_secs = started.elapsed().as_secs_f64();
+    let (_, secret) = token::create(
+        store.db(),
+        &NewToken {
+            role: Role::Admin,
+            label: "load bench",
+            scopes: &[],
+            expire_time: None,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))
+    .context("creating the bench's token")?;
     println!(
         "seeded {regions_loaded} regions in {regions_secs:.2} s and 1 program + {} pairings in \
          {pairings_secs:.2} s (ids {}..={}); database {}",
@@ -150,7 +182,7 @@ async fn main() -> Result<()> {
     );
     println!("duikou on {real_addr}, bare tonic baseline on {bare_addr}");
 
-    let results = run_workloads(&config, &seed, real_addr, bare_addr).await;
+    let results = run_workloads(&config, &seed, &secret, real_addr, bare_addr).await;
 
     // Shut both servers down, whatever the workloads did.
     let _ = real_stop.send(());
@@ -482,8 +514,8 @@ impl From<Status> for Failure {
 
 /// One task's clients: both services over one connection.
 struct Clients {
-    regions: RegionServiceClient<Channel>,
-    pairings: PairingServiceClient<Channel>,
+    regions: RegionServiceClient<Authed>,
+    pairings: PairingServiceClient<Authed>,
 }
 
 /// xorshift64*: enough randomness to pick ids, without a dependency.
@@ -621,7 +653,7 @@ async fn drive(
     config: &BenchConfig,
     name: &'static str,
     server: &'static str,
-    channels: &[Channel],
+    channels: &[Authed],
     op: Op,
 ) -> Result<Measured> {
     let begin = Instant::now();
@@ -728,7 +760,12 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
-async fn connect(addr: SocketAddr, count: usize) -> Result<Vec<Channel>> {
+async fn connect(addr: SocketAddr, count: usize, secret: &str) -> Result<Vec<Authed>> {
+    let bearer = Bearer(
+        format!("Bearer {secret}")
+            .parse()
+            .context("the token as metadata")?,
+    );
     let mut channels = Vec::with_capacity(count);
     for _ in 0..count {
         // One `connect` per channel: each is its own HTTP/2 connection.
@@ -738,13 +775,13 @@ async fn connect(addr: SocketAddr, count: usize) -> Result<Vec<Channel>> {
             .connect()
             .await
             .with_context(|| format!("connecting to {addr}"))?;
-        channels.push(channel);
+        channels.push(InterceptedService::new(channel, bearer.clone()));
     }
     Ok(channels)
 }
 
 /// Walks the pairing list from the start and returns the token of page `DEEP_PAGES + 1`.
-async fn deep_page_token(channel: &Channel) -> Result<String> {
+async fn deep_page_token(channel: &Authed) -> Result<String> {
     let mut client = PairingServiceClient::new(channel.clone());
     let mut token = String::new();
     for page in 1..=DEEP_PAGES {
@@ -773,11 +810,12 @@ async fn deep_page_token(channel: &Channel) -> Result<String> {
 async fn run_workloads(
     config: &BenchConfig,
     seed: &Seed,
+    secret: &str,
     real_addr: SocketAddr,
     bare_addr: SocketAddr,
 ) -> Result<Vec<Measured>> {
-    let bare = connect(bare_addr, config.connections).await?;
-    let real = connect(real_addr, config.connections).await?;
+    let bare = connect(bare_addr, config.connections, secret).await?;
+    let real = connect(real_addr, config.connections, secret).await?;
     let mut results = Vec::new();
 
     let measured = drive(

@@ -1,4 +1,4 @@
-//! The command line: `duikou serve` (the default) and `duikou migrate`.
+//! The command line: `duikou serve` (the default), `duikou migrate` and `duikou token`.
 
 use std::path::PathBuf;
 
@@ -7,9 +7,14 @@ use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use crate::{
+    api::access::scope_paths,
     config::{Overrides, Settings},
+    domain::access::Role,
     server,
-    store::Store,
+    store::{
+        Store,
+        token::{self, NewToken},
+    },
 };
 
 /// duikou: the gRPC backend of counterpart cooperation (对口协作).
@@ -31,6 +36,48 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending migrations, then exit.
     Migrate(DatabaseArgs),
+    /// Manage access tokens directly in the database (works before any server runs).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `duikou token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print its secret, alone on one line of stdout.
+    Create(TokenCreateArgs),
+    /// List the tokens, one per line (never their secrets).
+    List(DatabaseArgs),
+    /// Revoke a token by its id.
+    Revoke(TokenRevokeArgs),
+}
+
+/// Flags of `token create`.
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// ADMIN, COORDINATOR, FUND_OFFICER, SUPERVISOR or AUDITOR.
+    #[arg(long)]
+    pub role: String,
+    /// A region the token may act on, e.g. regions/420300 (repeatable; none: everywhere).
+    #[arg(long = "scope", value_name = "regions/CODE")]
+    pub scopes: Vec<String>,
+    /// Who holds the token.
+    #[arg(long, default_value = "")]
+    pub label: String,
+    /// Days until the token expires (none: never).
+    #[arg(long, value_name = "N")]
+    pub expires_in_days: Option<u32>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// Flags of `token revoke`.
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    /// The token's id (the N of accessTokens/N).
+    pub id: i64,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 /// Flags of `serve`.
@@ -63,7 +110,14 @@ impl Cli {
                 listen: args.listen.clone(),
                 database_url: args.database.database_url.clone(),
             },
-            Some(Command::Migrate(args)) => Overrides {
+            Some(Command::Migrate(args))
+            | Some(Command::Token(TokenCommand::List(args)))
+            | Some(Command::Token(TokenCommand::Create(TokenCreateArgs {
+                database: args, ..
+            })))
+            | Some(Command::Token(TokenCommand::Revoke(TokenRevokeArgs {
+                database: args, ..
+            }))) => Overrides {
                 listen: None,
                 database_url: args.database_url.clone(),
             },
@@ -89,8 +143,86 @@ impl Cli {
                 tracing::info!(database = %settings.database.redacted_url(), "migrations applied");
                 store.close().await
             }
+            Some(Command::Token(command)) => {
+                let store = Store::connect(&settings.database).await?;
+                store.migrate().await?;
+                store.seed_regions().await?;
+                let outcome = run_token(&store, command).await;
+                store.close().await?;
+                outcome
+            }
         }
     }
+}
+
+async fn run_token(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create(args) => {
+            let role = Role::from_word(&args.role).with_context(|| {
+                format!(
+                    "--role {}: use ADMIN, COORDINATOR, FUND_OFFICER, SUPERVISOR or AUDITOR",
+                    args.role
+                )
+            })?;
+            let expire_time = args
+                .expires_in_days
+                .map(|days| chrono::Utc::now() + chrono::Duration::days(i64::from(days)));
+            let (row, secret) = store
+                .write(move |tx| {
+                    let (label, scopes) = (args.label.clone(), args.scopes.clone());
+                    Box::pin(async move {
+                        let paths = scope_paths(tx, "--scope", &scopes).await?;
+                        token::create(
+                            tx,
+                            &NewToken {
+                                role,
+                                label: &label,
+                                scopes: &paths,
+                                expire_time,
+                            },
+                        )
+                        .await
+                    })
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tracing::info!(token = row.id, role = role.word(), "access token created");
+            println!("{secret}");
+        }
+        TokenCommand::List(_) => {
+            let mut after = None;
+            loop {
+                let rows = token::list(store.db(), after, 500)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let Some(last) = rows.last() else { break };
+                after = Some(last.id);
+                for row in &rows {
+                    let role = Role::from_number(i32::from(row.role)).map_or("?", Role::word);
+                    let scope = if row.scopes.is_empty() {
+                        "everywhere"
+                    } else {
+                        row.scopes.as_str()
+                    };
+                    let state = match (row.revoke_time, row.expire_time) {
+                        (Some(t), _) => format!("revoked {t}"),
+                        (None, Some(t)) => format!("expires {t}"),
+                        (None, None) => "valid".to_owned(),
+                    };
+                    println!("{}\t{role}\t{}\t{scope}\t{state}", row.id, row.label);
+                }
+            }
+        }
+        TokenCommand::Revoke(args) => {
+            let id = args.id;
+            store
+                .write(move |tx| Box::pin(async move { token::revoke(tx, id).await }))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tracing::info!(token = id, "access token revoked");
+        }
+    }
+    Ok(())
 }
 
 /// Completes on SIGINT or SIGTERM.

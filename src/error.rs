@@ -41,6 +41,22 @@ pub enum Error {
         /// The fields at fault.
         violations: Vec<FieldViolation>,
     },
+    /// UNAUTHENTICATED: no valid token where one is needed.
+    #[error("{message}")]
+    Unauthenticated {
+        /// The ErrorInfo reason, e.g. `TOKEN_EXPIRED`.
+        reason: &'static str,
+        /// What is wrong with the credentials.
+        message: String,
+    },
+    /// PERMISSION_DENIED: the caller's role or scope does not allow this.
+    #[error("{message}")]
+    PermissionDenied {
+        /// The ErrorInfo reason, e.g. `OUTSIDE_SCOPE`.
+        reason: &'static str,
+        /// What the caller lacks.
+        message: String,
+    },
     /// NOT_FOUND: the named resource does not exist.
     #[error("{resource} not found")]
     NotFound {
@@ -176,6 +192,20 @@ impl From<Error> for Status {
                     violations,
                 )
             }
+            Error::Unauthenticated { reason, message } => (
+                Code::Unauthenticated,
+                reason,
+                message,
+                Vec::new(),
+                Vec::new(),
+            ),
+            Error::PermissionDenied { reason, message } => (
+                Code::PermissionDenied,
+                reason,
+                message,
+                Vec::new(),
+                Vec::new(),
+            ),
             Error::NotFound { reason, resource } => (
                 Code::NotFound,
                 reason,

@@ -20,12 +20,13 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 
 use crate::{
-    api::{pairing::Pairings, region::Regions},
+    api::{access::Access, authz, pairing::Pairings, region::Regions},
     config::{ServerSettings, Settings},
     error,
     proto::{
         self,
         v1::{
+            access_service_server::AccessServiceServer,
             pairing_service_server::PairingServiceServer,
             region_service_server::RegionServiceServer,
         },
@@ -79,13 +80,17 @@ pub async fn serve(
     let regions = RegionServiceServer::new(Regions::new(store.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
-    let pairings = PairingServiceServer::new(Pairings::new(store))
+    let pairings = PairingServiceServer::new(Pairings::new(store.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let access = AccessServiceServer::new(Access::new(store.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<RegionServiceServer<Regions>>().await;
     health.set_serving::<PairingServiceServer<Pairings>>().await;
+    health.set_serving::<AccessServiceServer<Access>>().await;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -119,12 +124,13 @@ pub async fn serve(
     };
 
     let server = Server::builder()
-        .layer(RpcLayer::new(settings))
+        .layer(RpcLayer::new(settings, store))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(regions)
         .add_service(pairings)
+        .add_service(access)
         .serve_with_incoming_shutdown(accepted(listener), stopping);
 
     tokio::select! {
@@ -136,6 +142,33 @@ pub async fn serve(
             tracing::warn!(grace_secs = grace.as_secs(), "requests still in flight after the grace period; stopping anyway");
             Ok(())
         }
+    }
+}
+
+/// Runs the request if the authorization table lets its caller through, with the caller
+/// in the request's extensions; answers with the refusal otherwise.
+async fn authorized<S>(
+    store: &Store,
+    method: &str,
+    mut request: http::Request<Body>,
+    inner: &mut S,
+) -> Result<http::Response<Body>, S::Error>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>>,
+{
+    let header = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or_default().to_owned());
+    match authz::authorize(store, method, header.as_deref()).await {
+        Ok(caller) => {
+            if let Some(caller) = caller {
+                tracing::Span::current().record("token", caller.token_id);
+                request.extensions_mut().insert(caller);
+            }
+            inner.call(request).await
+        }
+        Err(refusal) => Ok(tonic::Status::from(refusal).into_http()),
     }
 }
 
@@ -153,26 +186,30 @@ fn accepted(
 }
 
 /// The names of duikou's own services, as health checks know them.
-pub fn service_names() -> [&'static str; 2] {
+pub fn service_names() -> [&'static str; 3] {
     [
         <RegionServiceServer<Regions> as NamedService>::NAME,
         <PairingServiceServer<Pairings> as NamedService>::NAME,
+        <AccessServiceServer<Access> as NamedService>::NAME,
     ]
 }
 
-/// Wraps every RPC: a span with its method, a deadline, load shedding past the concurrency
-/// limit, and one log line with the status code and latency.
+/// Wraps every RPC: a span with its method, load shedding past the concurrency limit, a
+/// deadline, authentication and the authorization table, and one log line with the status
+/// code and latency.
 #[derive(Clone)]
 struct RpcLayer {
     permits: Arc<Semaphore>,
     timeout: Duration,
+    store: Store,
 }
 
 impl RpcLayer {
-    fn new(settings: &ServerSettings) -> Self {
+    fn new(settings: &ServerSettings, store: Store) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(settings.concurrency_limit)),
             timeout: Duration::from_secs(settings.request_timeout_secs),
+            store,
         }
     }
 }
@@ -217,7 +254,7 @@ where
         std::mem::swap(&mut inner, &mut self.inner);
         let layer = self.layer.clone();
         let method = request.uri().path().to_owned();
-        let span = tracing::info_span!("rpc", %method);
+        let span = tracing::info_span!("rpc", %method, token = tracing::field::Empty);
         Box::pin(
             async move {
                 let started = Instant::now();
@@ -229,7 +266,8 @@ where
                     )
                     .into_http(),
                     Ok(_permit) => {
-                        match tokio::time::timeout(layer.timeout, inner.call(request)).await {
+                        let work = authorized(&layer.store, &method, request, &mut inner);
+                        match tokio::time::timeout(layer.timeout, work).await {
                             Ok(result) => result?,
                             Err(_) => error::status(
                                 Code::DeadlineExceeded,

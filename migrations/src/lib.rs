@@ -3,6 +3,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m0001_regions_programs_pairings;
+mod m0002_access_tokens;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -10,6 +11,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_regions_programs_pairings::Migration)]
+        vec![
+            Box::new(m0001_regions_programs_pairings::Migration),
+            Box::new(m0002_access_tokens::Migration),
+        ]
     }
 }

@@ -1,6 +1,8 @@
 //! The gRPC services: each turns requests into domain values, calls the store in one
 //! transaction, and maps the result back. No SQL here.
 
+pub mod access;
+pub mod authz;
 pub mod pairing;
 pub mod region;
 

@@ -3,9 +3,10 @@
 use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use tonic::{Request, Response, Status};
 
-use super::{MaskRules, check_etag, etag, fingerprint, timestamp};
+use super::{MaskRules, authz, check_etag, etag, fingerprint, timestamp};
 use crate::{
     domain::{
+        access::Caller,
         name,
         page::Page,
         pairing::{
@@ -188,6 +189,7 @@ fn parse_parent(parent: &str) -> Result<Option<i64>, Error> {
 /// the two regions.
 async fn check_references(
     tx: &impl ConnectionTrait,
+    caller: &Caller,
     input: &PairingInput,
 ) -> Result<(ProgramRow, region::RegionRow, region::RegionRow), Error> {
     let program = programs::get_for_update(tx, input.program_id)
@@ -225,6 +227,7 @@ async fn check_references(
         supported: RegionPath::from_stored(supported.path.clone()),
         period: input.period,
     };
+    authz::require_scope(caller, &[&placement.supporting, &placement.supported])?;
     let parent = match input.parent_id {
         Some(parent_id) => Some(live_parent(tx, parent_id).await?),
         None => None,
@@ -254,15 +257,39 @@ fn placement_of(row: &PairingRow) -> Result<Placement, Error> {
     })
 }
 
-/// A live pairing, locked for change; a deleted one cannot change.
+/// A pairing inside the caller's reach, locked for change. Permission comes before
+/// existence: a scoped caller learns nothing of pairings outside its scope, not even
+/// whether they exist.
+async fn pairing_in_reach(
+    tx: &impl ConnectionTrait,
+    caller: &Caller,
+    id: i64,
+) -> Result<PairingRow, Error> {
+    match pairings::get_for_update(tx, id).await? {
+        Some(row) => {
+            authz::require_scope(
+                caller,
+                &[
+                    &RegionPath::from_stored(row.supporting_path.clone()),
+                    &RegionPath::from_stored(row.supported_path.clone()),
+                ],
+            )?;
+            Ok(row)
+        }
+        None if authz::unrestricted(caller) => Err(pairing_not_found(id)),
+        None => Err(authz::outside_scope()),
+    }
+}
+
+/// A live pairing inside the caller's reach, locked for change; a deleted one cannot
+/// change.
 async fn live_pairing_for_update(
     tx: &impl ConnectionTrait,
+    caller: &Caller,
     id: i64,
     sent_etag: &str,
 ) -> Result<PairingRow, Error> {
-    let row = pairings::get_for_update(tx, id)
-        .await?
-        .ok_or_else(|| pairing_not_found(id))?;
+    let row = pairing_in_reach(tx, caller, id).await?;
     if row.delete_time.is_some() {
         return Err(Error::precondition(
             "PAIRING_DELETED",
@@ -279,6 +306,7 @@ async fn live_pairing_for_update(
 impl Pairings {
     async fn transition(
         &self,
+        caller: Caller,
         name: &str,
         sent_etag: &str,
         step: Transition,
@@ -288,9 +316,9 @@ impl Pairings {
         let row = self
             .store
             .write(move |tx| {
-                let sent_etag = sent_etag.clone();
+                let (sent_etag, caller) = (sent_etag.clone(), caller.clone());
                 Box::pin(async move {
-                    let row = live_pairing_for_update(tx, id, &sent_etag).await?;
+                    let row = live_pairing_for_update(tx, &caller, id, &sent_etag).await?;
                     let state =
                         PairingState::from_number(i32::from(row.state)).ok_or_else(|| {
                             anyhow::anyhow!("pairing {id} has unknown state {}", row.state)
@@ -334,6 +362,7 @@ impl PairingService for Pairings {
         &self,
         request: Request<CreateProgramRequest>,
     ) -> Result<Response<Program>, Status> {
+        authz::require_everywhere(&authz::caller(&request)?)?;
         let mut req = request.into_inner();
         let request_id = RequestId::parse(&req.request_id)?;
         req.request_id.clear();
@@ -404,6 +433,7 @@ impl PairingService for Pairings {
         &self,
         request: Request<UpdateProgramRequest>,
     ) -> Result<Response<Program>, Status> {
+        authz::require_everywhere(&authz::caller(&request)?)?;
         let req = request.into_inner();
         let p = req.program.unwrap_or_default();
         let id = name::parse_id("program.name", "programs", &p.name);
@@ -468,6 +498,7 @@ impl PairingService for Pairings {
         &self,
         request: Request<CreatePairingRequest>,
     ) -> Result<Response<Pairing>, Status> {
+        let caller = authz::caller(&request)?;
         let mut req = request.into_inner();
         let request_id = RequestId::parse(&req.request_id)?;
         req.request_id.clear();
@@ -476,8 +507,12 @@ impl PairingService for Pairings {
         let row = self
             .store
             .write(move |tx| {
-                let (input, request_id, fingerprint) =
-                    (input.clone(), request_id.clone(), fingerprint.clone());
+                let (input, request_id, fingerprint, caller) = (
+                    input.clone(),
+                    request_id.clone(),
+                    fingerprint.clone(),
+                    caller.clone(),
+                );
                 Box::pin(async move {
                     if let Some(rid) = &request_id {
                         if let Claim::Replay(earlier) =
@@ -489,7 +524,7 @@ impl PairingService for Pairings {
                                 .ok_or_else(|| pairing_not_found(id));
                         }
                     }
-                    let (_, supporting, supported) = check_references(tx, &input).await?;
+                    let (_, supporting, supported) = check_references(tx, &caller, &input).await?;
                     let row = pairings::insert(
                         tx,
                         &NewPairing {
@@ -568,6 +603,7 @@ impl PairingService for Pairings {
         &self,
         request: Request<UpdatePairingRequest>,
     ) -> Result<Response<Pairing>, Status> {
+        let caller = authz::caller(&request)?;
         let req = request.into_inner();
         let p = req.pairing.unwrap_or_default();
         let id = name::parse_id("pairing.name", "pairings", &p.name);
@@ -577,9 +613,9 @@ impl PairingService for Pairings {
         let row = self
             .store
             .write(move |tx| {
-                let (p, paths) = (p.clone(), paths.clone());
+                let (p, paths, caller) = (p.clone(), paths.clone(), caller.clone());
                 Box::pin(async move {
-                    let current = live_pairing_for_update(tx, id, &p.etag).await?;
+                    let current = live_pairing_for_update(tx, &caller, id, &p.etag).await?;
                     let has = |field: &str| paths.contains(&field);
                     let parent_id = if has("parent") {
                         parse_parent(&p.parent)
@@ -660,14 +696,15 @@ impl PairingService for Pairings {
         &self,
         request: Request<DeletePairingRequest>,
     ) -> Result<Response<Pairing>, Status> {
+        let caller = authz::caller(&request)?;
         let req = request.into_inner();
         let id = name::parse_id("name", "pairings", &req.name)?;
         let row = self
             .store
             .write(move |tx| {
-                let sent_etag = req.etag.clone();
+                let (sent_etag, caller) = (req.etag.clone(), caller.clone());
                 Box::pin(async move {
-                    let current = live_pairing_for_update(tx, id, &sent_etag).await?;
+                    let current = live_pairing_for_update(tx, &caller, id, &sent_etag).await?;
                     let children = pairings::live_children(tx, id).await?;
                     if children > 0 {
                         return Err(Error::FailedPrecondition {
@@ -694,14 +731,14 @@ impl PairingService for Pairings {
         &self,
         request: Request<UndeletePairingRequest>,
     ) -> Result<Response<Pairing>, Status> {
+        let caller = authz::caller(&request)?;
         let id = name::parse_id("name", "pairings", &request.get_ref().name)?;
         let row = self
             .store
             .write(move |tx| {
+                let caller = caller.clone();
                 Box::pin(async move {
-                    let current = pairings::get_for_update(tx, id)
-                        .await?
-                        .ok_or_else(|| pairing_not_found(id))?;
+                    let current = pairing_in_reach(tx, &caller, id).await?;
                     if current.delete_time.is_none() {
                         return Err(Error::precondition(
                             "PAIRING_NOT_DELETED",
@@ -745,8 +782,9 @@ impl PairingService for Pairings {
         &self,
         request: Request<SuspendPairingRequest>,
     ) -> Result<Response<Pairing>, Status> {
+        let caller = authz::caller(&request)?;
         let req = request.get_ref();
-        self.transition(&req.name, &req.etag, Transition::Suspend)
+        self.transition(caller, &req.name, &req.etag, Transition::Suspend)
             .await
     }
 
@@ -754,8 +792,9 @@ impl PairingService for Pairings {
         &self,
         request: Request<ResumePairingRequest>,
     ) -> Result<Response<Pairing>, Status> {
+        let caller = authz::caller(&request)?;
         let req = request.get_ref();
-        self.transition(&req.name, &req.etag, Transition::Resume)
+        self.transition(caller, &req.name, &req.etag, Transition::Resume)
             .await
     }
 
@@ -763,7 +802,9 @@ impl PairingService for Pairings {
         &self,
         request: Request<EndPairingRequest>,
     ) -> Result<Response<Pairing>, Status> {
+        let caller = authz::caller(&request)?;
         let req = request.get_ref();
-        self.transition(&req.name, &req.etag, Transition::End).await
+        self.transition(caller, &req.name, &req.etag, Transition::End)
+            .await
     }
 }

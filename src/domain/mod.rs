@@ -4,6 +4,7 @@
 //! Requests become these values through constructors that reject bad input, so code past
 //! the edge never checks again.
 
+pub mod access;
 pub mod filter;
 pub mod name;
 pub mod page;

@@ -9,6 +9,7 @@ pub mod point_read;
 pub mod program;
 pub mod region;
 pub mod seed;
+pub mod token;
 
 use std::{future::Future, pin::Pin, str::FromStr, sync::Arc, time::Duration};
 

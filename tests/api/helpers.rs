@@ -8,24 +8,60 @@ use std::{
 
 use duikou::{
     config::{Overrides, Settings},
+    domain::{access::Role, region::RegionCode},
     proto::v1::{
         CreatePairingRequest, CreateProgramRequest, Pairing, Program,
-        pairing_service_client::PairingServiceClient, region_service_client::RegionServiceClient,
+        access_service_client::AccessServiceClient, pairing_service_client::PairingServiceClient,
+        region_service_client::RegionServiceClient,
     },
-    store::Store,
+    store::{
+        Store, region,
+        token::{self, NewToken},
+    },
 };
 use sea_orm::{ConnectionTrait, Database};
 use sha2::{Digest, Sha256};
 use tokio::{net::TcpListener, sync::OnceCell};
 use tonic::{Code, Status, transport::Channel};
+use tonic::{
+    metadata::{Ascii, MetadataValue},
+    service::{Interceptor, interceptor::InterceptedService},
+};
 use tonic_types::StatusExt;
+
+/// Adds `authorization: Bearer …` to every call, when it has a secret.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Bearer {
+    /// Calls with `secret`, or anonymous with `None`.
+    pub fn new(secret: Option<&str>) -> Self {
+        Self(secret.map(|s| format!("Bearer {s}").parse().expect("ASCII secret")))
+    }
+}
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A channel that authenticates its calls.
+pub type Authed = InterceptedService<Channel, Bearer>;
 
 /// A running server and its clients.
 pub struct TestApp {
-    /// RegionService client.
-    pub regions: RegionServiceClient<Channel>,
-    /// PairingService client.
-    pub pairings: PairingServiceClient<Channel>,
+    /// RegionService client, as ADMIN.
+    pub regions: RegionServiceClient<Authed>,
+    /// PairingService client, as ADMIN.
+    pub pairings: PairingServiceClient<Authed>,
+    /// AccessService client, as ADMIN.
+    pub access: AccessServiceClient<Authed>,
     /// A channel for other services (health).
     pub channel: Channel,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -282,10 +318,17 @@ pub async fn spawn_with(fresh: Fresh, adjust: impl FnOnce(&mut Settings)) -> Tes
         .connect()
         .await
         .expect("connect");
+    // The server has migrated once it answers anything at all (even "overloaded").
+    let _ = tonic_health::pb::health_client::HealthClient::new(channel.clone())
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await;
+    let admin = create_token(&url, Role::Admin, &[], None).await;
+    let bearer = Bearer::new(Some(&admin));
     TestApp {
         database_url: url.clone(),
-        regions: RegionServiceClient::new(channel.clone()),
-        pairings: PairingServiceClient::new(channel.clone()),
+        regions: RegionServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+        pairings: PairingServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+        access: AccessServiceClient::with_interceptor(channel.clone(), bearer),
         channel,
         stop: Some(stop),
         server: Some(server),
@@ -293,7 +336,61 @@ pub async fn spawn_with(fresh: Fresh, adjust: impl FnOnce(&mut Settings)) -> Tes
     }
 }
 
+/// Creates a token straight in the database, as `duikou token create` does.
+async fn create_token(
+    url: &str,
+    role: Role,
+    scopes: &[&str],
+    expire_time: Option<chrono::DateTime<chrono::Utc>>,
+) -> String {
+    let store = Store::connect(&settings(url).database)
+        .await
+        .expect("store");
+    let mut paths = Vec::new();
+    for code in scopes {
+        let row = region::get(store.db(), &RegionCode::from_stored((*code).to_owned()))
+            .await
+            .expect("region lookup")
+            .expect("scope region exists");
+        paths.push(duikou::domain::region::RegionPath::from_stored(row.path));
+    }
+    let (_, secret) = token::create(
+        store.db(),
+        &NewToken {
+            role,
+            label: &format!("test {}", role.word()),
+            scopes: &paths,
+            expire_time,
+        },
+    )
+    .await
+    .expect("token");
+    store.close().await.expect("close");
+    secret
+}
+
 impl TestApp {
+    /// A token with `role` over the regions with these codes (none: everywhere).
+    pub async fn token(&self, role: Role, scopes: &[&str]) -> String {
+        create_token(&self.database_url, role, scopes, None).await
+    }
+
+    /// A token that expired a minute ago.
+    pub async fn expired_token(&self, role: Role) -> String {
+        let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+        create_token(&self.database_url, role, &[], Some(past)).await
+    }
+
+    /// A PairingService client calling with `secret` (anonymous with `None`).
+    pub fn pairings_as(&self, secret: Option<&str>) -> PairingServiceClient<Authed> {
+        PairingServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))
+    }
+
+    /// A RegionService client calling with `secret` (anonymous with `None`).
+    pub fn regions_as(&self, secret: Option<&str>) -> RegionServiceClient<Authed> {
+        RegionServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))
+    }
+
     /// Signals shutdown and waits for the server to finish.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(stop) = self.stop.take() {

@@ -1,5 +1,6 @@
 //! Table definitions, mirroring `migrations/`. Plain rows; the rules live in `domain`.
 
+pub mod access_token;
 pub mod pairing;
 pub mod program;
 pub mod region;

@@ -1,0 +1,156 @@
+//! `duikou.v1.AccessService`: bearer tokens, for ADMIN only (see [`super::authz`]).
+
+use chrono::{DateTime, Utc};
+use tonic::{Request, Response, Status};
+
+use super::timestamp;
+use crate::{
+    domain::{
+        access::Role,
+        name,
+        page::Page,
+        region::{RegionCode, RegionPath},
+        text,
+    },
+    error::Error,
+    proto::v1::{
+        AccessToken, CreateAccessTokenRequest, ListAccessTokensRequest, ListAccessTokensResponse,
+        RevokeAccessTokenRequest, access_service_server::AccessService,
+    },
+    store::{
+        Store, region,
+        token::{self, NewToken, TokenRow},
+    },
+};
+
+/// Serves token management from the store.
+#[derive(Clone)]
+pub struct Access {
+    store: Store,
+}
+
+impl Access {
+    /// A service over `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+/// The API form of a stored token; the secret is never stored, so it is empty here.
+fn to_proto(row: TokenRow) -> AccessToken {
+    AccessToken {
+        name: name::format_id("accessTokens", row.id),
+        role: i32::from(row.role),
+        label: row.label,
+        scopes: row
+            .scopes
+            .split(',')
+            .filter_map(|path| path.trim_end_matches('/').rsplit('/').next())
+            .filter(|code| !code.is_empty())
+            .map(|code| format!("regions/{code}"))
+            .collect(),
+        expire_time: row.expire_time.map(timestamp),
+        revoke_time: row.revoke_time.map(timestamp),
+        create_time: Some(timestamp(row.create_time)),
+        secret: String::new(),
+    }
+}
+
+/// Resolves scope names into region paths, inside `db`.
+///
+/// # Errors
+/// INVALID_ARGUMENT naming `field` for a malformed or missing region.
+pub async fn scope_paths(
+    db: &impl sea_orm::ConnectionTrait,
+    field: &str,
+    names: &[String],
+) -> Result<Vec<RegionPath>, Error> {
+    let mut paths = Vec::with_capacity(names.len());
+    for name in names {
+        let code = RegionCode::from_name(field, name)?;
+        let row = region::get(db, &code)
+            .await?
+            .ok_or_else(|| Error::invalid(field, format!("{name} does not exist")))?;
+        paths.push(RegionPath::from_stored(row.path));
+    }
+    Ok(paths)
+}
+
+#[tonic::async_trait]
+impl AccessService for Access {
+    async fn create_access_token(
+        &self,
+        request: Request<CreateAccessTokenRequest>,
+    ) -> Result<Response<AccessToken>, Status> {
+        let t = request.into_inner().access_token.unwrap_or_default();
+        let role = Role::from_number(t.role)
+            .ok_or_else(|| Error::invalid("access_token.role", "is required: name a role"));
+        let expire_time = t
+            .expire_time
+            .map(|ts| {
+                DateTime::<Utc>::from_timestamp(ts.seconds, ts.nanos.max(0) as u32)
+                    .filter(|time| *time > Utc::now())
+                    .ok_or_else(|| {
+                        Error::invalid("access_token.expire_time", "must lie in the future")
+                    })
+            })
+            .transpose();
+        Error::collect([
+            Error::of(&role),
+            text::check("access_token.label", &t.label, 200, false),
+            Error::of(&expire_time),
+        ])?;
+        let (role, expire_time) = (role?, expire_time?);
+        let (row, secret) = self
+            .store
+            .write(move |tx| {
+                let (label, scopes) = (t.label.clone(), t.scopes.clone());
+                Box::pin(async move {
+                    let paths = scope_paths(tx, "access_token.scopes", &scopes).await?;
+                    token::create(
+                        tx,
+                        &NewToken {
+                            role,
+                            label: &label,
+                            scopes: &paths,
+                            expire_time,
+                        },
+                    )
+                    .await
+                })
+            })
+            .await?;
+        tracing::info!(token = row.id, role = role.word(), "access token created");
+        Ok(Response::new(AccessToken {
+            secret,
+            ..to_proto(row)
+        }))
+    }
+
+    async fn list_access_tokens(
+        &self,
+        request: Request<ListAccessTokensRequest>,
+    ) -> Result<Response<ListAccessTokensResponse>, Status> {
+        let req = request.into_inner();
+        let page = Page::open(req.page_size, &req.page_token, &["accessTokens"])?;
+        let rows = token::list(self.store.db(), page.after_id()?, page.fetch()).await?;
+        let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
+        Ok(Response::new(ListAccessTokensResponse {
+            access_tokens: rows.into_iter().map(to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn revoke_access_token(
+        &self,
+        request: Request<RevokeAccessTokenRequest>,
+    ) -> Result<Response<AccessToken>, Status> {
+        let id = name::parse_id("name", "accessTokens", &request.get_ref().name)?;
+        let row = self
+            .store
+            .write(move |tx| Box::pin(async move { token::revoke(tx, id).await }))
+            .await?;
+        tracing::info!(token = id, "access token revoked");
+        Ok(Response::new(to_proto(row)))
+    }
+}

@@ -1,0 +1,201 @@
+//! Who may call what: the one table that names, for every RPC the server offers, who may
+//! call it, and the check that applies it to each request before any handler runs.
+//! Object-level checks (a pairing's regions inside the caller's scope) happen in the
+//! handlers, which find the [`Caller`] in the request's extensions.
+
+use tonic::Request;
+
+use crate::{
+    domain::{
+        access::{Bearer, Caller, Role},
+        region::RegionPath,
+    },
+    error::Error,
+    store::{
+        Store,
+        token::{self, Refusal},
+    },
+};
+
+/// Who may call a method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a token.
+    Public,
+    /// Any valid token.
+    Authenticated,
+    /// A valid token with one of these roles.
+    Roles(&'static [Role]),
+}
+
+const ADMIN: Access = Access::Roles(&[Role::Admin]);
+const COORDINATION: Access = Access::Roles(&[Role::Admin, Role::Coordinator]);
+
+/// Every RPC the server offers, by its path, and who may call it. A method missing here is
+/// refused to everyone.
+pub const TABLE: &[(&str, Access)] = &[
+    ("/grpc.health.v1.Health/Check", Access::Public),
+    ("/grpc.health.v1.Health/Watch", Access::Public),
+    (
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        Access::Public,
+    ),
+    (
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        Access::Public,
+    ),
+    ("/duikou.v1.RegionService/GetRegion", Access::Public),
+    ("/duikou.v1.RegionService/ListRegions", Access::Public),
+    ("/duikou.v1.RegionService/CreateRegion", ADMIN),
+    ("/duikou.v1.PairingService/CreateProgram", COORDINATION),
+    (
+        "/duikou.v1.PairingService/GetProgram",
+        Access::Authenticated,
+    ),
+    (
+        "/duikou.v1.PairingService/ListPrograms",
+        Access::Authenticated,
+    ),
+    ("/duikou.v1.PairingService/UpdateProgram", COORDINATION),
+    ("/duikou.v1.PairingService/CreatePairing", COORDINATION),
+    (
+        "/duikou.v1.PairingService/GetPairing",
+        Access::Authenticated,
+    ),
+    (
+        "/duikou.v1.PairingService/ListPairings",
+        Access::Authenticated,
+    ),
+    ("/duikou.v1.PairingService/UpdatePairing", COORDINATION),
+    ("/duikou.v1.PairingService/DeletePairing", COORDINATION),
+    ("/duikou.v1.PairingService/UndeletePairing", COORDINATION),
+    ("/duikou.v1.PairingService/SuspendPairing", COORDINATION),
+    ("/duikou.v1.PairingService/ResumePairing", COORDINATION),
+    ("/duikou.v1.PairingService/EndPairing", COORDINATION),
+    ("/duikou.v1.AccessService/CreateAccessToken", ADMIN),
+    ("/duikou.v1.AccessService/ListAccessTokens", ADMIN),
+    ("/duikou.v1.AccessService/RevokeAccessToken", ADMIN),
+];
+
+/// Who may call the method at `path`, if the table names it.
+pub fn access(path: &str) -> Option<Access> {
+    TABLE
+        .iter()
+        .find(|(method, _)| *method == path)
+        .map(|(_, access)| *access)
+}
+
+/// Authenticates the `authorization` header, if any, and checks the table: the caller, or
+/// none for an anonymous call to a public method.
+///
+/// # Errors
+/// UNAUTHENTICATED for a missing (where needed), malformed, unknown, expired or revoked
+/// token; PERMISSION_DENIED for a role the table does not name, or a method it lacks.
+pub async fn authorize(
+    store: &Store,
+    path: &str,
+    authorization: Option<&str>,
+) -> Result<Option<Caller>, Error> {
+    let Some(access) = access(path) else {
+        return Err(Error::PermissionDenied {
+            reason: "METHOD_NOT_ALLOWED",
+            message: format!("{path} is not open to any caller"),
+        });
+    };
+    let caller = match authorization {
+        None => None,
+        Some(header) => {
+            let bearer = Bearer::parse(header).ok_or_else(|| {
+                unauthenticated(
+                    "TOKEN_MALFORMED",
+                    "the authorization metadata must be \"Bearer dk_…\"",
+                )
+            })?;
+            match token::authenticate(store, &bearer).await? {
+                Ok(caller) => Some(caller),
+                Err(Refusal::Unknown) => {
+                    return Err(unauthenticated("TOKEN_UNKNOWN", "the token is not valid"));
+                }
+                Err(Refusal::Expired) => {
+                    return Err(unauthenticated("TOKEN_EXPIRED", "the token has expired"));
+                }
+                Err(Refusal::Revoked) => {
+                    return Err(unauthenticated("TOKEN_REVOKED", "the token was revoked"));
+                }
+            }
+        }
+    };
+    match (access, &caller) {
+        (Access::Public, _) => Ok(caller),
+        (_, None) => Err(unauthenticated(
+            "TOKEN_MISSING",
+            "this method needs a token: send \"authorization: Bearer dk_…\"",
+        )),
+        (Access::Authenticated, Some(_)) => Ok(caller),
+        (Access::Roles(roles), Some(c)) if roles.contains(&c.role) => Ok(caller),
+        (Access::Roles(_), Some(c)) => Err(Error::PermissionDenied {
+            reason: "ROLE_NOT_ALLOWED",
+            message: format!("the role {} may not call {path}", c.role.word()),
+        }),
+    }
+}
+
+fn unauthenticated(reason: &'static str, message: &str) -> Error {
+    Error::Unauthenticated {
+        reason,
+        message: message.to_owned(),
+    }
+}
+
+/// The caller that the authorization layer found for this request.
+///
+/// # Errors
+/// UNAUTHENTICATED when there is none (a method reached without the layer).
+pub fn caller<T>(request: &Request<T>) -> Result<Caller, Error> {
+    request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| unauthenticated("TOKEN_MISSING", "this method needs a token"))
+}
+
+/// The error for an object outside the caller's scope, or one the caller cannot be shown.
+pub fn outside_scope() -> Error {
+    Error::PermissionDenied {
+        reason: "OUTSIDE_SCOPE",
+        message: "the object lies outside the regions of the caller's token".to_owned(),
+    }
+}
+
+/// True when the caller may act on every region: an ADMIN, or a token without a scope.
+pub fn unrestricted(caller: &Caller) -> bool {
+    caller.role == Role::Admin || caller.scope.is_everywhere()
+}
+
+/// Checks that every region in `paths` lies inside the caller's scope.
+///
+/// # Errors
+/// PERMISSION_DENIED `OUTSIDE_SCOPE`.
+pub fn require_scope(caller: &Caller, paths: &[&RegionPath]) -> Result<(), Error> {
+    if unrestricted(caller) || paths.iter().all(|p| caller.scope.covers(p)) {
+        Ok(())
+    } else {
+        Err(outside_scope())
+    }
+}
+
+/// Checks that the caller has no regional limit, for objects that belong to no region
+/// (programs, the national region list).
+///
+/// # Errors
+/// PERMISSION_DENIED `OUTSIDE_SCOPE`.
+pub fn require_everywhere(caller: &Caller) -> Result<(), Error> {
+    if unrestricted(caller) {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied {
+            reason: "OUTSIDE_SCOPE",
+            message: "only a token without a regional scope may do this".to_owned(),
+        })
+    }
+}

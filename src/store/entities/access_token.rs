@@ -1,0 +1,32 @@
+//! The `access_tokens` table.
+
+use sea_orm::entity::prelude::*;
+
+/// One bearer token; only a hash of its secret.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "access_tokens")]
+pub struct Model {
+    /// Server-assigned id, also the second part of the secret.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// The role's number.
+    pub role: i16,
+    /// Who holds it.
+    pub label: String,
+    /// Region paths joined with commas; empty for everywhere.
+    pub scopes: String,
+    /// Hex SHA-256 of the secret's random part.
+    pub secret_hash: String,
+    /// Creation time.
+    pub create_time: DateTimeUtc,
+    /// Expiry; none for never.
+    pub expire_time: Option<DateTimeUtc>,
+    /// Revocation time.
+    pub revoke_time: Option<DateTimeUtc>,
+}
+
+/// No relations are navigated through sea-orm.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,180 @@
+//! Access-token queries, and authentication of a bearer secret.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::{Store, entities::access_token, point_read};
+use crate::{
+    domain::{
+        access::{self, Bearer, Caller, Role, Scope},
+        region::RegionPath,
+    },
+    error::Error,
+};
+
+pub use access_token::Model as TokenRow;
+
+/// A token to create.
+pub struct NewToken<'a> {
+    /// Its role.
+    pub role: Role,
+    /// Who holds it.
+    pub label: &'a str,
+    /// The paths of the regions it covers; empty for everywhere.
+    pub scopes: &'a [RegionPath],
+    /// When it stops working.
+    pub expire_time: Option<DateTime<Utc>>,
+}
+
+/// Creates a token and returns it with its secret, which is not stored.
+///
+/// # Errors
+/// Only the database's, or a lack of randomness.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    new: &NewToken<'_>,
+) -> Result<(TokenRow, String), Error> {
+    let (random, hash) = access::new_random()?;
+    let row = access_token::ActiveModel {
+        role: Set(new.role.number() as i16),
+        label: Set(new.label.to_owned()),
+        scopes: Set(new
+            .scopes
+            .iter()
+            .map(RegionPath::as_str)
+            .collect::<Vec<_>>()
+            .join(",")),
+        secret_hash: Set(hash),
+        create_time: Set(Utc::now()),
+        expire_time: Set(new.expire_time),
+        revoke_time: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let secret = access::secret(row.id, &random);
+    Ok((row, secret))
+}
+
+/// A page of tokens in id order.
+///
+/// # Errors
+/// Only the database's.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<TokenRow>, Error> {
+    let mut query = access_token::Entity::find();
+    if let Some(after) = after {
+        query = query.filter(access_token::Column::Id.gt(after));
+    }
+    Ok(query
+        .order_by_asc(access_token::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Revokes a token; revoking twice keeps the first time.
+///
+/// # Errors
+/// NOT_FOUND when there is no such token.
+pub async fn revoke(db: &impl ConnectionTrait, id: i64) -> Result<TokenRow, Error> {
+    let row = access_token::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::NotFound {
+            reason: "ACCESS_TOKEN_NOT_FOUND",
+            resource: format!("accessTokens/{id}"),
+        })?;
+    if row.revoke_time.is_some() {
+        return Ok(row);
+    }
+    let mut change = row.into_active_model();
+    change.revoke_time = Set(Some(Utc::now()));
+    Ok(change.update(db).await?)
+}
+
+/// Why a bearer secret was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No such token, or the secret does not match.
+    Unknown,
+    /// Past its expiry.
+    Expired,
+    /// Revoked.
+    Revoked,
+}
+
+/// The caller that a bearer secret stands for.
+///
+/// # Errors
+/// `Ok(Err(refusal))` when the secret is not accepted; `Err` when the database fails.
+pub async fn authenticate(
+    store: &Store,
+    bearer: &Bearer,
+) -> Result<Result<Caller, Refusal>, Error> {
+    let Some(row) = find(store, bearer.token_id).await? else {
+        return Ok(Err(Refusal::Unknown));
+    };
+    if !bearer.matches(&row.secret_hash) {
+        return Ok(Err(Refusal::Unknown));
+    }
+    if row.revoke_time.is_some() {
+        return Ok(Err(Refusal::Revoked));
+    }
+    if row.expire_time.is_some_and(|t| t <= Utc::now()) {
+        return Ok(Err(Refusal::Expired));
+    }
+    let Some(role) = Role::from_number(i32::from(row.role)) else {
+        return Err(anyhow::anyhow!("token {} has unknown role {}", row.id, row.role).into());
+    };
+    Ok(Ok(Caller {
+        token_id: row.id,
+        label: row.label,
+        role,
+        scope: scope_of(&row.scopes),
+    }))
+}
+
+/// The scope stored as comma-joined paths.
+pub fn scope_of(stored: &str) -> Scope {
+    if stored.is_empty() {
+        Scope::Everywhere
+    } else {
+        Scope::Within(
+            stored
+                .split(',')
+                .map(|p| RegionPath::from_stored(p.to_owned()))
+                .collect(),
+        )
+    }
+}
+
+async fn find(store: &Store, id: i64) -> Result<Option<TokenRow>, Error> {
+    let Some(reader) = store.point_reader() else {
+        return Ok(access_token::Entity::find_by_id(id).one(store.db()).await?);
+    };
+    reader.row(
+        "SELECT id, role, label, scopes, secret_hash, create_time, expire_time, revoke_time \
+         FROM access_tokens WHERE id = ?1",
+        [id],
+        |row| {
+            Ok(TokenRow {
+                id: row.get("id")?,
+                role: row.get("role")?,
+                label: row.get("label")?,
+                scopes: row.get("scopes")?,
+                secret_hash: row.get("secret_hash")?,
+                create_time: point_read::timestamp(row, "create_time")?,
+                expire_time: point_read::optional_timestamp(row, "expire_time")?,
+                revoke_time: point_read::optional_timestamp(row, "revoke_time")?,
+            })
+        },
+    )
+}

@@ -1,0 +1,352 @@
+//! Who may do what: the authorization table over every method and every kind of caller,
+//! region scopes, and token management.
+
+use std::collections::BTreeSet;
+
+use duikou::{
+    api::authz::{self, Access},
+    domain::access::Role,
+    proto::v1::{
+        AccessToken, CreateAccessTokenRequest, CreateProgramRequest, DeletePairingRequest,
+        GetPairingRequest, GetRegionRequest, ListAccessTokensRequest, Program,
+        RevokeAccessTokenRequest,
+    },
+};
+use prost::Message;
+use prost_types::FileDescriptorSet;
+use tonic::Code;
+
+use crate::helpers::{TestApp, assert_error, pairing, spawn};
+
+/// Every RPC of every service the server offers, as `/package.Service/Method`, with
+/// whether it streams.
+fn served_methods() -> Vec<(String, bool)> {
+    let sets = [
+        duikou::proto::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ];
+    let mut methods = Vec::new();
+    for set in sets {
+        let set = FileDescriptorSet::decode(set).unwrap();
+        for file in set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    methods.push((
+                        format!("/{}.{}/{}", file.package(), service.name(), method.name()),
+                        method.client_streaming() || method.server_streaming(),
+                    ));
+                }
+            }
+        }
+    }
+    methods
+}
+
+/// Calls `path` with an empty message and `secret`; returns the status code.
+async fn call(app: &TestApp, path: &str, secret: Option<&str>) -> Code {
+    let mut grpc = tonic::client::Grpc::new(app.channel.clone());
+    grpc.ready().await.unwrap();
+    let mut request = tonic::Request::new(());
+    if let Some(secret) = secret {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {secret}").parse().unwrap());
+    }
+    let codec = tonic_prost::ProstCodec::<(), ()>::default();
+    let path = http::uri::PathAndQuery::try_from(path).unwrap();
+    match grpc.unary(request, path, codec).await {
+        Ok(_) => Code::Ok,
+        Err(status) => status.code(),
+    }
+}
+
+#[tokio::test]
+async fn the_table_names_exactly_the_methods_the_server_offers() {
+    let served: BTreeSet<String> = served_methods().into_iter().map(|(m, _)| m).collect();
+    let table: BTreeSet<String> = authz::TABLE.iter().map(|(m, _)| (*m).to_owned()).collect();
+
+    let missing: Vec<_> = served.difference(&table).collect();
+    let stale: Vec<_> = table.difference(&served).collect();
+
+    assert!(
+        missing.is_empty(),
+        "methods without an entry in authz::TABLE: {missing:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "entries for methods nobody serves: {stale:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_method_answers_every_kind_of_caller_as_the_table_says() {
+    let mut app = spawn().await;
+    let mut valid = vec![(None, "anonymous")];
+    let mut secrets = Vec::new();
+    for role in Role::ALL {
+        secrets.push((role, app.token(role, &[]).await));
+    }
+    let expired = app.expired_token(Role::Admin).await;
+    let revoked = app.token(Role::Admin, &[]).await;
+    let revoked_id = revoked.split('_').nth(1).unwrap().to_owned();
+    app.access
+        .revoke_access_token(RevokeAccessTokenRequest {
+            name: format!("accessTokens/{revoked_id}"),
+        })
+        .await
+        .unwrap();
+    let forged = format!("dk_1_{}", "A".repeat(43));
+    valid.extend(
+        secrets
+            .iter()
+            .map(|(role, s)| (Some(s.as_str()), role.word())),
+    );
+
+    for (method, streaming) in served_methods() {
+        let access = authz::access(&method).unwrap();
+        if streaming {
+            assert_eq!(
+                access,
+                Access::Public,
+                "{method}: only public methods may stream"
+            );
+            continue;
+        }
+        for bad in [&expired, &revoked, &forged, &"not-a-token".to_owned()] {
+            assert_eq!(
+                call(&app, &method, Some(bad)).await,
+                Code::Unauthenticated,
+                "{method} with {bad}"
+            );
+        }
+        for (secret, who) in &valid {
+            let code = call(&app, &method, *secret).await;
+            let role = secrets
+                .iter()
+                .find(|(_, s)| Some(s.as_str()) == *secret)
+                .map(|(r, _)| *r);
+            let expected_refusal = match (access, role) {
+                (Access::Public, _) => None,
+                (_, None) => Some(Code::Unauthenticated),
+                (Access::Authenticated, Some(_)) => None,
+                (Access::Roles(roles), Some(role)) if roles.contains(&role) => None,
+                (Access::Roles(_), Some(_)) => Some(Code::PermissionDenied),
+            };
+            match expected_refusal {
+                Some(refusal) => assert_eq!(code, refusal, "{method} as {who}"),
+                None => assert!(
+                    !matches!(code, Code::Unauthenticated | Code::PermissionDenied),
+                    "{method} as {who} was refused: {code:?}"
+                ),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_scoped_coordinator_acts_only_inside_its_regions() {
+    let mut app = spawn().await;
+    let program = app.program().await;
+    let outside = app.pairing(pairing(&program, "120101", "420500")).await;
+    let coordinator = app.token(Role::Coordinator, &["110000", "420300"]).await;
+    let mut pairings = app.pairings_as(Some(&coordinator));
+
+    let inside = pairings
+        .create_pairing(duikou::proto::v1::CreatePairingRequest {
+            pairing: Some(pairing(&program, "110101", "420381")),
+            request_id: String::new(),
+        })
+        .await;
+    let half_outside = pairings
+        .create_pairing(duikou::proto::v1::CreatePairingRequest {
+            pairing: Some(pairing(&program, "120101", "420381")),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    let delete_outside = pairings
+        .delete_pairing(DeletePairingRequest {
+            name: outside.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap_err();
+    let delete_missing = pairings
+        .delete_pairing(DeletePairingRequest {
+            name: "pairings/9999".into(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap_err();
+    let admin_missing = app
+        .pairings
+        .delete_pairing(DeletePairingRequest {
+            name: "pairings/9999".into(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap_err();
+    let read_outside = pairings
+        .get_pairing(GetPairingRequest {
+            name: outside.name.clone(),
+        })
+        .await;
+    let program_write = pairings
+        .create_program(CreateProgramRequest {
+            program: Some(Program::default()),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+
+    assert!(inside.is_ok(), "{inside:?}");
+    assert_error(&half_outside, Code::PermissionDenied, "OUTSIDE_SCOPE", None);
+    assert_error(
+        &delete_outside,
+        Code::PermissionDenied,
+        "OUTSIDE_SCOPE",
+        None,
+    );
+    assert_error(
+        &delete_missing,
+        Code::PermissionDenied,
+        "OUTSIDE_SCOPE",
+        None,
+    );
+    assert_error(&admin_missing, Code::NotFound, "PAIRING_NOT_FOUND", None);
+    assert!(
+        read_outside.is_ok(),
+        "reads are open to every role: {read_outside:?}"
+    );
+    assert_error(
+        &program_write,
+        Code::PermissionDenied,
+        "OUTSIDE_SCOPE",
+        None,
+    );
+    assert!(
+        app.pairings
+            .get_pairing(GetPairingRequest { name: outside.name })
+            .await
+            .unwrap()
+            .into_inner()
+            .delete_time
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn anonymous_callers_read_regions_and_nothing_else() {
+    let app = spawn().await;
+
+    let region = app
+        .regions_as(None)
+        .get_region(GetRegionRequest {
+            name: "regions/420300".into(),
+        })
+        .await;
+    let pairings = app
+        .pairings_as(None)
+        .list_pairings(duikou::proto::v1::ListPairingsRequest::default())
+        .await
+        .unwrap_err();
+
+    assert!(region.is_ok(), "{region:?}");
+    assert_error(&pairings, Code::Unauthenticated, "TOKEN_MISSING", None);
+}
+
+#[tokio::test]
+async fn a_token_made_over_grpc_shows_its_secret_once_and_stops_when_revoked() {
+    let mut app = spawn().await;
+
+    let created = app
+        .access
+        .create_access_token(CreateAccessTokenRequest {
+            access_token: Some(AccessToken {
+                role: Role::Auditor.number(),
+                label: "审计局".into(),
+                scopes: vec!["regions/420300".into()],
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let listed = app
+        .access
+        .list_access_tokens(ListAccessTokensRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let works = app
+        .pairings_as(Some(&created.secret))
+        .list_programs(duikou::proto::v1::ListProgramsRequest::default())
+        .await;
+    app.access
+        .revoke_access_token(RevokeAccessTokenRequest {
+            name: created.name.clone(),
+        })
+        .await
+        .unwrap();
+    let after_revoke = app
+        .pairings_as(Some(&created.secret))
+        .list_programs(duikou::proto::v1::ListProgramsRequest::default())
+        .await
+        .unwrap_err();
+    let expired = app.expired_token(Role::Admin).await;
+    let after_expiry = app
+        .pairings_as(Some(&expired))
+        .list_programs(duikou::proto::v1::ListProgramsRequest::default())
+        .await
+        .unwrap_err();
+
+    assert!(created.secret.starts_with("dk_"));
+    assert_eq!(created.scopes, vec!["regions/420300".to_owned()]);
+    let shown = listed
+        .access_tokens
+        .iter()
+        .find(|t| t.name == created.name)
+        .unwrap();
+    assert!(
+        shown.secret.is_empty(),
+        "a listed token never shows its secret"
+    );
+    assert!(works.is_ok(), "{works:?}");
+    assert_error(&after_revoke, Code::Unauthenticated, "TOKEN_REVOKED", None);
+    assert_error(&after_expiry, Code::Unauthenticated, "TOKEN_EXPIRED", None);
+}
+
+#[tokio::test]
+async fn token_requests_with_bad_fields_name_them() {
+    let mut app = spawn().await;
+
+    let err = app
+        .access
+        .create_access_token(CreateAccessTokenRequest {
+            access_token: Some(AccessToken {
+                scopes: vec!["regions/999999".into()],
+                expire_time: Some(prost_types::Timestamp {
+                    seconds: 1,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap_err();
+
+    assert_error(
+        &err,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("access_token.role"),
+    );
+    assert_error(
+        &err,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("access_token.expire_time"),
+    );
+}
