@@ -95,7 +95,11 @@ impl Settings {
             .set_default("log.format", "auto")?
             .set_default("log.filter", "info")?;
         if let Some(file) = file {
-            builder = builder.add_source(File::from(file).required(true));
+            builder = builder.add_source(
+                File::from(file)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
         }
         let settings = builder
             .add_source(
@@ -122,6 +126,27 @@ impl DatabaseSettings {
 }
 
 fn redact(url: &str) -> String {
+    let (url, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let query = query.map(|q| {
+        q.split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    let redacted = redact_userinfo(url);
+    match query {
+        Some(query) => format!("{redacted}?{query}"),
+        None => redacted,
+    }
+}
+
+fn redact_userinfo(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -143,6 +168,10 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_the_log() {
+        assert_eq!(
+            redact("postgres://db.local/duikou?user=d&password=s3cret&sslmode=require"),
+            "postgres://db.local/duikou?user=d&password=***&sslmode=require"
+        );
         assert_eq!(
             redact("postgres://duikou:s3cr:et@db.local:5432/duikou"),
             "postgres://duikou:***@db.local:5432/duikou"

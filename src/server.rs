@@ -145,6 +145,51 @@ pub async fn serve(
     }
 }
 
+/// Gives an error that tonic produced itself (an oversized message, an unknown method, a
+/// body that does not decode) the same ErrorInfo as every other error.
+fn with_error_info(response: http::Response<Body>, code: Code) -> http::Response<Body> {
+    if code == Code::Ok || response.headers().contains_key("grpc-status-details-bin") {
+        return response;
+    }
+    let message = response
+        .headers()
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .map(percent_decode)
+        .unwrap_or_default();
+    let reason = match code {
+        Code::OutOfRange | Code::ResourceExhausted => "MESSAGE_TOO_LARGE",
+        Code::Unimplemented => "METHOD_NOT_FOUND",
+        Code::Internal => "MALFORMED_REQUEST",
+        _ => "TRANSPORT_ERROR",
+    };
+    error::status(code, reason, message).into_http()
+}
+
+/// Decodes the percent-encoding of a `grpc-message` header.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Runs the request if the authorization table lets its caller through, with the caller
 /// in the request's extensions; answers with the refusal otherwise.
 async fn authorized<S>(
@@ -284,6 +329,7 @@ where
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse::<i32>().ok())
                     .map_or(Code::Ok, Code::from_i32);
+                let response = with_error_info(response, code);
                 let latency_us = started.elapsed().as_micros() as u64;
                 if matches!(code, Code::Internal | Code::Unknown | Code::DataLoss) {
                     tracing::error!(code = ?code, latency_us, "rpc finished");

@@ -192,7 +192,7 @@ async fn check_references(
     caller: &Caller,
     input: &PairingInput,
 ) -> Result<(ProgramRow, region::RegionRow, region::RegionRow), Error> {
-    let program = programs::get_for_update(tx, input.program_id)
+    let program = programs::get_for_share(tx, input.program_id)
         .await?
         .ok_or_else(|| {
             Error::invalid(
@@ -239,7 +239,7 @@ async fn check_references(
 
 /// The placement of a live pairing that is to be a parent, locked against deletion.
 async fn live_parent(tx: &impl ConnectionTrait, parent_id: i64) -> Result<Placement, Error> {
-    match pairings::get_for_update(tx, parent_id).await? {
+    match pairings::get_for_share(tx, parent_id).await? {
         Some(parent) if parent.delete_time.is_none() => Ok(placement_of(&parent)?),
         _ => Err(Error::invalid(
             "pairing.parent",
@@ -637,7 +637,24 @@ impl PairingService for Pairings {
                     } else {
                         format_date(current.period_end)
                     };
-                    let period = Period::parse("pairing.", &start, &end);
+                    let period = Period::parse("pairing.", &start, &end).map_err(|e| {
+                        let only_start_sent = has("period_start") && !has("period_end");
+                        match e {
+                            // The stored end stands; the start sent is what is wrong.
+                            Error::InvalidArgument { ref violations, .. }
+                                if only_start_sent
+                                    && violations
+                                        .iter()
+                                        .any(|v| v.field == "pairing.period_end") =>
+                            {
+                                Error::invalid(
+                                    "pairing.period_start",
+                                    format!("must be before the pairing's period_end, {end}"),
+                                )
+                            }
+                            other => other,
+                        }
+                    });
                     Error::collect([
                         Error::of(&parent_id),
                         Error::of(&fields),
@@ -657,7 +674,7 @@ impl PairingService for Pairings {
                         Some(parent_id) => Some(live_parent(tx, parent_id).await?),
                         None => None,
                     };
-                    let program = programs::get_for_update(tx, current.program_id)
+                    let program = programs::get_for_share(tx, current.program_id)
                         .await?
                         .ok_or_else(|| program_not_found(current.program_id))?;
                     let placement = Placement {
@@ -745,22 +762,31 @@ impl PairingService for Pairings {
                             "the pairing is not deleted",
                         ));
                     }
+                    let placement = placement_of(&current)?;
                     if let Some(parent_id) = current.parent_id {
-                        let parent_live = pairings::get_for_update(tx, parent_id)
+                        let parent = pairings::get_for_share(tx, parent_id)
                             .await?
-                            .is_some_and(|p| p.delete_time.is_none());
-                        if !parent_live {
+                            .filter(|p| p.delete_time.is_none())
+                            .ok_or_else(|| {
+                                Error::precondition(
+                                    "PARENT_DELETED",
+                                    "the parent pairing is deleted; undelete it first",
+                                )
+                            })?;
+                        // The parent may have changed while this pairing was deleted.
+                        if !placement_of(&parent)?.period.contains(&placement.period) {
                             return Err(Error::precondition(
-                                "PARENT_DELETED",
-                                "the parent pairing is deleted; undelete it first",
+                                "OUTSIDE_PARENT_PERIOD",
+                                "the parent pairing's period changed and no longer covers \
+                                 this pairing; change its period first",
                             ));
                         }
                     }
-                    let program = programs::get_for_update(tx, current.program_id)
+                    let program = programs::get_for_share(tx, current.program_id)
                         .await?
                         .ok_or_else(|| program_not_found(current.program_id))?;
                     let program_period = stored_period(program.period_start, program.period_end)?;
-                    if !program_period.contains(&placement_of(&current)?.period) {
+                    if !program_period.contains(&placement.period) {
                         return Err(Error::precondition(
                             "OUTSIDE_PROGRAM_PERIOD",
                             "the program's period changed and no longer covers this pairing",

@@ -6,6 +6,10 @@
 //! request is still checked and answered on its own: a failed one is rolled back to its
 //! savepoint and the others go on. Correctness does not rest on this task: each batch is an
 //! ordinary IMMEDIATE transaction, so several processes on one file still take turns.
+//!
+//! A request whose caller has gone (timed out or cancelled) before its work is released is
+//! rolled back, as it would be on PostgreSQL. A failure of the savepoint machinery itself,
+//! or of the commit, fails the whole batch: every request in it gets that error.
 
 use std::{future::Future, pin::Pin};
 
@@ -24,13 +28,21 @@ const MAX_BATCH: usize = 256;
 /// has succeeded or failed.
 pub type Delivery = Box<dyn FnOnce(Result<(), Error>) + Send>;
 
+/// The outcome of running one job.
+pub enum Ran {
+    /// The job's savepoint was released or rolled back; the batch goes on.
+    Settled(Delivery),
+    /// The savepoint machinery failed: the batch's transaction is no longer sound.
+    Broken(Error, Delivery),
+}
+
 /// One write request waiting for the writer.
 pub trait Job: Send {
     /// Runs the request inside `tx`, under its own savepoint.
     fn run<'c>(
         self: Box<Self>,
         tx: &'c DatabaseTransaction,
-    ) -> Pin<Box<dyn Future<Output = Delivery> + Send + 'c>>;
+    ) -> Pin<Box<dyn Future<Output = Ran> + Send + 'c>>;
 
     /// Answers the caller without running: the batch could not begin.
     fn fail(self: Box<Self>, error: Error);
@@ -46,34 +58,63 @@ pub fn spawn_writer(db: DatabaseConnection) -> mpsc::Sender<Box<dyn Job>> {
 async fn writer(db: DatabaseConnection, mut jobs: mpsc::Receiver<Box<dyn Job>>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let begun = db
-            .begin_with_options(TransactionOptions {
-                isolation_level: None,
-                access_mode: None,
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            })
-            .await;
-        let tx = match begun {
-            Ok(tx) => tx,
-            Err(e) => {
-                let error = Error::from(e);
-                for job in batch.drain(..) {
-                    job.fail(error.clone());
-                }
-                continue;
+        let jobs_in_batch = std::mem::take(&mut batch);
+        // A panic inside one batch must not stop every later write: the batch runs as its
+        // own task, whose callers then learn that their request was dropped.
+        if let Err(e) = tokio::spawn(run_batch(db.clone(), jobs_in_batch)).await {
+            tracing::error!(error = %e, "a group-commit batch panicked");
+        }
+    }
+}
+
+async fn run_batch(db: DatabaseConnection, batch: Vec<Box<dyn Job>>) {
+    let begun = db
+        .begin_with_options(TransactionOptions {
+            isolation_level: None,
+            access_mode: None,
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        })
+        .await;
+    let tx = match begun {
+        Ok(tx) => tx,
+        Err(e) => {
+            let error = Error::from(e);
+            for job in batch {
+                job.fail(error.clone());
             }
-        };
-        let mut deliveries = Vec::with_capacity(batch.len());
-        for job in batch.drain(..) {
-            deliveries.push(job.run(&tx).await);
+            return;
         }
-        let committed = tx.commit().await.map_err(Error::from);
-        if let Err(e) = &committed {
-            tracing::error!(error = %e, requests = deliveries.len(), "group commit failed");
+    };
+    let mut deliveries = Vec::with_capacity(batch.len());
+    let mut broken = None;
+    let mut jobs = batch.into_iter();
+    for job in jobs.by_ref() {
+        match job.run(&tx).await {
+            Ran::Settled(deliver) => deliveries.push(deliver),
+            Ran::Broken(error, deliver) => {
+                deliveries.push(deliver);
+                broken = Some(error);
+                break;
+            }
         }
-        for deliver in deliveries {
-            deliver(committed.clone());
+    }
+    let outcome = match broken {
+        Some(error) => {
+            for job in jobs {
+                job.fail(error.clone());
+            }
+            if let Err(e) = tx.rollback().await {
+                tracing::error!(error = %e, "rolling back a broken batch failed");
+            }
+            Err(error)
         }
+        None => tx.commit().await.map_err(Error::from),
+    };
+    if let Err(e) = &outcome {
+        tracing::error!(error = %e, requests = deliveries.len(), "group commit failed");
+    }
+    for deliver in deliveries {
+        deliver(outcome.clone());
     }
 }
 
@@ -93,26 +134,42 @@ where
     fn run<'c>(
         self: Box<Self>,
         tx: &'c DatabaseTransaction,
-    ) -> Pin<Box<dyn Future<Output = Delivery> + Send + 'c>> {
+    ) -> Pin<Box<dyn Future<Output = Ran> + Send + 'c>> {
         Box::pin(async move {
             let WriteJob { mut work, reply } = *self;
+            if reply.is_closed() {
+                return Ran::Settled(Box::new(|_| {}));
+            }
             let savepoint = match tx.begin().await {
                 Ok(savepoint) => savepoint,
-                Err(e) => return answer(reply, Err(Error::from(e))),
-            };
-            match work(&savepoint).await {
-                Ok(value) => match savepoint.commit().await {
-                    Ok(()) => Box::new(move |committed: Result<(), Error>| {
-                        let _ = reply.send(committed.map(|()| value));
-                    }) as Delivery,
-                    Err(e) => answer(reply, Err(Error::from(e))),
-                },
-                Err(error) => {
-                    if let Err(e) = savepoint.rollback().await {
-                        tracing::error!(error = %e, "rolling back to a savepoint failed");
-                    }
-                    answer(reply, Err(error))
+                Err(e) => {
+                    let error = Error::from(e);
+                    return Ran::Broken(error.clone(), answer(reply, Err(error)));
                 }
+            };
+            let result = work(&savepoint).await;
+            // A caller that gave up while its work ran gets nothing written.
+            let result = match result {
+                Ok(_) if reply.is_closed() => Err(Error::Contention),
+                other => other,
+            };
+            match result {
+                Ok(value) => match savepoint.commit().await {
+                    Ok(()) => Ran::Settled(Box::new(move |committed: Result<(), Error>| {
+                        let _ = reply.send(committed.map(|()| value));
+                    })),
+                    Err(e) => {
+                        let error = Error::from(e);
+                        Ran::Broken(error.clone(), answer(reply, Err(error)))
+                    }
+                },
+                Err(error) => match savepoint.rollback().await {
+                    Ok(()) => Ran::Settled(answer(reply, Err(error))),
+                    Err(e) => {
+                        let broken = Error::from(e);
+                        Ran::Broken(broken.clone(), answer(reply, Err(broken)))
+                    }
+                },
             }
         })
     }
@@ -122,12 +179,13 @@ where
     }
 }
 
-/// A delivery that gives the caller `result` whatever happens to the batch.
+/// A delivery that gives the caller `result`, unless the batch failed to commit: then the
+/// batch's error, since nothing the request saw became durable.
 fn answer<T: Send + 'static>(
     reply: oneshot::Sender<Result<T, Error>>,
     result: Result<T, Error>,
 ) -> Delivery {
-    Box::new(move |_| {
-        let _ = reply.send(result);
+    Box::new(move |committed: Result<(), Error>| {
+        let _ = reply.send(committed.and(result));
     })
 }

@@ -66,8 +66,7 @@ impl Store {
         let sqlite = db.get_database_backend() == DatabaseBackend::Sqlite;
         let writer = sqlite.then(|| group_commit::spawn_writer(db.clone()));
         let reader = if sqlite {
-            sqlite_file(&settings.url)?
-                .map(|path| Arc::new(point_read::PointReader::new(&path, busy_timeout)))
+            sqlite_file(&settings.url)?.map(|path| Arc::new(point_read::PointReader::new(&path)))
         } else {
             None
         };
@@ -206,30 +205,68 @@ impl Error {
 /// deadlock.
 const RETRYABLE_SQLSTATES: &[&str] = &["40001", "40P01"];
 
+/// Check-constraint violations: PostgreSQL's SQLSTATE and SQLite's extended code.
+const CHECK_VIOLATIONS: &[&str] = &["23514", "275"];
+
+/// SQLite's primary result codes for a database that stayed busy or locked.
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+
 impl From<DbErr> for Error {
+    /// Maps database failures to client errors where the database decided something a
+    /// caller can act on: a lost race is retried, a busy database is UNAVAILABLE, a taken
+    /// unique key is ALREADY_EXISTS, a broken reference or check is FAILED_PRECONDITION.
+    /// Everything else is INTERNAL.
     fn from(err: DbErr) -> Self {
-        if let DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) = &err
-        {
-            if let sqlx::Error::Database(db) = e.as_ref() {
-                if db
-                    .code()
-                    .is_some_and(|code| RETRYABLE_SQLSTATES.contains(&code.as_ref()))
-                {
-                    return Error::Contention;
+        let code = match &err {
+            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+                match e.as_ref() {
+                    sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+                    _ => None,
                 }
             }
+            _ => None,
+        };
+        if let Some(code) = code.as_deref() {
+            if RETRYABLE_SQLSTATES.contains(&code) {
+                return Error::Contention;
+            }
+            let sqlite_primary = code.parse::<i32>().ok().map(|n| n & 0xff);
+            if matches!(sqlite_primary, Some(SQLITE_BUSY | SQLITE_LOCKED)) {
+                return Error::Unavailable(Arc::new(err));
+            }
+            if CHECK_VIOLATIONS.contains(&code) {
+                return Error::precondition(
+                    "CONSTRAINT_VIOLATED",
+                    "the change would break a rule the database enforces",
+                );
+            }
+        }
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => {
+                return Error::AlreadyExists {
+                    reason: "RESOURCE_EXISTS",
+                    message: "a resource with these unique fields already exists".to_owned(),
+                };
+            }
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+                return Error::precondition(
+                    "REFERENCE_CONFLICT",
+                    "the change would break a reference between resources",
+                );
+            }
+            _ => {}
         }
         match err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
-                Error::Unavailable(std::sync::Arc::new(err))
-            }
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Error::Unavailable(Arc::new(err)),
             other => Error::from(anyhow::Error::new(other).context("database error")),
         }
     }
 }
 
 /// Turns a constraint violation into the client error it stands for: a taken unique key
-/// into `on_unique` (usually ALREADY_EXISTS); anything else as [`From<DbErr>`] does.
+/// into `on_unique` (the caller knows which key it was); anything else as
+/// [`From<DbErr>`] does.
 pub fn constraint_error(err: DbErr, on_unique: impl FnOnce() -> Error) -> Error {
     match err.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => on_unique(),

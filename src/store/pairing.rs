@@ -133,6 +133,21 @@ pub async fn get_for_update(
         .await?)
 }
 
+/// One pairing, read-locked until the transaction ends (PostgreSQL): it cannot change or
+/// be deleted underneath, yet many writers may hold it at once.
+///
+/// # Errors
+/// Only the database's.
+pub async fn get_for_share(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<PairingRow>, Error> {
+    Ok(pairing::Entity::find_by_id(id)
+        .lock_shared()
+        .one(db)
+        .await?)
+}
+
 /// Writes the changed columns of a pairing, bumping its revision and update time.
 ///
 /// # Errors
@@ -279,7 +294,7 @@ pub async fn find(store: &Store, id: i64) -> Result<Option<PairingRow>, Error> {
     let Some(reader) = store.point_reader() else {
         return get(store.db(), id).await;
     };
-    reader.row(
+    let inline = reader.row(
         "SELECT id, program_id, supporting_code, supported_code, supporting_path, \
          supported_path, parent_id, level, fields, period_start, period_end, state, \
          display_name, create_time, update_time, delete_time, revision \
@@ -306,5 +321,12 @@ pub async fn find(store: &Store, id: i64) -> Result<Option<PairingRow>, Error> {
                 revision: row.get("revision")?,
             })
         },
-    )
+    );
+    match inline {
+        Ok(row) => Ok(row),
+        Err(e) => {
+            tracing::debug!(error = %e, "inline read failed; reading through the pool");
+            get(store.db(), id).await
+        }
+    }
 }

@@ -18,19 +18,22 @@ use crate::error::Error;
 /// Idle connections kept for reuse; more are opened under load and closed after.
 const IDLE: usize = 16;
 
+/// How long an inline read may wait on a busy file (a WAL reader rarely does, during
+/// recovery or a checkpoint restart) before the caller falls back to the pool: the read
+/// runs on an async thread, which must not stall.
+const BUSY_TIMEOUT: Duration = Duration::from_millis(20);
+
 /// A pool of read-only connections to one SQLite file.
 pub struct PointReader {
     path: std::path::PathBuf,
-    busy_timeout: Duration,
     idle: Mutex<Vec<Connection>>,
 }
 
 impl PointReader {
     /// A reader of the database file at `path`.
-    pub fn new(path: &Path, busy_timeout: Duration) -> Self {
+    pub fn new(path: &Path) -> Self {
         Self {
             path: path.to_owned(),
-            busy_timeout,
             idle: Mutex::new(Vec::with_capacity(IDLE)),
         }
     }
@@ -41,7 +44,7 @@ impl PointReader {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .with_context(|| format!("opening {} for reading", self.path.display()))?;
-        connection.busy_timeout(self.busy_timeout)?;
+        connection.busy_timeout(BUSY_TIMEOUT)?;
         Ok(connection)
     }
 
@@ -64,7 +67,7 @@ impl PointReader {
     /// Runs `sql` with `params` and maps the first row, if any.
     ///
     /// # Errors
-    /// INTERNAL when the database fails.
+    /// INTERNAL when the database fails or stays busy; callers then read through the pool.
     pub fn row<T>(
         &self,
         sql: &'static str,

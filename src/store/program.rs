@@ -37,6 +37,21 @@ pub async fn get_for_update(
         .await?)
 }
 
+/// One program, read-locked until the transaction ends (PostgreSQL): it cannot change
+/// underneath, yet many writers may hold it at once.
+///
+/// # Errors
+/// Only the database's.
+pub async fn get_for_share(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<ProgramRow>, Error> {
+    Ok(program::Entity::find_by_id(id)
+        .lock_shared()
+        .one(db)
+        .await?)
+}
+
 /// A page of programs in id order.
 ///
 /// # Errors

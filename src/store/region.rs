@@ -129,7 +129,7 @@ pub async fn find(store: &Store, code: &RegionCode) -> Result<Option<RegionRow>,
     let Some(reader) = store.point_reader() else {
         return get(store.db(), code).await;
     };
-    reader.row(
+    let inline = reader.row(
         "SELECT code, display_name, level, parent_code, path, added \
          FROM regions WHERE code = ?1",
         [code.as_str()],
@@ -143,5 +143,12 @@ pub async fn find(store: &Store, code: &RegionCode) -> Result<Option<RegionRow>,
                 added: row.get("added")?,
             })
         },
-    )
+    );
+    match inline {
+        Ok(row) => Ok(row),
+        Err(e) => {
+            tracing::debug!(error = %e, "inline read failed; reading through the pool");
+            get(store.db(), code).await
+        }
+    }
 }

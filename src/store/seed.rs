@@ -4,7 +4,10 @@ use std::{collections::HashMap, io::Read};
 
 use anyhow::{Context, bail};
 use flate2::read::GzDecoder;
-use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, EntityTrait, PaginatorTrait, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
 
 use super::{Store, entities::region};
 use crate::domain::region::{RegionCode, RegionLevel, RegionPath};
@@ -67,7 +70,14 @@ impl Store {
             return Ok(0);
         }
         let rows = national_list()?;
-        let tx = self.db().begin().await?;
+        let tx = self
+            .db()
+            .begin_with_options(TransactionOptions {
+                isolation_level: None,
+                access_mode: None,
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            })
+            .await?;
         for chunk in rows.chunks(BATCH) {
             let models = chunk.iter().map(|r| region::ActiveModel {
                 code: Set(r.code.clone()),

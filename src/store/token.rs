@@ -160,7 +160,7 @@ async fn find(store: &Store, id: i64) -> Result<Option<TokenRow>, Error> {
     let Some(reader) = store.point_reader() else {
         return Ok(access_token::Entity::find_by_id(id).one(store.db()).await?);
     };
-    reader.row(
+    let inline = reader.row(
         "SELECT id, role, label, scopes, secret_hash, create_time, expire_time, revoke_time \
          FROM access_tokens WHERE id = ?1",
         [id],
@@ -176,5 +176,12 @@ async fn find(store: &Store, id: i64) -> Result<Option<TokenRow>, Error> {
                 revoke_time: point_read::optional_timestamp(row, "revoke_time")?,
             })
         },
-    )
+    );
+    match inline {
+        Ok(row) => Ok(row),
+        Err(e) => {
+            tracing::debug!(error = %e, "inline read failed; reading through the pool");
+            Ok(access_token::Entity::find_by_id(id).one(store.db()).await?)
+        }
+    }
 }

@@ -941,3 +941,77 @@ async fn of_concurrent_identical_creates_exactly_one_succeeds() {
     assert_eq!(succeeded, 1);
     assert_eq!(names(&mut app, list("")).await.len(), 1);
 }
+
+#[tokio::test]
+async fn an_undeleted_child_must_still_fit_its_parent() {
+    let mut app = spawn().await;
+    let program = app.program().await;
+    let mut parent = pairing(&program, "110000", "420300");
+    parent.period_end = "2030-12-31".into();
+    let parent = app.pairing(parent).await;
+    let mut child = pairing(&program, "110101", "420381");
+    child.parent = parent.name.clone();
+    child.period_end = "2029-12-31".into();
+    let child = app.pairing(child).await;
+    app.pairings
+        .delete_pairing(DeletePairingRequest {
+            name: child.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap();
+    app.pairings
+        .update_pairing(UpdatePairingRequest {
+            pairing: Some(Pairing {
+                name: parent.name.clone(),
+                period_end: "2025-12-31".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["period_end"]),
+        })
+        .await
+        .unwrap();
+
+    let err = app
+        .pairings
+        .undelete_pairing(UndeletePairingRequest {
+            name: child.name.clone(),
+        })
+        .await
+        .unwrap_err();
+
+    assert_error(
+        &err,
+        Code::FailedPrecondition,
+        "OUTSIDE_PARENT_PERIOD",
+        None,
+    );
+    assert!(get(&mut app, &child.name).await.delete_time.is_some());
+}
+
+#[tokio::test]
+async fn a_start_moved_past_the_end_names_the_start() {
+    let mut app = spawn().await;
+    let program = app.program().await;
+    let created = app.pairing(pairing(&program, "110101", "420381")).await;
+
+    let err = app
+        .pairings
+        .update_pairing(UpdatePairingRequest {
+            pairing: Some(Pairing {
+                name: created.name.clone(),
+                period_start: "2026-01-01".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["period_start"]),
+        })
+        .await
+        .unwrap_err();
+
+    assert_error(
+        &err,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("pairing.period_start"),
+    );
+}

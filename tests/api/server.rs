@@ -62,7 +62,7 @@ async fn oversized_requests_are_refused() {
         .await
         .unwrap_err();
 
-    assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+    assert_error(&err, Code::OutOfRange, "MESSAGE_TOO_LARGE", None);
 }
 
 #[tokio::test]
@@ -172,9 +172,24 @@ async fn a_request_past_its_deadline_ends_with_deadline_exceeded() {
         .unwrap_err();
     let waited = started.elapsed();
     drop(lock);
+    // A later write queues behind the one that timed out; once it is through, the first
+    // has been settled one way or the other.
+    let later = app.program().await;
+    let programs = app
+        .pairings
+        .list_programs(duikou::proto::v1::ListProgramsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .programs;
 
     assert_error(&err, Code::DeadlineExceeded, "REQUEST_TIMEOUT", None);
     assert!(waited < std::time::Duration::from_secs(5), "{waited:?}");
+    assert_eq!(
+        programs,
+        vec![later],
+        "a request that timed out leaves nothing behind"
+    );
 }
 
 #[tokio::test]
