@@ -7,12 +7,15 @@ use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use crate::{
-    api::access::scope_paths,
+    api::{
+        access::{self, scope_paths},
+        digest,
+    },
     config::{Overrides, Settings},
-    domain::access::Role,
+    domain::{access::Role, audit::Actor},
     server,
     store::{
-        Store,
+        Store, audit,
         token::{self, NewToken},
     },
 };
@@ -172,7 +175,7 @@ async fn run_token(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
                     let (label, scopes) = (args.label.clone(), args.scopes.clone());
                     Box::pin(async move {
                         let paths = scope_paths(tx, "--scope", &scopes).await?;
-                        token::create(
+                        let (row, secret) = token::create(
                             tx,
                             &NewToken {
                                 role,
@@ -181,7 +184,18 @@ async fn run_token(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
                                 expire_time,
                             },
                         )
-                        .await
+                        .await?;
+                        let after = access::to_proto(row.clone());
+                        audit::append(
+                            tx,
+                            &Actor::command_line(),
+                            "duikou token create",
+                            &after.name,
+                            None,
+                            digest(&after),
+                        )
+                        .await?;
+                        Ok((row, secret))
                     })
                 })
                 .await
@@ -216,7 +230,21 @@ async fn run_token(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
         TokenCommand::Revoke(args) => {
             let id = args.id;
             store
-                .write(move |tx| Box::pin(async move { token::revoke(tx, id).await }))
+                .write(move |tx| {
+                    Box::pin(async move {
+                        let row = token::revoke(tx, id).await?;
+                        let after = access::to_proto(row);
+                        audit::append(
+                            tx,
+                            &Actor::command_line(),
+                            "duikou token revoke",
+                            &after.name,
+                            None,
+                            digest(&after),
+                        )
+                        .await
+                    })
+                })
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             tracing::info!(token = id, "access token revoked");

@@ -31,6 +31,10 @@ pub struct ServerSettings {
     pub concurrency_limit: usize,
     /// How long shutdown waits for requests in flight, in seconds.
     pub shutdown_grace_secs: u64,
+    /// How long a token read from the database is trusted before it is read again, in
+    /// milliseconds (0: every call reads it). Bounds how late a revocation made on another
+    /// server takes effect here.
+    pub token_cache_ms: u64,
 }
 
 /// The database's settings.
@@ -88,6 +92,7 @@ impl Settings {
             .set_default("server.request_timeout_secs", 30)?
             .set_default("server.concurrency_limit", 1024)?
             .set_default("server.shutdown_grace_secs", 30)?
+            .set_default("server.token_cache_ms", 1000)?
             .set_default("database.url", "sqlite://duikou.db?mode=rwc")?
             .set_default("database.pool_size", 16)?
             .set_default("database.busy_timeout_ms", 10_000)?

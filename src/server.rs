@@ -20,7 +20,12 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 
 use crate::{
-    api::{access::Access, authz, pairing::Pairings, region::Regions},
+    api::{
+        access::Access,
+        authz::{self, TokenCache},
+        pairing::Pairings,
+        region::Regions,
+    },
     config::{ServerSettings, Settings},
     error,
     proto::{
@@ -83,7 +88,8 @@ pub async fn serve(
     let pairings = PairingServiceServer::new(Pairings::new(store.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
-    let access = AccessServiceServer::new(Access::new(store.clone()))
+    let tokens = TokenCache::new(Duration::from_millis(settings.token_cache_ms));
+    let access = AccessServiceServer::new(Access::new(store.clone(), tokens.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
 
@@ -124,7 +130,7 @@ pub async fn serve(
     };
 
     let server = Server::builder()
-        .layer(RpcLayer::new(settings, store))
+        .layer(RpcLayer::new(settings, store, tokens))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -194,6 +200,7 @@ fn percent_decode(text: &str) -> String {
 /// in the request's extensions; answers with the refusal otherwise.
 async fn authorized<S>(
     store: &Store,
+    tokens: &TokenCache,
     method: &str,
     mut request: http::Request<Body>,
     inner: &mut S,
@@ -205,7 +212,7 @@ where
         .headers()
         .get(http::header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or_default().to_owned());
-    match authz::authorize(store, method, header.as_deref()).await {
+    match authz::authorize(store, tokens, method, header.as_deref()).await {
         Ok(caller) => {
             if let Some(caller) = caller {
                 tracing::Span::current().record("token", caller.token_id);
@@ -247,14 +254,16 @@ struct RpcLayer {
     permits: Arc<Semaphore>,
     timeout: Duration,
     store: Store,
+    tokens: TokenCache,
 }
 
 impl RpcLayer {
-    fn new(settings: &ServerSettings, store: Store) -> Self {
+    fn new(settings: &ServerSettings, store: Store, tokens: TokenCache) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(settings.concurrency_limit)),
             timeout: Duration::from_secs(settings.request_timeout_secs),
             store,
+            tokens,
         }
     }
 }
@@ -311,7 +320,8 @@ where
                     )
                     .into_http(),
                     Ok(_permit) => {
-                        let work = authorized(&layer.store, &method, request, &mut inner);
+                        let work =
+                            authorized(&layer.store, &layer.tokens, &method, request, &mut inner);
                         match tokio::time::timeout(layer.timeout, work).await {
                             Ok(result) => result?,
                             Err(_) => error::status(

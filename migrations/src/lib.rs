@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m0001_regions_programs_pairings;
 mod m0002_access_tokens;
+mod m0003_audit_log;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_regions_programs_pairings::Migration),
             Box::new(m0002_access_tokens::Migration),
+            Box::new(m0003_audit_log::Migration),
         ]
     }
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use tonic::{Request, Response, Status};
 
-use super::timestamp;
+use super::{authz, record, timestamp};
 use crate::{
     domain::{
         access::Role,
@@ -23,21 +23,25 @@ use crate::{
     },
 };
 
+const CREATE_TOKEN: &str = "/duikou.v1.AccessService/CreateAccessToken";
+const REVOKE_TOKEN: &str = "/duikou.v1.AccessService/RevokeAccessToken";
+
 /// Serves token management from the store.
 #[derive(Clone)]
 pub struct Access {
     store: Store,
+    tokens: authz::TokenCache,
 }
 
 impl Access {
-    /// A service over `store`.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// A service over `store`; revocations also clear `tokens`.
+    pub fn new(store: Store, tokens: authz::TokenCache) -> Self {
+        Self { store, tokens }
     }
 }
 
 /// The API form of a stored token; the secret is never stored, so it is empty here.
-fn to_proto(row: TokenRow) -> AccessToken {
+pub fn to_proto(row: TokenRow) -> AccessToken {
     AccessToken {
         name: name::format_id("accessTokens", row.id),
         role: i32::from(row.role),
@@ -82,6 +86,7 @@ impl AccessService for Access {
         &self,
         request: Request<CreateAccessTokenRequest>,
     ) -> Result<Response<AccessToken>, Status> {
+        let caller = authz::caller(&request)?;
         let t = request.into_inner().access_token.unwrap_or_default();
         let role = Role::from_number(t.role)
             .ok_or_else(|| Error::invalid("access_token.role", "is required: name a role"));
@@ -104,10 +109,10 @@ impl AccessService for Access {
         let (row, secret) = self
             .store
             .write(move |tx| {
-                let (label, scopes) = (t.label.clone(), t.scopes.clone());
+                let (label, scopes, caller) = (t.label.clone(), t.scopes.clone(), caller.clone());
                 Box::pin(async move {
                     let paths = scope_paths(tx, "access_token.scopes", &scopes).await?;
-                    token::create(
+                    let (row, secret) = token::create(
                         tx,
                         &NewToken {
                             role,
@@ -116,7 +121,10 @@ impl AccessService for Access {
                             expire_time,
                         },
                     )
-                    .await
+                    .await?;
+                    let after = to_proto(row.clone());
+                    record(tx, &caller, CREATE_TOKEN, &after.name, None, &after).await?;
+                    Ok((row, secret))
                 })
             })
             .await?;
@@ -145,11 +153,21 @@ impl AccessService for Access {
         &self,
         request: Request<RevokeAccessTokenRequest>,
     ) -> Result<Response<AccessToken>, Status> {
+        let caller = authz::caller(&request)?;
         let id = name::parse_id("name", "accessTokens", &request.get_ref().name)?;
         let row = self
             .store
-            .write(move |tx| Box::pin(async move { token::revoke(tx, id).await }))
+            .write(move |tx| {
+                let caller = caller.clone();
+                Box::pin(async move {
+                    let row = token::revoke(tx, id).await?;
+                    let after = to_proto(row.clone());
+                    record(tx, &caller, REVOKE_TOKEN, &after.name, None, &after).await?;
+                    Ok(row)
+                })
+            })
             .await?;
+        self.tokens.forget(id);
         tracing::info!(token = id, "access token revoked");
         Ok(Response::new(to_proto(row)))
     }

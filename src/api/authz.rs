@@ -3,6 +3,12 @@
 //! Object-level checks (a pairing's regions inside the caller's scope) happen in the
 //! handlers, which find the [`Caller`] in the request's extensions.
 
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
 use tonic::Request;
 
 use crate::{
@@ -13,9 +19,55 @@ use crate::{
     error::Error,
     store::{
         Store,
-        token::{self, Refusal},
+        token::{self, Refusal, TokenRow},
     },
 };
+
+/// Token rows read recently, so that a busy caller does not cost a database read per call.
+///
+/// The secret is still checked on every call, and expiry against the clock. A token
+/// revoked through this server leaves the cache at once; one revoked elsewhere (another
+/// server, the command line) stops working here within the cache's lifetime.
+#[derive(Clone)]
+pub struct TokenCache {
+    lifetime: Duration,
+    rows: Arc<Mutex<HashMap<i64, (Instant, TokenRow)>>>,
+}
+
+impl TokenCache {
+    /// A cache that keeps rows for `lifetime`; zero turns it off.
+    pub fn new(lifetime: Duration) -> Self {
+        Self {
+            lifetime,
+            rows: Arc::default(),
+        }
+    }
+
+    /// The row of token `id`, from the cache while fresh, else from the store.
+    async fn row(&self, store: &Store, id: i64) -> Result<Option<TokenRow>, Error> {
+        if let Ok(rows) = self.rows.lock() {
+            if let Some((read, row)) = rows.get(&id) {
+                if read.elapsed() < self.lifetime {
+                    return Ok(Some(row.clone()));
+                }
+            }
+        }
+        let row = token::find(store, id).await?;
+        if let (Some(row), Ok(mut rows)) = (&row, self.rows.lock()) {
+            if !self.lifetime.is_zero() {
+                rows.insert(id, (Instant::now(), row.clone()));
+            }
+        }
+        Ok(row)
+    }
+
+    /// Forgets token `id`, after a change to it.
+    pub fn forget(&self, id: i64) {
+        if let Ok(mut rows) = self.rows.lock() {
+            rows.remove(&id);
+        }
+    }
+}
 
 /// Who may call a method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +145,7 @@ pub fn access(path: &str) -> Option<Access> {
 /// token; PERMISSION_DENIED for a role the table does not name, or a method it lacks.
 pub async fn authorize(
     store: &Store,
+    tokens: &TokenCache,
     path: &str,
     authorization: Option<&str>,
 ) -> Result<Option<Caller>, Error> {
@@ -111,7 +164,8 @@ pub async fn authorize(
                     "the authorization metadata must be \"Bearer dk_…\"",
                 )
             })?;
-            match token::authenticate(store, &bearer).await? {
+            let row = tokens.row(store, bearer.token_id).await?;
+            match token::authenticate(row.as_ref(), &bearer)? {
                 Ok(caller) => Some(caller),
                 Err(Refusal::Unknown) => {
                     return Err(unauthenticated("TOKEN_UNKNOWN", "the token is not valid"));

@@ -99,3 +99,36 @@ impl MaskRules {
         Ok(paths)
     }
 }
+
+/// Appends the audit event of a change made in `tx` by `caller`: the method, the resource's
+/// name and its SHA-256 as it stands after the change (its protobuf encoding).
+///
+/// # Errors
+/// Only the database's.
+pub(crate) async fn record(
+    tx: &impl sea_orm::ConnectionTrait,
+    caller: &crate::domain::access::Caller,
+    method: &str,
+    resource: &str,
+    request_id: Option<&crate::domain::request_id::RequestId>,
+    after: &impl Message,
+) -> Result<(), Error> {
+    crate::store::audit::append(
+        tx,
+        &crate::domain::audit::Actor::of(caller),
+        method,
+        resource,
+        request_id.map(crate::domain::request_id::RequestId::as_str),
+        digest(after),
+    )
+    .await
+    .map(drop)
+}
+
+/// Lower-case hex SHA-256 of a resource's protobuf encoding, as audit events record it.
+pub fn digest(resource: &impl Message) -> String {
+    Sha256::digest(resource.encode_to_vec())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -3,7 +3,7 @@
 use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use tonic::{Request, Response, Status};
 
-use super::{MaskRules, authz, check_etag, etag, fingerprint, timestamp};
+use super::{MaskRules, authz, check_etag, etag, fingerprint, record, timestamp};
 use crate::{
     domain::{
         access::Caller,
@@ -37,8 +37,35 @@ use crate::{
     },
 };
 
-const CREATE_PROGRAM: &str = "duikou.v1.PairingService/CreateProgram";
-const CREATE_PAIRING: &str = "duikou.v1.PairingService/CreatePairing";
+const CREATE_PROGRAM: &str = "/duikou.v1.PairingService/CreateProgram";
+const UPDATE_PROGRAM: &str = "/duikou.v1.PairingService/UpdateProgram";
+const CREATE_PAIRING: &str = "/duikou.v1.PairingService/CreatePairing";
+const UPDATE_PAIRING: &str = "/duikou.v1.PairingService/UpdatePairing";
+const DELETE_PAIRING: &str = "/duikou.v1.PairingService/DeletePairing";
+const UNDELETE_PAIRING: &str = "/duikou.v1.PairingService/UndeletePairing";
+
+/// The method that takes a pairing through `step`.
+fn step_method(step: Transition) -> &'static str {
+    match step {
+        Transition::Suspend => "/duikou.v1.PairingService/SuspendPairing",
+        Transition::Resume => "/duikou.v1.PairingService/ResumePairing",
+        Transition::End => "/duikou.v1.PairingService/EndPairing",
+    }
+}
+
+/// Writes a change to a pairing and its audit event.
+async fn save_audited(
+    tx: &impl ConnectionTrait,
+    caller: &Caller,
+    method: &str,
+    current: &PairingRow,
+    change: PairingChange,
+) -> Result<PairingRow, Error> {
+    let row = pairings::save(tx, current, change).await?;
+    let after = pairing_to_proto(row.clone());
+    record(tx, caller, method, &after.name, None, &after).await?;
+    Ok(row)
+}
 
 const PROGRAM_MASK: MaskRules = MaskRules {
     updatable: program_rules::UPDATABLE,
@@ -328,7 +355,7 @@ impl Pairings {
                         state: Set(next.number() as i16),
                         ..Default::default()
                     };
-                    pairings::save(tx, &row, change).await
+                    save_audited(tx, &caller, step_method(step), &row, change).await
                 })
             })
             .await?;
@@ -362,7 +389,8 @@ impl PairingService for Pairings {
         &self,
         request: Request<CreateProgramRequest>,
     ) -> Result<Response<Program>, Status> {
-        authz::require_everywhere(&authz::caller(&request)?)?;
+        let caller = authz::caller(&request)?;
+        authz::require_everywhere(&caller)?;
         let mut req = request.into_inner();
         let request_id = RequestId::parse(&req.request_id)?;
         req.request_id.clear();
@@ -378,8 +406,12 @@ impl PairingService for Pairings {
         let row = self
             .store
             .write(move |tx| {
-                let (draft, request_id, fingerprint) =
-                    (draft.clone(), request_id.clone(), fingerprint.clone());
+                let (draft, request_id, fingerprint, caller) = (
+                    draft.clone(),
+                    request_id.clone(),
+                    fingerprint.clone(),
+                    caller.clone(),
+                );
                 Box::pin(async move {
                     if let Some(rid) = &request_id {
                         if let Claim::Replay(earlier) =
@@ -392,6 +424,15 @@ impl PairingService for Pairings {
                         }
                     }
                     let row = programs::insert(tx, &draft).await?;
+                    record(
+                        tx,
+                        &caller,
+                        CREATE_PROGRAM,
+                        &name::format_id("programs", row.id),
+                        request_id.as_ref(),
+                        &program_to_proto(row.clone()),
+                    )
+                    .await?;
                     if let Some(rid) = &request_id {
                         idempotency::settle(tx, rid, &name::format_id("programs", row.id)).await?;
                     }
@@ -433,7 +474,8 @@ impl PairingService for Pairings {
         &self,
         request: Request<UpdateProgramRequest>,
     ) -> Result<Response<Program>, Status> {
-        authz::require_everywhere(&authz::caller(&request)?)?;
+        let caller = authz::caller(&request)?;
+        authz::require_everywhere(&caller)?;
         let req = request.into_inner();
         let p = req.program.unwrap_or_default();
         let id = name::parse_id("program.name", "programs", &p.name);
@@ -443,7 +485,7 @@ impl PairingService for Pairings {
         let row = self
             .store
             .write(move |tx| {
-                let (p, paths) = (p.clone(), paths.clone());
+                let (p, paths, caller) = (p.clone(), paths.clone(), caller.clone());
                 Box::pin(async move {
                     let current = programs::get_for_update(tx, id)
                         .await?
@@ -486,7 +528,17 @@ impl PairingService for Pairings {
                             metadata: vec![("pairings_outside", outside.to_string())],
                         });
                     }
-                    programs::update(tx, current, &draft).await
+                    let row = programs::update(tx, current, &draft).await?;
+                    record(
+                        tx,
+                        &caller,
+                        UPDATE_PROGRAM,
+                        &name::format_id("programs", row.id),
+                        None,
+                        &program_to_proto(row.clone()),
+                    )
+                    .await?;
+                    Ok(row)
                 })
             })
             .await?;
@@ -535,6 +587,15 @@ impl PairingService for Pairings {
                             fields: &input.fields,
                             period: input.period,
                         },
+                    )
+                    .await?;
+                    record(
+                        tx,
+                        &caller,
+                        CREATE_PAIRING,
+                        &name::format_id("pairings", row.id),
+                        request_id.as_ref(),
+                        &pairing_to_proto(row.clone()),
                     )
                     .await?;
                     if let Some(rid) = &request_id {
@@ -701,7 +762,7 @@ impl PairingService for Pairings {
                         period_end: Set(period.end()),
                         ..Default::default()
                     };
-                    pairings::save(tx, &current, change).await
+                    save_audited(tx, &caller, UPDATE_PAIRING, &current, change).await
                 })
             })
             .await?;
@@ -736,7 +797,7 @@ impl PairingService for Pairings {
                         delete_time: Set(Some(chrono::Utc::now())),
                         ..Default::default()
                     };
-                    pairings::save(tx, &current, change).await
+                    save_audited(tx, &caller, DELETE_PAIRING, &current, change).await
                 })
             })
             .await?;
@@ -796,7 +857,7 @@ impl PairingService for Pairings {
                         delete_time: Set(None),
                         ..Default::default()
                     };
-                    pairings::save(tx, &current, change).await
+                    save_audited(tx, &caller, UNDELETE_PAIRING, &current, change).await
                 })
             })
             .await?;

@@ -2,6 +2,8 @@
 
 use tonic::{Request, Response, Status};
 
+use super::{authz, record};
+
 use crate::{
     domain::{
         page::Page,
@@ -18,6 +20,8 @@ use crate::{
         region::{self, RegionRow, Scope},
     },
 };
+
+const CREATE_REGION: &str = "/duikou.v1.RegionService/CreateRegion";
 
 /// Serves regions from the store.
 #[derive(Clone)]
@@ -106,6 +110,7 @@ impl RegionService for Regions {
         &self,
         request: Request<CreateRegionRequest>,
     ) -> Result<Response<Region>, Status> {
+        let caller = authz::caller(&request)?;
         let req = request.into_inner();
         let region = req.region.unwrap_or_default();
         let code = RegionCode::parse("region_id", &req.region_id);
@@ -122,8 +127,12 @@ impl RegionService for Regions {
         let row = self
             .store
             .write(move |tx| {
-                let (code, parent, display_name) =
-                    (code.clone(), parent.clone(), display_name.clone());
+                let (code, parent, display_name, caller) = (
+                    code.clone(),
+                    parent.clone(),
+                    display_name.clone(),
+                    caller.clone(),
+                );
                 Box::pin(async move {
                     let parent_row = match &parent {
                         None => None,
@@ -139,7 +148,11 @@ impl RegionService for Regions {
                                 Error::invalid("region.parent", "a township cannot have children")
                             })?,
                     };
-                    region::insert(tx, &code, &display_name, level, parent_row.as_ref()).await
+                    let row = region::insert(tx, &code, &display_name, level, parent_row.as_ref())
+                        .await?;
+                    let after = to_proto(row.clone());
+                    record(tx, &caller, CREATE_REGION, &after.name, None, &after).await?;
+                    Ok(row)
                 })
             })
             .await?;

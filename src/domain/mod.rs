@@ -5,7 +5,9 @@
 //! the edge never checks again.
 
 pub mod access;
+pub mod audit;
 pub mod filter;
+pub mod merkle;
 pub mod name;
 pub mod page;
 pub mod pairing;

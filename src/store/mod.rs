@@ -1,6 +1,7 @@
 //! Storage over sea-orm: connections, transactions, and the queries of each resource.
 //! SQLite (embedded, the default) and PostgreSQL run the same code.
 
+pub mod audit;
 pub mod entities;
 mod group_commit;
 pub mod idempotency;

@@ -111,15 +111,16 @@ pub enum Refusal {
     Revoked,
 }
 
-/// The caller that a bearer secret stands for.
+/// The caller that a bearer secret stands for, judged against the token's row (`None`
+/// when there is no such token).
 ///
 /// # Errors
-/// `Ok(Err(refusal))` when the secret is not accepted; `Err` when the database fails.
-pub async fn authenticate(
-    store: &Store,
+/// `Ok(Err(refusal))` when the secret is not accepted; `Err` when the row is damaged.
+pub fn authenticate(
+    row: Option<&TokenRow>,
     bearer: &Bearer,
 ) -> Result<Result<Caller, Refusal>, Error> {
-    let Some(row) = find(store, bearer.token_id).await? else {
+    let Some(row) = row else {
         return Ok(Err(Refusal::Unknown));
     };
     if !bearer.matches(&row.secret_hash) {
@@ -136,7 +137,7 @@ pub async fn authenticate(
     };
     Ok(Ok(Caller {
         token_id: row.id,
-        label: row.label,
+        label: row.label.clone(),
         role,
         scope: scope_of(&row.scopes),
     }))
@@ -156,7 +157,12 @@ pub fn scope_of(stored: &str) -> Scope {
     }
 }
 
-async fn find(store: &Store, id: i64) -> Result<Option<TokenRow>, Error> {
+/// One token by id, for authentication: inline on a SQLite file, through the pool
+/// elsewhere.
+///
+/// # Errors
+/// Only the database's.
+pub async fn find(store: &Store, id: i64) -> Result<Option<TokenRow>, Error> {
     let Some(reader) = store.point_reader() else {
         return Ok(access_token::Entity::find_by_id(id).one(store.db()).await?);
     };

@@ -381,6 +381,26 @@ impl TestApp {
         create_token(&self.database_url, role, &[], Some(past)).await
     }
 
+    /// Whether the server runs on PostgreSQL.
+    pub fn on_postgres(&self) -> bool {
+        postgres_url().is_some()
+    }
+
+    /// A store over the server's database, for looking behind its back.
+    pub async fn store(&self) -> Store {
+        Store::connect(&settings(&self.database_url).database)
+            .await
+            .expect("store")
+    }
+
+    /// Runs raw SQL on the server's database, as an intruder with database access would.
+    pub async fn sql(&self, statement: &str) -> Result<(), sea_orm::DbErr> {
+        let store = self.store().await;
+        let outcome = store.db().execute_unprepared(statement).await.map(drop);
+        store.close().await.expect("close");
+        outcome
+    }
+
     /// A PairingService client calling with `secret` (anonymous with `None`).
     pub fn pairings_as(&self, secret: Option<&str>) -> PairingServiceClient<Authed> {
         PairingServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))

@@ -3,6 +3,7 @@
 //! `DUIKOU_TEST_DATABASE_URL` names a server.
 
 mod access;
+mod audit;
 mod helpers;
 mod pairings;
 mod programs;

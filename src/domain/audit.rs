@@ -1,0 +1,128 @@
+//! Audit events: who changed what, in a canonical byte form that the Merkle tree hashes.
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+use super::access::Caller;
+
+/// Who made a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The token's id; none for the command line, which works on the database directly.
+    pub token_id: Option<i64>,
+    /// The token's label, or "command line".
+    pub label: String,
+    /// The token's role number; none for the command line.
+    pub role: Option<i32>,
+}
+
+impl Actor {
+    /// The actor behind an authenticated call.
+    pub fn of(caller: &Caller) -> Self {
+        Self {
+            token_id: Some(caller.token_id),
+            label: caller.label.clone(),
+            role: Some(caller.role.number()),
+        }
+    }
+
+    /// An operator at the command line, working on the database directly.
+    pub fn command_line() -> Self {
+        Self {
+            token_id: None,
+            label: "command line".to_owned(),
+            role: None,
+        }
+    }
+}
+
+/// One audit event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// 1, 2, 3, … without gaps.
+    pub seq: i64,
+    /// When the change was made, to the microsecond (what both databases keep).
+    pub time: DateTime<Utc>,
+    /// Who made it.
+    pub actor: Actor,
+    /// The RPC or command, e.g. `/duikou.v1.PairingService/CreatePairing`.
+    pub method: String,
+    /// The changed resource's name, e.g. `pairings/7`.
+    pub resource: String,
+    /// The request id, or empty.
+    pub request_id: String,
+    /// Hex SHA-256 of the resource as it stood after the change.
+    pub resource_sha256: String,
+}
+
+impl AuditEvent {
+    /// The time as stored: truncated to microseconds.
+    pub fn stored_time(time: DateTime<Utc>) -> DateTime<Utc> {
+        time.trunc_subsecs(6)
+    }
+
+    /// The bytes the Merkle leaf hashes: each field in this order, as a 4-byte big-endian
+    /// length and then its UTF-8 text — seq (decimal), time (RFC 3339, UTC, microseconds,
+    /// `Z`), actor token id (decimal, or empty), actor label, actor role (number, or
+    /// empty), method, resource, request id, resource SHA-256 (lower-case hex).
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let fields = [
+            self.seq.to_string(),
+            self.time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+            self.actor
+                .token_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+            self.actor.label.clone(),
+            self.actor.role.map(|r| r.to_string()).unwrap_or_default(),
+            self.method.clone(),
+            self.resource.clone(),
+            self.request_id.clone(),
+            self.resource_sha256.clone(),
+        ];
+        let mut bytes = Vec::with_capacity(fields.iter().map(|f| f.len() + 4).sum());
+        for field in fields {
+            bytes.extend_from_slice(&(field.len() as u32).to_be_bytes());
+            bytes.extend_from_slice(field.as_bytes());
+        }
+        bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> AuditEvent {
+        AuditEvent {
+            seq: 1,
+            time: DateTime::parse_from_rfc3339("2026-11-30T05:00:00.123456789Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            actor: Actor::command_line(),
+            method: "token create".into(),
+            resource: "accessTokens/1".into(),
+            request_id: String::new(),
+            resource_sha256: "ab".repeat(32),
+        }
+    }
+
+    #[test]
+    fn the_canonical_form_is_length_prefixed_and_microsecond_precise() {
+        let bytes = event().canonical_bytes();
+        assert_eq!(&bytes[..5], &[0, 0, 0, 1, b'1']);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("2026-11-30T05:00:00.123456Z"), "{text}");
+    }
+
+    #[test]
+    fn any_field_change_changes_the_bytes() {
+        let base = event().canonical_bytes();
+        let mut moved = event();
+        moved.resource = "accessTokens/2".into();
+        let mut shifted = event();
+        shifted.actor.label = "command lin".into();
+        shifted.method = "etoken create".into();
+        assert_ne!(moved.canonical_bytes(), base);
+        assert_ne!(shifted.canonical_bytes(), base);
+    }
+}

@@ -1,0 +1,239 @@
+//! The audit log: appends in the writing transaction, and checks the stored log against
+//! itself.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, sea_query::Expr,
+};
+
+use super::entities::{audit_event, audit_head, audit_node};
+use crate::{
+    domain::{
+        audit::{Actor, AuditEvent},
+        merkle::{self, Hash, NodeId},
+    },
+    error::Error,
+};
+
+/// Appends one event for a change made in the transaction `db`, after every other write of
+/// that change, and returns its sequence number. The head row's lock orders appends across
+/// transactions and servers, so sequence numbers have no gaps.
+///
+/// # Errors
+/// Only the database's.
+pub async fn append(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    method: &str,
+    resource: &str,
+    request_id: Option<&str>,
+    resource_sha256: String,
+) -> Result<i64, Error> {
+    let head = audit_head::Entity::find_by_id(1)
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the audit head row is missing"))?;
+    let event = AuditEvent {
+        seq: head.size + 1,
+        time: AuditEvent::stored_time(Utc::now()),
+        actor: actor.clone(),
+        method: method.to_owned(),
+        resource: resource.to_owned(),
+        request_id: request_id.unwrap_or_default().to_owned(),
+        resource_sha256,
+    };
+    audit_event::Entity::insert(audit_event::ActiveModel {
+        seq: Set(event.seq),
+        time: Set(event.time),
+        actor_token_id: Set(event.actor.token_id),
+        actor_label: Set(event.actor.label.clone()),
+        actor_role: Set(event.actor.role.map(|r| r as i16)),
+        method: Set(event.method.clone()),
+        resource: Set(event.resource.clone()),
+        request_id: Set(event.request_id.clone()),
+        resource_sha256: Set(event.resource_sha256.clone()),
+    })
+    .exec_without_returning(db)
+    .await?;
+
+    let index = head.size as u64;
+    let mut hash = merkle::leaf_hash(&event.canonical_bytes());
+    let mut nodes = vec![node(NodeId { level: 0, index }, &hash)];
+    for complete in merkle::completed_by_append(index) {
+        let left = NodeId {
+            level: complete.level - 1,
+            index: complete.index * 2,
+        };
+        let left = stored_hash(db, left)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("audit node {left:?} is missing"))?;
+        hash = merkle::node_hash(&left, &hash);
+        nodes.push(node(complete, &hash));
+    }
+    audit_node::Entity::insert_many(nodes)
+        .exec_without_returning(db)
+        .await?;
+    audit_head::Entity::update_many()
+        .col_expr(audit_head::Column::Size, Expr::value(event.seq))
+        .filter(audit_head::Column::Id.eq(1))
+        .exec(db)
+        .await?;
+    Ok(event.seq)
+}
+
+fn node(id: NodeId, hash: &Hash) -> audit_node::ActiveModel {
+    audit_node::ActiveModel {
+        level: Set(id.level as i32),
+        idx: Set(id.index as i64),
+        hash: Set(to_hex(hash)),
+    }
+}
+
+async fn stored_hash(db: &impl ConnectionTrait, id: NodeId) -> Result<Option<Hash>, Error> {
+    let row = audit_node::Entity::find_by_id((id.level as i32, id.index as i64))
+        .one(db)
+        .await?;
+    Ok(row.and_then(|r| from_hex(&r.hash)))
+}
+
+/// The number of events in the log.
+///
+/// # Errors
+/// Only the database's.
+pub async fn size(db: &impl ConnectionTrait) -> Result<u64, Error> {
+    let head = audit_head::Entity::find_by_id(1)
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the audit head row is missing"))?;
+    Ok(head.size as u64)
+}
+
+/// Where the stored log stops agreeing with itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The first event that does not check out.
+    pub seq: i64,
+    /// What is wrong there.
+    pub problem: String,
+}
+
+/// Recomputes the whole tree from the stored events and compares every leaf and every
+/// stored complete subtree; returns the first mismatch, if any. Detects an altered event
+/// (its leaf no longer matches), a deleted or inserted event (a gap, or a count that
+/// differs from the head) and altered tree nodes.
+///
+/// # Errors
+/// Only the database's.
+pub async fn verify(db: &impl ConnectionTrait) -> Result<Option<Mismatch>, Error> {
+    const CHUNK: u64 = 10_000;
+    let size = size(db).await? as i64;
+    let mut expected_seq = 1i64;
+    // The stack of complete subtrees on the right edge, as in an append.
+    let mut hashes_by_node: std::collections::HashMap<NodeId, Hash> = Default::default();
+    loop {
+        let events = audit_event::Entity::find()
+            .filter(audit_event::Column::Seq.gte(expected_seq))
+            .order_by_asc(audit_event::Column::Seq)
+            .limit(CHUNK)
+            .all(db)
+            .await?;
+        if events.is_empty() {
+            break;
+        }
+        let first = events[0].seq;
+        let last = events[events.len() - 1].seq;
+        let stored: std::collections::HashMap<(i32, i64), String> = audit_node::Entity::find()
+            .filter(audit_node::Column::Level.eq(0))
+            .filter(audit_node::Column::Idx.between(first - 1, last - 1))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|n| ((n.level, n.idx), n.hash))
+            .collect();
+        for row in events {
+            if row.seq != expected_seq {
+                return Ok(Some(Mismatch {
+                    seq: expected_seq,
+                    problem: format!("event {expected_seq} is missing"),
+                }));
+            }
+            let event = AuditEvent {
+                seq: row.seq,
+                time: row.time,
+                actor: Actor {
+                    token_id: row.actor_token_id,
+                    label: row.actor_label,
+                    role: row.actor_role.map(i32::from),
+                },
+                method: row.method,
+                resource: row.resource,
+                request_id: row.request_id,
+                resource_sha256: row.resource_sha256,
+            };
+            let index = (row.seq - 1) as u64;
+            let leaf = merkle::leaf_hash(&event.canonical_bytes());
+            if stored.get(&(0, index as i64)).and_then(|h| from_hex(h)) != Some(leaf) {
+                return Ok(Some(Mismatch {
+                    seq: row.seq,
+                    problem: "the event does not match its leaf in the tree".to_owned(),
+                }));
+            }
+            hashes_by_node.insert(NodeId { level: 0, index }, leaf);
+            let mut hash = leaf;
+            for complete in merkle::completed_by_append(index) {
+                let left = NodeId {
+                    level: complete.level - 1,
+                    index: complete.index * 2,
+                };
+                let Some(left) = hashes_by_node.remove(&left) else {
+                    return Ok(Some(Mismatch {
+                        seq: row.seq,
+                        problem: "the tree's left neighbour is missing".to_owned(),
+                    }));
+                };
+                hashes_by_node.remove(&NodeId {
+                    level: complete.level - 1,
+                    index: complete.index * 2 + 1,
+                });
+                hash = merkle::node_hash(&left, &hash);
+                if stored_hash(db, complete).await? != Some(hash) {
+                    return Ok(Some(Mismatch {
+                        seq: row.seq,
+                        problem: format!("tree node {complete:?} does not match the events"),
+                    }));
+                }
+                hashes_by_node.insert(complete, hash);
+            }
+            expected_seq += 1;
+        }
+    }
+    if expected_seq - 1 != size {
+        return Ok(Some(Mismatch {
+            seq: expected_seq,
+            problem: format!(
+                "the log holds {} events but its head says {size}",
+                expected_seq - 1
+            ),
+        }));
+    }
+    Ok(None)
+}
+
+/// Lower-case hex of a hash.
+pub fn to_hex(hash: &Hash) -> String {
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A hash from lower-case hex.
+pub fn from_hex(text: &str) -> Option<Hash> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut hash = [0u8; 32];
+    for (i, byte) in hash.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(hash)
+}

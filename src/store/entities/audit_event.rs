@@ -1,0 +1,34 @@
+//! The `audit_events` table (append-only).
+
+use sea_orm::entity::prelude::*;
+
+/// One change.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "audit_events")]
+pub struct Model {
+    /// 1, 2, 3, … without gaps.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub seq: i64,
+    /// When, to the microsecond.
+    pub time: DateTimeUtc,
+    /// The actor's token id; none for the command line.
+    pub actor_token_id: Option<i64>,
+    /// The actor's label.
+    pub actor_label: String,
+    /// The actor's role number.
+    pub actor_role: Option<i16>,
+    /// The RPC or command.
+    pub method: String,
+    /// The changed resource.
+    pub resource: String,
+    /// The request id, or empty.
+    pub request_id: String,
+    /// Hex SHA-256 of the resource after the change.
+    pub resource_sha256: String,
+}
+
+/// No relations are navigated through sea-orm.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,20 @@
+//! The `audit_head` table: one row whose lock orders appends to the audit log.
+
+use sea_orm::entity::prelude::*;
+
+/// The size of the log.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "audit_head")]
+pub struct Model {
+    /// Always 1.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: i32,
+    /// Events appended so far.
+    pub size: i64,
+}
+
+/// No relations are navigated through sea-orm.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
