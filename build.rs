@@ -9,6 +9,7 @@ const PROTOS: &[&str] = &[
     "duikou/v1/region.proto",
     "duikou/v1/pairing.proto",
     "duikou/v1/access.proto",
+    "duikou/v1/audit.proto",
     // Not generated into Rust (tonic-types has them); compiled so that reflection can
     // describe the error details the server sends.
     "google/rpc/error_details.proto",

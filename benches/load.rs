@@ -163,10 +163,17 @@ async fn main() -> Result<()> {
     let (real_stop, real_stop_rx) = oneshot::channel::<()>();
     let server_store = store.clone();
     let server_settings = settings.server.clone();
+    let audit_key = settings.audit_key().context("the audit signing key")?;
     let real_server = tokio::spawn(async move {
-        server::serve(server_store, real_listener, &server_settings, async {
-            let _ = real_stop_rx.await;
-        })
+        server::serve(
+            server_store,
+            audit_key,
+            real_listener,
+            &server_settings,
+            async {
+                let _ = real_stop_rx.await;
+            },
+        )
         .await
     });
 

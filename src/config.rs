@@ -16,6 +16,78 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Logging.
     pub log: LogSettings,
+    /// The audit log.
+    #[serde(default)]
+    pub audit: AuditSettings,
+}
+
+/// Settings of the audit log.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AuditSettings {
+    /// The Ed25519 key that signs checkpoints: its 32-byte seed in base64. Give every
+    /// server of one database the same key.
+    pub signing_key: Option<String>,
+    /// Where the key is kept when `signing_key` is not given; made on first start. By
+    /// default beside a SQLite database (`FILE.audit-key`), else `duikou-audit.key`.
+    pub key_file: Option<std::path::PathBuf>,
+}
+
+impl Settings {
+    /// The key that signs audit checkpoints: from the settings, else from its file, which
+    /// is made (readable by its owner only) when missing.
+    ///
+    /// # Errors
+    /// When the configured key is malformed or the file cannot be read or written.
+    pub fn audit_key(&self) -> anyhow::Result<crate::domain::checkpoint::AuditKey> {
+        use crate::domain::checkpoint::AuditKey;
+        use base64::{Engine, engine::general_purpose::STANDARD};
+        let seed = |text: &str, whence: &str| -> anyhow::Result<AuditKey> {
+            let bytes: [u8; 32] = STANDARD
+                .decode(text.trim())
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .with_context(|| format!("{whence} must be a 32-byte seed in base64"))?;
+            Ok(AuditKey::from_seed(bytes))
+        };
+        if let Some(key) = &self.audit.signing_key {
+            return seed(key, "audit.signing_key");
+        }
+        let path = self.audit.key_file.clone().unwrap_or_else(|| {
+            let file = self
+                .database
+                .url
+                .strip_prefix("sqlite://")
+                .map(|rest| rest.split('?').next().unwrap_or(rest))
+                .filter(|file| !file.is_empty() && !file.contains(":memory:"));
+            match file {
+                Some(file) => std::path::PathBuf::from(format!("{file}.audit-key")),
+                None => std::path::PathBuf::from("duikou-audit.key"),
+            }
+        });
+        match std::fs::read_to_string(&path) {
+            Ok(text) => seed(&text, &path.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut bytes = [0u8; 32];
+                getrandom::fill(&mut bytes)
+                    .map_err(|e| anyhow::anyhow!("no randomness for the audit key: {e}"))?;
+                write_private(&path, &format!("{}\n", STANDARD.encode(bytes)))
+                    .with_context(|| format!("writing the audit key to {}", path.display()))?;
+                tracing::info!(path = %path.display(), "made a new audit signing key");
+                Ok(AuditKey::from_seed(bytes))
+            }
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+}
+
+/// Writes a file that only its owner may read.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
 }
 
 /// The gRPC server's settings.

@@ -22,16 +22,18 @@ use tracing::Instrument;
 use crate::{
     api::{
         access::Access,
+        audit::Audit,
         authz::{self, TokenCache},
         pairing::Pairings,
         region::Regions,
     },
     config::{ServerSettings, Settings},
+    domain::checkpoint::AuditKey,
     error,
     proto::{
         self,
         v1::{
-            access_service_server::AccessServiceServer,
+            access_service_server::AccessServiceServer, audit_service_server::AuditServiceServer,
             pairing_service_server::PairingServiceServer,
             region_service_server::RegionServiceServer,
         },
@@ -65,7 +67,16 @@ pub async fn run(
         .local_addr()
         .context("reading the listening address")?;
     tracing::info!(%address, database = %settings.database.redacted_url(), "duikou is serving");
-    serve(store.clone(), listener, &settings.server, shutdown).await?;
+    let audit_key = settings.audit_key()?;
+    tracing::info!(public_key = %audit_key.public_key(), "audit checkpoints are signed with this key");
+    serve(
+        store.clone(),
+        audit_key,
+        listener,
+        &settings.server,
+        shutdown,
+    )
+    .await?;
     store.close().await?;
     tracing::info!("duikou stopped");
     Ok(())
@@ -77,6 +88,7 @@ pub async fn run(
 /// When reflection cannot be built or the transport fails.
 pub async fn serve(
     store: Store,
+    audit_key: AuditKey,
     listener: TcpListener,
     settings: &ServerSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -92,11 +104,15 @@ pub async fn serve(
     let access = AccessServiceServer::new(Access::new(store.clone(), tokens.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let audit = AuditServiceServer::new(Audit::new(store.clone(), audit_key))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<RegionServiceServer<Regions>>().await;
     health.set_serving::<PairingServiceServer<Pairings>>().await;
     health.set_serving::<AccessServiceServer<Access>>().await;
+    health.set_serving::<AuditServiceServer<Audit>>().await;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -137,6 +153,7 @@ pub async fn serve(
         .add_service(regions)
         .add_service(pairings)
         .add_service(access)
+        .add_service(audit)
         .serve_with_incoming_shutdown(accepted(listener), stopping);
 
     tokio::select! {
@@ -238,11 +255,12 @@ fn accepted(
 }
 
 /// The names of duikou's own services, as health checks know them.
-pub fn service_names() -> [&'static str; 3] {
+pub fn service_names() -> [&'static str; 4] {
     [
         <RegionServiceServer<Regions> as NamedService>::NAME,
         <PairingServiceServer<Pairings> as NamedService>::NAME,
         <AccessServiceServer<Access> as NamedService>::NAME,
+        <AuditServiceServer<Audit> as NamedService>::NAME,
     ]
 }
 

@@ -82,6 +82,7 @@ pub enum Access {
 
 const ADMIN: Access = Access::Roles(&[Role::Admin]);
 const COORDINATION: Access = Access::Roles(&[Role::Admin, Role::Coordinator]);
+const OVERSIGHT: Access = Access::Roles(&[Role::Admin, Role::Auditor]);
 
 /// Every RPC the server offers, by its path, and who may call it. A method missing here is
 /// refused to everyone.
@@ -127,6 +128,11 @@ pub const TABLE: &[(&str, Access)] = &[
     ("/duikou.v1.AccessService/CreateAccessToken", ADMIN),
     ("/duikou.v1.AccessService/ListAccessTokens", ADMIN),
     ("/duikou.v1.AccessService/RevokeAccessToken", ADMIN),
+    ("/duikou.v1.AuditService/ListAuditEvents", OVERSIGHT),
+    ("/duikou.v1.AuditService/GetCheckpoint", OVERSIGHT),
+    ("/duikou.v1.AuditService/GetInclusionProof", OVERSIGHT),
+    ("/duikou.v1.AuditService/GetConsistencyProof", OVERSIGHT),
+    ("/duikou.v1.AuditService/VerifyAuditLog", OVERSIGHT),
 ];
 
 /// Who may call the method at `path`, if the table names it.

@@ -2,6 +2,7 @@
 //! transaction, and maps the result back. No SQL here.
 
 pub mod access;
+pub mod audit;
 pub mod authz;
 pub mod pairing;
 pub mod region;

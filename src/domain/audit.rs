@@ -126,3 +126,72 @@ mod tests {
         assert_ne!(shifted.canonical_bytes(), base);
     }
 }
+
+/// The typed query of `ListAuditEvents`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// `resource = "pairings/7"`.
+    pub resource: Option<String>,
+    /// `actor = "accessTokens/3"`.
+    pub actor_token_id: Option<i64>,
+    /// `method = "/duikou.v1.PairingService/CreatePairing"`.
+    pub method: Option<String>,
+    /// `time >= …` or `time > …`: events from this time on (the bound as given).
+    pub from: Option<(DateTime<Utc>, bool)>,
+    /// `time < …` or `time <= …`: events before this time (the bound as given).
+    pub until: Option<(DateTime<Utc>, bool)>,
+}
+
+impl AuditFilter {
+    /// Parses the `filter` of a `ListAuditEvents` request.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT on `filter` naming the condition at fault.
+    pub fn parse(text: &str) -> Result<Self, crate::error::Error> {
+        use super::filter::{self, Operator};
+        let conditions = filter::parse(text)?;
+        let mut query = Self::default();
+        for c in &conditions {
+            match c.field.as_str() {
+                "resource" => {
+                    super::pairing::equals_only(c)?;
+                    query.resource = Some(c.value.clone());
+                }
+                "method" => {
+                    super::pairing::equals_only(c)?;
+                    query.method = Some(c.value.clone());
+                }
+                "actor" => {
+                    super::pairing::equals_only(c)?;
+                    query.actor_token_id = Some(
+                        super::name::parse_id("filter", "accessTokens", &c.value)
+                            .map_err(|_| c.error("expects a name like \"accessTokens/3\""))?,
+                    );
+                }
+                "time" => {
+                    let time = DateTime::parse_from_rfc3339(&c.value)
+                        .map_err(|_| {
+                            c.error("expects an RFC 3339 time like \"2026-01-01T00:00:00Z\"")
+                        })?
+                        .with_timezone(&Utc);
+                    let (slot, inclusive) = match c.operator {
+                        Operator::AtLeast => (&mut query.from, true),
+                        Operator::Greater => (&mut query.from, false),
+                        Operator::Less => (&mut query.until, false),
+                        Operator::AtMost => (&mut query.until, true),
+                        _ => return Err(c.error("supports '<', '<=', '>' and '>='")),
+                    };
+                    if slot.replace((time, inclusive)).is_some() {
+                        return Err(c.error("bounds time twice on the same side"));
+                    }
+                }
+                _ => {
+                    return Err(
+                        c.error("is not a filter field; use resource, actor, method or time")
+                    );
+                }
+            }
+        }
+        Ok(query)
+    }
+}

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! filter     = comparison { "AND" comparison }
-//! comparison = field ( "=" | ":" ) value
+//! comparison = field ( "=" | ":" | "<" | "<=" | ">" | ">=" ) value
 //! field      = letter { letter | digit | "_" | "." }
 //! value      = '"' { char | '\"' | '\\' } '"'  |  bare word of letters, digits, "_", "-", "/"
 //! ```
@@ -19,6 +19,14 @@ pub enum Operator {
     Equals,
     /// `:`: has (substring for text, inside-of for regions).
     Has,
+    /// `<`.
+    Less,
+    /// `<=`.
+    AtMost,
+    /// `>`.
+    Greater,
+    /// `>=`.
+    AtLeast,
 }
 
 /// One `field op value` of a filter.
@@ -128,12 +136,17 @@ impl Parser {
             return Err(self.fail("a field name"));
         }
         self.skip_space();
-        let operator = match self.peek() {
-            Some('=') => Operator::Equals,
-            Some(':') => Operator::Has,
-            _ => return Err(self.fail("'=' or ':'")),
+        let next = self.chars.get(self.pos + 1).copied();
+        let (operator, width) = match (self.peek(), next) {
+            (Some('='), _) => (Operator::Equals, 1),
+            (Some(':'), _) => (Operator::Has, 1),
+            (Some('<'), Some('=')) => (Operator::AtMost, 2),
+            (Some('<'), _) => (Operator::Less, 1),
+            (Some('>'), Some('=')) => (Operator::AtLeast, 2),
+            (Some('>'), _) => (Operator::Greater, 1),
+            _ => return Err(self.fail("'=', ':', '<', '<=', '>' or '>='")),
         };
-        self.pos += 1;
+        self.pos += width;
         self.skip_space();
         let value = match self.peek() {
             Some('"') => self.quoted()?,
@@ -243,10 +256,18 @@ mod tests {
     fn errors_say_where() {
         assert!(message(parse("state =").unwrap_err()).contains("character 8: expected a value"));
         assert!(message(parse("state = A OR x = B").unwrap_err()).contains("character 11"));
-        assert!(message(parse("state ~ A").unwrap_err()).contains("'=' or ':'"));
+        assert!(message(parse("state ~ A").unwrap_err()).contains("'=', ':'"));
         assert!(message(parse(r#"x = "open"#).unwrap_err()).contains("closing"));
         assert!(message(parse("= A").unwrap_err()).contains("a field name"));
         assert!(message(parse("a = B ANDc = D").unwrap_err()).contains("\"AND\""));
+    }
+
+    #[test]
+    fn comparisons_read_order_operators() {
+        let c =
+            parse(r#"time >= "2026-01-01T00:00:00Z" AND time < "2027-01-01T00:00:00Z""#).unwrap();
+        assert_eq!(c[0].operator, Operator::AtLeast);
+        assert_eq!(c[1].operator, Operator::Less);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod checkpoint;
 pub mod filter;
 pub mod merkle;
 pub mod name;

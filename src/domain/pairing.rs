@@ -334,20 +334,21 @@ impl PairingFilter {
     }
 }
 
-fn equals_only(c: &Condition) -> Result<(), Error> {
+pub(crate) fn equals_only(c: &Condition) -> Result<(), Error> {
     match c.operator {
         Operator::Equals => Ok(()),
-        Operator::Has => Err(c.error("supports only '='")),
+        _ => Err(c.error("supports only '='")),
     }
 }
 
 fn region_match(c: &Condition) -> Result<RegionMatch, Error> {
     let code = RegionCode::from_name("filter", &c.value)
         .map_err(|_| c.error("expects a region name like \"regions/420300\""))?;
-    Ok(match c.operator {
-        Operator::Equals => RegionMatch::Exactly(code),
-        Operator::Has => RegionMatch::Within(code),
-    })
+    match c.operator {
+        Operator::Equals => Ok(RegionMatch::Exactly(code)),
+        Operator::Has => Ok(RegionMatch::Within(code)),
+        _ => Err(c.error("supports only '=' and ':'")),
+    }
 }
 
 /// The fields an update mask may name on a pairing.

@@ -165,13 +165,14 @@ impl RegionFilter {
                         c.error("expects PROVINCE, PREFECTURE, COUNTY or TOWNSHIP")
                     })?);
                 }
-                ("level", Operator::Has) => return Err(c.error("supports only '='")),
+                ("level", _) => return Err(c.error("supports only '='")),
                 ("display_name", Operator::Equals) => {
                     query.display_name = Some(NameMatch::Exactly(c.value.clone()));
                 }
                 ("display_name", Operator::Has) => {
                     query.display_name = Some(NameMatch::Contains(c.value.clone()));
                 }
+                ("display_name", _) => return Err(c.error("supports only '=' and ':'")),
                 _ => return Err(c.error("is not a filter field; use level or display_name")),
             }
         }

@@ -7,10 +7,13 @@ use sea_orm::{
     QuerySelect, sea_query::Expr,
 };
 
-use super::entities::{audit_event, audit_head, audit_node};
+use base64::{Engine, engine::general_purpose::STANDARD};
+
+use super::entities::{audit_checkpoint, audit_event, audit_head, audit_node};
 use crate::{
     domain::{
         audit::{Actor, AuditEvent},
+        checkpoint::{AuditKey, Checkpoint, verify_signed},
         merkle::{self, Hash, NodeId},
     },
     error::Error,
@@ -159,24 +162,13 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<Option<Mismatch>, Error
                     problem: format!("event {expected_seq} is missing"),
                 }));
             }
-            let event = AuditEvent {
-                seq: row.seq,
-                time: row.time,
-                actor: Actor {
-                    token_id: row.actor_token_id,
-                    label: row.actor_label,
-                    role: row.actor_role.map(i32::from),
-                },
-                method: row.method,
-                resource: row.resource,
-                request_id: row.request_id,
-                resource_sha256: row.resource_sha256,
-            };
-            let index = (row.seq - 1) as u64;
+            let seq = row.seq;
+            let event = event_of(row);
+            let index = (seq - 1) as u64;
             let leaf = merkle::leaf_hash(&event.canonical_bytes());
             if stored.get(&(0, index as i64)).and_then(|h| from_hex(h)) != Some(leaf) {
                 return Ok(Some(Mismatch {
-                    seq: row.seq,
+                    seq,
                     problem: "the event does not match its leaf in the tree".to_owned(),
                 }));
             }
@@ -189,7 +181,7 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<Option<Mismatch>, Error
                 };
                 let Some(left) = hashes_by_node.remove(&left) else {
                     return Ok(Some(Mismatch {
-                        seq: row.seq,
+                        seq,
                         problem: "the tree's left neighbour is missing".to_owned(),
                     }));
                 };
@@ -200,7 +192,7 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<Option<Mismatch>, Error
                 hash = merkle::node_hash(&left, &hash);
                 if stored_hash(db, complete).await? != Some(hash) {
                     return Ok(Some(Mismatch {
-                        seq: row.seq,
+                        seq,
                         problem: format!("tree node {complete:?} does not match the events"),
                     }));
                 }
@@ -236,4 +228,229 @@ pub fn from_hex(text: &str) -> Option<Hash> {
         *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
     }
     Some(hash)
+}
+
+/// Looks up the stored complete subtrees in `ids`.
+async fn stored_nodes(
+    db: &impl ConnectionTrait,
+    ids: &[NodeId],
+) -> Result<std::collections::HashMap<NodeId, Hash>, Error> {
+    let mut found = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(200) {
+        let mut any = sea_orm::Condition::any();
+        for id in chunk {
+            any = any.add(
+                sea_orm::Condition::all()
+                    .add(audit_node::Column::Level.eq(id.level as i32))
+                    .add(audit_node::Column::Idx.eq(id.index as i64)),
+            );
+        }
+        for row in audit_node::Entity::find().filter(any).all(db).await? {
+            if let Some(hash) = from_hex(&row.hash) {
+                found.insert(
+                    NodeId {
+                        level: row.level as u32,
+                        index: row.idx as u64,
+                    },
+                    hash,
+                );
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn missing_nodes() -> Error {
+    anyhow::anyhow!("the audit tree lacks a node it needs; run VerifyAuditLog").into()
+}
+
+/// The root of the tree of the first `size` events.
+///
+/// # Errors
+/// INTERNAL when the stored tree lacks a node.
+pub async fn root(db: &impl ConnectionTrait, size: u64) -> Result<Hash, Error> {
+    let nodes = stored_nodes(db, &merkle::range_nodes(0, size)).await?;
+    merkle::root(size, &|id| nodes.get(&id).copied()).ok_or_else(missing_nodes)
+}
+
+/// The inclusion proof of event `seq` in the tree of `size` events, with the leaf hash and
+/// the root.
+///
+/// # Errors
+/// INTERNAL when the stored tree lacks a node; callers check the arguments first.
+pub async fn inclusion(
+    db: &impl ConnectionTrait,
+    seq: u64,
+    size: u64,
+) -> Result<(Hash, Vec<Hash>, Hash), Error> {
+    let index = seq - 1;
+    let mut ids = merkle::nodes_for_inclusion(index, size);
+    ids.push(NodeId { level: 0, index });
+    let nodes = stored_nodes(db, &ids).await?;
+    let lookup = |id| nodes.get(&id).copied();
+    let leaf = lookup(NodeId { level: 0, index }).ok_or_else(missing_nodes)?;
+    let proof = merkle::inclusion_proof(index, size, &lookup).ok_or_else(missing_nodes)?;
+    let root = merkle::root(size, &lookup).ok_or_else(missing_nodes)?;
+    Ok((leaf, proof, root))
+}
+
+/// The consistency proof between trees of `first` and `second` events, with both roots.
+///
+/// # Errors
+/// INTERNAL when the stored tree lacks a node; callers check the arguments first.
+pub async fn consistency(
+    db: &impl ConnectionTrait,
+    first: u64,
+    second: u64,
+) -> Result<(Vec<Hash>, Hash, Hash), Error> {
+    let nodes = stored_nodes(db, &merkle::nodes_for_consistency(first, second)).await?;
+    let lookup = |id| nodes.get(&id).copied();
+    let proof = merkle::consistency_proof(first, second, &lookup).ok_or_else(missing_nodes)?;
+    let first_root = merkle::root(first, &lookup).ok_or_else(missing_nodes)?;
+    let second_root = merkle::root(second, &lookup).ok_or_else(missing_nodes)?;
+    Ok((proof, first_root, second_root))
+}
+
+/// Signs a checkpoint of the log as it stands and keeps it; when one of that size is
+/// already kept, returns that one instead.
+///
+/// # Errors
+/// Only the database's.
+pub async fn checkpoint(
+    db: &impl ConnectionTrait,
+    key: &AuditKey,
+) -> Result<(Checkpoint, Vec<u8>), Error> {
+    let size = size(db).await?;
+    if let Some(kept) = audit_checkpoint::Entity::find_by_id(size as i64)
+        .one(db)
+        .await?
+    {
+        return kept_checkpoint(kept);
+    }
+    let checkpoint = Checkpoint::now(size, root(db, size).await?);
+    let signature = key.sign(&checkpoint);
+    audit_checkpoint::Entity::insert(audit_checkpoint::ActiveModel {
+        tree_size: Set(size as i64),
+        root_hash: Set(to_hex(&checkpoint.root)),
+        time: Set(checkpoint.time),
+        signature: Set(STANDARD.encode(&signature)),
+    })
+    .on_conflict_do_nothing_on([audit_checkpoint::Column::TreeSize])
+    .exec(db)
+    .await?;
+    let kept = audit_checkpoint::Entity::find_by_id(size as i64)
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("checkpoint {size} vanished"))?;
+    kept_checkpoint(kept)
+}
+
+fn kept_checkpoint(row: audit_checkpoint::Model) -> Result<(Checkpoint, Vec<u8>), Error> {
+    let root = from_hex(&row.root_hash)
+        .ok_or_else(|| anyhow::anyhow!("checkpoint {} has a damaged root", row.tree_size))?;
+    let signature = STANDARD.decode(&row.signature).map_err(|e| {
+        anyhow::anyhow!("checkpoint {} has a damaged signature: {e}", row.tree_size)
+    })?;
+    Ok((
+        Checkpoint {
+            tree_size: row.tree_size as u64,
+            root,
+            time: row.time,
+        },
+        signature,
+    ))
+}
+
+/// Checks every kept checkpoint against the tree and its signature under `public_key`;
+/// returns the first that fails, as the size it claims and why. Run after [`verify`], when
+/// the stored nodes are known to match the events.
+///
+/// # Errors
+/// Only the database's.
+pub async fn verify_checkpoints(
+    db: &impl ConnectionTrait,
+    public_key: &str,
+) -> Result<Option<(u64, String)>, Error> {
+    let kept = audit_checkpoint::Entity::find()
+        .order_by_asc(audit_checkpoint::Column::TreeSize)
+        .all(db)
+        .await?;
+    let size_now = size(db).await?;
+    for row in kept {
+        let claimed = row.tree_size as u64;
+        let (checkpoint, signature) = kept_checkpoint(row)?;
+        if verify_signed(public_key, &checkpoint.text(), &signature).is_none() {
+            return Ok(Some((claimed, "the signature does not hold".to_owned())));
+        }
+        if claimed > size_now {
+            return Ok(Some((
+                claimed,
+                "the log is shorter than this checkpoint".to_owned(),
+            )));
+        }
+        if root(db, claimed).await? != checkpoint.root {
+            return Ok(Some((
+                claimed,
+                "the tree no longer has this root".to_owned(),
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// A page of events in sequence order, after `after` if given.
+///
+/// # Errors
+/// Only the database's.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &crate::domain::audit::AuditFilter,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<audit_event::Model>, Error> {
+    let mut query = audit_event::Entity::find();
+    if let Some(resource) = &filter.resource {
+        query = query.filter(audit_event::Column::Resource.eq(resource.as_str()));
+    }
+    if let Some(method) = &filter.method {
+        query = query.filter(audit_event::Column::Method.eq(method.as_str()));
+    }
+    if let Some(actor) = filter.actor_token_id {
+        query = query.filter(audit_event::Column::ActorTokenId.eq(actor));
+    }
+    query = match filter.from {
+        Some((time, true)) => query.filter(audit_event::Column::Time.gte(time)),
+        Some((time, false)) => query.filter(audit_event::Column::Time.gt(time)),
+        None => query,
+    };
+    query = match filter.until {
+        Some((time, true)) => query.filter(audit_event::Column::Time.lte(time)),
+        Some((time, false)) => query.filter(audit_event::Column::Time.lt(time)),
+        None => query,
+    };
+    if let Some(after) = after {
+        query = query.filter(audit_event::Column::Seq.gt(after));
+    }
+    Ok(query
+        .order_by_asc(audit_event::Column::Seq)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// The domain form of a stored event.
+pub fn event_of(row: audit_event::Model) -> AuditEvent {
+    AuditEvent {
+        seq: row.seq,
+        time: row.time,
+        actor: Actor {
+            token_id: row.actor_token_id,
+            label: row.actor_label,
+            role: row.actor_role.map(i32::from),
+        },
+        method: row.method,
+        resource: row.resource,
+        request_id: row.request_id,
+        resource_sha256: row.resource_sha256,
+    }
 }

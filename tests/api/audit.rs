@@ -169,3 +169,201 @@ async fn a_deleted_event_is_found() {
     assert_eq!(middle.seq, log[1].seq);
     assert_eq!(tail.seq, log[1].seq);
 }
+
+mod service {
+    use duikou::{
+        domain::{checkpoint, merkle},
+        proto::v1::{
+            GetCheckpointRequest, GetConsistencyProofRequest, GetInclusionProofRequest,
+            ListAuditEventsRequest, VerifyAuditLogRequest,
+        },
+    };
+    use tonic::Code;
+
+    use super::{drop_triggers, events, three_changes};
+    use crate::helpers::{assert_error, spawn};
+
+    fn hash(bytes: &[u8]) -> merkle::Hash {
+        bytes.try_into().expect("a 32-byte hash")
+    }
+
+    fn hashes(list: &[Vec<u8>]) -> Vec<merkle::Hash> {
+        list.iter().map(|h| hash(h)).collect()
+    }
+
+    #[tokio::test]
+    async fn a_signed_checkpoint_and_its_proofs_verify_with_the_public_key_alone() {
+        let mut app = spawn().await;
+        three_changes(&mut app).await;
+        let first = app
+            .audit
+            .get_checkpoint(GetCheckpointRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        three_changes_more(&mut app).await;
+        let second = app
+            .audit
+            .get_checkpoint(GetCheckpointRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+
+        let inclusion = app
+            .audit
+            .get_inclusion_proof(GetInclusionProofRequest {
+                sequence: 2,
+                tree_size: second.tree_size,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let consistency = app
+            .audit
+            .get_consistency_proof(GetConsistencyProofRequest {
+                first_size: first.tree_size,
+                second_size: second.tree_size,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let listed = app
+            .audit
+            .list_audit_events(ListAuditEventsRequest {
+                filter: r#"resource = "pairings/1" AND time >= "2000-01-01T00:00:00Z""#.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+
+        let signed_first =
+            checkpoint::verify_signed(&first.public_key, &first.text, &first.signature)
+                .expect("the first checkpoint's signature holds");
+        let signed_second =
+            checkpoint::verify_signed(&second.public_key, &second.text, &second.signature)
+                .expect("the second checkpoint's signature holds");
+        assert_eq!(signed_second.tree_size, second.tree_size as u64);
+        let event = listed
+            .audit_events
+            .iter()
+            .find(|e| e.sequence == 2)
+            .unwrap();
+        assert_eq!(event.leaf_hash, inclusion.leaf_hash);
+        assert!(merkle::verify_inclusion(
+            1,
+            signed_second.tree_size,
+            &hash(&inclusion.leaf_hash),
+            &hashes(&inclusion.hashes),
+            &signed_second.root
+        ));
+        assert!(merkle::verify_consistency(
+            signed_first.tree_size,
+            signed_second.tree_size,
+            &signed_first.root,
+            &signed_second.root,
+            &hashes(&consistency.hashes)
+        ));
+
+        let mut tampered = inclusion.leaf_hash.clone();
+        tampered[0] ^= 1;
+        assert!(!merkle::verify_inclusion(
+            1,
+            signed_second.tree_size,
+            &hash(&tampered),
+            &hashes(&inclusion.hashes),
+            &signed_second.root
+        ));
+        let mut forked_root = signed_first.root;
+        forked_root[31] ^= 1;
+        assert!(!merkle::verify_consistency(
+            signed_first.tree_size,
+            signed_second.tree_size,
+            &forked_root,
+            &signed_second.root,
+            &hashes(&consistency.hashes)
+        ));
+        assert!(
+            listed
+                .audit_events
+                .iter()
+                .all(|e| e.resource == "pairings/1")
+        );
+    }
+
+    async fn three_changes_more(app: &mut crate::helpers::TestApp) {
+        let program = app.program().await;
+        app.pairing(crate::helpers::pairing(&program, "110102", "420302"))
+            .await;
+    }
+
+    #[tokio::test]
+    async fn verify_audit_log_reports_the_first_altered_event() {
+        let mut app = spawn().await;
+        three_changes(&mut app).await;
+        app.audit
+            .get_checkpoint(GetCheckpointRequest {})
+            .await
+            .unwrap();
+        let intact = app
+            .audit
+            .verify_audit_log(VerifyAuditLogRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        let target = events(&app).await[2].seq;
+        drop_triggers(&app).await;
+        app.sql(&format!(
+            "UPDATE audit_events SET method = 'nothing happened' WHERE seq = {target}"
+        ))
+        .await
+        .unwrap();
+
+        let broken = app
+            .audit
+            .verify_audit_log(VerifyAuditLogRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+
+        assert!(intact.intact, "{intact:?}");
+        assert!(!broken.intact);
+        assert_eq!(broken.first_bad_sequence, target);
+    }
+
+    #[tokio::test]
+    async fn proofs_refuse_sizes_beyond_the_log() {
+        let mut app = spawn().await;
+        three_changes(&mut app).await;
+
+        let inclusion = app
+            .audit
+            .get_inclusion_proof(GetInclusionProofRequest {
+                sequence: 4,
+                tree_size: 0,
+            })
+            .await
+            .unwrap_err();
+        let consistency = app
+            .audit
+            .get_consistency_proof(GetConsistencyProofRequest {
+                first_size: 2,
+                second_size: 99,
+            })
+            .await
+            .unwrap_err();
+
+        assert_error(
+            &inclusion,
+            Code::InvalidArgument,
+            "INVALID_FIELD",
+            Some("sequence"),
+        );
+        assert_error(
+            &consistency,
+            Code::InvalidArgument,
+            "INVALID_FIELD",
+            Some("second_size"),
+        );
+    }
+}

@@ -11,8 +11,8 @@ use duikou::{
     domain::{access::Role, region::RegionCode},
     proto::v1::{
         CreatePairingRequest, CreateProgramRequest, Pairing, Program,
-        access_service_client::AccessServiceClient, pairing_service_client::PairingServiceClient,
-        region_service_client::RegionServiceClient,
+        access_service_client::AccessServiceClient, audit_service_client::AuditServiceClient,
+        pairing_service_client::PairingServiceClient, region_service_client::RegionServiceClient,
     },
     store::{
         Store, region,
@@ -62,6 +62,8 @@ pub struct TestApp {
     pub pairings: PairingServiceClient<Authed>,
     /// AccessService client, as ADMIN.
     pub access: AccessServiceClient<Authed>,
+    /// AuditService client, as ADMIN.
+    pub audit: AuditServiceClient<Authed>,
     /// A channel for other services (health).
     pub channel: Channel,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -103,6 +105,9 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// The seed of the key that signs audit checkpoints in tests, base64.
+pub const TEST_AUDIT_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
 
 /// The PostgreSQL server to test against, if any.
 fn postgres_url() -> Option<String> {
@@ -168,6 +173,8 @@ fn settings(url: &str) -> Settings {
     )
     .expect("settings");
     settings.database.pool_size = 8;
+    // A fixed key, so that no key file is written anywhere.
+    settings.audit.signing_key = Some(TEST_AUDIT_KEY.to_owned());
     settings
 }
 
@@ -328,7 +335,8 @@ pub async fn spawn_with(fresh: Fresh, adjust: impl FnOnce(&mut Settings)) -> Tes
         database_url: url.clone(),
         regions: RegionServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         pairings: PairingServiceClient::with_interceptor(channel.clone(), bearer.clone()),
-        access: AccessServiceClient::with_interceptor(channel.clone(), bearer),
+        access: AccessServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+        audit: AuditServiceClient::with_interceptor(channel.clone(), bearer),
         channel,
         stop: Some(stop),
         server: Some(server),

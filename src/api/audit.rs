@@ -1,0 +1,199 @@
+//! `duikou.v1.AuditService`: the change record, its signed checkpoints and proofs, for
+//! AUDITOR and ADMIN (see [`super::authz`]).
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use tonic::{Request, Response, Status};
+
+use super::timestamp;
+use crate::{
+    domain::{
+        audit::{AuditEvent as Event, AuditFilter},
+        checkpoint::{AuditKey, Checkpoint as Signed},
+        merkle,
+        page::Page,
+    },
+    error::Error,
+    proto::v1::{
+        AuditEvent, Checkpoint, ConsistencyProof, GetCheckpointRequest, GetConsistencyProofRequest,
+        GetInclusionProofRequest, InclusionProof, ListAuditEventsRequest, ListAuditEventsResponse,
+        VerifyAuditLogRequest, VerifyAuditLogResponse, audit_service_server::AuditService,
+    },
+    store::{Store, audit},
+};
+
+/// Serves the audit log from the store.
+#[derive(Clone)]
+pub struct Audit {
+    store: Store,
+    key: AuditKey,
+}
+
+impl Audit {
+    /// A service over `store`, signing checkpoints with `key`.
+    pub fn new(store: Store, key: AuditKey) -> Self {
+        Self { store, key }
+    }
+}
+
+fn event_to_proto(event: Event) -> AuditEvent {
+    let leaf_hash = merkle::leaf_hash(&event.canonical_bytes()).to_vec();
+    AuditEvent {
+        sequence: event.seq,
+        time: Some(timestamp(event.time)),
+        actor_token_id: event.actor.token_id.unwrap_or_default(),
+        actor_label: event.actor.label,
+        actor_role: event.actor.role.unwrap_or_default(),
+        method: event.method,
+        resource: event.resource,
+        request_id: event.request_id,
+        resource_sha256: event.resource_sha256,
+        leaf_hash,
+    }
+}
+
+fn checkpoint_to_proto(checkpoint: &Signed, signature: Vec<u8>, key: &AuditKey) -> Checkpoint {
+    Checkpoint {
+        tree_size: checkpoint.tree_size as i64,
+        root_hash: checkpoint.root.to_vec(),
+        time: Some(timestamp(checkpoint.time)),
+        text: checkpoint.text(),
+        signature,
+        public_key: key.public_key(),
+    }
+}
+
+/// Reads a requested tree size: 0 means the log's size now; larger than the log is an
+/// error naming `field`.
+fn tree_size(field: &str, requested: i64, now: u64) -> Result<u64, Error> {
+    match requested {
+        0 => Ok(now),
+        n if n < 0 || n as u64 > now => Err(Error::invalid(
+            field,
+            format!("must be between 1 and the log's size, {now}"),
+        )),
+        n => Ok(n as u64),
+    }
+}
+
+#[tonic::async_trait]
+impl AuditService for Audit {
+    async fn list_audit_events(
+        &self,
+        request: Request<ListAuditEventsRequest>,
+    ) -> Result<Response<ListAuditEventsResponse>, Status> {
+        let req = request.into_inner();
+        let filter = AuditFilter::parse(&req.filter);
+        let page = Page::open(
+            req.page_size,
+            &req.page_token,
+            &["auditEvents", &req.filter],
+        );
+        Error::collect([Error::of(&filter), Error::of(&page)])?;
+        let (filter, page) = (filter?, page?);
+        let rows = audit::list(self.store.db(), &filter, page.after_id()?, page.fetch()).await?;
+        let (rows, next_page_token) = page.close(rows, |r| r.seq.to_string());
+        Ok(Response::new(ListAuditEventsResponse {
+            audit_events: rows
+                .into_iter()
+                .map(|r| event_to_proto(audit::event_of(r)))
+                .collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_checkpoint(
+        &self,
+        _request: Request<GetCheckpointRequest>,
+    ) -> Result<Response<Checkpoint>, Status> {
+        let key = self.key.clone();
+        let (checkpoint, signature) = self
+            .store
+            .write(move |tx| {
+                let key = key.clone();
+                Box::pin(async move { audit::checkpoint(tx, &key).await })
+            })
+            .await?;
+        Ok(Response::new(checkpoint_to_proto(
+            &checkpoint,
+            signature,
+            &self.key,
+        )))
+    }
+
+    async fn get_inclusion_proof(
+        &self,
+        request: Request<GetInclusionProofRequest>,
+    ) -> Result<Response<InclusionProof>, Status> {
+        let req = request.into_inner();
+        let now = audit::size(self.store.db()).await?;
+        let size = tree_size("tree_size", req.tree_size, now)?;
+        if req.sequence < 1 || req.sequence as u64 > size {
+            return Err(Error::invalid(
+                "sequence",
+                format!("must be between 1 and the tree size, {size}"),
+            )
+            .into());
+        }
+        let (leaf, proof, root) =
+            audit::inclusion(self.store.db(), req.sequence as u64, size).await?;
+        Ok(Response::new(InclusionProof {
+            sequence: req.sequence,
+            tree_size: size as i64,
+            leaf_hash: leaf.to_vec(),
+            hashes: proof.iter().map(|h| h.to_vec()).collect(),
+            root_hash: root.to_vec(),
+        }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        request: Request<GetConsistencyProofRequest>,
+    ) -> Result<Response<ConsistencyProof>, Status> {
+        let req = request.into_inner();
+        let now = audit::size(self.store.db()).await?;
+        let second = tree_size("second_size", req.second_size, now)?;
+        if req.first_size < 1 || req.first_size as u64 > second {
+            return Err(Error::invalid(
+                "first_size",
+                format!("must be between 1 and second_size, {second}"),
+            )
+            .into());
+        }
+        let first = req.first_size as u64;
+        let (proof, first_root, second_root) =
+            audit::consistency(self.store.db(), first, second).await?;
+        Ok(Response::new(ConsistencyProof {
+            first_size: first as i64,
+            second_size: second as i64,
+            hashes: proof.iter().map(|h| h.to_vec()).collect(),
+            first_root_hash: first_root.to_vec(),
+            second_root_hash: second_root.to_vec(),
+        }))
+    }
+
+    async fn verify_audit_log(
+        &self,
+        _request: Request<VerifyAuditLogRequest>,
+    ) -> Result<Response<VerifyAuditLogResponse>, Status> {
+        let db = self.store.db();
+        let size = audit::size(db).await? as i64;
+        let (first_bad_sequence, problem) = match audit::verify(db).await? {
+            Some(mismatch) => (mismatch.seq, mismatch.problem),
+            None => match audit::verify_checkpoints(db, &self.key.public_key()).await? {
+                Some((claimed, why)) => (claimed as i64, format!("checkpoint {claimed}: {why}")),
+                None => (0, String::new()),
+            },
+        };
+        Ok(Response::new(VerifyAuditLogResponse {
+            intact: first_bad_sequence == 0,
+            tree_size: size,
+            first_bad_sequence,
+            problem,
+        }))
+    }
+}
+
+/// The base64 of a signature, as the checkpoints table keeps it.
+pub fn signature_text(signature: &[u8]) -> String {
+    STANDARD.encode(signature)
+}
