@@ -158,3 +158,69 @@ fn token_commands_print_the_secret_alone_list_and_revoke() {
             .contains("revoked")
     );
 }
+
+#[test]
+fn audit_verify_passes_an_intact_log_and_names_the_first_altered_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let db = url(&path);
+    for _ in 0..3 {
+        let made = duikou()
+            .args([
+                "token",
+                "create",
+                "--role",
+                "auditor",
+                "--database-url",
+                &db,
+            ])
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+    let key = duikou()
+        .args(["audit", "public-key", "--database-url", &db])
+        .output()
+        .unwrap();
+    let key_again = duikou()
+        .args(["audit", "public-key", "--database-url", &db])
+        .output()
+        .unwrap();
+    let intact = duikou()
+        .args(["audit", "verify", "--database-url", &db])
+        .output()
+        .unwrap();
+
+    let connection = Connection::open(&path).unwrap();
+    connection
+        .execute_batch(
+            "DROP TRIGGER audit_events_no_update; \
+             UPDATE audit_events SET actor_label = 'nobody' WHERE seq = 2;",
+        )
+        .unwrap();
+    drop(connection);
+    let damaged = duikou()
+        .args(["audit", "verify", "--database-url", &db])
+        .output()
+        .unwrap();
+
+    assert!(key.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&key.stdout).trim().len(),
+        44,
+        "a base64 Ed25519 key"
+    );
+    assert_eq!(
+        key.stdout, key_again.stdout,
+        "the key is kept, not made anew"
+    );
+    assert!(dir.path().join("a.db.audit-key").exists());
+    assert!(
+        intact.status.success(),
+        "{}",
+        String::from_utf8_lossy(&intact.stderr)
+    );
+    assert!(String::from_utf8_lossy(&intact.stdout).contains("intact: 3 events"));
+    assert!(!damaged.status.success());
+    assert!(String::from_utf8_lossy(&damaged.stderr).contains("event 2"));
+}

@@ -40,6 +40,8 @@ enum AuditHead {
     Id,
     /// Events appended so far.
     Size,
+    /// Events the stored tree covers; it catches up with `size` before each commit.
+    TreeSize,
 }
 
 #[derive(DeriveIden)]
@@ -105,6 +107,7 @@ impl MigrationTrait for Migration {
                     .table(AuditHead::Table)
                     .col(integer(AuditHead::Id).primary_key())
                     .col(big_integer(AuditHead::Size))
+                    .col(big_integer(AuditHead::TreeSize))
                     .to_owned(),
             )
             .await?;
@@ -112,8 +115,8 @@ impl MigrationTrait for Migration {
             .exec_stmt(
                 Query::insert()
                     .into_table(AuditHead::Table)
-                    .columns([AuditHead::Id, AuditHead::Size])
-                    .values_panic([1.into(), 0.into()])
+                    .columns([AuditHead::Id, AuditHead::Size, AuditHead::TreeSize])
+                    .values_panic([1.into(), 0.into(), 0.into()])
                     .to_owned(),
             )
             .await?;

@@ -230,18 +230,16 @@ async fn check_references(
                 ),
             )
         });
-    let supporting = region::get(tx, &input.supporting).await?.ok_or_else(|| {
-        Error::invalid(
-            "pairing.supporting_region",
-            format!("{} does not exist", input.supporting.name()),
-        )
-    });
-    let supported = region::get(tx, &input.supported).await?.ok_or_else(|| {
-        Error::invalid(
-            "pairing.supported_region",
-            format!("{} does not exist", input.supported.name()),
-        )
-    });
+    let regions = region::get_many(tx, &[&input.supporting, &input.supported]).await?;
+    let find = |code: &RegionCode, field: &str| {
+        regions
+            .iter()
+            .find(|r| r.code == code.as_str())
+            .cloned()
+            .ok_or_else(|| Error::invalid(field, format!("{} does not exist", code.name())))
+    };
+    let supporting = find(&input.supporting, "pairing.supporting_region");
+    let supported = find(&input.supported, "pairing.supported_region");
     Error::collect([
         Error::of(&program),
         Error::of(&supporting),

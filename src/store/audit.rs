@@ -3,8 +3,9 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::Expr,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait},
 };
 
 use base64::{Engine, engine::general_purpose::STANDARD};
@@ -20,8 +21,10 @@ use crate::{
 };
 
 /// Appends one event for a change made in the transaction `db`, after every other write of
-/// that change, and returns its sequence number. The head row's lock orders appends across
-/// transactions and servers, so sequence numbers have no gaps.
+/// that change, and returns its sequence number. Taking the number locks the head row until
+/// the transaction ends, which orders appends across transactions and servers, so sequence
+/// numbers have no gaps. The tree grows over the new events in [`extend_tree`], which every
+/// write transaction runs before it commits.
 ///
 /// # Errors
 /// Only the database's.
@@ -33,13 +36,18 @@ pub async fn append(
     request_id: Option<&str>,
     resource_sha256: String,
 ) -> Result<i64, Error> {
-    let head = audit_head::Entity::find_by_id(1)
-        .lock_exclusive()
-        .one(db)
+    let head = audit_head::Entity::update_many()
+        .col_expr(
+            audit_head::Column::Size,
+            Expr::col(audit_head::Column::Size).add(1),
+        )
+        .filter(audit_head::Column::Id.eq(1))
+        .exec_with_returning(db)
         .await?
+        .pop()
         .ok_or_else(|| anyhow::anyhow!("the audit head row is missing"))?;
     let event = AuditEvent {
-        seq: head.size + 1,
+        seq: head.size,
         time: AuditEvent::stored_time(Utc::now()),
         actor: actor.clone(),
         method: method.to_owned(),
@@ -60,30 +68,71 @@ pub async fn append(
     })
     .exec_without_returning(db)
     .await?;
+    Ok(event.seq)
+}
 
-    let index = head.size as u64;
-    let mut hash = merkle::leaf_hash(&event.canonical_bytes());
-    let mut nodes = vec![node(NodeId { level: 0, index }, &hash)];
-    for complete in merkle::completed_by_append(index) {
-        let left = NodeId {
-            level: complete.level - 1,
-            index: complete.index * 2,
-        };
-        let left = stored_hash(db, left)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("audit node {left:?} is missing"))?;
-        hash = merkle::node_hash(&left, &hash);
-        nodes.push(node(complete, &hash));
+/// Adds to the stored tree the leaves of the events appended since it last grew, and every
+/// complete subtree they finish, in one insert. Runs inside each write transaction before
+/// its commit, so events and tree become visible together.
+///
+/// # Errors
+/// INTERNAL when the stored tree lacks its right edge; the database's failures.
+pub async fn extend_tree(db: &impl ConnectionTrait) -> Result<(), Error> {
+    let head = audit_head::Entity::find_by_id(1)
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the audit head row is missing"))?;
+    if head.tree_size >= head.size {
+        return Ok(());
     }
-    audit_node::Entity::insert_many(nodes)
-        .exec_without_returning(db)
+    let covered = head.tree_size as u64;
+    let events = audit_event::Entity::find()
+        .filter(audit_event::Column::Seq.gt(head.tree_size))
+        .filter(audit_event::Column::Seq.lte(head.size))
+        .order_by_asc(audit_event::Column::Seq)
+        .all(db)
         .await?;
+    // The complete subtrees of the tree so far are its right edge: all a new leaf can join.
+    let mut edge = stored_nodes(db, &merkle::range_nodes(0, covered)).await?;
+    let mut nodes = Vec::new();
+    for (offset, row) in events.into_iter().enumerate() {
+        let index = covered + offset as u64;
+        if row.seq != index as i64 + 1 {
+            return Err(anyhow::anyhow!("audit event {} is missing", index + 1).into());
+        }
+        let mut hash = merkle::leaf_hash(&event_of(row).canonical_bytes());
+        let leaf = NodeId { level: 0, index };
+        edge.insert(leaf, hash);
+        nodes.push(node(leaf, &hash));
+        for complete in merkle::completed_by_append(index) {
+            let left = NodeId {
+                level: complete.level - 1,
+                index: complete.index * 2,
+            };
+            let right = NodeId {
+                level: complete.level - 1,
+                index: complete.index * 2 + 1,
+            };
+            let left_hash = edge
+                .remove(&left)
+                .ok_or_else(|| anyhow::anyhow!("audit node {left:?} is missing"))?;
+            edge.remove(&right);
+            hash = merkle::node_hash(&left_hash, &hash);
+            edge.insert(complete, hash);
+            nodes.push(node(complete, &hash));
+        }
+    }
+    for chunk in nodes.chunks(500) {
+        audit_node::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
     audit_head::Entity::update_many()
-        .col_expr(audit_head::Column::Size, Expr::value(event.seq))
+        .col_expr(audit_head::Column::TreeSize, Expr::value(head.size))
         .filter(audit_head::Column::Id.eq(1))
         .exec(db)
         .await?;
-    Ok(event.seq)
+    Ok(())
 }
 
 fn node(id: NodeId, hash: &Hash) -> audit_node::ActiveModel {
@@ -101,7 +150,7 @@ async fn stored_hash(db: &impl ConnectionTrait, id: NodeId) -> Result<Option<Has
     Ok(row.and_then(|r| from_hex(&r.hash)))
 }
 
-/// The number of events in the log.
+/// The number of events in the log (all covered by the stored tree once committed).
 ///
 /// # Errors
 /// Only the database's.

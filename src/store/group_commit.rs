@@ -108,7 +108,15 @@ async fn run_batch(db: DatabaseConnection, batch: Vec<Box<dyn Job>>) {
             }
             Err(error)
         }
-        None => tx.commit().await.map_err(Error::from),
+        None => match super::audit::extend_tree(&tx).await {
+            Ok(()) => tx.commit().await.map_err(Error::from),
+            Err(error) => {
+                if let Err(e) = tx.rollback().await {
+                    tracing::error!(error = %e, "rolling back a batch failed");
+                }
+                Err(error)
+            }
+        },
     };
     if let Err(e) = &outcome {
         tracing::error!(error = %e, requests = deliveries.len(), "group commit failed");

@@ -168,6 +168,10 @@ impl Store {
             .map_err(Error::from)?;
         match work(&tx).await {
             Ok(value) => {
+                if let Err(e) = audit::extend_tree(&tx).await {
+                    let _ = tx.rollback().await;
+                    return Err(e);
+                }
                 tx.commit().await.map_err(Error::from)?;
                 Ok(value)
             }

@@ -33,6 +33,20 @@ pub async fn get(db: &impl ConnectionTrait, code: &RegionCode) -> Result<Option<
     Ok(region::Entity::find_by_id(code.as_str()).one(db).await?)
 }
 
+/// Several regions by code, in one query; missing ones are left out.
+///
+/// # Errors
+/// Only the database's.
+pub async fn get_many(
+    db: &impl ConnectionTrait,
+    codes: &[&RegionCode],
+) -> Result<Vec<RegionRow>, Error> {
+    Ok(region::Entity::find()
+        .filter(region::Column::Code.is_in(codes.iter().map(|c| c.as_str())))
+        .all(db)
+        .await?)
+}
+
 /// A page of regions in code order, after `after` if given.
 ///
 /// # Errors

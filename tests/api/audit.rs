@@ -367,3 +367,155 @@ mod service {
         );
     }
 }
+
+mod offline {
+    use std::process::Command;
+
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    use duikou::proto::v1::{
+        Checkpoint, GetCheckpointRequest, GetConsistencyProofRequest, GetInclusionProofRequest,
+    };
+
+    use super::three_changes;
+    use crate::helpers::{pairing, spawn};
+
+    /// The checkpoint as grpcurl prints it: camelCase names, int64 as strings, bytes as
+    /// base64.
+    fn checkpoint_json(c: &Checkpoint) -> String {
+        format!(
+            r#"{{"treeSize": "{}", "rootHash": "{}", "text": {:?}, "signature": "{}", "publicKey": "{}"}}"#,
+            c.tree_size,
+            STANDARD.encode(&c.root_hash),
+            c.text,
+            STANDARD.encode(&c.signature),
+            c.public_key
+        )
+    }
+
+    fn list(hashes: &[Vec<u8>]) -> String {
+        hashes
+            .iter()
+            .map(|h| format!("\"{}\"", STANDARD.encode(h)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn verify_proof(dir: &std::path::Path, checkpoint: &str, proof: &str, key: &str) -> bool {
+        std::fs::write(dir.join("checkpoint.json"), checkpoint).unwrap();
+        std::fs::write(dir.join("proof.json"), proof).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_duikou"))
+            .args(["audit", "verify-proof", "--public-key", key])
+            .arg("--checkpoint")
+            .arg(dir.join("checkpoint.json"))
+            .arg("--proof")
+            .arg(dir.join("proof.json"))
+            .env("RUST_LOG", "error")
+            .status()
+            .unwrap()
+            .success()
+    }
+
+    #[tokio::test]
+    async fn an_overseer_checks_saved_proofs_with_the_public_key_alone() {
+        let mut app = spawn().await;
+        let dir = tempfile::tempdir().unwrap();
+        three_changes(&mut app).await;
+        let first = app
+            .audit
+            .get_checkpoint(GetCheckpointRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        let program = app.program().await;
+        app.pairing(pairing(&program, "110102", "420302")).await;
+        let second = app
+            .audit
+            .get_checkpoint(GetCheckpointRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        let inclusion = app
+            .audit
+            .get_inclusion_proof(GetInclusionProofRequest {
+                sequence: 2,
+                tree_size: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let consistency = app
+            .audit
+            .get_consistency_proof(GetConsistencyProofRequest {
+                first_size: first.tree_size,
+                second_size: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let inclusion_json = |leaf: &[u8]| {
+            format!(
+                r#"{{"sequence": "2", "treeSize": "{}", "leafHash": "{}", "hashes": [{}]}}"#,
+                inclusion.tree_size,
+                STANDARD.encode(leaf),
+                list(&inclusion.hashes)
+            )
+        };
+        let consistency_json = |first_root: &[u8]| {
+            format!(
+                r#"{{"firstSize": "{}", "secondSize": "{}", "hashes": [{}], "firstRootHash": "{}"}}"#,
+                consistency.first_size,
+                consistency.second_size,
+                list(&consistency.hashes),
+                STANDARD.encode(first_root)
+            )
+        };
+        let key = second.public_key.clone();
+        let signed = checkpoint_json(&second);
+        let mut tampered_leaf = inclusion.leaf_hash.clone();
+        tampered_leaf[5] ^= 1;
+        let mut forked_root = first.root_hash.clone();
+        forked_root[0] ^= 1;
+        let mut forged = second.clone();
+        forged.text = forged
+            .text
+            .replacen(&format!("\n{}\n", second.tree_size), "\n99\n", 1);
+        let other_key = STANDARD.encode([3u8; 32]);
+
+        assert!(verify_proof(
+            dir.path(),
+            &signed,
+            &inclusion_json(&inclusion.leaf_hash),
+            &key
+        ));
+        assert!(verify_proof(
+            dir.path(),
+            &signed,
+            &consistency_json(&first.root_hash),
+            &key
+        ));
+        assert!(!verify_proof(
+            dir.path(),
+            &signed,
+            &inclusion_json(&tampered_leaf),
+            &key
+        ));
+        assert!(!verify_proof(
+            dir.path(),
+            &signed,
+            &consistency_json(&forked_root),
+            &key
+        ));
+        assert!(!verify_proof(
+            dir.path(),
+            &checkpoint_json(&forged),
+            &inclusion_json(&inclusion.leaf_hash),
+            &key
+        ));
+        assert!(!verify_proof(
+            dir.path(),
+            &signed,
+            &inclusion_json(&inclusion.leaf_hash),
+            &other_key
+        ));
+    }
+}

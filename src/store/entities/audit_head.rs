@@ -11,6 +11,8 @@ pub struct Model {
     pub id: i32,
     /// Events appended so far.
     pub size: i64,
+    /// Events the stored tree covers.
+    pub tree_size: i64,
 }
 
 /// No relations are navigated through sea-orm.
