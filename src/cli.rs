@@ -8,10 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use crate::{
-    api::{
-        access::{self, scope_paths},
-        digest,
-    },
+    api::access,
     config::{Overrides, Settings},
     domain::{
         access::Role,
@@ -20,10 +17,7 @@ use crate::{
         merkle,
     },
     server,
-    store::{
-        Store, audit,
-        token::{self, NewToken},
-    },
+    store::{Store, audit, token},
 };
 
 /// duikou: the gRPC backend of counterpart cooperation (对口协作).
@@ -229,28 +223,19 @@ async fn run_token(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
                 .write(move |tx| {
                     let (label, scopes) = (args.label.clone(), args.scopes.clone());
                     Box::pin(async move {
-                        let paths = scope_paths(tx, "--scope", &scopes).await?;
-                        let (row, secret) = token::create(
-                            tx,
-                            &NewToken {
-                                role,
-                                label: &label,
-                                scopes: &paths,
-                                expire_time,
-                            },
-                        )
-                        .await?;
-                        let after = access::to_proto(row.clone());
-                        audit::append(
+                        access::create_recorded(
                             tx,
                             &Actor::command_line(),
                             "duikou token create",
-                            &after.name,
-                            None,
-                            digest(&after),
+                            &access::TokenRequest {
+                                role,
+                                label: &label,
+                                scopes: &scopes,
+                                scope_field: "--scope",
+                                expire_time,
+                            },
                         )
-                        .await?;
-                        Ok((row, secret))
+                        .await
                     })
                 })
                 .await
@@ -287,15 +272,11 @@ async fn run_token(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
             store
                 .write(move |tx| {
                     Box::pin(async move {
-                        let row = token::revoke(tx, id).await?;
-                        let after = access::to_proto(row);
-                        audit::append(
+                        access::revoke_recorded(
                             tx,
                             &Actor::command_line(),
                             "duikou token revoke",
-                            &after.name,
-                            None,
-                            digest(&after),
+                            id,
                         )
                         .await
                     })

@@ -3,10 +3,11 @@
 use chrono::{DateTime, Utc};
 use tonic::{Request, Response, Status};
 
-use super::{authz, record, timestamp};
+use super::{authz, digest, timestamp};
 use crate::{
     domain::{
         access::Role,
+        audit::Actor,
         name,
         page::Page,
         region::{RegionCode, RegionPath},
@@ -18,7 +19,7 @@ use crate::{
         RevokeAccessTokenRequest, access_service_server::AccessService,
     },
     store::{
-        Store, region,
+        Store, audit, region,
         token::{self, NewToken, TokenRow},
     },
 };
@@ -80,6 +81,63 @@ pub async fn scope_paths(
     Ok(paths)
 }
 
+/// A token to make, as a caller asked for it.
+pub struct TokenRequest<'a> {
+    /// Its role.
+    pub role: Role,
+    /// Who holds it.
+    pub label: &'a str,
+    /// Region names it covers, e.g. `regions/420300`.
+    pub scopes: &'a [String],
+    /// The field or flag that named the scopes, for errors.
+    pub scope_field: &'a str,
+    /// When it stops working.
+    pub expire_time: Option<DateTime<Utc>>,
+}
+
+/// Creates a token inside `tx` and appends its audit event; the command line and the API
+/// both make tokens this way. Returns the token and its secret.
+///
+/// # Errors
+/// INVALID_ARGUMENT naming the scope field for a bad scope; the database's failures.
+pub async fn create_recorded(
+    tx: &impl sea_orm::ConnectionTrait,
+    actor: &Actor,
+    method: &str,
+    request: &TokenRequest<'_>,
+) -> Result<(TokenRow, String), Error> {
+    let paths = scope_paths(tx, request.scope_field, request.scopes).await?;
+    let (row, secret) = token::create(
+        tx,
+        &NewToken {
+            role: request.role,
+            label: request.label,
+            scopes: &paths,
+            expire_time: request.expire_time,
+        },
+    )
+    .await?;
+    let after = to_proto(row.clone());
+    audit::append(tx, actor, method, &after.name, None, digest(&after)).await?;
+    Ok((row, secret))
+}
+
+/// Revokes a token inside `tx` and appends its audit event.
+///
+/// # Errors
+/// NOT_FOUND for an unknown token; the database's failures.
+pub async fn revoke_recorded(
+    tx: &impl sea_orm::ConnectionTrait,
+    actor: &Actor,
+    method: &str,
+    id: i64,
+) -> Result<TokenRow, Error> {
+    let row = token::revoke(tx, id).await?;
+    let after = to_proto(row.clone());
+    audit::append(tx, actor, method, &after.name, None, digest(&after)).await?;
+    Ok(row)
+}
+
 #[tonic::async_trait]
 impl AccessService for Access {
     async fn create_access_token(
@@ -111,20 +169,19 @@ impl AccessService for Access {
             .write(move |tx| {
                 let (label, scopes, caller) = (t.label.clone(), t.scopes.clone(), caller.clone());
                 Box::pin(async move {
-                    let paths = scope_paths(tx, "access_token.scopes", &scopes).await?;
-                    let (row, secret) = token::create(
+                    create_recorded(
                         tx,
-                        &NewToken {
+                        &Actor::of(&caller),
+                        CREATE_TOKEN,
+                        &TokenRequest {
                             role,
                             label: &label,
-                            scopes: &paths,
+                            scopes: &scopes,
+                            scope_field: "access_token.scopes",
                             expire_time,
                         },
                     )
-                    .await?;
-                    let after = to_proto(row.clone());
-                    record(tx, &caller, CREATE_TOKEN, &after.name, None, &after).await?;
-                    Ok((row, secret))
+                    .await
                 })
             })
             .await?;
@@ -159,12 +216,9 @@ impl AccessService for Access {
             .store
             .write(move |tx| {
                 let caller = caller.clone();
-                Box::pin(async move {
-                    let row = token::revoke(tx, id).await?;
-                    let after = to_proto(row.clone());
-                    record(tx, &caller, REVOKE_TOKEN, &after.name, None, &after).await?;
-                    Ok(row)
-                })
+                Box::pin(
+                    async move { revoke_recorded(tx, &Actor::of(&caller), REVOKE_TOKEN, id).await },
+                )
             })
             .await?;
         self.tokens.forget(id);

@@ -226,6 +226,22 @@ async fn postgres_template(admin_url: &str) -> String {
                 .expect("template lookup")
                 .is_some();
             if !exists {
+                // Templates of earlier schemas are of no more use.
+                let stale = admin
+                    .query_all_raw(sea_orm::Statement::from_string(
+                        sea_orm::DatabaseBackend::Postgres,
+                        "SELECT datname FROM pg_database WHERE datname LIKE 'duikou_test_template_%'"
+                            .to_owned(),
+                    ))
+                    .await
+                    .expect("template list");
+                for row in stale {
+                    let old: String = row.try_get_by_index(0).expect("a name");
+                    admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{old}\" WITH (FORCE)"))
+                        .await
+                        .expect("drop a stale template");
+                }
                 let building = format!("{name}_building");
                 admin
                     .execute_unprepared(&format!(
