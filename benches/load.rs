@@ -16,6 +16,11 @@
 //! `DUIKOU_BENCH_WARMUP_SECS` (default 2), `DUIKOU_BENCH_CONCURRENCY` (in-flight requests,
 //! default 64) and `DUIKOU_BENCH_CONNECTIONS` (HTTP/2 connections, default 4). Both servers
 //! accept connections with TCP_NODELAY, as `duikou serve` does.
+//!
+//! Last, on a separate temporary SQLite store holding `DUIKOU_BENCH_AUDIT_EVENTS` audit
+//! events (default 1,000,000) and their stored Merkle tree, it times inclusion proofs and
+//! the root straight through the store (no gRPC), checks every proof, and reports them
+//! under `audit_inclusion_proof`.
 
 use std::{
     collections::BTreeMap,
@@ -44,12 +49,13 @@ use duikou::{
     server,
     store::{
         Store,
-        entities::{pairing, program, region},
+        entities::{audit_event, audit_head, pairing, program, region},
         token::{self, NewToken},
     },
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, EntityTrait, PaginatorTrait, QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, TransactionTrait, sea_query::Expr,
 };
 use serde_json::json;
 use tokio::{
@@ -209,7 +215,10 @@ async fn main() -> Result<()> {
     println!("both servers shut down cleanly");
 
     let results = results?;
-    report(&config, regions_secs, pairings_secs, &results)
+    let audit = audit_inclusion()
+        .await
+        .context("measuring audit inclusion proofs")?;
+    report(&config, regions_secs, pairings_secs, &results, &audit)
 }
 
 /// Knobs read from the environment.
@@ -988,6 +997,7 @@ fn report(
     regions_secs: f64,
     pairings_secs: f64,
     results: &[Measured],
+    audit: &AuditProofs,
 ) -> Result<()> {
     let baseline = results
         .first()
@@ -1022,7 +1032,11 @@ fn report(
         );
     }
 
+    println!();
+    println!("{}", audit.summary());
+
     let json = json!({
+        "audit_inclusion_proof": audit.json(),
         "config": {
             "connections": config.connections,
             "concurrency": config.concurrency,
@@ -1071,5 +1085,289 @@ fn report(
     .with_context(|| format!("writing {}", path.display()))?;
     println!();
     println!("wrote {}", path.display());
+    Ok(())
+}
+
+/// Audit events seeded for the inclusion-proof measurement, unless
+/// `DUIKOU_BENCH_AUDIT_EVENTS` says otherwise.
+const AUDIT_EVENTS: u64 = 1_000_000;
+/// Audit rows per INSERT statement (9 bound columns each, under SQLite's 32,766).
+const AUDIT_INSERT_CHUNK: u64 = 2_000;
+/// Audit rows per seeding transaction.
+const AUDIT_ROWS_PER_TRANSACTION: u64 = 250_000;
+/// Inclusion proofs timed, one after another.
+const AUDIT_PROOFS: usize = 2_000;
+/// Root computations timed.
+const AUDIT_ROOTS: usize = 200;
+
+/// What the audit inclusion-proof measurement saw.
+struct AuditProofs {
+    events: u64,
+    insert_secs: f64,
+    tree_secs: f64,
+    proofs: usize,
+    failures: u64,
+    proof_len_min: usize,
+    proof_len_max: usize,
+    secs: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    mean_ms: f64,
+    max_ms: f64,
+    roots: usize,
+    root_p50_ms: f64,
+    root_p99_ms: f64,
+    root_mean_ms: f64,
+}
+
+impl AuditProofs {
+    fn summary(&self) -> String {
+        let proofs_per_sec = self.proofs as f64 / self.secs;
+        let lengths = if self.proof_len_min == self.proof_len_max {
+            self.proof_len_min.to_string()
+        } else {
+            format!("{}–{}", self.proof_len_min, self.proof_len_max)
+        };
+        format!(
+            "Audit inclusion proofs ({} events, separate SQLite store, called through the store \
+             directly, one after another, no gRPC):\n  \
+             seeded {} events in {:.2} s + tree in {:.2} s = {:.2} s\n  \
+             inclusion: {} proofs, {:.0} proofs/s, p50 {:.3} ms, p99 {:.3} ms, mean {:.3} ms, \
+             max {:.3} ms, {} hashes per proof, {} failed verification\n  \
+             root: {} calls, p50 {:.3} ms, p99 {:.3} ms, mean {:.3} ms",
+            self.events,
+            self.events,
+            self.insert_secs,
+            self.tree_secs,
+            self.insert_secs + self.tree_secs,
+            self.proofs,
+            proofs_per_sec,
+            self.p50_ms,
+            self.p99_ms,
+            self.mean_ms,
+            self.max_ms,
+            lengths,
+            self.failures,
+            self.roots,
+            self.root_p50_ms,
+            self.root_p99_ms,
+            self.root_mean_ms,
+        )
+    }
+
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "events": self.events,
+            "via": "duikou::store::audit::inclusion on the store, sequential, no gRPC",
+            "seed_insert_secs": self.insert_secs,
+            "seed_tree_secs": self.tree_secs,
+            "seed_secs": self.insert_secs + self.tree_secs,
+            "proofs": self.proofs,
+            "errors": self.failures,
+            "proof_hashes_min": self.proof_len_min,
+            "proof_hashes_max": self.proof_len_max,
+            "secs": self.secs,
+            "proofs_per_sec": self.proofs as f64 / self.secs,
+            "p50_ms": self.p50_ms,
+            "p99_ms": self.p99_ms,
+            "mean_ms": self.mean_ms,
+            "max_ms": self.max_ms,
+            "root": {
+                "calls": self.roots,
+                "p50_ms": self.root_p50_ms,
+                "p99_ms": self.root_p99_ms,
+                "mean_ms": self.root_mean_ms,
+            },
+        })
+    }
+}
+
+/// Seeds a separate temporary store with the audit events and their tree, then times
+/// inclusion proofs and roots through the store, checking every proof.
+async fn audit_inclusion() -> Result<AuditProofs> {
+    let events = match std::env::var("DUIKOU_BENCH_AUDIT_EVENTS") {
+        Ok(v) => v
+            .parse::<u64>()
+            .with_context(|| format!("DUIKOU_BENCH_AUDIT_EVENTS={v} is not a count"))?,
+        Err(_) => AUDIT_EVENTS,
+    };
+    ensure!(events > 0, "DUIKOU_BENCH_AUDIT_EVENTS must be at least 1");
+    println!();
+    println!("seeding a separate store with {events} audit events and their Merkle tree …");
+
+    let dir = tempfile::tempdir().context("creating the audit temporary directory")?;
+    let db_path = dir.path().join("audit.db");
+    let settings = Settings::load(
+        None,
+        &Overrides {
+            listen: Some("127.0.0.1:0".to_owned()),
+            database_url: Some(format!("sqlite://{}?mode=rwc", db_path.display())),
+        },
+    )
+    .context("loading the audit store's settings")?;
+    let store = Store::connect(&settings.database)
+        .await
+        .context("opening the audit store")?;
+    store.migrate().await.context("migrating the audit store")?;
+
+    let started = Instant::now();
+    seed_audit_events(&store, events)
+        .await
+        .context("seeding audit events")?;
+    let insert_secs = started.elapsed().as_secs_f64();
+    println!("  inserted {events} events in {insert_secs:.2} s; building the tree …");
+    let started = Instant::now();
+    let tx = store
+        .db()
+        .begin()
+        .await
+        .context("beginning the tree transaction")?;
+    duikou::store::audit::extend_tree(&tx)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("extending the audit tree")?;
+    tx.commit().await.context("committing the audit tree")?;
+    let tree_secs = started.elapsed().as_secs_f64();
+    println!("  built the tree in {tree_secs:.2} s");
+    let size = duikou::store::audit::size(store.db())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("reading the audit size")?;
+    ensure!(size == events, "the audit head says {size}, not {events}");
+
+    let expected_root = duikou::store::audit::root(store.db(), events)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("computing the audit root")?;
+    let mut root_us = Vec::with_capacity(AUDIT_ROOTS);
+    for _ in 0..AUDIT_ROOTS {
+        let start = Instant::now();
+        let root = duikou::store::audit::root(store.db(), events)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .context("computing the audit root")?;
+        root_us.push(start.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+        ensure!(
+            root == expected_root,
+            "the audit root changed between calls"
+        );
+    }
+
+    let mut rng = Rng::new(0xA0D1);
+    let mut latencies = Vec::with_capacity(AUDIT_PROOFS);
+    let mut failures = 0u64;
+    let (mut len_min, mut len_max) = (usize::MAX, 0usize);
+    let began = Instant::now();
+    for _ in 0..AUDIT_PROOFS {
+        let seq = rng.below(events) + 1;
+        let start = Instant::now();
+        let outcome = duikou::store::audit::inclusion(store.db(), seq, events).await;
+        let micros = start.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+        match outcome {
+            Ok((leaf, proof, root)) => {
+                latencies.push(micros);
+                len_min = len_min.min(proof.len());
+                len_max = len_max.max(proof.len());
+                if root != expected_root
+                    || !duikou::domain::merkle::verify_inclusion(
+                        seq - 1,
+                        events,
+                        &leaf,
+                        &proof,
+                        &root,
+                    )
+                {
+                    failures += 1;
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                if failures <= 5 {
+                    println!("  inclusion proof of {seq} failed: {e}");
+                }
+            }
+        }
+    }
+    let secs = began.elapsed().as_secs_f64();
+
+    store.close().await.context("closing the audit store")?;
+    dir.close()
+        .context("removing the audit temporary directory")?;
+
+    let mean_ms = |us: &[u32]| {
+        us.iter().map(|&u| f64::from(u)).sum::<f64>() / us.len().max(1) as f64 / 1000.0
+    };
+    let mean = mean_ms(&latencies);
+    let root_mean = mean_ms(&root_us);
+    latencies.sort_unstable();
+    root_us.sort_unstable();
+    Ok(AuditProofs {
+        events,
+        insert_secs,
+        tree_secs,
+        proofs: latencies.len(),
+        failures,
+        proof_len_min: if latencies.is_empty() { 0 } else { len_min },
+        proof_len_max: len_max,
+        secs,
+        p50_ms: percentile_ms(&latencies, 0.50),
+        p99_ms: percentile_ms(&latencies, 0.99),
+        mean_ms: mean,
+        max_ms: latencies
+            .last()
+            .map_or(f64::NAN, |&us| f64::from(us) / 1000.0),
+        roots: root_us.len(),
+        root_p50_ms: percentile_ms(&root_us, 0.50),
+        root_p99_ms: percentile_ms(&root_us, 0.99),
+        root_mean_ms: root_mean,
+    })
+}
+
+/// Inserts events 1..=`events` in bulk and sets the head's size (the tree stays empty).
+async fn seed_audit_events(store: &Store, events: u64) -> Result<()> {
+    const METHOD: &str = "/duikou.v1.PairingService/CreatePairing";
+    let base = duikou::domain::audit::AuditEvent::stored_time(Utc::now())
+        - chrono::Duration::seconds(events as i64);
+    let mut next = 1;
+    while next <= events {
+        let last = (next + AUDIT_ROWS_PER_TRANSACTION - 1).min(events);
+        let tx = store
+            .db()
+            .begin()
+            .await
+            .context("beginning an audit transaction")?;
+        let mut chunk_start = next;
+        while chunk_start <= last {
+            let chunk_end = (chunk_start + AUDIT_INSERT_CHUNK - 1).min(last);
+            let rows = (chunk_start..=chunk_end).map(|seq| {
+                let resource = format!("pairings/{seq}");
+                let digest = duikou::domain::merkle::leaf_hash(resource.as_bytes());
+                audit_event::ActiveModel {
+                    seq: Set(seq as i64),
+                    time: Set(base + chrono::Duration::microseconds(seq as i64 * 1_000_123)),
+                    actor_token_id: Set(Some(1)),
+                    actor_label: Set("load bench".to_owned()),
+                    actor_role: Set(Some(Role::Admin as i16)),
+                    method: Set(METHOD.to_owned()),
+                    resource: Set(resource),
+                    request_id: Set(String::new()),
+                    resource_sha256: Set(duikou::store::audit::to_hex(&digest)),
+                }
+            });
+            audit_event::Entity::insert_many(rows)
+                .exec_without_returning(&tx)
+                .await
+                .with_context(|| format!("inserting audit events {chunk_start}..={chunk_end}"))?;
+            chunk_start = chunk_end + 1;
+        }
+        tx.commit().await.context("committing audit events")?;
+        next = last + 1;
+    }
+    audit_head::Entity::update_many()
+        .col_expr(audit_head::Column::Size, Expr::value(events as i64))
+        .filter(audit_head::Column::Id.eq(1))
+        .exec(store.db())
+        .await
+        .context("setting the audit head's size")?;
     Ok(())
 }
