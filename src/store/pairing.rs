@@ -291,10 +291,8 @@ pub async fn ancestry(db: &impl ConnectionTrait, id: i64, stop: i64) -> Result<V
 /// # Errors
 /// Only the database's.
 pub async fn find(store: &Store, id: i64) -> Result<Option<PairingRow>, Error> {
-    let Some(reader) = store.point_reader() else {
-        return get(store.db(), id).await;
-    };
-    let inline = reader.row(
+    point_read::read_one(
+        store,
         "SELECT id, program_id, supporting_code, supported_code, supporting_path, \
          supported_path, parent_id, level, fields, period_start, period_end, state, \
          display_name, create_time, update_time, delete_time, revision \
@@ -321,12 +319,7 @@ pub async fn find(store: &Store, id: i64) -> Result<Option<PairingRow>, Error> {
                 revision: row.get("revision")?,
             })
         },
-    );
-    match inline {
-        Ok(row) => Ok(row),
-        Err(e) => {
-            tracing::debug!(error = %e, "inline read failed; reading through the pool");
-            get(store.db(), id).await
-        }
-    }
+        || async { get(store.db(), id).await },
+    )
+    .await
 }

@@ -88,6 +88,30 @@ impl PointReader {
     }
 }
 
+/// One row by key: inline through the store's point reader when it has one and the read
+/// succeeds, else through `pool`.
+///
+/// # Errors
+/// The pool's errors; an inline failure only sends the read to the pool.
+pub async fn read_one<T, Fut>(
+    store: &super::Store,
+    sql: &'static str,
+    params: impl Params,
+    map: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    pool: impl FnOnce() -> Fut,
+) -> Result<Option<T>, Error>
+where
+    Fut: std::future::Future<Output = Result<Option<T>, Error>>,
+{
+    if let Some(reader) = store.point_reader() {
+        match reader.row(sql, params, map) {
+            Ok(row) => return Ok(row),
+            Err(e) => tracing::debug!(error = %e, "inline read failed; reading through the pool"),
+        }
+    }
+    pool().await
+}
+
 /// Reads a timestamp as sqlx stores it on SQLite (RFC 3339).
 pub fn timestamp(row: &Row<'_>, column: &str) -> rusqlite::Result<DateTime<Utc>> {
     let text: String = row.get(column)?;

@@ -6,7 +6,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
 
-use super::{Store, constraint_error, entities::region};
+use super::{Store, constraint_error, entities::region, point_read};
 use crate::{
     domain::region::{NameMatch, RegionCode, RegionFilter, RegionLevel, RegionPath},
     error::Error,
@@ -140,10 +140,8 @@ pub async fn insert(
 /// # Errors
 /// Only the database's.
 pub async fn find(store: &Store, code: &RegionCode) -> Result<Option<RegionRow>, Error> {
-    let Some(reader) = store.point_reader() else {
-        return get(store.db(), code).await;
-    };
-    let inline = reader.row(
+    point_read::read_one(
+        store,
         "SELECT code, display_name, level, parent_code, path, added \
          FROM regions WHERE code = ?1",
         [code.as_str()],
@@ -157,12 +155,7 @@ pub async fn find(store: &Store, code: &RegionCode) -> Result<Option<RegionRow>,
                 added: row.get("added")?,
             })
         },
-    );
-    match inline {
-        Ok(row) => Ok(row),
-        Err(e) => {
-            tracing::debug!(error = %e, "inline read failed; reading through the pool");
-            get(store.db(), code).await
-        }
-    }
+        || async { get(store.db(), code).await },
+    )
+    .await
 }

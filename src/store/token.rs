@@ -163,10 +163,8 @@ pub fn scope_of(stored: &str) -> Scope {
 /// # Errors
 /// Only the database's.
 pub async fn find(store: &Store, id: i64) -> Result<Option<TokenRow>, Error> {
-    let Some(reader) = store.point_reader() else {
-        return Ok(access_token::Entity::find_by_id(id).one(store.db()).await?);
-    };
-    let inline = reader.row(
+    point_read::read_one(
+        store,
         "SELECT id, role, label, scopes, secret_hash, create_time, expire_time, revoke_time \
          FROM access_tokens WHERE id = ?1",
         [id],
@@ -182,12 +180,7 @@ pub async fn find(store: &Store, id: i64) -> Result<Option<TokenRow>, Error> {
                 revoke_time: point_read::optional_timestamp(row, "revoke_time")?,
             })
         },
-    );
-    match inline {
-        Ok(row) => Ok(row),
-        Err(e) => {
-            tracing::debug!(error = %e, "inline read failed; reading through the pool");
-            Ok(access_token::Entity::find_by_id(id).one(store.db()).await?)
-        }
-    }
+        || async { Ok(access_token::Entity::find_by_id(id).one(store.db()).await?) },
+    )
+    .await
 }
