@@ -1,7 +1,6 @@
 //! `duikou.v1.AuditService`: the change record, its signed checkpoints and proofs, for
 //! AUDITOR and ADMIN (see [`super::authz`]).
 
-use base64::{Engine, engine::general_purpose::STANDARD};
 use tonic::{Request, Response, Status};
 
 use super::timestamp;
@@ -191,9 +190,4 @@ impl AuditService for Audit {
             problem,
         }))
     }
-}
-
-/// The base64 of a signature, as the checkpoints table keeps it.
-pub fn signature_text(signature: &[u8]) -> String {
-    STANDARD.encode(signature)
 }

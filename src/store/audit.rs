@@ -143,13 +143,6 @@ fn node(id: NodeId, hash: &Hash) -> audit_node::ActiveModel {
     }
 }
 
-async fn stored_hash(db: &impl ConnectionTrait, id: NodeId) -> Result<Option<Hash>, Error> {
-    let row = audit_node::Entity::find_by_id((id.level as i32, id.index as i64))
-        .one(db)
-        .await?;
-    Ok(row.and_then(|r| from_hex(&r.hash)))
-}
-
 /// The number of events in the log (all covered by the stored tree once committed).
 ///
 /// # Errors
@@ -196,9 +189,22 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<Option<Mismatch>, Error
         }
         let first = events[0].seq;
         let last = events[events.len() - 1].seq;
+        // Every stored node a leaf of this chunk can finish, in one query: at each level,
+        // the nodes over the chunk's leaves.
+        let mut levels = sea_orm::Condition::any();
+        let mut level = 0;
+        while level < 63 && (1i64 << level) <= last {
+            levels = levels.add(
+                sea_orm::Condition::all()
+                    .add(audit_node::Column::Level.eq(level))
+                    .add(
+                        audit_node::Column::Idx.between((first - 1) >> level, (last - 1) >> level),
+                    ),
+            );
+            level += 1;
+        }
         let stored: std::collections::HashMap<(i32, i64), String> = audit_node::Entity::find()
-            .filter(audit_node::Column::Level.eq(0))
-            .filter(audit_node::Column::Idx.between(first - 1, last - 1))
+            .filter(levels)
             .all(db)
             .await?
             .into_iter()
@@ -239,7 +245,8 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<Option<Mismatch>, Error
                     index: complete.index * 2 + 1,
                 });
                 hash = merkle::node_hash(&left, &hash);
-                if stored_hash(db, complete).await? != Some(hash) {
+                let kept = stored.get(&(complete.level as i32, complete.index as i64));
+                if kept.and_then(|h| from_hex(h)) != Some(hash) {
                     return Ok(Some(Mismatch {
                         seq,
                         problem: format!("tree node {complete:?} does not match the events"),
