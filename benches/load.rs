@@ -51,13 +51,13 @@ use duikou::{
     server,
     store::{
         Store,
-        entities::{audit_event, audit_head, pairing, program, region},
+        audit::PendingEvent,
+        entities::{pairing, program, region},
         token::{self, NewToken},
     },
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, TransactionTrait, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, EntityTrait, PaginatorTrait, QueryOrder, TransactionTrait,
 };
 use serde_json::json;
 use tokio::{
@@ -1107,9 +1107,7 @@ fn report(
 /// Audit events seeded for the inclusion-proof measurement, unless
 /// `DUIKOU_BENCH_AUDIT_EVENTS` says otherwise.
 const AUDIT_EVENTS: u64 = 1_000_000;
-/// Audit rows per INSERT statement (9 bound columns each, under SQLite's 32,766).
-const AUDIT_INSERT_CHUNK: u64 = 2_000;
-/// Audit rows per seeding transaction.
+/// Audit events sealed per seeding transaction.
 const AUDIT_ROWS_PER_TRANSACTION: u64 = 250_000;
 /// Inclusion proofs timed, one after another.
 const AUDIT_PROOFS: usize = 2_000;
@@ -1119,8 +1117,7 @@ const AUDIT_ROOTS: usize = 200;
 /// What the audit inclusion-proof measurement saw.
 struct AuditProofs {
     events: u64,
-    insert_secs: f64,
-    tree_secs: f64,
+    seed_secs: f64,
     proofs: usize,
     failures: u64,
     proof_len_min: usize,
@@ -1147,15 +1144,13 @@ impl AuditProofs {
         format!(
             "Audit inclusion proofs ({} events, separate SQLite store, called through the store \
              directly, one after another, no gRPC):\n  \
-             seeded {} events in {:.2} s + tree in {:.2} s = {:.2} s\n  \
+             seeded {} events and their tree in {:.2} s\n  \
              inclusion: {} proofs, {:.0} proofs/s, p50 {:.3} ms, p99 {:.3} ms, mean {:.3} ms, \
              max {:.3} ms, {} hashes per proof, {} failed verification\n  \
              root: {} calls, p50 {:.3} ms, p99 {:.3} ms, mean {:.3} ms",
             self.events,
             self.events,
-            self.insert_secs,
-            self.tree_secs,
-            self.insert_secs + self.tree_secs,
+            self.seed_secs,
             self.proofs,
             proofs_per_sec,
             self.p50_ms,
@@ -1175,9 +1170,7 @@ impl AuditProofs {
         json!({
             "events": self.events,
             "via": "duikou::store::audit::inclusion on the store, sequential, no gRPC",
-            "seed_insert_secs": self.insert_secs,
-            "seed_tree_secs": self.tree_secs,
-            "seed_secs": self.insert_secs + self.tree_secs,
+            "seed_secs": self.seed_secs,
             "proofs": self.proofs,
             "errors": self.failures,
             "proof_hashes_min": self.proof_len_min,
@@ -1230,21 +1223,8 @@ async fn audit_inclusion() -> Result<AuditProofs> {
     seed_audit_events(&store, events)
         .await
         .context("seeding audit events")?;
-    let insert_secs = started.elapsed().as_secs_f64();
-    println!("  inserted {events} events in {insert_secs:.2} s; building the tree …");
-    let started = Instant::now();
-    let tx = store
-        .db()
-        .begin()
-        .await
-        .context("beginning the tree transaction")?;
-    duikou::store::audit::extend_tree(&tx)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .context("extending the audit tree")?;
-    tx.commit().await.context("committing the audit tree")?;
-    let tree_secs = started.elapsed().as_secs_f64();
-    println!("  built the tree in {tree_secs:.2} s");
+    let seed_secs = started.elapsed().as_secs_f64();
+    println!("  sealed {events} events and their tree in {seed_secs:.2} s");
     let size = duikou::store::audit::size(store.db())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))
@@ -1319,8 +1299,7 @@ async fn audit_inclusion() -> Result<AuditProofs> {
     root_us.sort_unstable();
     Ok(AuditProofs {
         events,
-        insert_secs,
-        tree_secs,
+        seed_secs,
         proofs: latencies.len(),
         failures,
         proof_len_min: if latencies.is_empty() { 0 } else { len_min },
@@ -1339,52 +1318,43 @@ async fn audit_inclusion() -> Result<AuditProofs> {
     })
 }
 
-/// Inserts events 1..=`events` in bulk and sets the head's size (the tree stays empty).
+/// Appends events 1..=`events` as the service does, sealing them with their tree in large
+/// transactions.
 async fn seed_audit_events(store: &Store, events: u64) -> Result<()> {
     const METHOD: &str = "/duikou.v1.PairingService/CreatePairing";
-    let base = duikou::domain::audit::AuditEvent::stored_time(Utc::now())
-        - chrono::Duration::seconds(events as i64);
+    let actor = duikou::domain::audit::Actor {
+        token_id: Some(1),
+        label: "load bench".to_owned(),
+        role: Some(Role::Admin as i32),
+    };
     let mut next = 1;
     while next <= events {
         let last = (next + AUDIT_ROWS_PER_TRANSACTION - 1).min(events);
+        let pending = (next..=last)
+            .map(|seq| {
+                let resource = format!("pairings/{seq}");
+                let digest = duikou::domain::merkle::leaf_hash(resource.as_bytes());
+                PendingEvent {
+                    actor: actor.clone(),
+                    method: METHOD.to_owned(),
+                    resource,
+                    request_id: String::new(),
+                    resource_sha256: duikou::store::audit::to_hex(&digest),
+                }
+            })
+            .collect();
         let tx = store
             .db()
             .begin()
             .await
             .context("beginning an audit transaction")?;
-        let mut chunk_start = next;
-        while chunk_start <= last {
-            let chunk_end = (chunk_start + AUDIT_INSERT_CHUNK - 1).min(last);
-            let rows = (chunk_start..=chunk_end).map(|seq| {
-                let resource = format!("pairings/{seq}");
-                let digest = duikou::domain::merkle::leaf_hash(resource.as_bytes());
-                audit_event::ActiveModel {
-                    seq: Set(seq as i64),
-                    time: Set(base + chrono::Duration::microseconds(seq as i64 * 1_000_123)),
-                    actor_token_id: Set(Some(1)),
-                    actor_label: Set("load bench".to_owned()),
-                    actor_role: Set(Some(Role::Admin as i16)),
-                    method: Set(METHOD.to_owned()),
-                    resource: Set(resource),
-                    request_id: Set(String::new()),
-                    resource_sha256: Set(duikou::store::audit::to_hex(&digest)),
-                }
-            });
-            audit_event::Entity::insert_many(rows)
-                .exec_without_returning(&tx)
-                .await
-                .with_context(|| format!("inserting audit events {chunk_start}..={chunk_end}"))?;
-            chunk_start = chunk_end + 1;
-        }
+        duikou::store::audit::seal(&tx, pending)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("sealing audit events {next}..={last}"))?;
         tx.commit().await.context("committing audit events")?;
         next = last + 1;
     }
-    audit_head::Entity::update_many()
-        .col_expr(audit_head::Column::Size, Expr::value(events as i64))
-        .filter(audit_head::Column::Id.eq(1))
-        .exec(store.db())
-        .await
-        .context("setting the audit head's size")?;
     Ok(())
 }
 
@@ -1497,15 +1467,14 @@ async fn audit_cost(config: &BenchConfig) -> Result<serde_json::Value> {
                                         name: name.clone(),
                                         ..Default::default()
                                     };
-                                    audit::append(
-                                        tx,
-                                        &Actor::command_line(),
-                                        "/duikou.v1.PairingService/CreatePairing",
-                                        &name,
-                                        None,
-                                        digest(&after),
-                                    )
-                                    .await?;
+                                    audit::append(PendingEvent {
+                                        actor: Actor::command_line(),
+                                        method: "/duikou.v1.PairingService/CreatePairing"
+                                            .to_owned(),
+                                        resource: name,
+                                        request_id: String::new(),
+                                        resource_sha256: digest(&after),
+                                    })?;
                                 }
                                 Ok(())
                             })

@@ -118,7 +118,13 @@ pub async fn create_recorded(
     )
     .await?;
     let after = to_proto(row.clone());
-    audit::append(tx, actor, method, &after.name, None, digest(&after)).await?;
+    audit::append(audit::PendingEvent {
+        actor: actor.clone(),
+        method: method.to_owned(),
+        resource: after.name.clone(),
+        request_id: String::new(),
+        resource_sha256: digest(&after),
+    })?;
     Ok((row, secret))
 }
 
@@ -134,7 +140,13 @@ pub async fn revoke_recorded(
 ) -> Result<TokenRow, Error> {
     let row = token::revoke(tx, id).await?;
     let after = to_proto(row.clone());
-    audit::append(tx, actor, method, &after.name, None, digest(&after)).await?;
+    audit::append(audit::PendingEvent {
+        actor: actor.clone(),
+        method: method.to_owned(),
+        resource: after.name.clone(),
+        request_id: String::new(),
+        resource_sha256: digest(&after),
+    })?;
     Ok(row)
 }
 

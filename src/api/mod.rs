@@ -101,29 +101,29 @@ impl MaskRules {
     }
 }
 
-/// Appends the audit event of a change made in `tx` by `caller`: the method, the resource's
-/// name and its SHA-256 as it stands after the change (its protobuf encoding).
+/// Records the audit event of a change made in the current write transaction by `caller`:
+/// the method, the resource's name and its SHA-256 as it stands after the change (its
+/// protobuf encoding).
 ///
 /// # Errors
-/// Only the database's.
-pub(crate) async fn record(
-    tx: &impl sea_orm::ConnectionTrait,
+/// INTERNAL outside a store write.
+pub(crate) fn record(
     caller: &crate::domain::access::Caller,
     method: &str,
     resource: &str,
     request_id: Option<&crate::domain::request_id::RequestId>,
     after: &impl Message,
 ) -> Result<(), Error> {
-    crate::store::audit::append(
-        tx,
-        &crate::domain::audit::Actor::of(caller),
-        method,
-        resource,
-        request_id.map(crate::domain::request_id::RequestId::as_str),
-        digest(after),
-    )
-    .await
-    .map(drop)
+    crate::store::audit::append(crate::store::audit::PendingEvent {
+        actor: crate::domain::audit::Actor::of(caller),
+        method: method.to_owned(),
+        resource: resource.to_owned(),
+        request_id: request_id
+            .map(crate::domain::request_id::RequestId::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        resource_sha256: digest(after),
+    })
 }
 
 /// Lower-case hex SHA-256 of a resource's protobuf encoding, as audit events record it.

@@ -63,7 +63,7 @@ async fn save_audited(
 ) -> Result<PairingRow, Error> {
     let row = pairings::save(tx, current, change).await?;
     let after = pairing_to_proto(row.clone());
-    record(tx, caller, method, &after.name, None, &after).await?;
+    record(caller, method, &after.name, None, &after)?;
     Ok(row)
 }
 
@@ -423,14 +423,12 @@ impl PairingService for Pairings {
                     }
                     let row = programs::insert(tx, &draft).await?;
                     record(
-                        tx,
                         &caller,
                         CREATE_PROGRAM,
                         &name::format_id("programs", row.id),
                         request_id.as_ref(),
                         &program_to_proto(row.clone()),
-                    )
-                    .await?;
+                    )?;
                     if let Some(rid) = &request_id {
                         idempotency::settle(tx, rid, &name::format_id("programs", row.id)).await?;
                     }
@@ -528,14 +526,12 @@ impl PairingService for Pairings {
                     }
                     let row = programs::update(tx, current, &draft).await?;
                     record(
-                        tx,
                         &caller,
                         UPDATE_PROGRAM,
                         &name::format_id("programs", row.id),
                         None,
                         &program_to_proto(row.clone()),
-                    )
-                    .await?;
+                    )?;
                     Ok(row)
                 })
             })
@@ -588,14 +584,12 @@ impl PairingService for Pairings {
                     )
                     .await?;
                     record(
-                        tx,
                         &caller,
                         CREATE_PAIRING,
                         &name::format_id("pairings", row.id),
                         request_id.as_ref(),
                         &pairing_to_proto(row.clone()),
-                    )
-                    .await?;
+                    )?;
                     if let Some(rid) = &request_id {
                         idempotency::settle(tx, rid, &name::format_id("pairings", row.id)).await?;
                     }

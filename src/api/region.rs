@@ -151,7 +151,7 @@ impl RegionService for Regions {
                     let row = region::insert(tx, &code, &display_name, level, parent_row.as_ref())
                         .await?;
                     let after = to_proto(row.clone());
-                    record(tx, &caller, CREATE_REGION, &after.name, None, &after).await?;
+                    record(&caller, CREATE_REGION, &after.name, None, &after)?;
                     Ok(row)
                 })
             })

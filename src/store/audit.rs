@@ -1,6 +1,8 @@
 //! The audit log: appends in the writing transaction, and checks the stored log against
 //! itself.
 
+use std::{cell::RefCell, future::Future};
+
 use chrono::Utc;
 use sea_orm::{
     ActiveValue::Set,
@@ -20,87 +22,116 @@ use crate::{
     error::Error,
 };
 
-/// Appends one event for a change made in the transaction `db`, after every other write of
-/// that change, and returns its sequence number. Taking the number locks the head row until
-/// the transaction ends, which orders appends across transactions and servers, so sequence
-/// numbers have no gaps. The tree grows over the new events in [`extend_tree`], which every
-/// write transaction runs before it commits.
+/// A change waiting, in the current write transaction, for its place in the log.
+#[derive(Debug, Clone)]
+pub struct PendingEvent {
+    /// Who made the change.
+    pub actor: Actor,
+    /// The RPC or command.
+    pub method: String,
+    /// The changed resource's name.
+    pub resource: String,
+    /// The request id, or empty.
+    pub request_id: String,
+    /// Hex SHA-256 of the resource as it stands after the change.
+    pub resource_sha256: String,
+}
+
+tokio::task_local! {
+    /// The events of the write transaction running on this task, in the order their
+    /// changes were made. [`Journal::scope`] sets it up around a transaction's work.
+    static JOURNAL: RefCell<Vec<PendingEvent>>;
+}
+
+/// The audit events of one write transaction, gathered while its work runs and written by
+/// [`seal`] just before it commits. Gathering them lets a transaction that carries many
+/// requests (a group commit) number and insert all its events at once, and it keeps the
+/// head row, which orders appends across servers, locked only from sealing to commit.
+pub struct Journal;
+
+impl Journal {
+    /// Runs `work` with an empty journal of its own.
+    pub async fn scope<F: Future>(work: F) -> F::Output {
+        JOURNAL.scope(RefCell::new(Vec::new()), work).await
+    }
+
+    /// How many events the journal holds: a mark to [`Journal::rewind`] to when a
+    /// savepoint rolls back.
+    pub fn mark() -> usize {
+        JOURNAL.try_with(|j| j.borrow().len()).unwrap_or(0)
+    }
+
+    /// Drops the events gathered after `mark`: their changes were rolled back.
+    pub fn rewind(mark: usize) {
+        let _ = JOURNAL.try_with(|j| j.borrow_mut().truncate(mark));
+    }
+
+    /// Takes every gathered event, leaving the journal empty.
+    pub fn take() -> Vec<PendingEvent> {
+        JOURNAL
+            .try_with(|j| std::mem::take(&mut *j.borrow_mut()))
+            .unwrap_or_default()
+    }
+}
+
+/// Records the audit event of a change made in the current write transaction, after every
+/// other write of that change. The event gets its sequence number and time when the
+/// transaction is sealed, so it exists exactly when the change is committed.
 ///
 /// # Errors
-/// Only the database's.
-pub async fn append(
-    db: &impl ConnectionTrait,
-    actor: &Actor,
-    method: &str,
-    resource: &str,
-    request_id: Option<&str>,
-    resource_sha256: String,
-) -> Result<i64, Error> {
+/// INTERNAL outside a store write, where no transaction would carry the event.
+pub fn append(event: PendingEvent) -> Result<(), Error> {
+    JOURNAL
+        .try_with(|j| j.borrow_mut().push(event))
+        .map_err(|_| anyhow::anyhow!("an audit event was recorded outside a store write").into())
+}
+
+/// Writes `events` into the log at its end and grows the tree over them, inside the
+/// transaction `db`, which must then commit. Every event gets the same time, the time of
+/// sealing. Taking the numbers locks the head row until the transaction ends, which orders
+/// appends across transactions and servers, so sequence numbers have no gaps.
+///
+/// # Errors
+/// INTERNAL when the stored tree lags the log or lacks its right edge; the database's
+/// failures.
+pub async fn seal(db: &impl ConnectionTrait, events: Vec<PendingEvent>) -> Result<(), Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let count = events.len() as i64;
     let head = audit_head::Entity::update_many()
         .col_expr(
             audit_head::Column::Size,
-            Expr::col(audit_head::Column::Size).add(1),
+            Expr::col(audit_head::Column::Size).add(count),
+        )
+        .col_expr(
+            audit_head::Column::TreeSize,
+            Expr::col(audit_head::Column::Size).add(count),
         )
         .filter(audit_head::Column::Id.eq(1))
+        .filter(Expr::col(audit_head::Column::TreeSize).eq(Expr::col(audit_head::Column::Size)))
         .exec_with_returning(db)
         .await?
         .pop()
-        .ok_or_else(|| anyhow::anyhow!("the audit head row is missing"))?;
-    let event = AuditEvent {
-        seq: head.size,
-        time: AuditEvent::stored_time(Utc::now()),
-        actor: actor.clone(),
-        method: method.to_owned(),
-        resource: resource.to_owned(),
-        request_id: request_id.unwrap_or_default().to_owned(),
-        resource_sha256,
-    };
-    audit_event::Entity::insert(audit_event::ActiveModel {
-        seq: Set(event.seq),
-        time: Set(event.time),
-        actor_token_id: Set(event.actor.token_id),
-        actor_label: Set(event.actor.label.clone()),
-        actor_role: Set(event.actor.role.map(|r| r as i16)),
-        method: Set(event.method.clone()),
-        resource: Set(event.resource.clone()),
-        request_id: Set(event.request_id.clone()),
-        resource_sha256: Set(event.resource_sha256.clone()),
-    })
-    .exec_without_returning(db)
-    .await?;
-    Ok(event.seq)
-}
-
-/// Adds to the stored tree the leaves of the events appended since it last grew, and every
-/// complete subtree they finish, in one insert. Runs inside each write transaction before
-/// its commit, so events and tree become visible together.
-///
-/// # Errors
-/// INTERNAL when the stored tree lacks its right edge; the database's failures.
-pub async fn extend_tree(db: &impl ConnectionTrait) -> Result<(), Error> {
-    let head = audit_head::Entity::find_by_id(1)
-        .one(db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the audit head row is missing"))?;
-    if head.tree_size >= head.size {
-        return Ok(());
-    }
-    let covered = head.tree_size as u64;
-    let events = audit_event::Entity::find()
-        .filter(audit_event::Column::Seq.gt(head.tree_size))
-        .filter(audit_event::Column::Seq.lte(head.size))
-        .order_by_asc(audit_event::Column::Seq)
-        .all(db)
-        .await?;
+        .ok_or_else(|| anyhow::anyhow!("the audit head is missing or its tree lags the log"))?;
+    let covered = (head.size - count) as u64;
+    let time = AuditEvent::stored_time(Utc::now());
     // The complete subtrees of the tree so far are its right edge: all a new leaf can join.
     let mut edge = stored_nodes(db, &merkle::range_nodes(0, covered)).await?;
-    let mut nodes = Vec::new();
-    for (offset, row) in events.into_iter().enumerate() {
+    let mut rows = Vec::with_capacity(events.len());
+    let mut nodes = Vec::with_capacity(2 * events.len());
+    for (offset, pending) in events.into_iter().enumerate() {
         let index = covered + offset as u64;
-        if row.seq != index as i64 + 1 {
-            return Err(anyhow::anyhow!("audit event {} is missing", index + 1).into());
-        }
-        let mut hash = merkle::leaf_hash(&event_of(row).canonical_bytes());
+        let event = AuditEvent {
+            seq: index as i64 + 1,
+            time,
+            actor: pending.actor,
+            method: pending.method,
+            resource: pending.resource,
+            request_id: pending.request_id,
+            resource_sha256: pending.resource_sha256,
+        };
+        let mut hash = merkle::leaf_hash(&event.canonical_bytes());
         let leaf = NodeId { level: 0, index };
         edge.insert(leaf, hash);
         nodes.push(node(leaf, &hash));
@@ -121,18 +152,33 @@ pub async fn extend_tree(db: &impl ConnectionTrait) -> Result<(), Error> {
             edge.insert(complete, hash);
             nodes.push(node(complete, &hash));
         }
+        rows.push(row(event));
+    }
+    for chunk in rows.chunks(500) {
+        audit_event::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
     }
     for chunk in nodes.chunks(500) {
         audit_node::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(db)
             .await?;
     }
-    audit_head::Entity::update_many()
-        .col_expr(audit_head::Column::TreeSize, Expr::value(head.size))
-        .filter(audit_head::Column::Id.eq(1))
-        .exec(db)
-        .await?;
     Ok(())
+}
+
+fn row(event: AuditEvent) -> audit_event::ActiveModel {
+    audit_event::ActiveModel {
+        seq: Set(event.seq),
+        time: Set(event.time),
+        actor_token_id: Set(event.actor.token_id),
+        actor_label: Set(event.actor.label),
+        actor_role: Set(event.actor.role.map(|r| r as i16)),
+        method: Set(event.method),
+        resource: Set(event.resource),
+        request_id: Set(event.request_id),
+        resource_sha256: Set(event.resource_sha256),
+    }
 }
 
 fn node(id: NodeId, hash: &Hash) -> audit_node::ActiveModel {

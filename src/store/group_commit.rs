@@ -19,6 +19,7 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::audit::Journal;
 use crate::error::Error;
 
 /// The most requests that share one commit.
@@ -68,6 +69,10 @@ async fn writer(db: DatabaseConnection, mut jobs: mpsc::Receiver<Box<dyn Job>>) 
 }
 
 async fn run_batch(db: DatabaseConnection, batch: Vec<Box<dyn Job>>) {
+    Journal::scope(run_batch_journaled(db, batch)).await;
+}
+
+async fn run_batch_journaled(db: DatabaseConnection, batch: Vec<Box<dyn Job>>) {
     let begun = db
         .begin_with_options(TransactionOptions {
             isolation_level: None,
@@ -108,7 +113,7 @@ async fn run_batch(db: DatabaseConnection, batch: Vec<Box<dyn Job>>) {
             }
             Err(error)
         }
-        None => match super::audit::extend_tree(&tx).await {
+        None => match super::audit::seal(&tx, Journal::take()).await {
             Ok(()) => tx.commit().await.map_err(Error::from),
             Err(error) => {
                 if let Err(e) = tx.rollback().await {
@@ -148,6 +153,7 @@ where
             if reply.is_closed() {
                 return Ran::Settled(Box::new(|_| {}));
             }
+            let mark = Journal::mark();
             let savepoint = match tx.begin().await {
                 Ok(savepoint) => savepoint,
                 Err(e) => {
@@ -172,7 +178,10 @@ where
                     }
                 },
                 Err(error) => match savepoint.rollback().await {
-                    Ok(()) => Ran::Settled(answer(reply, Err(error))),
+                    Ok(()) => {
+                        Journal::rewind(mark);
+                        Ran::Settled(answer(reply, Err(error)))
+                    }
                     Err(e) => {
                         let broken = Error::from(e);
                         Ran::Broken(broken.clone(), answer(reply, Err(broken)))

@@ -136,7 +136,7 @@ impl Store {
         }
         let mut attempt = 1;
         loop {
-            let outcome = self.try_write(&mut work).await;
+            let outcome = audit::Journal::scope(self.try_write(&mut work)).await;
             match outcome {
                 Err(e) if e.is_retryable() && attempt < WRITE_ATTEMPTS => {
                     tracing::debug!(attempt, error = %e, "write lost a race; retrying");
@@ -168,7 +168,7 @@ impl Store {
             .map_err(Error::from)?;
         match work(&tx).await {
             Ok(value) => {
-                if let Err(e) = audit::extend_tree(&tx).await {
+                if let Err(e) = audit::seal(&tx, audit::Journal::take()).await {
                     let _ = tx.rollback().await;
                     return Err(e);
                 }

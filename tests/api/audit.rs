@@ -2,6 +2,8 @@
 //! failed request, and a log that cannot be altered unnoticed.
 
 use duikou::{
+    domain::audit::Actor,
+    error::Error,
     proto::v1::{CreatePairingRequest, SuspendPairingRequest},
     store::{
         audit::{self, Mismatch},
@@ -96,6 +98,70 @@ async fn every_change_appends_one_event_and_a_failed_request_none() {
         "no gaps"
     );
     assert_eq!(verify(&app).await, None);
+}
+
+#[tokio::test]
+async fn writes_that_fail_after_recording_leave_no_event_even_when_they_share_a_commit() {
+    let app = spawn().await;
+    let before = events(&app).await.len();
+    let store = app.store().await;
+
+    // Forty writes at once: on SQLite they share group commits, on PostgreSQL each has its
+    // own transaction. Every one records an event; every third then fails.
+    let mut writes = tokio::task::JoinSet::new();
+    for n in 0..40u32 {
+        let store = store.clone();
+        writes.spawn(async move {
+            store
+                .write(move |_tx| {
+                    Box::pin(async move {
+                        audit::append(audit::PendingEvent {
+                            actor: Actor::command_line(),
+                            method: "test".to_owned(),
+                            resource: format!("things/{n}"),
+                            request_id: String::new(),
+                            resource_sha256: String::new(),
+                        })?;
+                        if n % 3 == 0 {
+                            return Err(Error::precondition("TEST_FAILURE", "fails on purpose"));
+                        }
+                        Ok(())
+                    })
+                })
+                .await
+                .map(|()| n)
+        });
+    }
+    let mut succeeded: Vec<u32> = writes.join_all().await.into_iter().flatten().collect();
+    store.close().await.unwrap();
+    let log = events(&app).await;
+
+    succeeded.sort_unstable();
+    let mut recorded: Vec<u32> = log[before..]
+        .iter()
+        .map(|e| e.resource["things/".len()..].parse().unwrap())
+        .collect();
+    recorded.sort_unstable();
+    assert_eq!(succeeded.len(), 26);
+    assert_eq!(recorded, succeeded);
+    assert!(
+        log.iter().enumerate().all(|(i, e)| e.seq == i as i64 + 1),
+        "no gaps"
+    );
+    assert_eq!(verify(&app).await, None);
+}
+
+#[tokio::test]
+async fn recording_an_event_outside_a_store_write_is_refused() {
+    let outcome = audit::append(audit::PendingEvent {
+        actor: Actor::command_line(),
+        method: "test".to_owned(),
+        resource: "things/1".to_owned(),
+        request_id: String::new(),
+        resource_sha256: String::new(),
+    });
+
+    assert!(matches!(outcome, Err(Error::Internal(_))), "{outcome:?}");
 }
 
 #[tokio::test]
