@@ -1359,9 +1359,9 @@ async fn seed_audit_events(store: &Store, events: u64) -> Result<()> {
 }
 
 /// CreatePairing's database work, run through the store as the service runs it (one write
-/// transaction per request, group-committed on SQLite) at the same concurrency, with
-/// its audit event and without, three times each: what auditing costs a create. gRPC is left out, which
-/// makes the audit's share look larger than a client sees it.
+/// transaction per request, group-committed on SQLite) at the same concurrency, with its
+/// audit event and without, three times each: what auditing costs a create. gRPC is left
+/// out, which makes the audit's share look larger than a client sees it.
 async fn audit_cost(config: &BenchConfig) -> Result<serde_json::Value> {
     use duikou::{
         api::digest,
