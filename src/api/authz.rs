@@ -78,10 +78,23 @@ pub enum Access {
     Authenticated,
     /// A valid token with one of these roles.
     Roles(&'static [Role]),
+    /// A valid token with one of these roles, acting only on objects inside its regional
+    /// scope: the handler checks the object, before it looks at whether the object exists.
+    Scoped(&'static [Role]),
+}
+
+impl Access {
+    /// The roles the table lets through, if it names any.
+    pub fn roles(self) -> Option<&'static [Role]> {
+        match self {
+            Access::Roles(roles) | Access::Scoped(roles) => Some(roles),
+            Access::Public | Access::Authenticated => None,
+        }
+    }
 }
 
 const ADMIN: Access = Access::Roles(&[Role::Admin]);
-const COORDINATION: Access = Access::Roles(&[Role::Admin, Role::Coordinator]);
+const COORDINATION: Access = Access::Scoped(&[Role::Admin, Role::Coordinator]);
 const OVERSIGHT: Access = Access::Roles(&[Role::Admin, Role::Auditor]);
 
 /// Every RPC the server offers, by its path, and who may call it. A method missing here is
@@ -192,8 +205,10 @@ pub async fn authorize(
             "this method needs a token: send \"authorization: Bearer dk_…\"",
         )),
         (Access::Authenticated, Some(_)) => Ok(caller),
-        (Access::Roles(roles), Some(c)) if roles.contains(&c.role) => Ok(caller),
-        (Access::Roles(_), Some(c)) => Err(Error::PermissionDenied {
+        (Access::Roles(roles) | Access::Scoped(roles), Some(c)) if roles.contains(&c.role) => {
+            Ok(caller)
+        }
+        (Access::Roles(_) | Access::Scoped(_), Some(c)) => Err(Error::PermissionDenied {
             reason: "ROLE_NOT_ALLOWED",
             message: format!("the role {} may not call {path}", c.role.word()),
         }),

@@ -7,9 +7,10 @@ use duikou::{
     api::authz::{self, Access},
     domain::access::Role,
     proto::v1::{
-        AccessToken, CreateAccessTokenRequest, CreateProgramRequest, DeletePairingRequest,
-        GetPairingRequest, GetRegionRequest, ListAccessTokensRequest, Program,
-        RevokeAccessTokenRequest,
+        AccessToken, CreateAccessTokenRequest, CreatePairingRequest, CreateProgramRequest,
+        DeletePairingRequest, EndPairingRequest, GetPairingRequest, GetRegionRequest,
+        ListAccessTokensRequest, Pairing, Program, ResumePairingRequest, RevokeAccessTokenRequest,
+        SuspendPairingRequest, UndeletePairingRequest, UpdatePairingRequest, UpdateProgramRequest,
     },
 };
 use prost::Message;
@@ -98,6 +99,15 @@ async fn every_method_answers_every_kind_of_caller_as_the_table_says() {
         .await
         .unwrap();
     let forged = format!("dk_1_{}", "A".repeat(43));
+    let mut out_of_scope = std::collections::HashMap::new();
+    for role in Role::ALL {
+        out_of_scope.insert(role, app.token(role, &["120000"]).await);
+    }
+    let program = app.program().await;
+    let targets = Targets {
+        pairing: app.pairing(pairing(&program, "110101", "420381")).await,
+        program,
+    };
     valid.extend(
         secrets
             .iter()
@@ -130,9 +140,8 @@ async fn every_method_answers_every_kind_of_caller_as_the_table_says() {
             let expected_refusal = match (access, role) {
                 (Access::Public, _) => None,
                 (_, None) => Some(Code::Unauthenticated),
-                (Access::Authenticated, Some(_)) => None,
-                (Access::Roles(roles), Some(role)) if roles.contains(&role) => None,
-                (Access::Roles(_), Some(_)) => Some(Code::PermissionDenied),
+                (_, Some(role)) if access.roles().is_none_or(|r| r.contains(&role)) => None,
+                (_, Some(_)) => Some(Code::PermissionDenied),
             };
             match expected_refusal {
                 Some(refusal) => assert_eq!(code, refusal, "{method} as {who}"),
@@ -142,6 +151,135 @@ async fn every_method_answers_every_kind_of_caller_as_the_table_says() {
                 ),
             }
         }
+        if let Access::Scoped(roles) = access {
+            for &role in roles.iter().filter(|&&r| r != Role::Admin) {
+                let secret = &out_of_scope[&role];
+                assert_eq!(
+                    call_on_beijing_and_hubei(&app, &method, secret, &targets).await,
+                    Code::PermissionDenied,
+                    "{method} as a {} scoped to Tianjin",
+                    role.word()
+                );
+            }
+        }
+    }
+}
+
+/// What the out-of-scope callers aim at: a program, and a pairing of a Beijing district with
+/// a Hubei city.
+struct Targets {
+    program: Program,
+    pairing: Pairing,
+}
+
+/// Calls a scoped method with a request that touches Beijing and Hubei, or programs, which
+/// belong to no region; returns the status code. A scoped method without a request here
+/// fails the walk, so none can be left out.
+async fn call_on_beijing_and_hubei(
+    app: &TestApp,
+    path: &str,
+    secret: &str,
+    targets: &Targets,
+) -> Code {
+    let name = targets.pairing.name.clone();
+    let mask = Some(prost_types::FieldMask {
+        paths: vec!["display_name".into()],
+    });
+    match path.rsplit('/').next().unwrap() {
+        "CreateProgram" => {
+            let program = Program {
+                name: String::new(),
+                ..targets.program.clone()
+            };
+            call_with(
+                app,
+                path,
+                secret,
+                CreateProgramRequest {
+                    program: Some(program),
+                    request_id: String::new(),
+                },
+            )
+            .await
+        }
+        "UpdateProgram" => {
+            call_with(
+                app,
+                path,
+                secret,
+                UpdateProgramRequest {
+                    program: Some(targets.program.clone()),
+                    update_mask: mask,
+                },
+            )
+            .await
+        }
+        "CreatePairing" => {
+            let program = &targets.program;
+            call_with(
+                app,
+                path,
+                secret,
+                CreatePairingRequest {
+                    pairing: Some(pairing(program, "110102", "420302")),
+                    request_id: String::new(),
+                },
+            )
+            .await
+        }
+        "UpdatePairing" => {
+            call_with(
+                app,
+                path,
+                secret,
+                UpdatePairingRequest {
+                    pairing: Some(targets.pairing.clone()),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["fields".into()],
+                    }),
+                },
+            )
+            .await
+        }
+        "DeletePairing" => {
+            let etag = String::new();
+            call_with(app, path, secret, DeletePairingRequest { name, etag }).await
+        }
+        "UndeletePairing" => call_with(app, path, secret, UndeletePairingRequest { name }).await,
+        "SuspendPairing" => {
+            let etag = String::new();
+            call_with(app, path, secret, SuspendPairingRequest { name, etag }).await
+        }
+        "ResumePairing" => {
+            let etag = String::new();
+            call_with(app, path, secret, ResumePairingRequest { name, etag }).await
+        }
+        "EndPairing" => {
+            let etag = String::new();
+            call_with(app, path, secret, EndPairingRequest { name, etag }).await
+        }
+        _ => panic!("{path} is scoped, but the walk has no out-of-scope request for it"),
+    }
+}
+
+/// Calls `path` with `message` and `secret`; returns the status code.
+async fn call_with<M: Message + Send + Sync + 'static>(
+    app: &TestApp,
+    path: &str,
+    secret: &str,
+    message: M,
+) -> Code {
+    let mut grpc = tonic::client::Grpc::new(app.channel.clone());
+    grpc.ready().await.unwrap();
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {secret}").parse().unwrap());
+    let codec = tonic_prost::ProstCodec::<M, ()>::default();
+    let path = http::uri::PathAndQuery::try_from(path).unwrap();
+    match grpc.unary(request, path, codec).await {
+        Ok(_) => Code::Ok,
+        Err(status) => status.code(),
     }
 }
 
