@@ -178,6 +178,7 @@ async fn main() -> Result<()> {
             audit_key,
             real_listener,
             &server_settings,
+            Duration::from_secs(60),
             async {
                 let _ = real_stop_rx.await;
             },

@@ -17,12 +17,11 @@ pub struct Settings {
     /// Logging.
     pub log: LogSettings,
     /// The audit log.
-    #[serde(default)]
     pub audit: AuditSettings,
 }
 
 /// Settings of the audit log.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct AuditSettings {
     /// The Ed25519 key that signs checkpoints: its 32-byte seed in base64. Give every
     /// server of one database the same key.
@@ -30,6 +29,10 @@ pub struct AuditSettings {
     /// Where the key is kept when `signing_key` is not given; made on first start. By
     /// default beside a SQLite database (`FILE.audit-key`), else `duikou-audit.key`.
     pub key_file: Option<std::path::PathBuf>,
+    /// How often, in seconds, the server signs a checkpoint of the log when it has grown,
+    /// so that `duikou audit verify` has recent checkpoints to check against; 0 signs only
+    /// when GetCheckpoint asks.
+    pub checkpoint_interval_secs: u64,
 }
 
 impl Settings {
@@ -170,7 +173,8 @@ impl Settings {
             .set_default("database.busy_timeout_ms", 10_000)?
             .set_default("database.acquire_timeout_secs", 30)?
             .set_default("log.format", "auto")?
-            .set_default("log.filter", "info")?;
+            .set_default("log.filter", "info")?
+            .set_default("audit.checkpoint_interval_secs", 60)?;
         if let Some(file) = file {
             builder = builder.add_source(
                 File::from(file)

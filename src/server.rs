@@ -74,6 +74,7 @@ pub async fn run(
         audit_key,
         listener,
         &settings.server,
+        Duration::from_secs(settings.audit.checkpoint_interval_secs),
         shutdown,
     )
     .await?;
@@ -82,7 +83,8 @@ pub async fn run(
     Ok(())
 }
 
-/// Serves duikou's services over an open store.
+/// Serves duikou's services over an open store, signing a checkpoint of the audit log
+/// every `checkpoint_every` when it has grown (never, for zero).
 ///
 /// # Errors
 /// When reflection cannot be built or the transport fails.
@@ -91,6 +93,7 @@ pub async fn serve(
     audit_key: AuditKey,
     listener: TcpListener,
     settings: &ServerSettings,
+    checkpoint_every: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let max = settings.max_message_bytes;
@@ -104,7 +107,7 @@ pub async fn serve(
     let access = AccessServiceServer::new(Access::new(store.clone(), tokens.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
-    let audit = AuditServiceServer::new(Audit::new(store.clone(), audit_key))
+    let audit = AuditServiceServer::new(Audit::new(store.clone(), audit_key.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
 
@@ -132,6 +135,14 @@ pub async fn serve(
         let _ = stop_tx.send(true);
     });
     let mut grace_rx = stop_rx.clone();
+    if !checkpoint_every.is_zero() {
+        tokio::spawn(crate::api::audit::sign_checkpoints(
+            store.clone(),
+            audit_key,
+            checkpoint_every,
+            stop_rx.clone(),
+        ));
+    }
     let grace = Duration::from_secs(settings.shutdown_grace_secs);
     let health_on_stop = health.clone();
     let stopping = async move {

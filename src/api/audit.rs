@@ -191,3 +191,35 @@ impl AuditService for Audit {
         }))
     }
 }
+
+/// Signs a checkpoint of the log every `every` while it grows, until `stop` turns true, so
+/// that overseers holding the database have recent signed checkpoints to check it against.
+/// A checkpoint of a size already signed is not signed again.
+pub async fn sign_checkpoints(
+    store: Store,
+    key: AuditKey,
+    every: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        let key = key.clone();
+        let signed = store
+            .write(move |tx| {
+                let key = key.clone();
+                Box::pin(async move { audit::checkpoint(tx, &key).await })
+            })
+            .await;
+        match signed {
+            Ok((checkpoint, _)) => {
+                tracing::debug!(tree_size = checkpoint.tree_size, "audit checkpoint signed");
+            }
+            Err(e) => tracing::warn!(error = %e, "signing an audit checkpoint failed"),
+        }
+    }
+}

@@ -2,17 +2,18 @@
 //! failed request, and a log that cannot be altered unnoticed.
 
 use duikou::{
+    config::Settings,
     domain::audit::Actor,
     error::Error,
     proto::v1::{CreatePairingRequest, SuspendPairingRequest},
     store::{
         audit::{self, Mismatch},
-        entities::audit_event,
+        entities::{audit_checkpoint, audit_event},
     },
 };
 use sea_orm::{EntityTrait, QueryOrder};
 
-use crate::helpers::{TestApp, pairing, spawn};
+use crate::helpers::{Fresh, TEST_AUDIT_KEY, TestApp, pairing, spawn, spawn_with};
 
 async fn events(app: &TestApp) -> Vec<audit_event::Model> {
     let store = app.store().await;
@@ -162,6 +163,42 @@ async fn recording_an_event_outside_a_store_write_is_refused() {
     });
 
     assert!(matches!(outcome, Err(Error::Internal(_))), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn the_server_signs_checkpoints_of_a_growing_log_on_its_own() {
+    let mut app = spawn_with(Fresh::Prepared, |s| s.audit.checkpoint_interval_secs = 1).await;
+    three_changes(&mut app).await;
+    let size = events(&app).await.len() as i64;
+
+    let store = app.store().await;
+    let mut signed = Vec::new();
+    for _ in 0..50 {
+        signed = audit_checkpoint::Entity::find()
+            .all(store.db())
+            .await
+            .unwrap();
+        if signed.iter().any(|c| c.tree_size == size) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let public_key = Settings::load(None, &Default::default())
+        .map(|mut s| {
+            s.audit.signing_key = Some(TEST_AUDIT_KEY.to_owned());
+            s.audit_key().unwrap().public_key()
+        })
+        .unwrap();
+    let checked = audit::verify_checkpoints(store.db(), &public_key)
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+
+    assert!(
+        signed.iter().any(|c| c.tree_size == size),
+        "no checkpoint of size {size} after 5 s: {signed:?}"
+    );
+    assert_eq!(checked, None);
 }
 
 #[tokio::test]
