@@ -25,6 +25,7 @@ use crate::{
         audit::Audit,
         authz::{self, TokenCache},
         pairing::Pairings,
+        project::Projects,
         region::Regions,
     },
     config::{ServerSettings, Settings},
@@ -35,6 +36,7 @@ use crate::{
         v1::{
             access_service_server::AccessServiceServer, audit_service_server::AuditServiceServer,
             pairing_service_server::PairingServiceServer,
+            project_service_server::ProjectServiceServer,
             region_service_server::RegionServiceServer,
         },
     },
@@ -107,15 +109,19 @@ pub async fn serve(
     let access = AccessServiceServer::new(Access::new(store.clone(), tokens.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let projects = ProjectServiceServer::new(Projects::new(store.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
     let audit = AuditServiceServer::new(Audit::new(store.clone(), audit_key.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<RegionServiceServer<Regions>>().await;
-    health.set_serving::<PairingServiceServer<Pairings>>().await;
-    health.set_serving::<AccessServiceServer<Access>>().await;
-    health.set_serving::<AuditServiceServer<Audit>>().await;
+    for name in service_names() {
+        health
+            .set_service_status(name, tonic_health::ServingStatus::Serving)
+            .await;
+    }
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -148,12 +154,11 @@ pub async fn serve(
     let stopping = async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
         tracing::info!("shutting down: no new connections; finishing requests in flight");
-        health_on_stop
-            .set_not_serving::<RegionServiceServer<Regions>>()
-            .await;
-        health_on_stop
-            .set_not_serving::<PairingServiceServer<Pairings>>()
-            .await;
+        for name in service_names() {
+            health_on_stop
+                .set_service_status(name, tonic_health::ServingStatus::NotServing)
+                .await;
+        }
     };
 
     let server = Server::builder()
@@ -163,6 +168,7 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(regions)
         .add_service(pairings)
+        .add_service(projects)
         .add_service(access)
         .add_service(audit)
         .serve_with_incoming_shutdown(accepted(listener), stopping);
@@ -266,10 +272,11 @@ fn accepted(
 }
 
 /// The names of duikou's own services, as health checks know them.
-pub fn service_names() -> [&'static str; 4] {
+pub fn service_names() -> [&'static str; 5] {
     [
         <RegionServiceServer<Regions> as NamedService>::NAME,
         <PairingServiceServer<Pairings> as NamedService>::NAME,
+        <ProjectServiceServer<Projects> as NamedService>::NAME,
         <AccessServiceServer<Access> as NamedService>::NAME,
         <AuditServiceServer<Audit> as NamedService>::NAME,
     ]

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m0001_regions_programs_pairings;
 mod m0002_access_tokens;
 mod m0003_audit_log;
+mod m0004_projects_and_funds_ledger;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_regions_programs_pairings::Migration),
             Box::new(m0002_access_tokens::Migration),
             Box::new(m0003_audit_log::Migration),
+            Box::new(m0004_projects_and_funds_ledger::Migration),
         ]
     }
 }

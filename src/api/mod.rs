@@ -5,6 +5,7 @@ pub mod access;
 pub mod audit;
 pub mod authz;
 pub mod pairing;
+pub mod project;
 pub mod region;
 
 use chrono::{DateTime, Utc};
@@ -29,6 +30,33 @@ pub(crate) fn fingerprint(request: &impl Message) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// A required text field's value.
+///
+/// # Errors
+/// INVALID_ARGUMENT naming `field` when it is empty.
+pub(crate) fn required<'a>(value: &'a str, field: &str) -> Result<&'a str, Error> {
+    if value.is_empty() {
+        Err(Error::invalid(field, "is required"))
+    } else {
+        Ok(value)
+    }
+}
+
+/// A period read back from storage.
+///
+/// # Errors
+/// INTERNAL when the stored days are out of order.
+pub(crate) fn stored_period(
+    start: chrono::NaiveDate,
+    end: chrono::NaiveDate,
+) -> Result<crate::domain::period::Period, Error> {
+    crate::domain::period::Period::new("period_end", start, end).map_err(|_| {
+        Error::from(anyhow::anyhow!(
+            "stored period {start}..{end} is out of order"
+        ))
+    })
 }
 
 /// The etag of a stored revision.

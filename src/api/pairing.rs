@@ -3,7 +3,9 @@
 use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use tonic::{Request, Response, Status};
 
-use super::{MaskRules, authz, check_etag, etag, fingerprint, record, timestamp};
+use super::{
+    MaskRules, authz, check_etag, etag, fingerprint, record, required, stored_period, timestamp,
+};
 use crate::{
     domain::{
         access::Caller,
@@ -141,19 +143,11 @@ fn program_not_found(id: i64) -> Error {
     }
 }
 
-fn pairing_not_found(id: i64) -> Error {
+pub(crate) fn pairing_not_found(id: i64) -> Error {
     Error::NotFound {
         reason: "PAIRING_NOT_FOUND",
         resource: name::format_id("pairings", id),
     }
-}
-
-fn stored_period(start: chrono::NaiveDate, end: chrono::NaiveDate) -> Result<Period, Error> {
-    Period::new("period_end", start, end).map_err(|_| {
-        Error::from(anyhow::anyhow!(
-            "stored period {start}..{end} is out of order"
-        ))
-    })
 }
 
 /// The checked content of a CreatePairing request.
@@ -194,14 +188,6 @@ impl PairingInput {
             fields: fields?,
             period: period?,
         })
-    }
-}
-
-fn required<'a>(value: &'a str, field: &str) -> Result<&'a str, Error> {
-    if value.is_empty() {
-        Err(Error::invalid(field, "is required"))
-    } else {
-        Ok(value)
     }
 }
 
@@ -273,7 +259,7 @@ async fn live_parent(tx: &impl ConnectionTrait, parent_id: i64) -> Result<Placem
     }
 }
 
-fn placement_of(row: &PairingRow) -> Result<Placement, Error> {
+pub(crate) fn placement_of(row: &PairingRow) -> Result<Placement, Error> {
     Ok(Placement {
         program_id: row.program_id,
         supporting: RegionPath::from_stored(row.supporting_path.clone()),

@@ -63,6 +63,30 @@ impl CooperationField {
         self as i32
     }
 
+    /// The field by its short (`WATER_SOURCE`) or enum (`COOPERATION_FIELD_WATER_SOURCE`)
+    /// name.
+    pub fn from_word(word: &str) -> Option<Self> {
+        let word = word.strip_prefix("COOPERATION_FIELD_").unwrap_or(word);
+        Self::ALL.into_iter().find(|f| f.word() == word)
+    }
+
+    /// The short name, as the API's enum writes it without its prefix.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Fiscal => "FISCAL",
+            Self::Industry => "INDUSTRY",
+            Self::Livelihood => "LIVELIHOOD",
+            Self::WaterSource => "WATER_SOURCE",
+            Self::Trade => "TRADE",
+            Self::Talent => "TALENT",
+            Self::Labor => "LABOR",
+            Self::Tourism => "TOURISM",
+            Self::Agriculture => "AGRICULTURE",
+            Self::Culture => "CULTURE",
+            Self::Ecology => "ECOLOGY",
+        }
+    }
+
     /// Reads the list of a request: no unknown values, no duplicates.
     ///
     /// # Errors

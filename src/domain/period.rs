@@ -43,12 +43,28 @@ impl Period {
     /// # Errors
     /// INVALID_ARGUMENT naming each bad field; an end not after the start names the end.
     pub fn parse(prefix: &str, start: &str, end: &str) -> Result<Self, Error> {
-        let start_field = format!("{prefix}period_start");
-        let end_field = format!("{prefix}period_end");
-        let start = parse_date(&start_field, start);
-        let end = parse_date(&end_field, end);
+        Self::parse_fields(
+            &format!("{prefix}period_start"),
+            &format!("{prefix}period_end"),
+            start,
+            end,
+        )
+    }
+
+    /// Parses the two dates of a period from the fields `start_field` and `end_field`.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT naming each bad field; an end not after the start names the end.
+    pub fn parse_fields(
+        start_field: &str,
+        end_field: &str,
+        start: &str,
+        end: &str,
+    ) -> Result<Self, Error> {
+        let start = parse_date(start_field, start);
+        let end = parse_date(end_field, end);
         match (start, end) {
-            (Ok(start), Ok(end)) => Self::new(&end_field, start, end),
+            (Ok(start), Ok(end)) => Self::new(end_field, start, end),
             (Ok(_), Err(e)) | (Err(e), Ok(_)) => Err(e),
             (Err(a), Err(b)) => Err(a.merge(b)),
         }
@@ -62,7 +78,7 @@ impl Period {
         if end > start {
             Ok(Self { start, end })
         } else {
-            Err(Error::invalid(end_field, "must be after period_start"))
+            Err(Error::invalid(end_field, "must be after the start"))
         }
     }
 
@@ -74,6 +90,12 @@ impl Period {
     /// Last day.
     pub fn end(&self) -> NaiveDate {
         self.end
+    }
+
+    /// The first and last calendar years the period touches: the fiscal years it spans.
+    pub fn years(&self) -> (i32, i32) {
+        use chrono::Datelike;
+        (self.start.year(), self.end.year())
     }
 
     /// True when every day of `other` lies inside this period.

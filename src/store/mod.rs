@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod pairing;
 pub mod point_read;
 pub mod program;
+pub mod project;
 pub mod region;
 pub mod seed;
 pub mod token;

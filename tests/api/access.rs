@@ -7,17 +7,18 @@ use duikou::{
     api::authz::{self, Access},
     domain::access::Role,
     proto::v1::{
-        AccessToken, CreateAccessTokenRequest, CreatePairingRequest, CreateProgramRequest,
-        DeletePairingRequest, EndPairingRequest, GetPairingRequest, GetRegionRequest,
-        ListAccessTokensRequest, Pairing, Program, ResumePairingRequest, RevokeAccessTokenRequest,
-        SuspendPairingRequest, UndeletePairingRequest, UpdatePairingRequest, UpdateProgramRequest,
+        AccessToken, ApproveProjectRequest, CancelProjectRequest, CreateAccessTokenRequest,
+        CreatePairingRequest, CreateProgramRequest, CreateProjectRequest, DeletePairingRequest,
+        EndPairingRequest, GetPairingRequest, GetRegionRequest, ListAccessTokensRequest, Pairing,
+        Program, Project, ResumePairingRequest, RevokeAccessTokenRequest, SuspendPairingRequest,
+        UndeletePairingRequest, UpdatePairingRequest, UpdateProgramRequest, UpdateProjectRequest,
     },
 };
 use prost::Message;
 use prost_types::FileDescriptorSet;
 use tonic::Code;
 
-use crate::helpers::{TestApp, assert_error, pairing, spawn};
+use crate::helpers::{TestApp, assert_error, pairing, project, spawn};
 
 /// Every RPC of every service the server offers, as `/package.Service/Method`, with
 /// whether it streams.
@@ -104,8 +105,10 @@ async fn every_method_answers_every_kind_of_caller_as_the_table_says() {
         out_of_scope.insert(role, app.token(role, &["120000"]).await);
     }
     let program = app.program().await;
+    let beijing_hubei = app.pairing(pairing(&program, "110101", "420381")).await;
     let targets = Targets {
-        pairing: app.pairing(pairing(&program, "110101", "420381")).await,
+        project: app.project(project(&beijing_hubei, "420381")).await,
+        pairing: beijing_hubei,
         program,
     };
     valid.extend(
@@ -170,6 +173,7 @@ async fn every_method_answers_every_kind_of_caller_as_the_table_says() {
 struct Targets {
     program: Program,
     pairing: Pairing,
+    project: Project,
 }
 
 /// Calls a scoped method with a request that touches Beijing and Hubei, or programs, which
@@ -257,6 +261,47 @@ async fn call_on_beijing_and_hubei(
         "EndPairing" => {
             let etag = String::new();
             call_with(app, path, secret, EndPairingRequest { name, etag }).await
+        }
+        "CreateProject" => {
+            call_with(
+                app,
+                path,
+                secret,
+                CreateProjectRequest {
+                    project: Some(project(&targets.pairing, "420381")),
+                    request_id: String::new(),
+                },
+            )
+            .await
+        }
+        "UpdateProject" => {
+            call_with(
+                app,
+                path,
+                secret,
+                UpdateProjectRequest {
+                    project: Some(targets.project.clone()),
+                    update_mask: mask,
+                },
+            )
+            .await
+        }
+        "ApproveProject" | "StartProject" | "CompleteProject" | "AcceptProject" => {
+            let name = targets.project.name.clone();
+            let etag = String::new();
+            // The four steps share one request shape.
+            call_with(app, path, secret, ApproveProjectRequest { name, etag }).await
+        }
+        "CancelProject" => {
+            let name = targets.project.name.clone();
+            let (reason, etag) = ("吊销".to_owned(), String::new());
+            call_with(
+                app,
+                path,
+                secret,
+                CancelProjectRequest { name, reason, etag },
+            )
+            .await
         }
         _ => panic!("{path} is scoped, but the walk has no out-of-scope request for it"),
     }

@@ -10,9 +10,10 @@ use duikou::{
     config::{Overrides, Settings},
     domain::{access::Role, region::RegionCode},
     proto::v1::{
-        CreatePairingRequest, CreateProgramRequest, Pairing, Program,
-        access_service_client::AccessServiceClient, audit_service_client::AuditServiceClient,
-        pairing_service_client::PairingServiceClient, region_service_client::RegionServiceClient,
+        CreatePairingRequest, CreateProgramRequest, CreateProjectRequest, Milestone, Money,
+        Pairing, Program, Project, access_service_client::AccessServiceClient,
+        audit_service_client::AuditServiceClient, pairing_service_client::PairingServiceClient,
+        project_service_client::ProjectServiceClient, region_service_client::RegionServiceClient,
     },
     store::{
         Store, region,
@@ -60,6 +61,8 @@ pub struct TestApp {
     pub regions: RegionServiceClient<Authed>,
     /// PairingService client, as ADMIN.
     pub pairings: PairingServiceClient<Authed>,
+    /// ProjectService client, as ADMIN.
+    pub projects: ProjectServiceClient<Authed>,
     /// AccessService client, as ADMIN.
     pub access: AccessServiceClient<Authed>,
     /// AuditService client, as ADMIN.
@@ -351,6 +354,7 @@ pub async fn spawn_with(fresh: Fresh, adjust: impl FnOnce(&mut Settings)) -> Tes
         database_url: url.clone(),
         regions: RegionServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         pairings: PairingServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+        projects: ProjectServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         access: AccessServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         audit: AuditServiceClient::with_interceptor(channel.clone(), bearer),
         channel,
@@ -430,6 +434,11 @@ impl TestApp {
         PairingServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))
     }
 
+    /// A ProjectService client calling with `secret` (anonymous with `None`).
+    pub fn projects_as(&self, secret: Option<&str>) -> ProjectServiceClient<Authed> {
+        ProjectServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))
+    }
+
     /// A RegionService client calling with `secret` (anonymous with `None`).
     pub fn regions_as(&self, secret: Option<&str>) -> RegionServiceClient<Authed> {
         RegionServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))
@@ -493,6 +502,18 @@ impl TestApp {
             .into_inner()
     }
 
+    /// Proposes a project, expecting success.
+    pub async fn project(&mut self, project: Project) -> Project {
+        self.projects
+            .create_project(CreateProjectRequest {
+                project: Some(project),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create project")
+            .into_inner()
+    }
+
     /// Creates a pairing, expecting success.
     pub async fn pairing(&mut self, pairing: Pairing) -> Pairing {
         self.create_pairing(pairing).await.expect("create pairing")
@@ -527,6 +548,38 @@ pub fn pairing(program: &Program, supporting: &str, supported: &str) -> Pairing 
         period_start: "2021-01-01".into(),
         period_end: "2025-12-31".into(),
         fields: vec![4, 2],
+        ..Default::default()
+    }
+}
+
+/// An amount of `yuan` and `fen` as the API writes it.
+pub fn cny(yuan: i64, fen: i32) -> Money {
+    Money {
+        currency_code: "CNY".into(),
+        units: yuan,
+        nanos: fen * 10_000_000,
+    }
+}
+
+/// A water-source project of `pairing` at `location` (a bare code) with a budget of
+/// 1,000,000 yuan, planned over 2022–2023.
+pub fn project(pairing: &Pairing, location: &str) -> Project {
+    Project {
+        pairing: pairing.name.clone(),
+        display_name: "丹江口库区污水处理厂".into(),
+        description: "新建日处理两万吨污水处理厂".into(),
+        field: 4,
+        location: format!("regions/{location}"),
+        implementing_org: "丹江口市水务局".into(),
+        budget: Some(cny(1_000_000, 0)),
+        planned_start: "2022-01-01".into(),
+        planned_end: "2023-12-31".into(),
+        progress_percent: 0,
+        milestones: vec![Milestone {
+            title: "选址".into(),
+            due_date: "2022-03-31".into(),
+            done_date: String::new(),
+        }],
         ..Default::default()
     }
 }

@@ -7,5 +7,6 @@ mod audit;
 mod helpers;
 mod pairings;
 mod programs;
+mod projects;
 mod regions;
 mod server;

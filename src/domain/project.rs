@@ -1,0 +1,450 @@
+//! Cooperation projects (协作项目): the lifecycle, milestones, the placement rules and the
+//! list filter.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    filter::{self, Condition},
+    name,
+    pairing::{CooperationField, equals_only},
+    period::{Period, format_date, parse_date},
+    region::{RegionCode, RegionPath},
+    text,
+};
+use crate::error::Error;
+
+/// The lifecycle of a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProjectState {
+    /// Proposed, awaiting approval.
+    Proposed = 1,
+    /// Approved: funds may be allocated.
+    Approved = 2,
+    /// Under way: funds may be allocated and disbursed.
+    InProgress = 3,
+    /// Done, awaiting acceptance.
+    Completed = 4,
+    /// Accepted (验收). Final.
+    Accepted = 5,
+    /// Cancelled. Final.
+    Cancelled = 6,
+}
+
+/// A step of the project lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// PROPOSED → APPROVED.
+    Approve,
+    /// APPROVED → IN_PROGRESS.
+    Start,
+    /// IN_PROGRESS → COMPLETED.
+    Complete,
+    /// COMPLETED → ACCEPTED.
+    Accept,
+    /// PROPOSED, APPROVED or IN_PROGRESS → CANCELLED.
+    Cancel,
+}
+
+impl fmt::Display for ProjectState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+impl ProjectState {
+    const ALL: [ProjectState; 6] = [
+        Self::Proposed,
+        Self::Approved,
+        Self::InProgress,
+        Self::Completed,
+        Self::Accepted,
+        Self::Cancelled,
+    ];
+
+    /// The state with this number.
+    pub fn from_number(n: i32) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.number() == n)
+    }
+
+    /// The state by its short (`APPROVED`) or enum (`PROJECT_STATE_APPROVED`) name.
+    pub fn from_word(word: &str) -> Option<Self> {
+        let word = word.strip_prefix("PROJECT_STATE_").unwrap_or(word);
+        Self::ALL.into_iter().find(|s| s.word() == word)
+    }
+
+    /// The short name.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Proposed => "PROPOSED",
+            Self::Approved => "APPROVED",
+            Self::InProgress => "IN_PROGRESS",
+            Self::Completed => "COMPLETED",
+            Self::Accepted => "ACCEPTED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// The number stored and sent.
+    pub fn number(self) -> i32 {
+        self as i32
+    }
+
+    /// True once the project can no longer change: accepted or cancelled.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Accepted | Self::Cancelled)
+    }
+
+    /// The state after `step`.
+    ///
+    /// # Errors
+    /// FAILED_PRECONDITION `ILLEGAL_STATE_TRANSITION`, with the current state, when the
+    /// step does not start from this state.
+    pub fn apply(self, step: Step) -> Result<Self, Error> {
+        match (self, step) {
+            (Self::Proposed, Step::Approve) => Ok(Self::Approved),
+            (Self::Approved, Step::Start) => Ok(Self::InProgress),
+            (Self::InProgress, Step::Complete) => Ok(Self::Completed),
+            (Self::Completed, Step::Accept) => Ok(Self::Accepted),
+            (Self::Proposed | Self::Approved | Self::InProgress, Step::Cancel) => {
+                Ok(Self::Cancelled)
+            }
+            (state, step) => Err(Error::FailedPrecondition {
+                reason: "ILLEGAL_STATE_TRANSITION",
+                message: format!("a project in state {state} cannot take the step {step:?}"),
+                metadata: vec![("state", state.to_string())],
+            }),
+        }
+    }
+}
+
+/// A milestone: what is due when, and when it was done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Milestone {
+    /// What is to be done.
+    pub title: String,
+    /// When it is due.
+    pub due_date: NaiveDate,
+    /// When it was done.
+    pub done_date: Option<NaiveDate>,
+}
+
+/// The most milestones one project may list.
+pub const MAX_MILESTONES: usize = 100;
+
+impl Milestone {
+    /// Reads the milestones of a request, as (title, due date, done date) texts; errors
+    /// name `{field}[i].title` and so on.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT naming every bad field.
+    pub fn parse_list(field: &str, items: &[(&str, &str, &str)]) -> Result<Vec<Self>, Error> {
+        if items.len() > MAX_MILESTONES {
+            return Err(Error::invalid(
+                field,
+                format!("may list at most {MAX_MILESTONES} milestones"),
+            ));
+        }
+        let mut checks = Vec::new();
+        let mut milestones = Vec::with_capacity(items.len());
+        for (i, (title, due, done)) in items.iter().enumerate() {
+            let at = format!("{field}[{i}]");
+            let title_ok = text::check(&format!("{at}.title"), title, 200, true);
+            let due = parse_date(&format!("{at}.due_date"), due);
+            let done = match *done {
+                "" => Ok(None),
+                text => parse_date(&format!("{at}.done_date"), text).map(Some),
+            };
+            checks.extend([Error::of(&title_ok), Error::of(&due), Error::of(&done)]);
+            if let (Ok(()), Ok(due_date), Ok(done_date)) = (title_ok, due, done) {
+                milestones.push(Self {
+                    title: (*title).to_owned(),
+                    due_date,
+                    done_date,
+                });
+            }
+        }
+        Error::collect(checks)?;
+        Ok(milestones)
+    }
+
+    /// The stored form of a list: JSON.
+    pub fn store_list(milestones: &[Self]) -> String {
+        serde_json::to_string(milestones).unwrap_or_else(|_| "[]".to_owned())
+    }
+
+    /// A stored list.
+    ///
+    /// # Errors
+    /// INTERNAL for stored text that is not a milestone list.
+    pub fn load_list(stored: &str) -> Result<Vec<Self>, Error> {
+        serde_json::from_str(stored)
+            .map_err(|e| anyhow::anyhow!("stored milestones do not read back: {e}").into())
+    }
+
+    /// The due date as the API writes it.
+    pub fn due(&self) -> String {
+        format_date(self.due_date)
+    }
+
+    /// The done date as the API writes it, or empty.
+    pub fn done(&self) -> String {
+        self.done_date.map(format_date).unwrap_or_default()
+    }
+}
+
+/// Checks a progress figure.
+///
+/// # Errors
+/// INVALID_ARGUMENT naming `field` outside 0 to 100.
+pub fn parse_progress(field: &str, percent: i32) -> Result<i16, Error> {
+    match i16::try_from(percent) {
+        Ok(p) if (0..=100).contains(&p) => Ok(p),
+        _ => Err(Error::invalid(field, "must be from 0 to 100")),
+    }
+}
+
+/// What a project's placement is checked against: its pairing.
+#[derive(Debug, Clone)]
+pub struct PairingFrame {
+    /// The pairing's supported region.
+    pub supported: RegionPath,
+    /// The pairing's fields.
+    pub fields: Vec<CooperationField>,
+    /// The pairing's period.
+    pub period: Period,
+}
+
+/// Checks where a project sits in its pairing: its location inside the supported region,
+/// its field one of the pairing's, its planned period inside the pairing's.
+///
+/// # Errors
+/// INVALID_ARGUMENT naming each field at fault, under `project.`.
+pub fn check_placement(
+    frame: &PairingFrame,
+    location: &RegionPath,
+    field: CooperationField,
+    planned: &Period,
+) -> Result<(), Error> {
+    let mut checks = Vec::new();
+    if !location.is_within(&frame.supported) {
+        checks.push(Err(Error::invalid(
+            "project.location",
+            "must be the pairing's supported region or a region inside it",
+        )));
+    }
+    if !frame.fields.contains(&field) {
+        checks.push(Err(Error::invalid(
+            "project.field",
+            format!("must be one of the pairing's fields, not {}", field.word()),
+        )));
+    }
+    if !frame.period.contains(planned) {
+        checks.push(Err(Error::invalid(
+            if planned.start() < frame.period.start() {
+                "project.planned_start"
+            } else {
+                "project.planned_end"
+            },
+            format!(
+                "must lie inside the pairing's period, {} to {}",
+                format_date(frame.period.start()),
+                format_date(frame.period.end())
+            ),
+        )));
+    }
+    Error::collect(checks)
+}
+
+/// The typed query of `ListProjects`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectFilter {
+    /// `pairing = "pairings/{id}"`.
+    pub pairing_id: Option<i64>,
+    /// `pairing.program = "programs/{id}"`.
+    pub program_id: Option<i64>,
+    /// `state = APPROVED`.
+    pub state: Option<ProjectState>,
+    /// `field = WATER_SOURCE`.
+    pub field: Option<CooperationField>,
+    /// `location = "regions/…"`: that region and every region inside it.
+    pub location: Option<RegionCode>,
+}
+
+impl ProjectFilter {
+    /// Parses the `filter` of a `ListProjects` request.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT on `filter` naming the condition at fault.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let conditions = filter::parse(text)?;
+        filter::reject_repeats(&conditions)?;
+        let mut query = Self::default();
+        for c in &conditions {
+            equals_only(c)?;
+            match c.field.as_str() {
+                "pairing" => query.pairing_id = Some(id_of(c, "pairings")?),
+                "pairing.program" => query.program_id = Some(id_of(c, "programs")?),
+                "state" => {
+                    query.state = Some(ProjectState::from_word(&c.value).ok_or_else(|| {
+                        c.error(
+                            "expects PROPOSED, APPROVED, IN_PROGRESS, COMPLETED, ACCEPTED or \
+                             CANCELLED",
+                        )
+                    })?);
+                }
+                "field" => {
+                    query.field = Some(
+                        CooperationField::from_word(&c.value)
+                            .ok_or_else(|| c.error("expects a cooperation field"))?,
+                    );
+                }
+                "location" => {
+                    query.location =
+                        Some(RegionCode::from_name("filter", &c.value).map_err(|_| {
+                            c.error("expects a region name like \"regions/420300\"")
+                        })?);
+                }
+                _ => {
+                    return Err(c.error(
+                        "is not a filter field; use pairing, pairing.program, state, field or \
+                         location",
+                    ));
+                }
+            }
+        }
+        Ok(query)
+    }
+}
+
+fn id_of(c: &Condition, collection: &str) -> Result<i64, Error> {
+    name::parse_id("filter", collection, &c.value)
+        .map_err(|_| c.error(format!("expects a name like \"{collection}/1\"")))
+}
+
+/// The fields an update mask may name on a project.
+pub const UPDATABLE: &[&str] = &[
+    "display_name",
+    "description",
+    "location",
+    "implementing_org",
+    "budget",
+    "planned_start",
+    "planned_end",
+    "progress_percent",
+    "milestones",
+];
+
+/// Fields fixed at creation.
+pub const IMMUTABLE: &[&str] = &["pairing", "field"];
+
+/// Fields that only the server sets.
+pub const OUTPUT_ONLY: &[&str] = &[
+    "name",
+    "state",
+    "funding",
+    "cancel_reason",
+    "create_time",
+    "update_time",
+    "etag",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lifecycle_allows_only_its_steps() {
+        use ProjectState::*;
+        use Step::*;
+        let legal = [
+            (Proposed, Approve, Approved),
+            (Approved, Start, InProgress),
+            (InProgress, Complete, Completed),
+            (Completed, Accept, Accepted),
+            (Proposed, Cancel, Cancelled),
+            (Approved, Cancel, Cancelled),
+            (InProgress, Cancel, Cancelled),
+        ];
+        for state in ProjectState::ALL {
+            for step in [Approve, Start, Complete, Accept, Cancel] {
+                let expected = legal
+                    .iter()
+                    .find(|(s, t, _)| *s == state && *t == step)
+                    .map(|(_, _, to)| *to);
+                match (state.apply(step), expected) {
+                    (Ok(to), Some(want)) => assert_eq!(to, want),
+                    (Err(Error::FailedPrecondition { reason, .. }), None) => {
+                        assert_eq!(reason, "ILLEGAL_STATE_TRANSITION");
+                    }
+                    (got, want) => panic!("{state} {step:?}: got {got:?}, want {want:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn milestones_name_each_bad_field_and_round_trip_through_storage() {
+        let err = Milestone::parse_list(
+            "project.milestones",
+            &[("ok", "2025-01-01", ""), ("", "2025-13-01", "x")],
+        )
+        .unwrap_err();
+        let Error::InvalidArgument { violations, .. } = err else {
+            panic!("expected INVALID_ARGUMENT");
+        };
+        let fields: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "project.milestones[1].title",
+                "project.milestones[1].due_date",
+                "project.milestones[1].done_date"
+            ]
+        );
+
+        let list = Milestone::parse_list(
+            "m",
+            &[
+                ("选址", "2025-03-01", "2025-02-27"),
+                ("竣工", "2025-12-01", ""),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            Milestone::load_list(&Milestone::store_list(&list)).unwrap(),
+            list
+        );
+        assert_eq!(list[1].done(), "");
+    }
+
+    #[test]
+    fn filters_read_every_field_and_refuse_others() {
+        let f = ProjectFilter::parse(
+            "pairing = \"pairings/3\" AND pairing.program = \"programs/1\" AND state = \
+             IN_PROGRESS AND field = WATER_SOURCE AND location = \"regions/420381\"",
+        )
+        .unwrap();
+        assert_eq!(f.pairing_id, Some(3));
+        assert_eq!(f.program_id, Some(1));
+        assert_eq!(f.state, Some(ProjectState::InProgress));
+        assert_eq!(f.field, Some(CooperationField::WaterSource));
+        assert_eq!(f.location.unwrap().as_str(), "420381");
+        for bad in [
+            "budget = 1",
+            "state = OPEN",
+            "location : \"regions/420381\"",
+        ] {
+            assert!(ProjectFilter::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn progress_lies_between_0_and_100() {
+        assert_eq!(parse_progress("p", 100).unwrap(), 100);
+        assert!(parse_progress("p", 101).is_err());
+        assert!(parse_progress("p", -1).is_err());
+    }
+}

@@ -1,0 +1,225 @@
+//! Project queries: the projects and the balance row each one has from its creation.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, LikeExpr, Query},
+};
+
+use super::{
+    entities::{pairing, project, project_balance},
+    region::escape_like,
+};
+use crate::{
+    domain::{
+        money::Amount,
+        pairing::CooperationField,
+        period::Period,
+        project::{Milestone, ProjectState},
+    },
+    error::Error,
+};
+
+pub use project::{ActiveModel as ProjectChange, Model as ProjectRow};
+pub use project_balance::Model as ProjectBalanceRow;
+
+/// A project to insert, its references already checked.
+pub struct NewProject<'a> {
+    /// The pairing.
+    pub pairing_id: i64,
+    /// The project's name.
+    pub display_name: &'a str,
+    /// Free text.
+    pub description: &'a str,
+    /// Its field.
+    pub field: CooperationField,
+    /// Where the work happens: code and path.
+    pub location: (&'a str, &'a str),
+    /// Who carries it out.
+    pub implementing_org: &'a str,
+    /// The budget.
+    pub budget: Amount,
+    /// The planned period.
+    pub planned: Period,
+    /// 0 to 100.
+    pub progress_percent: i16,
+    /// Milestones.
+    pub milestones: &'a [Milestone],
+}
+
+/// Inserts a proposed project and its empty balance.
+///
+/// # Errors
+/// Only the database's.
+pub async fn insert(db: &impl ConnectionTrait, new: &NewProject<'_>) -> Result<ProjectRow, Error> {
+    let now = Utc::now();
+    let row = project::ActiveModel {
+        pairing_id: Set(new.pairing_id),
+        display_name: Set(new.display_name.to_owned()),
+        description: Set(new.description.to_owned()),
+        field: Set(new.field.number() as i16),
+        location_code: Set(new.location.0.to_owned()),
+        location_path: Set(new.location.1.to_owned()),
+        implementing_org: Set(new.implementing_org.to_owned()),
+        budget_fen: Set(new.budget.fen()),
+        planned_start: Set(new.planned.start()),
+        planned_end: Set(new.planned.end()),
+        state: Set(ProjectState::Proposed.number() as i16),
+        progress_percent: Set(new.progress_percent),
+        milestones: Set(Milestone::store_list(new.milestones)),
+        cancel_reason: Set(String::new()),
+        create_time: Set(now),
+        update_time: Set(now),
+        revision: Set(1),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    project_balance::Entity::insert(project_balance::ActiveModel {
+        project_id: Set(row.id),
+        allocated_fen: Set(0),
+        disbursed_fen: Set(0),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(row)
+}
+
+/// One project.
+///
+/// # Errors
+/// Only the database's.
+pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<ProjectRow>, Error> {
+    Ok(project::Entity::find_by_id(id).one(db).await?)
+}
+
+/// One project, locked until the transaction ends (PostgreSQL; SQLite's write lock
+/// already covers the whole database).
+///
+/// # Errors
+/// Only the database's.
+pub async fn get_for_update(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<ProjectRow>, Error> {
+    Ok(project::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(db)
+        .await?)
+}
+
+/// Writes the changed columns of a project, bumping its revision and update time.
+///
+/// # Errors
+/// Only the database's.
+pub async fn save(
+    db: &impl ConnectionTrait,
+    current: &ProjectRow,
+    mut change: ProjectChange,
+) -> Result<ProjectRow, Error> {
+    change.id = sea_orm::ActiveValue::Unchanged(current.id);
+    change.revision = Set(current.revision + 1);
+    change.update_time = Set(Utc::now());
+    Ok(change.update(db).await?)
+}
+
+/// The money of one project; zero for one without a balance row.
+///
+/// # Errors
+/// Only the database's.
+pub async fn balance(db: &impl ConnectionTrait, id: i64) -> Result<ProjectBalanceRow, Error> {
+    Ok(balances(db, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or(ProjectBalanceRow {
+            project_id: id,
+            allocated_fen: 0,
+            disbursed_fen: 0,
+        }))
+}
+
+/// The money of several projects, by project id.
+///
+/// # Errors
+/// Only the database's.
+pub async fn balances(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<HashMap<i64, ProjectBalanceRow>, Error> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(project_balance::Entity::find()
+        .filter(project_balance::Column::ProjectId.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|b| (b.project_id, b))
+        .collect())
+}
+
+/// The resolved query of a project list.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectQuery {
+    /// Only this pairing.
+    pub pairing_id: Option<i64>,
+    /// Only pairings of this program.
+    pub program_id: Option<i64>,
+    /// Only this state.
+    pub state: Option<ProjectState>,
+    /// Only this field.
+    pub field: Option<CooperationField>,
+    /// Only locations whose path starts with this one.
+    pub location_within: Option<String>,
+}
+
+/// A page of projects in id order, after `after` if given.
+///
+/// # Errors
+/// Only the database's.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    query: &ProjectQuery,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<ProjectRow>, Error> {
+    let mut select = project::Entity::find();
+    if let Some(pairing_id) = query.pairing_id {
+        select = select.filter(project::Column::PairingId.eq(pairing_id));
+    }
+    if let Some(program_id) = query.program_id {
+        select = select.filter(
+            project::Column::PairingId.in_subquery(
+                Query::select()
+                    .column(pairing::Column::Id)
+                    .from(pairing::Entity)
+                    .and_where(pairing::Column::ProgramId.eq(program_id))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(state) = query.state {
+        select = select.filter(project::Column::State.eq(state.number() as i16));
+    }
+    if let Some(field) = query.field {
+        select = select.filter(project::Column::Field.eq(field.number() as i16));
+    }
+    if let Some(path) = &query.location_within {
+        select = select.filter(
+            Expr::col(project::Column::LocationPath)
+                .like(LikeExpr::new(format!("{}%", escape_like(path))).escape('\\')),
+        );
+    }
+    if let Some(after) = after {
+        select = select.filter(project::Column::Id.gt(after));
+    }
+    Ok(select
+        .order_by_asc(project::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
