@@ -8,6 +8,7 @@ pub mod access;
 pub mod audit;
 pub mod checkpoint;
 pub mod filter;
+pub mod ledger;
 pub mod merkle;
 pub mod money;
 pub mod name;

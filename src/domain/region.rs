@@ -129,6 +129,11 @@ impl RegionPath {
     pub fn is_within(&self, other: &RegionPath) -> bool {
         self.0.starts_with(&other.0)
     }
+
+    /// The codes along the path, from the root down to the region itself.
+    pub fn codes(&self) -> impl Iterator<Item = &str> {
+        self.0.split('/').filter(|c| !c.is_empty())
+    }
 }
 
 /// How a list filter matches a display name.

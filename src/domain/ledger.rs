@@ -1,0 +1,874 @@
+//! The funds ledger (协作资金): its kinds of line, and the books that decide, line by line,
+//! whether a line may be posted.
+//!
+//! The books hold the balances a batch of lines can touch, read (and, on PostgreSQL,
+//! locked) in the writing transaction. [`Books::post`] applies each line to them in turn,
+//! so a batch of lines is checked exactly as if the lines came one after another:
+//!
+//! 1. for each pairing and fiscal year, allocated ≤ committed;
+//! 2. for each project, disbursed ≤ allocated ≤ budget;
+//! 3. allocation only to an APPROVED or IN_PROGRESS project, disbursement only to an
+//!    IN_PROGRESS one;
+//! 4. the fiscal year lies inside the pairing's period;
+//! 5. a reversal cancels exactly one earlier line, once, is never itself reversed, and may
+//!    not break (1) or (2).
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+use super::{
+    money::{Amount, Balance},
+    name,
+    pairing::CooperationField,
+    project::ProjectState,
+    region::RegionPath,
+};
+use crate::error::Error;
+
+macro_rules! numbered {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, { $($(#[$vdoc:meta])* $variant:ident = $n:literal, $word:literal;)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant = $n,)+
+        }
+
+        impl $name {
+            /// Every value, in the order of the API's enum.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value with this API number.
+            pub fn from_number(n: i32) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.number() == n)
+            }
+
+            /// The value by its short or enum name.
+            pub fn from_word(word: &str) -> Option<Self> {
+                let word = word.strip_prefix($prefix).unwrap_or(word);
+                Self::ALL.iter().copied().find(|v| v.word() == word)
+            }
+
+            /// The API number.
+            pub fn number(self) -> i32 {
+                self as i32
+            }
+
+            /// The short name.
+            pub fn word(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word,)+
+                }
+            }
+        }
+    };
+}
+
+numbered!(
+    /// What a ledger line does.
+    Kind, "FUND_TRANSACTION_KIND_", {
+        /// Money promised to a pairing for a fiscal year.
+        Commitment = 1, "COMMITMENT";
+        /// Committed money assigned to a project.
+        Allocation = 2, "ALLOCATION";
+        /// Allocated money paid to a payee.
+        Disbursement = 3, "DISBURSEMENT";
+        /// The cancellation of one earlier line.
+        Reversal = 4, "REVERSAL";
+    }
+);
+
+numbered!(
+    /// Where money comes from.
+    Source, "FUND_SOURCE_", {
+        /// The supporting side's government.
+        SupportingGovernment = 1, "SUPPORTING_GOVERNMENT";
+        /// The central government.
+        CentralGovernment = 2, "CENTRAL_GOVERNMENT";
+        /// Enterprises.
+        Enterprise = 3, "ENTERPRISE";
+        /// Donations from society.
+        SocialDonation = 4, "SOCIAL_DONATION";
+    }
+);
+
+numbered!(
+    /// How money is used.
+    Instrument, "FUND_INSTRUMENT_", {
+        /// A plain grant.
+        Grant = 1, "GRANT";
+        /// 贷款贴息.
+        LoanInterestSubsidy = 2, "LOAN_INTEREST_SUBSIDY";
+        /// 以奖代补.
+        AwardInLieuOfSubsidy = 3, "AWARD_IN_LIEU_OF_SUBSIDY";
+        /// An investment.
+        Investment = 4, "INVESTMENT";
+    }
+);
+
+/// A checked request to record a commitment, allocation or disbursement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineDraft {
+    /// Commitment, allocation or disbursement.
+    pub kind: Kind,
+    /// The pairing named in the request, if any.
+    pub pairing_id: Option<i64>,
+    /// The project, for an allocation or disbursement.
+    pub project_id: Option<i64>,
+    /// The fiscal year.
+    pub fiscal_year: i32,
+    /// The amount.
+    pub amount: Amount,
+    /// Where the money comes from.
+    pub source: Source,
+    /// How it is used.
+    pub instrument: Instrument,
+    /// Who is paid, for a disbursement.
+    pub payee: String,
+    /// The day the money moves.
+    pub value_date: NaiveDate,
+    /// Free text.
+    pub memo: String,
+}
+
+/// One request to the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// Record a new commitment, allocation or disbursement.
+    Record(LineDraft),
+    /// Cancel line `line_id`.
+    Reverse {
+        /// The line to cancel.
+        line_id: i64,
+        /// Why; kept as the reversal's memo.
+        reason: String,
+        /// The reversal's value date.
+        value_date: NaiveDate,
+    },
+}
+
+/// What the books know of a pairing.
+#[derive(Debug, Clone)]
+pub struct PairingFacts {
+    /// Its program.
+    pub program_id: i64,
+    /// The giving region.
+    pub supporting: RegionPath,
+    /// The receiving region.
+    pub supported: RegionPath,
+    /// The first and last fiscal years of its period.
+    pub years: (i32, i32),
+    /// True while ACTIVE and not deleted: new money may move.
+    pub open: bool,
+}
+
+/// What the books know of a project.
+#[derive(Debug, Clone)]
+pub struct ProjectFacts {
+    /// Its pairing.
+    pub pairing_id: i64,
+    /// Its state.
+    pub state: ProjectState,
+    /// Its budget in fen.
+    pub budget_fen: i64,
+    /// Its field.
+    pub field: CooperationField,
+}
+
+/// What the books know of an earlier line that a reversal may cancel.
+#[derive(Debug, Clone)]
+pub struct LineFacts {
+    /// What it did.
+    pub kind: Kind,
+    /// Its pairing.
+    pub pairing_id: i64,
+    /// Its project.
+    pub project_id: Option<i64>,
+    /// Its fiscal year.
+    pub fiscal_year: i32,
+    /// Its amount.
+    pub amount: Amount,
+    /// Its source.
+    pub source: Source,
+    /// Its instrument.
+    pub instrument: Instrument,
+    /// Its project's field.
+    pub field: Option<CooperationField>,
+    /// The reversal that cancelled it.
+    pub reversed_by: Option<i64>,
+}
+
+/// A pairing's money in one fiscal year, in fen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct YearBalance {
+    /// Committed.
+    pub committed: i64,
+    /// Allocated.
+    pub allocated: i64,
+}
+
+/// A project's money, in fen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProjectBalance {
+    /// Allocated.
+    pub allocated: i64,
+    /// Disbursed.
+    pub disbursed: i64,
+}
+
+/// How a line moves the totals, in fen: positive for a line, negative for a reversal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Effect {
+    /// Change to committed.
+    pub committed: i64,
+    /// Change to allocated.
+    pub allocated: i64,
+    /// Change to disbursed.
+    pub disbursed: i64,
+}
+
+impl Effect {
+    /// The effect of a line of `kind` for `fen`.
+    fn of(kind: Kind, fen: i64) -> Self {
+        match kind {
+            Kind::Commitment => Self {
+                committed: fen,
+                ..Self::default()
+            },
+            Kind::Allocation => Self {
+                allocated: fen,
+                ..Self::default()
+            },
+            Kind::Disbursement => Self {
+                disbursed: fen,
+                ..Self::default()
+            },
+            Kind::Reversal => Self::default(),
+        }
+    }
+
+    /// Adds `other` to this effect.
+    pub fn add(&mut self, other: Effect) {
+        self.committed += other.committed;
+        self.allocated += other.allocated;
+        self.disbursed += other.disbursed;
+    }
+}
+
+/// A line the books accepted, ready to be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posting {
+    /// What it does.
+    pub kind: Kind,
+    /// Its pairing.
+    pub pairing_id: i64,
+    /// Its project.
+    pub project_id: Option<i64>,
+    /// Its fiscal year.
+    pub fiscal_year: i32,
+    /// Its amount.
+    pub amount: Amount,
+    /// Its source.
+    pub source: Source,
+    /// Its instrument.
+    pub instrument: Instrument,
+    /// Its project's field.
+    pub field: Option<CooperationField>,
+    /// Who is paid.
+    pub payee: String,
+    /// The day the money moves.
+    pub value_date: NaiveDate,
+    /// Free text.
+    pub memo: String,
+    /// The line a reversal cancels.
+    pub reverses: Option<i64>,
+    /// How it moves the totals.
+    pub effect: Effect,
+}
+
+/// The part of the ledger a batch of lines can touch, with every line accepted so far
+/// applied.
+#[derive(Debug, Clone, Default)]
+pub struct Books {
+    /// Pairings, by id.
+    pub pairings: HashMap<i64, PairingFacts>,
+    /// Projects, by id.
+    pub projects: HashMap<i64, ProjectFacts>,
+    /// Earlier lines that reversals name, by id.
+    pub lines: HashMap<i64, LineFacts>,
+    /// Pairing balances, by pairing and fiscal year.
+    pub years: HashMap<(i64, i32), YearBalance>,
+    /// Project balances, by project.
+    pub project_balances: HashMap<i64, ProjectBalance>,
+}
+
+/// FAILED_PRECONDITION with the amount still available, in fen and in words.
+fn short(reason: &'static str, message: String, available: i64) -> Error {
+    Error::FailedPrecondition {
+        reason,
+        message: format!("{message}; {} is available", Balance(available)),
+        metadata: vec![
+            ("available_fen", available.to_string()),
+            ("available", Balance(available).to_string()),
+        ],
+    }
+}
+
+impl Books {
+    /// The pairing a line of `entry` belongs to, when the books know it.
+    pub fn pairing_of(&self, entry: &Entry) -> Option<i64> {
+        match entry {
+            Entry::Record(d) => match d.project_id {
+                Some(project) => self.projects.get(&project).map(|p| p.pairing_id),
+                None => d.pairing_id,
+            },
+            Entry::Reverse { line_id, .. } => self.lines.get(line_id).map(|l| l.pairing_id),
+        }
+    }
+
+    /// Applies one entry to the books and returns the line to write.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT for a pairing or project that does not exist or does not fit;
+    /// NOT_FOUND for a reversal of an unknown line; FAILED_PRECONDITION for every breach
+    /// of the ledger's rules, with the amount still available where there is one.
+    pub fn post(&mut self, entry: &Entry) -> Result<Posting, Error> {
+        match entry {
+            Entry::Record(draft) => self.record(draft),
+            Entry::Reverse {
+                line_id,
+                reason,
+                value_date,
+            } => self.reverse(*line_id, reason, *value_date),
+        }
+    }
+
+    fn record(&mut self, d: &LineDraft) -> Result<Posting, Error> {
+        let project = match d.project_id {
+            Some(id) => {
+                let facts = self.projects.get(&id).cloned().ok_or_else(|| {
+                    Error::invalid(
+                        "fund_transaction.project",
+                        format!("{} does not exist", name::format_id("projects", id)),
+                    )
+                })?;
+                Some((id, facts))
+            }
+            None => None,
+        };
+        let pairing_id = match (&project, d.pairing_id) {
+            (Some((_, p)), Some(named)) if p.pairing_id != named => {
+                return Err(Error::invalid(
+                    "fund_transaction.pairing",
+                    format!(
+                        "must be the project's pairing, {}",
+                        name::format_id("pairings", p.pairing_id)
+                    ),
+                ));
+            }
+            (Some((_, p)), _) => p.pairing_id,
+            (None, Some(named)) => named,
+            (None, None) => return Err(Error::invalid("fund_transaction.pairing", "is required")),
+        };
+        let pairing = self.pairings.get(&pairing_id).ok_or_else(|| {
+            Error::invalid(
+                "fund_transaction.pairing",
+                format!("{} does not exist", name::format_id("pairings", pairing_id)),
+            )
+        })?;
+        if !pairing.open {
+            return Err(Error::precondition(
+                "PAIRING_NOT_ACTIVE",
+                "money moves only under an active pairing; reversals are still allowed",
+            ));
+        }
+        let (first, last) = pairing.years;
+        if !(first..=last).contains(&d.fiscal_year) {
+            return Err(Error::FailedPrecondition {
+                reason: "FISCAL_YEAR_OUTSIDE_PAIRING",
+                message: format!(
+                    "fiscal year {} lies outside the pairing's period, {first} to {last}",
+                    d.fiscal_year
+                ),
+                metadata: vec![
+                    ("first_year", first.to_string()),
+                    ("last_year", last.to_string()),
+                ],
+            });
+        }
+        let fen = d.amount.fen();
+        match (d.kind, &project) {
+            (Kind::Commitment, _) => {
+                self.years
+                    .entry((pairing_id, d.fiscal_year))
+                    .or_default()
+                    .committed += fen;
+            }
+            (Kind::Allocation, Some((id, p))) => {
+                if !matches!(p.state, ProjectState::Approved | ProjectState::InProgress) {
+                    return Err(Error::FailedPrecondition {
+                        reason: "PROJECT_NOT_OPEN_FOR_ALLOCATION",
+                        message: format!(
+                            "allocations go only to APPROVED or IN_PROGRESS projects, and this \
+                             one is {}",
+                            p.state
+                        ),
+                        metadata: vec![("state", p.state.to_string())],
+                    });
+                }
+                let year = self
+                    .years
+                    .get(&(pairing_id, d.fiscal_year))
+                    .copied()
+                    .unwrap_or_default();
+                let uncommitted = year.committed - year.allocated;
+                if fen > uncommitted {
+                    return Err(short(
+                        "ALLOCATION_EXCEEDS_COMMITMENT",
+                        format!(
+                            "the allocation exceeds what is committed to the pairing for {} and \
+                             not yet allocated",
+                            d.fiscal_year
+                        ),
+                        uncommitted,
+                    ));
+                }
+                let balance = self.project_balances.get(id).copied().unwrap_or_default();
+                let unbudgeted = p.budget_fen - balance.allocated;
+                if fen > unbudgeted {
+                    return Err(short(
+                        "ALLOCATION_EXCEEDS_BUDGET",
+                        "the allocation would take the project beyond its budget".to_owned(),
+                        unbudgeted,
+                    ));
+                }
+                self.years
+                    .entry((pairing_id, d.fiscal_year))
+                    .or_default()
+                    .allocated += fen;
+                self.project_balances.entry(*id).or_default().allocated += fen;
+            }
+            (Kind::Disbursement, Some((id, p))) => {
+                if p.state != ProjectState::InProgress {
+                    return Err(Error::FailedPrecondition {
+                        reason: "PROJECT_NOT_IN_PROGRESS",
+                        message: format!(
+                            "disbursements go only to IN_PROGRESS projects, and this one is {}",
+                            p.state
+                        ),
+                        metadata: vec![("state", p.state.to_string())],
+                    });
+                }
+                let balance = self.project_balances.get(id).copied().unwrap_or_default();
+                let undisbursed = balance.allocated - balance.disbursed;
+                if fen > undisbursed {
+                    return Err(short(
+                        "DISBURSEMENT_EXCEEDS_ALLOCATION",
+                        "the disbursement exceeds what the project was allocated and has not \
+                         yet paid out"
+                            .to_owned(),
+                        undisbursed,
+                    ));
+                }
+                self.project_balances.entry(*id).or_default().disbursed += fen;
+            }
+            (Kind::Allocation | Kind::Disbursement, None) => {
+                return Err(Error::invalid(
+                    "fund_transaction.project",
+                    "is required for an allocation or a disbursement",
+                ));
+            }
+            (Kind::Reversal, _) => {
+                return Err(Error::invalid(
+                    "fund_transaction.kind",
+                    "a reversal is made with ReverseFundTransaction",
+                ));
+            }
+        }
+        Ok(Posting {
+            kind: d.kind,
+            pairing_id,
+            project_id: project.as_ref().map(|(id, _)| *id),
+            fiscal_year: d.fiscal_year,
+            amount: d.amount,
+            source: d.source,
+            instrument: d.instrument,
+            field: project.as_ref().map(|(_, p)| p.field),
+            payee: d.payee.clone(),
+            value_date: d.value_date,
+            memo: d.memo.clone(),
+            reverses: None,
+            effect: Effect::of(d.kind, fen),
+        })
+    }
+
+    fn reverse(
+        &mut self,
+        line_id: i64,
+        reason: &str,
+        value_date: NaiveDate,
+    ) -> Result<Posting, Error> {
+        let line = self.lines.get(&line_id).cloned().ok_or_else(|| Error::NotFound {
+            reason: "FUND_TRANSACTION_NOT_FOUND",
+            resource: name::format_id("fundTransactions", line_id),
+        })?;
+        if line.kind == Kind::Reversal {
+            return Err(Error::precondition(
+                "REVERSAL_NOT_REVERSIBLE",
+                "a reversal cannot itself be reversed; record a new line instead",
+            ));
+        }
+        if let Some(by) = line.reversed_by {
+            let by = name::format_id("fundTransactions", by);
+            return Err(Error::FailedPrecondition {
+                reason: "ALREADY_REVERSED",
+                message: format!("the line was already reversed by {by}"),
+                metadata: vec![("reversed_by", by)],
+            });
+        }
+        let fen = line.amount.fen();
+        let year_key = (line.pairing_id, line.fiscal_year);
+        match (line.kind, line.project_id) {
+            (Kind::Commitment, _) => {
+                let year = self.years.get(&year_key).copied().unwrap_or_default();
+                let free = year.committed - year.allocated;
+                if fen > free {
+                    return Err(short(
+                        "COMMITMENT_IN_USE",
+                        "allocations already use this commitment; reverse them first".to_owned(),
+                        free,
+                    ));
+                }
+                self.years.entry(year_key).or_default().committed -= fen;
+            }
+            (Kind::Allocation, Some(project)) => {
+                let balance = self
+                    .project_balances
+                    .get(&project)
+                    .copied()
+                    .unwrap_or_default();
+                let free = balance.allocated - balance.disbursed;
+                if fen > free {
+                    return Err(short(
+                        "ALLOCATION_IN_USE",
+                        "disbursements already use this allocation; reverse them first".to_owned(),
+                        free,
+                    ));
+                }
+                self.years.entry(year_key).or_default().allocated -= fen;
+                self.project_balances.entry(project).or_default().allocated -= fen;
+            }
+            (Kind::Disbursement, Some(project)) => {
+                self.project_balances.entry(project).or_default().disbursed -= fen;
+            }
+            // Allocations and disbursements always name a project; reversals were refused.
+            (kind, _) => {
+                return Err(
+                    anyhow::anyhow!("stored {kind:?} line {line_id} cannot be reversed").into(),
+                );
+            }
+        }
+        // Marked at once, so that a second reversal in the same batch is refused too; the
+        // number is filled in when the batch is written.
+        if let Some(l) = self.lines.get_mut(&line_id) {
+            l.reversed_by = Some(0);
+        }
+        let mut effect = Effect::of(line.kind, fen);
+        effect.committed = -effect.committed;
+        effect.allocated = -effect.allocated;
+        effect.disbursed = -effect.disbursed;
+        Ok(Posting {
+            kind: Kind::Reversal,
+            pairing_id: line.pairing_id,
+            project_id: line.project_id,
+            fiscal_year: line.fiscal_year,
+            amount: line.amount,
+            source: line.source,
+            instrument: line.instrument,
+            field: line.field,
+            payee: String::new(),
+            value_date,
+            memo: reason.to_owned(),
+            reverses: Some(line_id),
+            effect,
+        })
+    }
+}
+
+/// The scopes a summary can be asked for that a line of `pairing` (and `project`) counts
+/// toward: the pairing, its program, the project, and every region on the way down to
+/// either of the pairing's regions.
+pub fn summary_scopes(pairing_id: i64, pairing: &PairingFacts, project: Option<i64>) -> Vec<String> {
+    let mut scopes = vec![
+        name::format_id("pairings", pairing_id),
+        name::format_id("programs", pairing.program_id),
+    ];
+    if let Some(project) = project {
+        scopes.push(name::format_id("projects", project));
+    }
+    let mut regions: Vec<&str> = pairing
+        .supporting
+        .codes()
+        .chain(pairing.supported.codes())
+        .collect();
+    regions.sort_unstable();
+    regions.dedup();
+    scopes.extend(regions.into_iter().map(|code| format!("regions/{code}")));
+    scopes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::region::RegionCode;
+
+    fn path(codes: &[&str]) -> RegionPath {
+        codes
+            .iter()
+            .fold(None, |parent: Option<RegionPath>, code| {
+                Some(RegionPath::child_of(
+                    parent.as_ref(),
+                    &RegionCode::from_stored((*code).to_owned()),
+                ))
+            })
+            .unwrap()
+    }
+
+    fn yuan(y: i64) -> Amount {
+        Amount::parse("amount", "CNY", y, 0).unwrap()
+    }
+
+    /// Pairing 1 (2021–2025) with project 10 (budget 100 yuan) in `state`.
+    fn books(state: ProjectState) -> Books {
+        let mut books = Books::default();
+        books.pairings.insert(
+            1,
+            PairingFacts {
+                program_id: 7,
+                supporting: path(&["110000", "110101"]),
+                supported: path(&["420000", "420300", "420381"]),
+                years: (2021, 2025),
+                open: true,
+            },
+        );
+        books.projects.insert(
+            10,
+            ProjectFacts {
+                pairing_id: 1,
+                state,
+                budget_fen: 10_000,
+                field: CooperationField::WaterSource,
+            },
+        );
+        books
+    }
+
+    fn line(kind: Kind, project: Option<i64>, year: i32, amount: i64) -> Entry {
+        Entry::Record(LineDraft {
+            kind,
+            pairing_id: Some(1),
+            project_id: project,
+            fiscal_year: year,
+            amount: yuan(amount),
+            source: Source::SupportingGovernment,
+            instrument: Instrument::Grant,
+            payee: "丹江口市水务局".to_owned(),
+            value_date: NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
+            memo: String::new(),
+        })
+    }
+
+    fn reason_of(result: Result<Posting, Error>) -> &'static str {
+        match result {
+            Err(Error::FailedPrecondition { reason, .. }) => reason,
+            Err(Error::InvalidArgument { .. }) => "INVALID_ARGUMENT",
+            Err(Error::NotFound { reason, .. }) => reason,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn allocation_stops_at_what_the_pairing_committed_for_that_year() {
+        let mut b = books(ProjectState::Approved);
+        b.post(&line(Kind::Commitment, None, 2025, 60)).unwrap();
+
+        b.post(&line(Kind::Allocation, Some(10), 2025, 40)).unwrap();
+        let over = b.post(&line(Kind::Allocation, Some(10), 2025, 21));
+        let other_year = b.post(&line(Kind::Allocation, Some(10), 2024, 1));
+
+        match over {
+            Err(Error::FailedPrecondition {
+                reason, metadata, ..
+            }) => {
+                assert_eq!(reason, "ALLOCATION_EXCEEDS_COMMITMENT");
+                assert!(metadata.contains(&("available_fen", "2000".to_owned())));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(reason_of(other_year), "ALLOCATION_EXCEEDS_COMMITMENT");
+        assert_eq!(b.years[&(1, 2025)], YearBalance {
+            committed: 6000,
+            allocated: 4000
+        });
+    }
+
+    #[test]
+    fn a_project_takes_no_more_than_its_budget_and_pays_no_more_than_it_got() {
+        let mut b = books(ProjectState::InProgress);
+        b.post(&line(Kind::Commitment, None, 2025, 500)).unwrap();
+        b.post(&line(Kind::Allocation, Some(10), 2025, 100)).unwrap();
+
+        let beyond_budget = b.post(&line(Kind::Allocation, Some(10), 2025, 1));
+        b.post(&line(Kind::Disbursement, Some(10), 2025, 70)).unwrap();
+        let beyond_allocation = b.post(&line(Kind::Disbursement, Some(10), 2025, 31));
+
+        assert_eq!(reason_of(beyond_budget), "ALLOCATION_EXCEEDS_BUDGET");
+        assert_eq!(reason_of(beyond_allocation), "DISBURSEMENT_EXCEEDS_ALLOCATION");
+        assert_eq!(b.project_balances[&10], ProjectBalance {
+            allocated: 10_000,
+            disbursed: 7_000
+        });
+    }
+
+    #[test]
+    fn money_moves_only_to_projects_in_the_right_state_and_years_in_the_period() {
+        for (state, allocate, disburse) in [
+            (ProjectState::Proposed, false, false),
+            (ProjectState::Approved, true, false),
+            (ProjectState::InProgress, true, true),
+            (ProjectState::Completed, false, false),
+            (ProjectState::Cancelled, false, false),
+        ] {
+            let mut b = books(state);
+            b.project_balances.insert(10, ProjectBalance {
+                allocated: 5_000,
+                disbursed: 0,
+            });
+            b.post(&line(Kind::Commitment, None, 2025, 100)).unwrap();
+            assert_eq!(
+                b.post(&line(Kind::Allocation, Some(10), 2025, 1)).is_ok(),
+                allocate,
+                "{state}"
+            );
+            assert_eq!(
+                b.post(&line(Kind::Disbursement, Some(10), 2025, 1)).is_ok(),
+                disburse,
+                "{state}"
+            );
+        }
+        let mut b = books(ProjectState::Approved);
+        assert_eq!(
+            reason_of(b.post(&line(Kind::Commitment, None, 2026, 1))),
+            "FISCAL_YEAR_OUTSIDE_PAIRING"
+        );
+        assert_eq!(
+            reason_of(b.post(&line(Kind::Commitment, None, 2020, 1))),
+            "FISCAL_YEAR_OUTSIDE_PAIRING"
+        );
+    }
+
+    fn stored(kind: Kind, project: Option<i64>, amount: i64) -> LineFacts {
+        LineFacts {
+            kind,
+            pairing_id: 1,
+            project_id: project,
+            fiscal_year: 2025,
+            amount: yuan(amount),
+            source: Source::Enterprise,
+            instrument: Instrument::Investment,
+            field: project.map(|_| CooperationField::WaterSource),
+            reversed_by: None,
+        }
+    }
+
+    fn reversal(line_id: i64) -> Entry {
+        Entry::Reverse {
+            line_id,
+            reason: "录入错误".to_owned(),
+            value_date: NaiveDate::from_ymd_opt(2025, 4, 1).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_reversal_cancels_one_line_once_and_never_breaks_a_balance() {
+        let mut b = books(ProjectState::InProgress);
+        b.lines.insert(1, stored(Kind::Commitment, None, 100));
+        b.lines.insert(2, stored(Kind::Allocation, Some(10), 60));
+        b.lines.insert(3, stored(Kind::Disbursement, Some(10), 50));
+        b.lines.insert(4, {
+            let mut r = stored(Kind::Reversal, Some(10), 50);
+            r.kind = Kind::Reversal;
+            r
+        });
+        b.years.insert((1, 2025), YearBalance {
+            committed: 10_000,
+            allocated: 6_000,
+        });
+        b.project_balances.insert(10, ProjectBalance {
+            allocated: 6_000,
+            disbursed: 5_000,
+        });
+
+        assert_eq!(reason_of(b.post(&reversal(1))), "COMMITMENT_IN_USE");
+        assert_eq!(reason_of(b.post(&reversal(2))), "ALLOCATION_IN_USE");
+        assert_eq!(reason_of(b.post(&reversal(4))), "REVERSAL_NOT_REVERSIBLE");
+        assert_eq!(reason_of(b.post(&reversal(9))), "FUND_TRANSACTION_NOT_FOUND");
+        let undo_payment = b.post(&reversal(3)).unwrap();
+        assert_eq!(reason_of(b.post(&reversal(3))), "ALREADY_REVERSED");
+        let undo_allocation = b.post(&reversal(2)).unwrap();
+        let undo_commitment = b.post(&reversal(1)).unwrap();
+
+        assert_eq!(undo_payment.effect.disbursed, -5_000);
+        assert_eq!(undo_payment.source, Source::Enterprise, "copied from the line");
+        assert_eq!(undo_allocation.effect.allocated, -6_000);
+        assert_eq!(undo_commitment.effect.committed, -10_000);
+        assert_eq!(undo_commitment.reverses, Some(1));
+        assert_eq!(b.years[&(1, 2025)], YearBalance::default());
+        assert_eq!(b.project_balances[&10], ProjectBalance::default());
+    }
+
+    #[test]
+    fn a_closed_pairing_takes_no_new_money_and_a_project_keeps_to_its_pairing() {
+        let mut b = books(ProjectState::Approved);
+        let mut elsewhere = line(Kind::Allocation, Some(10), 2025, 1);
+        if let Entry::Record(d) = &mut elsewhere {
+            d.pairing_id = Some(2);
+        }
+        assert_eq!(reason_of(b.post(&elsewhere)), "INVALID_ARGUMENT");
+        b.pairings.get_mut(&1).unwrap().open = false;
+        assert_eq!(
+            reason_of(b.post(&line(Kind::Commitment, None, 2025, 1))),
+            "PAIRING_NOT_ACTIVE"
+        );
+    }
+
+    #[test]
+    fn a_line_counts_toward_its_pairing_program_project_and_every_region_above() {
+        let b = books(ProjectState::Approved);
+        let scopes = summary_scopes(1, &b.pairings[&1], Some(10));
+        assert_eq!(
+            scopes,
+            [
+                "pairings/1",
+                "programs/7",
+                "projects/10",
+                "regions/110000",
+                "regions/110101",
+                "regions/420000",
+                "regions/420300",
+                "regions/420381",
+            ]
+        );
+    }
+
+    #[test]
+    fn enums_read_their_words_and_numbers() {
+        assert_eq!(Kind::from_word("ALLOCATION"), Some(Kind::Allocation));
+        assert_eq!(
+            Source::from_word("FUND_SOURCE_ENTERPRISE"),
+            Some(Source::Enterprise)
+        );
+        assert_eq!(Instrument::from_number(2), Some(Instrument::LoanInterestSubsidy));
+        assert_eq!(Instrument::from_number(0), None);
+    }
+}
