@@ -24,6 +24,7 @@ use crate::{
         access::Access,
         audit::Audit,
         authz::{self, TokenCache},
+        fund::Funds,
         pairing::Pairings,
         project::Projects,
         region::Regions,
@@ -35,7 +36,7 @@ use crate::{
         self,
         v1::{
             access_service_server::AccessServiceServer, audit_service_server::AuditServiceServer,
-            pairing_service_server::PairingServiceServer,
+            fund_service_server::FundServiceServer, pairing_service_server::PairingServiceServer,
             project_service_server::ProjectServiceServer,
             region_service_server::RegionServiceServer,
         },
@@ -112,6 +113,9 @@ pub async fn serve(
     let projects = ProjectServiceServer::new(Projects::new(store.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let funds = FundServiceServer::new(Funds::new(store.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
     let audit = AuditServiceServer::new(Audit::new(store.clone(), audit_key.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
@@ -169,6 +173,7 @@ pub async fn serve(
         .add_service(regions)
         .add_service(pairings)
         .add_service(projects)
+        .add_service(funds)
         .add_service(access)
         .add_service(audit)
         .serve_with_incoming_shutdown(accepted(listener), stopping);
@@ -272,11 +277,12 @@ fn accepted(
 }
 
 /// The names of duikou's own services, as health checks know them.
-pub fn service_names() -> [&'static str; 5] {
+pub fn service_names() -> [&'static str; 6] {
     [
         <RegionServiceServer<Regions> as NamedService>::NAME,
         <PairingServiceServer<Pairings> as NamedService>::NAME,
         <ProjectServiceServer<Projects> as NamedService>::NAME,
+        <FundServiceServer<Funds> as NamedService>::NAME,
         <AccessServiceServer<Access> as NamedService>::NAME,
         <AuditServiceServer<Audit> as NamedService>::NAME,
     ]

@@ -95,6 +95,7 @@ impl Access {
 
 const ADMIN: Access = Access::Roles(&[Role::Admin]);
 const COORDINATION: Access = Access::Scoped(&[Role::Admin, Role::Coordinator]);
+const FUNDS: Access = Access::Scoped(&[Role::Admin, Role::FundOfficer]);
 const OVERSIGHT: Access = Access::Roles(&[Role::Admin, Role::Auditor]);
 
 /// Every RPC the server offers, by its path, and who may call it. A method missing here is
@@ -153,6 +154,20 @@ pub const TABLE: &[(&str, Access)] = &[
     ("/duikou.v1.ProjectService/CompleteProject", COORDINATION),
     ("/duikou.v1.ProjectService/AcceptProject", COORDINATION),
     ("/duikou.v1.ProjectService/CancelProject", COORDINATION),
+    ("/duikou.v1.FundService/RecordFundTransaction", FUNDS),
+    ("/duikou.v1.FundService/ReverseFundTransaction", FUNDS),
+    (
+        "/duikou.v1.FundService/GetFundTransaction",
+        Access::Authenticated,
+    ),
+    (
+        "/duikou.v1.FundService/ListFundTransactions",
+        Access::Authenticated,
+    ),
+    (
+        "/duikou.v1.FundService/GetFundSummary",
+        Access::Authenticated,
+    ),
     ("/duikou.v1.AccessService/CreateAccessToken", ADMIN),
     ("/duikou.v1.AccessService/ListAccessTokens", ADMIN),
     ("/duikou.v1.AccessService/RevokeAccessToken", ADMIN),

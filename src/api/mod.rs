@@ -4,6 +4,7 @@
 pub mod access;
 pub mod audit;
 pub mod authz;
+pub mod fund;
 pub mod pairing;
 pub mod project;
 pub mod region;

@@ -18,11 +18,12 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use super::{
+    filter,
     money::{Amount, Balance},
     name,
-    pairing::CooperationField,
+    pairing::{CooperationField, equals_only},
     project::ProjectState,
-    region::RegionPath,
+    region::{RegionCode, RegionPath},
 };
 use crate::error::Error;
 
@@ -508,10 +509,14 @@ impl Books {
         reason: &str,
         value_date: NaiveDate,
     ) -> Result<Posting, Error> {
-        let line = self.lines.get(&line_id).cloned().ok_or_else(|| Error::NotFound {
-            reason: "FUND_TRANSACTION_NOT_FOUND",
-            resource: name::format_id("fundTransactions", line_id),
-        })?;
+        let line = self
+            .lines
+            .get(&line_id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound {
+                reason: "FUND_TRANSACTION_NOT_FOUND",
+                resource: name::format_id("fundTransactions", line_id),
+            })?;
         if line.kind == Kind::Reversal {
             return Err(Error::precondition(
                 "REVERSAL_NOT_REVERSIBLE",
@@ -598,7 +603,11 @@ impl Books {
 /// The scopes a summary can be asked for that a line of `pairing` (and `project`) counts
 /// toward: the pairing, its program, the project, and every region on the way down to
 /// either of the pairing's regions.
-pub fn summary_scopes(pairing_id: i64, pairing: &PairingFacts, project: Option<i64>) -> Vec<String> {
+pub fn summary_scopes(
+    pairing_id: i64,
+    pairing: &PairingFacts,
+    project: Option<i64>,
+) -> Vec<String> {
     let mut scopes = vec![
         name::format_id("pairings", pairing_id),
         name::format_id("programs", pairing.program_id),
@@ -617,10 +626,88 @@ pub fn summary_scopes(pairing_id: i64, pairing: &PairingFacts, project: Option<i
     scopes
 }
 
+/// The typed query of `ListFundTransactions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LineFilter {
+    /// `pairing = "pairings/{id}"`.
+    pub pairing_id: Option<i64>,
+    /// `project = "projects/{id}"`.
+    pub project_id: Option<i64>,
+    /// `kind = ALLOCATION`.
+    pub kind: Option<Kind>,
+    /// `fiscal_year = 2025`.
+    pub fiscal_year: Option<i32>,
+    /// `source = ENTERPRISE`.
+    pub source: Option<Source>,
+    /// `instrument = GRANT`.
+    pub instrument: Option<Instrument>,
+    /// `region = "regions/…"`: lines of pairings with either region inside that one.
+    pub region: Option<RegionCode>,
+}
+
+impl LineFilter {
+    /// Parses the `filter` of a `ListFundTransactions` request.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT on `filter` naming the condition at fault.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let conditions = filter::parse(text)?;
+        filter::reject_repeats(&conditions)?;
+        let mut query = Self::default();
+        for c in &conditions {
+            equals_only(c)?;
+            let id = |collection: &str| {
+                name::parse_id("filter", collection, &c.value)
+                    .map_err(|_| c.error(format!("expects a name like \"{collection}/1\"")))
+            };
+            match c.field.as_str() {
+                "pairing" => query.pairing_id = Some(id("pairings")?),
+                "project" => query.project_id = Some(id("projects")?),
+                "kind" => {
+                    query.kind = Some(Kind::from_word(&c.value).ok_or_else(|| {
+                        c.error("expects COMMITMENT, ALLOCATION, DISBURSEMENT or REVERSAL")
+                    })?);
+                }
+                "fiscal_year" => {
+                    query.fiscal_year = Some(
+                        c.value
+                            .parse()
+                            .map_err(|_| c.error("expects a year such as 2025"))?,
+                    );
+                }
+                "source" => {
+                    query.source = Some(
+                        Source::from_word(&c.value)
+                            .ok_or_else(|| c.error("expects a fund source"))?,
+                    );
+                }
+                "instrument" => {
+                    query.instrument = Some(
+                        Instrument::from_word(&c.value)
+                            .ok_or_else(|| c.error("expects a fund instrument"))?,
+                    );
+                }
+                "region" => {
+                    query.region =
+                        Some(RegionCode::from_name("filter", &c.value).map_err(|_| {
+                            c.error("expects a region name like \"regions/420300\"")
+                        })?);
+                }
+                _ => {
+                    return Err(c.error(
+                        "is not a filter field; use pairing, project, kind, fiscal_year, \
+                         source, instrument or region",
+                    ));
+                }
+            }
+        }
+        Ok(query)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::region::RegionCode;
 
     fn path(codes: &[&str]) -> RegionPath {
         codes
@@ -706,28 +793,39 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(reason_of(other_year), "ALLOCATION_EXCEEDS_COMMITMENT");
-        assert_eq!(b.years[&(1, 2025)], YearBalance {
-            committed: 6000,
-            allocated: 4000
-        });
+        assert_eq!(
+            b.years[&(1, 2025)],
+            YearBalance {
+                committed: 6000,
+                allocated: 4000
+            }
+        );
     }
 
     #[test]
     fn a_project_takes_no_more_than_its_budget_and_pays_no_more_than_it_got() {
         let mut b = books(ProjectState::InProgress);
         b.post(&line(Kind::Commitment, None, 2025, 500)).unwrap();
-        b.post(&line(Kind::Allocation, Some(10), 2025, 100)).unwrap();
+        b.post(&line(Kind::Allocation, Some(10), 2025, 100))
+            .unwrap();
 
         let beyond_budget = b.post(&line(Kind::Allocation, Some(10), 2025, 1));
-        b.post(&line(Kind::Disbursement, Some(10), 2025, 70)).unwrap();
+        b.post(&line(Kind::Disbursement, Some(10), 2025, 70))
+            .unwrap();
         let beyond_allocation = b.post(&line(Kind::Disbursement, Some(10), 2025, 31));
 
         assert_eq!(reason_of(beyond_budget), "ALLOCATION_EXCEEDS_BUDGET");
-        assert_eq!(reason_of(beyond_allocation), "DISBURSEMENT_EXCEEDS_ALLOCATION");
-        assert_eq!(b.project_balances[&10], ProjectBalance {
-            allocated: 10_000,
-            disbursed: 7_000
-        });
+        assert_eq!(
+            reason_of(beyond_allocation),
+            "DISBURSEMENT_EXCEEDS_ALLOCATION"
+        );
+        assert_eq!(
+            b.project_balances[&10],
+            ProjectBalance {
+                allocated: 10_000,
+                disbursed: 7_000
+            }
+        );
     }
 
     #[test]
@@ -740,10 +838,13 @@ mod tests {
             (ProjectState::Cancelled, false, false),
         ] {
             let mut b = books(state);
-            b.project_balances.insert(10, ProjectBalance {
-                allocated: 5_000,
-                disbursed: 0,
-            });
+            b.project_balances.insert(
+                10,
+                ProjectBalance {
+                    allocated: 5_000,
+                    disbursed: 0,
+                },
+            );
             b.post(&line(Kind::Commitment, None, 2025, 100)).unwrap();
             assert_eq!(
                 b.post(&line(Kind::Allocation, Some(10), 2025, 1)).is_ok(),
@@ -800,26 +901,39 @@ mod tests {
             r.kind = Kind::Reversal;
             r
         });
-        b.years.insert((1, 2025), YearBalance {
-            committed: 10_000,
-            allocated: 6_000,
-        });
-        b.project_balances.insert(10, ProjectBalance {
-            allocated: 6_000,
-            disbursed: 5_000,
-        });
+        b.years.insert(
+            (1, 2025),
+            YearBalance {
+                committed: 10_000,
+                allocated: 6_000,
+            },
+        );
+        b.project_balances.insert(
+            10,
+            ProjectBalance {
+                allocated: 6_000,
+                disbursed: 5_000,
+            },
+        );
 
         assert_eq!(reason_of(b.post(&reversal(1))), "COMMITMENT_IN_USE");
         assert_eq!(reason_of(b.post(&reversal(2))), "ALLOCATION_IN_USE");
         assert_eq!(reason_of(b.post(&reversal(4))), "REVERSAL_NOT_REVERSIBLE");
-        assert_eq!(reason_of(b.post(&reversal(9))), "FUND_TRANSACTION_NOT_FOUND");
+        assert_eq!(
+            reason_of(b.post(&reversal(9))),
+            "FUND_TRANSACTION_NOT_FOUND"
+        );
         let undo_payment = b.post(&reversal(3)).unwrap();
         assert_eq!(reason_of(b.post(&reversal(3))), "ALREADY_REVERSED");
         let undo_allocation = b.post(&reversal(2)).unwrap();
         let undo_commitment = b.post(&reversal(1)).unwrap();
 
         assert_eq!(undo_payment.effect.disbursed, -5_000);
-        assert_eq!(undo_payment.source, Source::Enterprise, "copied from the line");
+        assert_eq!(
+            undo_payment.source,
+            Source::Enterprise,
+            "copied from the line"
+        );
         assert_eq!(undo_allocation.effect.allocated, -6_000);
         assert_eq!(undo_commitment.effect.committed, -10_000);
         assert_eq!(undo_commitment.reverses, Some(1));
@@ -862,13 +976,36 @@ mod tests {
     }
 
     #[test]
+    fn line_filters_read_every_field() {
+        let f = LineFilter::parse(
+            "pairing = \"pairings/1\" AND project = \"projects/2\" AND kind = ALLOCATION AND \
+             fiscal_year = 2025 AND source = ENTERPRISE AND instrument = GRANT AND \
+             region = \"regions/420300\"",
+        )
+        .unwrap();
+        assert_eq!(f.pairing_id, Some(1));
+        assert_eq!(f.project_id, Some(2));
+        assert_eq!(f.kind, Some(Kind::Allocation));
+        assert_eq!(f.fiscal_year, Some(2025));
+        assert_eq!(f.source, Some(Source::Enterprise));
+        assert_eq!(f.instrument, Some(Instrument::Grant));
+        assert_eq!(f.region.unwrap().as_str(), "420300");
+        for bad in ["fiscal_year = soon", "kind = GIFT", "amount = 5"] {
+            assert!(LineFilter::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn enums_read_their_words_and_numbers() {
         assert_eq!(Kind::from_word("ALLOCATION"), Some(Kind::Allocation));
         assert_eq!(
             Source::from_word("FUND_SOURCE_ENTERPRISE"),
             Some(Source::Enterprise)
         );
-        assert_eq!(Instrument::from_number(2), Some(Instrument::LoanInterestSubsidy));
+        assert_eq!(
+            Instrument::from_number(2),
+            Some(Instrument::LoanInterestSubsidy)
+        );
         assert_eq!(Instrument::from_number(0), None);
     }
 }

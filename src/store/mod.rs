@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod entities;
+pub mod fund;
 mod group_commit;
 pub mod idempotency;
 pub mod pairing;

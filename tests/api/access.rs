@@ -9,16 +9,18 @@ use duikou::{
     proto::v1::{
         AccessToken, ApproveProjectRequest, CancelProjectRequest, CreateAccessTokenRequest,
         CreatePairingRequest, CreateProgramRequest, CreateProjectRequest, DeletePairingRequest,
-        EndPairingRequest, GetPairingRequest, GetRegionRequest, ListAccessTokensRequest, Pairing,
-        Program, Project, ResumePairingRequest, RevokeAccessTokenRequest, SuspendPairingRequest,
-        UndeletePairingRequest, UpdatePairingRequest, UpdateProgramRequest, UpdateProjectRequest,
+        EndPairingRequest, FundTransaction, GetPairingRequest, GetRegionRequest,
+        ListAccessTokensRequest, Pairing, Program, Project, RecordFundTransactionRequest,
+        ResumePairingRequest, ReverseFundTransactionRequest, RevokeAccessTokenRequest,
+        SuspendPairingRequest, UndeletePairingRequest, UpdatePairingRequest, UpdateProgramRequest,
+        UpdateProjectRequest,
     },
 };
 use prost::Message;
 use prost_types::FileDescriptorSet;
 use tonic::Code;
 
-use crate::helpers::{TestApp, assert_error, pairing, project, spawn};
+use crate::helpers::{TestApp, assert_error, cny, pairing, project, spawn};
 
 /// Every RPC of every service the server offers, as `/package.Service/Method`, with
 /// whether it streams.
@@ -106,7 +108,27 @@ async fn every_method_answers_every_kind_of_caller_as_the_table_says() {
     }
     let program = app.program().await;
     let beijing_hubei = app.pairing(pairing(&program, "110101", "420381")).await;
+    let line = FundTransaction {
+        kind: 1,
+        pairing: beijing_hubei.name.clone(),
+        fiscal_year: 2025,
+        amount: Some(cny(100, 0)),
+        source: 1,
+        instrument: 1,
+        value_date: "2025-01-02".into(),
+        ..Default::default()
+    };
+    let line = app
+        .funds
+        .record_fund_transaction(RecordFundTransactionRequest {
+            fund_transaction: Some(line),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let targets = Targets {
+        line,
         project: app.project(project(&beijing_hubei, "420381")).await,
         pairing: beijing_hubei,
         program,
@@ -174,6 +196,7 @@ struct Targets {
     program: Program,
     pairing: Pairing,
     project: Project,
+    line: FundTransaction,
 }
 
 /// Calls a scoped method with a request that touches Beijing and Hubei, or programs, which
@@ -300,6 +323,35 @@ async fn call_on_beijing_and_hubei(
                 path,
                 secret,
                 CancelProjectRequest { name, reason, etag },
+            )
+            .await
+        }
+        "RecordFundTransaction" => {
+            let line = FundTransaction {
+                name: String::new(),
+                ..targets.line.clone()
+            };
+            call_with(
+                app,
+                path,
+                secret,
+                RecordFundTransactionRequest {
+                    fund_transaction: Some(line),
+                    request_id: String::new(),
+                },
+            )
+            .await
+        }
+        "ReverseFundTransaction" => {
+            call_with(
+                app,
+                path,
+                secret,
+                ReverseFundTransactionRequest {
+                    name: targets.line.name.clone(),
+                    reason: "录入错误".into(),
+                    request_id: String::new(),
+                },
             )
             .await
         }

@@ -12,8 +12,9 @@ use duikou::{
     proto::v1::{
         CreatePairingRequest, CreateProgramRequest, CreateProjectRequest, Milestone, Money,
         Pairing, Program, Project, access_service_client::AccessServiceClient,
-        audit_service_client::AuditServiceClient, pairing_service_client::PairingServiceClient,
-        project_service_client::ProjectServiceClient, region_service_client::RegionServiceClient,
+        audit_service_client::AuditServiceClient, fund_service_client::FundServiceClient,
+        pairing_service_client::PairingServiceClient, project_service_client::ProjectServiceClient,
+        region_service_client::RegionServiceClient,
     },
     store::{
         Store, region,
@@ -63,6 +64,8 @@ pub struct TestApp {
     pub pairings: PairingServiceClient<Authed>,
     /// ProjectService client, as ADMIN.
     pub projects: ProjectServiceClient<Authed>,
+    /// FundService client, as ADMIN.
+    pub funds: FundServiceClient<Authed>,
     /// AccessService client, as ADMIN.
     pub access: AccessServiceClient<Authed>,
     /// AuditService client, as ADMIN.
@@ -355,6 +358,7 @@ pub async fn spawn_with(fresh: Fresh, adjust: impl FnOnce(&mut Settings)) -> Tes
         regions: RegionServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         pairings: PairingServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         projects: ProjectServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+        funds: FundServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         access: AccessServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         audit: AuditServiceClient::with_interceptor(channel.clone(), bearer),
         channel,
@@ -437,6 +441,38 @@ impl TestApp {
     /// A ProjectService client calling with `secret` (anonymous with `None`).
     pub fn projects_as(&self, secret: Option<&str>) -> ProjectServiceClient<Authed> {
         ProjectServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))
+    }
+
+    /// A FundService client calling with `secret` (anonymous with `None`).
+    pub fn funds_as(&self, secret: Option<&str>) -> FundServiceClient<Authed> {
+        FundServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))
+    }
+
+    /// Starts a second server over this test's database, as a second process would, and
+    /// returns a channel to it; it stops when the returned guard is dropped.
+    pub async fn second_server(&self) -> (Channel, SecondServer) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(duikou::server::run(
+            settings(&self.database_url),
+            listener,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let channel = Channel::from_shared(format!("http://{address}"))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect");
+        (
+            channel,
+            SecondServer {
+                _stop: stop,
+                server,
+            },
+        )
     }
 
     /// A RegionService client calling with `secret` (anonymous with `None`).
@@ -528,6 +564,18 @@ impl TestApp {
             })
             .await
             .map(tonic::Response::into_inner)
+    }
+}
+
+/// A second server over a test's database; stops when dropped.
+pub struct SecondServer {
+    _stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Drop for SecondServer {
+    fn drop(&mut self) {
+        self.server.abort();
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod access;
 mod audit;
+mod funds;
 mod helpers;
 mod pairings;
 mod programs;
