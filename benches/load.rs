@@ -23,6 +23,13 @@
 //! under `audit_inclusion_proof`. Then it runs CreatePairing's database work through the
 //! store at the same concurrency with and without its audit event, in three interleaved
 //! rounds, and reports the ratio of the mean rates under `audit_cost` (the bar is 0.9).
+//!
+//! Then the funds ledger (`load/ledger.rs`), on its own server and SQLite file: 64 pairings
+//! each with a started project, RecordFundTransaction (commitments, allocations and
+//! disbursements of one yuan) from the same number of concurrent clients (the bar is 5,000
+//! lines/s with no errors), then the ledger topped up through the store to
+//! `DUIKOU_BENCH_LEDGER_LINES` lines (default 1,000,000) and GetFundSummary of the program
+//! timed one call after another (the bar is p99 under 5 ms), under `ledger`.
 
 use std::{
     collections::BTreeMap,
@@ -72,6 +79,9 @@ use tonic::{
     service::{Interceptor, interceptor::InterceptedService},
     transport::{Channel, Endpoint},
 };
+
+#[path = "load/ledger.rs"]
+mod ledger;
 
 /// Adds the bench's ADMIN token to every call; the bare server ignores it.
 #[derive(Clone)]
@@ -224,6 +234,9 @@ async fn main() -> Result<()> {
     let cost = audit_cost(&config)
         .await
         .context("measuring what auditing costs")?;
+    let ledger = ledger::measure(&config)
+        .await
+        .context("measuring the funds ledger")?;
     report(
         &config,
         regions_secs,
@@ -231,6 +244,7 @@ async fn main() -> Result<()> {
         &results,
         &audit,
         &cost,
+        &ledger,
     )
 }
 
@@ -1012,6 +1026,7 @@ fn report(
     results: &[Measured],
     audit: &AuditProofs,
     audit_cost: &serde_json::Value,
+    ledger: &serde_json::Value,
 ) -> Result<()> {
     let baseline = results
         .first()
@@ -1050,8 +1065,10 @@ fn report(
     println!("{}", audit.summary());
 
     println!("Auditing's cost to a create (through the store): {audit_cost}");
+    println!("The funds ledger: {ledger}");
 
     let json = json!({
+        "ledger": ledger,
         "audit_cost": audit_cost,
         "audit_inclusion_proof": audit.json(),
         "config": {
