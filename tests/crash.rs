@@ -1,0 +1,387 @@
+//! Crash safety of the funds ledger: the `duikou` binary is killed with SIGKILL while
+//! clients post ledger lines, and restarted on the same database, ten times: a SQLite
+//! file, or a fresh PostgreSQL database when `DUIKOU_TEST_DATABASE_URL` names a server. Every line
+//! a client saw acknowledged must still be there, and the balances must still agree with
+//! the lines and keep the ledger's rules.
+
+use std::{
+    net::TcpListener,
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use duikou::proto::v1::{
+    ApproveProjectRequest, CreatePairingRequest, CreateProgramRequest, CreateProjectRequest,
+    FundTransaction, GetFundSummaryRequest, GetFundTransactionRequest, GetProjectRequest,
+    ListFundTransactionsRequest, Money, Pairing, Program, Project, RecordFundTransactionRequest,
+    StartProjectRequest, fund_service_client::FundServiceClient,
+    pairing_service_client::PairingServiceClient, project_service_client::ProjectServiceClient,
+};
+use sea_orm::ConnectionTrait;
+use tonic::{
+    Request, Status,
+    metadata::{Ascii, MetadataValue},
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::Channel,
+};
+
+const ROUNDS: usize = 10;
+const WRITERS: usize = 16;
+
+#[derive(Clone)]
+struct Bearer(MetadataValue<Ascii>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+type Authed = InterceptedService<Channel, Bearer>;
+
+fn duikou() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_duikou"));
+    command
+        .env_remove("DUIKOU_DATABASE__URL")
+        .env_remove("DUIKOU_SERVER__LISTEN")
+        .env("RUST_LOG", "warn");
+    command
+}
+
+fn cny(yuan: i64) -> Money {
+    Money {
+        currency_code: "CNY".into(),
+        units: yuan,
+        nanos: 0,
+    }
+}
+
+/// A running `duikou serve` child process.
+struct Server {
+    child: Child,
+    channel: Authed,
+}
+
+impl Server {
+    /// Starts the binary on `db` and waits until it answers.
+    async fn start(db: &str, key_file: &Path, secret: &str) -> Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = duikou()
+            .args(["serve", "--database-url", db])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("DUIKOU_AUDIT__KEY_FILE", key_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start duikou");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let channel = loop {
+            let endpoint = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap();
+            if let Ok(channel) = endpoint.connect().await {
+                let mut health =
+                    tonic_health::pb::health_client::HealthClient::new(channel.clone());
+                if health
+                    .check(tonic_health::pb::HealthCheckRequest::default())
+                    .await
+                    .is_ok()
+                {
+                    break channel;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "duikou did not start within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let bearer = Bearer(format!("Bearer {secret}").parse().unwrap());
+        Server {
+            child,
+            channel: InterceptedService::new(channel, bearer),
+        }
+    }
+
+    fn funds(&self) -> FundServiceClient<Authed> {
+        FundServiceClient::new(self.channel.clone())
+    }
+
+    /// SIGKILL: no shutdown, no flush, nothing.
+    fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+}
+
+/// The line a writer sends: one yuan, rotating commitment, allocation and disbursement.
+fn line(n: usize, pairing: &str, project: &str) -> FundTransaction {
+    let kind = 1 + (n % 3) as i32;
+    FundTransaction {
+        kind,
+        pairing: if kind == 1 {
+            pairing.into()
+        } else {
+            String::new()
+        },
+        project: if kind == 1 {
+            String::new()
+        } else {
+            project.into()
+        },
+        fiscal_year: 2025,
+        amount: Some(cny(1)),
+        source: 1,
+        instrument: 1,
+        payee: if kind == 3 {
+            "施工单位".into()
+        } else {
+            String::new()
+        },
+        value_date: "2025-06-30".into(),
+        ..Default::default()
+    }
+}
+
+async fn all_lines(funds: &mut FundServiceClient<Authed>) -> Vec<FundTransaction> {
+    let mut lines = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = funds
+            .list_fund_transactions(ListFundTransactionsRequest {
+                page_size: 1000,
+                page_token,
+                filter: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        lines.extend(page.fund_transactions);
+        if page.next_page_token.is_empty() {
+            return lines;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+fn yuan(money: &Option<Money>) -> i64 {
+    let m = money.clone().unwrap_or_default();
+    assert_eq!(m.nanos, 0, "all amounts here are whole yuan");
+    m.units
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_lines_survive_sigkill_and_the_balances_still_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, postgres) = match std::env::var("DUIKOU_TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("duikou_crash_{}", uuid::Uuid::new_v4().simple());
+            let admin = sea_orm::Database::connect(&admin_url).await.unwrap();
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .unwrap();
+            let (server, _) = admin_url.rsplit_once('/').unwrap();
+            (format!("{server}/{name}"), Some((admin, name)))
+        }
+        _ => (
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("crash.db").display()
+            ),
+            None,
+        ),
+    };
+    let key_file = dir.path().join("audit.key");
+    let created = duikou()
+        .args(["token", "create", "--role", "admin", "--database-url", &db])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let secret = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+
+    let mut server = Server::start(&db, &key_file, &secret).await;
+    let program = PairingServiceClient::new(server.channel.clone())
+        .create_program(CreateProgramRequest {
+            program: Some(Program {
+                display_name: "京堰对口协作".into(),
+                period_start: "2021-01-01".into(),
+                period_end: "2035-12-31".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let pairing = PairingServiceClient::new(server.channel.clone())
+        .create_pairing(CreatePairingRequest {
+            pairing: Some(Pairing {
+                program: program.name.clone(),
+                supporting_region: "regions/110101".into(),
+                supported_region: "regions/420381".into(),
+                fields: vec![4],
+                period_start: "2021-01-01".into(),
+                period_end: "2030-12-31".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut projects = ProjectServiceClient::new(server.channel.clone());
+    let project = projects
+        .create_project(CreateProjectRequest {
+            project: Some(Project {
+                pairing: pairing.name.clone(),
+                display_name: "丹江口库区污水处理厂".into(),
+                field: 4,
+                location: "regions/420381".into(),
+                implementing_org: "丹江口市水务局".into(),
+                budget: Some(cny(1_000_000)),
+                planned_start: "2022-01-01".into(),
+                planned_end: "2026-12-31".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let name = project.name.clone();
+    projects
+        .approve_project(ApproveProjectRequest {
+            name: name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap();
+    projects
+        .start_project(StartProjectRequest {
+            name,
+            etag: String::new(),
+        })
+        .await
+        .unwrap();
+
+    let acknowledged: Arc<Mutex<Vec<FundTransaction>>> = Arc::default();
+    for round in 0..ROUNDS {
+        let mut writers = tokio::task::JoinSet::new();
+        for w in 0..WRITERS {
+            let mut funds = server.funds();
+            let (pairing, project, acknowledged) = (
+                pairing.name.clone(),
+                project.name.clone(),
+                acknowledged.clone(),
+            );
+            writers.spawn(async move {
+                for n in w.. {
+                    let request = RecordFundTransactionRequest {
+                        fund_transaction: Some(line(n, &pairing, &project)),
+                        request_id: String::new(),
+                    };
+                    match funds.record_fund_transaction(request).await {
+                        Ok(reply) => acknowledged.lock().unwrap().push(reply.into_inner()),
+                        // Refused by a rule (a disbursement ahead of its allocation): go on.
+                        Err(status) if status.code() == tonic::Code::FailedPrecondition => {}
+                        // The server is gone.
+                        Err(_) => return,
+                    }
+                }
+            });
+        }
+        let run_for = 150 + (round as u64 * 97) % 400;
+        tokio::time::sleep(Duration::from_millis(run_for)).await;
+        server.kill();
+        writers.join_all().await;
+        server = Server::start(&db, &key_file, &secret).await;
+
+        let mut funds = server.funds();
+        let seen = acknowledged.lock().unwrap().clone();
+        for line in &seen {
+            let stored = funds
+                .get_fund_transaction(GetFundTransactionRequest {
+                    name: line.name.clone(),
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("round {round}: acknowledged {} is lost: {e}", line.name)
+                })
+                .into_inner();
+            assert_eq!(&stored, line, "round {round}: {} changed", line.name);
+        }
+        let lines = all_lines(&mut funds).await;
+        let sum = |kind: i32| -> i64 {
+            lines
+                .iter()
+                .filter(|l| l.kind == kind)
+                .map(|l| yuan(&l.amount))
+                .sum()
+        };
+        let (committed, allocated, disbursed) = (sum(1), sum(2), sum(3));
+        let summary = funds
+            .get_fund_summary(GetFundSummaryRequest {
+                scope: pairing.name.clone(),
+                fiscal_year: 2025,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .totals
+            .unwrap();
+        let funding = ProjectServiceClient::new(server.channel.clone())
+            .get_project(GetProjectRequest {
+                name: project.name.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .funding
+            .unwrap();
+        assert!(lines.len() >= seen.len(), "round {round}");
+        assert_eq!(yuan(&summary.committed), committed, "round {round}");
+        assert_eq!(yuan(&summary.allocated), allocated, "round {round}");
+        assert_eq!(yuan(&summary.disbursed), disbursed, "round {round}");
+        assert_eq!(yuan(&funding.allocated), allocated, "round {round}");
+        assert_eq!(yuan(&funding.disbursed), disbursed, "round {round}");
+        assert!(
+            allocated <= committed,
+            "round {round}: {allocated} > {committed}"
+        );
+        assert!(
+            disbursed <= allocated,
+            "round {round}: {disbursed} > {allocated}"
+        );
+    }
+    let total = acknowledged.lock().unwrap().len();
+    assert!(
+        total > ROUNDS * 10,
+        "only {total} lines were acknowledged in {ROUNDS} rounds"
+    );
+    server.kill();
+
+    let verified = duikou()
+        .args(["audit", "verify", "--database-url", &db])
+        .env("DUIKOU_AUDIT__KEY_FILE", &key_file)
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "the audit log must survive the crashes: {}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+    if let Some((admin, name)) = postgres {
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await
+            .unwrap();
+    }
+}
