@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::Utc;
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 
@@ -298,11 +299,6 @@ pub async fn write(
     Ok(rows)
 }
 
-/// `table.column + excluded.column`: an upsert that adds to what is there.
-fn plus_excluded(table: &str, column: &str) -> sea_orm::sea_query::SimpleExpr {
-    Expr::cust(format!("{table}.{column} + excluded.{column}"))
-}
-
 /// Writes the pairing-year balances the batch moved, as the books now hold them: over the
 /// stored (locked) rows, and as new rows where none was stored. A new row that a concurrent
 /// transaction inserted first is a unique violation, retried as contention.
@@ -380,43 +376,52 @@ async fn add_to_totals(
     db: &impl ConnectionTrait,
     totals: BTreeMap<(String, i32, i16, i16, i16), Effect>,
 ) -> Result<(), Error> {
-    let models: Vec<_> = totals
-        .into_iter()
-        .map(
-            |((scope, fiscal_year, source, instrument, field), e)| fund_total::ActiveModel {
-                scope: Set(scope),
-                fiscal_year: Set(fiscal_year),
-                source: Set(source),
-                instrument: Set(instrument),
-                field: Set(field),
-                committed_fen: Set(e.committed),
-                allocated_fen: Set(e.allocated),
-                disbursed_fen: Set(e.disbursed),
-            },
-        )
-        .collect();
-    use fund_total::Column as C;
-    for chunk in models.chunks(INSERT_CHUNK) {
-        fund_total::Entity::insert_many(chunk.to_vec())
-            .on_conflict(
-                OnConflict::columns([C::Scope, C::FiscalYear, C::Source, C::Instrument, C::Field])
-                    .value(
-                        C::CommittedFen,
-                        plus_excluded("fund_totals", "committed_fen"),
-                    )
-                    .value(
-                        C::AllocatedFen,
-                        plus_excluded("fund_totals", "allocated_fen"),
-                    )
-                    .value(
-                        C::DisbursedFen,
-                        plus_excluded("fund_totals", "disbursed_fen"),
-                    )
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
+    if totals.is_empty() {
+        return Ok(());
     }
+    // Hundreds of rows per batch: sent as one JSON array, so that the statement's text
+    // stays the same (prepared once) and only one value is bound.
+    let rows: Vec<serde_json::Value> = totals
+        .into_iter()
+        .map(|((scope, year, source, instrument, field), e)| {
+            serde_json::json!([
+                scope,
+                year,
+                source,
+                instrument,
+                field,
+                e.committed,
+                e.allocated,
+                e.disbursed
+            ])
+        })
+        .collect();
+    let backend = db.get_database_backend();
+    let rows_of = match backend {
+        DatabaseBackend::Postgres => {
+            "SELECT e->>0, (e->>1)::int, (e->>2)::smallint, (e->>3)::smallint, \
+             (e->>4)::smallint, (e->>5)::bigint, (e->>6)::bigint, (e->>7)::bigint \
+             FROM jsonb_array_elements($1::jsonb) AS e"
+        }
+        _ => {
+            "SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
+             value->>6, value->>7 FROM json_each($1) WHERE true"
+        }
+    };
+    let sql = format!(
+        "INSERT INTO fund_totals (scope, fiscal_year, source, instrument, field, \
+         committed_fen, allocated_fen, disbursed_fen) {rows_of} \
+         ON CONFLICT (scope, fiscal_year, source, instrument, field) DO UPDATE SET \
+         committed_fen = fund_totals.committed_fen + excluded.committed_fen, \
+         allocated_fen = fund_totals.allocated_fen + excluded.allocated_fen, \
+         disbursed_fen = fund_totals.disbursed_fen + excluded.disbursed_fen"
+    );
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [serde_json::Value::Array(rows).to_string().into()],
+    ))
+    .await?;
     Ok(())
 }
 

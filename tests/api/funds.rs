@@ -1,5 +1,6 @@
-//! The funds ledger: lines, the rules they keep (also under concurrency and across two
-//! servers), reversals, retries, scopes and summaries.
+//! The funds ledger: lines, the rules they keep (also under concurrency), reversals,
+//! retries, scopes and summaries. Two server processes on one database are in
+//! `tests/processes.rs`.
 
 use duikou::{
     domain::access::Role,
@@ -502,45 +503,6 @@ async fn of_many_concurrent_allocations_exactly_the_affordable_number_succeed() 
     let totals = summary(&app, &pairing.name, 2025).await.totals.unwrap();
     assert_eq!(totals.allocated, Some(cny(10, 0)));
     assert_eq!(lines(&app).await.len(), 11);
-}
-
-#[tokio::test]
-async fn two_servers_on_one_database_never_allocate_beyond_the_commitment() {
-    let mut app = spawn().await;
-    let (pairing, project) = pairing_and_project(&mut app).await;
-    record(&app, commitment(&pairing, 2025, cny(150, 0)))
-        .await
-        .unwrap();
-    let (channel, _second) = app.second_server().await;
-    let admin = app.token(Role::Admin, &[]).await;
-    let mut other =
-        FundServiceClient::with_interceptor(channel, crate::helpers::Bearer::new(Some(&admin)));
-    // Both servers are warm (connected, token read) before the race starts, so that their
-    // batches overlap.
-    for funds in [&mut other, &mut app.funds.clone()] {
-        funds
-            .get_fund_summary(GetFundSummaryRequest {
-                scope: pairing.name.clone(),
-                fiscal_year: 0,
-            })
-            .await
-            .unwrap();
-    }
-
-    let succeeded = allocate_concurrently(&[app.funds.clone(), other], &project, 400).await;
-
-    assert_eq!(succeeded, 150);
-    let funding = app
-        .projects
-        .get_project(GetProjectRequest {
-            name: project.name.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .funding
-        .unwrap();
-    assert_eq!(funding.allocated, Some(cny(150, 0)));
 }
 
 #[tokio::test]

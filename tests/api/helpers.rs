@@ -448,33 +448,6 @@ impl TestApp {
         FundServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))
     }
 
-    /// Starts a second server over this test's database, as a second process would, and
-    /// returns a channel to it; it stops when the returned guard is dropped.
-    pub async fn second_server(&self) -> (Channel, SecondServer) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let address = listener.local_addr().expect("address");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(duikou::server::run(
-            settings(&self.database_url),
-            listener,
-            async {
-                let _ = stopped.await;
-            },
-        ));
-        let channel = Channel::from_shared(format!("http://{address}"))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect");
-        (
-            channel,
-            SecondServer {
-                _stop: stop,
-                server,
-            },
-        )
-    }
-
     /// A RegionService client calling with `secret` (anonymous with `None`).
     pub fn regions_as(&self, secret: Option<&str>) -> RegionServiceClient<Authed> {
         RegionServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))
@@ -564,18 +537,6 @@ impl TestApp {
             })
             .await
             .map(tonic::Response::into_inner)
-    }
-}
-
-/// A second server over a test's database; stops when dropped.
-pub struct SecondServer {
-    _stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-impl Drop for SecondServer {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }
 

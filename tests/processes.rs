@@ -1,6 +1,7 @@
-//! Crash safety of the funds ledger: the `duikou` binary is killed with SIGKILL while
-//! clients post ledger lines, and restarted on the same database, ten times: a SQLite
-//! file, or a fresh PostgreSQL database when `DUIKOU_TEST_DATABASE_URL` names a server. Every line
+//! The funds ledger across real `duikou` processes, on a SQLite file or, when
+//! `DUIKOU_TEST_DATABASE_URL` names a server, a fresh PostgreSQL database: two processes
+//! racing to allocate one commitment, and crash safety, with the binary killed by SIGKILL
+//! while clients post ledger lines and restarted on the same database, ten times. Every line
 //! a client saw acknowledged must still be there, and the balances must still agree with
 //! the lines and keep the ledger's rules.
 
@@ -177,37 +178,77 @@ fn yuan(money: &Option<Money>) -> i64 {
     m.units
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_lines_survive_sigkill_and_the_balances_still_hold() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, postgres) = match std::env::var("DUIKOU_TEST_DATABASE_URL") {
-        Ok(admin_url) if !admin_url.is_empty() => {
-            let name = format!("duikou_crash_{}", uuid::Uuid::new_v4().simple());
-            let admin = sea_orm::Database::connect(&admin_url).await.unwrap();
+/// A fresh database for one test: a SQLite file, or a new PostgreSQL database when
+/// `DUIKOU_TEST_DATABASE_URL` names a server (dropped by [`TestDatabase::remove`]).
+struct TestDatabase {
+    url: String,
+    postgres: Option<(sea_orm::DatabaseConnection, String)>,
+    dir: tempfile::TempDir,
+}
+
+impl TestDatabase {
+    async fn fresh() -> TestDatabase {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, postgres) = match std::env::var("DUIKOU_TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let name = format!("duikou_process_{}", uuid::Uuid::new_v4().simple());
+                let admin = sea_orm::Database::connect(&admin_url).await.unwrap();
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .unwrap();
+                let (server, _) = admin_url.rsplit_once('/').unwrap();
+                (format!("{server}/{name}"), Some((admin, name)))
+            }
+            _ => (
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("duikou.db").display()
+                ),
+                None,
+            ),
+        };
+        TestDatabase { url, postgres, dir }
+    }
+
+    fn key_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("audit.key")
+    }
+
+    /// An ADMIN token made with the command line.
+    fn admin_token(&self) -> String {
+        let created = duikou()
+            .args([
+                "token",
+                "create",
+                "--role",
+                "admin",
+                "--database-url",
+                &self.url,
+            ])
+            .output()
+            .unwrap();
+        assert!(created.status.success(), "{created:?}");
+        String::from_utf8(created.stdout).unwrap().trim().to_owned()
+    }
+
+    async fn start(&self, secret: &str) -> Server {
+        Server::start(&self.url, &self.key_file(), secret).await
+    }
+
+    async fn remove(self) {
+        if let Some((admin, name)) = self.postgres {
             admin
-                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                 .await
                 .unwrap();
-            let (server, _) = admin_url.rsplit_once('/').unwrap();
-            (format!("{server}/{name}"), Some((admin, name)))
         }
-        _ => (
-            format!(
-                "sqlite://{}?mode=rwc",
-                dir.path().join("crash.db").display()
-            ),
-            None,
-        ),
-    };
-    let key_file = dir.path().join("audit.key");
-    let created = duikou()
-        .args(["token", "create", "--role", "admin", "--database-url", &db])
-        .output()
-        .unwrap();
-    assert!(created.status.success(), "{created:?}");
-    let secret = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    }
+}
 
-    let mut server = Server::start(&db, &key_file, &secret).await;
+/// A program, a pairing of Dongcheng with Danjiangkou (2021–2030) and a started project
+/// under it with a budget of 1,000,000 yuan; returns the pairing's and project's names.
+async fn open_books(server: &Server) -> (String, String) {
     let program = PairingServiceClient::new(server.channel.clone())
         .create_program(CreateProgramRequest {
             program: Some(Program {
@@ -271,17 +312,93 @@ async fn acknowledged_lines_survive_sigkill_and_the_balances_still_hold() {
         })
         .await
         .unwrap();
+    (pairing.name, project.name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_server_processes_on_one_database_allocate_exactly_what_was_committed() {
+    let db = TestDatabase::fresh().await;
+    let secret = db.admin_token();
+    let first = db.start(&secret).await;
+    let (pairing, project) = open_books(&first).await;
+    first
+        .funds()
+        .record_fund_transaction(RecordFundTransactionRequest {
+            fund_transaction: Some(FundTransaction {
+                amount: Some(cny(150)),
+                ..line(0, &pairing, &project)
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let second = db.start(&secret).await;
+    // Both processes are warm before the race, so that their batches overlap.
+    let servers = [&first, &second];
+    for server in servers {
+        server
+            .funds()
+            .get_fund_summary(GetFundSummaryRequest {
+                scope: pairing.clone(),
+                fiscal_year: 0,
+            })
+            .await
+            .unwrap();
+    }
+
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..400 {
+        let mut funds = servers[i % 2].funds();
+        let allocation = line(1, &pairing, &project);
+        calls.spawn(async move {
+            funds
+                .record_fund_transaction(RecordFundTransactionRequest {
+                    fund_transaction: Some(allocation),
+                    request_id: String::new(),
+                })
+                .await
+        });
+    }
+    let mut succeeded = 0;
+    for outcome in calls.join_all().await {
+        match outcome {
+            Ok(_) => succeeded += 1,
+            Err(status) => assert!(
+                status.code() == tonic::Code::FailedPrecondition
+                    && status.message().contains("exceeds what is committed"),
+                "{status:?}"
+            ),
+        }
+    }
+    let funding = ProjectServiceClient::new(second.channel.clone())
+        .get_project(GetProjectRequest { name: project })
+        .await
+        .unwrap()
+        .into_inner()
+        .funding
+        .unwrap();
+
+    assert_eq!(succeeded, 150);
+    assert_eq!(yuan(&funding.allocated), 150);
+    first.kill();
+    second.kill();
+    db.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_lines_survive_sigkill_and_the_balances_still_hold() {
+    let db = TestDatabase::fresh().await;
+    let secret = db.admin_token();
+    let mut server = db.start(&secret).await;
+    let (pairing, project) = open_books(&server).await;
 
     let acknowledged: Arc<Mutex<Vec<FundTransaction>>> = Arc::default();
     for round in 0..ROUNDS {
         let mut writers = tokio::task::JoinSet::new();
         for w in 0..WRITERS {
             let mut funds = server.funds();
-            let (pairing, project, acknowledged) = (
-                pairing.name.clone(),
-                project.name.clone(),
-                acknowledged.clone(),
-            );
+            let (pairing, project, acknowledged) =
+                (pairing.clone(), project.clone(), acknowledged.clone());
             writers.spawn(async move {
                 for n in w.. {
                     let request = RecordFundTransactionRequest {
@@ -302,7 +419,7 @@ async fn acknowledged_lines_survive_sigkill_and_the_balances_still_hold() {
         tokio::time::sleep(Duration::from_millis(run_for)).await;
         server.kill();
         writers.join_all().await;
-        server = Server::start(&db, &key_file, &secret).await;
+        server = db.start(&secret).await;
 
         let mut funds = server.funds();
         let seen = acknowledged.lock().unwrap().clone();
@@ -329,7 +446,7 @@ async fn acknowledged_lines_survive_sigkill_and_the_balances_still_hold() {
         let (committed, allocated, disbursed) = (sum(1), sum(2), sum(3));
         let summary = funds
             .get_fund_summary(GetFundSummaryRequest {
-                scope: pairing.name.clone(),
+                scope: pairing.clone(),
                 fiscal_year: 2025,
             })
             .await
@@ -339,7 +456,7 @@ async fn acknowledged_lines_survive_sigkill_and_the_balances_still_hold() {
             .unwrap();
         let funding = ProjectServiceClient::new(server.channel.clone())
             .get_project(GetProjectRequest {
-                name: project.name.clone(),
+                name: project.clone(),
             })
             .await
             .unwrap()
@@ -369,8 +486,8 @@ async fn acknowledged_lines_survive_sigkill_and_the_balances_still_hold() {
     server.kill();
 
     let verified = duikou()
-        .args(["audit", "verify", "--database-url", &db])
-        .env("DUIKOU_AUDIT__KEY_FILE", &key_file)
+        .args(["audit", "verify", "--database-url", &db.url])
+        .env("DUIKOU_AUDIT__KEY_FILE", db.key_file())
         .output()
         .unwrap();
     assert!(
@@ -378,10 +495,5 @@ async fn acknowledged_lines_survive_sigkill_and_the_balances_still_hold() {
         "the audit log must survive the crashes: {}",
         String::from_utf8_lossy(&verified.stdout)
     );
-    if let Some((admin, name)) = postgres {
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await
-            .unwrap();
-    }
+    db.remove().await;
 }
