@@ -8,7 +8,7 @@ use chrono::Utc;
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
+    QuerySelect, Statement, TryIntoModel,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 
@@ -248,26 +248,29 @@ pub async fn write(
             ..Default::default()
         })
         .collect();
-    let mut rows = Vec::with_capacity(models.len());
+    let mut ids = Vec::with_capacity(models.len());
     for chunk in models.chunks(INSERT_CHUNK) {
         let mut inserted = fund_transaction::Entity::insert_many(chunk.to_vec())
-            .exec_with_returning(db)
+            .exec_with_returning_keys(db)
             .await
             .map_err(|e| constraint_error(e, || Error::Contention))?;
         // Ids are drawn in the order of the VALUES list.
-        inserted.sort_by_key(|r| r.id);
-        rows.extend(inserted);
+        inserted.sort_unstable();
+        ids.extend(inserted);
     }
-    let matches = rows.len() == postings.len()
-        && rows.iter().zip(postings).all(|(row, (p, _))| {
-            row.amount_fen == p.amount.fen()
-                && row.pairing_id == p.pairing_id
-                && row.project_id == p.project_id
-                && row.reverses_id == p.reverses
-        });
-    if !matches {
-        return Err(anyhow::anyhow!("the ledger insert returned rows out of order").into());
+    if ids.len() != postings.len() {
+        return Err(anyhow::anyhow!("the ledger insert returned {} ids", ids.len()).into());
     }
+    let rows: Vec<LineRow> = ids
+        .into_iter()
+        .zip(models)
+        .map(|(id, model)| {
+            let mut model = model;
+            model.id = Set(id);
+            TryIntoModel::<LineRow>::try_into_model(model)
+                .map_err(|e| anyhow::anyhow!("a ledger line is incomplete: {e}").into())
+        })
+        .collect::<Result<_, Error>>()?;
 
     let mut years = BTreeSet::new();
     let mut projects = BTreeSet::new();
