@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
@@ -227,7 +227,8 @@ pub async fn write(
     if postings.is_empty() {
         return Ok(Vec::new());
     }
-    let now = Utc::now();
+    // What both databases keep, so that the rows built here equal the rows read back.
+    let now = Utc::now().trunc_subsecs(6);
     let models: Vec<fund_transaction::ActiveModel> = postings
         .iter()
         .map(|(p, creator)| fund_transaction::ActiveModel {

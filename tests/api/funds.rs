@@ -169,6 +169,14 @@ async fn money_flows_from_commitment_to_payee_and_every_balance_follows() {
     let paid = record(&app, disbursement(&project, 2025, cny(40, 0)))
         .await
         .unwrap();
+    let paid_read_back = app
+        .funds
+        .get_fund_transaction(GetFundTransactionRequest {
+            name: paid.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let funding = app
         .projects
         .get_project(GetProjectRequest {
@@ -186,6 +194,10 @@ async fn money_flows_from_commitment_to_payee_and_every_balance_follows() {
     let other_year = summary(&app, &pairing.name, 2024).await;
     let by_project = summary(&app, &project.name, 0).await;
 
+    assert_eq!(
+        paid_read_back, paid,
+        "a line reads back exactly as it was answered"
+    );
     assert_eq!(allocated.pairing, pairing.name, "taken from the project");
     assert_eq!(paid.creator, "accessTokens/1");
     assert_eq!(funding.allocated, Some(cny(60, 50)));
