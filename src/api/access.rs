@@ -118,14 +118,19 @@ pub async fn create_recorded(
     )
     .await?;
     let after = to_proto(row.clone());
+    record_token(actor, method, &after)?;
+    Ok((row, secret))
+}
+
+/// Records the audit event of a change to a token.
+fn record_token(actor: &Actor, method: &str, after: &AccessToken) -> Result<(), Error> {
     audit::append(audit::PendingEvent {
         actor: actor.clone(),
         method: method.to_owned(),
         resource: after.name.clone(),
         request_id: String::new(),
-        resource_sha256: digest(&after),
-    })?;
-    Ok((row, secret))
+        resource_sha256: digest(after),
+    })
 }
 
 /// Revokes a token inside `tx` and appends its audit event.
@@ -140,13 +145,7 @@ pub async fn revoke_recorded(
 ) -> Result<TokenRow, Error> {
     let row = token::revoke(tx, id).await?;
     let after = to_proto(row.clone());
-    audit::append(audit::PendingEvent {
-        actor: actor.clone(),
-        method: method.to_owned(),
-        resource: after.name.clone(),
-        request_id: String::new(),
-        resource_sha256: digest(&after),
-    })?;
+    record_token(actor, method, &after)?;
     Ok(row)
 }
 

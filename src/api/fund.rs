@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tonic::{Request, Response, Status};
 
 use super::{
-    authz, fingerprint,
+    authz, filter_region_path, fingerprint,
     project::{amount, money},
     record, timestamp,
 };
@@ -580,17 +580,7 @@ impl FundService for Funds {
         Error::collect([Error::of(&filter), Error::of(&page)])?;
         let (filter, page) = (filter?, page?);
         let db = self.store.db();
-        let region_within = match &filter.region {
-            None => None,
-            Some(code) => Some(
-                region::get(db, code)
-                    .await?
-                    .ok_or_else(|| {
-                        Error::invalid("filter", format!("{} does not exist", code.name()))
-                    })?
-                    .path,
-            ),
-        };
+        let region_within = filter_region_path(db, filter.region.as_ref()).await?;
         let query = LineQuery {
             pairing_id: filter.pairing_id,
             project_id: filter.project_id,

@@ -60,6 +60,23 @@ pub(crate) fn stored_period(
     })
 }
 
+/// The stored path of the region a list filter names, for a subtree match.
+///
+/// # Errors
+/// INVALID_ARGUMENT on `filter` when the region does not exist; the database's failures.
+pub(crate) async fn filter_region_path(
+    db: &impl sea_orm::ConnectionTrait,
+    code: Option<&crate::domain::region::RegionCode>,
+) -> Result<Option<String>, Error> {
+    let Some(code) = code else {
+        return Ok(None);
+    };
+    let row = crate::store::region::get(db, code)
+        .await?
+        .ok_or_else(|| Error::invalid("filter", format!("{} does not exist", code.name())))?;
+    Ok(Some(row.path))
+}
+
 /// The etag of a stored revision.
 pub(crate) fn etag(revision: i64) -> String {
     format!("\"{revision}\"")

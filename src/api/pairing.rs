@@ -4,7 +4,8 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use tonic::{Request, Response, Status};
 
 use super::{
-    MaskRules, authz, check_etag, etag, fingerprint, record, required, stored_period, timestamp,
+    MaskRules, authz, check_etag, etag, filter_region_path, fingerprint, record, required,
+    stored_period, timestamp,
 };
 use crate::{
     domain::{
@@ -357,12 +358,9 @@ impl Pairings {
             Some(RegionMatch::Exactly(code)) => {
                 Some(RegionCondition::Exactly(code.as_str().to_owned()))
             }
-            Some(RegionMatch::Within(code)) => {
-                let row = region::get(self.store.db(), &code).await?.ok_or_else(|| {
-                    Error::invalid("filter", format!("{} does not exist", code.name()))
-                })?;
-                Some(RegionCondition::Within(row.path))
-            }
+            Some(RegionMatch::Within(code)) => filter_region_path(self.store.db(), Some(&code))
+                .await?
+                .map(RegionCondition::Within),
         })
     }
 }

@@ -4,7 +4,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use tonic::{Request, Response, Status};
 
 use super::{
-    MaskRules, authz, check_etag, etag, fingerprint,
+    MaskRules, authz, check_etag, etag, filter_region_path, fingerprint,
     pairing::{pairing_not_found, placement_of},
     record, required, stored_period, timestamp,
 };
@@ -503,17 +503,7 @@ impl ProjectService for Projects {
         Error::collect([Error::of(&filter), Error::of(&page)])?;
         let (filter, page) = (filter?, page?);
         let db = self.store.db();
-        let location_within = match &filter.location {
-            None => None,
-            Some(code) => Some(
-                region::get(db, code)
-                    .await?
-                    .ok_or_else(|| {
-                        Error::invalid("filter", format!("{} does not exist", code.name()))
-                    })?
-                    .path,
-            ),
-        };
+        let location_within = filter_region_path(db, filter.location.as_ref()).await?;
         let query = projects::ProjectQuery {
             pairing_id: filter.pairing_id,
             program_id: filter.program_id,
