@@ -264,7 +264,9 @@ async fn post_batch(
                 }));
             }
             Plan::SameAs(first, fingerprint) => {
-                answers[index] = Some(if *fingerprint == items[*first].fingerprint {
+                let same = items[*first].method == items[index].method
+                    && *fingerprint == items[*first].fingerprint;
+                answers[index] = Some(if same {
                     answers[*first].clone().unwrap_or_else(|| Err(reused()))
                 } else {
                     Err(reused())
