@@ -64,6 +64,7 @@ fn cny(yuan: i64) -> Money {
 }
 
 /// What the ledger workloads need: the program, pairings and projects, all open.
+#[derive(Clone)]
 struct Books {
     program: String,
     pairings: Vec<String>,
@@ -309,13 +310,7 @@ async fn record_lines(
     channels: &[Authed],
     books: &Books,
 ) -> Result<serde_json::Value> {
-    let books = Arc::new(Books {
-        program: books.program.clone(),
-        pairings: books.pairings.clone(),
-        projects: books.projects.clone(),
-        pairing_ids: books.pairing_ids.clone(),
-        project_ids: books.project_ids.clone(),
-    });
+    let books = Arc::new(books.clone());
     let next = Arc::new(AtomicUsize::new(0));
     let until = Instant::now() + config.warmup + config.measure;
     let measure_from = Instant::now() + config.warmup;

@@ -111,14 +111,7 @@ pub(crate) fn project_to_proto(row: ProjectRow, balance: &ProjectBalanceRow) -> 
         planned_end: format_date(row.planned_end),
         state: i32::from(row.state),
         progress_percent: i32::from(row.progress_percent),
-        milestones: milestones
-            .iter()
-            .map(|m| crate::proto::v1::Milestone {
-                title: m.title.clone(),
-                due_date: m.due(),
-                done_date: m.done(),
-            })
-            .collect(),
+        milestones: milestones_to_proto(&milestones),
         funding: Some(ProjectFunding {
             allocated: Some(money(Balance(balance.allocated_fen))),
             disbursed: Some(money(Balance(balance.disbursed_fen))),
@@ -131,6 +124,17 @@ pub(crate) fn project_to_proto(row: ProjectRow, balance: &ProjectBalanceRow) -> 
         update_time: Some(timestamp(row.update_time)),
         etag: etag(row.revision),
     }
+}
+
+fn milestones_to_proto(milestones: &[Milestone]) -> Vec<crate::proto::v1::Milestone> {
+    milestones
+        .iter()
+        .map(|m| crate::proto::v1::Milestone {
+            title: m.title.clone(),
+            due_date: m.due(),
+            done_date: m.done(),
+        })
+        .collect()
 }
 
 pub(crate) fn project_not_found(id: i64) -> Error {
@@ -215,14 +219,7 @@ impl ProjectInput {
             planned_start: format_date(current.planned_start),
             planned_end: format_date(current.planned_end),
             progress_percent: i32::from(current.progress_percent),
-            milestones: stored
-                .iter()
-                .map(|m| crate::proto::v1::Milestone {
-                    title: m.title.clone(),
-                    due_date: m.due(),
-                    done_date: m.done(),
-                })
-                .collect(),
+            milestones: milestones_to_proto(&stored),
             ..Default::default()
         };
         if has("display_name") {
@@ -514,17 +511,14 @@ impl ProjectService for Projects {
         let rows = projects::list(db, &query, page.after_id()?, page.fetch()).await?;
         let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let balances = projects::balances(db, &ids).await?;
-        let empty = |id| ProjectBalanceRow {
-            project_id: id,
-            allocated_fen: 0,
-            disbursed_fen: 0,
-        };
+        let mut balances = projects::balances(db, &ids).await?;
         Ok(Response::new(ListProjectsResponse {
             projects: rows
                 .into_iter()
                 .map(|r| {
-                    let balance = balances.get(&r.id).cloned().unwrap_or_else(|| empty(r.id));
+                    let balance = balances
+                        .remove(&r.id)
+                        .unwrap_or_else(|| projects::no_money(r.id));
                     project_to_proto(r, &balance)
                 })
                 .collect(),

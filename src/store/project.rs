@@ -135,14 +135,11 @@ pub async fn balance(db: &impl ConnectionTrait, id: i64) -> Result<ProjectBalanc
     Ok(balances(db, &[id])
         .await?
         .remove(&id)
-        .unwrap_or(ProjectBalanceRow {
-            project_id: id,
-            allocated_fen: 0,
-            disbursed_fen: 0,
-        }))
+        .unwrap_or_else(|| no_money(id)))
 }
 
-/// The money of several projects, by project id.
+/// The money of several projects, by project id: an entry for each of `ids`, zero for one
+/// without a balance row.
 ///
 /// # Errors
 /// Only the database's.
@@ -150,16 +147,30 @@ pub async fn balances(
     db: &impl ConnectionTrait,
     ids: &[i64],
 ) -> Result<HashMap<i64, ProjectBalanceRow>, Error> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
+    let mut found: HashMap<i64, ProjectBalanceRow> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        project_balance::Entity::find()
+            .filter(project_balance::Column::ProjectId.is_in(ids.iter().copied()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|b| (b.project_id, b))
+            .collect()
+    };
+    for &id in ids {
+        found.entry(id).or_insert_with(|| no_money(id));
     }
-    Ok(project_balance::Entity::find()
-        .filter(project_balance::Column::ProjectId.is_in(ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|b| (b.project_id, b))
-        .collect())
+    Ok(found)
+}
+
+/// The balance of a project that has moved no money.
+pub fn no_money(project_id: i64) -> ProjectBalanceRow {
+    ProjectBalanceRow {
+        project_id,
+        allocated_fen: 0,
+        disbursed_fen: 0,
+    }
 }
 
 /// The resolved query of a project list.
