@@ -6,6 +6,7 @@ mod m0001_regions_programs_pairings;
 mod m0002_access_tokens;
 mod m0003_audit_log;
 mod m0004_projects_and_funds_ledger;
+mod m0005_region_totals_from_pairings;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_access_tokens::Migration),
             Box::new(m0003_audit_log::Migration),
             Box::new(m0004_projects_and_funds_ledger::Migration),
+            Box::new(m0005_region_totals_from_pairings::Migration),
         ]
     }
 }

@@ -436,9 +436,12 @@ fn parse_draft(t: &FundTransaction) -> Result<LineDraft, Error> {
 /// A summary's scope, checked to exist.
 enum Scope {
     Pairing,
-    Project { budget_fen: i64 },
+    Project {
+        budget_fen: i64,
+    },
     Program,
-    Region,
+    /// A region's subtree; the stored path of the region.
+    Region(String),
 }
 
 impl Funds {
@@ -475,10 +478,10 @@ impl Funds {
             }
             "regions" => {
                 let code = RegionCode::from_name("scope", scope)?;
-                region::get(db, &code)
+                let region = region::get(db, &code)
                     .await?
                     .ok_or_else(|| not_found("REGION_NOT_FOUND"))?;
-                Ok(Scope::Region)
+                Ok(Scope::Region(region.path))
             }
             _ => Err(scope_error()),
         }
@@ -620,7 +623,11 @@ impl FundService for Funds {
             return Err(Error::invalid("fiscal_year", "must be a year, or 0 for all years").into());
         }
         let scope = self.scope(&req.scope).await?;
-        let rows = fund::totals(self.store.db(), &req.scope, req.fiscal_year).await?;
+        let db = self.store.db();
+        let rows = match &scope {
+            Scope::Region(path) => fund::region_totals(db, path, req.fiscal_year).await?,
+            _ => fund::totals(db, &req.scope, req.fiscal_year).await?,
+        };
         let mut all = Effect::default();
         let mut by_source: BTreeMap<i16, Effect> = BTreeMap::new();
         let mut by_instrument: BTreeMap<i16, Effect> = BTreeMap::new();
@@ -640,7 +647,7 @@ impl FundService for Funds {
         }
         let (available, rate_base) = match scope {
             Scope::Project { budget_fen } => (budget_fen - all.allocated, all.allocated),
-            Scope::Pairing | Scope::Program | Scope::Region => {
+            Scope::Pairing | Scope::Program | Scope::Region(_) => {
                 (all.committed - all.allocated, all.committed)
             }
         };

@@ -600,29 +600,17 @@ impl Books {
     }
 }
 
-/// The scopes a summary can be asked for that a line of `pairing` (and `project`) counts
-/// toward: the pairing, its program, the project, and every region on the way down to
-/// either of the pairing's regions.
-pub fn summary_scopes(
-    pairing_id: i64,
-    pairing: &PairingFacts,
-    project: Option<i64>,
-) -> Vec<String> {
+/// The scopes whose totals a line of `pairing_id` (and `project`) moves: the pairing, its
+/// program and the project. A region's summary adds up the totals of the pairings on
+/// either side of it, so that a line moves three totals rather than one per region too.
+pub fn summary_scopes(pairing_id: i64, program_id: i64, project: Option<i64>) -> Vec<String> {
     let mut scopes = vec![
         name::format_id("pairings", pairing_id),
-        name::format_id("programs", pairing.program_id),
+        name::format_id("programs", program_id),
     ];
     if let Some(project) = project {
         scopes.push(name::format_id("projects", project));
     }
-    let mut regions: Vec<&str> = pairing
-        .supporting
-        .codes()
-        .chain(pairing.supported.codes())
-        .collect();
-    regions.sort_unstable();
-    regions.dedup();
-    scopes.extend(regions.into_iter().map(|code| format!("regions/{code}")));
     scopes
 }
 
@@ -957,21 +945,16 @@ mod tests {
     }
 
     #[test]
-    fn a_line_counts_toward_its_pairing_program_project_and_every_region_above() {
+    fn a_line_counts_toward_its_pairing_program_and_project() {
         let b = books(ProjectState::Approved);
-        let scopes = summary_scopes(1, &b.pairings[&1], Some(10));
+        let program = b.pairings[&1].program_id;
         assert_eq!(
-            scopes,
-            [
-                "pairings/1",
-                "programs/7",
-                "projects/10",
-                "regions/110000",
-                "regions/110101",
-                "regions/420000",
-                "regions/420300",
-                "regions/420381",
-            ]
+            summary_scopes(1, program, Some(10)),
+            ["pairings/1", "programs/7", "projects/10"]
+        );
+        assert_eq!(
+            summary_scopes(1, program, None),
+            ["pairings/1", "programs/7"]
         );
     }
 

@@ -60,11 +60,17 @@ pub async fn load_books(db: &impl ConnectionTrait, entries: &[&Entry]) -> Result
     let mut line_ids = BTreeSet::new();
     let mut project_ids = BTreeSet::new();
     let mut pairing_ids = BTreeSet::new();
+    // The pairing-years the entries can move; allocations and disbursements name their
+    // project, whose pairing is known once the project is read.
+    let mut wanted_years = BTreeSet::new();
+    let mut project_years = BTreeSet::new();
     for entry in entries {
         match entry {
             Entry::Record(d) => {
                 project_ids.extend(d.project_id);
                 pairing_ids.extend(d.pairing_id);
+                wanted_years.extend(d.pairing_id.map(|p| (p, d.fiscal_year)));
+                project_years.extend(d.project_id.map(|p| (p, d.fiscal_year)));
             }
             Entry::Reverse { line_id, .. } => {
                 line_ids.insert(*line_id);
@@ -87,6 +93,7 @@ pub async fn load_books(db: &impl ConnectionTrait, entries: &[&Entry]) -> Result
         for row in lines {
             project_ids.extend(row.project_id);
             pairing_ids.insert(row.pairing_id);
+            wanted_years.insert((row.pairing_id, row.fiscal_year));
             let reversed_by = reversals.get(&row.id).copied();
             books.lines.insert(row.id, line_facts(&row, reversed_by)?);
         }
@@ -100,6 +107,9 @@ pub async fn load_books(db: &impl ConnectionTrait, entries: &[&Entry]) -> Result
             .await?;
         for row in rows {
             pairing_ids.insert(row.pairing_id);
+            for &(_, year) in project_years.range((row.id, i32::MIN)..=(row.id, i32::MAX)) {
+                wanted_years.insert((row.pairing_id, year));
+            }
             books.projects.insert(row.id, project_facts(&row)?);
         }
     }
@@ -118,13 +128,21 @@ pub async fn load_books(db: &impl ConnectionTrait, entries: &[&Entry]) -> Result
     for row in rows {
         books.pairings.insert(row.id, pairing_facts(&row));
     }
-    let years = pairing_year_balance::Entity::find()
-        .filter(pairing_year_balance::Column::PairingId.is_in(pairing_ids.iter().copied()))
-        .order_by_asc(pairing_year_balance::Column::PairingId)
-        .order_by_asc(pairing_year_balance::Column::FiscalYear)
-        .lock_exclusive()
-        .all(db)
-        .await?;
+    use pairing_year_balance::Column as Y;
+    let years = if wanted_years.is_empty() {
+        Vec::new()
+    } else {
+        pairing_year_balance::Entity::find()
+            .filter(
+                Expr::tuple([Expr::col(Y::PairingId), Expr::col(Y::FiscalYear)])
+                    .in_tuples(wanted_years.iter().copied()),
+            )
+            .order_by_asc(pairing_year_balance::Column::PairingId)
+            .order_by_asc(pairing_year_balance::Column::FiscalYear)
+            .lock_exclusive()
+            .all(db)
+            .await?
+    };
     for y in years {
         stored_years.insert((y.pairing_id, y.fiscal_year));
         books.years.insert(
@@ -284,7 +302,7 @@ pub async fn write(
             .get(&p.pairing_id)
             .ok_or_else(|| anyhow::anyhow!("pairing {} left the books", p.pairing_id))?;
         let field = p.field.map_or(0, |f| f.number() as i16);
-        for scope in summary_scopes(p.pairing_id, pairing, p.project_id) {
+        for scope in summary_scopes(p.pairing_id, pairing.program_id, p.project_id) {
             totals
                 .entry((
                     scope,
@@ -592,7 +610,8 @@ pub async fn list(
     Ok(select.order_by_asc(C::Id).limit(limit).all(db).await?)
 }
 
-/// The totals rows of `scope`, for one fiscal year or (0) all.
+/// The totals rows of `scope` (a pairing, program or project), for one fiscal year or (0)
+/// all.
 ///
 /// # Errors
 /// Only the database's.
@@ -606,4 +625,66 @@ pub async fn totals(
         select = select.filter(fund_total::Column::FiscalYear.eq(fiscal_year));
     }
     Ok(select.all(db).await?)
+}
+
+/// The totals of the pairings with either region inside the region at `path` (a stored
+/// path), summed per fiscal year, source, instrument and field; one fiscal year or (0) all.
+/// The sums run over the pairings' totals rows, never over the ledger.
+///
+/// # Errors
+/// Only the database's.
+pub async fn region_totals(
+    db: &impl ConnectionTrait,
+    path: &str,
+    fiscal_year: i32,
+) -> Result<Vec<TotalRow>, Error> {
+    use fund_total::Column as C;
+    let pattern = format!("{}%", super::region::escape_like(path));
+    let within = |column: pairing::Column| {
+        Expr::col(column).like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
+    };
+    let scopes = sea_orm::sea_query::Query::select()
+        // A pairing's scope is its name: both databases concatenate text and an integer.
+        .expr(Expr::cust("'pairings/' || \"pairings\".\"id\""))
+        .from(pairing::Entity)
+        .cond_where(
+            Condition::any()
+                .add(within(pairing::Column::SupportingPath))
+                .add(within(pairing::Column::SupportedPath)),
+        )
+        .to_owned();
+    let sum = |column: C| Expr::col(column).sum().cast_as("BIGINT");
+    let mut select = fund_total::Entity::find()
+        .select_only()
+        .column(C::FiscalYear)
+        .column(C::Source)
+        .column(C::Instrument)
+        .column(C::Field)
+        .expr(sum(C::CommittedFen))
+        .expr(sum(C::AllocatedFen))
+        .expr(sum(C::DisbursedFen))
+        .filter(C::Scope.in_subquery(scopes))
+        .group_by(C::FiscalYear)
+        .group_by(C::Source)
+        .group_by(C::Instrument)
+        .group_by(C::Field);
+    if fiscal_year != 0 {
+        select = select.filter(C::FiscalYear.eq(fiscal_year));
+    }
+    let sums: Vec<(i32, i16, i16, i16, i64, i64, i64)> = select.into_tuple().all(db).await?;
+    Ok(sums
+        .into_iter()
+        .map(
+            |(fiscal_year, source, instrument, field, committed, allocated, disbursed)| TotalRow {
+                scope: path.to_owned(),
+                fiscal_year,
+                source,
+                instrument,
+                field,
+                committed_fen: committed,
+                allocated_fen: allocated,
+                disbursed_fen: disbursed,
+            },
+        )
+        .collect())
 }

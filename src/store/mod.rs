@@ -63,6 +63,10 @@ impl Store {
                     .foreign_keys(true)
                     .busy_timeout(busy_timeout)
             });
+        if settings.url.starts_with("sqlite:") {
+            // A file on this machine: no connection to go stale, so no ping before each use.
+            options.test_before_acquire(false);
+        }
         let db = Database::connect(options)
             .await
             .with_context(|| format!("connecting to {}", settings.redacted_url()))?;

@@ -714,3 +714,72 @@ async fn lists_filter_the_ledger_and_summaries_break_it_down() {
         .unwrap_err();
     assert_error(&unknown, Code::NotFound, "PAIRING_NOT_FOUND", None);
 }
+
+#[tokio::test]
+async fn a_region_sums_the_pairings_on_either_side_of_it_once_each() {
+    let mut app = spawn().await;
+    let program = app.program().await;
+    let mut pairings = Vec::new();
+    for (supporting, supported) in [
+        ("110101", "420381"), // Dongcheng → Danjiangkou
+        ("110102", "420322"), // Xicheng → Yunxi
+        ("120101", "110105"), // Tianjin's Heping → Chaoyang: Beijing on the supported side
+        ("110106", "110107"), // both sides inside Beijing
+    ] {
+        pairings.push(app.pairing(pairing(&program, supporting, supported)).await);
+    }
+    let lines = [
+        (&pairings[0], 2025, 100, SUPPORTING_GOVERNMENT),
+        (&pairings[1], 2025, 10, SUPPORTING_GOVERNMENT),
+        (&pairings[2], 2024, 1, SUPPORTING_GOVERNMENT),
+        (&pairings[3], 2025, 1000, ENTERPRISE),
+    ];
+    for (p, year, yuan, source) in lines {
+        let mut line = commitment(p, year, cny(yuan, 0));
+        line.source = source;
+        record(&app, line).await.unwrap();
+    }
+    let committed = |s: &FundSummary| s.totals.clone().unwrap().committed.unwrap();
+
+    let beijing = summary(&app, "regions/110000", 0).await;
+    assert_eq!(
+        committed(&beijing),
+        cny(1111, 0),
+        "every pairing touching Beijing, the one inside it counted once"
+    );
+    let sources: Vec<(i32, Money)> = beijing
+        .by_source
+        .iter()
+        .map(|s| (s.source, s.totals.clone().unwrap().committed.unwrap()))
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            (SUPPORTING_GOVERNMENT, cny(111, 0)),
+            (ENTERPRISE, cny(1000, 0))
+        ]
+    );
+    assert_eq!(
+        committed(&summary(&app, "regions/110000", 2025).await),
+        cny(1110, 0)
+    );
+    assert_eq!(
+        committed(&summary(&app, "regions/110000", 2024).await),
+        cny(1, 0)
+    );
+    assert_eq!(
+        committed(&summary(&app, "regions/420300", 0).await),
+        cny(110, 0)
+    );
+    assert_eq!(
+        committed(&summary(&app, "regions/420381", 0).await),
+        cny(100, 0)
+    );
+    assert_eq!(
+        committed(&summary(&app, "regions/120000", 0).await),
+        cny(1, 0)
+    );
+    let elsewhere = summary(&app, "regions/330000", 0).await;
+    assert_eq!(committed(&elsewhere), cny(0, 0));
+    assert!(elsewhere.by_source.is_empty());
+}

@@ -7,7 +7,7 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "fund_totals")]
 pub struct Model {
-    /// "pairings/1", "programs/1", "projects/1" or "regions/420300".
+    /// "pairings/1", "programs/1" or "projects/1".
     #[sea_orm(primary_key, auto_increment = false)]
     pub scope: String,
     /// The fiscal year.
