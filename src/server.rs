@@ -28,6 +28,7 @@ use crate::{
         pairing::Pairings,
         project::Projects,
         region::Regions,
+        talent::Talents,
     },
     config::{ServerSettings, Settings},
     domain::checkpoint::AuditKey,
@@ -39,6 +40,7 @@ use crate::{
             fund_service_server::FundServiceServer, pairing_service_server::PairingServiceServer,
             project_service_server::ProjectServiceServer,
             region_service_server::RegionServiceServer,
+            talent_exchange_service_server::TalentExchangeServiceServer,
         },
     },
     store::Store,
@@ -116,6 +118,9 @@ pub async fn serve(
     let funds = FundServiceServer::new(Funds::new(store.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let talents = TalentExchangeServiceServer::new(Talents::new(store.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
     let audit = AuditServiceServer::new(Audit::new(store.clone(), audit_key.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
@@ -174,6 +179,7 @@ pub async fn serve(
         .add_service(pairings)
         .add_service(projects)
         .add_service(funds)
+        .add_service(talents)
         .add_service(access)
         .add_service(audit)
         .serve_with_incoming_shutdown(accepted(listener), stopping);
@@ -277,12 +283,13 @@ fn accepted(
 }
 
 /// The names of duikou's own services, as health checks know them.
-pub fn service_names() -> [&'static str; 6] {
+pub fn service_names() -> [&'static str; 7] {
     [
         <RegionServiceServer<Regions> as NamedService>::NAME,
         <PairingServiceServer<Pairings> as NamedService>::NAME,
         <ProjectServiceServer<Projects> as NamedService>::NAME,
         <FundServiceServer<Funds> as NamedService>::NAME,
+        <TalentExchangeServiceServer<Talents> as NamedService>::NAME,
         <AccessServiceServer<Access> as NamedService>::NAME,
         <AuditServiceServer<Audit> as NamedService>::NAME,
     ]

@@ -168,6 +168,34 @@ pub const TABLE: &[(&str, Access)] = &[
         "/duikou.v1.FundService/GetFundSummary",
         Access::Authenticated,
     ),
+    (
+        "/duikou.v1.TalentExchangeService/CreateTalentExchange",
+        COORDINATION,
+    ),
+    (
+        "/duikou.v1.TalentExchangeService/GetTalentExchange",
+        Access::Authenticated,
+    ),
+    (
+        "/duikou.v1.TalentExchangeService/ListTalentExchanges",
+        Access::Authenticated,
+    ),
+    (
+        "/duikou.v1.TalentExchangeService/UpdateTalentExchange",
+        COORDINATION,
+    ),
+    (
+        "/duikou.v1.TalentExchangeService/DeleteTalentExchange",
+        COORDINATION,
+    ),
+    (
+        "/duikou.v1.TalentExchangeService/UndeleteTalentExchange",
+        COORDINATION,
+    ),
+    (
+        "/duikou.v1.TalentExchangeService/GetTalentSummary",
+        Access::Authenticated,
+    ),
     ("/duikou.v1.AccessService/CreateAccessToken", ADMIN),
     ("/duikou.v1.AccessService/ListAccessTokens", ADMIN),
     ("/duikou.v1.AccessService/RevokeAccessToken", ADMIN),

@@ -8,6 +8,7 @@ pub mod fund;
 pub mod pairing;
 pub mod project;
 pub mod region;
+pub mod talent;
 
 use chrono::{DateTime, Utc};
 use prost::Message;

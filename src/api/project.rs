@@ -255,7 +255,7 @@ impl ProjectInput {
 
 /// The pairing a project hangs off, inside the caller's reach and read-locked. Permission
 /// comes before existence: a scoped caller learns nothing of pairings outside its scope.
-async fn pairing_in_reach(
+pub(crate) async fn pairing_in_reach(
     tx: &impl ConnectionTrait,
     caller: &Caller,
     id: i64,

@@ -27,44 +27,6 @@ use super::{
 };
 use crate::error::Error;
 
-macro_rules! numbered {
-    ($(#[$doc:meta])* $name:ident, $prefix:literal, { $($(#[$vdoc:meta])* $variant:ident = $n:literal, $word:literal;)+ }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name {
-            $($(#[$vdoc])* $variant = $n,)+
-        }
-
-        impl $name {
-            /// Every value, in the order of the API's enum.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The value with this API number.
-            pub fn from_number(n: i32) -> Option<Self> {
-                Self::ALL.iter().copied().find(|v| v.number() == n)
-            }
-
-            /// The value by its short or enum name.
-            pub fn from_word(word: &str) -> Option<Self> {
-                let word = word.strip_prefix($prefix).unwrap_or(word);
-                Self::ALL.iter().copied().find(|v| v.word() == word)
-            }
-
-            /// The API number.
-            pub fn number(self) -> i32 {
-                self as i32
-            }
-
-            /// The short name.
-            pub fn word(self) -> &'static str {
-                match self {
-                    $($name::$variant => $word,)+
-                }
-            }
-        }
-    };
-}
-
 numbered!(
     /// What a ledger line does.
     Kind, "FUND_TRANSACTION_KIND_", {

@@ -4,6 +4,46 @@
 //! Requests become these values through constructors that reject bad input, so code past
 //! the edge never checks again.
 
+/// An API enum in the domain: its numbers, its short words (filters, messages) and the
+/// lookups between them.
+macro_rules! numbered {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, { $($(#[$vdoc:meta])* $variant:ident = $n:literal, $word:literal;)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant = $n,)+
+        }
+
+        impl $name {
+            /// Every value, in the order of the API's enum.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value with this API number.
+            pub fn from_number(n: i32) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.number() == n)
+            }
+
+            /// The value by its short or enum name.
+            pub fn from_word(word: &str) -> Option<Self> {
+                let word = word.strip_prefix($prefix).unwrap_or(word);
+                Self::ALL.iter().copied().find(|v| v.word() == word)
+            }
+
+            /// The API number.
+            pub fn number(self) -> i32 {
+                self as i32
+            }
+
+            /// The short name.
+            pub fn word(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word,)+
+                }
+            }
+        }
+    };
+}
+
 pub mod access;
 pub mod audit;
 pub mod checkpoint;
@@ -19,4 +59,5 @@ pub mod program;
 pub mod project;
 pub mod region;
 pub mod request_id;
+pub mod talent;
 pub mod text;

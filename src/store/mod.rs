@@ -12,6 +12,7 @@ pub mod program;
 pub mod project;
 pub mod region;
 pub mod seed;
+pub mod talent;
 pub mod token;
 
 use std::{future::Future, pin::Pin, str::FromStr, sync::Arc, time::Duration};

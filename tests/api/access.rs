@@ -8,19 +8,21 @@ use duikou::{
     domain::access::Role,
     proto::v1::{
         AccessToken, ApproveProjectRequest, CancelProjectRequest, CreateAccessTokenRequest,
-        CreatePairingRequest, CreateProgramRequest, CreateProjectRequest, DeletePairingRequest,
+        CreatePairingRequest, CreateProgramRequest, CreateProjectRequest,
+        CreateTalentExchangeRequest, DeletePairingRequest, DeleteTalentExchangeRequest,
         EndPairingRequest, FundTransaction, GetPairingRequest, GetRegionRequest,
         ListAccessTokensRequest, Pairing, Program, Project, RecordFundTransactionRequest,
         ResumePairingRequest, ReverseFundTransactionRequest, RevokeAccessTokenRequest,
-        SuspendPairingRequest, UndeletePairingRequest, UpdatePairingRequest, UpdateProgramRequest,
-        UpdateProjectRequest,
+        SuspendPairingRequest, TalentExchange, UndeletePairingRequest,
+        UndeleteTalentExchangeRequest, UpdatePairingRequest, UpdateProgramRequest,
+        UpdateProjectRequest, UpdateTalentExchangeRequest,
     },
 };
 use prost::Message;
 use prost_types::FileDescriptorSet;
 use tonic::Code;
 
-use crate::helpers::{TestApp, assert_error, cny, pairing, project, spawn};
+use crate::helpers::{TestApp, assert_error, cny, pairing, project, secondment, spawn};
 
 /// Every RPC of every service the server offers, as `/package.Service/Method`, with
 /// whether it streams.
@@ -127,7 +129,17 @@ async fn every_method_answers_every_kind_of_caller_as_the_table_says() {
         .await
         .unwrap()
         .into_inner();
+    let exchange = app
+        .talents
+        .create_talent_exchange(CreateTalentExchangeRequest {
+            talent_exchange: Some(secondment(&beijing_hubei)),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let targets = Targets {
+        exchange,
         line,
         project: app.project(project(&beijing_hubei, "420381")).await,
         pairing: beijing_hubei,
@@ -197,6 +209,7 @@ struct Targets {
     pairing: Pairing,
     project: Project,
     line: FundTransaction,
+    exchange: TalentExchange,
 }
 
 /// Calls a scoped method with a request that touches Beijing and Hubei, or programs, which
@@ -354,6 +367,46 @@ async fn call_on_beijing_and_hubei(
                 },
             )
             .await
+        }
+        "CreateTalentExchange" => {
+            call_with(
+                app,
+                path,
+                secret,
+                CreateTalentExchangeRequest {
+                    talent_exchange: Some(secondment(&targets.pairing)),
+                    request_id: String::new(),
+                },
+            )
+            .await
+        }
+        "UpdateTalentExchange" => {
+            call_with(
+                app,
+                path,
+                secret,
+                UpdateTalentExchangeRequest {
+                    talent_exchange: Some(targets.exchange.clone()),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["title".into()],
+                    }),
+                },
+            )
+            .await
+        }
+        "DeleteTalentExchange" => {
+            let (name, etag) = (targets.exchange.name.clone(), String::new());
+            call_with(
+                app,
+                path,
+                secret,
+                DeleteTalentExchangeRequest { name, etag },
+            )
+            .await
+        }
+        "UndeleteTalentExchange" => {
+            let name = targets.exchange.name.clone();
+            call_with(app, path, secret, UndeleteTalentExchangeRequest { name }).await
         }
         _ => panic!("{path} is scoped, but the walk has no out-of-scope request for it"),
     }

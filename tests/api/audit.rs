@@ -15,7 +15,7 @@ use sea_orm::{EntityTrait, QueryOrder};
 
 use crate::helpers::{Fresh, TEST_AUDIT_KEY, TestApp, pairing, spawn, spawn_with};
 
-async fn events(app: &TestApp) -> Vec<audit_event::Model> {
+pub(crate) async fn events(app: &TestApp) -> Vec<audit_event::Model> {
     let store = app.store().await;
     let rows = audit_event::Entity::find()
         .order_by_asc(audit_event::Column::Seq)

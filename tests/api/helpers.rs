@@ -11,10 +11,11 @@ use duikou::{
     domain::{access::Role, region::RegionCode},
     proto::v1::{
         CreatePairingRequest, CreateProgramRequest, CreateProjectRequest, Milestone, Money,
-        Pairing, Program, Project, access_service_client::AccessServiceClient,
-        audit_service_client::AuditServiceClient, fund_service_client::FundServiceClient,
-        pairing_service_client::PairingServiceClient, project_service_client::ProjectServiceClient,
-        region_service_client::RegionServiceClient,
+        Pairing, Participant, Program, Project, TalentExchange,
+        access_service_client::AccessServiceClient, audit_service_client::AuditServiceClient,
+        fund_service_client::FundServiceClient, pairing_service_client::PairingServiceClient,
+        project_service_client::ProjectServiceClient, region_service_client::RegionServiceClient,
+        talent_exchange_service_client::TalentExchangeServiceClient,
     },
     store::{
         Store, region,
@@ -66,6 +67,8 @@ pub struct TestApp {
     pub projects: ProjectServiceClient<Authed>,
     /// FundService client, as ADMIN.
     pub funds: FundServiceClient<Authed>,
+    /// TalentExchangeService client, as ADMIN.
+    pub talents: TalentExchangeServiceClient<Authed>,
     /// AccessService client, as ADMIN.
     pub access: AccessServiceClient<Authed>,
     /// AuditService client, as ADMIN.
@@ -359,6 +362,7 @@ pub async fn spawn_with(fresh: Fresh, adjust: impl FnOnce(&mut Settings)) -> Tes
         pairings: PairingServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         projects: ProjectServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         funds: FundServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+        talents: TalentExchangeServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         access: AccessServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         audit: AuditServiceClient::with_interceptor(channel.clone(), bearer),
         channel,
@@ -441,6 +445,11 @@ impl TestApp {
     /// A ProjectService client calling with `secret` (anonymous with `None`).
     pub fn projects_as(&self, secret: Option<&str>) -> ProjectServiceClient<Authed> {
         ProjectServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))
+    }
+
+    /// A TalentExchangeService client calling with `secret` (anonymous with `None`).
+    pub fn talents_as(&self, secret: Option<&str>) -> TalentExchangeServiceClient<Authed> {
+        TalentExchangeServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))
     }
 
     /// A FundService client calling with `secret` (anonymous with `None`).
@@ -613,4 +622,34 @@ pub fn assert_error(status: &Status, code: Code, reason: &str, field: Option<&st
         );
     }
     status.message().to_owned()
+}
+
+/// A secondment of two named cadres from the supporting side of `pairing`, from March
+/// 2024 to February 2025, to a host in Danjiangkou.
+pub fn secondment(pairing: &Pairing) -> TalentExchange {
+    TalentExchange {
+        pairing: pairing.name.clone(),
+        kind: 1,
+        direction: 1,
+        field: 2,
+        headcount: 3,
+        start_date: "2024-03-01".into(),
+        end_date: "2025-02-28".into(),
+        host_organization: "丹江口市发展和改革局".into(),
+        title: "2024年东城区赴丹江口市挂职干部".into(),
+        description: "挂职一年".into(),
+        participants: vec![
+            Participant {
+                display_name: "王建国".into(),
+                organization: "北京市东城区发展和改革委员会".into(),
+                position: "副主任".into(),
+            },
+            Participant {
+                display_name: "李秀英".into(),
+                organization: "北京市东城区教育委员会".into(),
+                position: "科长".into(),
+            },
+        ],
+        ..Default::default()
+    }
 }

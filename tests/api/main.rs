@@ -12,3 +12,4 @@ mod programs;
 mod projects;
 mod regions;
 mod server;
+mod talent;

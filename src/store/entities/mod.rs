@@ -14,3 +14,4 @@ pub mod project;
 pub mod project_balance;
 pub mod region;
 pub mod request_id;
+pub mod talent_exchange;
