@@ -59,5 +59,6 @@ pub mod program;
 pub mod project;
 pub mod region;
 pub mod request_id;
+pub mod supervision;
 pub mod talent;
 pub mod text;
