@@ -110,6 +110,10 @@ pub struct ServerSettings {
     /// milliseconds (0: every call reads it). Bounds how late a revocation made on another
     /// server takes effect here.
     pub token_cache_ms: u64,
+    /// Supervision reports one client address may file without a token in any hour;
+    /// more are refused with RESOURCE_EXHAUSTED. Counted in the database, so the limit
+    /// holds across servers. 0 turns the limit off.
+    pub public_reports_per_hour: u32,
 }
 
 /// The database's settings.
@@ -168,6 +172,7 @@ impl Settings {
             .set_default("server.concurrency_limit", 1024)?
             .set_default("server.shutdown_grace_secs", 30)?
             .set_default("server.token_cache_ms", 1000)?
+            .set_default("server.public_reports_per_hour", 10)?
             .set_default("database.url", "sqlite://duikou.db?mode=rwc")?
             .set_default("database.pool_size", 16)?
             .set_default("database.busy_timeout_ms", 10_000)?

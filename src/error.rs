@@ -91,6 +91,14 @@ pub enum Error {
         /// What happened.
         message: String,
     },
+    /// RESOURCE_EXHAUSTED: the caller used up a limit; retry after a while.
+    #[error("{message}")]
+    ResourceExhausted {
+        /// The ErrorInfo reason, e.g. `PUBLIC_REPORT_LIMIT`.
+        reason: &'static str,
+        /// Which limit, and when it frees up.
+        message: String,
+    },
     /// UNAVAILABLE: the database could not be reached or stayed busy; safe to retry.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] Arc<sea_orm::DbErr>),
@@ -230,6 +238,13 @@ impl From<Error> for Status {
             Error::Aborted { reason, message } => {
                 (Code::Aborted, reason, message, Vec::new(), Vec::new())
             }
+            Error::ResourceExhausted { reason, message } => (
+                Code::ResourceExhausted,
+                reason,
+                message,
+                Vec::new(),
+                Vec::new(),
+            ),
             Error::Contention => (
                 Code::Aborted,
                 "CONCURRENT_UPDATE",

@@ -28,6 +28,7 @@ use crate::{
         pairing::Pairings,
         project::Projects,
         region::Regions,
+        supervision::Supervision,
         talent::Talents,
     },
     config::{ServerSettings, Settings},
@@ -40,6 +41,7 @@ use crate::{
             fund_service_server::FundServiceServer, pairing_service_server::PairingServiceServer,
             project_service_server::ProjectServiceServer,
             region_service_server::RegionServiceServer,
+            supervision_service_server::SupervisionServiceServer,
             talent_exchange_service_server::TalentExchangeServiceServer,
         },
     },
@@ -121,6 +123,12 @@ pub async fn serve(
     let talents = TalentExchangeServiceServer::new(Talents::new(store.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let supervision = SupervisionServiceServer::new(Supervision::new(
+        store.clone(),
+        settings.public_reports_per_hour,
+    ))
+    .max_decoding_message_size(max)
+    .max_encoding_message_size(max);
     let audit = AuditServiceServer::new(Audit::new(store.clone(), audit_key.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
@@ -180,6 +188,7 @@ pub async fn serve(
         .add_service(projects)
         .add_service(funds)
         .add_service(talents)
+        .add_service(supervision)
         .add_service(access)
         .add_service(audit)
         .serve_with_incoming_shutdown(accepted(listener), stopping);
@@ -283,13 +292,14 @@ fn accepted(
 }
 
 /// The names of duikou's own services, as health checks know them.
-pub fn service_names() -> [&'static str; 7] {
+pub fn service_names() -> [&'static str; 8] {
     [
         <RegionServiceServer<Regions> as NamedService>::NAME,
         <PairingServiceServer<Pairings> as NamedService>::NAME,
         <ProjectServiceServer<Projects> as NamedService>::NAME,
         <FundServiceServer<Funds> as NamedService>::NAME,
         <TalentExchangeServiceServer<Talents> as NamedService>::NAME,
+        <SupervisionServiceServer<Supervision> as NamedService>::NAME,
         <AccessServiceServer<Access> as NamedService>::NAME,
         <AuditServiceServer<Audit> as NamedService>::NAME,
     ]

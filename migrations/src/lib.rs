@@ -8,6 +8,7 @@ mod m0003_audit_log;
 mod m0004_projects_and_funds_ledger;
 mod m0005_region_totals_from_pairings;
 mod m0006_talent_exchanges;
+mod m0007_supervision;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_projects_and_funds_ledger::Migration),
             Box::new(m0005_region_totals_from_pairings::Migration),
             Box::new(m0006_talent_exchanges::Migration),
+            Box::new(m0007_supervision::Migration),
         ]
     }
 }

@@ -81,13 +81,18 @@ pub enum Access {
     /// A valid token with one of these roles, acting only on objects inside its regional
     /// scope: the handler checks the object, before it looks at whether the object exists.
     Scoped(&'static [Role]),
+    /// No token (the handler decides what an anonymous caller may do), or a valid token
+    /// with one of these roles.
+    AnonymousOr(&'static [Role]),
 }
 
 impl Access {
     /// The roles the table lets through, if it names any.
     pub fn roles(self) -> Option<&'static [Role]> {
         match self {
-            Access::Roles(roles) | Access::Scoped(roles) => Some(roles),
+            Access::Roles(roles) | Access::Scoped(roles) | Access::AnonymousOr(roles) => {
+                Some(roles)
+            }
             Access::Public | Access::Authenticated => None,
         }
     }
@@ -97,6 +102,8 @@ const ADMIN: Access = Access::Roles(&[Role::Admin]);
 const COORDINATION: Access = Access::Scoped(&[Role::Admin, Role::Coordinator]);
 const FUNDS: Access = Access::Scoped(&[Role::Admin, Role::FundOfficer]);
 const OVERSIGHT: Access = Access::Roles(&[Role::Admin, Role::Auditor]);
+const OVERSEERS: Access = Access::Roles(&[Role::Admin, Role::Supervisor]);
+const RECTIFIERS: Access = Access::Scoped(&[Role::Admin, Role::Coordinator]);
 
 /// Every RPC the server offers, by its path, and who may call it. A method missing here is
 /// refused to everyone.
@@ -196,6 +203,50 @@ pub const TABLE: &[(&str, Access)] = &[
         "/duikou.v1.TalentExchangeService/GetTalentSummary",
         Access::Authenticated,
     ),
+    (
+        "/duikou.v1.SupervisionService/SubmitSupervisionEntry",
+        Access::AnonymousOr(&[Role::Admin, Role::Supervisor]),
+    ),
+    (
+        "/duikou.v1.SupervisionService/GetSupervisionEntry",
+        Access::Authenticated,
+    ),
+    (
+        "/duikou.v1.SupervisionService/AcceptSupervisionEntry",
+        OVERSEERS,
+    ),
+    (
+        "/duikou.v1.SupervisionService/RejectSupervisionEntry",
+        OVERSEERS,
+    ),
+    (
+        "/duikou.v1.SupervisionService/StartRectification",
+        RECTIFIERS,
+    ),
+    (
+        "/duikou.v1.SupervisionService/ResolveSupervisionEntry",
+        RECTIFIERS,
+    ),
+    (
+        "/duikou.v1.SupervisionService/CloseSupervisionEntry",
+        OVERSEERS,
+    ),
+    (
+        "/duikou.v1.SupervisionService/ReopenSupervisionEntry",
+        OVERSEERS,
+    ),
+    (
+        "/duikou.v1.SupervisionService/AddSupervisionComment",
+        Access::Authenticated,
+    ),
+    (
+        "/duikou.v1.SupervisionService/ListSupervisionEvents",
+        Access::Authenticated,
+    ),
+    (
+        "/duikou.v1.SupervisionService/LookupSupervisionEntry",
+        Access::Public,
+    ),
     ("/duikou.v1.AccessService/CreateAccessToken", ADMIN),
     ("/duikou.v1.AccessService/ListAccessTokens", ADMIN),
     ("/duikou.v1.AccessService/RevokeAccessToken", ADMIN),
@@ -257,19 +308,23 @@ pub async fn authorize(
         }
     };
     match (access, &caller) {
-        (Access::Public, _) => Ok(caller),
+        (Access::Public | Access::AnonymousOr(_), None) | (Access::Public, _) => Ok(caller),
         (_, None) => Err(unauthenticated(
             "TOKEN_MISSING",
             "this method needs a token: send \"authorization: Bearer dk_…\"",
         )),
         (Access::Authenticated, Some(_)) => Ok(caller),
-        (Access::Roles(roles) | Access::Scoped(roles), Some(c)) if roles.contains(&c.role) => {
+        (Access::Roles(roles) | Access::Scoped(roles) | Access::AnonymousOr(roles), Some(c))
+            if roles.contains(&c.role) =>
+        {
             Ok(caller)
         }
-        (Access::Roles(_) | Access::Scoped(_), Some(c)) => Err(Error::PermissionDenied {
-            reason: "ROLE_NOT_ALLOWED",
-            message: format!("the role {} may not call {path}", c.role.word()),
-        }),
+        (Access::Roles(_) | Access::Scoped(_) | Access::AnonymousOr(_), Some(c)) => {
+            Err(Error::PermissionDenied {
+                reason: "ROLE_NOT_ALLOWED",
+                message: format!("the role {} may not call {path}", c.role.word()),
+            })
+        }
     }
 }
 

@@ -8,6 +8,7 @@ pub mod fund;
 pub mod pairing;
 pub mod project;
 pub mod region;
+pub mod supervision;
 pub mod talent;
 
 use chrono::{DateTime, Utc};
@@ -161,8 +162,28 @@ pub(crate) fn record(
     request_id: Option<&crate::domain::request_id::RequestId>,
     after: &impl Message,
 ) -> Result<(), Error> {
+    record_by(
+        crate::domain::audit::Actor::of(caller),
+        method,
+        resource,
+        request_id,
+        after,
+    )
+}
+
+/// [`record`] for any actor, such as the public.
+///
+/// # Errors
+/// INTERNAL outside a store write.
+pub(crate) fn record_by(
+    actor: crate::domain::audit::Actor,
+    method: &str,
+    resource: &str,
+    request_id: Option<&crate::domain::request_id::RequestId>,
+    after: &impl Message,
+) -> Result<(), Error> {
     crate::store::audit::append(crate::store::audit::PendingEvent {
-        actor: crate::domain::audit::Actor::of(caller),
+        actor,
         method: method.to_owned(),
         resource: resource.to_owned(),
         request_id: request_id

@@ -25,6 +25,15 @@ impl Actor {
         }
     }
 
+    /// A member of the public calling without a token.
+    pub fn public() -> Self {
+        Self {
+            token_id: None,
+            label: "public".to_owned(),
+            role: None,
+        }
+    }
+
     /// An operator at the command line, working on the database directly.
     pub fn command_line() -> Self {
         Self {

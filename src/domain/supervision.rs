@@ -7,11 +7,13 @@
 //! any state and change nothing.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{
     access::{Caller, Role},
     region::RegionPath,
+    text,
 };
 use crate::error::Error;
 
@@ -201,6 +203,97 @@ impl Step {
             });
         }
         Ok(())
+    }
+}
+
+/// The most evidence items one step carries.
+pub const MAX_EVIDENCE: usize = 20;
+
+/// One item of evidence: where it is kept, its hash, what it shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// An absolute URI.
+    pub uri: String,
+    /// Lower-case hex SHA-256 of the content, or empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sha256: String,
+    /// What it shows.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+impl Evidence {
+    /// Checks a list of (uri, sha256, description) under `field`.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT naming every bad item, as `{field}[i].uri` and so on.
+    pub fn parse_list(field: &str, items: &[(&str, &str, &str)]) -> Result<Vec<Self>, Error> {
+        if items.len() > MAX_EVIDENCE {
+            return Err(Error::invalid(
+                field,
+                format!("may list at most {MAX_EVIDENCE} items"),
+            ));
+        }
+        let mut checks = Vec::new();
+        for (i, (uri, sha256, description)) in items.iter().enumerate() {
+            let at = format!("{field}[{i}]");
+            let uri_field = format!("{at}.uri");
+            checks.push(text::check(&uri_field, uri, 2000, true).and_then(|()| {
+                let scheme = uri.split_once("://").map(|(s, _)| s);
+                match scheme {
+                    Some(s)
+                        if !s.is_empty()
+                            && s.chars()
+                                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err(Error::invalid(
+                        &uri_field,
+                        "must be an absolute URI, e.g. https://…",
+                    )),
+                }
+            }));
+            let hex = sha256.len() == 64
+                && sha256
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if !sha256.is_empty() && !hex {
+                checks.push(Err(Error::invalid(
+                    format!("{at}.sha256"),
+                    "must be 64 lower-case hex digits",
+                )));
+            }
+            checks.push(text::check(
+                &format!("{at}.description"),
+                description,
+                1000,
+                false,
+            ));
+        }
+        Error::collect(checks)?;
+        Ok(items
+            .iter()
+            .map(|(uri, sha256, description)| Self {
+                uri: (*uri).to_owned(),
+                sha256: (*sha256).to_owned(),
+                description: (*description).to_owned(),
+            })
+            .collect())
+    }
+
+    /// The stored form of a list.
+    pub fn store_list(items: &[Self]) -> String {
+        serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
+    }
+
+    /// A stored list.
+    ///
+    /// # Errors
+    /// INTERNAL for stored text that is not an evidence list.
+    pub fn load_list(stored: &str) -> Result<Vec<Self>, Error> {
+        serde_json::from_str(stored)
+            .map_err(|e| anyhow::anyhow!("stored evidence does not read back: {e}").into())
     }
 }
 
@@ -407,6 +500,30 @@ mod tests {
             assert!(!is_overdue(settled, due, next_day), "{settled:?}");
         }
         assert!(!is_overdue(State::Submitted, None, next_day));
+    }
+
+    #[test]
+    fn evidence_is_checked_item_by_item() {
+        let hash = "a".repeat(64);
+        let ok = Evidence::parse_list(
+            "e",
+            &[("https://example.org/photo.jpg", &hash, "排污口照片")],
+        )
+        .unwrap();
+        assert_eq!(Evidence::load_list(&Evidence::store_list(&ok)).unwrap(), ok);
+        let err = Evidence::parse_list(
+            "e",
+            &[
+                ("photo.jpg", "ABC", ""),
+                ("https://x", "", &"长".repeat(1001)),
+            ],
+        )
+        .unwrap_err();
+        let Error::InvalidArgument { violations, .. } = err else {
+            panic!("expected INVALID_ARGUMENT");
+        };
+        let fields: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["e[0].uri", "e[0].sha256", "e[1].description"]);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod program;
 pub mod project;
 pub mod region;
 pub mod seed;
+pub mod supervision;
 pub mod talent;
 pub mod token;
 

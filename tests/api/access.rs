@@ -10,10 +10,11 @@ use duikou::{
         AccessToken, ApproveProjectRequest, CancelProjectRequest, CreateAccessTokenRequest,
         CreatePairingRequest, CreateProgramRequest, CreateProjectRequest,
         CreateTalentExchangeRequest, DeletePairingRequest, DeleteTalentExchangeRequest,
-        EndPairingRequest, FundTransaction, GetPairingRequest, GetRegionRequest,
+        EndPairingRequest, Evidence, FundTransaction, GetPairingRequest, GetRegionRequest,
         ListAccessTokensRequest, Pairing, Program, Project, RecordFundTransactionRequest,
-        ResumePairingRequest, ReverseFundTransactionRequest, RevokeAccessTokenRequest,
-        SuspendPairingRequest, TalentExchange, UndeletePairingRequest,
+        ResolveSupervisionEntryRequest, ResumePairingRequest, ReverseFundTransactionRequest,
+        RevokeAccessTokenRequest, StartRectificationRequest, SubmitSupervisionEntryRequest,
+        SupervisionEntry, SuspendPairingRequest, TalentExchange, UndeletePairingRequest,
         UndeleteTalentExchangeRequest, UpdatePairingRequest, UpdateProgramRequest,
         UpdateProjectRequest, UpdateTalentExchangeRequest,
     },
@@ -22,7 +23,9 @@ use prost::Message;
 use prost_types::FileDescriptorSet;
 use tonic::Code;
 
-use crate::helpers::{TestApp, assert_error, cny, pairing, project, secondment, spawn};
+use crate::helpers::{
+    TestApp, assert_error, cny, pairing, project, secondment, spawn, water_report,
+};
 
 /// Every RPC of every service the server offers, as `/package.Service/Method`, with
 /// whether it streams.
@@ -138,7 +141,19 @@ async fn every_method_answers_every_kind_of_caller_as_the_table_says() {
         .await
         .unwrap()
         .into_inner();
+    let entry = app
+        .supervision
+        .submit_supervision_entry(SubmitSupervisionEntryRequest {
+            supervision_entry: Some(water_report("regions/420381")),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .supervision_entry
+        .unwrap();
     let targets = Targets {
+        entry,
         exchange,
         line,
         project: app.project(project(&beijing_hubei, "420381")).await,
@@ -175,7 +190,7 @@ async fn every_method_answers_every_kind_of_caller_as_the_table_says() {
                 .find(|(_, s)| Some(s.as_str()) == *secret)
                 .map(|(r, _)| *r);
             let expected_refusal = match (access, role) {
-                (Access::Public, _) => None,
+                (Access::Public, _) | (Access::AnonymousOr(_), None) => None,
                 (_, None) => Some(Code::Unauthenticated),
                 (_, Some(role)) if access.roles().is_none_or(|r| r.contains(&role)) => None,
                 (_, Some(_)) => Some(Code::PermissionDenied),
@@ -210,6 +225,7 @@ struct Targets {
     project: Project,
     line: FundTransaction,
     exchange: TalentExchange,
+    entry: SupervisionEntry,
 }
 
 /// Calls a scoped method with a request that touches Beijing and Hubei, or programs, which
@@ -408,6 +424,34 @@ async fn call_on_beijing_and_hubei(
             let name = targets.exchange.name.clone();
             call_with(app, path, secret, UndeleteTalentExchangeRequest { name }).await
         }
+        "StartRectification" => {
+            let (name, etag) = (targets.entry.name.clone(), String::new());
+            let plan = "截污纳管".to_owned();
+            call_with(
+                app,
+                path,
+                secret,
+                StartRectificationRequest { name, plan, etag },
+            )
+            .await
+        }
+        "ResolveSupervisionEntry" => {
+            call_with(
+                app,
+                path,
+                secret,
+                ResolveSupervisionEntryRequest {
+                    name: targets.entry.name.clone(),
+                    resolution: "已完成整改".into(),
+                    evidence: vec![Evidence {
+                        uri: "https://example.org/after.jpg".into(),
+                        ..Default::default()
+                    }],
+                    etag: String::new(),
+                },
+            )
+            .await
+        }
         _ => panic!("{path} is scoped, but the walk has no out-of-scope request for it"),
     }
 }
@@ -526,7 +570,7 @@ async fn a_scoped_coordinator_acts_only_inside_its_regions() {
 }
 
 #[tokio::test]
-async fn anonymous_callers_read_regions_and_nothing_else() {
+async fn anonymous_callers_read_regions_but_not_pairings() {
     let app = spawn().await;
 
     let region = app

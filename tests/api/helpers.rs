@@ -11,10 +11,11 @@ use duikou::{
     domain::{access::Role, region::RegionCode},
     proto::v1::{
         CreatePairingRequest, CreateProgramRequest, CreateProjectRequest, Milestone, Money,
-        Pairing, Participant, Program, Project, TalentExchange,
+        Pairing, Participant, Program, Project, Reporter, SupervisionEntry, TalentExchange,
         access_service_client::AccessServiceClient, audit_service_client::AuditServiceClient,
         fund_service_client::FundServiceClient, pairing_service_client::PairingServiceClient,
         project_service_client::ProjectServiceClient, region_service_client::RegionServiceClient,
+        supervision_service_client::SupervisionServiceClient,
         talent_exchange_service_client::TalentExchangeServiceClient,
     },
     store::{
@@ -69,6 +70,8 @@ pub struct TestApp {
     pub funds: FundServiceClient<Authed>,
     /// TalentExchangeService client, as ADMIN.
     pub talents: TalentExchangeServiceClient<Authed>,
+    /// SupervisionService client, as ADMIN.
+    pub supervision: SupervisionServiceClient<Authed>,
     /// AccessService client, as ADMIN.
     pub access: AccessServiceClient<Authed>,
     /// AuditService client, as ADMIN.
@@ -363,6 +366,7 @@ pub async fn spawn_with(fresh: Fresh, adjust: impl FnOnce(&mut Settings)) -> Tes
         projects: ProjectServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         funds: FundServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         talents: TalentExchangeServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+        supervision: SupervisionServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         access: AccessServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         audit: AuditServiceClient::with_interceptor(channel.clone(), bearer),
         channel,
@@ -445,6 +449,11 @@ impl TestApp {
     /// A ProjectService client calling with `secret` (anonymous with `None`).
     pub fn projects_as(&self, secret: Option<&str>) -> ProjectServiceClient<Authed> {
         ProjectServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))
+    }
+
+    /// A SupervisionService client calling with `secret` (anonymous with `None`).
+    pub fn supervision_as(&self, secret: Option<&str>) -> SupervisionServiceClient<Authed> {
+        SupervisionServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))
     }
 
     /// A TalentExchangeService client calling with `secret` (anonymous with `None`).
@@ -650,6 +659,23 @@ pub fn secondment(pairing: &Pairing) -> TalentExchange {
                 position: "科长".into(),
             },
         ],
+        ..Default::default()
+    }
+}
+
+/// A public report of sewage in the water at `region` (a region name), with a reporter.
+pub fn water_report(region: &str) -> SupervisionEntry {
+    SupervisionEntry {
+        party: 5,
+        region: region.into(),
+        category: 1,
+        severity: 3,
+        title: "库区支流发现排污口".into(),
+        description: "官山河下游右岸有一处暗管向河道排放污水，水体发黑有异味。".into(),
+        reporter: Some(Reporter {
+            display_name: "张秀兰".into(),
+            contact: "13800000000".into(),
+        }),
         ..Default::default()
     }
 }

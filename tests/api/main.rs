@@ -12,4 +12,5 @@ mod programs;
 mod projects;
 mod regions;
 mod server;
+mod supervision;
 mod talent;

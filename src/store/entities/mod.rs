@@ -14,4 +14,6 @@ pub mod project;
 pub mod project_balance;
 pub mod region;
 pub mod request_id;
+pub mod supervision_entry;
+pub mod supervision_event;
 pub mod talent_exchange;

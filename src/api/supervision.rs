@@ -1,0 +1,823 @@
+//! `duikou.v1.SupervisionService`: oversight carried to accountability. Each entry runs
+//! its course through custom methods, each one an event on an append-only timeline; the
+//! rules of the course and of who may take each step are in `domain::supervision`.
+//!
+//! The reporter is personal data: only ADMIN, AUDITOR and SUPERVISOR see it, and the public
+//! view of a report never shows it.
+
+use chrono::{NaiveDate, Utc};
+use sea_orm::{ActiveValue::Set, ConnectionTrait};
+use tonic::{Request, Response, Status};
+
+use super::{authz, check_etag, etag, fingerprint, record, record_by, required, timestamp};
+use crate::{
+    domain::{
+        access::{Caller, Role},
+        audit::Actor,
+        name,
+        page::Page,
+        period::{format_date, parse_date},
+        region::{RegionCode, RegionPath},
+        request_id::RequestId,
+        supervision::{
+            Category, Evidence, Party, Severity, State, Step, TrackingCode, is_overdue, today,
+        },
+        text,
+    },
+    error::Error,
+    proto::v1::{
+        AcceptSupervisionEntryRequest, AddSupervisionCommentRequest, CloseSupervisionEntryRequest,
+        GetSupervisionEntryRequest, ListSupervisionEventsRequest, ListSupervisionEventsResponse,
+        LookupSupervisionEntryRequest, PublicSupervisionView, RejectSupervisionEntryRequest,
+        ReopenSupervisionEntryRequest, Reporter, ResolveSupervisionEntryRequest,
+        StartRectificationRequest, SubmitSupervisionEntryRequest, SubmitSupervisionEntryResponse,
+        SupervisionActor, SupervisionEntry, SupervisionEvent,
+        supervision_service_server::SupervisionService,
+    },
+    store::{
+        Store, fund,
+        idempotency::{self, Claim},
+        pairing as pairings, project as projects, region,
+        supervision::{self as entries, EntryChange, EntryRow, EventRow, NewEvent},
+        talent as talents,
+    },
+};
+
+const SERVICE: &str = "/duikou.v1.SupervisionService/";
+
+/// The method that takes `step`.
+fn method(step: Step) -> String {
+    let name = match step {
+        Step::Submit => "SubmitSupervisionEntry",
+        Step::Accept => "AcceptSupervisionEntry",
+        Step::Reject => "RejectSupervisionEntry",
+        Step::StartRectification => "StartRectification",
+        Step::Resolve => "ResolveSupervisionEntry",
+        Step::Close => "CloseSupervisionEntry",
+        Step::Reopen => "ReopenSupervisionEntry",
+        Step::Comment => "AddSupervisionComment",
+    };
+    format!("{SERVICE}{name}")
+}
+
+/// Serves supervision entries from the store.
+#[derive(Clone)]
+pub struct Supervision {
+    store: Store,
+    /// Public reports one client address may file per hour; 0: no limit.
+    public_reports_per_hour: u32,
+}
+
+impl Supervision {
+    /// A service over `store`, letting one client address file `public_reports_per_hour`
+    /// reports without a token in any hour (0: no limit).
+    pub fn new(store: Store, public_reports_per_hour: u32) -> Self {
+        Self {
+            store,
+            public_reports_per_hour,
+        }
+    }
+}
+
+/// The key a public report's client address is counted under: its SHA-256, so that
+/// addresses themselves are not kept.
+fn client_key(address: Option<std::net::SocketAddr>) -> String {
+    use sha2::{Digest, Sha256};
+    let ip = address.map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
+    Sha256::digest(ip.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn not_found(id: i64) -> Error {
+    Error::NotFound {
+        reason: "SUPERVISION_ENTRY_NOT_FOUND",
+        resource: name::format_id("supervisionEntries", id),
+    }
+}
+
+fn evidence_to_proto(stored: &str) -> Vec<crate::proto::v1::Evidence> {
+    Evidence::load_list(stored)
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "stored evidence is damaged");
+            Vec::new()
+        })
+        .into_iter()
+        .map(|e| crate::proto::v1::Evidence {
+            uri: e.uri,
+            sha256: e.sha256,
+            description: e.description,
+        })
+        .collect()
+}
+
+fn evidence_of(field: &str, items: &[crate::proto::v1::Evidence]) -> Result<Vec<Evidence>, Error> {
+    let items: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|e| (e.uri.as_str(), e.sha256.as_str(), e.description.as_str()))
+        .collect();
+    Evidence::parse_list(field, &items)
+}
+
+/// Whether `caller` may see who reported an entry.
+fn sees_reporter(caller: Option<&Caller>) -> bool {
+    caller.is_some_and(|c| matches!(c.role, Role::Admin | Role::Auditor | Role::Supervisor))
+}
+
+/// The API form of a stored entry, with its reporter only when `reporter` allows.
+fn to_proto(row: EntryRow, reporter: bool) -> SupervisionEntry {
+    let state = State::from_number(i32::from(row.state));
+    let overdue = state.is_some_and(|s| is_overdue(s, row.due_date, Utc::now()));
+    SupervisionEntry {
+        name: name::format_id("supervisionEntries", row.id),
+        party: i32::from(row.party),
+        subject: row.subject,
+        region: format!("regions/{}", row.region_code),
+        category: i32::from(row.category),
+        severity: i32::from(row.severity),
+        title: row.title,
+        description: row.description,
+        evidence: evidence_to_proto(&row.evidence),
+        reporter: reporter.then_some(Reporter {
+            display_name: row.reporter_name,
+            contact: row.reporter_contact,
+        }),
+        reporter_redacted: !reporter,
+        responsible_unit: row.responsible_unit,
+        due_date: row.due_date.map(format_date).unwrap_or_default(),
+        state: i32::from(row.state),
+        overdue,
+        resolve_time: row.resolve_time.map(timestamp),
+        create_time: Some(timestamp(row.create_time)),
+        update_time: Some(timestamp(row.update_time)),
+        etag: etag(row.revision),
+    }
+}
+
+/// The API form of a stored event; `labels` false reduces the actor to its role.
+fn event_to_proto(row: EventRow, labels: bool) -> SupervisionEvent {
+    SupervisionEvent {
+        name: format!(
+            "{}/events/{}",
+            name::format_id("supervisionEntries", row.entry_id),
+            row.seq
+        ),
+        create_time: Some(timestamp(row.create_time)),
+        actor: Some(SupervisionActor {
+            role: row.actor_role.map_or(0, i32::from),
+            label: if labels {
+                row.actor_label
+            } else {
+                String::new()
+            },
+            anonymous: row.anonymous,
+        }),
+        step: i32::from(row.step),
+        from_state: row.from_state.map_or(0, i32::from),
+        to_state: i32::from(row.to_state),
+        note: row.note,
+        responsible_unit: row.responsible_unit,
+        due_date: row.due_date.map(format_date).unwrap_or_default(),
+        evidence: evidence_to_proto(&row.evidence),
+    }
+}
+
+/// The event a step leaves, by `caller` (`None`: the public).
+fn event_by(caller: Option<&Caller>, step: Step, from: Option<State>, to: State) -> NewEvent {
+    NewEvent {
+        actor_role: Set(caller.map(|c| c.role.number() as i16)),
+        actor_label: Set(caller.map(|c| c.label.clone()).unwrap_or_default()),
+        anonymous: Set(caller.is_none()),
+        step: Set(step.number() as i16),
+        from_state: Set(from.map(|s| s.number() as i16)),
+        to_state: Set(to.number() as i16),
+        note: Set(String::new()),
+        responsible_unit: Set(String::new()),
+        due_date: Set(None),
+        evidence: Set("[]".to_owned()),
+        ..Default::default()
+    }
+}
+
+/// The region of an entry about `subject`: a pairing's or talent exchange's supported
+/// region, a project's location, a ledger line's project's location (or, for a
+/// commitment, its pairing's supported region).
+async fn region_of_subject(
+    db: &impl ConnectionTrait,
+    subject: &str,
+) -> Result<(String, String), Error> {
+    const FIELD: &str = "supervision_entry.subject";
+    let missing = || Error::invalid(FIELD, format!("{subject} does not exist"));
+    let deleted = || Error::invalid(FIELD, format!("{subject} is deleted"));
+    let (collection, _) = subject.split_once('/').ok_or_else(|| {
+        Error::invalid(
+            FIELD,
+            "must name a pairing, project, fund transaction or talent exchange",
+        )
+    })?;
+    let pairing_region = |row: pairings::PairingRow| -> Result<(String, String), Error> {
+        if row.delete_time.is_some() {
+            return Err(deleted());
+        }
+        Ok((row.supported_code, row.supported_path))
+    };
+    match collection {
+        "pairings" => {
+            let id = name::parse_id(FIELD, "pairings", subject)?;
+            pairing_region(pairings::get(db, id).await?.ok_or_else(missing)?)
+        }
+        "projects" => {
+            let id = name::parse_id(FIELD, "projects", subject)?;
+            let p = projects::get(db, id).await?.ok_or_else(missing)?;
+            Ok((p.location_code, p.location_path))
+        }
+        "fundTransactions" => {
+            let id = name::parse_id(FIELD, "fundTransactions", subject)?;
+            let line = fund::get_many(db, &[id]).await?.pop().ok_or_else(missing)?;
+            match line.project_id {
+                Some(project) => {
+                    let p = projects::get(db, project).await?.ok_or_else(missing)?;
+                    Ok((p.location_code, p.location_path))
+                }
+                None => {
+                    let row = pairings::get(db, line.pairing_id)
+                        .await?
+                        .ok_or_else(missing)?;
+                    Ok((row.supported_code, row.supported_path))
+                }
+            }
+        }
+        "talentExchanges" => {
+            let id = name::parse_id(FIELD, "talentExchanges", subject)?;
+            let t = talents::get(db, id).await?.ok_or_else(missing)?;
+            if t.delete_time.is_some() {
+                return Err(deleted());
+            }
+            pairing_region(pairings::get(db, t.pairing_id).await?.ok_or_else(missing)?)
+        }
+        _ => Err(Error::invalid(
+            FIELD,
+            "must name a pairing, project, fund transaction or talent exchange",
+        )),
+    }
+}
+
+/// What a submission says, each field checked.
+#[derive(Clone)]
+struct Filing {
+    party: Party,
+    subject: String,
+    region: Option<RegionCode>,
+    category: Category,
+    severity: Severity,
+    title: String,
+    description: String,
+    evidence: Vec<Evidence>,
+    reporter: Reporter,
+}
+
+impl Filing {
+    fn parse(e: &SupervisionEntry) -> Result<Self, Error> {
+        let party = Party::from_number(e.party).ok_or_else(|| {
+            Error::invalid("supervision_entry.party", "must be an overseeing party")
+        });
+        let category = Category::from_number(e.category)
+            .ok_or_else(|| Error::invalid("supervision_entry.category", "must be a category"));
+        let severity = Severity::from_number(e.severity)
+            .ok_or_else(|| Error::invalid("supervision_entry.severity", "must be a severity"));
+        let region = match (e.region.as_str(), e.subject.as_str()) {
+            ("", "") => Err(Error::invalid(
+                "supervision_entry.region",
+                "is required when there is no subject",
+            )),
+            ("", _) => Ok(None),
+            (name, _) => RegionCode::from_name("supervision_entry.region", name).map(Some),
+        };
+        let subject = text::check("supervision_entry.subject", &e.subject, 64, false);
+        let title = text::check("supervision_entry.title", &e.title, 200, true);
+        let description = text::check("supervision_entry.description", &e.description, 4000, true);
+        let evidence = evidence_of("supervision_entry.evidence", &e.evidence);
+        let reporter = e.reporter.clone().unwrap_or_default();
+        let reporter_name = text::check(
+            "supervision_entry.reporter.display_name",
+            &reporter.display_name,
+            100,
+            false,
+        );
+        let contact = text::check(
+            "supervision_entry.reporter.contact",
+            &reporter.contact,
+            200,
+            false,
+        );
+        Error::collect([
+            Error::of(&party),
+            Error::of(&subject),
+            Error::of(&region),
+            Error::of(&category),
+            Error::of(&severity),
+            title,
+            description,
+            Error::of(&evidence),
+            reporter_name,
+            contact,
+        ])?;
+        Ok(Self {
+            party: party?,
+            subject: e.subject.clone(),
+            region: region?,
+            category: category?,
+            severity: severity?,
+            title: e.title.clone(),
+            description: e.description.clone(),
+            evidence: evidence?,
+            reporter,
+        })
+    }
+}
+
+/// A due date for a step: a date, not before today in China.
+fn due_date(field: &str, text: &str) -> Result<NaiveDate, Error> {
+    let date = parse_date(field, text)?;
+    if date < today(Utc::now()) {
+        return Err(Error::invalid(field, "must not be in the past"));
+    }
+    Ok(date)
+}
+
+/// What a step writes besides the state: the event's note and the entry's changes.
+#[derive(Clone, Default)]
+struct StepInput {
+    note: String,
+    responsible_unit: Option<String>,
+    due_date: Option<NaiveDate>,
+    evidence: Vec<Evidence>,
+}
+
+impl Supervision {
+    /// Takes `step` on entry `name` for `caller`, with what it writes.
+    async fn step(
+        &self,
+        caller: Caller,
+        name: &str,
+        sent_etag: &str,
+        step: Step,
+        input: StepInput,
+    ) -> Result<Response<SupervisionEntry>, Status> {
+        let id = name::parse_id("name", "supervisionEntries", name)?;
+        let sent_etag = sent_etag.to_owned();
+        let row = self
+            .store
+            .write(move |tx| {
+                let (caller, input, sent_etag) = (caller.clone(), input.clone(), sent_etag.clone());
+                Box::pin(async move {
+                    let current = entry_in_reach(tx, &caller, id, step).await?;
+                    check_etag(&sent_etag, current.revision)?;
+                    let from = State::from_number(i32::from(current.state)).ok_or_else(|| {
+                        anyhow::anyhow!("supervision entry {id} has an unknown state")
+                    })?;
+                    let to = step.apply(Some(from))?;
+                    let mut change = EntryChange {
+                        state: Set(to.number() as i16),
+                        ..Default::default()
+                    };
+                    let mut event = event_by(Some(&caller), step, Some(from), to);
+                    event.note = Set(input.note.clone());
+                    if let Some(unit) = &input.responsible_unit {
+                        change.responsible_unit = Set(unit.clone());
+                        event.responsible_unit = Set(unit.clone());
+                    }
+                    if let Some(due) = input.due_date {
+                        change.due_date = Set(Some(due));
+                        event.due_date = Set(Some(due));
+                    }
+                    if !input.evidence.is_empty() {
+                        let mut all = Evidence::load_list(&current.evidence)?;
+                        all.extend(input.evidence.iter().cloned());
+                        change.evidence = Set(Evidence::store_list(&all));
+                        event.evidence = Set(Evidence::store_list(&input.evidence));
+                    }
+                    if step == Step::Resolve {
+                        change.resolve_time = Set(Some(Utc::now()));
+                    }
+                    let row = entries::save(tx, &current, change).await?;
+                    entries::append(tx, &row, event).await?;
+                    let after = to_proto(row.clone(), true);
+                    record(&caller, &method(step), &after.name, None, &after)?;
+                    Ok(row)
+                })
+            })
+            .await?;
+        tracing::info!(
+            entry = row.id,
+            step = step.word(),
+            "supervision entry stepped"
+        );
+        Ok(Response::new(to_proto(row, true)))
+    }
+}
+
+/// The entry `id`, locked for change, if `caller` may take `step` on it. Permission comes
+/// before existence for a scoped coordinator.
+async fn entry_in_reach(
+    tx: &impl ConnectionTrait,
+    caller: &Caller,
+    id: i64,
+    step: Step,
+) -> Result<EntryRow, Error> {
+    let Some(row) = entries::get_for_update(tx, id).await? else {
+        return Err(
+            if authz::unrestricted(caller) || caller.role != Role::Coordinator {
+                not_found(id)
+            } else {
+                authz::outside_scope()
+            },
+        );
+    };
+    let party = Party::from_number(i32::from(row.party))
+        .ok_or_else(|| anyhow::anyhow!("supervision entry {id} has an unknown party"))?;
+    step.allowed(
+        Some(caller),
+        party,
+        &RegionPath::from_stored(row.region_path.clone()),
+    )?;
+    Ok(row)
+}
+
+#[tonic::async_trait]
+impl SupervisionService for Supervision {
+    async fn submit_supervision_entry(
+        &self,
+        request: Request<SubmitSupervisionEntryRequest>,
+    ) -> Result<Response<SubmitSupervisionEntryResponse>, Status> {
+        let caller = request.extensions().get::<Caller>().cloned();
+        let client = caller.is_none().then(|| client_key(request.remote_addr()));
+        let limit = self.public_reports_per_hour;
+        let mut req = request.into_inner();
+        let request_id = RequestId::parse(&req.request_id);
+        req.request_id.clear();
+        let fingerprint = fingerprint(&req);
+        let filing = Filing::parse(&req.supervision_entry.unwrap_or_default());
+        Error::collect([Error::of(&request_id), Error::of(&filing)])?;
+        let (request_id, filing) = (request_id?, filing?);
+        // Who may file comes before anything is looked up.
+        if caller.is_none() {
+            Step::Submit.allowed(None, filing.party, &RegionPath::from_stored(String::new()))?;
+        }
+        let method = method(Step::Submit);
+        let sees = sees_reporter(caller.as_ref());
+        let (row, code) = self
+            .store
+            .write(move |tx| {
+                let (caller, filing, request_id, fingerprint, method, client) = (
+                    caller.clone(),
+                    filing.clone(),
+                    request_id.clone(),
+                    fingerprint.clone(),
+                    method.clone(),
+                    client.clone(),
+                );
+                Box::pin(async move {
+                    if let Some(rid) = &request_id {
+                        if let Claim::Replay(earlier) =
+                            idempotency::claim(tx, rid, &method, &fingerprint).await?
+                        {
+                            let id = name::parse_id("request_id", "supervisionEntries", &earlier)?;
+                            let row = entries::get(tx, id).await?.ok_or_else(|| not_found(id))?;
+                            return Ok((row, None));
+                        }
+                    }
+                    if let (Some(key), true) = (&client, limit > 0) {
+                        let hour_ago = Utc::now() - chrono::Duration::hours(1);
+                        let filed = entries::filed_from(tx, key, hour_ago).await?;
+                        if filed >= u64::from(limit) {
+                            return Err(Error::ResourceExhausted {
+                                reason: "PUBLIC_REPORT_LIMIT",
+                                message: format!(
+                                    "this address has filed {filed} reports in the last hour, \
+                                     the most allowed; try again later"
+                                ),
+                            });
+                        }
+                    }
+                    let (code, path) = if filing.subject.is_empty() {
+                        let code = filing.region.clone().ok_or_else(|| {
+                            Error::invalid("supervision_entry.region", "is required")
+                        })?;
+                        let row = region::get(tx, &code).await?.ok_or_else(|| {
+                            Error::invalid(
+                                "supervision_entry.region",
+                                format!("{} does not exist", code.name()),
+                            )
+                        })?;
+                        (row.code, row.path)
+                    } else {
+                        let (code, path) = region_of_subject(tx, &filing.subject).await?;
+                        if let Some(sent) = &filing.region {
+                            if sent.as_str() != code {
+                                return Err(Error::invalid(
+                                    "supervision_entry.region",
+                                    format!("must be empty or regions/{code}, the subject's"),
+                                ));
+                            }
+                        }
+                        (code, path)
+                    };
+                    let tracking = match caller {
+                        None => Some(TrackingCode::generate()?),
+                        Some(_) => None,
+                    };
+                    let row = entries::insert(
+                        tx,
+                        EntryChange {
+                            party: Set(filing.party.number() as i16),
+                            subject: Set(filing.subject.clone()),
+                            region_code: Set(code),
+                            region_path: Set(path),
+                            category: Set(filing.category.number() as i16),
+                            severity: Set(filing.severity.number() as i16),
+                            title: Set(filing.title.clone()),
+                            description: Set(filing.description.clone()),
+                            evidence: Set(Evidence::store_list(&filing.evidence)),
+                            reporter_name: Set(filing.reporter.display_name.clone()),
+                            reporter_contact: Set(filing.reporter.contact.clone()),
+                            responsible_unit: Set(String::new()),
+                            due_date: Set(None),
+                            state: Set(State::Submitted.number() as i16),
+                            resolve_time: Set(None),
+                            tracking_hash: Set(tracking.as_ref().map(TrackingCode::hash)),
+                            client_key: Set(client.clone()),
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+                    let mut event = event_by(caller.as_ref(), Step::Submit, None, State::Submitted);
+                    event.evidence = Set(Evidence::store_list(&filing.evidence));
+                    entries::append(tx, &row, event).await?;
+                    let row = entries::get(tx, row.id)
+                        .await?
+                        .ok_or_else(|| not_found(row.id))?;
+                    let created = to_proto(row.clone(), true);
+                    let actor = caller.as_ref().map_or_else(Actor::public, Actor::of);
+                    record_by(actor, &method, &created.name, request_id.as_ref(), &created)?;
+                    if let Some(rid) = &request_id {
+                        idempotency::settle(tx, rid, &created.name).await?;
+                    }
+                    Ok((row, tracking.map(|t| t.as_str().to_owned())))
+                })
+            })
+            .await?;
+        tracing::info!(entry = row.id, "supervision entry submitted");
+        Ok(Response::new(SubmitSupervisionEntryResponse {
+            supervision_entry: Some(to_proto(row, sees)),
+            tracking_code: code.unwrap_or_default(),
+        }))
+    }
+
+    async fn get_supervision_entry(
+        &self,
+        request: Request<GetSupervisionEntryRequest>,
+    ) -> Result<Response<SupervisionEntry>, Status> {
+        let caller = authz::caller(&request)?;
+        let id = name::parse_id("name", "supervisionEntries", &request.get_ref().name)?;
+        let row = entries::get(self.store.db(), id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        Ok(Response::new(to_proto(row, sees_reporter(Some(&caller)))))
+    }
+
+    async fn accept_supervision_entry(
+        &self,
+        request: Request<AcceptSupervisionEntryRequest>,
+    ) -> Result<Response<SupervisionEntry>, Status> {
+        let caller = authz::caller(&request)?;
+        let req = request.into_inner();
+        let unit = text::check("responsible_unit", &req.responsible_unit, 200, true);
+        let due = due_date("due_date", &req.due_date);
+        let note = text::check("note", &req.note, 4000, false);
+        Error::collect([unit, Error::of(&due), note])?;
+        let input = StepInput {
+            note: req.note,
+            responsible_unit: Some(req.responsible_unit),
+            due_date: Some(due?),
+            evidence: Vec::new(),
+        };
+        self.step(caller, &req.name, &req.etag, Step::Accept, input)
+            .await
+    }
+
+    async fn reject_supervision_entry(
+        &self,
+        request: Request<RejectSupervisionEntryRequest>,
+    ) -> Result<Response<SupervisionEntry>, Status> {
+        let caller = authz::caller(&request)?;
+        let req = request.into_inner();
+        text::check("reason", &req.reason, 1000, true)?;
+        let input = StepInput {
+            note: req.reason,
+            ..Default::default()
+        };
+        self.step(caller, &req.name, &req.etag, Step::Reject, input)
+            .await
+    }
+
+    async fn start_rectification(
+        &self,
+        request: Request<StartRectificationRequest>,
+    ) -> Result<Response<SupervisionEntry>, Status> {
+        let caller = authz::caller(&request)?;
+        let req = request.into_inner();
+        text::check("plan", &req.plan, 4000, true)?;
+        let input = StepInput {
+            note: req.plan,
+            ..Default::default()
+        };
+        self.step(
+            caller,
+            &req.name,
+            &req.etag,
+            Step::StartRectification,
+            input,
+        )
+        .await
+    }
+
+    async fn resolve_supervision_entry(
+        &self,
+        request: Request<ResolveSupervisionEntryRequest>,
+    ) -> Result<Response<SupervisionEntry>, Status> {
+        let caller = authz::caller(&request)?;
+        let req = request.into_inner();
+        let resolution = text::check("resolution", &req.resolution, 4000, true);
+        let evidence = if req.evidence.is_empty() {
+            Err(Error::invalid("evidence", "is required: at least one item"))
+        } else {
+            evidence_of("evidence", &req.evidence)
+        };
+        Error::collect([resolution, Error::of(&evidence)])?;
+        let input = StepInput {
+            note: req.resolution,
+            evidence: evidence?,
+            ..Default::default()
+        };
+        self.step(caller, &req.name, &req.etag, Step::Resolve, input)
+            .await
+    }
+
+    async fn close_supervision_entry(
+        &self,
+        request: Request<CloseSupervisionEntryRequest>,
+    ) -> Result<Response<SupervisionEntry>, Status> {
+        let caller = authz::caller(&request)?;
+        let req = request.into_inner();
+        text::check("review_note", &req.review_note, 4000, true)?;
+        let input = StepInput {
+            note: req.review_note,
+            ..Default::default()
+        };
+        self.step(caller, &req.name, &req.etag, Step::Close, input)
+            .await
+    }
+
+    async fn reopen_supervision_entry(
+        &self,
+        request: Request<ReopenSupervisionEntryRequest>,
+    ) -> Result<Response<SupervisionEntry>, Status> {
+        let caller = authz::caller(&request)?;
+        let req = request.into_inner();
+        let reason = text::check("reason", &req.reason, 1000, true);
+        let due = match req.due_date.as_str() {
+            "" => Ok(None),
+            text => due_date("due_date", text).map(Some),
+        };
+        Error::collect([reason, Error::of(&due)])?;
+        let input = StepInput {
+            note: req.reason,
+            due_date: due?,
+            ..Default::default()
+        };
+        self.step(caller, &req.name, &req.etag, Step::Reopen, input)
+            .await
+    }
+
+    async fn add_supervision_comment(
+        &self,
+        request: Request<AddSupervisionCommentRequest>,
+    ) -> Result<Response<SupervisionEvent>, Status> {
+        let caller = authz::caller(&request)?;
+        let mut req = request.into_inner();
+        let request_id = RequestId::parse(&req.request_id);
+        req.request_id.clear();
+        let fingerprint = fingerprint(&req);
+        let id = required(&req.parent, "parent")
+            .and_then(|n| name::parse_id("parent", "supervisionEntries", n));
+        let text_ok = text::check("text", &req.text, 4000, true);
+        Error::collect([Error::of(&request_id), Error::of(&id), text_ok])?;
+        let (request_id, id) = (request_id?, id?);
+        let method = method(Step::Comment);
+        let event = self
+            .store
+            .write(move |tx| {
+                let (caller, request_id, fingerprint, method, note) = (
+                    caller.clone(),
+                    request_id.clone(),
+                    fingerprint.clone(),
+                    method.clone(),
+                    req.text.clone(),
+                );
+                Box::pin(async move {
+                    if let Some(rid) = &request_id {
+                        if let Claim::Replay(earlier) =
+                            idempotency::claim(tx, rid, &method, &fingerprint).await?
+                        {
+                            let seq = earlier
+                                .rsplit('/')
+                                .next()
+                                .and_then(|n| n.parse::<i64>().ok())
+                                .ok_or_else(|| anyhow::anyhow!("a stored event name is damaged"))?;
+                            return entries::events(tx, id, Some(seq - 1), 1)
+                                .await?
+                                .pop()
+                                .ok_or_else(|| not_found(id));
+                        }
+                    }
+                    let current = entries::get_for_update(tx, id)
+                        .await?
+                        .ok_or_else(|| not_found(id))?;
+                    let state = State::from_number(i32::from(current.state)).ok_or_else(|| {
+                        anyhow::anyhow!("supervision entry {id} has an unknown state")
+                    })?;
+                    let mut event = event_by(Some(&caller), Step::Comment, Some(state), state);
+                    event.note = Set(note);
+                    let row = entries::append(tx, &current, event).await?;
+                    let added = event_to_proto(row.clone(), true);
+                    record(&caller, &method, &added.name, request_id.as_ref(), &added)?;
+                    if let Some(rid) = &request_id {
+                        idempotency::settle(tx, rid, &added.name).await?;
+                    }
+                    Ok(row)
+                })
+            })
+            .await?;
+        Ok(Response::new(event_to_proto(event, true)))
+    }
+
+    async fn list_supervision_events(
+        &self,
+        request: Request<ListSupervisionEventsRequest>,
+    ) -> Result<Response<ListSupervisionEventsResponse>, Status> {
+        let req = request.into_inner();
+        let id = required(&req.parent, "parent")
+            .and_then(|n| name::parse_id("parent", "supervisionEntries", n));
+        let page = Page::open(
+            req.page_size,
+            &req.page_token,
+            &["supervisionEvents", &req.parent],
+        );
+        Error::collect([Error::of(&id), Error::of(&page)])?;
+        let (id, page) = (id?, page?);
+        let db = self.store.db();
+        entries::get(db, id).await?.ok_or_else(|| not_found(id))?;
+        let rows = entries::events(db, id, page.after_id()?, page.fetch()).await?;
+        let (rows, next_page_token) = page.close(rows, |r| r.seq.to_string());
+        Ok(Response::new(ListSupervisionEventsResponse {
+            supervision_events: rows.into_iter().map(|r| event_to_proto(r, true)).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn lookup_supervision_entry(
+        &self,
+        request: Request<LookupSupervisionEntryRequest>,
+    ) -> Result<Response<PublicSupervisionView>, Status> {
+        let code = request.into_inner().tracking_code;
+        if code.trim().is_empty() {
+            return Err(Error::invalid("tracking_code", "is required").into());
+        }
+        let db = self.store.db();
+        let unknown = || Error::NotFound {
+            reason: "TRACKING_CODE_UNKNOWN",
+            resource: "tracking code".to_owned(),
+        };
+        let row = entries::by_tracking_hash(db, &TrackingCode::hash_of(&code))
+            .await?
+            .ok_or_else(unknown)?;
+        let timeline = entries::events(db, row.id, None, u64::MAX >> 1).await?;
+        let entry = to_proto(row, false);
+        Ok(Response::new(PublicSupervisionView {
+            name: entry.name,
+            state: entry.state,
+            category: entry.category,
+            region: entry.region,
+            responsible_unit: entry.responsible_unit,
+            due_date: entry.due_date,
+            overdue: entry.overdue,
+            create_time: entry.create_time,
+            timeline: timeline
+                .into_iter()
+                .map(|r| event_to_proto(r, false))
+                .collect(),
+        }))
+    }
+}

@@ -1,0 +1,60 @@
+//! The `supervision_entries` table.
+
+use sea_orm::entity::prelude::*;
+
+/// One supervision entry.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "supervision_entries")]
+pub struct Model {
+    /// Server-assigned id.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// Party number.
+    pub party: i16,
+    /// The subject's name, or empty.
+    pub subject: String,
+    /// The region's code.
+    pub region_code: String,
+    /// The region's path.
+    pub region_path: String,
+    /// Category number.
+    pub category: i16,
+    /// Severity number.
+    pub severity: i16,
+    /// One-line summary.
+    pub title: String,
+    /// What was found.
+    pub description: String,
+    /// JSON array of evidence.
+    pub evidence: String,
+    /// The reporter's name: personal data.
+    pub reporter_name: String,
+    /// The reporter's contact: personal data.
+    pub reporter_contact: String,
+    /// Who must fix it.
+    pub responsible_unit: String,
+    /// By when.
+    pub due_date: Option<Date>,
+    /// State number.
+    pub state: i16,
+    /// When it was last resolved.
+    pub resolve_time: Option<DateTimeUtc>,
+    /// SHA-256 of a public report's tracking code.
+    pub tracking_hash: Option<String>,
+    /// SHA-256 of a public report's client address.
+    pub client_key: Option<String>,
+    /// Events on the timeline so far.
+    pub event_count: i32,
+    /// Filing time.
+    pub create_time: DateTimeUtc,
+    /// Last change of state.
+    pub update_time: DateTimeUtc,
+    /// Bumped on every step; the etag.
+    pub revision: i64,
+}
+
+/// No relations are navigated through sea-orm.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

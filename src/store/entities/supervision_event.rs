@@ -1,0 +1,44 @@
+//! The `supervision_events` table: append-only.
+
+use sea_orm::entity::prelude::*;
+
+/// One event on an entry's timeline.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "supervision_events")]
+pub struct Model {
+    /// Store-wide order.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// The entry.
+    pub entry_id: i64,
+    /// 1, 2, 3, … within the entry.
+    pub seq: i32,
+    /// When.
+    pub create_time: DateTimeUtc,
+    /// The actor's role number; none when anonymous.
+    pub actor_role: Option<i16>,
+    /// The actor's token label.
+    pub actor_label: String,
+    /// A member of the public without a token.
+    pub anonymous: bool,
+    /// Step number.
+    pub step: i16,
+    /// The state before; none for the submission.
+    pub from_state: Option<i16>,
+    /// The state after.
+    pub to_state: i16,
+    /// The step's text.
+    pub note: String,
+    /// On acceptance, the responsible unit.
+    pub responsible_unit: String,
+    /// On acceptance or reopening, the due date set.
+    pub due_date: Option<Date>,
+    /// JSON array of evidence.
+    pub evidence: String,
+}
+
+/// No relations are navigated through sea-orm.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
