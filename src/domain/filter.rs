@@ -50,6 +50,24 @@ impl Condition {
             format!("at character {}: {}: {what}", self.at + 1, self.field),
         )
     }
+
+    /// The id of the resource the value names, e.g. 1 for `"pairings/1"`.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT on `filter` for a value that names no resource of `collection`.
+    pub fn id_in(&self, collection: &str) -> Result<i64, Error> {
+        super::name::parse_id("filter", collection, &self.value)
+            .map_err(|_| self.error(format!("expects a name like \"{collection}/1\"")))
+    }
+
+    /// The region the value names, e.g. `"regions/420300"`.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT on `filter` for a value that is not a region name.
+    pub fn region(&self) -> Result<super::region::RegionCode, Error> {
+        super::region::RegionCode::from_name("filter", &self.value)
+            .map_err(|_| self.error("expects a region name like \"regions/420300\""))
+    }
 }
 
 /// Parses a filter into its conditions; an empty filter has none.

@@ -606,13 +606,9 @@ impl LineFilter {
         let mut query = Self::default();
         for c in &conditions {
             equals_only(c)?;
-            let id = |collection: &str| {
-                name::parse_id("filter", collection, &c.value)
-                    .map_err(|_| c.error(format!("expects a name like \"{collection}/1\"")))
-            };
             match c.field.as_str() {
-                "pairing" => query.pairing_id = Some(id("pairings")?),
-                "project" => query.project_id = Some(id("projects")?),
+                "pairing" => query.pairing_id = Some(c.id_in("pairings")?),
+                "project" => query.project_id = Some(c.id_in("projects")?),
                 "kind" => {
                     query.kind = Some(Kind::from_word(&c.value).ok_or_else(|| {
                         c.error("expects COMMITMENT, ALLOCATION, DISBURSEMENT or REVERSAL")
@@ -637,12 +633,7 @@ impl LineFilter {
                             .ok_or_else(|| c.error("expects a fund instrument"))?,
                     );
                 }
-                "region" => {
-                    query.region =
-                        Some(RegionCode::from_name("filter", &c.value).map_err(|_| {
-                            c.error("expects a region name like \"regions/420300\"")
-                        })?);
-                }
+                "region" => query.region = Some(c.region()?),
                 _ => {
                     return Err(c.error(
                         "is not a filter field; use pairing, project, kind, fiscal_year, \

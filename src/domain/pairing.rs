@@ -366,8 +366,7 @@ pub(crate) fn equals_only(c: &Condition) -> Result<(), Error> {
 }
 
 fn region_match(c: &Condition) -> Result<RegionMatch, Error> {
-    let code = RegionCode::from_name("filter", &c.value)
-        .map_err(|_| c.error("expects a region name like \"regions/420300\""))?;
+    let code = c.region()?;
     match c.operator {
         Operator::Equals => Ok(RegionMatch::Exactly(code)),
         Operator::Has => Ok(RegionMatch::Within(code)),

@@ -7,8 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    filter::{self, Condition},
-    name,
+    filter,
     pairing::{CooperationField, equals_only},
     period::{Period, format_date, parse_date},
     region::{RegionCode, RegionPath},
@@ -285,8 +284,8 @@ impl ProjectFilter {
         for c in &conditions {
             equals_only(c)?;
             match c.field.as_str() {
-                "pairing" => query.pairing_id = Some(id_of(c, "pairings")?),
-                "pairing.program" => query.program_id = Some(id_of(c, "programs")?),
+                "pairing" => query.pairing_id = Some(c.id_in("pairings")?),
+                "pairing.program" => query.program_id = Some(c.id_in("programs")?),
                 "state" => {
                     query.state = Some(ProjectState::from_word(&c.value).ok_or_else(|| {
                         c.error(
@@ -301,12 +300,7 @@ impl ProjectFilter {
                             .ok_or_else(|| c.error("expects a cooperation field"))?,
                     );
                 }
-                "location" => {
-                    query.location =
-                        Some(RegionCode::from_name("filter", &c.value).map_err(|_| {
-                            c.error("expects a region name like \"regions/420300\"")
-                        })?);
-                }
+                "location" => query.location = Some(c.region()?),
                 _ => {
                     return Err(c.error(
                         "is not a filter field; use pairing, pairing.program, state, field or \
@@ -317,11 +311,6 @@ impl ProjectFilter {
         }
         Ok(query)
     }
-}
-
-fn id_of(c: &Condition, collection: &str) -> Result<i64, Error> {
-    name::parse_id("filter", collection, &c.value)
-        .map_err(|_| c.error(format!("expects a name like \"{collection}/1\"")))
 }
 
 /// The fields an update mask may name on a project.

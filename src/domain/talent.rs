@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     filter::{self, Condition},
-    name,
     pairing::equals_only,
     period::Period,
     region::RegionCode,
@@ -240,12 +239,7 @@ impl TalentFilter {
         for c in &conditions {
             equals_only(c)?;
             match c.field.as_str() {
-                "pairing" => {
-                    query.pairing_id = Some(
-                        name::parse_id("filter", "pairings", &c.value)
-                            .map_err(|_| c.error("expects a name like \"pairings/1\""))?,
-                    );
-                }
+                "pairing" => query.pairing_id = Some(c.id_in("pairings")?),
                 "kind" => {
                     query.kind = Some(TalentKind::from_word(&c.value).ok_or_else(|| {
                         c.error(
@@ -261,12 +255,7 @@ impl TalentFilter {
                     );
                 }
                 "year" => query.year = Some(parse_year(c)?),
-                "region" => {
-                    query.region =
-                        Some(RegionCode::from_name("filter", &c.value).map_err(|_| {
-                            c.error("expects a region name like \"regions/420300\"")
-                        })?);
-                }
+                "region" => query.region = Some(c.region()?),
                 _ => {
                     return Err(c.error(
                         "is not a filter field; use pairing, kind, direction, year or region",
