@@ -70,14 +70,22 @@ impl Talents {
     }
 }
 
-/// Whether `caller` may see the people of an exchange of `pairing`.
-fn sees_people(caller: &Caller, pairing: &PairingRow) -> bool {
-    match caller.role {
+/// Whether `caller` may see the people of exchanges of pairing `pairing_id`. The role
+/// decides, except for a COORDINATOR, whose scope must cover the pairing: only then is the
+/// pairing read.
+async fn sees_people(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    pairing_id: i64,
+) -> Result<bool, Error> {
+    Ok(match caller.role {
         Role::Admin | Role::Auditor => true,
-        Role::Coordinator => placement_of(pairing)
-            .is_ok_and(|p| authz::require_scope(caller, &[&p.supporting, &p.supported]).is_ok()),
         Role::FundOfficer | Role::Supervisor => false,
-    }
+        Role::Coordinator => pairings::get(db, pairing_id)
+            .await?
+            .and_then(|p| placement_of(&p).ok())
+            .is_some_and(|p| authz::require_scope(caller, &[&p.supporting, &p.supported]).is_ok()),
+    })
 }
 
 /// The API form of a stored exchange, with its people only when `people` allows.
@@ -451,10 +459,7 @@ impl TalentExchangeService for Talents {
         let id = name::parse_id("name", "talentExchanges", &request.get_ref().name)?;
         let db = self.store.db();
         let row = talents::get(db, id).await?.ok_or_else(|| not_found(id))?;
-        let pairing = pairings::get(db, row.pairing_id)
-            .await?
-            .ok_or_else(|| pairing_not_found(row.pairing_id))?;
-        let people = sees_people(&caller, &pairing);
+        let people = sees_people(db, &caller, row.pairing_id).await?;
         Ok(Response::new(to_proto(row, people)))
     }
 
@@ -489,14 +494,7 @@ impl TalentExchangeService for Talents {
         let mut people: HashMap<i64, bool> = HashMap::new();
         for row in &rows {
             if let std::collections::hash_map::Entry::Vacant(slot) = people.entry(row.pairing_id) {
-                let sees = match caller.role {
-                    Role::Admin | Role::Auditor => true,
-                    Role::Coordinator => pairings::get(db, row.pairing_id)
-                        .await?
-                        .is_some_and(|p| sees_people(&caller, &p)),
-                    Role::FundOfficer | Role::Supervisor => false,
-                };
-                slot.insert(sees);
+                slot.insert(sees_people(db, &caller, row.pairing_id).await?);
             }
         }
         Ok(Response::new(ListTalentExchangesResponse {
