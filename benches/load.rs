@@ -196,6 +196,7 @@ async fn main() -> Result<()> {
         server::serve(
             server_store,
             audit_key,
+            duikou::domain::clock::Clock::system(),
             real_listener,
             &server_settings,
             Duration::from_secs(60),

@@ -114,6 +114,12 @@ pub struct ServerSettings {
     /// more are refused with RESOURCE_EXHAUSTED. Counted in the database, so the limit
     /// holds across servers. 0 turns the limit off.
     pub public_reports_per_hour: u32,
+    /// How often a supervision watcher looks for events stored through other servers, in
+    /// milliseconds. Events stored through this server wake its watchers at once.
+    pub watch_poll_ms: u64,
+    /// Supervision watch streams served at once; more are refused with
+    /// RESOURCE_EXHAUSTED.
+    pub max_watchers: usize,
 }
 
 /// The database's settings.
@@ -173,6 +179,8 @@ impl Settings {
             .set_default("server.shutdown_grace_secs", 30)?
             .set_default("server.token_cache_ms", 1000)?
             .set_default("server.public_reports_per_hour", 10)?
+            .set_default("server.watch_poll_ms", 500)?
+            .set_default("server.max_watchers", 256)?
             .set_default("database.url", "sqlite://duikou.db?mode=rwc")?
             .set_default("database.pool_size", 16)?
             .set_default("database.busy_timeout_ms", 10_000)?

@@ -32,7 +32,7 @@ use crate::{
         talent::Talents,
     },
     config::{ServerSettings, Settings},
-    domain::checkpoint::AuditKey,
+    domain::{checkpoint::AuditKey, clock::Clock},
     error,
     proto::{
         self,
@@ -59,6 +59,20 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    run_with_clock(settings, listener, Clock::system(), shutdown).await
+}
+
+/// As [`run`], with supervision reading the time from `clock` (tests move it to make
+/// entries overdue).
+///
+/// # Errors
+/// When the database cannot be opened or migrated, or the server fails.
+pub async fn run_with_clock(
+    settings: Settings,
+    listener: TcpListener,
+    clock: Clock,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let store = Store::connect(&settings.database).await?;
     store.migrate().await?;
     let started = Instant::now();
@@ -79,6 +93,7 @@ pub async fn run(
     serve(
         store.clone(),
         audit_key,
+        clock,
         listener,
         &settings.server,
         Duration::from_secs(settings.audit.checkpoint_interval_secs),
@@ -98,12 +113,20 @@ pub async fn run(
 pub async fn serve(
     store: Store,
     audit_key: AuditKey,
+    clock: Clock,
     listener: TcpListener,
     settings: &ServerSettings,
     checkpoint_every: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let max = settings.max_message_bytes;
+    // The signal is needed three times: to stop accepting, to start the grace period, and
+    // to end watch streams.
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
     let regions = RegionServiceServer::new(Regions::new(store.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
@@ -125,7 +148,9 @@ pub async fn serve(
         .max_encoding_message_size(max);
     let supervision = SupervisionServiceServer::new(Supervision::new(
         store.clone(),
-        settings.public_reports_per_hour,
+        clock,
+        settings,
+        stop_rx.clone(),
     ))
     .max_decoding_message_size(max)
     .max_encoding_message_size(max);
@@ -151,12 +176,6 @@ pub async fn serve(
         .build_v1alpha()
         .context("building reflection v1alpha")?;
 
-    // The signal is needed twice: to stop accepting, and to start the grace period.
-    let (stop_tx, mut stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
     let mut grace_rx = stop_rx.clone();
     if !checkpoint_every.is_zero() {
         tokio::spawn(crate::api::audit::sign_checkpoints(

@@ -122,6 +122,7 @@ pub async fn measure(config: &BenchConfig) -> Result<serde_json::Value> {
         server::serve(
             server_store,
             key,
+            duikou::domain::clock::Clock::system(),
             listener,
             &server_settings,
             Duration::from_secs(60),

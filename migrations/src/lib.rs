@@ -9,6 +9,7 @@ mod m0004_projects_and_funds_ledger;
 mod m0005_region_totals_from_pairings;
 mod m0006_talent_exchanges;
 mod m0007_supervision;
+mod m0008_supervision_lists_and_summaries;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_region_totals_from_pairings::Migration),
             Box::new(m0006_talent_exchanges::Migration),
             Box::new(m0007_supervision::Migration),
+            Box::new(m0008_supervision_lists_and_summaries::Migration),
         ]
     }
 }

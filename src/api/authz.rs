@@ -212,6 +212,10 @@ pub const TABLE: &[(&str, Access)] = &[
         Access::Authenticated,
     ),
     (
+        "/duikou.v1.SupervisionService/ListSupervisionEntries",
+        Access::Authenticated,
+    ),
+    (
         "/duikou.v1.SupervisionService/AcceptSupervisionEntry",
         OVERSEERS,
     ),
@@ -246,6 +250,14 @@ pub const TABLE: &[(&str, Access)] = &[
     (
         "/duikou.v1.SupervisionService/LookupSupervisionEntry",
         Access::Public,
+    ),
+    (
+        "/duikou.v1.SupervisionService/WatchSupervisionEvents",
+        Access::Authenticated,
+    ),
+    (
+        "/duikou.v1.SupervisionService/GetSupervisionSummary",
+        Access::Authenticated,
     ),
     ("/duikou.v1.AccessService/CreateAccessToken", ADMIN),
     ("/duikou.v1.AccessService/ListAccessTokens", ADMIN),

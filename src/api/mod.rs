@@ -9,6 +9,7 @@ pub mod pairing;
 pub mod project;
 pub mod region;
 pub mod supervision;
+pub mod supervision_feed;
 pub mod talent;
 
 use chrono::{DateTime, Utc};

@@ -5,40 +5,51 @@
 //! The reporter is personal data: only ADMIN, AUDITOR and SUPERVISOR see it, and the public
 //! view of a report never shows it.
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use tonic::{Request, Response, Status};
 
-use super::{authz, check_etag, etag, fingerprint, record, record_by, required, timestamp};
+use super::{
+    authz, check_etag, etag, filter_region_path, fingerprint, record, record_by, required,
+    supervision_feed::{Events, Feed, Wanted},
+    timestamp,
+};
 use crate::{
+    config::ServerSettings,
     domain::{
         access::{Caller, Role},
         audit::Actor,
+        clock::Clock,
         name,
         page::Page,
         period::{format_date, parse_date},
         region::{RegionCode, RegionPath},
         request_id::RequestId,
         supervision::{
-            Category, Evidence, Party, Severity, State, Step, TrackingCode, is_overdue, today,
+            Category, Evidence, Party, Severity, State, Step, TrackingCode, is_overdue, median,
+            on_time, today, year_bounds,
         },
+        supervision_query::{EntryFilter, EntryOrder, Purpose},
         text,
     },
     error::Error,
     proto::v1::{
         AcceptSupervisionEntryRequest, AddSupervisionCommentRequest, CloseSupervisionEntryRequest,
-        GetSupervisionEntryRequest, ListSupervisionEventsRequest, ListSupervisionEventsResponse,
-        LookupSupervisionEntryRequest, PublicSupervisionView, RejectSupervisionEntryRequest,
-        ReopenSupervisionEntryRequest, Reporter, ResolveSupervisionEntryRequest,
-        StartRectificationRequest, SubmitSupervisionEntryRequest, SubmitSupervisionEntryResponse,
-        SupervisionActor, SupervisionEntry, SupervisionEvent,
+        GetSupervisionEntryRequest, GetSupervisionSummaryRequest, ListSupervisionEntriesRequest,
+        ListSupervisionEntriesResponse, ListSupervisionEventsRequest,
+        ListSupervisionEventsResponse, LookupSupervisionEntryRequest, PublicSupervisionView,
+        RejectSupervisionEntryRequest, ReopenSupervisionEntryRequest, Reporter,
+        ResolveSupervisionEntryRequest, StartRectificationRequest, SubmitSupervisionEntryRequest,
+        SubmitSupervisionEntryResponse, SupervisionActor, SupervisionCategoryCount,
+        SupervisionEntry, SupervisionEvent, SupervisionPartyCount, SupervisionStateCount,
+        SupervisionSummary, WatchSupervisionEventsRequest,
         supervision_service_server::SupervisionService,
     },
     store::{
         Store, fund,
         idempotency::{self, Claim},
-        pairing as pairings, project as projects, region,
-        supervision::{self as entries, EntryChange, EntryRow, EventRow, NewEvent},
+        pairing as pairings, program as programs, project as projects, region,
+        supervision::{self as entries, EntryChange, EntryQuery, EntryRow, EventRow, NewEvent},
         talent as talents,
     },
 };
@@ -64,17 +75,28 @@ fn method(step: Step) -> String {
 #[derive(Clone)]
 pub struct Supervision {
     store: Store,
+    /// The time steps are taken at and entries are overdue by.
+    clock: Clock,
     /// Public reports one client address may file per hour; 0: no limit.
     public_reports_per_hour: u32,
+    /// The watchers of new events.
+    feed: Feed,
 }
 
 impl Supervision {
-    /// A service over `store`, letting one client address file `public_reports_per_hour`
-    /// reports without a token in any hour (0: no limit).
-    pub fn new(store: Store, public_reports_per_hour: u32) -> Self {
+    /// A service over `store` reading time from `clock`, with the public report limit and
+    /// the watch settings of `settings`; watch streams end when `stop` turns true.
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        settings: &ServerSettings,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
         Self {
             store,
-            public_reports_per_hour,
+            clock,
+            public_reports_per_hour: settings.public_reports_per_hour,
+            feed: Feed::new(settings, stop),
         }
     }
 }
@@ -88,6 +110,24 @@ fn client_key(address: Option<std::net::SocketAddr>) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The entry id and number of an event's name, "supervisionEntries/{id}/events/{n}".
+fn event_name(text: &str) -> Result<(i64, i64), Error> {
+    let wrong = || {
+        Error::invalid(
+            "start_after",
+            "must be an event's name, like \"supervisionEntries/1/events/2\"",
+        )
+    };
+    let (entry, seq) = text.split_once("/events/").ok_or_else(wrong)?;
+    let id = name::parse_id("start_after", "supervisionEntries", entry).map_err(|_| wrong())?;
+    let seq = seq
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(wrong)?;
+    Ok((id, seq))
 }
 
 fn not_found(id: i64) -> Error {
@@ -125,10 +165,11 @@ fn sees_reporter(caller: Option<&Caller>) -> bool {
     caller.is_some_and(|c| matches!(c.role, Role::Admin | Role::Auditor | Role::Supervisor))
 }
 
-/// The API form of a stored entry, with its reporter only when `reporter` allows.
-fn to_proto(row: EntryRow, reporter: bool) -> SupervisionEntry {
+/// The API form of a stored entry, with its reporter only when `reporter` allows;
+/// `now` decides whether it is overdue.
+fn to_proto(row: EntryRow, reporter: bool, now: DateTime<Utc>) -> SupervisionEntry {
     let state = State::from_number(i32::from(row.state));
-    let overdue = state.is_some_and(|s| is_overdue(s, row.due_date, Utc::now()));
+    let overdue = state.is_some_and(|s| is_overdue(s, row.due_date, now));
     SupervisionEntry {
         name: name::format_id("supervisionEntries", row.id),
         party: i32::from(row.party),
@@ -200,13 +241,18 @@ fn event_by(caller: Option<&Caller>, step: Step, from: Option<State>, to: State)
     }
 }
 
-/// The region of an entry about `subject`: a pairing's or talent exchange's supported
+/// Where an entry stands: its region, and the pairing and project its subject belongs to.
+struct Place {
+    code: String,
+    path: String,
+    pairing_id: Option<i64>,
+    project_id: Option<i64>,
+}
+
+/// The place of an entry about `subject`: a pairing's or talent exchange's supported
 /// region, a project's location, a ledger line's project's location (or, for a
 /// commitment, its pairing's supported region).
-async fn region_of_subject(
-    db: &impl ConnectionTrait,
-    subject: &str,
-) -> Result<(String, String), Error> {
+async fn place_of_subject(db: &impl ConnectionTrait, subject: &str) -> Result<Place, Error> {
     const FIELD: &str = "supervision_entry.subject";
     let missing = || Error::invalid(FIELD, format!("{subject} does not exist"));
     let deleted = || Error::invalid(FIELD, format!("{subject} is deleted"));
@@ -216,35 +262,51 @@ async fn region_of_subject(
             "must name a pairing, project, fund transaction or talent exchange",
         )
     })?;
-    let pairing_region = |row: pairings::PairingRow| -> Result<(String, String), Error> {
+    let pairing_place = |row: pairings::PairingRow| -> Result<Place, Error> {
         if row.delete_time.is_some() {
             return Err(deleted());
         }
-        Ok((row.supported_code, row.supported_path))
+        Ok(Place {
+            pairing_id: Some(row.id),
+            project_id: None,
+            code: row.supported_code,
+            path: row.supported_path,
+        })
+    };
+    let project_place = |p: projects::ProjectRow| Place {
+        pairing_id: Some(p.pairing_id),
+        project_id: Some(p.id),
+        code: p.location_code,
+        path: p.location_path,
     };
     match collection {
         "pairings" => {
             let id = name::parse_id(FIELD, "pairings", subject)?;
-            pairing_region(pairings::get(db, id).await?.ok_or_else(missing)?)
+            pairing_place(pairings::get(db, id).await?.ok_or_else(missing)?)
         }
         "projects" => {
             let id = name::parse_id(FIELD, "projects", subject)?;
-            let p = projects::get(db, id).await?.ok_or_else(missing)?;
-            Ok((p.location_code, p.location_path))
+            Ok(project_place(
+                projects::get(db, id).await?.ok_or_else(missing)?,
+            ))
         }
         "fundTransactions" => {
             let id = name::parse_id(FIELD, "fundTransactions", subject)?;
             let line = fund::get_many(db, &[id]).await?.pop().ok_or_else(missing)?;
             match line.project_id {
-                Some(project) => {
-                    let p = projects::get(db, project).await?.ok_or_else(missing)?;
-                    Ok((p.location_code, p.location_path))
-                }
+                Some(project) => Ok(project_place(
+                    projects::get(db, project).await?.ok_or_else(missing)?,
+                )),
                 None => {
                     let row = pairings::get(db, line.pairing_id)
                         .await?
                         .ok_or_else(missing)?;
-                    Ok((row.supported_code, row.supported_path))
+                    Ok(Place {
+                        pairing_id: Some(row.id),
+                        project_id: None,
+                        code: row.supported_code,
+                        path: row.supported_path,
+                    })
                 }
             }
         }
@@ -254,7 +316,7 @@ async fn region_of_subject(
             if t.delete_time.is_some() {
                 return Err(deleted());
             }
-            pairing_region(pairings::get(db, t.pairing_id).await?.ok_or_else(missing)?)
+            pairing_place(pairings::get(db, t.pairing_id).await?.ok_or_else(missing)?)
         }
         _ => Err(Error::invalid(
             FIELD,
@@ -337,10 +399,10 @@ impl Filing {
     }
 }
 
-/// A due date for a step: a date, not before today in China.
-fn due_date(field: &str, text: &str) -> Result<NaiveDate, Error> {
+/// A due date for a step taken at `now`: a date, not before today in China.
+fn due_date(field: &str, text: &str, now: DateTime<Utc>) -> Result<NaiveDate, Error> {
     let date = parse_date(field, text)?;
-    if date < today(Utc::now()) {
+    if date < today(now) {
         return Err(Error::invalid(field, "must not be in the past"));
     }
     Ok(date)
@@ -367,10 +429,12 @@ impl Supervision {
     ) -> Result<Response<SupervisionEntry>, Status> {
         let id = name::parse_id("name", "supervisionEntries", name)?;
         let sent_etag = sent_etag.to_owned();
+        let clock = self.clock.clone();
         let row = self
             .store
             .write(move |tx| {
                 let (caller, input, sent_etag) = (caller.clone(), input.clone(), sent_etag.clone());
+                let now = clock.now();
                 Box::pin(async move {
                     let current = entry_in_reach(tx, &caller, id, step).await?;
                     check_etag(&sent_etag, current.revision)?;
@@ -399,11 +463,15 @@ impl Supervision {
                         event.evidence = Set(Evidence::store_list(&input.evidence));
                     }
                     if step == Step::Resolve {
-                        change.resolve_time = Set(Some(Utc::now()));
+                        change.resolve_time = Set(Some(now));
+                        change.resolve_seconds =
+                            Set(Some((now - current.create_time).num_seconds()));
+                        change.resolved_on_time =
+                            Set(current.due_date.map(|due| on_time(now, due)));
                     }
-                    let row = entries::save(tx, &current, change).await?;
-                    entries::append(tx, &row, event).await?;
-                    let after = to_proto(row.clone(), true);
+                    let row = entries::save(tx, &current, change, now).await?;
+                    entries::append(tx, &row, event, now).await?;
+                    let after = to_proto(row.clone(), true, now);
                     record(&caller, &method(step), &after.name, None, &after)?;
                     Ok(row)
                 })
@@ -414,7 +482,8 @@ impl Supervision {
             step = step.word(),
             "supervision entry stepped"
         );
-        Ok(Response::new(to_proto(row, true)))
+        self.feed.stored();
+        Ok(Response::new(to_proto(row, true, self.clock.now())))
     }
 }
 
@@ -445,8 +514,214 @@ async fn entry_in_reach(
     Ok(row)
 }
 
+/// The entries of a summary's scope, checked to exist.
+async fn summary_scope(db: &impl ConnectionTrait, scope: &str) -> Result<EntryQuery, Error> {
+    let missing = |reason| Error::NotFound {
+        reason,
+        resource: scope.to_owned(),
+    };
+    let wrong = || {
+        Error::invalid(
+            "scope",
+            "must name a pairing, project, program or region, e.g. \"pairings/1\"",
+        )
+    };
+    let (collection, _) = scope.split_once('/').ok_or_else(wrong)?;
+    match collection {
+        "pairings" => {
+            let id = name::parse_id("scope", "pairings", scope)?;
+            pairings::get(db, id)
+                .await?
+                .ok_or_else(|| missing("PAIRING_NOT_FOUND"))?;
+            Ok(EntryQuery {
+                pairing_id: Some(id),
+                ..Default::default()
+            })
+        }
+        "projects" => {
+            let id = name::parse_id("scope", "projects", scope)?;
+            projects::get(db, id)
+                .await?
+                .ok_or_else(|| missing("PROJECT_NOT_FOUND"))?;
+            Ok(EntryQuery {
+                project_id: Some(id),
+                ..Default::default()
+            })
+        }
+        "programs" => {
+            let id = name::parse_id("scope", "programs", scope)?;
+            programs::get(db, id)
+                .await?
+                .ok_or_else(|| missing("PROGRAM_NOT_FOUND"))?;
+            Ok(EntryQuery {
+                program_id: Some(id),
+                ..Default::default()
+            })
+        }
+        "regions" => {
+            let code = RegionCode::from_name("scope", scope)?;
+            let row = region::get(db, &code)
+                .await?
+                .ok_or_else(|| missing("REGION_NOT_FOUND"))?;
+            Ok(EntryQuery {
+                region_within: Some(row.path),
+                ..Default::default()
+            })
+        }
+        _ => Err(wrong()),
+    }
+}
+
+/// A watched event, with actors' labels (every watcher holds a token).
+fn watched_event(row: EventRow) -> SupervisionEvent {
+    event_to_proto(row, true)
+}
+
 #[tonic::async_trait]
 impl SupervisionService for Supervision {
+    type WatchSupervisionEventsStream = Events;
+
+    async fn list_supervision_entries(
+        &self,
+        request: Request<ListSupervisionEntriesRequest>,
+    ) -> Result<Response<ListSupervisionEntriesResponse>, Status> {
+        let caller = authz::caller(&request)?;
+        let req = request.into_inner();
+        let filter = EntryFilter::parse(&req.filter, Purpose::List);
+        let order = EntryOrder::parse(&req.order_by);
+        let page = Page::open(
+            req.page_size,
+            &req.page_token,
+            &["supervisionEntries", &req.filter, &req.order_by],
+        );
+        Error::collect([Error::of(&filter), Error::of(&order), Error::of(&page)])?;
+        let (filter, order, page) = (filter?, order?, page?);
+        let cursor = page.after.as_deref().map(|a| order.decode(a)).transpose()?;
+        let db = self.store.db();
+        let now = self.clock.now();
+        let query = EntryQuery {
+            state: filter.state,
+            party: filter.party.map(|p| p.number() as i16),
+            category: filter.category.map(|c| c.number() as i16),
+            severity: filter.severity.map(|s| s.number() as i16),
+            subject: filter.subject,
+            region_within: filter_region_path(db, filter.region.as_ref()).await?,
+            overdue_on: filter.overdue.map(|wanted| (wanted, today(now))),
+            ..Default::default()
+        };
+        let rows = entries::list(db, &query, order, cursor.as_ref(), page.fetch()).await?;
+        let (rows, next_page_token) = page.close(rows, |r| {
+            order
+                .cursor(r.id, r.create_time, r.due_date, r.severity)
+                .encode()
+        });
+        let sees = sees_reporter(Some(&caller));
+        Ok(Response::new(ListSupervisionEntriesResponse {
+            supervision_entries: rows.into_iter().map(|r| to_proto(r, sees, now)).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn watch_supervision_events(
+        &self,
+        request: Request<WatchSupervisionEventsRequest>,
+    ) -> Result<Response<Events>, Status> {
+        let req = request.into_inner();
+        let filter = EntryFilter::parse(&req.filter, Purpose::Watch);
+        let start = match req.start_after.as_str() {
+            "" => Ok(None),
+            text => event_name(text).map(Some),
+        };
+        Error::collect([Error::of(&filter), Error::of(&start)])?;
+        let (filter, start) = (filter?, start?);
+        let db = self.store.db();
+        let region_within = filter_region_path(db, filter.region.as_ref()).await?;
+        let after = match start {
+            None => entries::last_event_position(db).await?,
+            Some((entry, seq)) => {
+                entries::event_position(db, entry, seq)
+                    .await?
+                    .ok_or_else(|| Error::NotFound {
+                        reason: "SUPERVISION_EVENT_NOT_FOUND",
+                        resource: req.start_after.clone(),
+                    })?
+            }
+        };
+        let wanted = Wanted {
+            filter,
+            region_within,
+        };
+        let events = self
+            .feed
+            .open(self.store.clone(), wanted, after, watched_event)?;
+        Ok(Response::new(events))
+    }
+
+    async fn get_supervision_summary(
+        &self,
+        request: Request<GetSupervisionSummaryRequest>,
+    ) -> Result<Response<SupervisionSummary>, Status> {
+        let req = request.into_inner();
+        let scope = required(&req.scope, "scope").map(|_| ());
+        let year = match req.year {
+            0 => Ok(None),
+            y if (1..=9999).contains(&y) => year_bounds(y)
+                .map(Some)
+                .ok_or_else(|| Error::invalid("year", "must be a year, or 0 for all years")),
+            _ => Err(Error::invalid("year", "must be a year, or 0 for all years")),
+        };
+        Error::collect([Error::of(&scope), Error::of(&year)])?;
+        let db = self.store.db();
+        let mut query = summary_scope(db, &req.scope).await?;
+        query.filed_between = year?;
+        let today = today(self.clock.now());
+        let counts = entries::counts(db, &query, today).await?;
+        let mut by_state = std::collections::BTreeMap::<i32, i64>::new();
+        let mut by_party = std::collections::BTreeMap::<i32, i64>::new();
+        let mut by_category = std::collections::BTreeMap::<i32, i64>::new();
+        let (mut entry_count, mut overdue_count, mut resolved, mut on_time_count) = (0, 0, 0, 0);
+        for c in counts {
+            *by_state.entry(i32::from(c.state)).or_default() += c.entries;
+            *by_party.entry(i32::from(c.party)).or_default() += c.entries;
+            *by_category.entry(i32::from(c.category)).or_default() += c.entries;
+            entry_count += c.entries;
+            match State::from_number(i32::from(c.state)) {
+                Some(State::Accepted | State::Rectifying) => overdue_count += c.past_due,
+                Some(State::Resolved | State::Closed) => {
+                    resolved += c.entries;
+                    on_time_count += c.resolved_on_time;
+                }
+                _ => {}
+            }
+        }
+        let middle: Vec<f64> = entries::middle_resolve_seconds(db, &query, resolved as u64)
+            .await?
+            .into_iter()
+            .map(|seconds| seconds as f64 / 86_400.0)
+            .collect();
+        Ok(Response::new(SupervisionSummary {
+            scope: req.scope,
+            year: req.year,
+            entry_count,
+            by_state: by_state
+                .into_iter()
+                .map(|(state, count)| SupervisionStateCount { state, count })
+                .collect(),
+            by_party: by_party
+                .into_iter()
+                .map(|(party, count)| SupervisionPartyCount { party, count })
+                .collect(),
+            by_category: by_category
+                .into_iter()
+                .map(|(category, count)| SupervisionCategoryCount { category, count })
+                .collect(),
+            overdue_count,
+            resolved_count: resolved,
+            resolved_on_time_count: on_time_count,
+            median_days_to_resolution: median(&middle),
+            on_time_share: (resolved > 0).then(|| on_time_count as f64 / resolved as f64),
+        }))
+    }
     async fn submit_supervision_entry(
         &self,
         request: Request<SubmitSupervisionEntryRequest>,
@@ -467,6 +742,7 @@ impl SupervisionService for Supervision {
         }
         let method = method(Step::Submit);
         let sees = sees_reporter(caller.as_ref());
+        let clock = self.clock.clone();
         let (row, code) = self
             .store
             .write(move |tx| {
@@ -478,6 +754,7 @@ impl SupervisionService for Supervision {
                     method.clone(),
                     client.clone(),
                 );
+                let now = clock.now();
                 Box::pin(async move {
                     if let Some(rid) = &request_id {
                         if let Claim::Replay(earlier) =
@@ -489,7 +766,7 @@ impl SupervisionService for Supervision {
                         }
                     }
                     if let (Some(key), true) = (&client, limit > 0) {
-                        let hour_ago = Utc::now() - chrono::Duration::hours(1);
+                        let hour_ago = now - chrono::Duration::hours(1);
                         let filed = entries::filed_from(tx, key, hour_ago).await?;
                         if filed >= u64::from(limit) {
                             return Err(Error::ResourceExhausted {
@@ -501,7 +778,7 @@ impl SupervisionService for Supervision {
                             });
                         }
                     }
-                    let (code, path) = if filing.subject.is_empty() {
+                    let place = if filing.subject.is_empty() {
                         let code = filing.region.clone().ok_or_else(|| {
                             Error::invalid("supervision_entry.region", "is required")
                         })?;
@@ -511,18 +788,26 @@ impl SupervisionService for Supervision {
                                 format!("{} does not exist", code.name()),
                             )
                         })?;
-                        (row.code, row.path)
+                        Place {
+                            code: row.code,
+                            path: row.path,
+                            pairing_id: None,
+                            project_id: None,
+                        }
                     } else {
-                        let (code, path) = region_of_subject(tx, &filing.subject).await?;
+                        let place = place_of_subject(tx, &filing.subject).await?;
                         if let Some(sent) = &filing.region {
-                            if sent.as_str() != code {
+                            if sent.as_str() != place.code {
                                 return Err(Error::invalid(
                                     "supervision_entry.region",
-                                    format!("must be empty or regions/{code}, the subject's"),
+                                    format!(
+                                        "must be empty or regions/{}, the subject's",
+                                        place.code
+                                    ),
                                 ));
                             }
                         }
-                        (code, path)
+                        place
                     };
                     let tracking = match caller {
                         None => Some(TrackingCode::generate()?),
@@ -533,8 +818,12 @@ impl SupervisionService for Supervision {
                         EntryChange {
                             party: Set(filing.party.number() as i16),
                             subject: Set(filing.subject.clone()),
-                            region_code: Set(code),
-                            region_path: Set(path),
+                            region_code: Set(place.code),
+                            region_path: Set(place.path),
+                            pairing_id: Set(place.pairing_id),
+                            project_id: Set(place.project_id),
+                            resolve_seconds: Set(None),
+                            resolved_on_time: Set(None),
                             category: Set(filing.category.number() as i16),
                             severity: Set(filing.severity.number() as i16),
                             title: Set(filing.title.clone()),
@@ -550,13 +839,14 @@ impl SupervisionService for Supervision {
                             client_key: Set(client.clone()),
                             ..Default::default()
                         },
+                        now,
                     )
                     .await?;
                     let mut event = event_by(caller.as_ref(), Step::Submit, None, State::Submitted);
                     event.evidence = Set(Evidence::store_list(&filing.evidence));
                     // The timeline's count is not part of the reply: no need to read it back.
-                    entries::append(tx, &row, event).await?;
-                    let created = to_proto(row.clone(), true);
+                    entries::append(tx, &row, event, now).await?;
+                    let created = to_proto(row.clone(), true, now);
                     let actor = caller.as_ref().map_or_else(Actor::public, Actor::of);
                     record_by(actor, &method, &created.name, request_id.as_ref(), &created)?;
                     if let Some(rid) = &request_id {
@@ -567,8 +857,9 @@ impl SupervisionService for Supervision {
             })
             .await?;
         tracing::info!(entry = row.id, "supervision entry submitted");
+        self.feed.stored();
         Ok(Response::new(SubmitSupervisionEntryResponse {
-            supervision_entry: Some(to_proto(row, sees)),
+            supervision_entry: Some(to_proto(row, sees, self.clock.now())),
             tracking_code: code.unwrap_or_default(),
         }))
     }
@@ -582,7 +873,11 @@ impl SupervisionService for Supervision {
         let row = entries::get(self.store.db(), id)
             .await?
             .ok_or_else(|| not_found(id))?;
-        Ok(Response::new(to_proto(row, sees_reporter(Some(&caller)))))
+        Ok(Response::new(to_proto(
+            row,
+            sees_reporter(Some(&caller)),
+            self.clock.now(),
+        )))
     }
 
     async fn accept_supervision_entry(
@@ -592,7 +887,7 @@ impl SupervisionService for Supervision {
         let caller = authz::caller(&request)?;
         let req = request.into_inner();
         let unit = text::check("responsible_unit", &req.responsible_unit, 200, true);
-        let due = due_date("due_date", &req.due_date);
+        let due = due_date("due_date", &req.due_date, self.clock.now());
         let note = text::check("note", &req.note, 4000, false);
         Error::collect([unit, Error::of(&due), note])?;
         let input = StepInput {
@@ -687,7 +982,7 @@ impl SupervisionService for Supervision {
         let reason = text::check("reason", &req.reason, 1000, true);
         let due = match req.due_date.as_str() {
             "" => Ok(None),
-            text => due_date("due_date", text).map(Some),
+            text => due_date("due_date", text, self.clock.now()).map(Some),
         };
         Error::collect([reason, Error::of(&due)])?;
         let input = StepInput {
@@ -714,9 +1009,11 @@ impl SupervisionService for Supervision {
         Error::collect([Error::of(&request_id), Error::of(&id), text_ok])?;
         let (request_id, id) = (request_id?, id?);
         let method = method(Step::Comment);
+        let clock = self.clock.clone();
         let event = self
             .store
             .write(move |tx| {
+                let now = clock.now();
                 let (caller, request_id, fingerprint, method, note) = (
                     caller.clone(),
                     request_id.clone(),
@@ -748,7 +1045,7 @@ impl SupervisionService for Supervision {
                     })?;
                     let mut event = event_by(Some(&caller), Step::Comment, Some(state), state);
                     event.note = Set(note);
-                    let row = entries::append(tx, &current, event).await?;
+                    let row = entries::append(tx, &current, event, now).await?;
                     let added = event_to_proto(row.clone(), true);
                     record(&caller, &method, &added.name, request_id.as_ref(), &added)?;
                     if let Some(rid) = &request_id {
@@ -758,6 +1055,7 @@ impl SupervisionService for Supervision {
                 })
             })
             .await?;
+        self.feed.stored();
         Ok(Response::new(event_to_proto(event, true)))
     }
 
@@ -802,7 +1100,7 @@ impl SupervisionService for Supervision {
             .await?
             .ok_or_else(unknown)?;
         let timeline = entries::events(db, row.id, None, u64::MAX >> 1).await?;
-        let entry = to_proto(row, false);
+        let entry = to_proto(row, false, self.clock.now());
         Ok(Response::new(PublicSupervisionView {
             name: entry.name,
             state: entry.state,

@@ -47,6 +47,7 @@ macro_rules! numbered {
 pub mod access;
 pub mod audit;
 pub mod checkpoint;
+pub mod clock;
 pub mod filter;
 pub mod ledger;
 pub mod merkle;
@@ -60,5 +61,6 @@ pub mod project;
 pub mod region;
 pub mod request_id;
 pub mod supervision;
+pub mod supervision_query;
 pub mod talent;
 pub mod text;

@@ -318,6 +318,36 @@ pub fn is_overdue(state: State, due: Option<NaiveDate>, now: DateTime<Utc>) -> b
     }
 }
 
+/// Whether a resolution at `resolved` met the due date `due`: it came no later than the
+/// end of that day in China.
+pub fn on_time(resolved: DateTime<Utc>, due: NaiveDate) -> bool {
+    today(resolved) <= due
+}
+
+/// The instants a calendar year in China runs between: from its first midnight (UTC+8),
+/// up to but not including the next year's.
+pub fn year_bounds(year: i32) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let start = |y: i32| {
+        NaiveDate::from_ymd_opt(y, 1, 1)?
+            .and_hms_opt(0, 0, 0)?
+            .and_local_timezone(china())
+            .single()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    Some((start(year)?, start(year + 1)?))
+}
+
+/// The median of `values` sorted ascending: the middle one, or the mean of the middle two;
+/// `None` for none.
+pub fn median(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
 /// Crockford's base-32 alphabet: no I, L, O or U, so codes read aloud survive.
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -500,6 +530,30 @@ mod tests {
             assert!(!is_overdue(settled, due, next_day), "{settled:?}");
         }
         assert!(!is_overdue(State::Submitted, None, next_day));
+    }
+
+    #[test]
+    fn on_time_means_by_the_end_of_the_due_day_in_china_and_years_run_from_beijing_midnight() {
+        let due = NaiveDate::from_ymd_opt(2025, 6, 30).unwrap();
+        assert!(on_time(
+            Utc.with_ymd_and_hms(2025, 6, 30, 15, 59, 59).unwrap(),
+            due
+        ));
+        assert!(!on_time(
+            Utc.with_ymd_and_hms(2025, 6, 30, 16, 0, 0).unwrap(),
+            due
+        ));
+        let (from, to) = year_bounds(2025).unwrap();
+        assert_eq!(from, Utc.with_ymd_and_hms(2024, 12, 31, 16, 0, 0).unwrap());
+        assert_eq!(to, Utc.with_ymd_and_hms(2025, 12, 31, 16, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn medians_take_the_middle_or_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[3.0]), Some(3.0));
+        assert_eq!(median(&[1.0, 2.0, 10.0]), Some(2.0));
+        assert_eq!(median(&[1.0, 2.0, 4.0, 10.0]), Some(3.0));
     }
 
     #[test]

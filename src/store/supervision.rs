@@ -1,25 +1,42 @@
 //! Supervision queries: entries, and their append-only timelines.
 
-use chrono::{SubsecRound, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait},
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Order, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
+    sea_query::{CaseStatement, Expr, ExprTrait, LikeExpr, Query},
 };
 
-use super::entities::{supervision_entry, supervision_event};
-use crate::error::Error;
+use super::{
+    entities::{pairing, supervision_entry, supervision_event},
+    region::escape_like,
+};
+use crate::{
+    domain::{
+        supervision::State,
+        supervision_query::{Cursor, EntryOrder, OrderKey},
+    },
+    error::Error,
+};
 
 pub use supervision_entry::{ActiveModel as EntryChange, Model as EntryRow};
 pub use supervision_event::{ActiveModel as NewEvent, Model as EventRow};
 
-/// Inserts an entry; `row` carries every column but the id, times, counters and revision.
+/// The PostgreSQL advisory lock that orders timeline events store-wide ("duikou-sv").
+const FEED_LOCK: i64 = 0x6475_696b_6f75_7376;
+
+/// Inserts an entry filed at `now`; `row` carries every column but the id, times,
+/// counters and revision.
 ///
 /// # Errors
 /// Only the database's.
-pub async fn insert(db: &impl ConnectionTrait, mut row: EntryChange) -> Result<EntryRow, Error> {
-    let now = Utc::now().trunc_subsecs(6);
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    mut row: EntryChange,
+    now: DateTime<Utc>,
+) -> Result<EntryRow, Error> {
     row.create_time = Set(now);
     row.update_time = Set(now);
     row.event_count = Set(0);
@@ -78,7 +95,7 @@ pub async fn by_tracking_hash(
         .await?)
 }
 
-/// Writes a step's change to an entry, bumping its revision and update time.
+/// Writes a step's change to an entry at `now`, bumping its revision and update time.
 ///
 /// # Errors
 /// Only the database's.
@@ -86,15 +103,20 @@ pub async fn save(
     db: &impl ConnectionTrait,
     current: &EntryRow,
     mut change: EntryChange,
+    now: DateTime<Utc>,
 ) -> Result<EntryRow, Error> {
     change.id = sea_orm::ActiveValue::Unchanged(current.id);
     change.revision = Set(current.revision + 1);
-    change.update_time = Set(Utc::now().trunc_subsecs(6));
+    change.update_time = Set(now);
     Ok(change.update(db).await?)
 }
 
-/// Appends `event` to the timeline of `entry` (read in this transaction) as its next
-/// event, and counts it on the entry.
+/// Appends `event`, taken at `now`, to the timeline of `entry` (read in this transaction)
+/// as its next event, and counts it on the entry.
+///
+/// Events are numbered store-wide in the order they commit, which is what watchers follow:
+/// on PostgreSQL the transaction first takes a lock held until it ends, so no event can
+/// take a lower number and commit after a higher one; SQLite has one writer at a time.
 ///
 /// # Errors
 /// [`Error::Contention`] when a concurrent transaction appended first (retried); the
@@ -103,7 +125,15 @@ pub async fn append(
     db: &impl ConnectionTrait,
     entry: &EntryRow,
     mut event: NewEvent,
+    now: DateTime<Utc>,
 ) -> Result<EventRow, Error> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT pg_advisory_xact_lock({FEED_LOCK})"),
+        ))
+        .await?;
+    }
     use supervision_entry::Column as C;
     let counted = supervision_entry::Entity::update_many()
         .col_expr(C::EventCount, Expr::col(C::EventCount).add(1))
@@ -116,7 +146,7 @@ pub async fn append(
     }
     event.entry_id = Set(entry.id);
     event.seq = Set(entry.event_count + 1);
-    event.create_time = Set(Utc::now().trunc_subsecs(6));
+    event.create_time = Set(now);
     Ok(event.insert(db).await?)
 }
 
@@ -136,4 +166,357 @@ pub async fn events(
         select = select.filter(C::Seq.gt(after));
     }
     Ok(select.order_by_asc(C::Seq).limit(limit).all(db).await?)
+}
+
+/// The store-wide number of event `seq` of entry `entry_id`, if there is one.
+///
+/// # Errors
+/// Only the database's.
+pub async fn event_position(
+    db: &impl ConnectionTrait,
+    entry_id: i64,
+    seq: i64,
+) -> Result<Option<i64>, Error> {
+    use supervision_event::Column as C;
+    Ok(supervision_event::Entity::find()
+        .select_only()
+        .column(C::Id)
+        .filter(C::EntryId.eq(entry_id))
+        .filter(C::Seq.eq(seq))
+        .into_tuple()
+        .one(db)
+        .await?)
+}
+
+/// The store-wide number of the latest event; 0 before the first.
+///
+/// # Errors
+/// Only the database's.
+pub async fn last_event_position(db: &impl ConnectionTrait) -> Result<i64, Error> {
+    use supervision_event::Column as C;
+    let last: Option<Option<i64>> = supervision_event::Entity::find()
+        .select_only()
+        .expr(Expr::col(C::Id).max())
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(last.flatten().unwrap_or(0))
+}
+
+/// Up to `limit` events of every entry stored after position `after`, in store order,
+/// each with its entry.
+///
+/// # Errors
+/// Only the database's.
+pub async fn events_after(
+    db: &impl ConnectionTrait,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<(EventRow, EntryRow)>, Error> {
+    use supervision_event::Column as C;
+    let events = supervision_event::Entity::find()
+        .filter(C::Id.gt(after))
+        .order_by_asc(C::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let mut ids: Vec<i64> = events.iter().map(|e| e.entry_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let entries: std::collections::HashMap<i64, EntryRow> = supervision_entry::Entity::find()
+        .filter(supervision_entry::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|e| (e.id, e))
+        .collect();
+    events
+        .into_iter()
+        .map(|event| {
+            let entry = entries.get(&event.entry_id).cloned().ok_or_else(|| {
+                Error::from(anyhow::anyhow!(
+                    "supervision event {} has no entry {}",
+                    event.id,
+                    event.entry_id
+                ))
+            })?;
+            Ok((event, entry))
+        })
+        .collect()
+}
+
+/// Which entries a list or a summary covers.
+#[derive(Debug, Clone, Default)]
+pub struct EntryQuery {
+    /// Only this state.
+    pub state: Option<State>,
+    /// Only this party's.
+    pub party: Option<i16>,
+    /// Only this category.
+    pub category: Option<i16>,
+    /// Only this severity.
+    pub severity: Option<i16>,
+    /// Only about this subject.
+    pub subject: Option<String>,
+    /// Only entries whose region's path starts with this one.
+    pub region_within: Option<String>,
+    /// Only overdue entries (true) or only the others (false), on this day in China.
+    pub overdue_on: Option<(bool, NaiveDate)>,
+    /// Only entries whose subject belongs to this pairing.
+    pub pairing_id: Option<i64>,
+    /// Only entries whose subject belongs to a pairing of this program.
+    pub program_id: Option<i64>,
+    /// Only entries whose subject belongs to this project.
+    pub project_id: Option<i64>,
+    /// Only entries filed in `[from, to)`.
+    pub filed_between: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// The states in which an entry past its due date is overdue.
+const OPEN_WITH_DUE_DATE: [i16; 2] = [State::Accepted as i16, State::Rectifying as i16];
+
+/// Entries overdue on `today`: past their due date, and accepted or being rectified.
+fn overdue_on(today: NaiveDate) -> Condition {
+    use supervision_entry::Column as C;
+    Condition::all()
+        .add(C::DueDate.lt(today))
+        .add(C::State.is_in(OPEN_WITH_DUE_DATE))
+}
+
+impl EntryQuery {
+    fn condition(&self) -> Condition {
+        use supervision_entry::Column as C;
+        let mut cond = Condition::all();
+        if let Some(state) = self.state {
+            cond = cond.add(C::State.eq(state.number() as i16));
+        }
+        if let Some(party) = self.party {
+            cond = cond.add(C::Party.eq(party));
+        }
+        if let Some(category) = self.category {
+            cond = cond.add(C::Category.eq(category));
+        }
+        if let Some(severity) = self.severity {
+            cond = cond.add(C::Severity.eq(severity));
+        }
+        if let Some(subject) = &self.subject {
+            cond = cond.add(C::Subject.eq(subject.as_str()));
+        }
+        if let Some(path) = &self.region_within {
+            let pattern = format!("{}%", escape_like(path));
+            cond = cond.add(Expr::col(C::RegionPath).like(LikeExpr::new(pattern).escape('\\')));
+        }
+        match self.overdue_on {
+            Some((true, today)) => cond = cond.add(overdue_on(today)),
+            Some((false, today)) => cond = cond.add(overdue_on(today).not()),
+            None => {}
+        }
+        if let Some(id) = self.pairing_id {
+            cond = cond.add(C::PairingId.eq(id));
+        }
+        if let Some(program_id) = self.program_id {
+            cond = cond.add(
+                C::PairingId.in_subquery(
+                    Query::select()
+                        .column(pairing::Column::Id)
+                        .from(pairing::Entity)
+                        .and_where(pairing::Column::ProgramId.eq(program_id))
+                        .to_owned(),
+                ),
+            );
+        }
+        if let Some(id) = self.project_id {
+            cond = cond.add(C::ProjectId.eq(id));
+        }
+        if let Some((from, to)) = self.filed_between {
+            cond = cond.add(C::CreateTime.gte(from)).add(C::CreateTime.lt(to));
+        }
+        cond
+    }
+}
+
+/// A page of the entries of `query` in `order`, after `cursor` if given. Entries without
+/// a due date come last in due-date order, either way.
+///
+/// # Errors
+/// Only the database's.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    query: &EntryQuery,
+    order: EntryOrder,
+    cursor: Option<&Cursor>,
+    limit: u64,
+) -> Result<Vec<EntryRow>, Error> {
+    use supervision_entry::Column as C;
+    let direction = if order.descending {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    // (key, id) compared as a row value, which both databases answer from an index.
+    let after = |key: Expr, id: i64, column: C| {
+        let row = Expr::tuple([Expr::col(column), Expr::col(C::Id)]);
+        let at = Expr::tuple([key, Expr::val(id)]);
+        if order.descending {
+            row.lt(at)
+        } else {
+            row.gt(at)
+        }
+    };
+    let select = |extra: Condition, key: C| {
+        supervision_entry::Entity::find()
+            .filter(query.condition())
+            .filter(extra)
+            .order_by(key, direction.clone())
+            .order_by(C::Id, direction.clone())
+    };
+    match order.key {
+        OrderKey::CreateTime | OrderKey::Severity => {
+            let column = if order.key == OrderKey::CreateTime {
+                C::CreateTime
+            } else {
+                C::Severity
+            };
+            let extra = match cursor {
+                None => Condition::all(),
+                Some(Cursor::CreateTime(time, id)) => {
+                    Condition::all().add(after(Expr::val(*time), *id, column))
+                }
+                Some(Cursor::Severity(severity, id)) => {
+                    Condition::all().add(after(Expr::val(*severity), *id, column))
+                }
+                Some(Cursor::DueDate(..)) => {
+                    return Err(anyhow::anyhow!("a due-date cursor for another order").into());
+                }
+            };
+            Ok(select(extra, column).limit(limit).all(db).await?)
+        }
+        OrderKey::DueDate => {
+            // Those with a due date first, then those without, in creation order.
+            let (dated_after, undated_after) = match cursor {
+                None => (Some(None), None),
+                Some(Cursor::DueDate(Some(date), id)) => (Some(Some((*date, *id))), None),
+                Some(Cursor::DueDate(None, id)) => (None, Some(*id)),
+                Some(_) => {
+                    return Err(anyhow::anyhow!("another order's cursor for due dates").into());
+                }
+            };
+            let mut rows = Vec::new();
+            if let Some(dated_after) = dated_after {
+                let mut extra = Condition::all().add(C::DueDate.is_not_null());
+                if let Some((date, id)) = dated_after {
+                    extra = extra.add(after(Expr::val(date), id, C::DueDate));
+                }
+                rows = select(extra, C::DueDate).limit(limit).all(db).await?;
+            }
+            let left = limit.saturating_sub(rows.len() as u64);
+            if left > 0 {
+                let mut extra = Condition::all().add(C::DueDate.is_null());
+                if let Some(id) = undated_after {
+                    extra = extra.add(if order.descending {
+                        C::Id.lt(id)
+                    } else {
+                        C::Id.gt(id)
+                    });
+                }
+                rows.extend(select(extra, C::Id).limit(left).all(db).await?);
+            }
+            Ok(rows)
+        }
+    }
+}
+
+/// The entries of one state, party and category in a summary's scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryCounts {
+    /// State number.
+    pub state: i16,
+    /// Party number.
+    pub party: i16,
+    /// Category number.
+    pub category: i16,
+    /// Entries.
+    pub entries: i64,
+    /// Of them, those past their due date on the summary's day.
+    pub past_due: i64,
+    /// Of them, those whose last resolution met its due date.
+    pub resolved_on_time: i64,
+}
+
+/// The entries of `query`, counted per state, party and category by the database, with
+/// those past their due date on `today`.
+///
+/// # Errors
+/// Only the database's.
+pub async fn counts(
+    db: &impl ConnectionTrait,
+    query: &EntryQuery,
+    today: NaiveDate,
+) -> Result<Vec<EntryCounts>, Error> {
+    use supervision_entry::Column as C;
+    let count_when = |cond: Condition| {
+        Expr::expr(
+            CaseStatement::new()
+                .case(cond, Expr::val(1))
+                .finally(Expr::val(0)),
+        )
+        .sum()
+        .cast_as("BIGINT")
+    };
+    let rows: Vec<(i16, i16, i16, i64, i64, i64)> = supervision_entry::Entity::find()
+        .select_only()
+        .column(C::State)
+        .column(C::Party)
+        .column(C::Category)
+        .expr(Expr::col(C::Id).count().cast_as("BIGINT"))
+        .expr(count_when(Condition::all().add(C::DueDate.lt(today))))
+        .expr(count_when(Condition::all().add(C::ResolvedOnTime.eq(true))))
+        .filter(query.condition())
+        .group_by(C::State)
+        .group_by(C::Party)
+        .group_by(C::Category)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(state, party, category, entries, past_due, resolved_on_time)| EntryCounts {
+                state,
+                party,
+                category,
+                entries,
+                past_due,
+                resolved_on_time,
+            },
+        )
+        .collect())
+}
+
+/// The middle one or two of the resolution times (seconds) of the resolved entries of
+/// `query`, of which there are `resolved`.
+///
+/// # Errors
+/// Only the database's.
+pub async fn middle_resolve_seconds(
+    db: &impl ConnectionTrait,
+    query: &EntryQuery,
+    resolved: u64,
+) -> Result<Vec<i64>, Error> {
+    use supervision_entry::Column as C;
+    if resolved == 0 {
+        return Ok(Vec::new());
+    }
+    let seconds: Vec<Option<i64>> = supervision_entry::Entity::find()
+        .select_only()
+        .column(C::ResolveSeconds)
+        .filter(query.condition())
+        .filter(C::State.is_in([State::Resolved as i16, State::Closed as i16]))
+        .order_by_asc(C::ResolveSeconds)
+        .offset((resolved - 1) / 2)
+        .limit(2 - resolved % 2)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(seconds.into_iter().flatten().collect())
 }

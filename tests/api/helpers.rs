@@ -8,7 +8,7 @@ use std::{
 
 use duikou::{
     config::{Overrides, Settings},
-    domain::{access::Role, region::RegionCode},
+    domain::{access::Role, clock::Clock, region::RegionCode},
     proto::v1::{
         CreatePairingRequest, CreateProgramRequest, CreateProjectRequest, Milestone, Money,
         Pairing, Participant, Program, Project, Reporter, SupervisionEntry, TalentExchange,
@@ -80,6 +80,8 @@ pub struct TestApp {
     pub channel: Channel,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The server's clock, which a test may move forward.
+    pub clock: Clock,
     /// The database URL the server uses.
     pub database_url: String,
     /// Removed when the app is dropped.
@@ -345,9 +347,15 @@ pub async fn spawn_with(fresh: Fresh, adjust: impl FnOnce(&mut Settings)) -> Tes
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(duikou::server::run(settings, listener, async {
-        let _ = stopped.await;
-    }));
+    let clock = Clock::adjustable();
+    let server = tokio::spawn(duikou::server::run_with_clock(
+        settings,
+        listener,
+        clock.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     let channel = Channel::from_shared(format!("http://{address}"))
         .expect("uri")
         .connect()
@@ -370,6 +378,7 @@ pub async fn spawn_with(fresh: Fresh, adjust: impl FnOnce(&mut Settings)) -> Tes
         access: AccessServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         audit: AuditServiceClient::with_interceptor(channel.clone(), bearer),
         channel,
+        clock,
         stop: Some(stop),
         server: Some(server),
         _database: database,

@@ -13,4 +13,5 @@ mod projects;
 mod regions;
 mod server;
 mod supervision;
+mod supervision_lists;
 mod talent;

@@ -51,6 +51,14 @@ pub struct Model {
     pub update_time: DateTimeUtc,
     /// Bumped on every step; the etag.
     pub revision: i64,
+    /// The pairing the subject belongs to.
+    pub pairing_id: Option<i64>,
+    /// The project the subject belongs to.
+    pub project_id: Option<i64>,
+    /// Seconds from submission to the last resolution.
+    pub resolve_seconds: Option<i64>,
+    /// Whether the last resolution met the due date.
+    pub resolved_on_time: Option<bool>,
 }
 
 /// No relations are navigated through sea-orm.
