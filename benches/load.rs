@@ -30,7 +30,14 @@
 //! lines/s with no errors), then the ledger topped up through the store to
 //! `DUIKOU_BENCH_LEDGER_LINES` lines (default 1,000,000) and GetFundSummary of the program
 //! timed one call after another (the bar is p99 under 5 ms), under `ledger`.
-//! `DUIKOU_BENCH_ONLY=ledger` runs this last part alone and prints its figures.
+//!
+//! Last, supervision (`load/supervision.rs`), on its own server and SQLite file:
+//! SubmitSupervisionEntry from the same number of concurrent clients, against GetRegion
+//! driven the same way; then `DUIKOU_BENCH_SUPERVISION_ENTRIES` entries (default
+//! 1,000,000) and ListSupervisionEntries with `overdue = true` (first pages, 200 pages deep,
+//! and one county's), each against GetRegion's p99, under `supervision`.
+//! `DUIKOU_BENCH_ONLY=ledger` or `DUIKOU_BENCH_ONLY=supervision` runs that part alone and
+//! prints its figures.
 
 use std::{
     collections::BTreeMap,
@@ -83,6 +90,8 @@ use tonic::{
 
 #[path = "load/ledger.rs"]
 mod ledger;
+#[path = "load/supervision.rs"]
+mod supervision;
 
 /// Adds the bench's ADMIN token to every call; the bare server ignores it.
 #[derive(Clone)]
@@ -133,13 +142,24 @@ async fn main() -> Result<()> {
         config.measure.as_secs_f64(),
     );
 
-    // `DUIKOU_BENCH_ONLY=ledger` measures the funds ledger alone, for quick iterations.
-    if std::env::var("DUIKOU_BENCH_ONLY").is_ok_and(|only| only == "ledger") {
-        let ledger = ledger::measure(&config)
-            .await
-            .context("measuring the funds ledger")?;
-        println!("{}", serde_json::to_string_pretty(&ledger)?);
-        return Ok(());
+    // `DUIKOU_BENCH_ONLY=ledger` or `=supervision` measures that part alone, for quick
+    // iterations.
+    match std::env::var("DUIKOU_BENCH_ONLY").as_deref() {
+        Ok("ledger") => {
+            let ledger = ledger::measure(&config)
+                .await
+                .context("measuring the funds ledger")?;
+            println!("{}", serde_json::to_string_pretty(&ledger)?);
+            return Ok(());
+        }
+        Ok("supervision") => {
+            let supervision = supervision::measure(&config)
+                .await
+                .context("measuring supervision")?;
+            println!("{}", serde_json::to_string_pretty(&supervision)?);
+            return Ok(());
+        }
+        _ => {}
     }
 
     // The real server, on a temporary SQLite file.
@@ -248,6 +268,9 @@ async fn main() -> Result<()> {
     let ledger = ledger::measure(&config)
         .await
         .context("measuring the funds ledger")?;
+    let supervision = supervision::measure(&config)
+        .await
+        .context("measuring supervision")?;
     report(
         &config,
         regions_secs,
@@ -255,7 +278,7 @@ async fn main() -> Result<()> {
         &results,
         &audit,
         &cost,
-        &ledger,
+        &json!({ "ledger": ledger, "supervision": supervision }),
     )
 }
 
@@ -1037,7 +1060,7 @@ fn report(
     results: &[Measured],
     audit: &AuditProofs,
     audit_cost: &serde_json::Value,
-    ledger: &serde_json::Value,
+    later: &serde_json::Value,
 ) -> Result<()> {
     let baseline = results
         .first()
@@ -1076,10 +1099,12 @@ fn report(
     println!("{}", audit.summary());
 
     println!("Auditing's cost to a create (through the store): {audit_cost}");
-    println!("The funds ledger: {ledger}");
+    println!("The funds ledger: {}", later["ledger"]);
+    println!("Supervision: {}", later["supervision"]);
 
     let json = json!({
-        "ledger": ledger,
+        "ledger": later["ledger"],
+        "supervision": later["supervision"],
         "audit_cost": audit_cost,
         "audit_inclusion_proof": audit.json(),
         "config": {

@@ -626,6 +626,7 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<WatchSupervisionEventsRequest>,
     ) -> Result<Response<Events>, Status> {
+        let caller = authz::caller(&request)?;
         let req = request.into_inner();
         let filter = EntryFilter::parse(&req.filter, Purpose::Watch);
         let start = match req.start_after.as_str() {
@@ -651,9 +652,13 @@ impl SupervisionService for Supervision {
             filter,
             region_within,
         };
-        let events = self
-            .feed
-            .open(self.store.clone(), wanted, after, watched_event)?;
+        let events = self.feed.open(
+            self.store.clone(),
+            caller.token_id,
+            wanted,
+            after,
+            watched_event,
+        )?;
         Ok(Response::new(events))
     }
 

@@ -4,9 +4,16 @@
 //! hands out in commit order; so a watcher on any server sees, in one order, what every
 //! server sharing the database stored. A server wakes its own watchers when it stores an
 //! event; events stored through other servers are found by looking every
-//! `server.watch_poll_ms`.
+//! `server.watch_poll_ms`. A watch lasts only as long as its token: each watcher reads its
+//! token again every `server.token_cache_ms` (at least every poll) and ends with
+//! UNAUTHENTICATED once the token is revoked or expired.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use chrono::Utc;
 
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -20,6 +27,7 @@ use crate::{
     store::{
         Store,
         supervision::{self as entries, EntryRow},
+        token,
     },
 };
 
@@ -35,6 +43,7 @@ pub type Events = ReceiverStream<Result<SupervisionEvent, Status>>;
 #[derive(Clone)]
 pub struct Feed {
     poll: Duration,
+    token_check: Duration,
     watchers: Arc<Semaphore>,
     max_watchers: usize,
     stored: Arc<Notify>,
@@ -72,6 +81,7 @@ impl Feed {
     pub fn new(settings: &ServerSettings, stop: watch::Receiver<bool>) -> Self {
         Self {
             poll: Duration::from_millis(settings.watch_poll_ms.max(1)),
+            token_check: Duration::from_millis(settings.token_cache_ms),
             watchers: Arc::new(Semaphore::new(settings.max_watchers)),
             max_watchers: settings.max_watchers,
             stored: Arc::new(Notify::new()),
@@ -84,14 +94,16 @@ impl Feed {
         self.stored.notify_waiters();
     }
 
-    /// Starts a watcher of the events stored after position `after` that `wanted` picks,
-    /// each turned into its API form by `to_proto`.
+    /// Starts a watcher, for the caller holding token `token_id`, of the events stored
+    /// after position `after` that `wanted` picks, each turned into its API form by
+    /// `to_proto`.
     ///
     /// # Errors
     /// RESOURCE_EXHAUSTED `WATCHER_LIMIT` when `server.max_watchers` streams are open.
     pub fn open(
         &self,
         store: Store,
+        token_id: i64,
         wanted: Wanted,
         after: i64,
         to_proto: fn(entries::EventRow) -> SupervisionEvent,
@@ -110,9 +122,11 @@ impl Feed {
                 })?;
         let (sender, receiver) = mpsc::channel(BUFFER);
         let (poll, stored, mut stop) = (self.poll, self.stored.clone(), self.stop.clone());
+        let token_check = self.token_check;
         tokio::spawn(async move {
             let _permit = permit;
             let mut after = after;
+            let mut checked = Instant::now();
             loop {
                 // Armed before reading, so an event stored while reading still wakes us.
                 let woken = stored.notified();
@@ -143,6 +157,13 @@ impl Feed {
                         break;
                     }
                 }
+                if checked.elapsed() >= token_check {
+                    checked = Instant::now();
+                    if let Err(status) = still_valid(&store, token_id).await {
+                        let _ = sender.send(Err(status)).await;
+                        return;
+                    }
+                }
                 tokio::select! {
                     () = &mut woken => {}
                     () = tokio::time::sleep(poll) => {}
@@ -152,5 +173,33 @@ impl Feed {
             }
         });
         Ok(ReceiverStream::new(receiver))
+    }
+}
+
+/// Whether token `token_id` still lets its holder watch.
+///
+/// # Errors
+/// UNAUTHENTICATED when it was revoked, has expired or is gone; UNAVAILABLE when it could
+/// not be read.
+async fn still_valid(store: &Store, token_id: i64) -> Result<(), Status> {
+    let row = token::find(store, token_id).await.map_err(|e| {
+        tracing::error!(error = %e, "a supervision watch could not read its token");
+        Status::unavailable("the watch could not check its token; reconnect")
+    })?;
+    let refusal = match row {
+        None => Some(("TOKEN_UNKNOWN", "the token is not valid")),
+        Some(row) if row.revoke_time.is_some() => Some(("TOKEN_REVOKED", "the token was revoked")),
+        Some(row) if row.expire_time.is_some_and(|t| t <= Utc::now()) => {
+            Some(("TOKEN_EXPIRED", "the token has expired"))
+        }
+        Some(_) => None,
+    };
+    match refusal {
+        None => Ok(()),
+        Some((reason, message)) => Err(Error::Unauthenticated {
+            reason,
+            message: format!("{message}; the watch ends"),
+        }
+        .into()),
     }
 }

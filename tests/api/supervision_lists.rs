@@ -693,3 +693,33 @@ async fn the_lists_migration_fills_in_what_entries_filed_before_it_hold() {
 fn id_of(name: &str) -> i64 {
     name.rsplit('/').next().unwrap().parse().unwrap()
 }
+
+#[tokio::test]
+async fn a_watch_ends_when_its_token_is_revoked() {
+    let app = spawn().await;
+    let secret = app.token(Role::Auditor, &[]).await;
+    let mut stream = app
+        .supervision_as(Some(&secret))
+        .watch_supervision_events(WatchSupervisionEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let id = secret.split('_').nth(1).unwrap();
+    app.access
+        .clone()
+        .revoke_access_token(duikou::proto::v1::RevokeAccessTokenRequest {
+            name: format!("accessTokens/{id}"),
+        })
+        .await
+        .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("the watch ends within ten seconds of the revocation")
+        .expect("with a status");
+    assert_error(
+        &ended.unwrap_err(),
+        Code::Unauthenticated,
+        "TOKEN_REVOKED",
+        None,
+    );
+}
