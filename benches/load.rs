@@ -282,6 +282,96 @@ async fn main() -> Result<()> {
     )
 }
 
+/// A duikou server of its own, on a fresh durable SQLite file in a temporary directory,
+/// with the national regions loaded and a token of one role.
+struct OwnServer {
+    store: Store,
+    secret: String,
+    addr: SocketAddr,
+    what: &'static str,
+    stop: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl OwnServer {
+    /// Starts the server for `what` ("ledger", "supervision"), with a token of `role`.
+    async fn start(what: &'static str, role: Role) -> Result<Self> {
+        let dir = tempfile::tempdir().with_context(|| format!("creating the {what} directory"))?;
+        let settings = Settings::load(
+            None,
+            &Overrides {
+                listen: Some("127.0.0.1:0".to_owned()),
+                database_url: Some(format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join(format!("{what}.db")).display()
+                )),
+            },
+        )
+        .with_context(|| format!("loading the {what} settings"))?;
+        let store = Store::connect(&settings.database)
+            .await
+            .with_context(|| format!("opening the {what} store"))?;
+        store.migrate().await.context("migrating")?;
+        store.seed_regions().await.context("seeding regions")?;
+        let label = format!("{what} bench");
+        let (_, secret) = token::create(
+            store.db(),
+            &NewToken {
+                role,
+                label: &label,
+                scopes: &[],
+                expire_time: None,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let listener = listen().with_context(|| format!("binding the {what} server"))?;
+        let addr = listener.local_addr().context("the server's address")?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server_store = store.clone();
+        let key = settings.audit_key().context("the audit key")?;
+        let server = tokio::spawn(async move {
+            server::serve(
+                server_store,
+                key,
+                duikou::domain::clock::Clock::system(),
+                listener,
+                &settings.server,
+                Duration::from_secs(60),
+                async {
+                    let _ = stopped.await;
+                },
+            )
+            .await
+        });
+        Ok(Self {
+            store,
+            secret,
+            addr,
+            what,
+            stop,
+            server,
+            _dir: dir,
+        })
+    }
+
+    /// Stops the server and closes its store.
+    async fn stop(self) -> Result<()> {
+        let what = self.what;
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(20), self.server)
+            .await
+            .with_context(|| format!("the {what} server did not stop within 20 s"))?
+            .with_context(|| format!("the {what} server panicked"))?
+            .with_context(|| format!("the {what} server failed"))?;
+        self.store
+            .close()
+            .await
+            .with_context(|| format!("closing the {what} store"))
+    }
+}
+
 /// Knobs read from the environment.
 struct BenchConfig {
     warmup: Duration,

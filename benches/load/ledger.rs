@@ -7,12 +7,11 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use anyhow::{Context, Result, ensure};
 use duikou::{
-    config::{Overrides, Settings},
     domain::{
         access::Role,
         ledger::{Entry, Instrument, Kind, LineDraft, Source},
@@ -25,19 +24,17 @@ use duikou::{
         pairing_service_client::PairingServiceClient, project_service_client::ProjectServiceClient,
         region_service_client::RegionServiceClient,
     },
-    server,
     store::{
         Store,
         entities::{fund_transaction, region},
         fund,
-        token::{self, NewToken},
     },
 };
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::json;
-use tokio::{sync::oneshot, task::JoinSet};
+use tokio::task::JoinSet;
 
-use super::{Authed, BenchConfig, connect, listen, percentile_ms};
+use super::{Authed, BenchConfig, OwnServer, connect, percentile_ms};
 
 /// Pairings (and one project under each) the ledger workload spreads its lines over.
 const PAIRINGS: usize = 64;
@@ -84,71 +81,16 @@ pub async fn measure(config: &BenchConfig) -> Result<serde_json::Value> {
     };
     println!();
     println!("the funds ledger, on its own server and SQLite file …");
-    let dir = tempfile::tempdir().context("creating the ledger directory")?;
-    let settings = Settings::load(
-        None,
-        &Overrides {
-            listen: Some("127.0.0.1:0".to_owned()),
-            database_url: Some(format!(
-                "sqlite://{}?mode=rwc",
-                dir.path().join("ledger.db").display()
-            )),
-        },
-    )
-    .context("loading the ledger settings")?;
-    let store = Store::connect(&settings.database)
-        .await
-        .context("opening the ledger store")?;
-    store.migrate().await.context("migrating")?;
-    store.seed_regions().await.context("seeding regions")?;
-    let (_, secret) = token::create(
-        store.db(),
-        &NewToken {
-            role: Role::Admin,
-            label: "ledger bench",
-            scopes: &[],
-            expire_time: None,
-        },
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let listener = listen().context("binding the ledger server")?;
-    let addr = listener.local_addr().context("ledger server address")?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server_store = store.clone();
-    let server_settings = settings.server.clone();
-    let key = settings.audit_key().context("the audit key")?;
-    let server = tokio::spawn(async move {
-        server::serve(
-            server_store,
-            key,
-            duikou::domain::clock::Clock::system(),
-            listener,
-            &server_settings,
-            Duration::from_secs(60),
-            async {
-                let _ = stopped.await;
-            },
-        )
-        .await
-    });
-
+    let own = OwnServer::start("ledger", Role::Admin).await?;
     let outcome = async {
-        let channels = connect(addr, config.connections, &secret).await?;
-        let books = open_books(&store, &channels[0]).await?;
+        let channels = connect(own.addr, config.connections, &own.secret).await?;
+        let books = open_books(&own.store, &channels[0]).await?;
         let record = record_lines(config, &channels, &books).await?;
-        let summary = time_summaries(&store, &channels[0], &books, lines_wanted).await?;
+        let summary = time_summaries(&own.store, &channels[0], &books, lines_wanted).await?;
         Ok::<_, anyhow::Error>(json!({ "record": record, "summary": summary }))
     }
     .await;
-
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(20), server)
-        .await
-        .context("the ledger server did not stop within 20 s")?
-        .context("the ledger server panicked")?
-        .context("the ledger server failed")?;
-    store.close().await.context("closing the ledger store")?;
+    own.stop().await?;
     outcome
 }
 

@@ -10,24 +10,21 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use anyhow::{Context, Result};
 use chrono::{Days, Utc};
 use duikou::{
-    config::{Overrides, Settings},
-    domain::{access::Role, clock::Clock},
+    domain::access::Role,
     proto::v1::{
         GetRegionRequest, ListSupervisionEntriesRequest, SubmitSupervisionEntryRequest,
         SupervisionEntry, region_service_client::RegionServiceClient,
         supervision_service_client::SupervisionServiceClient,
     },
-    server,
     store::{
         Store,
         entities::{region, supervision_entry},
-        token::{self, NewToken},
     },
 };
 use sea_orm::{
@@ -35,9 +32,9 @@ use sea_orm::{
     TransactionTrait,
 };
 use serde_json::json;
-use tokio::{sync::oneshot, task::JoinSet};
+use tokio::task::JoinSet;
 
-use super::{Authed, BenchConfig, connect, listen, percentile_ms};
+use super::{Authed, BenchConfig, OwnServer, connect, percentile_ms};
 
 /// Entries the list is measured over, unless `DUIKOU_BENCH_SUPERVISION_ENTRIES` says
 /// otherwise.
@@ -65,34 +62,8 @@ pub async fn measure(config: &BenchConfig) -> Result<serde_json::Value> {
     };
     println!();
     println!("supervision, on its own server and SQLite file …");
-    let dir = tempfile::tempdir().context("creating the supervision directory")?;
-    let settings = Settings::load(
-        None,
-        &Overrides {
-            listen: Some("127.0.0.1:0".to_owned()),
-            database_url: Some(format!(
-                "sqlite://{}?mode=rwc",
-                dir.path().join("supervision.db").display()
-            )),
-        },
-    )
-    .context("loading the supervision settings")?;
-    let store = Store::connect(&settings.database)
-        .await
-        .context("opening the supervision store")?;
-    store.migrate().await.context("migrating")?;
-    store.seed_regions().await.context("seeding regions")?;
-    let (_, secret) = token::create(
-        store.db(),
-        &NewToken {
-            role: Role::Supervisor,
-            label: "supervision bench",
-            scopes: &[],
-            expire_time: None,
-        },
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let own = OwnServer::start("supervision", Role::Supervisor).await?;
+    let store = &own.store;
     let counties = region::Entity::find()
         .filter(region::Column::Level.eq(3))
         .filter(region::Column::Path.starts_with("/420000/"))
@@ -102,31 +73,8 @@ pub async fn measure(config: &BenchConfig) -> Result<serde_json::Value> {
         .context("Hubei's counties")?;
     anyhow::ensure!(!counties.is_empty(), "no counties in Hubei");
 
-    let listener = listen().context("binding the supervision server")?;
-    let addr = listener
-        .local_addr()
-        .context("supervision server address")?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server_store = store.clone();
-    let server_settings = settings.server.clone();
-    let key = settings.audit_key().context("the audit key")?;
-    let server = tokio::spawn(async move {
-        server::serve(
-            server_store,
-            key,
-            Clock::system(),
-            listener,
-            &server_settings,
-            Duration::from_secs(60),
-            async {
-                let _ = stopped.await;
-            },
-        )
-        .await
-    });
-
     let outcome = async {
-        let channels = connect(addr, config.connections, &secret).await?;
+        let channels = connect(own.addr, config.connections, &own.secret).await?;
         let codes: Arc<Vec<String>> = Arc::new(counties.iter().map(|c| c.code.clone()).collect());
         let baseline = hammer(config, &channels, &codes, Op::GetRegion).await?;
         let submit = hammer(config, &channels, &codes, Op::Submit).await?;
@@ -136,7 +84,7 @@ pub async fn measure(config: &BenchConfig) -> Result<serde_json::Value> {
              GetRegion the same way {:.0}/s: ratio {ratio:.3}",
             submit.rate, submit.p50_ms, submit.p99_ms, submit.errors, baseline.rate
         );
-        let lists = time_lists(&store, &channels[0], &counties, wanted).await?;
+        let lists = time_lists(store, &channels[0], &counties, wanted).await?;
         Ok::<_, anyhow::Error>(json!({
             "submit": {
                 "entries_per_sec": submit.rate,
@@ -151,16 +99,7 @@ pub async fn measure(config: &BenchConfig) -> Result<serde_json::Value> {
     }
     .await;
 
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(20), server)
-        .await
-        .context("the supervision server did not stop within 20 s")?
-        .context("the supervision server panicked")?
-        .context("the supervision server failed")?;
-    store
-        .close()
-        .await
-        .context("closing the supervision store")?;
+    own.stop().await?;
     outcome
 }
 

@@ -19,9 +19,9 @@ use tokio::sync::{mpsc, oneshot};
 use tonic::{Request, Response, Status};
 
 use super::{
-    authz, filter_region_path, fingerprint,
+    SummaryScope, authz, filter_region_path, fingerprint,
     project::{amount, money},
-    record, timestamp,
+    record, summary_scope, timestamp,
 };
 use crate::{
     domain::{
@@ -32,7 +32,6 @@ use crate::{
         page::Page,
         pairing::CooperationField,
         period::{format_date, parse_date},
-        region::RegionCode,
         request_id::{RequestId, reused},
         text,
     },
@@ -46,7 +45,6 @@ use crate::{
     store::{
         Store,
         fund::{self, LineQuery, LineRow},
-        pairing as pairings, program as programs, project as projects, region,
     },
 };
 
@@ -433,68 +431,6 @@ fn parse_draft(t: &FundTransaction) -> Result<LineDraft, Error> {
     })
 }
 
-/// A summary's scope, checked to exist.
-enum Scope {
-    Pairing,
-    Project {
-        budget_fen: i64,
-    },
-    Program,
-    /// A region's subtree; the stored path of the region.
-    Region(String),
-}
-
-impl Funds {
-    async fn scope(&self, scope: &str) -> Result<Scope, Error> {
-        let db = self.store.db();
-        let not_found = |reason| Error::NotFound {
-            reason,
-            resource: scope.to_owned(),
-        };
-        let (collection, _) = scope.split_once('/').ok_or_else(scope_error)?;
-        match collection {
-            "pairings" => {
-                let id = name::parse_id("scope", "pairings", scope)?;
-                pairings::get(db, id)
-                    .await?
-                    .ok_or_else(|| not_found("PAIRING_NOT_FOUND"))?;
-                Ok(Scope::Pairing)
-            }
-            "projects" => {
-                let id = name::parse_id("scope", "projects", scope)?;
-                let project = projects::get(db, id)
-                    .await?
-                    .ok_or_else(|| not_found("PROJECT_NOT_FOUND"))?;
-                Ok(Scope::Project {
-                    budget_fen: project.budget_fen,
-                })
-            }
-            "programs" => {
-                let id = name::parse_id("scope", "programs", scope)?;
-                programs::get(db, id)
-                    .await?
-                    .ok_or_else(|| not_found("PROGRAM_NOT_FOUND"))?;
-                Ok(Scope::Program)
-            }
-            "regions" => {
-                let code = RegionCode::from_name("scope", scope)?;
-                let region = region::get(db, &code)
-                    .await?
-                    .ok_or_else(|| not_found("REGION_NOT_FOUND"))?;
-                Ok(Scope::Region(region.path))
-            }
-            _ => Err(scope_error()),
-        }
-    }
-}
-
-fn scope_error() -> Error {
-    Error::invalid(
-        "scope",
-        "must name a pairing, project, program or region, e.g. \"pairings/1\"",
-    )
-}
-
 fn totals(effect: Effect) -> FundTotals {
     FundTotals {
         committed: Some(money(Balance(effect.committed))),
@@ -622,10 +558,15 @@ impl FundService for Funds {
         if !(0..=9999).contains(&req.fiscal_year) {
             return Err(Error::invalid("fiscal_year", "must be a year, or 0 for all years").into());
         }
-        let scope = self.scope(&req.scope).await?;
         let db = self.store.db();
+        let scope = summary_scope(
+            db,
+            &req.scope,
+            &["pairings", "projects", "programs", "regions"],
+        )
+        .await?;
         let rows = match &scope {
-            Scope::Region(path) => fund::region_totals(db, path, req.fiscal_year).await?,
+            SummaryScope::Region(path) => fund::region_totals(db, path, req.fiscal_year).await?,
             _ => fund::totals(db, &req.scope, req.fiscal_year).await?,
         };
         let mut all = Effect::default();
@@ -646,8 +587,8 @@ impl FundService for Funds {
             }
         }
         let (available, rate_base) = match scope {
-            Scope::Project { budget_fen } => (budget_fen - all.allocated, all.allocated),
-            Scope::Pairing | Scope::Program | Scope::Region(_) => {
+            SummaryScope::Project { budget_fen, .. } => (budget_fen - all.allocated, all.allocated),
+            SummaryScope::Pairing(_) | SummaryScope::Program(_) | SummaryScope::Region(_) => {
                 (all.committed - all.allocated, all.committed)
             }
         };

@@ -63,6 +63,101 @@ pub(crate) fn stored_period(
     })
 }
 
+/// What a summary counts, checked to exist.
+pub(crate) enum SummaryScope {
+    /// One pairing.
+    Pairing(i64),
+    /// One project, with its budget.
+    Project {
+        /// The project's id.
+        id: i64,
+        /// Its budget, in fen.
+        budget_fen: i64,
+    },
+    /// The pairings of one program.
+    Program(i64),
+    /// A region's subtree: the region's stored path.
+    Region(String),
+}
+
+/// Reads a summary's `scope`: the name of a resource of one of the `allowed` collections
+/// ("pairings", "projects", "programs", "regions"), which must exist.
+///
+/// # Errors
+/// INVALID_ARGUMENT on `scope` for a name of another collection or a malformed one;
+/// NOT_FOUND when it does not exist; the database's failures.
+pub(crate) async fn summary_scope(
+    db: &impl sea_orm::ConnectionTrait,
+    scope: &str,
+    allowed: &[&str],
+) -> Result<SummaryScope, Error> {
+    use crate::{
+        domain::{name, region::RegionCode},
+        store::{pairing, program, project, region},
+    };
+    let missing = |reason| Error::NotFound {
+        reason,
+        resource: scope.to_owned(),
+    };
+    let wrong = || {
+        let nouns: Vec<&str> = allowed
+            .iter()
+            .map(|c| c.strip_suffix('s').unwrap_or(c))
+            .collect();
+        let listed = match nouns.split_last() {
+            Some((last, [])) => format!("a {last}"),
+            Some((last, rest)) => format!("a {} or {last}", rest.join(", ")),
+            None => "nothing".to_owned(),
+        };
+        Error::invalid(
+            "scope",
+            format!(
+                "must name {listed}, e.g. \"{}/1\"",
+                allowed.first().unwrap_or(&"")
+            ),
+        )
+    };
+    let collection = scope
+        .split_once('/')
+        .map(|(c, _)| c)
+        .filter(|c| allowed.contains(c))
+        .ok_or_else(wrong)?;
+    match collection {
+        "pairings" => {
+            let id = name::parse_id("scope", "pairings", scope)?;
+            pairing::get(db, id)
+                .await?
+                .ok_or_else(|| missing("PAIRING_NOT_FOUND"))?;
+            Ok(SummaryScope::Pairing(id))
+        }
+        "projects" => {
+            let id = name::parse_id("scope", "projects", scope)?;
+            let row = project::get(db, id)
+                .await?
+                .ok_or_else(|| missing("PROJECT_NOT_FOUND"))?;
+            Ok(SummaryScope::Project {
+                id,
+                budget_fen: row.budget_fen,
+            })
+        }
+        "programs" => {
+            let id = name::parse_id("scope", "programs", scope)?;
+            program::get(db, id)
+                .await?
+                .ok_or_else(|| missing("PROGRAM_NOT_FOUND"))?;
+            Ok(SummaryScope::Program(id))
+        }
+        "regions" => {
+            let code = RegionCode::from_name("scope", scope)?;
+            let row = region::get(db, &code)
+                .await?
+                .ok_or_else(|| missing("REGION_NOT_FOUND"))?;
+            Ok(SummaryScope::Region(row.path))
+        }
+        _ => Err(wrong()),
+    }
+}
+
 /// The stored path of the region a list filter names, for a subtree match.
 ///
 /// # Errors

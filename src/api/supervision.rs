@@ -10,7 +10,8 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use tonic::{Request, Response, Status};
 
 use super::{
-    authz, check_etag, etag, filter_region_path, fingerprint, record, record_by, required,
+    SummaryScope, authz, check_etag, etag, filter_region_path, fingerprint, record, record_by,
+    required, summary_scope,
     supervision_feed::{Events, Feed, Wanted},
     timestamp,
 };
@@ -48,7 +49,7 @@ use crate::{
     store::{
         Store, fund,
         idempotency::{self, Claim},
-        pairing as pairings, program as programs, project as projects, region,
+        pairing as pairings, project as projects, region,
         supervision::{self as entries, EntryChange, EntryQuery, EntryRow, EventRow, NewEvent},
         talent as talents,
     },
@@ -515,61 +516,26 @@ async fn entry_in_reach(
 }
 
 /// The entries of a summary's scope, checked to exist.
-async fn summary_scope(db: &impl ConnectionTrait, scope: &str) -> Result<EntryQuery, Error> {
-    let missing = |reason| Error::NotFound {
-        reason,
-        resource: scope.to_owned(),
-    };
-    let wrong = || {
-        Error::invalid(
-            "scope",
-            "must name a pairing, project, program or region, e.g. \"pairings/1\"",
-        )
-    };
-    let (collection, _) = scope.split_once('/').ok_or_else(wrong)?;
-    match collection {
-        "pairings" => {
-            let id = name::parse_id("scope", "pairings", scope)?;
-            pairings::get(db, id)
-                .await?
-                .ok_or_else(|| missing("PAIRING_NOT_FOUND"))?;
-            Ok(EntryQuery {
-                pairing_id: Some(id),
-                ..Default::default()
-            })
-        }
-        "projects" => {
-            let id = name::parse_id("scope", "projects", scope)?;
-            projects::get(db, id)
-                .await?
-                .ok_or_else(|| missing("PROJECT_NOT_FOUND"))?;
-            Ok(EntryQuery {
-                project_id: Some(id),
-                ..Default::default()
-            })
-        }
-        "programs" => {
-            let id = name::parse_id("scope", "programs", scope)?;
-            programs::get(db, id)
-                .await?
-                .ok_or_else(|| missing("PROGRAM_NOT_FOUND"))?;
-            Ok(EntryQuery {
-                program_id: Some(id),
-                ..Default::default()
-            })
-        }
-        "regions" => {
-            let code = RegionCode::from_name("scope", scope)?;
-            let row = region::get(db, &code)
-                .await?
-                .ok_or_else(|| missing("REGION_NOT_FOUND"))?;
-            Ok(EntryQuery {
-                region_within: Some(row.path),
-                ..Default::default()
-            })
-        }
-        _ => Err(wrong()),
-    }
+async fn summary_query(db: &impl ConnectionTrait, scope: &str) -> Result<EntryQuery, Error> {
+    let scope = summary_scope(db, scope, &["pairings", "projects", "programs", "regions"]).await?;
+    Ok(match scope {
+        SummaryScope::Pairing(id) => EntryQuery {
+            pairing_id: Some(id),
+            ..Default::default()
+        },
+        SummaryScope::Project { id, .. } => EntryQuery {
+            project_id: Some(id),
+            ..Default::default()
+        },
+        SummaryScope::Program(id) => EntryQuery {
+            program_id: Some(id),
+            ..Default::default()
+        },
+        SummaryScope::Region(path) => EntryQuery {
+            region_within: Some(path),
+            ..Default::default()
+        },
+    })
 }
 
 /// A watched event, with actors' labels (every watcher holds a token).
@@ -677,7 +643,7 @@ impl SupervisionService for Supervision {
         };
         Error::collect([Error::of(&scope), Error::of(&year)])?;
         let db = self.store.db();
-        let mut query = summary_scope(db, &req.scope).await?;
+        let mut query = summary_query(db, &req.scope).await?;
         query.filed_between = year?;
         let today = today(self.clock.now());
         let counts = entries::counts(db, &query, today).await?;

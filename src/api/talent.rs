@@ -10,10 +10,10 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use tonic::{Request, Response, Status};
 
 use super::{
-    MaskRules, authz, check_etag, etag, filter_region_path, fingerprint,
+    MaskRules, SummaryScope, authz, check_etag, etag, filter_region_path, fingerprint,
     pairing::{pairing_not_found, placement_of},
     project::pairing_in_reach,
-    record, required, timestamp,
+    record, required, summary_scope, timestamp,
 };
 use crate::{
     domain::{
@@ -22,7 +22,6 @@ use crate::{
         page::Page,
         pairing::CooperationField,
         period::{format_date, parse_date},
-        region::RegionCode,
         request_id::RequestId,
         talent::{
             self as rules, Direction, Participant, Shape, TalentFilter, TalentKind, parse_headcount,
@@ -41,7 +40,6 @@ use crate::{
         Store,
         idempotency::{self, Claim},
         pairing::{self as pairings, PairingRow},
-        program as programs, region,
         talent::{self as talents, TalentChange, TalentQuery, TalentRow},
     },
 };
@@ -341,51 +339,25 @@ async fn save_audited(
 }
 
 /// The exchanges of a summary's scope, checked to exist.
-async fn summary_scope(db: &impl ConnectionTrait, scope: &str) -> Result<TalentQuery, Error> {
-    let missing = |reason| Error::NotFound {
-        reason,
-        resource: scope.to_owned(),
-    };
-    let wrong = || {
-        Error::invalid(
-            "scope",
-            "must name a pairing, program or region, e.g. \"pairings/1\"",
-        )
-    };
-    let (collection, _) = scope.split_once('/').ok_or_else(wrong)?;
-    match collection {
-        "pairings" => {
-            let id = name::parse_id("scope", "pairings", scope)?;
-            pairings::get(db, id)
-                .await?
-                .ok_or_else(|| missing("PAIRING_NOT_FOUND"))?;
-            Ok(TalentQuery {
-                pairing_id: Some(id),
-                ..Default::default()
-            })
+async fn summary_query(db: &impl ConnectionTrait, scope: &str) -> Result<TalentQuery, Error> {
+    let scope = summary_scope(db, scope, &["pairings", "programs", "regions"]).await?;
+    Ok(match scope {
+        SummaryScope::Pairing(id) => TalentQuery {
+            pairing_id: Some(id),
+            ..Default::default()
+        },
+        SummaryScope::Program(id) => TalentQuery {
+            program_id: Some(id),
+            ..Default::default()
+        },
+        SummaryScope::Region(path) => TalentQuery {
+            region_within: Some(path),
+            ..Default::default()
+        },
+        SummaryScope::Project { .. } => {
+            return Err(anyhow::anyhow!("a talent summary was given a project").into());
         }
-        "programs" => {
-            let id = name::parse_id("scope", "programs", scope)?;
-            programs::get(db, id)
-                .await?
-                .ok_or_else(|| missing("PROGRAM_NOT_FOUND"))?;
-            Ok(TalentQuery {
-                program_id: Some(id),
-                ..Default::default()
-            })
-        }
-        "regions" => {
-            let code = RegionCode::from_name("scope", scope)?;
-            let row = region::get(db, &code)
-                .await?
-                .ok_or_else(|| missing("REGION_NOT_FOUND"))?;
-            Ok(TalentQuery {
-                region_within: Some(row.path),
-                ..Default::default()
-            })
-        }
-        _ => Err(wrong()),
-    }
+    })
 }
 
 #[tonic::async_trait]
@@ -632,7 +604,7 @@ impl TalentExchangeService for Talents {
             return Err(Error::invalid("year", "must be a year, or 0 for all years").into());
         }
         let db = self.store.db();
-        let mut query = summary_scope(db, &req.scope).await?;
+        let mut query = summary_query(db, &req.scope).await?;
         query.year = (req.year != 0).then_some(req.year);
         let sums = talents::sums(db, &query).await?;
         let mut all = TalentTotals::default();
