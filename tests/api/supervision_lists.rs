@@ -1,5 +1,6 @@
-//! Supervision across entries: overdue by a clock the test moves, lists with their
-//! filters, orders and pages, summaries per scope, and watchers of the timeline.
+//! Supervision across entries: every step by every role, overdue by a clock the test
+//! moves, lists with their filters, orders and pages, summaries per scope, and watchers of
+//! the timeline.
 
 use std::time::Duration;
 
@@ -722,4 +723,157 @@ async fn a_watch_ends_when_its_token_is_revoked() {
         "TOKEN_REVOKED",
         None,
     );
+}
+
+/// Takes `step` on `name` with `client`; returns the entry after it.
+async fn take(
+    client: &mut duikou::proto::v1::supervision_service_client::SupervisionServiceClient<
+        crate::helpers::Authed,
+    >,
+    step: &str,
+    name: &str,
+    due: NaiveDate,
+) -> Result<(), tonic::Status> {
+    use duikou::proto::v1::{CloseSupervisionEntryRequest, ReopenSupervisionEntryRequest};
+    let (name, etag) = (name.to_owned(), String::new());
+    match step {
+        "accept" => client
+            .accept_supervision_entry(AcceptSupervisionEntryRequest {
+                name,
+                responsible_unit: "丹江口市生态环境局".into(),
+                due_date: due.to_string(),
+                note: String::new(),
+                etag,
+            })
+            .await
+            .map(drop),
+        "reject" => client
+            .reject_supervision_entry(RejectSupervisionEntryRequest {
+                name,
+                reason: "重复举报".into(),
+                etag,
+            })
+            .await
+            .map(drop),
+        "start" => client
+            .start_rectification(StartRectificationRequest {
+                name,
+                plan: "封堵排污口".into(),
+                etag,
+            })
+            .await
+            .map(drop),
+        "resolve" => client
+            .resolve_supervision_entry(ResolveSupervisionEntryRequest {
+                name,
+                resolution: "已封堵".into(),
+                evidence: vec![Evidence {
+                    uri: "https://oss.example.org/danjiangkou/after.jpg".into(),
+                    sha256: String::new(),
+                    description: String::new(),
+                }],
+                etag,
+            })
+            .await
+            .map(drop),
+        "close" => client
+            .close_supervision_entry(CloseSupervisionEntryRequest {
+                name,
+                review_note: "复核属实".into(),
+                etag,
+            })
+            .await
+            .map(drop),
+        "reopen" => client
+            .reopen_supervision_entry(ReopenSupervisionEntryRequest {
+                name,
+                reason: "复查发现仍有排放".into(),
+                due_date: String::new(),
+                etag,
+            })
+            .await
+            .map(drop),
+        "comment" => client
+            .add_supervision_comment(AddSupervisionCommentRequest {
+                parent: name,
+                text: "请尽快处理".into(),
+                request_id: String::new(),
+            })
+            .await
+            .map(drop),
+        other => panic!("no step {other}"),
+    }
+}
+
+#[tokio::test]
+async fn every_step_by_every_role_is_taken_or_refused_as_the_course_says() {
+    let app = spawn().await;
+    let due = china_day(&app, 30);
+    let mut admin = app.supervision.clone();
+    // Each step, the steps that lead to the state it starts from, the state it leads to,
+    // and the roles that may take it (a coordinator whose scope covers the region).
+    let course: [(&str, &[&str], i32, &[Role]); 7] = [
+        ("accept", &[], ACCEPTED, &[Role::Admin, Role::Supervisor]),
+        ("reject", &[], REJECTED, &[Role::Admin, Role::Supervisor]),
+        ("start", &["accept"], 4, &[Role::Admin, Role::Coordinator]),
+        (
+            "resolve",
+            &["accept", "start"],
+            RESOLVED,
+            &[Role::Admin, Role::Coordinator],
+        ),
+        (
+            "close",
+            &["accept", "start", "resolve"],
+            6,
+            &[Role::Admin, Role::Supervisor],
+        ),
+        (
+            "reopen",
+            &["accept", "start", "resolve"],
+            4,
+            &[Role::Admin, Role::Supervisor],
+        ),
+        ("comment", &[], 1, &Role::ALL),
+    ];
+    for role in Role::ALL {
+        let secret = app.token(role, &["420300"]).await;
+        let mut client = app.supervision_as(Some(&secret));
+        // Filing: SUPERVISOR and ADMIN, with any party.
+        let filed = client
+            .submit_supervision_entry(SubmitSupervisionEntryRequest {
+                supervision_entry: Some(SupervisionEntry {
+                    party: MEDIA,
+                    ..water_report("regions/420381")
+                }),
+                request_id: String::new(),
+            })
+            .await;
+        let may_file = matches!(role, Role::Admin | Role::Supervisor);
+        match filed {
+            Ok(_) => assert!(may_file, "{role:?} filed"),
+            Err(status) => {
+                assert!(!may_file, "{role:?} could not file: {status:?}");
+                assert_error(&status, Code::PermissionDenied, "ROLE_NOT_ALLOWED", None);
+            }
+        }
+        for (step, before, after, roles) in course {
+            let name = file(&app, water_report("regions/420381")).await.name;
+            for earlier in before {
+                take(&mut admin, earlier, &name, due).await.unwrap();
+            }
+            let get = GetSupervisionEntryRequest { name: name.clone() };
+            let was = admin.get_supervision_entry(get.clone()).await.unwrap();
+            let outcome = take(&mut client, step, &name, due).await;
+            let now = admin.get_supervision_entry(get).await.unwrap().into_inner();
+            if roles.contains(&role) {
+                outcome.unwrap_or_else(|e| panic!("{step} by {role:?}: {e:?}"));
+                assert_eq!(now.state, after, "{step} by {role:?}");
+            } else {
+                let status = outcome.expect_err(&format!("{step} by {role:?} must be refused"));
+                assert_error(&status, Code::PermissionDenied, "ROLE_NOT_ALLOWED", None);
+                assert_eq!(now, was.into_inner(), "a refused {step} changed nothing");
+            }
+        }
+    }
 }
