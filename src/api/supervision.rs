@@ -94,10 +94,10 @@ impl Supervision {
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         Self {
+            feed: Feed::new(store.clone(), settings, stop),
             store,
             clock,
             public_reports_per_hour: settings.public_reports_per_hour,
-            feed: Feed::new(settings, stop),
         }
     }
 }
@@ -618,13 +618,9 @@ impl SupervisionService for Supervision {
             filter,
             region_within,
         };
-        let events = self.feed.open(
-            self.store.clone(),
-            caller.token_id,
-            wanted,
-            after,
-            watched_event,
-        )?;
+        let events = self
+            .feed
+            .open(caller.token_id, wanted, after, watched_event)?;
         Ok(Response::new(events))
     }
 

@@ -2,20 +2,21 @@
 //!
 //! Watchers follow the events as stored, by their store-wide number, which the store
 //! hands out in commit order; so a watcher on any server sees, in one order, what every
-//! server sharing the database stored. A server wakes its own watchers when it stores an
-//! event; events stored through other servers are found by looking every
-//! `server.watch_poll_ms`. A watch lasts only as long as its token: each watcher reads its
-//! token again every `server.token_cache_ms` (at least every poll) and ends with
-//! UNAUTHENTICATED once the token is revoked or expired.
+//! server sharing the database stored. One reader per server follows the stored timeline
+//! and hands each new run of events to every watcher of that server, so a thousand
+//! watchers cost the database what one does. It reads at once when this server stored an
+//! event, and every `server.watch_poll_ms` for what other servers stored. A watcher
+//! that starts from an earlier event, or falls behind the reader, reads what it missed
+//! from the database itself.
+//!
+//! A watch lasts only as long as its token: each watcher reads its token again every
+//! `server.token_cache_ms` and ends with UNAUTHENTICATED once the token is revoked or
+//! expired.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
-
-use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::sync::{Notify, Semaphore, broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
@@ -26,27 +27,40 @@ use crate::{
     proto::v1::SupervisionEvent,
     store::{
         Store,
-        supervision::{self as entries, EntryRow},
+        supervision::{self as entries, EntryRow, EventRow},
         token,
     },
 };
 
 /// Events read from the store at a time.
 const BATCH: u64 = 200;
-/// Events a watcher may have waiting to be sent before reading stops for it.
+/// Events a watcher may have waiting to be sent before it stops taking more.
 const BUFFER: usize = 256;
+/// Runs of events the reader keeps for watchers that are busy sending; one that falls
+/// further behind reads what it missed from the database.
+const RUNS_KEPT: usize = 64;
 
 /// The stream a watch answers with.
 pub type Events = ReceiverStream<Result<SupervisionEvent, Status>>;
 
-/// The watchers of one server.
+/// Every event stored after position `from`, up to the last of `rows`, in store order,
+/// each with its entry.
+#[derive(Debug)]
+struct Run {
+    from: i64,
+    rows: Vec<(EventRow, EntryRow)>,
+}
+
+/// The watchers of one server, and the reader they share.
 #[derive(Clone)]
 pub struct Feed {
+    store: Store,
     poll: Duration,
     token_check: Duration,
     watchers: Arc<Semaphore>,
     max_watchers: usize,
     stored: Arc<Notify>,
+    runs: broadcast::Sender<Arc<Run>>,
     stop: watch::Receiver<bool>,
 }
 
@@ -77,21 +91,78 @@ impl Wanted {
 }
 
 impl Feed {
-    /// The feed of a server with `settings`; its streams end when `stop` turns true.
-    pub fn new(settings: &ServerSettings, stop: watch::Receiver<bool>) -> Self {
-        Self {
+    /// The feed of a server over `store` with `settings`; its reader and streams end
+    /// when `stop` turns true.
+    pub fn new(store: Store, settings: &ServerSettings, stop: watch::Receiver<bool>) -> Self {
+        let (runs, _) = broadcast::channel(RUNS_KEPT);
+        let feed = Self {
+            store,
             poll: Duration::from_millis(settings.watch_poll_ms.max(1)),
-            token_check: Duration::from_millis(settings.token_cache_ms),
+            token_check: Duration::from_millis(settings.token_cache_ms.max(1)),
             watchers: Arc::new(Semaphore::new(settings.max_watchers)),
             max_watchers: settings.max_watchers,
             stored: Arc::new(Notify::new()),
+            runs,
             stop,
+        };
+        tokio::spawn(feed.clone().read());
+        feed
+    }
+
+    /// Tells this server's reader that an event was stored.
+    pub fn stored(&self) {
+        self.stored.notify_one();
+    }
+
+    /// The shared reader: follows the stored timeline and hands each new run of events to
+    /// the watchers, while there are any.
+    async fn read(self) {
+        let mut stop = self.stop.clone();
+        let mut last = None;
+        loop {
+            if self.runs.receiver_count() == 0 {
+                // Nobody watches: nothing to read; a new watcher starts from the latest.
+                last = None;
+            } else {
+                let from = match last {
+                    Some(last) => Ok(last),
+                    None => entries::last_event_position(self.store.db()).await,
+                };
+                match from {
+                    Ok(from) => last = Some(self.hand_out(from).await),
+                    Err(e) => tracing::error!(error = %e, "the supervision feed could not read"),
+                }
+            }
+            tokio::select! {
+                () = self.stored.notified() => {}
+                () = tokio::time::sleep(self.poll) => {}
+                _ = stop.wait_for(|stop| *stop) => return,
+            }
         }
     }
 
-    /// Tells this server's watchers that an event was stored.
-    pub fn stored(&self) {
-        self.stored.notify_waiters();
+    /// Reads the events after position `from` and hands them out; returns the position
+    /// read up to.
+    async fn hand_out(&self, mut from: i64) -> i64 {
+        loop {
+            match entries::events_after(self.store.db(), from, BATCH).await {
+                Ok(rows) => {
+                    let full = rows.len() as u64 == BATCH;
+                    if let Some(last) = rows.last().map(|(event, _)| event.id) {
+                        // No watcher left is no error: the next one reads for itself.
+                        let _ = self.runs.send(Arc::new(Run { from, rows }));
+                        from = last;
+                    }
+                    if !full {
+                        return from;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the supervision feed could not read");
+                    return from;
+                }
+            }
+        }
     }
 
     /// Starts a watcher, for the caller holding token `token_id`, of the events stored
@@ -102,11 +173,10 @@ impl Feed {
     /// RESOURCE_EXHAUSTED `WATCHER_LIMIT` when `server.max_watchers` streams are open.
     pub fn open(
         &self,
-        store: Store,
         token_id: i64,
         wanted: Wanted,
         after: i64,
-        to_proto: fn(entries::EventRow) -> SupervisionEvent,
+        to_proto: fn(EventRow) -> SupervisionEvent,
     ) -> Result<Events, Error> {
         let permit =
             self.watchers
@@ -121,58 +191,125 @@ impl Feed {
                     ),
                 })?;
         let (sender, receiver) = mpsc::channel(BUFFER);
-        let (poll, stored, mut stop) = (self.poll, self.stored.clone(), self.stop.clone());
-        let token_check = self.token_check;
+        // Subscribed before reading anything, so that no run handed out from here on is
+        // missed; what came before is read from the database.
+        let runs = self.runs.subscribe();
+        let watcher = Watcher {
+            store: self.store.clone(),
+            token_id,
+            wanted,
+            after,
+            to_proto,
+            sender,
+        };
+        let (token_check, stop) = (self.token_check, self.stop.clone());
         tokio::spawn(async move {
             let _permit = permit;
-            let mut after = after;
-            let mut checked = Instant::now();
-            loop {
-                // Armed before reading, so an event stored while reading still wakes us.
-                let woken = stored.notified();
-                tokio::pin!(woken);
-                woken.as_mut().enable();
-                loop {
-                    let rows = match entries::events_after(store.db(), after, BATCH).await {
-                        Ok(rows) => rows,
-                        Err(e) => {
-                            tracing::error!(error = %e, "a supervision watch could not read");
-                            let _ = sender
-                                .send(Err(Status::unavailable(
-                                    "the watch stopped reading; reconnect with start_after",
-                                )))
-                                .await;
-                            return;
-                        }
-                    };
-                    let full = rows.len() as u64 == BATCH;
-                    for (event, entry) in rows {
-                        after = event.id;
-                        if wanted.matches(&entry) && sender.send(Ok(to_proto(event))).await.is_err()
-                        {
-                            return;
-                        }
-                    }
-                    if !full {
-                        break;
-                    }
-                }
-                if checked.elapsed() >= token_check {
-                    checked = Instant::now();
-                    if let Err(status) = still_valid(&store, token_id).await {
-                        let _ = sender.send(Err(status)).await;
-                        return;
-                    }
-                }
-                tokio::select! {
-                    () = &mut woken => {}
-                    () = tokio::time::sleep(poll) => {}
-                    () = sender.closed() => return,
-                    _ = stop.wait_for(|stop| *stop) => return,
-                }
+            if let Err(ended) = watcher.run(runs, token_check, stop).await {
+                tracing::debug!(reason = ended, "a supervision watch ended");
             }
         });
+        // The reader may be idle with nobody to read for: wake it.
+        self.stored();
         Ok(ReceiverStream::new(receiver))
+    }
+}
+
+/// One watch: where it stands and where its events go.
+struct Watcher {
+    store: Store,
+    token_id: i64,
+    wanted: Wanted,
+    /// The position of the last event this watch has passed (sent or filtered out).
+    after: i64,
+    to_proto: fn(EventRow) -> SupervisionEvent,
+    sender: mpsc::Sender<Result<SupervisionEvent, Status>>,
+}
+
+impl Watcher {
+    /// Follows the shared runs until the caller leaves, the token lapses or the server
+    /// stops; the error says why it ended.
+    async fn run(
+        mut self,
+        mut runs: broadcast::Receiver<Arc<Run>>,
+        token_check: Duration,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<(), &'static str> {
+        self.catch_up().await?;
+        let mut check = tokio::time::interval(token_check);
+        check.tick().await;
+        let stopping = async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        };
+        tokio::pin!(stopping);
+        loop {
+            tokio::select! {
+                run = runs.recv() => match run {
+                    Ok(run) => {
+                        // A run that starts past this watch's position (the reader began
+                        // after it, or it skipped runs): read the gap first.
+                        if run.from > self.after {
+                            self.catch_up().await?;
+                        }
+                        self.pass(run.rows.iter().cloned()).await?;
+                    }
+                    // Fell behind the reader: read the rest from the database.
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.catch_up().await?,
+                    Err(broadcast::error::RecvError::Closed) => return Err("the feed closed"),
+                },
+                _ = check.tick() => {
+                    if let Err(status) = still_valid(&self.store, self.token_id).await {
+                        let _ = self.sender.send(Err(status)).await;
+                        return Err("the token lapsed");
+                    }
+                }
+                () = self.sender.closed() => return Err("the caller left"),
+                () = &mut stopping => return Err("the server stops"),
+            }
+        }
+    }
+
+    /// Reads from the database everything stored after this watch's position.
+    async fn catch_up(&mut self) -> Result<(), &'static str> {
+        loop {
+            let rows = match entries::events_after(self.store.db(), self.after, BATCH).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::error!(error = %e, "a supervision watch could not read");
+                    let _ = self
+                        .sender
+                        .send(Err(Status::unavailable(
+                            "the watch stopped reading; reconnect with start_after",
+                        )))
+                        .await;
+                    return Err("the database failed");
+                }
+            };
+            let full = rows.len() as u64 == BATCH;
+            self.pass(rows).await?;
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Sends the events of `rows` this watch has not passed yet and wants.
+    async fn pass(
+        &mut self,
+        rows: impl IntoIterator<Item = (EventRow, EntryRow)>,
+    ) -> Result<(), &'static str> {
+        for (event, entry) in rows {
+            if event.id <= self.after {
+                continue;
+            }
+            self.after = event.id;
+            if self.wanted.matches(&entry)
+                && self.sender.send(Ok((self.to_proto)(event))).await.is_err()
+            {
+                return Err("the caller left");
+            }
+        }
+        Ok(())
     }
 }
 
@@ -201,5 +338,185 @@ async fn still_valid(store: &Store, token_id: i64) -> Result<(), Status> {
             message: format!("{message}; the watch ends"),
         }
         .into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use sea_orm::ActiveValue::Set;
+
+    use super::*;
+    use crate::{
+        config::{Overrides, Settings},
+        store::supervision::{EntryChange, NewEvent},
+    };
+
+    async fn store_with_an_entry() -> (tempfile::TempDir, Store, EntryRow) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("feed.db").display());
+        let settings = Settings::load(
+            None,
+            &Overrides {
+                listen: None,
+                database_url: Some(url),
+            },
+        )
+        .unwrap();
+        let store = Store::connect(&settings.database).await.unwrap();
+        store.migrate().await.unwrap();
+        store.seed_regions().await.unwrap();
+        let entry = entries::insert(
+            store.db(),
+            EntryChange {
+                party: Set(5),
+                subject: Set(String::new()),
+                region_code: Set("420381".into()),
+                region_path: Set("/420000/420300/420381/".into()),
+                category: Set(1),
+                severity: Set(3),
+                title: Set("排污口".into()),
+                description: Set("暗管排污".into()),
+                evidence: Set("[]".into()),
+                reporter_name: Set(String::new()),
+                reporter_contact: Set(String::new()),
+                responsible_unit: Set(String::new()),
+                due_date: Set(None),
+                state: Set(1),
+                resolve_time: Set(None),
+                tracking_hash: Set(None),
+                client_key: Set(None),
+                pairing_id: Set(None),
+                project_id: Set(None),
+                resolve_seconds: Set(None),
+                resolved_on_time: Set(None),
+                ..Default::default()
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        (dir, store, entry)
+    }
+
+    /// Appends a comment; returns its store-wide position, with its entry as it now is.
+    async fn comment(store: &Store, entry: &EntryRow) -> (EventRow, EntryRow) {
+        let event = NewEvent {
+            actor_role: Set(Some(4)),
+            actor_label: Set("市人大代表".into()),
+            anonymous: Set(false),
+            step: Set(8),
+            from_state: Set(Some(1)),
+            to_state: Set(1),
+            note: Set("补充说明".into()),
+            responsible_unit: Set(String::new()),
+            due_date: Set(None),
+            evidence: Set("[]".into()),
+            ..Default::default()
+        };
+        let event = entries::append(store.db(), entry, event, Utc::now())
+            .await
+            .unwrap();
+        let entry = entries::get(store.db(), entry.id).await.unwrap().unwrap();
+        (event, entry)
+    }
+
+    fn seq_of(event: SupervisionEvent) -> String {
+        event.name.rsplit('/').next().unwrap().to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_watcher_skips_what_it_has_fills_gaps_and_recovers_from_lagging() {
+        let (_dir, store, mut entry) = store_with_an_entry().await;
+        let mut rows = Vec::new();
+        for _ in 0..2 {
+            let (event, now) = comment(&store, &entry).await;
+            entry = now.clone();
+            rows.push((event, now));
+        }
+        // Room for one run: the second of two sent unread makes the receiver lag.
+        let (runs, receiver) = broadcast::channel::<Arc<Run>>(1);
+        let (sender, mut events) = mpsc::channel(16);
+        let (_stop, stop) = watch::channel(false);
+        let watcher = Watcher {
+            store: store.clone(),
+            token_id: 0,
+            wanted: Wanted {
+                filter: EntryFilter::default(),
+                region_within: None,
+            },
+            after: 0,
+            to_proto: |row| SupervisionEvent {
+                name: format!("supervisionEntries/{}/events/{}", row.entry_id, row.seq),
+                ..Default::default()
+            },
+            sender,
+        };
+        // A run of what the watcher's first reading from the database already holds.
+        runs.send(Arc::new(Run {
+            from: 0,
+            rows: rows.clone(),
+        }))
+        .unwrap();
+        let task = tokio::spawn(watcher.run(receiver, Duration::from_secs(3600), stop));
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            seen.push(seq_of(events.recv().await.unwrap().unwrap()));
+        }
+        // Two runs past it, the first of which it never gets; then one after a gap.
+        let mut later = Vec::new();
+        for _ in 0..4 {
+            let (event, now) = comment(&store, &entry).await;
+            entry = now.clone();
+            later.push((event, now));
+        }
+        let at = |i: usize| later[i].0.id;
+        runs.send(Arc::new(Run {
+            from: rows[1].0.id,
+            rows: later[..1].to_vec(),
+        }))
+        .unwrap();
+        runs.send(Arc::new(Run {
+            from: at(0),
+            rows: later[1..2].to_vec(),
+        }))
+        .unwrap();
+        runs.send(Arc::new(Run {
+            from: at(2),
+            rows: later[3..].to_vec(),
+        }))
+        .unwrap();
+        for _ in 0..4 {
+            let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
+                .await
+                .expect("an event")
+                .unwrap()
+                .unwrap();
+            seen.push(seq_of(event));
+        }
+        // A run that starts past the watcher's position: the gap comes from the database.
+        let mut last = Vec::new();
+        for _ in 0..2 {
+            let (event, now) = comment(&store, &entry).await;
+            entry = now.clone();
+            last.push((event, now));
+        }
+        runs.send(Arc::new(Run {
+            from: last[0].0.id,
+            rows: last[1..].to_vec(),
+        }))
+        .unwrap();
+        for _ in 0..2 {
+            let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
+                .await
+                .expect("an event")
+                .unwrap()
+                .unwrap();
+            seen.push(seq_of(event));
+        }
+        assert_eq!(seen, ["1", "2", "3", "4", "5", "6", "7", "8"]);
+        drop(events);
+        task.abort();
+        store.close().await.unwrap();
     }
 }

@@ -877,3 +877,41 @@ async fn every_step_by_every_role_is_taken_or_refused_as_the_course_says() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_watcher_that_reads_late_still_gets_every_event_in_order() {
+    const WRITERS: usize = 16;
+    const EACH: usize = 50;
+    let app = spawn().await;
+    let name = file(&app, water_report("regions/420381")).await.name;
+    let mut keeping_up = watch(&app, "", "").await;
+    // This one reads nothing until every comment is stored: what it is sent waits in the
+    // stream and in its queue meanwhile. (Falling behind the shared reader altogether is
+    // tested beside the watcher, in `api::supervision_feed`.)
+    let mut behind = watch(&app, "", "").await;
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let (mut client, name) = (app.supervision.clone(), name.clone());
+        writers.push(tokio::spawn(async move {
+            for i in 0..EACH {
+                client
+                    .add_supervision_comment(AddSupervisionCommentRequest {
+                        parent: name.clone(),
+                        text: format!("第{w}组第{i}条补充说明"),
+                        request_id: String::new(),
+                    })
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    let kept = next(&mut keeping_up, WRITERS * EACH).await;
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let expected: Vec<String> = (2..=1 + WRITERS * EACH)
+        .map(|n| format!("{name}/events/{n}"))
+        .collect();
+    assert_eq!(kept, expected, "one entry's events come in their order");
+    assert_eq!(next(&mut behind, WRITERS * EACH).await, expected);
+}
