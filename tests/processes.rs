@@ -1,9 +1,10 @@
-//! The funds ledger across real `duikou` processes, on a SQLite file or, when
+//! Real `duikou` processes sharing one database, a SQLite file or, when
 //! `DUIKOU_TEST_DATABASE_URL` names a server, a fresh PostgreSQL database: two processes
-//! racing to allocate one commitment, and crash safety, with the binary killed by SIGKILL
-//! while clients post ledger lines and restarted on the same database, ten times. Every line
+//! racing to allocate one commitment; crash safety, with the binary killed by SIGKILL
+//! while clients post ledger lines and restarted on the same database, ten times (every line
 //! a client saw acknowledged must still be there, and the balances must still agree with
-//! the lines and keep the ledger's rules.
+//! the lines and keep the ledger's rules); and supervision watchers on two processes
+//! seeing what both stored, in one order.
 
 use std::{
     net::TcpListener,
@@ -17,8 +18,10 @@ use duikou::proto::v1::{
     ApproveProjectRequest, CreatePairingRequest, CreateProgramRequest, CreateProjectRequest,
     FundTransaction, GetFundSummaryRequest, GetFundTransactionRequest, GetProjectRequest,
     ListFundTransactionsRequest, Money, Pairing, Program, Project, RecordFundTransactionRequest,
-    StartProjectRequest, fund_service_client::FundServiceClient,
+    StartProjectRequest, SubmitSupervisionEntryRequest, SupervisionEntry,
+    WatchSupervisionEventsRequest, fund_service_client::FundServiceClient,
     pairing_service_client::PairingServiceClient, project_service_client::ProjectServiceClient,
+    supervision_service_client::SupervisionServiceClient,
 };
 use sea_orm::ConnectionTrait;
 use tonic::{
@@ -113,6 +116,10 @@ impl Server {
 
     fn funds(&self) -> FundServiceClient<Authed> {
         FundServiceClient::new(self.channel.clone())
+    }
+
+    fn supervision(&self) -> SupervisionServiceClient<Authed> {
+        SupervisionServiceClient::new(self.channel.clone())
     }
 
     /// SIGKILL: no shutdown, no flush, nothing.
@@ -495,5 +502,80 @@ async fn acknowledged_lines_survive_sigkill_and_the_balances_still_hold() {
         "the audit log must survive the crashes: {}",
         String::from_utf8_lossy(&verified.stdout)
     );
+    db.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchers_on_two_server_processes_see_what_both_stored_in_one_order() {
+    const FILINGS: usize = 40;
+    let db = TestDatabase::fresh().await;
+    let secret = db.admin_token();
+    let first = db.start(&secret).await;
+    let second = db.start(&secret).await;
+    let servers = [&first, &second];
+    let mut watches = Vec::new();
+    for server in servers {
+        watches.push(
+            server
+                .supervision()
+                .watch_supervision_events(WatchSupervisionEventsRequest::default())
+                .await
+                .unwrap()
+                .into_inner(),
+        );
+    }
+
+    let mut filings = tokio::task::JoinSet::new();
+    for i in 0..FILINGS {
+        let mut supervision = servers[i % 2].supervision();
+        filings.spawn(async move {
+            supervision
+                .submit_supervision_entry(SubmitSupervisionEntryRequest {
+                    supervision_entry: Some(SupervisionEntry {
+                        party: 1,
+                        region: "regions/420381".into(),
+                        category: 1,
+                        severity: 2,
+                        title: format!("第{i}号巡查发现"),
+                        description: "库区支流水质异常".into(),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .supervision_entry
+                .unwrap()
+                .name
+        });
+    }
+    let mut filed: Vec<String> = filings
+        .join_all()
+        .await
+        .into_iter()
+        .map(|name| format!("{name}/events/1"))
+        .collect();
+    filed.sort();
+
+    let mut seen = Vec::new();
+    for watch in &mut watches {
+        let mut names = Vec::new();
+        while names.len() < FILINGS {
+            let event = tokio::time::timeout(Duration::from_secs(20), watch.message())
+                .await
+                .expect("an event within 20 s")
+                .unwrap()
+                .expect("the watch stays open");
+            names.push(event.name);
+        }
+        seen.push(names);
+    }
+    assert_eq!(seen[0], seen[1], "both servers' watchers see one order");
+    let mut all = seen[0].clone();
+    all.sort();
+    assert_eq!(all, filed, "each sees every filing, through either server");
+    first.kill();
+    second.kill();
     db.remove().await;
 }
