@@ -421,7 +421,13 @@ mod tests {
         (event, entry)
     }
 
-    fn seq_of(event: SupervisionEvent) -> String {
+    /// The number of the next event a watcher sends, within five seconds.
+    async fn next_seq(events: &mut mpsc::Receiver<Result<SupervisionEvent, Status>>) -> String {
+        let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
+            .await
+            .expect("an event")
+            .expect("the watch goes on")
+            .expect("an event, not an error");
         event.name.rsplit('/').next().unwrap().to_owned()
     }
 
@@ -461,7 +467,7 @@ mod tests {
         let task = tokio::spawn(watcher.run(receiver, Duration::from_secs(3600), stop));
         let mut seen = Vec::new();
         for _ in 0..2 {
-            seen.push(seq_of(events.recv().await.unwrap().unwrap()));
+            seen.push(next_seq(&mut events).await);
         }
         // Two runs past it, the first of which it never gets; then one after a gap.
         let mut later = Vec::new();
@@ -487,12 +493,7 @@ mod tests {
         }))
         .unwrap();
         for _ in 0..4 {
-            let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
-                .await
-                .expect("an event")
-                .unwrap()
-                .unwrap();
-            seen.push(seq_of(event));
+            seen.push(next_seq(&mut events).await);
         }
         // A run that starts past the watcher's position: the gap comes from the database.
         let mut last = Vec::new();
@@ -507,12 +508,7 @@ mod tests {
         }))
         .unwrap();
         for _ in 0..2 {
-            let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
-                .await
-                .expect("an event")
-                .unwrap()
-                .unwrap();
-            seen.push(seq_of(event));
+            seen.push(next_seq(&mut events).await);
         }
         assert_eq!(seen, ["1", "2", "3", "4", "5", "6", "7", "8"]);
         drop(events);
