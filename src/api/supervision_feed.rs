@@ -343,6 +343,7 @@ async fn still_valid(store: &Store, token_id: i64) -> Result<(), Status> {
 
 #[cfg(test)]
 mod tests {
+    use anyhow::Context;
     use chrono::Utc;
     use sea_orm::ActiveValue::Set;
 
@@ -352,8 +353,8 @@ mod tests {
         store::supervision::{EntryChange, NewEvent},
     };
 
-    async fn store_with_an_entry() -> (tempfile::TempDir, Store, EntryRow) {
-        let dir = tempfile::tempdir().unwrap();
+    async fn store_with_an_entry() -> anyhow::Result<(tempfile::TempDir, Store, EntryRow)> {
+        let dir = tempfile::tempdir()?;
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("feed.db").display());
         let settings = Settings::load(
             None,
@@ -361,11 +362,10 @@ mod tests {
                 listen: None,
                 database_url: Some(url),
             },
-        )
-        .unwrap();
-        let store = Store::connect(&settings.database).await.unwrap();
-        store.migrate().await.unwrap();
-        store.seed_regions().await.unwrap();
+        )?;
+        let store = Store::connect(&settings.database).await?;
+        store.migrate().await?;
+        store.seed_regions().await?;
         let entry = entries::insert(
             store.db(),
             EntryChange {
@@ -394,13 +394,12 @@ mod tests {
             },
             Utc::now(),
         )
-        .await
-        .unwrap();
-        (dir, store, entry)
+        .await?;
+        Ok((dir, store, entry))
     }
 
     /// Appends a comment; returns its store-wide position, with its entry as it now is.
-    async fn comment(store: &Store, entry: &EntryRow) -> (EventRow, EntryRow) {
+    async fn comment(store: &Store, entry: &EntryRow) -> anyhow::Result<(EventRow, EntryRow)> {
         let event = NewEvent {
             actor_role: Set(Some(4)),
             actor_label: Set("市人大代表".into()),
@@ -414,29 +413,36 @@ mod tests {
             evidence: Set("[]".into()),
             ..Default::default()
         };
-        let event = entries::append(store.db(), entry, event, Utc::now())
-            .await
-            .unwrap();
-        let entry = entries::get(store.db(), entry.id).await.unwrap().unwrap();
-        (event, entry)
+        let event = entries::append(store.db(), entry, event, Utc::now()).await?;
+        let entry = entries::get(store.db(), entry.id)
+            .await?
+            .context("the entry")?;
+        Ok((event, entry))
     }
 
     /// The number of the next event a watcher sends, within five seconds.
-    async fn next_seq(events: &mut mpsc::Receiver<Result<SupervisionEvent, Status>>) -> String {
+    async fn next_seq(
+        events: &mut mpsc::Receiver<Result<SupervisionEvent, Status>>,
+    ) -> anyhow::Result<String> {
         let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
             .await
-            .expect("an event")
-            .expect("the watch goes on")
-            .expect("an event, not an error");
-        event.name.rsplit('/').next().unwrap().to_owned()
+            .context("an event within five seconds")?
+            .context("the watch goes on")??;
+        event
+            .name
+            .rsplit('/')
+            .next()
+            .map(str::to_owned)
+            .context("an event name")
     }
 
     #[tokio::test]
-    async fn a_watcher_skips_what_it_has_fills_gaps_and_recovers_from_lagging() {
-        let (_dir, store, mut entry) = store_with_an_entry().await;
+    async fn a_watcher_skips_what_it_has_fills_gaps_and_recovers_from_lagging() -> anyhow::Result<()>
+    {
+        let (_dir, store, mut entry) = store_with_an_entry().await?;
         let mut rows = Vec::new();
         for _ in 0..2 {
-            let (event, now) = comment(&store, &entry).await;
+            let (event, now) = comment(&store, &entry).await?;
             entry = now.clone();
             rows.push((event, now));
         }
@@ -462,17 +468,16 @@ mod tests {
         runs.send(Arc::new(Run {
             from: 0,
             rows: rows.clone(),
-        }))
-        .unwrap();
+        }))?;
         let task = tokio::spawn(watcher.run(receiver, Duration::from_secs(3600), stop));
         let mut seen = Vec::new();
         for _ in 0..2 {
-            seen.push(next_seq(&mut events).await);
+            seen.push(next_seq(&mut events).await?);
         }
         // Two runs past it, the first of which it never gets; then one after a gap.
         let mut later = Vec::new();
         for _ in 0..4 {
-            let (event, now) = comment(&store, &entry).await;
+            let (event, now) = comment(&store, &entry).await?;
             entry = now.clone();
             later.push((event, now));
         }
@@ -480,39 +485,36 @@ mod tests {
         runs.send(Arc::new(Run {
             from: rows[1].0.id,
             rows: later[..1].to_vec(),
-        }))
-        .unwrap();
+        }))?;
         runs.send(Arc::new(Run {
             from: at(0),
             rows: later[1..2].to_vec(),
-        }))
-        .unwrap();
+        }))?;
         runs.send(Arc::new(Run {
             from: at(2),
             rows: later[3..].to_vec(),
-        }))
-        .unwrap();
+        }))?;
         for _ in 0..4 {
-            seen.push(next_seq(&mut events).await);
+            seen.push(next_seq(&mut events).await?);
         }
         // A run that starts past the watcher's position: the gap comes from the database.
         let mut last = Vec::new();
         for _ in 0..2 {
-            let (event, now) = comment(&store, &entry).await;
+            let (event, now) = comment(&store, &entry).await?;
             entry = now.clone();
             last.push((event, now));
         }
         runs.send(Arc::new(Run {
             from: last[0].0.id,
             rows: last[1..].to_vec(),
-        }))
-        .unwrap();
+        }))?;
         for _ in 0..2 {
-            seen.push(next_seq(&mut events).await);
+            seen.push(next_seq(&mut events).await?);
         }
         assert_eq!(seen, ["1", "2", "3", "4", "5", "6", "7", "8"]);
         drop(events);
         task.abort();
-        store.close().await.unwrap();
+        store.close().await?;
+        Ok(())
     }
 }
