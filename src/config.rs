@@ -108,7 +108,8 @@ pub struct ServerSettings {
     pub shutdown_grace_secs: u64,
     /// How long a token read from the database is trusted before it is read again, in
     /// milliseconds (0: every call reads it). Bounds how late a revocation made on another
-    /// server takes effect here.
+    /// server takes effect here. A supervision watch reads its token again this often, but
+    /// at most once a second.
     pub token_cache_ms: u64,
     /// Supervision reports one client address may file without a token in any hour;
     /// more are refused with RESOURCE_EXHAUSTED. Counted in the database, so the limit

@@ -10,10 +10,15 @@
 //! from the database itself.
 //!
 //! A watch lasts only as long as its token: each watcher reads its token again every
-//! `server.token_cache_ms` and ends with UNAUTHENTICATED once the token is revoked or
-//! expired.
+//! `server.token_cache_ms` (at most once a second), also while it catches up, and ends
+//! with UNAUTHENTICATED once the token is revoked or expired. A watcher whose caller has
+//! stopped reading waits, holding its place among `server.max_watchers`, until the caller
+//! leaves, the token lapses or the server stops.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use chrono::Utc;
 use tokio::sync::{Notify, Semaphore, broadcast, mpsc, watch};
@@ -39,6 +44,8 @@ const BUFFER: usize = 256;
 /// Runs of events the reader keeps for watchers that are busy sending; one that falls
 /// further behind reads what it missed from the database.
 const RUNS_KEPT: usize = 64;
+/// The shortest time between two readings of a watcher's token.
+const TOKEN_CHECK_FLOOR: Duration = Duration::from_secs(1);
 
 /// The stream a watch answers with.
 pub type Events = ReceiverStream<Result<SupervisionEvent, Status>>;
@@ -98,7 +105,7 @@ impl Feed {
         let feed = Self {
             store,
             poll: Duration::from_millis(settings.watch_poll_ms.max(1)),
-            token_check: Duration::from_millis(settings.token_cache_ms.max(1)),
+            token_check: Duration::from_millis(settings.token_cache_ms).max(TOKEN_CHECK_FLOOR),
             watchers: Arc::new(Semaphore::new(settings.max_watchers)),
             max_watchers: settings.max_watchers,
             stored: Arc::new(Notify::new()),
@@ -197,15 +204,17 @@ impl Feed {
         let watcher = Watcher {
             store: self.store.clone(),
             token_id,
+            token_check: self.token_check,
+            checked: Instant::now(),
             wanted,
             after,
             to_proto,
             sender,
+            stop: self.stop.clone(),
         };
-        let (token_check, stop) = (self.token_check, self.stop.clone());
         tokio::spawn(async move {
             let _permit = permit;
-            if let Err(ended) = watcher.run(runs, token_check, stop).await {
+            if let Err(ended) = watcher.run(runs).await {
                 tracing::debug!(reason = ended, "a supervision watch ended");
             }
         });
@@ -219,30 +228,30 @@ impl Feed {
 struct Watcher {
     store: Store,
     token_id: i64,
+    /// How often the token is read again.
+    token_check: Duration,
+    /// When the token was last read.
+    checked: Instant,
     wanted: Wanted,
     /// The position of the last event this watch has passed (sent or filtered out).
     after: i64,
     to_proto: fn(EventRow) -> SupervisionEvent,
     sender: mpsc::Sender<Result<SupervisionEvent, Status>>,
+    stop: watch::Receiver<bool>,
+}
+
+/// Completes once the server stops.
+async fn stopping(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 impl Watcher {
     /// Follows the shared runs until the caller leaves, the token lapses or the server
     /// stops; the error says why it ended.
-    async fn run(
-        mut self,
-        mut runs: broadcast::Receiver<Arc<Run>>,
-        token_check: Duration,
-        mut stop: watch::Receiver<bool>,
-    ) -> Result<(), &'static str> {
+    async fn run(mut self, mut runs: broadcast::Receiver<Arc<Run>>) -> Result<(), &'static str> {
         self.catch_up().await?;
-        let mut check = tokio::time::interval(token_check);
-        check.tick().await;
-        let stopping = async move {
-            let _ = stop.wait_for(|stop| *stop).await;
-        };
-        tokio::pin!(stopping);
         loop {
+            let token_due = self.token_check.saturating_sub(self.checked.elapsed());
             tokio::select! {
                 run = runs.recv() => match run {
                     Ok(run) => {
@@ -257,31 +266,24 @@ impl Watcher {
                     Err(broadcast::error::RecvError::Lagged(_)) => self.catch_up().await?,
                     Err(broadcast::error::RecvError::Closed) => return Err("the feed closed"),
                 },
-                _ = check.tick() => {
-                    if let Err(status) = still_valid(&self.store, self.token_id).await {
-                        let _ = self.sender.send(Err(status)).await;
-                        return Err("the token lapsed");
-                    }
-                }
+                () = tokio::time::sleep(token_due) => self.check_token().await?,
                 () = self.sender.closed() => return Err("the caller left"),
-                () = &mut stopping => return Err("the server stops"),
+                () = stopping(&mut self.stop) => return Err("the server stops"),
             }
         }
     }
 
-    /// Reads from the database everything stored after this watch's position.
+    /// Reads from the database everything stored after this watch's position, checking
+    /// the token as it goes.
     async fn catch_up(&mut self) -> Result<(), &'static str> {
         loop {
             let rows = match entries::events_after(self.store.db(), self.after, BATCH).await {
                 Ok(rows) => rows,
                 Err(e) => {
                     tracing::error!(error = %e, "a supervision watch could not read");
-                    let _ = self
-                        .sender
-                        .send(Err(Status::unavailable(
-                            "the watch stopped reading; reconnect with start_after",
-                        )))
-                        .await;
+                    let _ = self.sender.try_send(Err(Status::unavailable(
+                        "the watch stopped reading; reconnect with start_after",
+                    )));
                     return Err("the database failed");
                 }
             };
@@ -290,10 +292,27 @@ impl Watcher {
             if !full {
                 return Ok(());
             }
+            if self.checked.elapsed() >= self.token_check {
+                self.check_token().await?;
+            }
         }
     }
 
-    /// Sends the events of `rows` this watch has not passed yet and wants.
+    /// Reads the token again; ends the watch once it no longer holds.
+    async fn check_token(&mut self) -> Result<(), &'static str> {
+        self.checked = Instant::now();
+        match still_valid(&self.store, self.token_id).await {
+            Ok(()) => Ok(()),
+            Err(status) => {
+                // A caller that no longer reads will not read this either.
+                let _ = self.sender.try_send(Err(status));
+                Err("the token lapsed")
+            }
+        }
+    }
+
+    /// Sends the events of `rows` this watch has not passed yet and wants, waiting while
+    /// the caller's queue is full unless the server stops.
     async fn pass(
         &mut self,
         rows: impl IntoIterator<Item = (EventRow, EntryRow)>,
@@ -303,10 +322,13 @@ impl Watcher {
                 continue;
             }
             self.after = event.id;
-            if self.wanted.matches(&entry)
-                && self.sender.send(Ok((self.to_proto)(event))).await.is_err()
-            {
-                return Err("the caller left");
+            if !self.wanted.matches(&entry) {
+                continue;
+            }
+            let event = Ok((self.to_proto)(event));
+            tokio::select! {
+                sent = self.sender.send(event) => sent.map_err(|_| "the caller left")?,
+                () = stopping(&mut self.stop) => return Err("the server stops"),
             }
         }
         Ok(())
@@ -453,6 +475,9 @@ mod tests {
         let watcher = Watcher {
             store: store.clone(),
             token_id: 0,
+            token_check: Duration::from_secs(3600),
+            checked: Instant::now(),
+            stop,
             wanted: Wanted {
                 filter: EntryFilter::default(),
                 region_within: None,
@@ -469,7 +494,7 @@ mod tests {
             from: 0,
             rows: rows.clone(),
         }))?;
-        let task = tokio::spawn(watcher.run(receiver, Duration::from_secs(3600), stop));
+        let task = tokio::spawn(watcher.run(receiver));
         let mut seen = Vec::new();
         for _ in 0..2 {
             seen.push(next_seq(&mut events).await?);

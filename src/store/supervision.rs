@@ -275,10 +275,12 @@ pub struct EntryQuery {
 /// The states in which an entry past its due date is overdue.
 const OPEN_WITH_DUE_DATE: [i16; 2] = [State::Accepted as i16, State::Rectifying as i16];
 
-/// Entries overdue on `today`: past their due date, and accepted or being rectified.
+/// Entries overdue on `today`: past their due date, and accepted or being rectified. The
+/// explicit NOT NULL keeps the negation exact: an entry without a due date is not overdue.
 fn overdue_on(today: NaiveDate) -> Condition {
     use supervision_entry::Column as C;
     Condition::all()
+        .add(C::DueDate.is_not_null())
         .add(C::DueDate.lt(today))
         .add(C::State.is_in(OPEN_WITH_DUE_DATE))
 }

@@ -200,6 +200,19 @@ async fn overdue_follows_the_clock_in_gets_lists_and_summaries() {
     assert_eq!(states, [(ACCEPTED, 1), (REJECTED, 1), (RESOLVED, 2)]);
     assert_eq!(s.by_party.len(), 1);
     assert_eq!((s.by_party[0].party, s.by_party[0].count), (PUBLIC, 4));
+
+    // An open entry without a due date (stored before due dates were required, say) is
+    // not overdue, and so is among the others.
+    let undated = file(&app, water_report("regions/420381")).await.name;
+    accept(&app, &undated, china_day(&app, 1)).await;
+    app.sql(&format!(
+        "UPDATE supervision_entries SET due_date = NULL WHERE id = {}",
+        undated.rsplit('/').next().unwrap()
+    ))
+    .await
+    .unwrap();
+    assert!(!list(&app, "overdue = true", "").await.contains(&undated));
+    assert!(list(&app, "overdue = false", "").await.contains(&undated));
 }
 
 #[tokio::test]
