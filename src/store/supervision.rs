@@ -275,12 +275,10 @@ pub struct EntryQuery {
 /// The states in which an entry past its due date is overdue.
 const OPEN_WITH_DUE_DATE: [i16; 2] = [State::Accepted as i16, State::Rectifying as i16];
 
-/// Entries overdue on `today`: past their due date, and accepted or being rectified. The
-/// explicit NOT NULL keeps the negation exact: an entry without a due date is not overdue.
+/// Entries overdue on `today`: past their due date, and accepted or being rectified.
 fn overdue_on(today: NaiveDate) -> Condition {
     use supervision_entry::Column as C;
     Condition::all()
-        .add(C::DueDate.is_not_null())
         .add(C::DueDate.lt(today))
         .add(C::State.is_in(OPEN_WITH_DUE_DATE))
 }
@@ -310,7 +308,16 @@ impl EntryQuery {
         }
         match self.overdue_on {
             Some((true, today)) => cond = cond.add(overdue_on(today)),
-            Some((false, today)) => cond = cond.add(overdue_on(today).not()),
+            // Without a due date the comparison is NULL, and so is its negation: those
+            // entries are named apart. (A NOT NULL inside `overdue_on` would instead lead
+            // SQLite to sort every past-due entry for each page.)
+            Some((false, today)) => {
+                cond = cond.add(
+                    Condition::any()
+                        .add(C::DueDate.is_null())
+                        .add(overdue_on(today).not()),
+                );
+            }
             None => {}
         }
         if let Some(id) = self.pairing_id {
