@@ -7,10 +7,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{SubsecRound, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement, TryIntoModel,
-    sea_query::{Expr, ExprTrait, OnConflict},
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, IdenStatic, QueryFilter,
+    QueryOrder, QuerySelect, Statement, TryIntoModel,
+    sea_query::{Alias, Expr, ExprTrait, IntoIden, IntoTableRef, Order, Query},
 };
+
+use serde::Deserialize;
 
 use super::{
     constraint_error,
@@ -18,6 +20,7 @@ use super::{
         fund_total, fund_transaction, pairing, pairing_year_balance, project, project_balance,
         request_id,
     },
+    script::{self, JsonSelect},
 };
 use crate::{
     domain::{
@@ -48,28 +51,26 @@ pub struct Ledger {
 }
 
 /// Reads what `entries` can touch: the lines reversals name, the projects and pairings
-/// involved, and their balances. On PostgreSQL the projects and pairings are read-locked
-/// and the balances write-locked, in id order, until the transaction ends; on SQLite the
+/// involved, and their balances, in one script (see [`super::script`]). What one entry
+/// leads to (a reversed line to its pairing, a project to its pairing's year) is followed
+/// inside the statements. On PostgreSQL the projects and pairings are read-locked and the
+/// balances write-locked, in id order, until the transaction ends; on SQLite the
 /// transaction's write lock already covers them.
 ///
 /// # Errors
 /// INTERNAL for stored values out of range; the database's failures.
 pub async fn load_books(db: &impl ConnectionTrait, entries: &[&Entry]) -> Result<Ledger, Error> {
-    let mut books = Books::default();
-    let mut stored_years = BTreeSet::new();
     let mut line_ids = BTreeSet::new();
     let mut project_ids = BTreeSet::new();
     let mut pairing_ids = BTreeSet::new();
-    // The pairing-years the entries can move; allocations and disbursements name their
-    // project, whose pairing is known once the project is read.
-    let mut wanted_years = BTreeSet::new();
+    let mut pairing_years = BTreeSet::new();
     let mut project_years = BTreeSet::new();
     for entry in entries {
         match entry {
             Entry::Record(d) => {
                 project_ids.extend(d.project_id);
                 pairing_ids.extend(d.pairing_id);
-                wanted_years.extend(d.pairing_id.map(|p| (p, d.fiscal_year)));
+                pairing_years.extend(d.pairing_id.map(|p| (p, d.fiscal_year)));
                 project_years.extend(d.project_id.map(|p| (p, d.fiscal_year)));
             }
             Entry::Reverse { line_id, .. } => {
@@ -77,74 +78,48 @@ pub async fn load_books(db: &impl ConnectionTrait, entries: &[&Entry]) -> Result
             }
         }
     }
-    if !line_ids.is_empty() {
-        let ids: Vec<i64> = line_ids.iter().copied().collect();
-        let lines = fund_transaction::Entity::find()
-            .filter(fund_transaction::Column::Id.is_in(ids.clone()))
-            .all(db)
-            .await?;
-        let reversals: HashMap<i64, i64> = fund_transaction::Entity::find()
-            .filter(fund_transaction::Column::ReversesId.is_in(ids))
-            .all(db)
-            .await?
-            .into_iter()
-            .filter_map(|r| r.reverses_id.map(|original| (original, r.id)))
-            .collect();
-        for row in lines {
-            project_ids.extend(row.project_id);
-            pairing_ids.insert(row.pairing_id);
-            wanted_years.insert((row.pairing_id, row.fiscal_year));
-            let reversed_by = reversals.get(&row.id).copied();
-            books.lines.insert(row.id, line_facts(&row, reversed_by)?);
-        }
-    }
-    if !project_ids.is_empty() {
-        let rows = project::Entity::find()
-            .filter(project::Column::Id.is_in(project_ids.iter().copied()))
-            .order_by_asc(project::Column::Id)
-            .lock_shared()
-            .all(db)
-            .await?;
-        for row in rows {
-            pairing_ids.insert(row.pairing_id);
-            for &(_, year) in project_years.range((row.id, i32::MIN)..=(row.id, i32::MAX)) {
-                wanted_years.insert((row.pairing_id, year));
-            }
-            books.projects.insert(row.id, project_facts(&row)?);
-        }
-    }
-    if pairing_ids.is_empty() {
-        return Ok(Ledger {
-            books,
-            stored_years,
-        });
-    }
-    let rows = pairing::Entity::find()
-        .filter(pairing::Column::Id.is_in(pairing_ids.iter().copied()))
-        .order_by_asc(pairing::Column::Id)
-        .lock_shared()
-        .all(db)
-        .await?;
-    for row in rows {
-        books.pairings.insert(row.id, pairing_facts(&row));
-    }
-    use pairing_year_balance::Column as Y;
-    let years = if wanted_years.is_empty() {
-        Vec::new()
-    } else {
-        pairing_year_balance::Entity::find()
-            .filter(
-                Expr::tuple([Expr::col(Y::PairingId), Expr::col(Y::FiscalYear)])
-                    .in_tuples(wanted_years.iter().copied()),
-            )
-            .order_by_asc(pairing_year_balance::Column::PairingId)
-            .order_by_asc(pairing_year_balance::Column::FiscalYear)
-            .lock_exclusive()
-            .all(db)
-            .await?
+    let mut ledger = Ledger {
+        books: Books::default(),
+        stored_years: BTreeSet::new(),
     };
-    for y in years {
-        stored_years.insert((y.pairing_id, y.fiscal_year));
+    if line_ids.is_empty() && project_ids.is_empty() && pairing_ids.is_empty() {
+        return Ok(ledger);
+    }
+    let wanted = Wanted {
+        lines: line_ids.into_iter().collect(),
+        projects: project_ids.into_iter().collect(),
+        pairings: pairing_ids.into_iter().collect(),
+        pairing_years: pairing_years.into_iter().collect(),
+        project_years: project_years.into_iter().collect(),
+    };
+    let (parts, selects): (Vec<Part>, Vec<JsonSelect>) = wanted
+        .selects(db.get_database_backend())
+        .into_iter()
+        .unzip();
+    let mut found = Found::default();
+    for (part, rows) in parts
+        .into_iter()
+        .zip(script::select_json(db, selects).await?)
+    {
+        *found.part(part) = rows;
+    }
+    let books = &mut ledger.books;
+    let reversed_by: HashMap<i64, i64> = script::rows_of::<ReversalRow>(found.reversals)?
+        .into_iter()
+        .map(|r| (r.reverses_id, r.id))
+        .collect();
+    for line in script::rows_of::<LineFactsRow>(found.lines)? {
+        let facts = line_facts(&line, reversed_by.get(&line.id).copied())?;
+        books.lines.insert(line.id, facts);
+    }
+    for row in script::rows_of::<ProjectRow>(found.projects)? {
+        books.projects.insert(row.id, project_facts(&row)?);
+    }
+    for row in script::rows_of::<PairingRow>(found.pairings)? {
+        books.pairings.insert(row.id, pairing_facts(row)?);
+    }
+    for y in script::rows_of::<YearRow>(found.years)? {
+        ledger.stored_years.insert((y.pairing_id, y.fiscal_year));
         books.years.insert(
             (y.pairing_id, y.fiscal_year),
             YearBalance {
@@ -153,33 +128,309 @@ pub async fn load_books(db: &impl ConnectionTrait, entries: &[&Entry]) -> Result
             },
         );
     }
-    let known_projects: Vec<i64> = books.projects.keys().copied().collect();
-    if !known_projects.is_empty() {
-        let balances = project_balance::Entity::find()
-            .filter(project_balance::Column::ProjectId.is_in(known_projects))
-            .order_by_asc(project_balance::Column::ProjectId)
-            .lock_exclusive()
-            .all(db)
-            .await?;
-        for b in balances {
-            books.project_balances.insert(
-                b.project_id,
-                ProjectBalance {
-                    allocated: b.allocated_fen,
-                    disbursed: b.disbursed_fen,
-                },
-            );
-        }
+    for b in script::rows_of::<BalanceRow>(found.balances)? {
+        books.project_balances.insert(
+            b.project_id,
+            ProjectBalance {
+                allocated: b.allocated_fen,
+                disbursed: b.disbursed_fen,
+            },
+        );
     }
-    Ok(Ledger {
-        books,
-        stored_years,
-    })
+    Ok(ledger)
 }
 
-fn line_facts(row: &LineRow, reversed_by: Option<i64>) -> Result<LineFacts, Error> {
+/// The parts of the books a batch reads.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Lines,
+    Reversals,
+    Projects,
+    Pairings,
+    Years,
+    Balances,
+}
+
+/// The rows read of each part.
+#[derive(Default)]
+struct Found {
+    lines: Vec<serde_json::Value>,
+    reversals: Vec<serde_json::Value>,
+    projects: Vec<serde_json::Value>,
+    pairings: Vec<serde_json::Value>,
+    years: Vec<serde_json::Value>,
+    balances: Vec<serde_json::Value>,
+}
+
+impl Found {
+    fn part(&mut self, part: Part) -> &mut Vec<serde_json::Value> {
+        match part {
+            Part::Lines => &mut self.lines,
+            Part::Reversals => &mut self.reversals,
+            Part::Projects => &mut self.projects,
+            Part::Pairings => &mut self.pairings,
+            Part::Years => &mut self.years,
+            Part::Balances => &mut self.balances,
+        }
+    }
+}
+
+/// What a batch's entries name, each sorted and without repeats.
+struct Wanted {
+    /// Lines to be reversed.
+    lines: Vec<i64>,
+    projects: Vec<i64>,
+    pairings: Vec<i64>,
+    /// Pairing-years named with their pairing.
+    pairing_years: Vec<(i64, i32)>,
+    /// Pairing-years named by a project of the pairing.
+    project_years: Vec<(i64, i32)>,
+}
+
+impl Wanted {
+    /// The selects of the books, in the order their rows are locked: the lines and their
+    /// reversals (when there are any), the projects, the pairings, the pairing-year
+    /// balances and the project balances.
+    fn selects(&self, backend: DatabaseBackend) -> Vec<(Part, JsonSelect)> {
+        use fund_transaction::Column as L;
+        use pairing_year_balance::Column as Y;
+        let reversing = !self.lines.is_empty();
+        // Columns of the lines to be reversed.
+        let of_lines = |columns: &[L]| {
+            let mut select = Query::select();
+            for &column in columns {
+                select.column(column);
+            }
+            select
+                .from(fund_transaction::Entity)
+                .and_where(script::among(
+                    backend,
+                    (fund_transaction::Entity, L::Id),
+                    &self.lines,
+                ))
+                .to_owned()
+        };
+        // Each condition gets the terms that name something.
+        let mut projects = Condition::any();
+        let mut pairings = Condition::any();
+        let mut years = Condition::any();
+        let mut balances = Condition::any();
+        let year_key = || Expr::tuple([Expr::col(Y::PairingId), Expr::col(Y::FiscalYear)]);
+        if reversing {
+            projects = projects.add(project::Column::Id.in_subquery(of_lines(&[L::ProjectId])));
+            pairings = pairings.add(pairing::Column::Id.in_subquery(of_lines(&[L::PairingId])));
+            years = years.add(year_key().in_subquery(of_lines(&[L::PairingId, L::FiscalYear])));
+            balances = balances
+                .add(project_balance::Column::ProjectId.in_subquery(of_lines(&[L::ProjectId])));
+        }
+        if !self.projects.is_empty() {
+            projects = projects.add(script::among(
+                backend,
+                (project::Entity, project::Column::Id),
+                &self.projects,
+            ));
+            balances = balances.add(script::among(
+                backend,
+                (project_balance::Entity, project_balance::Column::ProjectId),
+                &self.projects,
+            ));
+        }
+        if !projects.is_empty() {
+            pairings = pairings.add(
+                pairing::Column::Id.in_subquery(
+                    Query::select()
+                        .column(project::Column::PairingId)
+                        .from(project::Entity)
+                        .cond_where(projects.clone())
+                        .to_owned(),
+                ),
+            );
+        }
+        if !self.pairings.is_empty() {
+            pairings = pairings.add(script::among(
+                backend,
+                (pairing::Entity, pairing::Column::Id),
+                &self.pairings,
+            ));
+        }
+        if !self.pairing_years.is_empty() {
+            years = years.add(year_key().in_subquery(script::pairs(backend, &self.pairing_years)));
+        }
+        if !self.project_years.is_empty() {
+            // (project, year) becomes (the project's pairing, year).
+            let named = Alias::new("named");
+            years = years.add(
+                year_key().in_subquery(
+                    Query::select()
+                        .column((project::Entity, project::Column::PairingId))
+                        .column((named.clone(), Alias::new("second")))
+                        .from_subquery(script::pairs(backend, &self.project_years), named.clone())
+                        .inner_join(
+                            project::Entity,
+                            Expr::col((project::Entity, project::Column::Id))
+                                .equals((named, Alias::new("first"))),
+                        )
+                        .to_owned(),
+                ),
+            );
+        }
+        let mut selects = Vec::with_capacity(6);
+        if reversing {
+            let lines = script::among(backend, (fund_transaction::Entity, L::Id), &self.lines);
+            selects.push((
+                Part::Lines,
+                json_select(
+                    fund_transaction::Entity,
+                    &[
+                        L::Id,
+                        L::Kind,
+                        L::PairingId,
+                        L::ProjectId,
+                        L::FiscalYear,
+                        L::AmountFen,
+                        L::Source,
+                        L::Instrument,
+                        L::Field,
+                    ],
+                    lines,
+                ),
+            ));
+            let reversals = script::among(
+                backend,
+                (fund_transaction::Entity, L::ReversesId),
+                &self.lines,
+            );
+            selects.push((
+                Part::Reversals,
+                json_select(fund_transaction::Entity, &[L::Id, L::ReversesId], reversals),
+            ));
+        }
+        // A condition without terms would select every row: such a part is not read.
+        if !projects.is_empty() {
+            use project::Column as P;
+            let mut select = json_select(
+                project::Entity,
+                &[P::Id, P::PairingId, P::State, P::BudgetFen, P::Field],
+                projects,
+            );
+            select.select.order_by(P::Id, Order::Asc).lock_shared();
+            selects.push((Part::Projects, select));
+        }
+        if !pairings.is_empty() {
+            use pairing::Column as C;
+            let mut select = json_select(
+                pairing::Entity,
+                &[
+                    C::Id,
+                    C::ProgramId,
+                    C::SupportingPath,
+                    C::SupportedPath,
+                    C::PeriodStart,
+                    C::PeriodEnd,
+                    C::State,
+                ],
+                pairings,
+            );
+            select.select.expr_as(
+                Expr::case(C::DeleteTime.is_null(), 0).finally(1),
+                Alias::new("deleted"),
+            );
+            select.columns.push("deleted".to_owned());
+            select.select.order_by(C::Id, Order::Asc).lock_shared();
+            selects.push((Part::Pairings, select));
+        }
+        if !years.is_empty() {
+            let mut select = json_select(
+                pairing_year_balance::Entity,
+                &[
+                    Y::PairingId,
+                    Y::FiscalYear,
+                    Y::CommittedFen,
+                    Y::AllocatedFen,
+                ],
+                years,
+            );
+            select
+                .select
+                .order_by(Y::PairingId, Order::Asc)
+                .order_by(Y::FiscalYear, Order::Asc)
+                .lock_exclusive();
+            selects.push((Part::Years, select));
+        }
+        if !balances.is_empty() {
+            use project_balance::Column as B;
+            let mut select = json_select(
+                project_balance::Entity,
+                &[B::ProjectId, B::AllocatedFen, B::DisbursedFen],
+                balances,
+            );
+            select
+                .select
+                .order_by(B::ProjectId, Order::Asc)
+                .lock_exclusive();
+            selects.push((Part::Balances, select));
+        }
+        selects
+    }
+}
+
+/// A select of `columns` of `table` where `condition` holds, read back as JSON objects.
+fn json_select<T, C>(table: T, columns: &[C], condition: impl Into<Condition>) -> JsonSelect
+where
+    T: IntoTableRef,
+    C: IntoIden + IdenStatic,
+{
+    JsonSelect {
+        select: Query::select()
+            .columns(columns.iter().copied())
+            .from(table)
+            .cond_where(condition)
+            .to_owned(),
+        columns: columns.iter().map(|c| c.as_str().to_owned()).collect(),
+    }
+}
+
+/// What the books need of a line to be reversed.
+#[derive(Deserialize)]
+struct LineFactsRow {
+    id: i64,
+    kind: i16,
+    pairing_id: i64,
+    project_id: Option<i64>,
+    fiscal_year: i32,
+    amount_fen: i64,
+    source: i16,
+    instrument: i16,
+    field: i16,
+}
+
+/// A reversal and the line it cancels.
+#[derive(Deserialize)]
+struct ReversalRow {
+    id: i64,
+    reverses_id: i64,
+}
+
+/// A pairing-year balance.
+#[derive(Deserialize)]
+struct YearRow {
+    pairing_id: i64,
+    fiscal_year: i32,
+    committed_fen: i64,
+    allocated_fen: i64,
+}
+
+/// A project balance.
+#[derive(Deserialize)]
+struct BalanceRow {
+    project_id: i64,
+    allocated_fen: i64,
+    disbursed_fen: i64,
+}
+
+fn line_facts(row: &LineFactsRow, reversed_by: Option<i64>) -> Result<LineFacts, Error> {
     Ok(LineFacts {
-        kind: kind_of(row)?,
+        kind: Kind::from_number(i32::from(row.kind)).ok_or_else(|| stored("kind", row.id))?,
         pairing_id: row.pairing_id,
         project_id: row.project_id,
         fiscal_year: row.fiscal_year,
@@ -205,7 +456,17 @@ pub fn kind_of(row: &LineRow) -> Result<Kind, Error> {
     Kind::from_number(i32::from(row.kind)).ok_or_else(|| stored("kind", row.id))
 }
 
-fn project_facts(row: &project::Model) -> Result<ProjectFacts, Error> {
+/// What the books need of a project.
+#[derive(Deserialize)]
+struct ProjectRow {
+    id: i64,
+    pairing_id: i64,
+    state: i16,
+    budget_fen: i64,
+    field: i16,
+}
+
+fn project_facts(row: &ProjectRow) -> Result<ProjectFacts, Error> {
     Ok(ProjectFacts {
         pairing_id: row.pairing_id,
         state: ProjectState::from_number(i32::from(row.state))
@@ -216,15 +477,33 @@ fn project_facts(row: &project::Model) -> Result<ProjectFacts, Error> {
     })
 }
 
-fn pairing_facts(row: &pairing::Model) -> PairingFacts {
+/// What the books need of a pairing; its period's dates as stored, `YYYY-MM-DD`.
+#[derive(Deserialize)]
+struct PairingRow {
+    id: i64,
+    program_id: i64,
+    supporting_path: String,
+    supported_path: String,
+    period_start: String,
+    period_end: String,
+    state: i16,
+    deleted: i16,
+}
+
+fn pairing_facts(row: PairingRow) -> Result<PairingFacts, Error> {
     use chrono::Datelike;
-    PairingFacts {
+    let year = |date: &str| {
+        chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+            .map(|d| d.year())
+            .map_err(|_| Error::from(anyhow::anyhow!("pairing {} has a bad period", row.id)))
+    };
+    Ok(PairingFacts {
         program_id: row.program_id,
-        supporting: RegionPath::from_stored(row.supporting_path.clone()),
-        supported: RegionPath::from_stored(row.supported_path.clone()),
-        years: (row.period_start.year(), row.period_end.year()),
-        open: row.delete_time.is_none() && row.state == PairingState::Active.number() as i16,
-    }
+        years: (year(&row.period_start)?, year(&row.period_end)?),
+        supporting: RegionPath::from_stored(row.supporting_path),
+        supported: RegionPath::from_stored(row.supported_path),
+        open: row.deleted == 0 && row.state == PairingState::Active.number() as i16,
+    })
 }
 
 /// Writes the accepted lines of a batch, in order, with the balances the books now hold
@@ -267,30 +546,7 @@ pub async fn write(
             ..Default::default()
         })
         .collect();
-    let mut ids = Vec::with_capacity(models.len());
-    for chunk in models.chunks(INSERT_CHUNK) {
-        let mut inserted = fund_transaction::Entity::insert_many(chunk.to_vec())
-            .exec_with_returning_keys(db)
-            .await
-            .map_err(|e| constraint_error(e, || Error::Contention))?;
-        // Ids are drawn in the order of the VALUES list.
-        inserted.sort_unstable();
-        ids.extend(inserted);
-    }
-    if ids.len() != postings.len() {
-        return Err(anyhow::anyhow!("the ledger insert returned {} ids", ids.len()).into());
-    }
-    let rows: Vec<LineRow> = ids
-        .into_iter()
-        .zip(models)
-        .map(|(id, model)| {
-            let mut model = model;
-            model.id = Set(id);
-            TryIntoModel::<LineRow>::try_into_model(model)
-                .map_err(|e| anyhow::anyhow!("a ledger line is incomplete: {e}").into())
-        })
-        .collect::<Result<_, Error>>()?;
-
+    let backend = db.get_database_backend();
     let mut years = BTreeSet::new();
     let mut projects = BTreeSet::new();
     let mut totals: BTreeMap<(String, i32, i16, i16, i16), Effect> = BTreeMap::new();
@@ -315,98 +571,175 @@ pub async fn write(
                 .add(p.effect);
         }
     }
-    save_years(db, ledger, years).await?;
-    save_projects(db, books, projects).await?;
-    add_to_totals(db, totals).await?;
-    Ok(rows)
+    let mut statements = vec![insert_lines(backend, postings, now)];
+    statements.extend(save_years(backend, ledger, years));
+    statements.extend(save_projects(backend, books, projects));
+    statements.push(add_to_totals(backend, totals));
+    // Of the statements only the insert returns rows. A unique key that another
+    // transaction took first (a reversal of the same line, a new pairing-year) is a lost
+    // race: the batch is run again, and then sees it.
+    let returned = script::run_all(db, statements)
+        .await
+        .map_err(|e| constraint_error(e, || Error::Contention))?;
+    let mut ids = returned
+        .iter()
+        .map(|row| row.try_get_by_index::<i64>(0))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Ids are drawn in the order of the lines.
+    ids.sort_unstable();
+    if ids.len() != postings.len() {
+        return Err(anyhow::anyhow!("the ledger insert returned {} ids", ids.len()).into());
+    }
+    ids.into_iter()
+        .zip(models)
+        .map(|(id, model)| {
+            let mut model = model;
+            model.id = Set(id);
+            TryIntoModel::<LineRow>::try_into_model(model)
+                .map_err(|e| anyhow::anyhow!("a ledger line is incomplete: {e}").into())
+        })
+        .collect()
 }
 
-/// Writes the pairing-year balances the batch moved, as the books now hold them: over the
-/// stored (locked) rows, and as new rows where none was stored. A new row that a concurrent
-/// transaction inserted first is a unique violation, retried as contention.
-async fn save_years(
-    db: &impl ConnectionTrait,
+/// The insert of the lines, in order, returning their ids; the lines travel as one JSON
+/// value, so that the statement's text is the same for any number of them.
+fn insert_lines(
+    backend: DatabaseBackend,
+    postings: &[(Posting, Option<i64>)],
+    now: chrono::DateTime<Utc>,
+) -> Statement {
+    let lines: Vec<serde_json::Value> = postings
+        .iter()
+        .map(|(p, creator)| {
+            serde_json::json!([
+                p.kind.number(),
+                p.pairing_id,
+                p.project_id,
+                p.fiscal_year,
+                p.amount.fen(),
+                p.source.number(),
+                p.instrument.number(),
+                p.field.map_or(0, |f| f.number()),
+                p.payee,
+                crate::domain::period::format_date(p.value_date),
+                p.memo,
+                p.reverses,
+                creator,
+            ])
+        })
+        .collect();
+    // The creation time is bound as itself, so that it is stored as every other is; it
+    // comes first in the statement's text, so it is the first parameter on both.
+    let time = match backend {
+        DatabaseBackend::Sqlite => "?",
+        _ => "$1",
+    };
+    let rows = script::json_table(backend, LINE_TYPES, 2, &[time]);
+    let sql = format!(
+        "INSERT INTO fund_transactions (kind, pairing_id, project_id, fiscal_year, amount_fen, \
+         source, instrument, field, payee, value_date, memo, reverses_id, creator_token_id, \
+         create_time) {rows} RETURNING id"
+    );
+    Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            now.into(),
+            serde_json::Value::Array(lines).to_string().into(),
+        ],
+    )
+}
+
+/// The types of a ledger line's columns as [`insert_lines`] sends them.
+const LINE_TYPES: &[&str] = &[
+    "smallint", "bigint", "bigint", "int", "bigint", "smallint", "smallint", "smallint", "text",
+    "date", "text", "bigint", "bigint",
+];
+
+/// The writes of the pairing-year balances the batch moved, as the books now hold them:
+/// over the stored (locked) rows, and as new rows where none was stored. A new row that a
+/// concurrent transaction inserted first is a unique violation.
+fn save_years(
+    backend: DatabaseBackend,
     ledger: &Ledger,
     keys: BTreeSet<(i64, i32)>,
-) -> Result<(), Error> {
+) -> Vec<Statement> {
     let (stored, new): (Vec<_>, Vec<_>) = keys
         .into_iter()
         .map(|key| {
             let balance = ledger.books.years.get(&key).copied().unwrap_or_default();
-            let model = pairing_year_balance::ActiveModel {
-                pairing_id: Set(key.0),
-                fiscal_year: Set(key.1),
-                committed_fen: Set(balance.committed),
-                allocated_fen: Set(balance.allocated),
-            };
-            (ledger.stored_years.contains(&key), model)
+            let row = serde_json::json!([key.0, key.1, balance.committed, balance.allocated]);
+            (ledger.stored_years.contains(&key), row)
         })
         .partition(|(stored, _)| *stored);
-    use pairing_year_balance::Column as C;
-    for chunk in stored.chunks(INSERT_CHUNK) {
-        pairing_year_balance::Entity::insert_many(chunk.iter().map(|(_, m)| m.clone()))
-            .on_conflict(
-                OnConflict::columns([C::PairingId, C::FiscalYear])
-                    .update_columns([C::CommittedFen, C::AllocatedFen])
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
+    let types = &["bigint", "int", "bigint", "bigint"];
+    let insert = "INSERT INTO pairing_year_balances (pairing_id, fiscal_year, committed_fen, \
+                  allocated_fen)";
+    let mut statements = Vec::new();
+    if !stored.is_empty() {
+        let rows = script::json_table(backend, types, 1, &[]);
+        statements.push(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "{insert} {rows} ON CONFLICT (pairing_id, fiscal_year) DO UPDATE SET \
+                 committed_fen = excluded.committed_fen, allocated_fen = excluded.allocated_fen"
+            ),
+            [json_array(stored).into()],
+        ));
     }
-    for chunk in new.chunks(INSERT_CHUNK) {
-        pairing_year_balance::Entity::insert_many(chunk.iter().map(|(_, m)| m.clone()))
-            .exec_without_returning(db)
-            .await
-            .map_err(|e| constraint_error(e, || Error::Contention))?;
+    if !new.is_empty() {
+        let rows = script::json_table(backend, types, 1, &[]);
+        statements.push(Statement::from_sql_and_values(
+            backend,
+            format!("{insert} {rows}"),
+            [json_array(new).into()],
+        ));
     }
-    Ok(())
+    statements
 }
 
-/// Writes the project balances the batch moved, as the books now hold them. Every project
-/// has its row from creation, locked when the books were read.
-async fn save_projects(
-    db: &impl ConnectionTrait,
-    books: &Books,
-    ids: BTreeSet<i64>,
-) -> Result<(), Error> {
-    let models: Vec<_> = ids
+/// The write of the project balances the batch moved, as the books now hold them. Every
+/// project has its row from creation, locked when the books were read.
+fn save_projects(backend: DatabaseBackend, books: &Books, ids: BTreeSet<i64>) -> Option<Statement> {
+    if ids.is_empty() {
+        return None;
+    }
+    let rows: Vec<_> = ids
         .into_iter()
         .map(|id| {
             let balance = books.project_balances.get(&id).copied().unwrap_or_default();
-            project_balance::ActiveModel {
-                project_id: Set(id),
-                allocated_fen: Set(balance.allocated),
-                disbursed_fen: Set(balance.disbursed),
-            }
+            (
+                (),
+                serde_json::json!([id, balance.allocated, balance.disbursed]),
+            )
         })
         .collect();
-    use project_balance::Column as C;
-    for chunk in models.chunks(INSERT_CHUNK) {
-        project_balance::Entity::insert_many(chunk.to_vec())
-            .on_conflict(
-                OnConflict::column(C::ProjectId)
-                    .update_columns([C::AllocatedFen, C::DisbursedFen])
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(())
+    let select = script::json_table(backend, &["bigint", "bigint", "bigint"], 1, &[]);
+    Some(Statement::from_sql_and_values(
+        backend,
+        format!(
+            "INSERT INTO project_balances (project_id, allocated_fen, disbursed_fen) {select} \
+             ON CONFLICT (project_id) DO UPDATE SET allocated_fen = excluded.allocated_fen, \
+             disbursed_fen = excluded.disbursed_fen"
+        ),
+        [json_array(rows).into()],
+    ))
 }
 
-async fn add_to_totals(
-    db: &impl ConnectionTrait,
+/// One JSON array of the rows of `tagged`, as text.
+fn json_array<T>(tagged: Vec<(T, serde_json::Value)>) -> String {
+    serde_json::Value::Array(tagged.into_iter().map(|(_, row)| row).collect()).to_string()
+}
+
+/// The write that adds the batch's effects to the summary totals.
+fn add_to_totals(
+    backend: DatabaseBackend,
     totals: BTreeMap<(String, i32, i16, i16, i16), Effect>,
-) -> Result<(), Error> {
-    if totals.is_empty() {
-        return Ok(());
-    }
-    // Hundreds of rows per batch: sent as one JSON array, so that the statement's text
-    // stays the same (prepared once) and only one value is bound.
-    let rows: Vec<serde_json::Value> = totals
+) -> Statement {
+    let rows: Vec<_> = totals
         .into_iter()
         .map(|((scope, year, source, instrument, field), e)| {
-            serde_json::json!([
+            let row = serde_json::json!([
                 scope,
                 year,
                 source,
@@ -415,36 +748,30 @@ async fn add_to_totals(
                 e.committed,
                 e.allocated,
                 e.disbursed
-            ])
+            ]);
+            ((), row)
         })
         .collect();
-    let backend = db.get_database_backend();
-    let rows_of = match backend {
-        DatabaseBackend::Postgres => {
-            "SELECT e->>0, (e->>1)::int, (e->>2)::smallint, (e->>3)::smallint, \
-             (e->>4)::smallint, (e->>5)::bigint, (e->>6)::bigint, (e->>7)::bigint \
-             FROM jsonb_array_elements($1::jsonb) AS e"
-        }
-        _ => {
-            "SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
-             value->>6, value->>7 FROM json_each($1) WHERE true"
-        }
-    };
-    let sql = format!(
-        "INSERT INTO fund_totals (scope, fiscal_year, source, instrument, field, \
-         committed_fen, allocated_fen, disbursed_fen) {rows_of} \
-         ON CONFLICT (scope, fiscal_year, source, instrument, field) DO UPDATE SET \
-         committed_fen = fund_totals.committed_fen + excluded.committed_fen, \
-         allocated_fen = fund_totals.allocated_fen + excluded.allocated_fen, \
-         disbursed_fen = fund_totals.disbursed_fen + excluded.disbursed_fen"
-    );
-    db.execute_raw(Statement::from_sql_and_values(
+    let select = script::json_table(
         backend,
-        sql,
-        [serde_json::Value::Array(rows).to_string().into()],
-    ))
-    .await?;
-    Ok(())
+        &[
+            "text", "int", "smallint", "smallint", "smallint", "bigint", "bigint", "bigint",
+        ],
+        1,
+        &[],
+    );
+    Statement::from_sql_and_values(
+        backend,
+        format!(
+            "INSERT INTO fund_totals (scope, fiscal_year, source, instrument, field, \
+             committed_fen, allocated_fen, disbursed_fen) {select} \
+             ON CONFLICT (scope, fiscal_year, source, instrument, field) DO UPDATE SET \
+             committed_fen = fund_totals.committed_fen + excluded.committed_fen, \
+             allocated_fen = fund_totals.allocated_fen + excluded.allocated_fen, \
+             disbursed_fen = fund_totals.disbursed_fen + excluded.disbursed_fen"
+        ),
+        [json_array(rows).into()],
+    )
 }
 
 /// The request ids among `ids` that were used before, by id.

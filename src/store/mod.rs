@@ -11,6 +11,7 @@ pub mod point_read;
 pub mod program;
 pub mod project;
 pub mod region;
+mod script;
 pub mod seed;
 pub mod supervision;
 pub mod talent;
