@@ -5,14 +5,16 @@ use std::{cell::RefCell, future::Future};
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait},
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
 };
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 
-use super::entities::{audit_checkpoint, audit_event, audit_head, audit_node};
+use super::{
+    entities::{audit_checkpoint, audit_event, audit_head, audit_node},
+    script,
+};
 use crate::{
     domain::{
         audit::{Actor, AuditEvent},
@@ -99,25 +101,25 @@ pub async fn seal(db: &impl ConnectionTrait, events: Vec<PendingEvent>) -> Resul
         return Ok(());
     }
     let count = events.len() as i64;
-    let head = audit_head::Entity::update_many()
-        .col_expr(
-            audit_head::Column::Size,
-            Expr::col(audit_head::Column::Size).add(count),
-        )
-        .col_expr(
-            audit_head::Column::TreeSize,
-            Expr::col(audit_head::Column::Size).add(count),
-        )
-        .filter(audit_head::Column::Id.eq(1))
-        .filter(Expr::col(audit_head::Column::TreeSize).eq(Expr::col(audit_head::Column::Size)))
-        .exec_with_returning(db)
+    let backend = db.get_database_backend();
+    let head = script::run_all(db, take_numbers(backend, count))
         .await?
         .pop()
-        .ok_or_else(|| anyhow::anyhow!("the audit head is missing or its tree lags the log"))?;
-    let covered = (head.size - count) as u64;
+        .ok_or_else(|| anyhow::anyhow!("the audit head row is missing"))?;
+    let (size, tree_size): (i64, i64) = (head.try_get_by_index(0)?, head.try_get_by_index(1)?);
+    if tree_size != size {
+        return Err(anyhow::anyhow!("the audit tree lags the log").into());
+    }
+    let covered = (size - count) as u64;
     let time = AuditEvent::stored_time(Utc::now());
     // The complete subtrees of the tree so far are its right edge: all a new leaf can join.
-    let mut edge = stored_nodes(db, &merkle::range_nodes(0, covered)).await?;
+    let stored_edge = edge_nodes(&head.try_get_by_index::<String>(2)?)?;
+    let mut edge = std::collections::HashMap::new();
+    for id in merkle::range_nodes(0, covered) {
+        if let Some(hash) = stored_edge.get(&id) {
+            edge.insert(id, *hash);
+        }
+    }
     let mut rows = Vec::with_capacity(events.len());
     let mut nodes = Vec::with_capacity(2 * events.len());
     for (offset, pending) in events.into_iter().enumerate() {
@@ -154,39 +156,125 @@ pub async fn seal(db: &impl ConnectionTrait, events: Vec<PendingEvent>) -> Resul
         }
         rows.push(row(event));
     }
-    for chunk in rows.chunks(500) {
-        audit_event::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(db)
-            .await?;
-    }
-    for chunk in nodes.chunks(500) {
-        audit_node::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(db)
-            .await?;
-    }
+    script::run_all(db, insert_events(backend, time, rows, nodes)).await?;
     Ok(())
 }
 
-fn row(event: AuditEvent) -> audit_event::ActiveModel {
-    audit_event::ActiveModel {
-        seq: Set(event.seq),
-        time: Set(event.time),
-        actor_token_id: Set(event.actor.token_id),
-        actor_label: Set(event.actor.label),
-        actor_role: Set(event.actor.role.map(|r| r as i16)),
-        method: Set(event.method),
-        resource: Set(event.resource),
-        request_id: Set(event.request_id),
-        resource_sha256: Set(event.resource_sha256),
-    }
+/// The statements that take the numbers of `count` new events: the head moves past them,
+/// which locks it until the transaction ends; then a select of the head and of the stored
+/// nodes that can make up the right edge of the tree before them (at each level, the node
+/// just left of the old size), as JSON. The head does not move if its tree lags the log;
+/// the select then shows the lag.
+fn take_numbers(backend: DatabaseBackend, count: i64) -> Vec<Statement> {
+    let (param, nodes_json) = match backend {
+        DatabaseBackend::Sqlite => ("?", "json_group_array(json_array(n.level, n.idx, n.hash))"),
+        _ => (
+            "$1",
+            "COALESCE(json_agg(json_build_array(n.level, n.idx, n.hash)), '[]')::text",
+        ),
+    };
+    // SQLite's parameters are positional, so it is given the count once per use.
+    let uses = match backend {
+        DatabaseBackend::Sqlite => 2,
+        _ => 1,
+    };
+    let update = Statement::from_sql_and_values(
+        backend,
+        format!(
+            "UPDATE audit_head SET size = size + {param}, tree_size = size + {param} \
+             WHERE id = 1 AND tree_size = size"
+        ),
+        vec![count.into(); uses],
+    );
+    let select = Statement::from_sql_and_values(
+        backend,
+        format!(
+            "WITH RECURSIVE levels(l) AS (SELECT 0 UNION ALL SELECT l + 1 FROM levels \
+             WHERE l < 62), \
+             head AS (SELECT size, tree_size, size - {param} AS covered FROM audit_head \
+             WHERE id = 1) \
+             SELECT head.size, head.tree_size, \
+             (SELECT {nodes_json} FROM levels JOIN audit_nodes n ON n.level = levels.l \
+             AND n.idx = (head.covered >> levels.l) - 1 \
+             WHERE ((head.covered >> levels.l) & 1) = 1) FROM head"
+        ),
+        [count.into()],
+    );
+    vec![update, select]
 }
 
-fn node(id: NodeId, hash: &Hash) -> audit_node::ActiveModel {
-    audit_node::ActiveModel {
-        level: Set(id.level as i32),
-        idx: Set(id.index as i64),
-        hash: Set(to_hex(hash)),
-    }
+/// The nodes of [`take_numbers`]'s JSON: `[[level, index, hash], ...]`.
+fn edge_nodes(text: &str) -> Result<std::collections::HashMap<NodeId, Hash>, Error> {
+    let bad = || {
+        Error::from(anyhow::anyhow!(
+            "the audit tree's right edge does not read back"
+        ))
+    };
+    let nodes: Vec<(u32, u64, String)> = serde_json::from_str(text).map_err(|_| bad())?;
+    nodes
+        .into_iter()
+        .map(|(level, index, hash)| Ok((NodeId { level, index }, from_hex(&hash).ok_or_else(bad)?)))
+        .collect()
+}
+
+/// The inserts of the events and of the tree nodes they complete, each as one JSON value.
+fn insert_events(
+    backend: DatabaseBackend,
+    time: chrono::DateTime<Utc>,
+    events: Vec<serde_json::Value>,
+    nodes: Vec<serde_json::Value>,
+) -> Vec<Statement> {
+    // The time is bound as itself, first in the text, so that it is stored as every other.
+    let time_param = match backend {
+        DatabaseBackend::Sqlite => "?",
+        _ => "$1",
+    };
+    let events_select = script::json_table(
+        backend,
+        &[
+            "bigint", "bigint", "text", "smallint", "text", "text", "text", "text",
+        ],
+        2,
+        &[time_param],
+    );
+    let nodes_select = script::json_table(backend, &["int", "bigint", "text"], 1, &[]);
+    vec![
+        Statement::from_sql_and_values(
+            backend,
+            format!(
+                "INSERT INTO audit_events (seq, actor_token_id, actor_label, actor_role, method, \
+                 resource, request_id, resource_sha256, time) {events_select}"
+            ),
+            [
+                time.into(),
+                serde_json::Value::Array(events).to_string().into(),
+            ],
+        ),
+        Statement::from_sql_and_values(
+            backend,
+            format!("INSERT INTO audit_nodes (level, idx, hash) {nodes_select}"),
+            [serde_json::Value::Array(nodes).to_string().into()],
+        ),
+    ]
+}
+
+/// An event as [`insert_events`] sends it; its time goes apart.
+fn row(event: AuditEvent) -> serde_json::Value {
+    serde_json::json!([
+        event.seq,
+        event.actor.token_id,
+        event.actor.label,
+        event.actor.role,
+        event.method,
+        event.resource,
+        event.request_id,
+        event.resource_sha256,
+    ])
+}
+
+/// A tree node as [`insert_events`] sends it.
+fn node(id: NodeId, hash: &Hash) -> serde_json::Value {
+    serde_json::json!([id.level, id.index, to_hex(hash)])
 }
 
 /// The number of events in the log (all covered by the stored tree once committed).
