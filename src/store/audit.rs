@@ -102,24 +102,14 @@ pub async fn seal(db: &impl ConnectionTrait, events: Vec<PendingEvent>) -> Resul
     }
     let count = events.len() as i64;
     let backend = db.get_database_backend();
-    let head = script::run_all(db, take_numbers(backend, count))
-        .await?
-        .pop()
-        .ok_or_else(|| anyhow::anyhow!("the audit head row is missing"))?;
-    let (size, tree_size): (i64, i64) = (head.try_get_by_index(0)?, head.try_get_by_index(1)?);
-    if tree_size != size {
-        return Err(anyhow::anyhow!("the audit tree lags the log").into());
-    }
-    let covered = (size - count) as u64;
+    // The update returns a row only if the head moved; the select then returns one more.
+    let rows = script::run_all(db, take_numbers(backend, count)).await?;
+    let [_, head] = <[_; 2]>::try_from(rows)
+        .map_err(|_| anyhow::anyhow!("the audit head is missing or its tree lags the log"))?;
+    let covered = (head.try_get_by_index::<i64>(0)? - count) as u64;
     let time = AuditEvent::stored_time(Utc::now());
     // The complete subtrees of the tree so far are its right edge: all a new leaf can join.
-    let stored_edge = edge_nodes(&head.try_get_by_index::<String>(2)?)?;
-    let mut edge = std::collections::HashMap::new();
-    for id in merkle::range_nodes(0, covered) {
-        if let Some(hash) = stored_edge.get(&id) {
-            edge.insert(id, *hash);
-        }
-    }
+    let mut edge = edge_nodes(&head.try_get_by_index::<String>(1)?)?;
     let mut rows = Vec::with_capacity(events.len());
     let mut nodes = Vec::with_capacity(2 * events.len());
     for (offset, pending) in events.into_iter().enumerate() {
@@ -161,10 +151,10 @@ pub async fn seal(db: &impl ConnectionTrait, events: Vec<PendingEvent>) -> Resul
 }
 
 /// The statements that take the numbers of `count` new events: the head moves past them,
-/// which locks it until the transaction ends; then a select of the head and of the stored
-/// nodes that can make up the right edge of the tree before them (at each level, the node
-/// just left of the old size), as JSON. The head does not move if its tree lags the log;
-/// the select then shows the lag.
+/// which locks it until the transaction ends, and returns its new size, unless the tree
+/// lags the log; then a select of the new size and of the stored right edge of the tree
+/// before the new events, as JSON: at each level whose bit is set in the old size, the
+/// node just left of it, which are the nodes of `merkle::range_nodes(0, old size)`.
 fn take_numbers(backend: DatabaseBackend, count: i64) -> Vec<Statement> {
     let (param, nodes_json) = match backend {
         DatabaseBackend::Sqlite => ("?", "json_group_array(json_array(n.level, n.idx, n.hash))"),
@@ -173,7 +163,7 @@ fn take_numbers(backend: DatabaseBackend, count: i64) -> Vec<Statement> {
             "COALESCE(json_agg(json_build_array(n.level, n.idx, n.hash)), '[]')::text",
         ),
     };
-    // SQLite's parameters are positional, so it is given the count once per use.
+    // SQLite's parameters are positional: it is given the count once for each use.
     let uses = match backend {
         DatabaseBackend::Sqlite => 2,
         _ => 1,
@@ -182,7 +172,7 @@ fn take_numbers(backend: DatabaseBackend, count: i64) -> Vec<Statement> {
         backend,
         format!(
             "UPDATE audit_head SET size = size + {param}, tree_size = size + {param} \
-             WHERE id = 1 AND tree_size = size"
+             WHERE id = 1 AND tree_size = size RETURNING size"
         ),
         vec![count.into(); uses],
     );
@@ -191,9 +181,8 @@ fn take_numbers(backend: DatabaseBackend, count: i64) -> Vec<Statement> {
         format!(
             "WITH RECURSIVE levels(l) AS (SELECT 0 UNION ALL SELECT l + 1 FROM levels \
              WHERE l < 62), \
-             head AS (SELECT size, tree_size, size - {param} AS covered FROM audit_head \
-             WHERE id = 1) \
-             SELECT head.size, head.tree_size, \
+             head AS (SELECT size, size - {param} AS covered FROM audit_head WHERE id = 1) \
+             SELECT head.size, \
              (SELECT {nodes_json} FROM levels JOIN audit_nodes n ON n.level = levels.l \
              AND n.idx = (head.covered >> levels.l) - 1 \
              WHERE ((head.covered >> levels.l) & 1) = 1) FROM head"
@@ -224,20 +213,15 @@ fn insert_events(
     events: Vec<serde_json::Value>,
     nodes: Vec<serde_json::Value>,
 ) -> Vec<Statement> {
-    // The time is bound as itself, first in the text, so that it is stored as every other.
-    let time_param = match backend {
-        DatabaseBackend::Sqlite => "?",
-        _ => "$1",
-    };
+    // The time is bound as itself, so that it is stored as every other is.
     let events_select = script::json_table(
         backend,
         &[
             "bigint", "bigint", "text", "smallint", "text", "text", "text", "text",
         ],
-        2,
-        &[time_param],
+        true,
     );
-    let nodes_select = script::json_table(backend, &["int", "bigint", "text"], 1, &[]);
+    let nodes_select = script::json_table(backend, &["int", "bigint", "text"], false);
     vec![
         Statement::from_sql_and_values(
             backend,

@@ -9,7 +9,10 @@ use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, IdenStatic, QueryFilter,
     QueryOrder, QuerySelect, Statement, TryIntoModel,
-    sea_query::{Alias, Expr, ExprTrait, IntoIden, IntoTableRef, Order, Query},
+    sea_query::{
+        Alias, Asterisk, Expr, ExprTrait, IntoIden, IntoTableRef, Order, Query, SelectStatement,
+        UnionType,
+    },
 };
 
 use serde::Deserialize;
@@ -51,7 +54,7 @@ pub struct Ledger {
 }
 
 /// Reads what `entries` can touch: the lines reversals name, the projects and pairings
-/// involved, and their balances, in one script (see [`super::script`]). What one entry
+/// involved, and their balances; on SQLite in one statement (see [`super::script`]). What one entry
 /// leads to (a reversed line to its pairing, a project to its pairing's year) is followed
 /// inside the statements. On PostgreSQL the projects and pairings are read-locked and the
 /// balances write-locked, in id order, until the transaction ends; on SQLite the
@@ -188,9 +191,14 @@ struct Wanted {
 }
 
 impl Wanted {
-    /// The selects of the books, in the order their rows are locked: the lines and their
-    /// reversals (when there are any), the projects, the pairings, the pairing-year
-    /// balances and the project balances.
+    /// The selects of the books: the lines to be reversed and their reversals (when there
+    /// are any), then, in the order their rows are locked, the projects, the pairings, the
+    /// pairing-year balances and the project balances.
+    ///
+    /// Each part is read by its key, from one union of whatever names its rows, so that
+    /// PostgreSQL can join on the key's index (it cannot under an OR of subqueries). A
+    /// part that nothing names is not read: a select without its condition would read,
+    /// and lock, every row.
     fn selects(&self, backend: DatabaseBackend) -> Vec<(Part, JsonSelect)> {
         use fund_transaction::Column as L;
         use pairing_year_balance::Column as Y;
@@ -203,80 +211,65 @@ impl Wanted {
             }
             select
                 .from(fund_transaction::Entity)
-                .and_where(script::among(
-                    backend,
-                    (fund_transaction::Entity, L::Id),
-                    &self.lines,
-                ))
+                .and_where(L::Id.in_subquery(script::listed(backend, &self.lines)))
                 .to_owned()
         };
-        // Each condition gets the terms that name something.
-        let mut projects = Condition::any();
-        let mut pairings = Condition::any();
-        let mut years = Condition::any();
-        let mut balances = Condition::any();
-        let year_key = || Expr::tuple([Expr::col(Y::PairingId), Expr::col(Y::FiscalYear)]);
-        if reversing {
-            projects = projects.add(project::Column::Id.in_subquery(of_lines(&[L::ProjectId])));
-            pairings = pairings.add(pairing::Column::Id.in_subquery(of_lines(&[L::PairingId])));
-            years = years.add(year_key().in_subquery(of_lines(&[L::PairingId, L::FiscalYear])));
-            balances = balances
-                .add(project_balance::Column::ProjectId.in_subquery(of_lines(&[L::ProjectId])));
-        }
+        let mut project_keys = Vec::new();
+        let mut pairing_keys = Vec::new();
+        let mut year_keys = Vec::new();
         if !self.projects.is_empty() {
-            projects = projects.add(script::among(
-                backend,
-                (project::Entity, project::Column::Id),
-                &self.projects,
-            ));
-            balances = balances.add(script::among(
-                backend,
-                (project_balance::Entity, project_balance::Column::ProjectId),
-                &self.projects,
-            ));
+            project_keys.push(script::listed(backend, &self.projects));
         }
-        if !projects.is_empty() {
-            pairings = pairings.add(
-                pairing::Column::Id.in_subquery(
-                    Query::select()
-                        .column(project::Column::PairingId)
-                        .from(project::Entity)
-                        .cond_where(projects.clone())
-                        .to_owned(),
-                ),
+        if reversing {
+            project_keys.push(of_lines(&[L::ProjectId]));
+        }
+        if let Some(projects) = union(project_keys.clone()) {
+            pairing_keys.push(
+                Query::select()
+                    .column(project::Column::PairingId)
+                    .from(project::Entity)
+                    .and_where(project::Column::Id.in_subquery(projects))
+                    .to_owned(),
             );
         }
         if !self.pairings.is_empty() {
-            pairings = pairings.add(script::among(
-                backend,
-                (pairing::Entity, pairing::Column::Id),
-                &self.pairings,
-            ));
+            pairing_keys.push(script::listed(backend, &self.pairings));
+        }
+        if reversing {
+            pairing_keys.push(of_lines(&[L::PairingId]));
         }
         if !self.pairing_years.is_empty() {
-            years = years.add(year_key().in_subquery(script::pairs(backend, &self.pairing_years)));
+            year_keys.push(script::pairs(backend, &self.pairing_years));
         }
         if !self.project_years.is_empty() {
             // (project, year) becomes (the project's pairing, year).
             let named = Alias::new("named");
-            years = years.add(
-                year_key().in_subquery(
-                    Query::select()
-                        .column((project::Entity, project::Column::PairingId))
-                        .column((named.clone(), Alias::new("second")))
-                        .from_subquery(script::pairs(backend, &self.project_years), named.clone())
-                        .inner_join(
-                            project::Entity,
-                            Expr::col((project::Entity, project::Column::Id))
-                                .equals((named, Alias::new("first"))),
-                        )
-                        .to_owned(),
-                ),
+            year_keys.push(
+                Query::select()
+                    .column((project::Entity, project::Column::PairingId))
+                    .column((named.clone(), Alias::new("second")))
+                    .from_subquery(script::pairs(backend, &self.project_years), named.clone())
+                    .inner_join(
+                        project::Entity,
+                        Expr::col((project::Entity, project::Column::Id))
+                            .equals((named, Alias::new("first"))),
+                    )
+                    .to_owned(),
             );
         }
+        if reversing {
+            year_keys.push(of_lines(&[L::PairingId, L::FiscalYear]));
+        }
+        let year_key = Expr::tuple([Expr::col(Y::PairingId), Expr::col(Y::FiscalYear)]);
+        let projects =
+            union(project_keys.clone()).map(|keys| project::Column::Id.in_subquery(keys));
+        let pairings = union(pairing_keys).map(|keys| pairing::Column::Id.in_subquery(keys));
+        let years = union(year_keys).map(|keys| year_key.in_subquery(keys));
+        let balances =
+            union(project_keys).map(|keys| project_balance::Column::ProjectId.in_subquery(keys));
         let mut selects = Vec::with_capacity(6);
         if reversing {
-            let lines = script::among(backend, (fund_transaction::Entity, L::Id), &self.lines);
+            let lines = L::Id.in_subquery(script::listed(backend, &self.lines));
             selects.push((
                 Part::Lines,
                 json_select(
@@ -295,18 +288,13 @@ impl Wanted {
                     lines,
                 ),
             ));
-            let reversals = script::among(
-                backend,
-                (fund_transaction::Entity, L::ReversesId),
-                &self.lines,
-            );
+            let reversals = L::ReversesId.in_subquery(script::listed(backend, &self.lines));
             selects.push((
                 Part::Reversals,
                 json_select(fund_transaction::Entity, &[L::Id, L::ReversesId], reversals),
             ));
         }
-        // A condition without terms would select every row: such a part is not read.
-        if !projects.is_empty() {
+        if let Some(projects) = projects {
             use project::Column as P;
             let mut select = json_select(
                 project::Entity,
@@ -316,7 +304,7 @@ impl Wanted {
             select.select.order_by(P::Id, Order::Asc).lock_shared();
             selects.push((Part::Projects, select));
         }
-        if !pairings.is_empty() {
+        if let Some(pairings) = pairings {
             use pairing::Column as C;
             let mut select = json_select(
                 pairing::Entity,
@@ -339,7 +327,7 @@ impl Wanted {
             select.select.order_by(C::Id, Order::Asc).lock_shared();
             selects.push((Part::Pairings, select));
         }
-        if !years.is_empty() {
+        if let Some(years) = years {
             let mut select = json_select(
                 pairing_year_balance::Entity,
                 &[
@@ -357,7 +345,7 @@ impl Wanted {
                 .lock_exclusive();
             selects.push((Part::Years, select));
         }
-        if !balances.is_empty() {
+        if let Some(balances) = balances {
             use project_balance::Column as B;
             let mut select = json_select(
                 project_balance::Entity,
@@ -372,6 +360,23 @@ impl Wanted {
         }
         selects
     }
+}
+
+/// The rows of all of `selects`, or none when there are none. The union is read from as a
+/// table: SQLite answers `(a, b) IN (... UNION ALL ...)` with a scan, and the same from
+/// a table with index lookups.
+fn union(selects: Vec<SelectStatement>) -> Option<SelectStatement> {
+    let mut selects = selects.into_iter();
+    let mut all = selects.next()?;
+    for select in selects {
+        all.union(UnionType::All, select);
+    }
+    Some(
+        Query::select()
+            .column(Asterisk)
+            .from_subquery(all, Alias::new("keys"))
+            .to_owned(),
+    )
 }
 
 /// A select of `columns` of `table` where `condition` holds, read back as JSON objects.
@@ -628,13 +633,8 @@ fn insert_lines(
             ])
         })
         .collect();
-    // The creation time is bound as itself, so that it is stored as every other is; it
-    // comes first in the statement's text, so it is the first parameter on both.
-    let time = match backend {
-        DatabaseBackend::Sqlite => "?",
-        _ => "$1",
-    };
-    let rows = script::json_table(backend, LINE_TYPES, 2, &[time]);
+    // The creation time is bound as itself, so that it is stored as every other is.
+    let rows = script::json_table(backend, LINE_TYPES, true);
     let sql = format!(
         "INSERT INTO fund_transactions (kind, pairing_id, project_id, fiscal_year, amount_fen, \
          source, instrument, field, payee, value_date, memo, reverses_id, creator_token_id, \
@@ -677,22 +677,22 @@ fn save_years(
                   allocated_fen)";
     let mut statements = Vec::new();
     if !stored.is_empty() {
-        let rows = script::json_table(backend, types, 1, &[]);
+        let rows = script::json_table(backend, types, false);
         statements.push(Statement::from_sql_and_values(
             backend,
             format!(
                 "{insert} {rows} ON CONFLICT (pairing_id, fiscal_year) DO UPDATE SET \
                  committed_fen = excluded.committed_fen, allocated_fen = excluded.allocated_fen"
             ),
-            [json_array(stored).into()],
+            [json_array(stored.into_iter().map(|(_, row)| row)).into()],
         ));
     }
     if !new.is_empty() {
-        let rows = script::json_table(backend, types, 1, &[]);
+        let rows = script::json_table(backend, types, false);
         statements.push(Statement::from_sql_and_values(
             backend,
             format!("{insert} {rows}"),
-            [json_array(new).into()],
+            [json_array(new.into_iter().map(|(_, row)| row)).into()],
         ));
     }
     statements
@@ -708,13 +708,10 @@ fn save_projects(backend: DatabaseBackend, books: &Books, ids: BTreeSet<i64>) ->
         .into_iter()
         .map(|id| {
             let balance = books.project_balances.get(&id).copied().unwrap_or_default();
-            (
-                (),
-                serde_json::json!([id, balance.allocated, balance.disbursed]),
-            )
+            serde_json::json!([id, balance.allocated, balance.disbursed])
         })
         .collect();
-    let select = script::json_table(backend, &["bigint", "bigint", "bigint"], 1, &[]);
+    let select = script::json_table(backend, &["bigint", "bigint", "bigint"], false);
     Some(Statement::from_sql_and_values(
         backend,
         format!(
@@ -726,9 +723,9 @@ fn save_projects(backend: DatabaseBackend, books: &Books, ids: BTreeSet<i64>) ->
     ))
 }
 
-/// One JSON array of the rows of `tagged`, as text.
-fn json_array<T>(tagged: Vec<(T, serde_json::Value)>) -> String {
-    serde_json::Value::Array(tagged.into_iter().map(|(_, row)| row).collect()).to_string()
+/// One JSON array of `rows`, as text.
+fn json_array(rows: impl IntoIterator<Item = serde_json::Value>) -> String {
+    serde_json::Value::Array(rows.into_iter().collect()).to_string()
 }
 
 /// The write that adds the batch's effects to the summary totals.
@@ -739,7 +736,7 @@ fn add_to_totals(
     let rows: Vec<_> = totals
         .into_iter()
         .map(|((scope, year, source, instrument, field), e)| {
-            let row = serde_json::json!([
+            serde_json::json!([
                 scope,
                 year,
                 source,
@@ -748,8 +745,7 @@ fn add_to_totals(
                 e.committed,
                 e.allocated,
                 e.disbursed
-            ]);
-            ((), row)
+            ])
         })
         .collect();
     let select = script::json_table(
@@ -757,8 +753,7 @@ fn add_to_totals(
         &[
             "text", "int", "smallint", "smallint", "smallint", "bigint", "bigint", "bigint",
         ],
-        1,
-        &[],
+        false,
     );
     Statement::from_sql_and_values(
         backend,

@@ -14,8 +14,8 @@ use std::fmt::Write as _;
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DbErr, QueryResult, Statement,
     sea_query::{
-        Alias, Expr, ExprTrait, Func, FunctionCall, IntoColumnRef, PostgresQueryBuilder, Query,
-        SelectStatement, SqliteQueryBuilder, Values,
+        Alias, Expr, Func, FunctionCall, PostgresQueryBuilder, Query, SelectStatement,
+        SqliteQueryBuilder, Values,
     },
 };
 
@@ -45,6 +45,9 @@ pub async fn select_json(
 ) -> Result<Vec<Vec<serde_json::Value>>, Error> {
     let backend = db.get_database_backend();
     let mut arrays = Vec::with_capacity(selects.len());
+    if selects.is_empty() {
+        return Ok(arrays);
+    }
     if backend == DatabaseBackend::Sqlite {
         let mut sql = String::from("SELECT ");
         let mut values = Vec::new();
@@ -63,10 +66,12 @@ pub async fn select_json(
             values.extend(bound.0);
         }
         let statement = Statement::from_sql_and_values(backend, sql, Values(values));
-        if let Some(row) = db.query_one_raw(statement).await? {
-            for n in 0..row.column_names().len() {
-                arrays.push(json_rows(&row.try_get_by_index::<String>(n)?)?);
-            }
+        let row = db
+            .query_one_raw(statement)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("a select of JSON arrays returned no row"))?;
+        for n in 0..row.column_names().len() {
+            arrays.push(json_rows(&row.try_get_by_index::<String>(n)?)?);
         }
         return Ok(arrays);
     }
@@ -75,11 +80,11 @@ pub async fn select_json(
         let sql =
             format!("SELECT COALESCE(json_agg(\"rows\"), '[]')::text FROM ({text}) AS \"rows\"");
         let statement = Statement::from_sql_and_values(backend, sql, bound);
-        let rows = match db.query_one_raw(statement).await? {
-            Some(row) => json_rows(&row.try_get_by_index::<String>(0)?)?,
-            None => Vec::new(),
-        };
-        arrays.push(rows);
+        let row = db
+            .query_one_raw(statement)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("a select of a JSON array returned no row"))?;
+        arrays.push(json_rows(&row.try_get_by_index::<String>(0)?)?);
     }
     Ok(arrays)
 }
@@ -101,18 +106,21 @@ pub fn rows_of<T: serde::de::DeserializeOwned>(
 ) -> Result<Vec<T>, Error> {
     rows.into_iter()
         .map(|row| {
-            serde_json::from_value(row)
-                .map_err(|e| anyhow::anyhow!("a stored row does not read back: {e}").into())
+            serde_json::from_value(row).map_err(|e| {
+                let what = std::any::type_name::<T>();
+                anyhow::anyhow!("a stored row does not read back as {what}: {e}").into()
+            })
         })
         .collect()
 }
 
-/// Runs `statements` one after another; returns the rows they return, in order. Meant
-/// for writes, of which at most one returns rows.
+/// Runs `statements` one after another, as one script on SQLite; returns the rows they
+/// return, in order. Statements on SQLite take positional `?` parameters only: a
+/// numbered one would count from the script's first value.
 ///
 /// # Errors
-/// Only the database's; on SQLite the statements before a failed one have run, inside
-/// the caller's transaction.
+/// Only the database's; the statements before a failed one have run, inside the
+/// caller's transaction, which the caller rolls back.
 pub async fn run_all(
     db: &impl ConnectionTrait,
     statements: Vec<Statement>,
@@ -143,30 +151,47 @@ fn joined(backend: DatabaseBackend, statements: Vec<Statement>) -> Statement {
     Statement::from_sql_and_values(backend, sql, Values(values))
 }
 
-/// `column IN (ids)`. On SQLite the ids travel as one JSON array, so that the statement's
-/// text, and with it the prepared statement sqlx keeps for it, is the same however many
-/// ids there are; a new text would be parsed and planned again.
-pub fn among(backend: DatabaseBackend, column: impl IntoColumnRef, ids: &[i64]) -> Expr {
+/// A select of `ids` as rows of one column. On SQLite the ids travel as one JSON array,
+/// so that the text of a statement using it, and with it the prepared statement sqlx
+/// keeps, is the same however many ids there are; a new text is parsed and planned again.
+pub fn listed(backend: DatabaseBackend, ids: &[i64]) -> SelectStatement {
     match backend {
-        DatabaseBackend::Sqlite => Expr::col(column).in_subquery(
+        DatabaseBackend::Sqlite => {
+            let json = format!(
+                "[{}]",
+                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+            );
             Query::select()
                 .column(Alias::new("value"))
-                .from_function(json_each(ids), Alias::new("listed"))
-                .to_owned(),
-        ),
-        _ => Expr::col(column).is_in(ids.iter().copied()),
+                .from_function(json_each(json), Alias::new("listed"))
+                .to_owned()
+        }
+        _ => Query::select()
+            .column(Alias::new("column1"))
+            .from_values(ids.iter().copied(), Alias::new("listed"))
+            .to_owned(),
     }
 }
 
 /// A select of `pairs` as rows of two columns, `first` and `second`; on SQLite from one
-/// JSON value, as in [`among`].
+/// JSON value, as in [`listed`].
 pub fn pairs(backend: DatabaseBackend, pairs: &[(i64, i32)]) -> SelectStatement {
     let (first, second) = (Alias::new("first"), Alias::new("second"));
     match backend {
         DatabaseBackend::Sqlite => Query::select()
             .expr_as(Expr::cust("\"value\" ->> 0"), first)
             .expr_as(Expr::cust("\"value\" ->> 1"), second)
-            .from_function(json_each(pairs), Alias::new("listed"))
+            .from_function(
+                json_each(format!(
+                    "[{}]",
+                    pairs
+                        .iter()
+                        .map(|(a, b)| format!("[{a},{b}]"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )),
+                Alias::new("listed"),
+            )
             .to_owned(),
         _ => Query::select()
             .expr_as(Expr::col(Alias::new("column1")), first)
@@ -176,47 +201,43 @@ pub fn pairs(backend: DatabaseBackend, pairs: &[(i64, i32)]) -> SelectStatement 
     }
 }
 
-/// SQLite's `json_each` over `items`, written as one JSON array.
-fn json_each(items: &[impl serde::Serialize]) -> FunctionCall {
-    let json = serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned());
+/// SQLite's `json_each` over the JSON array `json`.
+fn json_each(json: String) -> FunctionCall {
     Func::cust(Alias::new("json_each")).arg(Expr::val(json))
 }
 
-/// A select of the rows of a JSON array of arrays bound as parameter `param` (PostgreSQL
-/// numbers its parameters; SQLite's are positional), for `INSERT ... SELECT`: the columns
-/// in array order, each cast to its PostgreSQL type in `types`, then the expressions in
-/// `extra`. Rows come in array order, so ids drawn for them follow it.
-pub fn json_table(
-    backend: DatabaseBackend,
-    types: &[&str],
-    param: usize,
-    extra: &[&str],
-) -> String {
-    let mut columns: Vec<String> = match backend {
-        DatabaseBackend::Sqlite => (0..types.len())
-            .map(|n| format!("\"value\" ->> {n}"))
-            .collect(),
-        _ => types
-            .iter()
-            .enumerate()
-            .map(|(n, t)| format!("(\"element\" ->> {n})::{t}"))
-            .collect(),
-    };
-    columns.extend(extra.iter().map(|e| (*e).to_owned()));
+/// A select of the rows of a JSON array of arrays, for `INSERT ... SELECT`: the columns in
+/// array order, each cast to its PostgreSQL type in `types`, and then, with `time`, a
+/// time bound apart. The statement binds the time first, if any, then the array. Rows
+/// come in array order, so ids drawn for them follow it.
+pub fn json_table(backend: DatabaseBackend, types: &[&str], time: bool) -> String {
+    let sqlite = backend == DatabaseBackend::Sqlite;
+    let mut columns: Vec<String> = types
+        .iter()
+        .enumerate()
+        .map(|(n, t)| match sqlite {
+            true => format!("\"value\" ->> {n}"),
+            false => format!("(\"element\" ->> {n})::{t}"),
+        })
+        .collect();
+    if time {
+        columns.push(if sqlite { "?" } else { "$1" }.to_owned());
+    }
     let columns = columns.join(", ");
-    match backend {
+    match sqlite {
         // `WHERE true` lets an ON CONFLICT clause follow: SQLite would read it as a join's.
-        DatabaseBackend::Sqlite => format!("SELECT {columns} FROM json_each(?) WHERE true"),
-        _ => format!(
-            "SELECT {columns} FROM jsonb_array_elements(${param}::jsonb) WITH ORDINALITY \
-             AS \"rows\"(\"element\", \"position\") ORDER BY \"position\""
+        true => format!("SELECT {columns} FROM json_each(?) WHERE true"),
+        false => format!(
+            "SELECT {columns} FROM jsonb_array_elements(${}::jsonb) WITH ORDINALITY \
+             AS \"rows\"(\"element\", \"position\") ORDER BY \"position\"",
+            if time { 2 } else { 1 }
         ),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{Database, sea_query::Query};
+    use sea_orm::{Database, ExprTrait, sea_query::Query};
 
     use super::*;
 
@@ -232,7 +253,7 @@ mod tests {
                 backend,
                 format!(
                     "INSERT INTO pairs (first, second) {}",
-                    json_table(backend, &["bigint", "bigint"], 1, &[])
+                    json_table(backend, &["bigint", "bigint"], false)
                 ),
                 [rows.into()],
             )
@@ -245,7 +266,7 @@ mod tests {
             select: Query::select()
                 .columns([Alias::new("first"), Alias::new("second")])
                 .from(Alias::new("pairs"))
-                .and_where(among(backend, Alias::new("first"), ids))
+                .and_where(Expr::col(Alias::new("first")).in_subquery(listed(backend, ids)))
                 .to_owned(),
             columns: vec!["first".to_owned(), "second".to_owned()],
         };
