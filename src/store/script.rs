@@ -33,9 +33,9 @@ pub struct JsonSelect {
 ///
 /// Rows are what cost most to carry out of SQLite: sqlx copies every row's values and
 /// sends each row to the caller on its own. So on SQLite the selects go together as one
-/// statement that returns one row, each select's rows folded into one JSON array (a
-/// hundred rows cost about what a hundred statements would). On PostgreSQL each select
-/// is one statement returning one JSON array, run one after another in the order given.
+/// statement that returns one row, each select's rows folded into one JSON array. On
+/// PostgreSQL each select is one statement returning one JSON array, run one after
+/// another in the order given.
 ///
 /// # Errors
 /// The database's; INTERNAL when what it returns is not the JSON asked for.
