@@ -229,15 +229,12 @@ fn insert_events(
                 "INSERT INTO audit_events (seq, actor_token_id, actor_label, actor_role, method, \
                  resource, request_id, resource_sha256, time) {events_select}"
             ),
-            [
-                time.into(),
-                serde_json::Value::Array(events).to_string().into(),
-            ],
+            [time.into(), script::json_array(events).into()],
         ),
         Statement::from_sql_and_values(
             backend,
             format!("INSERT INTO audit_nodes (level, idx, hash) {nodes_select}"),
-            [serde_json::Value::Array(nodes).to_string().into()],
+            [script::json_array(nodes).into()],
         ),
     ]
 }

@@ -8,7 +8,7 @@ use chrono::{SubsecRound, Utc};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, IdenStatic, QueryFilter,
-    QueryOrder, QuerySelect, Statement, TryIntoModel,
+    QueryOrder, QuerySelect, Statement,
     sea_query::{
         Alias, Asterisk, Expr, ExprTrait, IntoIden, IntoTableRef, Order, Query, SelectStatement,
         UnionType,
@@ -54,9 +54,9 @@ pub struct Ledger {
 }
 
 /// Reads what `entries` can touch: the lines reversals name, the projects and pairings
-/// involved, and their balances; on SQLite in one statement (see [`super::script`]). What one entry
-/// leads to (a reversed line to its pairing, a project to its pairing's year) is followed
-/// inside the statements. On PostgreSQL the projects and pairings are read-locked and the
+/// involved, and their balances; on SQLite in one statement (see [`super::script`]). What
+/// one entry leads to (a reversed line to its pairing, a project to its pairing's year) is
+/// followed inside the statements. On PostgreSQL the projects and pairings are read-locked and the
 /// balances write-locked, in id order, until the transaction ends; on SQLite the
 /// transaction's write lock already covers them.
 ///
@@ -531,24 +531,25 @@ pub async fn write(
     }
     // What both databases keep, so that the rows built here equal the rows read back.
     let now = Utc::now().trunc_subsecs(6);
-    let models: Vec<fund_transaction::ActiveModel> = postings
+    // The lines as they will be stored; each gets its id from the insert.
+    let mut lines: Vec<LineRow> = postings
         .iter()
-        .map(|(p, creator)| fund_transaction::ActiveModel {
-            kind: Set(p.kind.number() as i16),
-            pairing_id: Set(p.pairing_id),
-            project_id: Set(p.project_id),
-            fiscal_year: Set(p.fiscal_year),
-            amount_fen: Set(p.amount.fen()),
-            source: Set(p.source.number() as i16),
-            instrument: Set(p.instrument.number() as i16),
-            field: Set(p.field.map_or(0, |f| f.number() as i16)),
-            payee: Set(p.payee.clone()),
-            value_date: Set(p.value_date),
-            memo: Set(p.memo.clone()),
-            reverses_id: Set(p.reverses),
-            create_time: Set(now),
-            creator_token_id: Set(*creator),
-            ..Default::default()
+        .map(|(p, creator)| LineRow {
+            id: 0,
+            kind: p.kind.number() as i16,
+            pairing_id: p.pairing_id,
+            project_id: p.project_id,
+            fiscal_year: p.fiscal_year,
+            amount_fen: p.amount.fen(),
+            source: p.source.number() as i16,
+            instrument: p.instrument.number() as i16,
+            field: p.field.map_or(0, |f| f.number() as i16),
+            payee: p.payee.clone(),
+            value_date: p.value_date,
+            memo: p.memo.clone(),
+            reverses_id: p.reverses,
+            create_time: now,
+            creator_token_id: *creator,
         })
         .collect();
     let backend = db.get_database_backend();
@@ -576,7 +577,7 @@ pub async fn write(
                 .add(p.effect);
         }
     }
-    let mut statements = vec![insert_lines(backend, postings, now)];
+    let mut statements = vec![insert_lines(backend, &lines, now)];
     statements.extend(save_years(backend, ledger, years));
     statements.extend(save_projects(backend, books, projects));
     statements.push(add_to_totals(backend, totals));
@@ -595,41 +596,36 @@ pub async fn write(
     if ids.len() != postings.len() {
         return Err(anyhow::anyhow!("the ledger insert returned {} ids", ids.len()).into());
     }
-    ids.into_iter()
-        .zip(models)
-        .map(|(id, model)| {
-            let mut model = model;
-            model.id = Set(id);
-            TryIntoModel::<LineRow>::try_into_model(model)
-                .map_err(|e| anyhow::anyhow!("a ledger line is incomplete: {e}").into())
-        })
-        .collect()
+    for (line, id) in lines.iter_mut().zip(ids) {
+        line.id = id;
+    }
+    Ok(lines)
 }
 
 /// The insert of the lines, in order, returning their ids; the lines travel as one JSON
 /// value, so that the statement's text is the same for any number of them.
 fn insert_lines(
     backend: DatabaseBackend,
-    postings: &[(Posting, Option<i64>)],
+    lines: &[LineRow],
     now: chrono::DateTime<Utc>,
 ) -> Statement {
-    let lines: Vec<serde_json::Value> = postings
+    let lines: Vec<serde_json::Value> = lines
         .iter()
-        .map(|(p, creator)| {
+        .map(|l| {
             serde_json::json!([
-                p.kind.number(),
-                p.pairing_id,
-                p.project_id,
-                p.fiscal_year,
-                p.amount.fen(),
-                p.source.number(),
-                p.instrument.number(),
-                p.field.map_or(0, |f| f.number()),
-                p.payee,
-                crate::domain::period::format_date(p.value_date),
-                p.memo,
-                p.reverses,
-                creator,
+                l.kind,
+                l.pairing_id,
+                l.project_id,
+                l.fiscal_year,
+                l.amount_fen,
+                l.source,
+                l.instrument,
+                l.field,
+                l.payee,
+                crate::domain::period::format_date(l.value_date),
+                l.memo,
+                l.reverses_id,
+                l.creator_token_id,
             ])
         })
         .collect();
@@ -640,14 +636,7 @@ fn insert_lines(
          source, instrument, field, payee, value_date, memo, reverses_id, creator_token_id, \
          create_time) {rows} RETURNING id"
     );
-    Statement::from_sql_and_values(
-        backend,
-        sql,
-        [
-            now.into(),
-            serde_json::Value::Array(lines).to_string().into(),
-        ],
-    )
+    Statement::from_sql_and_values(backend, sql, [now.into(), script::json_array(lines).into()])
 }
 
 /// The types of a ledger line's columns as [`insert_lines`] sends them.
@@ -675,24 +664,23 @@ fn save_years(
     let types = &["bigint", "int", "bigint", "bigint"];
     let insert = "INSERT INTO pairing_year_balances (pairing_id, fiscal_year, committed_fen, \
                   allocated_fen)";
+    let rows = script::json_table(backend, types, false);
     let mut statements = Vec::new();
     if !stored.is_empty() {
-        let rows = script::json_table(backend, types, false);
         statements.push(Statement::from_sql_and_values(
             backend,
             format!(
                 "{insert} {rows} ON CONFLICT (pairing_id, fiscal_year) DO UPDATE SET \
                  committed_fen = excluded.committed_fen, allocated_fen = excluded.allocated_fen"
             ),
-            [json_array(stored.into_iter().map(|(_, row)| row)).into()],
+            [script::json_array(stored.into_iter().map(|(_, row)| row)).into()],
         ));
     }
     if !new.is_empty() {
-        let rows = script::json_table(backend, types, false);
         statements.push(Statement::from_sql_and_values(
             backend,
             format!("{insert} {rows}"),
-            [json_array(new.into_iter().map(|(_, row)| row)).into()],
+            [script::json_array(new.into_iter().map(|(_, row)| row)).into()],
         ));
     }
     statements
@@ -719,13 +707,8 @@ fn save_projects(backend: DatabaseBackend, books: &Books, ids: BTreeSet<i64>) ->
              ON CONFLICT (project_id) DO UPDATE SET allocated_fen = excluded.allocated_fen, \
              disbursed_fen = excluded.disbursed_fen"
         ),
-        [json_array(rows).into()],
+        [script::json_array(rows).into()],
     ))
-}
-
-/// One JSON array of `rows`, as text.
-fn json_array(rows: impl IntoIterator<Item = serde_json::Value>) -> String {
-    serde_json::Value::Array(rows.into_iter().collect()).to_string()
 }
 
 /// The write that adds the batch's effects to the summary totals.
@@ -765,7 +748,7 @@ fn add_to_totals(
              allocated_fen = fund_totals.allocated_fen + excluded.allocated_fen, \
              disbursed_fen = fund_totals.disbursed_fen + excluded.disbursed_fen"
         ),
-        [json_array(rows).into()],
+        [script::json_array(rows).into()],
     )
 }
 

@@ -235,6 +235,11 @@ pub fn json_table(backend: DatabaseBackend, types: &[&str], time: bool) -> Strin
     }
 }
 
+/// One JSON array of `rows`, as text: the parameter of a [`json_table`].
+pub fn json_array(rows: impl IntoIterator<Item = serde_json::Value>) -> String {
+    serde_json::Value::Array(rows.into_iter().collect()).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use sea_orm::{Database, ExprTrait, sea_query::Query};
