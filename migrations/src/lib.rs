@@ -10,6 +10,7 @@ mod m0005_region_totals_from_pairings;
 mod m0006_talent_exchanges;
 mod m0007_supervision;
 mod m0008_supervision_lists_and_summaries;
+mod m0009_money_stays_whole;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_talent_exchanges::Migration),
             Box::new(m0007_supervision::Migration),
             Box::new(m0008_supervision_lists_and_summaries::Migration),
+            Box::new(m0009_money_stays_whole::Migration),
         ]
     }
 }

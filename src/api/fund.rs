@@ -26,8 +26,8 @@ use super::{
 use crate::{
     domain::{
         access::Caller,
-        ledger::{Books, Effect, Entry, Instrument, Kind, LineDraft, LineFilter, Source},
-        money::Balance,
+        ledger::{Books, Entry, Instrument, Kind, LineDraft, LineFilter, Source, Sums},
+        money::{Balance, Sum},
         name,
         page::Page,
         pairing::CooperationField,
@@ -39,8 +39,8 @@ use crate::{
     proto::v1::{
         FieldTotals, FundSummary, FundTotals, FundTransaction, GetFundSummaryRequest,
         GetFundTransactionRequest, InstrumentTotals, ListFundTransactionsRequest,
-        ListFundTransactionsResponse, RecordFundTransactionRequest, ReverseFundTransactionRequest,
-        SourceTotals, fund_service_server::FundService,
+        ListFundTransactionsResponse, Money, RecordFundTransactionRequest,
+        ReverseFundTransactionRequest, SourceTotals, fund_service_server::FundService,
     },
     store::{
         Store,
@@ -112,26 +112,50 @@ async fn post_batches(store: Store, mut waiting: mpsc::Receiver<Waiting>) {
         let (items, replies): (Vec<Item>, Vec<_>) =
             batch.drain(..).map(|w| (w.item, w.reply)).unzip();
         let items = Arc::new(items);
-        let outcome = store
-            .write(move |tx| {
-                let items = items.clone();
-                Box::pin(async move { post_batch(tx, &items).await })
-            })
-            .await;
+        let outcome = write_batch(&store, items.clone()).await;
         match outcome {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(result);
                 }
             }
+            // What failed the batch belongs to some line of it, not to every line: each is
+            // posted again on its own, so that only the line at fault fails.
+            Err(error) if items.len() > 1 => {
+                tracing::warn!(error = %error, lines = items.len(),
+                    "a ledger batch failed; posting its lines one by one");
+                for (item, reply) in items.iter().cloned().zip(replies) {
+                    let result = write_batch(&store, Arc::new(vec![item]))
+                        .await
+                        .and_then(|mut one| one.pop().unwrap_or_else(|| Err(unanswered())));
+                    let _ = reply.send(result);
+                }
+            }
             Err(error) => {
-                tracing::warn!(error = %error, lines = replies.len(), "a ledger batch failed");
+                tracing::warn!(error = %error, "a ledger line failed");
                 for reply in replies {
                     let _ = reply.send(Err(error.clone()));
                 }
             }
         }
     }
+}
+
+/// Posts `items` as one batch in one write transaction.
+async fn write_batch(
+    store: &Store,
+    items: Arc<Vec<Item>>,
+) -> Result<Vec<Result<LineView, Error>>, Error> {
+    store
+        .write(move |tx| {
+            let items = items.clone();
+            Box::pin(async move { post_batch(tx, &items).await })
+        })
+        .await
+}
+
+fn unanswered() -> Error {
+    anyhow::anyhow!("a ledger request went unanswered").into()
 }
 
 /// How one request of a batch is settled before posting.
@@ -253,11 +277,12 @@ async fn post_batch(
             _ => None,
         })
         .collect();
-    let mut views = views_of(tx, &replayed).await?;
+    let views = views_of(tx, &replayed).await?;
     for (index, plan) in plans.iter().enumerate() {
         match plan {
+            // Several retries of one request may come in one batch: each gets the line.
             Plan::Replay(id) => {
-                answers[index] = Some(views.remove(id).ok_or_else(|| {
+                answers[index] = Some(views.get(id).cloned().ok_or_else(|| {
                     Error::from(anyhow::anyhow!("line {id} of a request id is missing"))
                 }));
             }
@@ -275,9 +300,7 @@ async fn post_batch(
     }
     Ok(answers
         .into_iter()
-        .map(|a| {
-            a.unwrap_or_else(|| Err(anyhow::anyhow!("a ledger request went unanswered").into()))
-        })
+        .map(|a| a.unwrap_or_else(|| Err(unanswered())))
         .collect())
 }
 
@@ -431,16 +454,29 @@ fn parse_draft(t: &FundTransaction) -> Result<LineDraft, Error> {
     })
 }
 
-fn totals(effect: Effect) -> FundTotals {
-    FundTotals {
-        committed: Some(money(Balance(effect.committed))),
-        allocated: Some(money(Balance(effect.allocated))),
-        disbursed: Some(money(Balance(effect.disbursed))),
-    }
+/// The API form of a summary's sums.
+///
+/// # Errors
+/// FAILED_PRECONDITION `AMOUNT_OUT_OF_RANGE` for a sum beyond what Money carries.
+fn totals(sums: Sums) -> Result<FundTotals, Error> {
+    Ok(FundTotals {
+        committed: Some(wide_money(sums.committed)?),
+        allocated: Some(wide_money(sums.allocated)?),
+        disbursed: Some(wide_money(sums.disbursed)?),
+    })
 }
 
-fn has_money(effect: &Effect) -> bool {
-    *effect != Effect::default()
+/// A sum as google.type.Money.
+///
+/// # Errors
+/// FAILED_PRECONDITION `AMOUNT_OUT_OF_RANGE` when its yuan do not fit Money's units.
+fn wide_money(sum: Sum) -> Result<Money, Error> {
+    let (units, nanos) = sum.units_and_nanos()?;
+    Ok(Money {
+        currency_code: "CNY".to_owned(),
+        units,
+        nanos,
+    })
 }
 
 #[tonic::async_trait]
@@ -569,64 +605,58 @@ impl FundService for Funds {
             SummaryScope::Region(path) => fund::region_totals(db, path, req.fiscal_year).await?,
             _ => fund::totals(db, &req.scope, req.fiscal_year).await?,
         };
-        let mut all = Effect::default();
-        let mut by_source: BTreeMap<i16, Effect> = BTreeMap::new();
-        let mut by_instrument: BTreeMap<i16, Effect> = BTreeMap::new();
-        let mut by_field: BTreeMap<i16, Effect> = BTreeMap::new();
-        for row in rows {
-            let effect = Effect {
-                committed: row.committed_fen,
-                allocated: row.allocated_fen,
-                disbursed: row.disbursed_fen,
-            };
-            all.add(effect);
-            by_source.entry(row.source).or_default().add(effect);
-            by_instrument.entry(row.instrument).or_default().add(effect);
+        let mut all = Sums::default();
+        let mut by_source: BTreeMap<i16, Sums> = BTreeMap::new();
+        let mut by_instrument: BTreeMap<i16, Sums> = BTreeMap::new();
+        let mut by_field: BTreeMap<i16, Sums> = BTreeMap::new();
+        for row in &rows {
+            all.add(&row.sums);
+            by_source.entry(row.source).or_default().add(&row.sums);
+            by_instrument
+                .entry(row.instrument)
+                .or_default()
+                .add(&row.sums);
             if CooperationField::from_number(i32::from(row.field)).is_some() {
-                by_field.entry(row.field).or_default().add(effect);
+                by_field.entry(row.field).or_default().add(&row.sums);
             }
         }
         let (available, rate_base) = match scope {
-            SummaryScope::Project { budget_fen, .. } => (budget_fen - all.allocated, all.allocated),
+            SummaryScope::Project { budget_fen, .. } => {
+                (Sum(i128::from(budget_fen) - all.allocated.0), all.allocated)
+            }
             SummaryScope::Pairing(_) | SummaryScope::Program(_) | SummaryScope::Region(_) => {
-                (all.committed - all.allocated, all.committed)
+                (Sum(all.committed.0 - all.allocated.0), all.committed)
             }
         };
-        let execution_rate = if rate_base == 0 {
+        let execution_rate = if rate_base.0 == 0 {
             0.0
         } else {
-            all.disbursed as f64 / rate_base as f64
+            all.disbursed.0 as f64 / rate_base.0 as f64
+        };
+        let breakdown = |sums: BTreeMap<i16, Sums>| {
+            sums.into_iter()
+                .filter(|(_, s)| !s.is_zero())
+                .map(|(key, s)| Ok((i32::from(key), Some(totals(s)?))))
+                .collect::<Result<Vec<_>, Error>>()
         };
         Ok(Response::new(FundSummary {
             scope: req.scope,
             fiscal_year: req.fiscal_year,
-            totals: Some(totals(all)),
-            available_to_allocate: Some(money(Balance(available))),
-            undisbursed: Some(money(Balance(all.allocated - all.disbursed))),
+            totals: Some(totals(all)?),
+            available_to_allocate: Some(wide_money(available)?),
+            undisbursed: Some(wide_money(Sum(all.allocated.0 - all.disbursed.0))?),
             execution_rate,
-            by_instrument: by_instrument
+            by_instrument: breakdown(by_instrument)?
                 .into_iter()
-                .filter(|(_, e)| has_money(e))
-                .map(|(instrument, e)| InstrumentTotals {
-                    instrument: i32::from(instrument),
-                    totals: Some(totals(e)),
-                })
+                .map(|(instrument, totals)| InstrumentTotals { instrument, totals })
                 .collect(),
-            by_source: by_source
+            by_source: breakdown(by_source)?
                 .into_iter()
-                .filter(|(_, e)| has_money(e))
-                .map(|(source, e)| SourceTotals {
-                    source: i32::from(source),
-                    totals: Some(totals(e)),
-                })
+                .map(|(source, totals)| SourceTotals { source, totals })
                 .collect(),
-            by_field: by_field
+            by_field: breakdown(by_field)?
                 .into_iter()
-                .filter(|(_, e)| has_money(e))
-                .map(|(field, e)| FieldTotals {
-                    field: i32::from(field),
-                    totals: Some(totals(e)),
-                })
+                .map(|(field, totals)| FieldTotals { field, totals })
                 .collect(),
         }))
     }

@@ -19,7 +19,7 @@ use chrono::NaiveDate;
 
 use super::{
     filter,
-    money::{Amount, Balance},
+    money::{Amount, Balance, Sum, add_fen},
     name,
     pairing::{CooperationField, equals_only},
     project::ProjectState,
@@ -179,7 +179,8 @@ pub struct ProjectBalance {
     pub disbursed: i64,
 }
 
-/// How a line moves the totals, in fen: positive for a line, negative for a reversal.
+/// How a line moves the totals, in fen: positive for a line, negative for a reversal. As
+/// a stored total, the sums of every line of one key.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Effect {
     /// Change to committed.
@@ -210,12 +211,67 @@ impl Effect {
         }
     }
 
-    /// Adds `other` to this effect.
-    pub fn add(&mut self, other: Effect) {
-        self.committed += other.committed;
-        self.allocated += other.allocated;
-        self.disbursed += other.disbursed;
+    /// The effect that cancels this one.
+    fn negated(self) -> Self {
+        Self {
+            committed: -self.committed,
+            allocated: -self.allocated,
+            disbursed: -self.disbursed,
+        }
     }
+
+    /// This effect and `other` together.
+    ///
+    /// # Errors
+    /// FAILED_PRECONDITION `AMOUNT_OUT_OF_RANGE` when a sum leaves `i64`.
+    pub fn plus(self, other: Effect) -> Result<Effect, Error> {
+        Ok(Self {
+            committed: add_fen(self.committed, other.committed, "a committed total")?,
+            allocated: add_fen(self.allocated, other.allocated, "an allocated total")?,
+            disbursed: add_fen(self.disbursed, other.disbursed, "a disbursed total")?,
+        })
+    }
+}
+
+/// Totals summed over many stored figures, in fen: a summary's, which cannot overflow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sums {
+    /// Committed.
+    pub committed: Sum,
+    /// Allocated.
+    pub allocated: Sum,
+    /// Disbursed.
+    pub disbursed: Sum,
+}
+
+impl Sums {
+    /// Adds `other`.
+    pub fn add(&mut self, other: &Sums) {
+        self.committed.add(other.committed.0);
+        self.allocated.add(other.allocated.0);
+        self.disbursed.add(other.disbursed.0);
+    }
+
+    /// True when nothing moved.
+    pub fn is_zero(&self) -> bool {
+        *self == Sums::default()
+    }
+}
+
+/// The key of one stored total: a scope (pairing, program or project), a fiscal year, a
+/// source, an instrument and a field (none for lines without a project).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TotalKey {
+    /// `pairings/{id}`, `programs/{id}` or `projects/{id}`.
+    pub scope: String,
+    /// The fiscal year.
+    pub fiscal_year: i32,
+    /// The source.
+    pub source: Source,
+    /// The instrument.
+    pub instrument: Instrument,
+    /// The project's field.
+    pub field: Option<CooperationField>,
 }
 
 /// A line the books accepted, ready to be written.
@@ -263,6 +319,17 @@ pub struct Books {
     pub years: HashMap<(i64, i32), YearBalance>,
     /// Project balances, by project.
     pub project_balances: HashMap<i64, ProjectBalance>,
+    /// The stored totals the lines can move, by key; a key not here stands at zero.
+    pub totals: HashMap<TotalKey, Effect>,
+}
+
+/// The balances one line leaves behind: what [`Books::post`] writes into the books once
+/// every check has passed, so that a refused line changes nothing.
+#[derive(Debug, Default)]
+struct Moves {
+    year: Option<((i64, i32), YearBalance)>,
+    project: Option<(i64, ProjectBalance)>,
+    totals: Vec<(TotalKey, Effect)>,
 }
 
 /// FAILED_PRECONDITION with the amount still available, in fen and in words.
@@ -289,151 +356,92 @@ impl Books {
         }
     }
 
-    /// Applies one entry to the books and returns the line to write.
+    /// The keys of the stored totals that `entry` would move, as far as the books know
+    /// what it names: the totals to read before posting it.
+    pub fn total_keys(&self, entry: &Entry) -> Vec<TotalKey> {
+        let Some(pairing_id) = self.pairing_of(entry) else {
+            return Vec::new();
+        };
+        let Some(pairing) = self.pairings.get(&pairing_id) else {
+            return Vec::new();
+        };
+        let (project_id, fiscal_year, source, instrument, field) = match entry {
+            Entry::Record(d) => (
+                d.project_id,
+                d.fiscal_year,
+                d.source,
+                d.instrument,
+                d.project_id
+                    .and_then(|p| self.projects.get(&p))
+                    .map(|p| p.field),
+            ),
+            Entry::Reverse { line_id, .. } => match self.lines.get(line_id) {
+                Some(l) => (l.project_id, l.fiscal_year, l.source, l.instrument, l.field),
+                None => return Vec::new(),
+            },
+        };
+        total_keys(
+            pairing_id,
+            pairing.program_id,
+            project_id,
+            fiscal_year,
+            source,
+            instrument,
+            field,
+        )
+    }
+
+    /// Applies one entry to the books and returns the line to write. A refused entry
+    /// leaves the books as they were.
     ///
     /// # Errors
     /// INVALID_ARGUMENT for a pairing or project that does not exist or does not fit;
     /// NOT_FOUND for a reversal of an unknown line; FAILED_PRECONDITION for every breach
-    /// of the ledger's rules, with the amount still available where there is one.
+    /// of the ledger's rules, with the amount still available where there is one, and
+    /// `AMOUNT_OUT_OF_RANGE` for a line that would take a balance or a total beyond what
+    /// a stored figure holds.
     pub fn post(&mut self, entry: &Entry) -> Result<Posting, Error> {
-        match entry {
-            Entry::Record(draft) => self.record(draft),
+        let (posting, mut moves) = match entry {
+            Entry::Record(draft) => self.plan_record(draft)?,
             Entry::Reverse {
                 line_id,
                 reason,
                 value_date,
-            } => self.reverse(*line_id, reason, *value_date),
-        }
+            } => self.plan_reversal(*line_id, reason, *value_date)?,
+        };
+        moves.totals = self.moved_totals(&posting)?;
+        self.apply(moves, posting.reverses);
+        Ok(posting)
     }
 
-    fn record(&mut self, d: &LineDraft) -> Result<Posting, Error> {
-        let project = match d.project_id {
-            Some(id) => {
-                let facts = self.projects.get(&id).cloned().ok_or_else(|| {
-                    Error::invalid(
-                        "fund_transaction.project",
-                        format!("{} does not exist", name::format_id("projects", id)),
-                    )
-                })?;
-                Some((id, facts))
-            }
-            None => None,
-        };
-        let pairing_id = match (&project, d.pairing_id) {
-            (Some((_, p)), Some(named)) if p.pairing_id != named => {
-                return Err(Error::invalid(
-                    "fund_transaction.pairing",
-                    format!(
-                        "must be the project's pairing, {}",
-                        name::format_id("pairings", p.pairing_id)
-                    ),
-                ));
-            }
-            (Some((_, p)), _) => p.pairing_id,
-            (None, Some(named)) => named,
-            (None, None) => return Err(Error::invalid("fund_transaction.pairing", "is required")),
-        };
-        let pairing = self.pairings.get(&pairing_id).ok_or_else(|| {
-            Error::invalid(
-                "fund_transaction.pairing",
-                format!("{} does not exist", name::format_id("pairings", pairing_id)),
-            )
-        })?;
-        if !pairing.open {
-            return Err(Error::precondition(
-                "PAIRING_NOT_ACTIVE",
-                "money moves only under an active pairing; reversals are still allowed",
-            ));
-        }
-        let (first, last) = pairing.years;
-        if !(first..=last).contains(&d.fiscal_year) {
-            return Err(Error::FailedPrecondition {
-                reason: "FISCAL_YEAR_OUTSIDE_PAIRING",
-                message: format!(
-                    "fiscal year {} lies outside the pairing's period, {first} to {last}",
-                    d.fiscal_year
-                ),
-                metadata: vec![
-                    ("first_year", first.to_string()),
-                    ("last_year", last.to_string()),
-                ],
-            });
-        }
+    /// Checks a new line and works out the balances it leaves.
+    fn plan_record(&self, d: &LineDraft) -> Result<(Posting, Moves), Error> {
+        let project = self.named_project(d)?;
+        let pairing_id = self.line_pairing(d, project.as_ref())?;
+        self.check_open_year(pairing_id, d.fiscal_year)?;
         let fen = d.amount.fen();
-        match (d.kind, &project) {
-            (Kind::Commitment, _) => {
-                self.years
-                    .entry((pairing_id, d.fiscal_year))
-                    .or_default()
-                    .committed += fen;
-            }
+        let year_key = (pairing_id, d.fiscal_year);
+        let year = self.years.get(&year_key).copied().unwrap_or_default();
+        let moves = match (d.kind, &project) {
+            (Kind::Commitment, _) => Moves {
+                year: Some((year_key, commit(year, fen)?)),
+                ..Moves::default()
+            },
             (Kind::Allocation, Some((id, p))) => {
-                if !matches!(p.state, ProjectState::Approved | ProjectState::InProgress) {
-                    return Err(Error::FailedPrecondition {
-                        reason: "PROJECT_NOT_OPEN_FOR_ALLOCATION",
-                        message: format!(
-                            "allocations go only to APPROVED or IN_PROGRESS projects, and this \
-                             one is {}",
-                            p.state
-                        ),
-                        metadata: vec![("state", p.state.to_string())],
-                    });
-                }
-                let year = self
-                    .years
-                    .get(&(pairing_id, d.fiscal_year))
-                    .copied()
-                    .unwrap_or_default();
-                let uncommitted = year.committed - year.allocated;
-                if fen > uncommitted {
-                    return Err(short(
-                        "ALLOCATION_EXCEEDS_COMMITMENT",
-                        format!(
-                            "the allocation exceeds what is committed to the pairing for {} and \
-                             not yet allocated",
-                            d.fiscal_year
-                        ),
-                        uncommitted,
-                    ));
-                }
                 let balance = self.project_balances.get(id).copied().unwrap_or_default();
-                let unbudgeted = p.budget_fen - balance.allocated;
-                if fen > unbudgeted {
-                    return Err(short(
-                        "ALLOCATION_EXCEEDS_BUDGET",
-                        "the allocation would take the project beyond its budget".to_owned(),
-                        unbudgeted,
-                    ));
+                let (year, balance) = allocate(year, balance, p, fen, d.fiscal_year)?;
+                Moves {
+                    year: Some((year_key, year)),
+                    project: Some((*id, balance)),
+                    ..Moves::default()
                 }
-                self.years
-                    .entry((pairing_id, d.fiscal_year))
-                    .or_default()
-                    .allocated += fen;
-                self.project_balances.entry(*id).or_default().allocated += fen;
             }
             (Kind::Disbursement, Some((id, p))) => {
-                if p.state != ProjectState::InProgress {
-                    return Err(Error::FailedPrecondition {
-                        reason: "PROJECT_NOT_IN_PROGRESS",
-                        message: format!(
-                            "disbursements go only to IN_PROGRESS projects, and this one is {}",
-                            p.state
-                        ),
-                        metadata: vec![("state", p.state.to_string())],
-                    });
-                }
                 let balance = self.project_balances.get(id).copied().unwrap_or_default();
-                let undisbursed = balance.allocated - balance.disbursed;
-                if fen > undisbursed {
-                    return Err(short(
-                        "DISBURSEMENT_EXCEEDS_ALLOCATION",
-                        "the disbursement exceeds what the project was allocated and has not \
-                         yet paid out"
-                            .to_owned(),
-                        undisbursed,
-                    ));
+                Moves {
+                    project: Some((*id, disburse(balance, p, fen)?)),
+                    ..Moves::default()
                 }
-                self.project_balances.entry(*id).or_default().disbursed += fen;
             }
             (Kind::Allocation | Kind::Disbursement, None) => {
                 return Err(Error::invalid(
@@ -447,8 +455,8 @@ impl Books {
                     "a reversal is made with ReverseFundTransaction",
                 ));
             }
-        }
-        Ok(Posting {
+        };
+        let posting = Posting {
             kind: d.kind,
             pairing_id,
             project_id: project.as_ref().map(|(id, _)| *id),
@@ -462,23 +470,87 @@ impl Books {
             memo: d.memo.clone(),
             reverses: None,
             effect: Effect::of(d.kind, fen),
-        })
+        };
+        Ok((posting, moves))
     }
 
-    fn reverse(
-        &mut self,
+    /// The project a new line names, which must be in the books.
+    fn named_project(&self, d: &LineDraft) -> Result<Option<(i64, ProjectFacts)>, Error> {
+        let Some(id) = d.project_id else {
+            return Ok(None);
+        };
+        let facts = self.projects.get(&id).cloned().ok_or_else(|| {
+            Error::invalid(
+                "fund_transaction.project",
+                format!("{} does not exist", name::format_id("projects", id)),
+            )
+        })?;
+        Ok(Some((id, facts)))
+    }
+
+    /// The pairing of a new line: its project's, which a named pairing must match, or the
+    /// one named.
+    fn line_pairing(
+        &self,
+        d: &LineDraft,
+        project: Option<&(i64, ProjectFacts)>,
+    ) -> Result<i64, Error> {
+        match (project, d.pairing_id) {
+            (Some((_, p)), Some(named)) if p.pairing_id != named => Err(Error::invalid(
+                "fund_transaction.pairing",
+                format!(
+                    "must be the project's pairing, {}",
+                    name::format_id("pairings", p.pairing_id)
+                ),
+            )),
+            (Some((_, p)), _) => Ok(p.pairing_id),
+            (None, Some(named)) => Ok(named),
+            (None, None) => Err(Error::invalid("fund_transaction.pairing", "is required")),
+        }
+    }
+
+    /// Checks that the pairing exists, is open for new money, and covers `fiscal_year`.
+    fn check_open_year(&self, pairing_id: i64, fiscal_year: i32) -> Result<(), Error> {
+        let pairing = self.pairings.get(&pairing_id).ok_or_else(|| {
+            Error::invalid(
+                "fund_transaction.pairing",
+                format!("{} does not exist", name::format_id("pairings", pairing_id)),
+            )
+        })?;
+        if !pairing.open {
+            return Err(Error::precondition(
+                "PAIRING_NOT_ACTIVE",
+                "money moves only under an active pairing; reversals are still allowed",
+            ));
+        }
+        let (first, last) = pairing.years;
+        if !(first..=last).contains(&fiscal_year) {
+            return Err(Error::FailedPrecondition {
+                reason: "FISCAL_YEAR_OUTSIDE_PAIRING",
+                message: format!(
+                    "fiscal year {fiscal_year} lies outside the pairing's period, {first} to \
+                     {last}"
+                ),
+                metadata: vec![
+                    ("first_year", first.to_string()),
+                    ("last_year", last.to_string()),
+                ],
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks a reversal of `line_id` and works out the balances it leaves.
+    fn plan_reversal(
+        &self,
         line_id: i64,
         reason: &str,
         value_date: NaiveDate,
-    ) -> Result<Posting, Error> {
-        let line = self
-            .lines
-            .get(&line_id)
-            .cloned()
-            .ok_or_else(|| Error::NotFound {
-                reason: "FUND_TRANSACTION_NOT_FOUND",
-                resource: name::format_id("fundTransactions", line_id),
-            })?;
+    ) -> Result<(Posting, Moves), Error> {
+        let line = self.lines.get(&line_id).ok_or_else(|| Error::NotFound {
+            reason: "FUND_TRANSACTION_NOT_FOUND",
+            resource: name::format_id("fundTransactions", line_id),
+        })?;
         if line.kind == Kind::Reversal {
             return Err(Error::precondition(
                 "REVERSAL_NOT_REVERSIBLE",
@@ -495,38 +567,37 @@ impl Books {
         }
         let fen = line.amount.fen();
         let year_key = (line.pairing_id, line.fiscal_year);
-        match (line.kind, line.project_id) {
-            (Kind::Commitment, _) => {
-                let year = self.years.get(&year_key).copied().unwrap_or_default();
-                let free = year.committed - year.allocated;
-                if fen > free {
-                    return Err(short(
-                        "COMMITMENT_IN_USE",
-                        "allocations already use this commitment; reverse them first".to_owned(),
-                        free,
-                    ));
-                }
-                self.years.entry(year_key).or_default().committed -= fen;
-            }
+        let year = self.years.get(&year_key).copied().unwrap_or_default();
+        let balance_of = |project: i64| {
+            self.project_balances
+                .get(&project)
+                .copied()
+                .unwrap_or_default()
+        };
+        let moves = match (line.kind, line.project_id) {
+            (Kind::Commitment, _) => Moves {
+                year: Some((year_key, uncommit(year, fen)?)),
+                ..Moves::default()
+            },
             (Kind::Allocation, Some(project)) => {
-                let balance = self
-                    .project_balances
-                    .get(&project)
-                    .copied()
-                    .unwrap_or_default();
-                let free = balance.allocated - balance.disbursed;
-                if fen > free {
-                    return Err(short(
-                        "ALLOCATION_IN_USE",
-                        "disbursements already use this allocation; reverse them first".to_owned(),
-                        free,
-                    ));
+                let (year, balance) = unallocate(year, balance_of(project), fen)?;
+                Moves {
+                    year: Some((year_key, year)),
+                    project: Some((project, balance)),
+                    ..Moves::default()
                 }
-                self.years.entry(year_key).or_default().allocated -= fen;
-                self.project_balances.entry(project).or_default().allocated -= fen;
             }
             (Kind::Disbursement, Some(project)) => {
-                self.project_balances.entry(project).or_default().disbursed -= fen;
+                let balance = balance_of(project);
+                // The line being reversed is part of what was disbursed.
+                let balance = ProjectBalance {
+                    disbursed: balance.disbursed - fen,
+                    ..balance
+                };
+                Moves {
+                    project: Some((project, balance)),
+                    ..Moves::default()
+                }
             }
             // Allocations and disbursements always name a project; reversals were refused.
             (kind, _) => {
@@ -534,17 +605,8 @@ impl Books {
                     anyhow::anyhow!("stored {kind:?} line {line_id} cannot be reversed").into(),
                 );
             }
-        }
-        // Marked at once, so that a second reversal in the same batch is refused too; the
-        // number is filled in when the batch is written.
-        if let Some(l) = self.lines.get_mut(&line_id) {
-            l.reversed_by = Some(0);
-        }
-        let mut effect = Effect::of(line.kind, fen);
-        effect.committed = -effect.committed;
-        effect.allocated = -effect.allocated;
-        effect.disbursed = -effect.disbursed;
-        Ok(Posting {
+        };
+        let posting = Posting {
             kind: Kind::Reversal,
             pairing_id: line.pairing_id,
             project_id: line.project_id,
@@ -557,9 +619,197 @@ impl Books {
             value_date,
             memo: reason.to_owned(),
             reverses: Some(line_id),
-            effect,
-        })
+            effect: Effect::of(line.kind, fen).negated(),
+        };
+        Ok((posting, moves))
     }
+
+    /// The totals `posting` moves, as they stand after it.
+    ///
+    /// # Errors
+    /// FAILED_PRECONDITION `AMOUNT_OUT_OF_RANGE` when a total would leave `i64`; INTERNAL
+    /// when the posting's pairing left the books.
+    fn moved_totals(&self, posting: &Posting) -> Result<Vec<(TotalKey, Effect)>, Error> {
+        let pairing = self
+            .pairings
+            .get(&posting.pairing_id)
+            .ok_or_else(|| anyhow::anyhow!("pairing {} left the books", posting.pairing_id))?;
+        total_keys(
+            posting.pairing_id,
+            pairing.program_id,
+            posting.project_id,
+            posting.fiscal_year,
+            posting.source,
+            posting.instrument,
+            posting.field,
+        )
+        .into_iter()
+        .map(|key| {
+            let now = self.totals.get(&key).copied().unwrap_or_default();
+            Ok((key, now.plus(posting.effect)?))
+        })
+        .collect()
+    }
+
+    /// Writes what a checked line leaves into the books; a reversed line is marked at
+    /// once, so that a second reversal in the same batch is refused too (its number is
+    /// filled in when the batch is written).
+    fn apply(&mut self, moves: Moves, reverses: Option<i64>) {
+        if let Some((key, year)) = moves.year {
+            self.years.insert(key, year);
+        }
+        if let Some((id, balance)) = moves.project {
+            self.project_balances.insert(id, balance);
+        }
+        for (key, total) in moves.totals {
+            self.totals.insert(key, total);
+        }
+        if let Some(line) = reverses.and_then(|id| self.lines.get_mut(&id)) {
+            line.reversed_by = Some(0);
+        }
+    }
+}
+
+/// A pairing-year after a commitment of `fen`.
+fn commit(year: YearBalance, fen: i64) -> Result<YearBalance, Error> {
+    Ok(YearBalance {
+        committed: add_fen(
+            year.committed,
+            fen,
+            "the pairing's commitments for the year",
+        )?,
+        ..year
+    })
+}
+
+/// A pairing-year and a project after an allocation of `fen`, which must fit both what
+/// the year has committed and not allocated, and what the project's budget leaves.
+fn allocate(
+    year: YearBalance,
+    balance: ProjectBalance,
+    project: &ProjectFacts,
+    fen: i64,
+    fiscal_year: i32,
+) -> Result<(YearBalance, ProjectBalance), Error> {
+    if !matches!(
+        project.state,
+        ProjectState::Approved | ProjectState::InProgress
+    ) {
+        return Err(Error::FailedPrecondition {
+            reason: "PROJECT_NOT_OPEN_FOR_ALLOCATION",
+            message: format!(
+                "allocations go only to APPROVED or IN_PROGRESS projects, and this one is {}",
+                project.state
+            ),
+            metadata: vec![("state", project.state.to_string())],
+        });
+    }
+    // Both balances keep allocated ≤ committed (≤ budget), so neither difference wraps.
+    let uncommitted = year.committed - year.allocated;
+    if fen > uncommitted {
+        return Err(short(
+            "ALLOCATION_EXCEEDS_COMMITMENT",
+            format!(
+                "the allocation exceeds what is committed to the pairing for {fiscal_year} and \
+                 not yet allocated"
+            ),
+            uncommitted,
+        ));
+    }
+    let unbudgeted = project.budget_fen - balance.allocated;
+    if fen > unbudgeted {
+        return Err(short(
+            "ALLOCATION_EXCEEDS_BUDGET",
+            "the allocation would take the project beyond its budget".to_owned(),
+            unbudgeted,
+        ));
+    }
+    // Each sum stays below the figure it was just compared with.
+    Ok((
+        YearBalance {
+            allocated: year.allocated + fen,
+            ..year
+        },
+        ProjectBalance {
+            allocated: balance.allocated + fen,
+            ..balance
+        },
+    ))
+}
+
+/// A project after a disbursement of `fen`, which must fit what it was allocated and
+/// has not paid out.
+fn disburse(
+    balance: ProjectBalance,
+    project: &ProjectFacts,
+    fen: i64,
+) -> Result<ProjectBalance, Error> {
+    if project.state != ProjectState::InProgress {
+        return Err(Error::FailedPrecondition {
+            reason: "PROJECT_NOT_IN_PROGRESS",
+            message: format!(
+                "disbursements go only to IN_PROGRESS projects, and this one is {}",
+                project.state
+            ),
+            metadata: vec![("state", project.state.to_string())],
+        });
+    }
+    let undisbursed = balance.allocated - balance.disbursed;
+    if fen > undisbursed {
+        return Err(short(
+            "DISBURSEMENT_EXCEEDS_ALLOCATION",
+            "the disbursement exceeds what the project was allocated and has not yet paid out"
+                .to_owned(),
+            undisbursed,
+        ));
+    }
+    Ok(ProjectBalance {
+        disbursed: balance.disbursed + fen,
+        ..balance
+    })
+}
+
+/// A pairing-year after a commitment of `fen` is reversed; allocations must not use it.
+fn uncommit(year: YearBalance, fen: i64) -> Result<YearBalance, Error> {
+    let free = year.committed - year.allocated;
+    if fen > free {
+        return Err(short(
+            "COMMITMENT_IN_USE",
+            "allocations already use this commitment; reverse them first".to_owned(),
+            free,
+        ));
+    }
+    Ok(YearBalance {
+        committed: year.committed - fen,
+        ..year
+    })
+}
+
+/// A pairing-year and a project after an allocation of `fen` is reversed; disbursements
+/// must not use it.
+fn unallocate(
+    year: YearBalance,
+    balance: ProjectBalance,
+    fen: i64,
+) -> Result<(YearBalance, ProjectBalance), Error> {
+    let free = balance.allocated - balance.disbursed;
+    if fen > free {
+        return Err(short(
+            "ALLOCATION_IN_USE",
+            "disbursements already use this allocation; reverse them first".to_owned(),
+            free,
+        ));
+    }
+    Ok((
+        YearBalance {
+            allocated: year.allocated - fen,
+            ..year
+        },
+        ProjectBalance {
+            allocated: balance.allocated - fen,
+            ..balance
+        },
+    ))
 }
 
 /// The scopes whose totals a line of `pairing_id` (and `project`) moves: the pairing, its
@@ -574,6 +824,28 @@ pub fn summary_scopes(pairing_id: i64, program_id: i64, project: Option<i64>) ->
         scopes.push(name::format_id("projects", project));
     }
     scopes
+}
+
+/// The keys of the totals a line moves: one per [`summary_scopes`].
+fn total_keys(
+    pairing_id: i64,
+    program_id: i64,
+    project_id: Option<i64>,
+    fiscal_year: i32,
+    source: Source,
+    instrument: Instrument,
+    field: Option<CooperationField>,
+) -> Vec<TotalKey> {
+    summary_scopes(pairing_id, program_id, project_id)
+        .into_iter()
+        .map(|scope| TotalKey {
+            scope,
+            fiscal_year,
+            source,
+            instrument,
+            field,
+        })
+        .collect()
 }
 
 /// The typed query of `ListFundTransactions`.
@@ -909,6 +1181,78 @@ mod tests {
             summary_scopes(1, program, None),
             ["pairings/1", "programs/7"]
         );
+    }
+
+    #[test]
+    fn a_line_that_would_overflow_a_balance_is_refused_and_changes_nothing() {
+        let mut b = books(ProjectState::Approved);
+        let full = YearBalance {
+            committed: i64::MAX - 50,
+            allocated: 0,
+        };
+        b.years.insert((1, 2025), full);
+
+        let over = b.post(&line(Kind::Commitment, None, 2025, 1));
+        let fits = b.post(&line(Kind::Commitment, None, 2024, 1));
+
+        assert_eq!(reason_of(over), "AMOUNT_OUT_OF_RANGE");
+        assert!(fits.is_ok());
+        assert_eq!(b.years[&(1, 2025)], full);
+        assert!(
+            b.totals.keys().all(|k| k.fiscal_year == 2024),
+            "{:?}",
+            b.totals
+        );
+    }
+
+    #[test]
+    fn a_line_that_would_overflow_a_total_is_refused_and_changes_nothing() {
+        let mut b = books(ProjectState::Approved);
+        let commitment = line(Kind::Commitment, None, 2025, 1);
+        let program_key = b
+            .total_keys(&commitment)
+            .into_iter()
+            .find(|k| k.scope == "programs/7")
+            .unwrap();
+        let nearly_full = Effect {
+            committed: i64::MAX - 50,
+            ..Effect::default()
+        };
+        b.totals.insert(program_key.clone(), nearly_full);
+
+        let over = b.post(&commitment);
+        let allocation_fits = b.post(&line(Kind::Commitment, None, 2024, 1));
+
+        assert_eq!(reason_of(over), "AMOUNT_OUT_OF_RANGE");
+        assert!(allocation_fits.is_ok());
+        assert_eq!(b.totals[&program_key], nearly_full);
+        assert!(!b.years.contains_key(&(1, 2025)));
+    }
+
+    #[test]
+    fn the_totals_to_read_are_those_a_line_moves() {
+        let mut b = books(ProjectState::InProgress);
+        b.lines.insert(5, stored(Kind::Allocation, Some(10), 1));
+        let scopes = |keys: Vec<TotalKey>| -> Vec<(String, Option<CooperationField>)> {
+            keys.into_iter().map(|k| (k.scope, k.field)).collect()
+        };
+        let water = Some(CooperationField::WaterSource);
+
+        let allocation = scopes(b.total_keys(&line(Kind::Allocation, Some(10), 2025, 1)));
+        let undo = b.total_keys(&reversal(5));
+        let unknown = b.total_keys(&reversal(6));
+
+        assert_eq!(
+            allocation,
+            [
+                ("pairings/1".to_owned(), water),
+                ("programs/7".to_owned(), water),
+                ("projects/10".to_owned(), water)
+            ]
+        );
+        assert_eq!(undo.len(), 3);
+        assert!(undo.iter().all(|k| k.source == Source::Enterprise));
+        assert!(unknown.is_empty());
     }
 
     #[test]

@@ -86,10 +86,62 @@ impl fmt::Display for Amount {
     }
 }
 
-/// A signed sum of fen: a balance, a total, or what remains available. Sums of amounts
-/// stay far inside `i64` (10^12 yuan is 10^14 fen; `i64` holds 9.2 × 10^18).
+/// A signed sum of fen as one stored figure holds it: a balance, a total, or what remains
+/// available. One amount is at most 10^14 fen, but `i64` holds only 9.2 × 10^18, so 92,234
+/// of the largest amounts fill it: every addition is checked ([`Balance::plus`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Balance(pub i64);
+
+/// FAILED_PRECONDITION `AMOUNT_OUT_OF_RANGE`: `what` would grow beyond what a stored figure
+/// can hold.
+pub fn out_of_range(what: &str) -> Error {
+    Error::FailedPrecondition {
+        reason: "AMOUNT_OUT_OF_RANGE",
+        message: format!(
+            "{what} would exceed the largest sum duikou keeps ({} fen)",
+            i64::MAX
+        ),
+        metadata: vec![("max_fen", i64::MAX.to_string())],
+    }
+}
+
+/// `a + b` in fen.
+///
+/// # Errors
+/// FAILED_PRECONDITION `AMOUNT_OUT_OF_RANGE`, naming `what`, when the sum leaves `i64`.
+pub fn add_fen(a: i64, b: i64, what: &str) -> Result<i64, Error> {
+    a.checked_add(b).ok_or_else(|| out_of_range(what))
+}
+
+/// A sum of many stored figures, in fen. It is as wide as it must be that no sum of
+/// `i64` figures overflows it (2^64 of them would not); only its conversion back to
+/// google.type.Money, whose units are an `i64` of yuan, can fail.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Sum(pub i128);
+
+impl Sum {
+    /// Adds `fen`.
+    pub fn add(&mut self, fen: impl Into<i128>) {
+        self.0 += fen.into();
+    }
+
+    /// Whole yuan and the nanos of the rest, both of the same sign.
+    ///
+    /// # Errors
+    /// FAILED_PRECONDITION `AMOUNT_OUT_OF_RANGE` when the yuan do not fit an `i64`.
+    pub fn units_and_nanos(self) -> Result<(i64, i32), Error> {
+        let units = i64::try_from(self.0 / i128::from(FEN_PER_YUAN))
+            .map_err(|_| out_of_range("the sum"))?;
+        let nanos = (self.0 % i128::from(FEN_PER_YUAN)) as i32 * NANOS_PER_FEN;
+        Ok((units, nanos))
+    }
+}
+
+impl From<i64> for Sum {
+    fn from(fen: i64) -> Self {
+        Self(i128::from(fen))
+    }
+}
 
 impl Balance {
     /// Whole yuan and the nanos of the rest, as google.type.Money writes them: both of the
@@ -169,5 +221,38 @@ mod tests {
         assert_eq!(Balance(0).units_and_nanos(), (0, 0));
         assert_eq!(Balance(-5).to_string(), "-0.05 CNY");
         assert_eq!(Balance(100_050).to_string(), "1000.50 CNY");
+    }
+
+    #[test]
+    fn additions_that_would_leave_a_stored_figure_are_refused() {
+        assert_eq!(add_fen(i64::MAX - 1, 1, "x").unwrap(), i64::MAX);
+        let error = add_fen(i64::MAX, 1, "the commitment").unwrap_err();
+        assert!(matches!(
+            error,
+            Error::FailedPrecondition {
+                reason: "AMOUNT_OUT_OF_RANGE",
+                ..
+            }
+        ));
+        assert!(add_fen(i64::MIN, -1, "x").is_err());
+    }
+
+    #[test]
+    fn sums_of_stored_figures_never_wrap_and_write_back_while_the_yuan_fit() {
+        let mut sum = Sum::default();
+        sum.add(i64::MAX);
+        sum.add(i64::MAX);
+        assert_eq!(sum.0, 2 * i128::from(i64::MAX));
+        assert_eq!(
+            sum.units_and_nanos().unwrap(),
+            (184_467_440_737_095_516, 140_000_000)
+        );
+        assert_eq!(Sum(-1234).units_and_nanos().unwrap(), (-12, -340_000_000));
+        let too_big = Sum(i128::from(i64::MAX) * 100 + 100);
+        assert!(too_big.units_and_nanos().is_err());
+        assert_eq!(
+            Sum(i128::from(i64::MAX) * 100).units_and_nanos().unwrap(),
+            (i64::MAX, 0)
+        );
     }
 }

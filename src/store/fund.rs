@@ -29,9 +29,9 @@ use crate::{
     domain::{
         ledger::{
             Books, Effect, Entry, Instrument, Kind, LineFacts, PairingFacts, Posting,
-            ProjectBalance, ProjectFacts, Source, YearBalance, summary_scopes,
+            ProjectBalance, ProjectFacts, Source, Sums, TotalKey, YearBalance, summary_scopes,
         },
-        money::Amount,
+        money::{Amount, Sum},
         pairing::{CooperationField, PairingState},
         project::ProjectState,
         region::RegionPath,
@@ -39,7 +39,6 @@ use crate::{
     error::Error,
 };
 
-pub use fund_total::Model as TotalRow;
 pub use fund_transaction::Model as LineRow;
 
 /// Rows per multi-row INSERT: well inside SQLite's limit on bound values.
@@ -140,7 +139,90 @@ pub async fn load_books(db: &impl ConnectionTrait, entries: &[&Entry]) -> Result
             },
         );
     }
+    let keys: BTreeSet<TotalKey> = entries.iter().flat_map(|e| books.total_keys(e)).collect();
+    books.totals = load_totals(db, keys).await?;
     Ok(ledger)
+}
+
+/// The stored totals of `keys`, so that the books can check every sum a line moves. On
+/// PostgreSQL the rows are write-locked in key order, after the balances, until the
+/// transaction ends: no other server's batch can move them in between. A key without a
+/// row stands at zero; a row another server adds meanwhile holds at most one batch's
+/// lines, which cannot carry a sum out of range.
+///
+/// # Errors
+/// INTERNAL for a stored row that does not read back; the database's failures.
+async fn load_totals(
+    db: &impl ConnectionTrait,
+    keys: BTreeSet<TotalKey>,
+) -> Result<HashMap<TotalKey, Effect>, Error> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let backend = db.get_database_backend();
+    let wanted: Vec<serde_json::Value> = keys
+        .iter()
+        .map(|k| {
+            serde_json::json!([
+                k.scope,
+                k.fiscal_year,
+                k.source.number(),
+                k.instrument.number(),
+                k.field.map_or(0, |f| f.number())
+            ])
+        })
+        .collect();
+    let element = |n: usize, cast: &str| match backend {
+        DatabaseBackend::Sqlite => format!("\"value\" ->> {n}"),
+        _ => format!("(\"element\" ->> {n}){cast}"),
+    };
+    let (keys_table, lock) = match backend {
+        DatabaseBackend::Sqlite => ("json_each(?) AS \"keys\"", ""),
+        _ => (
+            "jsonb_array_elements($1::jsonb) AS \"keys\"(\"element\")",
+            " FOR UPDATE OF t",
+        ),
+    };
+    let sql = format!(
+        "SELECT t.scope, t.fiscal_year, t.source, t.instrument, t.field, t.committed_fen, \
+         t.allocated_fen, t.disbursed_fen FROM {keys_table} JOIN fund_totals AS t \
+         ON t.scope = {} AND t.fiscal_year = {} AND t.source = {} AND t.instrument = {} \
+         AND t.field = {} ORDER BY t.scope, t.fiscal_year, t.source, t.instrument, \
+         t.field{lock}",
+        element(0, ""),
+        element(1, "::int"),
+        element(2, "::smallint"),
+        element(3, "::smallint"),
+        element(4, "::smallint"),
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [script::json_array(wanted).into()],
+        ))
+        .await?;
+    let mut totals = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let source: i16 = row.try_get_by_index(2)?;
+        let instrument: i16 = row.try_get_by_index(3)?;
+        let field: i16 = row.try_get_by_index(4)?;
+        let unknown = || anyhow::anyhow!("a stored total has an unknown source or instrument");
+        let key = TotalKey {
+            scope: row.try_get_by_index(0)?,
+            fiscal_year: row.try_get_by_index(1)?,
+            source: Source::from_number(i32::from(source)).ok_or_else(unknown)?,
+            instrument: Instrument::from_number(i32::from(instrument)).ok_or_else(unknown)?,
+            field: CooperationField::from_number(i32::from(field)),
+        };
+        let total = Effect {
+            committed: row.try_get_by_index(5)?,
+            allocated: row.try_get_by_index(6)?,
+            disbursed: row.try_get_by_index(7)?,
+        };
+        totals.insert(key, total);
+    }
+    Ok(totals)
 }
 
 /// The parts of the books a batch reads.
@@ -565,7 +647,7 @@ pub async fn write(
             .ok_or_else(|| anyhow::anyhow!("pairing {} left the books", p.pairing_id))?;
         let field = p.field.map_or(0, |f| f.number() as i16);
         for scope in summary_scopes(p.pairing_id, pairing.program_id, p.project_id) {
-            totals
+            let total = totals
                 .entry((
                     scope,
                     p.fiscal_year,
@@ -573,8 +655,8 @@ pub async fn write(
                     p.instrument.number() as i16,
                     field,
                 ))
-                .or_default()
-                .add(p.effect);
+                .or_default();
+            *total = total.plus(p.effect)?;
         }
     }
     let mut statements = vec![insert_lines(backend, &lines, now)];
@@ -915,34 +997,71 @@ pub async fn list(
     Ok(select.order_by_asc(C::Id).limit(limit).all(db).await?)
 }
 
+/// One row of a summary: the sums of one fiscal year, source, instrument and field.
+#[derive(Debug, Clone)]
+pub struct SummaryRow {
+    /// The fiscal year.
+    pub fiscal_year: i32,
+    /// The source, as stored.
+    pub source: i16,
+    /// The instrument, as stored.
+    pub instrument: i16,
+    /// The field, as stored (0: none).
+    pub field: i16,
+    /// Committed, allocated and disbursed.
+    pub sums: Sums,
+}
+
 /// The totals rows of `scope` (a pairing, program or project), for one fiscal year or (0)
 /// all.
 ///
 /// # Errors
-/// Only the database's.
+/// The database's failures.
 pub async fn totals(
     db: &impl ConnectionTrait,
     scope: &str,
     fiscal_year: i32,
-) -> Result<Vec<TotalRow>, Error> {
+) -> Result<Vec<SummaryRow>, Error> {
     let mut select = fund_total::Entity::find().filter(fund_total::Column::Scope.eq(scope));
     if fiscal_year != 0 {
         select = select.filter(fund_total::Column::FiscalYear.eq(fiscal_year));
     }
-    Ok(select.all(db).await?)
+    Ok(select
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| SummaryRow {
+            fiscal_year: row.fiscal_year,
+            source: row.source,
+            instrument: row.instrument,
+            field: row.field,
+            sums: Sums {
+                committed: Sum::from(row.committed_fen),
+                allocated: Sum::from(row.allocated_fen),
+                disbursed: Sum::from(row.disbursed_fen),
+            },
+        })
+        .collect())
 }
+
+/// What one stored figure is split into, so that a database sum of many figures cannot
+/// overflow: SQLite's `sum()` fails on an integer overflow and PostgreSQL's sum of
+/// `bigint` is cast back to one. Each figure is `high × 2^32 + low` with both parts below
+/// 2^32 (figures are never negative), so four billion rows sum without overflow.
+const SPLIT: i64 = 1 << 32;
 
 /// The totals of the pairings with either region inside the region at `path` (a stored
 /// path), summed per fiscal year, source, instrument and field; one fiscal year or (0) all.
-/// The sums run over the pairings' totals rows, never over the ledger.
+/// The sums run over the pairings' totals rows, never over the ledger; each is exact,
+/// however many pairings there are (see [`SPLIT`]).
 ///
 /// # Errors
-/// Only the database's.
+/// The database's failures.
 pub async fn region_totals(
     db: &impl ConnectionTrait,
     path: &str,
     fiscal_year: i32,
-) -> Result<Vec<TotalRow>, Error> {
+) -> Result<Vec<SummaryRow>, Error> {
     use fund_total::Column as C;
     let pattern = format!("{}%", super::region::escape_like(path));
     let within = |column: pairing::Column| {
@@ -958,16 +1077,18 @@ pub async fn region_totals(
                 .add(within(pairing::Column::SupportedPath)),
         )
         .to_owned();
-    let sum = |column: C| Expr::col(column).sum().cast_as("BIGINT");
+    let high = |column: &str| Expr::cust(format!("CAST(SUM(\"{column}\" / {SPLIT}) AS BIGINT)"));
+    let low = |column: &str| Expr::cust(format!("CAST(SUM(\"{column}\" % {SPLIT}) AS BIGINT)"));
     let mut select = fund_total::Entity::find()
         .select_only()
         .column(C::FiscalYear)
         .column(C::Source)
         .column(C::Instrument)
-        .column(C::Field)
-        .expr(sum(C::CommittedFen))
-        .expr(sum(C::AllocatedFen))
-        .expr(sum(C::DisbursedFen))
+        .column(C::Field);
+    for column in ["committed_fen", "allocated_fen", "disbursed_fen"] {
+        select = select.expr(high(column)).expr(low(column));
+    }
+    let mut select = select
         .filter(C::Scope.in_subquery(scopes))
         .group_by(C::FiscalYear)
         .group_by(C::Source)
@@ -976,19 +1097,22 @@ pub async fn region_totals(
     if fiscal_year != 0 {
         select = select.filter(C::FiscalYear.eq(fiscal_year));
     }
-    let sums: Vec<(i32, i16, i16, i16, i64, i64, i64)> = select.into_tuple().all(db).await?;
-    Ok(sums
+    type Parts = (i32, i16, i16, i16, i64, i64, i64, i64, i64, i64);
+    let rows: Vec<Parts> = select.into_tuple().all(db).await?;
+    let joined = |high: i64, low: i64| Sum(i128::from(high) * i128::from(SPLIT) + i128::from(low));
+    Ok(rows
         .into_iter()
         .map(
-            |(fiscal_year, source, instrument, field, committed, allocated, disbursed)| TotalRow {
-                scope: path.to_owned(),
+            |(fiscal_year, source, instrument, field, ch, cl, ah, al, dh, dl)| SummaryRow {
                 fiscal_year,
                 source,
                 instrument,
                 field,
-                committed_fen: committed,
-                allocated_fen: allocated,
-                disbursed_fen: disbursed,
+                sums: Sums {
+                    committed: joined(ch, cl),
+                    allocated: joined(ah, al),
+                    disbursed: joined(dh, dl),
+                },
             },
         )
         .collect())

@@ -250,8 +250,13 @@ impl Error {
 /// deadlock.
 const RETRYABLE_SQLSTATES: &[&str] = &["40001", "40P01"];
 
-/// Check-constraint violations: PostgreSQL's SQLSTATE and SQLite's extended code.
-const CHECK_VIOLATIONS: &[&str] = &["23514", "275"];
+/// Check-constraint violations: PostgreSQL's SQLSTATE, and SQLite's extended codes for a
+/// CHECK and for a trigger's RAISE(ABORT), with which SQLite checks what it cannot as a
+/// CHECK (the type and range of money, the append-only tables).
+const CHECK_VIOLATIONS: &[&str] = &["23514", "275", "1811"];
+
+/// PostgreSQL's SQLSTATE for a number out of its type's range, such as a `bigint` sum.
+const OUT_OF_RANGE: &str = "22003";
 
 /// SQLite's primary result codes for a database that stayed busy or locked.
 const SQLITE_BUSY: i32 = 5;
@@ -279,6 +284,9 @@ impl From<DbErr> for Error {
             let sqlite_primary = code.parse::<i32>().ok().map(|n| n & 0xff);
             if matches!(sqlite_primary, Some(SQLITE_BUSY | SQLITE_LOCKED)) {
                 return Error::Unavailable(Arc::new(err));
+            }
+            if code == OUT_OF_RANGE {
+                return crate::domain::money::out_of_range("a stored sum");
             }
             if CHECK_VIOLATIONS.contains(&code) {
                 return Error::precondition(

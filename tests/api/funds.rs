@@ -27,14 +27,14 @@ const LOAN_INTEREST_SUBSIDY: i32 = 2;
 
 /// A pairing of Dongcheng with Danjiangkou (2021–2025) and an approved, started project
 /// under it with a budget of 1,000,000 yuan.
-async fn pairing_and_project(app: &mut TestApp) -> (Pairing, Project) {
+pub(crate) async fn pairing_and_project(app: &mut TestApp) -> (Pairing, Project) {
     let program = app.program().await;
     let pairing = app.pairing(pairing(&program, "110101", "420381")).await;
     let project = started(app, &pairing).await;
     (pairing, project)
 }
 
-async fn started(app: &mut TestApp, pairing: &Pairing) -> Project {
+pub(crate) async fn started(app: &mut TestApp, pairing: &Pairing) -> Project {
     let p = app.project(project(pairing, "420381")).await;
     app.projects
         .approve_project(duikou::proto::v1::ApproveProjectRequest {
@@ -53,7 +53,7 @@ async fn started(app: &mut TestApp, pairing: &Pairing) -> Project {
         .into_inner()
 }
 
-fn commitment(pairing: &Pairing, year: i32, amount: Money) -> FundTransaction {
+pub(crate) fn commitment(pairing: &Pairing, year: i32, amount: Money) -> FundTransaction {
     FundTransaction {
         kind: COMMITMENT,
         pairing: pairing.name.clone(),
@@ -66,7 +66,7 @@ fn commitment(pairing: &Pairing, year: i32, amount: Money) -> FundTransaction {
     }
 }
 
-fn allocation(project: &Project, year: i32, amount: Money) -> FundTransaction {
+pub(crate) fn allocation(project: &Project, year: i32, amount: Money) -> FundTransaction {
     FundTransaction {
         kind: ALLOCATION,
         project: project.name.clone(),
@@ -79,7 +79,7 @@ fn allocation(project: &Project, year: i32, amount: Money) -> FundTransaction {
     }
 }
 
-fn disbursement(project: &Project, year: i32, amount: Money) -> FundTransaction {
+pub(crate) fn disbursement(project: &Project, year: i32, amount: Money) -> FundTransaction {
     FundTransaction {
         kind: DISBURSEMENT,
         project: project.name.clone(),
@@ -93,7 +93,7 @@ fn disbursement(project: &Project, year: i32, amount: Money) -> FundTransaction 
     }
 }
 
-async fn record_with(
+pub(crate) async fn record_with(
     funds: &mut FundServiceClient<Authed>,
     line: FundTransaction,
 ) -> Result<FundTransaction, Status> {
@@ -106,11 +106,17 @@ async fn record_with(
         .map(tonic::Response::into_inner)
 }
 
-async fn record(app: &TestApp, line: FundTransaction) -> Result<FundTransaction, Status> {
+pub(crate) async fn record(
+    app: &TestApp,
+    line: FundTransaction,
+) -> Result<FundTransaction, Status> {
     record_with(&mut app.funds.clone(), line).await
 }
 
-async fn reverse(app: &TestApp, line: &FundTransaction) -> Result<FundTransaction, Status> {
+pub(crate) async fn reverse(
+    app: &TestApp,
+    line: &FundTransaction,
+) -> Result<FundTransaction, Status> {
     app.funds
         .clone()
         .reverse_fund_transaction(ReverseFundTransactionRequest {
@@ -122,7 +128,7 @@ async fn reverse(app: &TestApp, line: &FundTransaction) -> Result<FundTransactio
         .map(tonic::Response::into_inner)
 }
 
-async fn summary(app: &TestApp, scope: &str, year: i32) -> FundSummary {
+pub(crate) async fn summary(app: &TestApp, scope: &str, year: i32) -> FundSummary {
     app.funds
         .clone()
         .get_fund_summary(GetFundSummaryRequest {
@@ -134,7 +140,7 @@ async fn summary(app: &TestApp, scope: &str, year: i32) -> FundSummary {
         .into_inner()
 }
 
-async fn lines(app: &TestApp) -> Vec<FundTransaction> {
+pub(crate) async fn lines(app: &TestApp) -> Vec<FundTransaction> {
     app.funds
         .clone()
         .list_fund_transactions(ListFundTransactionsRequest {
@@ -147,7 +153,7 @@ async fn lines(app: &TestApp) -> Vec<FundTransaction> {
         .fund_transactions
 }
 
-fn metadata(status: &Status, key: &str) -> String {
+pub(crate) fn metadata(status: &Status, key: &str) -> String {
     status
         .get_error_details()
         .error_info()

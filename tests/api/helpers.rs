@@ -78,6 +78,8 @@ pub struct TestApp {
     pub audit: AuditServiceClient<Authed>,
     /// A channel for other services (health).
     pub channel: Channel,
+    /// Where the server listens.
+    pub address: std::net::SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     /// The server's clock, which a test may move forward.
@@ -378,6 +380,7 @@ pub async fn spawn_with(fresh: Fresh, adjust: impl FnOnce(&mut Settings)) -> Tes
         access: AccessServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         audit: AuditServiceClient::with_interceptor(channel.clone(), bearer),
         channel,
+        address,
         clock,
         stop: Some(stop),
         server: Some(server),
@@ -517,6 +520,38 @@ impl TestApp {
                 .execute_batch("BEGIN IMMEDIATE")
                 .expect("write lock");
             Box::new(std::sync::Mutex::new(connection))
+        }
+    }
+
+    /// A FundService client on a connection of its own, calling with `secret`, as a
+    /// separate client process would.
+    pub async fn funds_on_own_connection(&self, secret: &str) -> FundServiceClient<Authed> {
+        let channel = Channel::from_shared(format!("http://{}", self.address))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect");
+        FundServiceClient::with_interceptor(channel, Bearer::new(Some(secret)))
+    }
+
+    /// Holds the ledger's writes until the returned value is dropped: on SQLite by taking
+    /// the database's write lock, on PostgreSQL by locking the row of pairing `pairing_id`,
+    /// which every ledger batch touching that pairing reads with a share lock.
+    pub async fn hold_ledger_writes(&self, pairing_id: i64) -> Box<dyn std::any::Any + Send> {
+        if postgres_url().is_some() {
+            use sea_orm::TransactionTrait;
+            let db = Database::connect(&self.database_url)
+                .await
+                .expect("connect");
+            let tx = db.begin().await.expect("begin");
+            tx.execute_unprepared(&format!(
+                "SELECT id FROM pairings WHERE id = {pairing_id} FOR UPDATE"
+            ))
+            .await
+            .expect("lock the pairing");
+            Box::new((tx, db))
+        } else {
+            self.hold_program_writes().await
         }
     }
 

@@ -6,6 +6,7 @@ mod access;
 mod audit;
 mod funds;
 mod helpers;
+mod ledger_batches;
 mod ledger_model;
 mod pairings;
 mod programs;
