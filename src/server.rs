@@ -11,10 +11,10 @@ use std::{
 
 use anyhow::Context as _;
 use tokio::{
-    net::TcpListener,
-    sync::{Semaphore, watch},
+    net::{TcpListener, TcpStream},
+    sync::{Semaphore, mpsc, watch},
 };
-use tokio_stream::{StreamExt, wrappers::TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, body::Body, server::NamedService, transport::Server};
 use tower::{Layer, Service};
 use tracing::Instrument;
@@ -120,13 +120,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let max = settings.max_message_bytes;
-    // The signal is needed three times: to stop accepting, to start the grace period, and
-    // to end watch streams.
+    // The signal is needed several times: to close the listener, to let tonic finish the
+    // connections, to start the grace period, and to end watch streams and checkpoints.
     let (stop_tx, mut stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
     let regions = RegionServiceServer::new(Regions::new(store.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
@@ -164,6 +160,18 @@ pub async fn serve(
             .set_service_status(name, tonic_health::ServingStatus::Serving)
             .await;
     }
+    // Health checks turn NOT_SERVING before the stop is sent, so that they have turned
+    // whichever of the listener and tonic's accept loop sees the stop first.
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections; finishing requests in flight");
+        for name in service_names() {
+            health
+                .set_service_status(name, tonic_health::ServingStatus::NotServing)
+                .await;
+        }
+        let _ = stop_tx.send(true);
+    });
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -186,15 +194,9 @@ pub async fn serve(
         ));
     }
     let grace = Duration::from_secs(settings.shutdown_grace_secs);
-    let health_on_stop = health.clone();
+    let incoming = accepted(listener, stop_rx.clone());
     let stopping = async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
-        tracing::info!("shutting down: no new connections; finishing requests in flight");
-        for name in service_names() {
-            health_on_stop
-                .set_service_status(name, tonic_health::ServingStatus::NotServing)
-                .await;
-        }
     };
 
     let server = Server::builder()
@@ -210,7 +212,7 @@ pub async fn serve(
         .add_service(supervision)
         .add_service(access)
         .add_service(audit)
-        .serve_with_incoming_shutdown(accepted(listener), stopping);
+        .serve_with_incoming_shutdown(incoming, stopping);
 
     tokio::select! {
         result = server => result.context("serving gRPC"),
@@ -297,17 +299,39 @@ where
     }
 }
 
-/// The connections accepted on `listener`, with Nagle's algorithm off: a reply that spans
-/// several packets must not wait for the client's delayed ACK (about 40 ms a call for a
-/// client paging through a list one request at a time).
+/// The connections accepted on `listener` until `stop`, with Nagle's algorithm off: a
+/// reply that spans several packets must not wait for the client's delayed ACK (about
+/// 40 ms a call for a client paging through a list one request at a time).
+///
+/// The listener belongs to a task of its own, which closes it as soon as `stop` comes, so
+/// that a new connection is refused at once. Tonic keeps the stream it serves until the
+/// last connection has closed: a listener inside it would stay open while requests in
+/// flight finish, its backlog would fill with connections that are never answered, and
+/// clients would hang instead of trying another server.
 fn accepted(
     listener: TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    TcpListenerStream::new(listener).map(|connection| {
-        let connection = connection?;
-        connection.set_nodelay(true)?;
-        Ok(connection)
-    })
+    mut stop: watch::Receiver<bool>,
+) -> ReceiverStream<std::io::Result<TcpStream>> {
+    let (connections, incoming) = mpsc::channel(16);
+    tokio::spawn(async move {
+        let stopped = stop.wait_for(|stop| *stop);
+        tokio::pin!(stopped);
+        loop {
+            let accepted = tokio::select! {
+                _ = &mut stopped => return,
+                accepted = listener.accept() => accepted,
+            };
+            let connection = accepted.and_then(|(connection, _)| {
+                connection.set_nodelay(true)?;
+                Ok(connection)
+            });
+            tokio::select! {
+                _ = &mut stopped => return,
+                sent = connections.send(connection) => if sent.is_err() { return },
+            }
+        }
+    });
+    ReceiverStream::new(incoming)
 }
 
 /// The names of duikou's own services, as health checks know them.

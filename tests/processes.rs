@@ -3,13 +3,16 @@
 //! racing to allocate one commitment; crash safety, with the binary killed by SIGKILL
 //! while clients post ledger lines and restarted on the same database, ten times (every line
 //! a client saw acknowledged must still be there, and the balances must still agree with
-//! the lines and keep the ledger's rules); and supervision watchers on two processes
-//! seeing what both stored, in one order.
+//! the lines and keep the ledger's rules); supervision watchers on two processes seeing
+//! what both stored, in one order; and SIGTERM with a write held in flight by the
+//! database's lock: new connections are refused, the write finishes and is kept, and the
+//! process exits 0.
 
 use std::{
+    io::ErrorKind,
     net::TcpListener,
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Child, Command, ExitStatus, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -23,7 +26,7 @@ use duikou::proto::v1::{
     pairing_service_client::PairingServiceClient, project_service_client::ProjectServiceClient,
     supervision_service_client::SupervisionServiceClient,
 };
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
 use tonic::{
     Request, Status,
     metadata::{Ascii, MetadataValue},
@@ -33,6 +36,8 @@ use tonic::{
 
 const ROUNDS: usize = 10;
 const WRITERS: usize = 16;
+/// The file of a SQLite test database, in its temporary directory.
+const SQLITE_FILE: &str = "duikou.db";
 
 #[derive(Clone)]
 struct Bearer(MetadataValue<Ascii>);
@@ -68,12 +73,15 @@ fn cny(yuan: i64) -> Money {
 /// A running `duikou serve` child process.
 struct Server {
     child: Child,
+    port: u16,
+    bearer: Bearer,
     channel: Authed,
 }
 
 impl Server {
-    /// Starts the binary on `db` and waits until it answers.
-    async fn start(db: &str, key_file: &Path, secret: &str) -> Server {
+    /// Starts the binary on `db`, with `settings` as `DUIKOU_*` variables, and waits until
+    /// it answers.
+    async fn start(db: &str, key_file: &Path, secret: &str, settings: &[(&str, &str)]) -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -83,6 +91,7 @@ impl Server {
             .args(["serve", "--database-url", db])
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .env("DUIKOU_AUDIT__KEY_FILE", key_file)
+            .envs(settings.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -110,8 +119,20 @@ impl Server {
         let bearer = Bearer(format!("Bearer {secret}").parse().unwrap());
         Server {
             child,
-            channel: InterceptedService::new(channel, bearer),
+            port,
+            channel: InterceptedService::new(channel, bearer.clone()),
+            bearer,
         }
+    }
+
+    /// A connection of its own to the server.
+    async fn connect(&self) -> Authed {
+        let channel = Channel::from_shared(format!("http://127.0.0.1:{}", self.port))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connect to duikou");
+        InterceptedService::new(channel, self.bearer.clone())
     }
 
     fn funds(&self) -> FundServiceClient<Authed> {
@@ -126,6 +147,58 @@ impl Server {
     fn kill(mut self) {
         self.child.kill().expect("SIGKILL");
         self.child.wait().expect("reap");
+    }
+
+    /// SIGTERM, as a service manager stops the server.
+    fn terminate(&self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {}: {sent}", self.child.id());
+    }
+
+    /// Whether the process is still running.
+    fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("poll the process").is_none()
+    }
+
+    /// Whether a new TCP connection is refused within `within`; it is tried until then,
+    /// as the server handles a signal in its own time. A connection that is made, or
+    /// that hangs (a listener that no longer accepts but is still open takes connections
+    /// into its backlog until that is full), is not refused.
+    async fn refuses_connections_within(&self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            let attempt = tokio::net::TcpStream::connect(("127.0.0.1", self.port));
+            match tokio::time::timeout(Duration::from_millis(200), attempt).await {
+                Ok(Err(e)) if e.kind() == ErrorKind::ConnectionRefused => return true,
+                _ if Instant::now() >= deadline => return false,
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// The exit status if the process ends within `within`; none if not (it is then killed).
+    async fn exit_within(mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the process") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    /// A test that fails leaves no server behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -210,7 +283,7 @@ impl TestDatabase {
             _ => (
                 format!(
                     "sqlite://{}?mode=rwc",
-                    dir.path().join("duikou.db").display()
+                    dir.path().join(SQLITE_FILE).display()
                 ),
                 None,
             ),
@@ -240,7 +313,43 @@ impl TestDatabase {
     }
 
     async fn start(&self, secret: &str) -> Server {
-        Server::start(&self.url, &self.key_file(), secret).await
+        self.start_with(secret, &[]).await
+    }
+
+    /// A server with `settings` as `DUIKOU_*` variables.
+    async fn start_with(&self, secret: &str, settings: &[(&str, &str)]) -> Server {
+        Server::start(&self.url, &self.key_file(), secret, settings).await
+    }
+
+    /// Takes the lock that every write needs, from outside the server: on SQLite an
+    /// IMMEDIATE transaction on the file, on PostgreSQL the audit head's row, which every
+    /// audited write moves before it commits. The server's writes wait until
+    /// [`WriteLock::release`].
+    async fn lock_writes(&self) -> WriteLock {
+        match &self.postgres {
+            Some((admin, name)) => {
+                let tx = sea_orm::Database::connect(&self.url)
+                    .await
+                    .unwrap()
+                    .begin()
+                    .await
+                    .unwrap();
+                tx.execute_unprepared("SELECT size FROM audit_head WHERE id = 1 FOR UPDATE")
+                    .await
+                    .unwrap();
+                WriteLock::Postgres {
+                    tx,
+                    admin: admin.clone(),
+                    database: name.clone(),
+                }
+            }
+            None => {
+                let file = rusqlite::Connection::open(self.dir.path().join(SQLITE_FILE)).unwrap();
+                file.busy_timeout(Duration::from_secs(5)).unwrap();
+                file.execute_batch("BEGIN IMMEDIATE").unwrap();
+                WriteLock::Sqlite(file)
+            }
+        }
     }
 
     async fn remove(self) {
@@ -249,6 +358,56 @@ impl TestDatabase {
                 .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                 .await
                 .unwrap();
+        }
+    }
+}
+
+/// The write lock of a test database, held by the test (see [`TestDatabase::lock_writes`]).
+enum WriteLock {
+    Sqlite(rusqlite::Connection),
+    Postgres {
+        tx: sea_orm::DatabaseTransaction,
+        admin: sea_orm::DatabaseConnection,
+        database: String,
+    },
+}
+
+impl WriteLock {
+    /// Waits until a request of the server is waiting for this lock. PostgreSQL shows the
+    /// blocked backend in `pg_stat_activity`; SQLite shows nothing from outside (the writer
+    /// sleeps in its busy handler), so there the request is given a moment to reach it.
+    async fn until_a_write_waits(&self) {
+        let Self::Postgres {
+            admin, database, ..
+        } = self
+        else {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            return;
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let blocked = Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+            [database.clone().into()],
+        );
+        loop {
+            let row = admin.query_one_raw(blocked.clone()).await.unwrap().unwrap();
+            if row.try_get_by_index::<i64>(0).unwrap() > 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no write waited for the lock within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Lets the server's writes go on (nothing was written under the lock).
+    async fn release(self) {
+        match self {
+            Self::Sqlite(file) => file.execute_batch("ROLLBACK").unwrap(),
+            Self::Postgres { tx, .. } => tx.rollback().await.unwrap(),
         }
     }
 }
@@ -577,5 +736,92 @@ async fn watchers_on_two_server_processes_see_what_both_stored_in_one_order() {
     assert_eq!(all, filed, "each sees every filing, through either server");
     first.kill();
     second.kill();
+    db.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_refuses_new_connections_and_the_write_in_flight_finishes_and_is_kept() {
+    // The write is held well inside the busy timeout (SQLite's writer gives up after it)
+    // and the request deadline, and the server must be gone well inside the grace period,
+    // so that neither can end the write or the process in the test's place.
+    const BUSY_TIMEOUT: Duration = Duration::from_secs(20);
+    const GRACE: Duration = Duration::from_secs(30);
+    let db = TestDatabase::fresh().await;
+    let secret = db.admin_token();
+    let busy_timeout_ms = BUSY_TIMEOUT.as_millis().to_string();
+    let grace_secs = GRACE.as_secs().to_string();
+    let mut server = db
+        .start_with(
+            &secret,
+            &[
+                ("DUIKOU_DATABASE__BUSY_TIMEOUT_MS", &busy_timeout_ms),
+                ("DUIKOU_SERVER__REQUEST_TIMEOUT_SECS", &grace_secs),
+                ("DUIKOU_SERVER__SHUTDOWN_GRACE_SECS", &grace_secs),
+            ],
+        )
+        .await;
+    let (pairing, project) = open_books(&server).await;
+    // The write's connection is up and warm before the lock, so that the request itself is
+    // all that has to reach the server.
+    let mut funds = FundServiceClient::new(server.connect().await);
+    funds
+        .get_fund_summary(GetFundSummaryRequest {
+            scope: pairing.clone(),
+            fiscal_year: 0,
+        })
+        .await
+        .unwrap();
+    let lock = db.lock_writes().await;
+    let held = Instant::now();
+    let write = tokio::spawn(async move {
+        funds
+            .record_fund_transaction(RecordFundTransactionRequest {
+                fund_transaction: Some(line(0, &pairing, &project)),
+                request_id: String::new(),
+            })
+            .await
+    });
+    lock.until_a_write_waits().await;
+
+    server.terminate();
+    let refused = server
+        .refuses_connections_within(Duration::from_secs(5))
+        .await;
+    let held_across_the_signal = !write.is_finished() && server.is_running();
+    lock.release().await;
+    let held_for = held.elapsed();
+    let answered = tokio::time::timeout(Duration::from_secs(10), write).await;
+    let exited = server.exit_within(Duration::from_secs(10)).await;
+    let restarted = db.start(&secret).await;
+
+    assert!(
+        held_across_the_signal,
+        "after SIGTERM, the write and the server still wait on the lock"
+    );
+    assert!(
+        held_for < BUSY_TIMEOUT / 2,
+        "the lock was held for {held_for:?}, too near the busy timeout"
+    );
+    assert!(
+        refused,
+        "after SIGTERM, a new connection is refused while a request is in flight"
+    );
+    let recorded = answered
+        .expect("the write in flight is answered once the lock is released")
+        .expect("the write's task")
+        .expect("the write in flight succeeds")
+        .into_inner();
+    let status = exited.expect("the server exits once its request in flight is answered");
+    assert!(status.success(), "the server exits 0: {status}");
+    let stored = restarted
+        .funds()
+        .get_fund_transaction(GetFundTransactionRequest {
+            name: recorded.name.clone(),
+        })
+        .await
+        .expect("the line is kept")
+        .into_inner();
+    assert_eq!(stored, recorded);
+    restarted.kill();
     db.remove().await;
 }
