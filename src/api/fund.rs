@@ -19,9 +19,9 @@ use tokio::sync::{mpsc, oneshot};
 use tonic::{Request, Response, Status};
 
 use super::{
-    SummaryScope, authz, filter_region_path, fingerprint,
+    SummaryScope, authz, filter_region_path,
     project::{amount, money},
-    record, summary_scope, timestamp,
+    record, request_key, summary_scope, timestamp,
 };
 use crate::{
     domain::{
@@ -32,7 +32,8 @@ use crate::{
         page::Page,
         pairing::CooperationField,
         period::{format_date, parse_date},
-        request_id::{RequestId, reused},
+        region::RegionPath,
+        request_id::{RequestKey, reused},
         text,
     },
     error::Error,
@@ -45,6 +46,7 @@ use crate::{
     store::{
         Store,
         fund::{self, LineQuery, LineRow},
+        idempotency, pairing as pairings,
     },
 };
 
@@ -67,8 +69,7 @@ struct Item {
     caller: Caller,
     entry: Entry,
     method: &'static str,
-    request_id: Option<RequestId>,
-    fingerprint: String,
+    key: Option<RequestKey>,
 }
 
 /// One ledger request waiting in the queue, with the channel that answers it.
@@ -162,10 +163,10 @@ fn unanswered() -> Error {
 enum Plan {
     /// Post it.
     Post,
-    /// Its request id recorded line `id` before: answer with that line.
+    /// Its request key recorded line `id` before: answer with that line.
     Replay(i64),
-    /// The same request id came earlier in this batch, at this index.
-    SameAs(usize, String),
+    /// The same caller's request id came earlier in this batch, at this index.
+    SameAs(usize),
     /// Refused already.
     Refused(Error),
 }
@@ -176,43 +177,7 @@ async fn post_batch(
     tx: &impl ConnectionTrait,
     items: &[Item],
 ) -> Result<Vec<Result<LineView, Error>>, Error> {
-    let ids: Vec<String> = items
-        .iter()
-        .filter_map(|i| i.request_id.as_ref().map(|r| r.as_str().to_owned()))
-        .collect();
-    let used = fund::used_request_ids(tx, &ids).await?;
-    let mut first_use: HashMap<&str, usize> = HashMap::new();
-    let mut plans = Vec::with_capacity(items.len());
-    for (index, item) in items.iter().enumerate() {
-        let Some(rid) = &item.request_id else {
-            plans.push(Plan::Post);
-            continue;
-        };
-        if let Some(earlier) = used.get(rid.as_str()) {
-            plans.push(
-                if earlier.method == item.method && earlier.fingerprint == item.fingerprint {
-                    Plan::Replay(name::parse_id(
-                        "request_id",
-                        "fundTransactions",
-                        &earlier.resource,
-                    )?)
-                } else {
-                    Plan::Refused(reused())
-                },
-            );
-            continue;
-        }
-        match first_use.entry(rid.as_str()) {
-            hash_map::Entry::Occupied(first) => {
-                plans.push(Plan::SameAs(*first.get(), item.fingerprint.clone()));
-            }
-            hash_map::Entry::Vacant(slot) => {
-                slot.insert(index);
-                plans.push(Plan::Post);
-            }
-        }
-    }
-
+    let plans = plan(tx, items).await?;
     let to_post: Vec<&Entry> = items
         .iter()
         .zip(&plans)
@@ -243,7 +208,7 @@ async fn post_batch(
     }
 
     let rows = fund::write(tx, &ledger, &postings).await?;
-    let mut remember = Vec::new();
+    let mut made = Vec::new();
     for (&index, row) in posted.iter().zip(rows) {
         let item = &items[index];
         let view = LineView {
@@ -255,21 +220,72 @@ async fn post_batch(
             &item.caller,
             item.method,
             &line.name,
-            item.request_id.as_ref(),
+            item.key.as_ref(),
             &line,
         )?;
-        if let Some(rid) = &item.request_id {
-            remember.push((
-                rid.as_str().to_owned(),
-                item.method,
-                item.fingerprint.clone(),
-                line.name,
-            ));
+        if let Some(key) = &item.key {
+            made.push((key, line.name));
         }
         answers[index] = Some(Ok(view));
     }
-    fund::remember_request_ids(tx, remember).await?;
+    idempotency::settle_many(tx, made).await?;
+    // The keys of lines the books refused were claimed for nothing.
+    let refused: Vec<&RequestKey> = items
+        .iter()
+        .zip(&plans)
+        .zip(&answers)
+        .filter(|((_, plan), answer)| matches!(plan, Plan::Post) && matches!(answer, Some(Err(_))))
+        .filter_map(|((item, _), _)| item.key.as_ref())
+        .collect();
+    idempotency::release_many(tx, refused).await?;
+    replay(tx, items, &plans, &mut answers).await?;
+    Ok(answers
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|| Err(unanswered())))
+        .collect())
+}
 
+/// Settles each request's key: new keys are claimed and posted (a key repeated inside the
+/// batch waits for its first), used ones replay their line or are refused as reused.
+async fn plan(tx: &impl ConnectionTrait, items: &[Item]) -> Result<Vec<Plan>, Error> {
+    let keys: Vec<&RequestKey> = items.iter().filter_map(|i| i.key.as_ref()).collect();
+    let used = idempotency::claim_many(tx, &keys).await?;
+    let mut first_use: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    let mut plans = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let Some(key) = &item.key else {
+            plans.push(Plan::Post);
+            continue;
+        };
+        if let Some(earlier) = used.get(key) {
+            plans.push(match earlier {
+                Ok(resource) => {
+                    Plan::Replay(name::parse_id("request_id", "fundTransactions", resource)?)
+                }
+                Err(error) => Plan::Refused(error.clone()),
+            });
+            continue;
+        }
+        match first_use.entry((key.caller(), key.method(), key.id().as_str())) {
+            hash_map::Entry::Occupied(first) => plans.push(Plan::SameAs(*first.get())),
+            hash_map::Entry::Vacant(slot) => {
+                slot.insert(index);
+                plans.push(Plan::Post);
+            }
+        }
+    }
+    Ok(plans)
+}
+
+/// Answers the replays of a batch: each with its line, once the caller is found still to
+/// reach it, as a fresh request would be; a key repeated in the batch with the answer of
+/// its first use, or as reused when the request differs.
+async fn replay(
+    tx: &impl ConnectionTrait,
+    items: &[Item],
+    plans: &[Plan],
+    answers: &mut [Option<Result<LineView, Error>>],
+) -> Result<(), Error> {
     let replayed: Vec<i64> = plans
         .iter()
         .filter_map(|p| match p {
@@ -278,17 +294,34 @@ async fn post_batch(
         })
         .collect();
     let views = views_of(tx, &replayed).await?;
+    let mut reach: HashMap<i64, [RegionPath; 2]> = HashMap::new();
+    for view in views.values() {
+        if let hash_map::Entry::Vacant(slot) = reach.entry(view.row.pairing_id) {
+            if let Some(p) = pairings::get(tx, view.row.pairing_id).await? {
+                slot.insert([
+                    RegionPath::from_stored(p.supporting_path),
+                    RegionPath::from_stored(p.supported_path),
+                ]);
+            }
+        }
+    }
     for (index, plan) in plans.iter().enumerate() {
         match plan {
             // Several retries of one request may come in one batch: each gets the line.
             Plan::Replay(id) => {
-                answers[index] = Some(views.get(id).cloned().ok_or_else(|| {
+                let view = views.get(id).cloned().ok_or_else(|| {
                     Error::from(anyhow::anyhow!("line {id} of a request id is missing"))
+                });
+                answers[index] = Some(view.and_then(|view| {
+                    let [supporting, supported] = reach
+                        .get(&view.row.pairing_id)
+                        .ok_or_else(authz::outside_scope)?;
+                    authz::require_scope(&items[index].caller, &[supporting, supported])?;
+                    Ok(view)
                 }));
             }
-            Plan::SameAs(first, fingerprint) => {
-                let same = items[*first].method == items[index].method
-                    && *fingerprint == items[*first].fingerprint;
+            Plan::SameAs(first) => {
+                let same = items[*first].key == items[index].key;
                 answers[index] = Some(if same {
                     answers[*first].clone().unwrap_or_else(|| Err(reused()))
                 } else {
@@ -298,10 +331,7 @@ async fn post_batch(
             Plan::Post | Plan::Refused(_) => {}
         }
     }
-    Ok(answers
-        .into_iter()
-        .map(|a| a.unwrap_or_else(|| Err(unanswered())))
-        .collect())
+    Ok(())
 }
 
 /// Checks that the caller may move money on the pairing an entry belongs to. Permission
@@ -487,17 +517,15 @@ impl FundService for Funds {
     ) -> Result<Response<FundTransaction>, Status> {
         let caller = authz::caller(&request)?;
         let mut req = request.into_inner();
-        let request_id = RequestId::parse(&req.request_id);
-        req.request_id.clear();
+        let key = request_key(Some(&caller), RECORD, &mut req, |r| &mut r.request_id);
         let draft = parse_draft(&req.fund_transaction.clone().unwrap_or_default());
-        Error::collect([Error::of(&request_id), Error::of(&draft)])?;
+        Error::collect([Error::of(&key), Error::of(&draft)])?;
         let view = self
             .post(Item {
                 caller,
                 entry: Entry::Record(draft?),
                 method: RECORD,
-                request_id: request_id?,
-                fingerprint: fingerprint(&req),
+                key: key?,
             })
             .await?;
         tracing::info!(line = view.row.id, "ledger line recorded");
@@ -510,11 +538,10 @@ impl FundService for Funds {
     ) -> Result<Response<FundTransaction>, Status> {
         let caller = authz::caller(&request)?;
         let mut req = request.into_inner();
-        let request_id = RequestId::parse(&req.request_id);
-        req.request_id.clear();
+        let key = request_key(Some(&caller), REVERSE, &mut req, |r| &mut r.request_id);
         let line_id = name::parse_id("name", "fundTransactions", &req.name);
         let reason = text::check("reason", &req.reason, 1000, true);
-        Error::collect([Error::of(&request_id), Error::of(&line_id), reason])?;
+        Error::collect([Error::of(&key), Error::of(&line_id), reason])?;
         let view = self
             .post(Item {
                 caller,
@@ -524,8 +551,7 @@ impl FundService for Funds {
                     value_date: Utc::now().date_naive(),
                 },
                 method: REVERSE,
-                request_id: request_id?,
-                fingerprint: fingerprint(&req),
+                key: key?,
             })
             .await?;
         tracing::info!(line = view.row.id, "ledger line reversed");

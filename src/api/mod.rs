@@ -17,7 +17,10 @@ use prost::Message;
 use prost_types::{FieldMask, Timestamp};
 use sha2::{Digest, Sha256};
 
-use crate::error::Error;
+use crate::{
+    domain::request_id::{RequestId, RequestKey},
+    error::Error,
+};
 
 /// A protobuf timestamp of a stored time.
 pub(crate) fn timestamp(time: DateTime<Utc>) -> Timestamp {
@@ -27,13 +30,20 @@ pub(crate) fn timestamp(time: DateTime<Utc>) -> Timestamp {
     }
 }
 
-/// SHA-256 of a request as encoded, with its request id cleared by the caller: two
+/// Takes a create's `request_id` out of `request` (found by `field`) and makes it the key
+/// of `caller`'s requests to `method`, with the SHA-256 of the rest of the request: two
 /// requests with the same fingerprint asked for the same thing.
-pub(crate) fn fingerprint(request: &impl Message) -> String {
-    Sha256::digest(request.encode_to_vec())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+///
+/// # Errors
+/// INVALID_ARGUMENT on `request_id` when it is malformed.
+pub(crate) fn request_key<M: Message>(
+    caller: Option<&crate::domain::access::Caller>,
+    method: &str,
+    request: &mut M,
+    field: impl FnOnce(&mut M) -> &mut String,
+) -> Result<Option<RequestKey>, Error> {
+    let sent = std::mem::take(field(request));
+    Ok(RequestId::parse(&sent)?.map(|id| RequestKey::new(caller, method, id, digest(request))))
 }
 
 /// A required text field's value.
@@ -255,7 +265,7 @@ pub(crate) fn record(
     caller: &crate::domain::access::Caller,
     method: &str,
     resource: &str,
-    request_id: Option<&crate::domain::request_id::RequestId>,
+    request_id: Option<&RequestKey>,
     after: &impl Message,
 ) -> Result<(), Error> {
     record_by(
@@ -275,7 +285,7 @@ pub(crate) fn record_by(
     actor: crate::domain::audit::Actor,
     method: &str,
     resource: &str,
-    request_id: Option<&crate::domain::request_id::RequestId>,
+    request_id: Option<&RequestKey>,
     after: &impl Message,
 ) -> Result<(), Error> {
     crate::store::audit::append(crate::store::audit::PendingEvent {
@@ -283,7 +293,7 @@ pub(crate) fn record_by(
         method: method.to_owned(),
         resource: resource.to_owned(),
         request_id: request_id
-            .map(crate::domain::request_id::RequestId::as_str)
+            .map(|key| key.id().as_str())
             .unwrap_or_default()
             .to_owned(),
         resource_sha256: digest(after),

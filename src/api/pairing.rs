@@ -4,7 +4,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use tonic::{Request, Response, Status};
 
 use super::{
-    MaskRules, authz, check_etag, etag, filter_region_path, fingerprint, record, required,
+    MaskRules, authz, check_etag, etag, filter_region_path, record, request_key, required,
     stored_period, timestamp,
 };
 use crate::{
@@ -19,7 +19,6 @@ use crate::{
         period::{Period, format_date},
         program::{self as program_rules, ProgramDraft},
         region::{RegionCode, RegionPath},
-        request_id::RequestId,
     },
     error::Error,
     proto::v1::{
@@ -30,8 +29,7 @@ use crate::{
         pairing_service_server::PairingService,
     },
     store::{
-        Store,
-        idempotency::{self, Claim},
+        Store, idempotency,
         pairing::{
             self as pairings, NewPairing, PairingChange, PairingQuery, PairingRow, RegionCondition,
         },
@@ -374,9 +372,9 @@ impl PairingService for Pairings {
         let caller = authz::caller(&request)?;
         authz::require_everywhere(&caller)?;
         let mut req = request.into_inner();
-        let request_id = RequestId::parse(&req.request_id)?;
-        req.request_id.clear();
-        let fingerprint = fingerprint(&req);
+        let key = request_key(Some(&caller), CREATE_PROGRAM, &mut req, |r| {
+            &mut r.request_id
+        })?;
         let p = req.program.unwrap_or_default();
         let draft = ProgramDraft::new(
             p.display_name,
@@ -388,34 +386,24 @@ impl PairingService for Pairings {
         let row = self
             .store
             .write(move |tx| {
-                let (draft, request_id, fingerprint, caller) = (
-                    draft.clone(),
-                    request_id.clone(),
-                    fingerprint.clone(),
-                    caller.clone(),
-                );
+                let (draft, key, caller) = (draft.clone(), key.clone(), caller.clone());
                 Box::pin(async move {
-                    if let Some(rid) = &request_id {
-                        if let Claim::Replay(earlier) =
-                            idempotency::claim(tx, rid, CREATE_PROGRAM, &fingerprint).await?
-                        {
-                            let id = name::parse_id("request_id", "programs", &earlier)?;
-                            return programs::get(tx, id)
-                                .await?
-                                .ok_or_else(|| program_not_found(id));
-                        }
+                    if let Some(earlier) = idempotency::claim(tx, key.as_ref()).await? {
+                        let id = name::parse_id("request_id", "programs", &earlier)?;
+                        return programs::get(tx, id)
+                            .await?
+                            .ok_or_else(|| program_not_found(id));
                     }
                     let row = programs::insert(tx, &draft).await?;
+                    let name = name::format_id("programs", row.id);
                     record(
                         &caller,
                         CREATE_PROGRAM,
-                        &name::format_id("programs", row.id),
-                        request_id.as_ref(),
+                        &name,
+                        key.as_ref(),
                         &program_to_proto(row.clone()),
                     )?;
-                    if let Some(rid) = &request_id {
-                        idempotency::settle(tx, rid, &name::format_id("programs", row.id)).await?;
-                    }
+                    idempotency::settle(tx, key.as_ref(), &name).await?;
                     Ok(row)
                 })
             })
@@ -530,29 +518,20 @@ impl PairingService for Pairings {
     ) -> Result<Response<Pairing>, Status> {
         let caller = authz::caller(&request)?;
         let mut req = request.into_inner();
-        let request_id = RequestId::parse(&req.request_id)?;
-        req.request_id.clear();
-        let fingerprint = fingerprint(&req);
+        let key = request_key(Some(&caller), CREATE_PAIRING, &mut req, |r| {
+            &mut r.request_id
+        })?;
         let input = PairingInput::parse(&req.pairing.unwrap_or_default())?;
         let row = self
             .store
             .write(move |tx| {
-                let (input, request_id, fingerprint, caller) = (
-                    input.clone(),
-                    request_id.clone(),
-                    fingerprint.clone(),
-                    caller.clone(),
-                );
+                let (input, key, caller) = (input.clone(), key.clone(), caller.clone());
                 Box::pin(async move {
-                    if let Some(rid) = &request_id {
-                        if let Claim::Replay(earlier) =
-                            idempotency::claim(tx, rid, CREATE_PAIRING, &fingerprint).await?
-                        {
-                            let id = name::parse_id("request_id", "pairings", &earlier)?;
-                            return pairings::get(tx, id)
-                                .await?
-                                .ok_or_else(|| pairing_not_found(id));
-                        }
+                    // A replay is authorized as the request was: the pairing must lie in
+                    // the caller's reach.
+                    if let Some(earlier) = idempotency::claim(tx, key.as_ref()).await? {
+                        let id = name::parse_id("request_id", "pairings", &earlier)?;
+                        return pairing_in_reach(tx, &caller, id).await;
                     }
                     let (_, supporting, supported) = check_references(tx, &caller, &input).await?;
                     let row = pairings::insert(
@@ -567,16 +546,15 @@ impl PairingService for Pairings {
                         },
                     )
                     .await?;
+                    let name = name::format_id("pairings", row.id);
                     record(
                         &caller,
                         CREATE_PAIRING,
-                        &name::format_id("pairings", row.id),
-                        request_id.as_ref(),
+                        &name,
+                        key.as_ref(),
                         &pairing_to_proto(row.clone()),
                     )?;
-                    if let Some(rid) = &request_id {
-                        idempotency::settle(tx, rid, &name::format_id("pairings", row.id)).await?;
-                    }
+                    idempotency::settle(tx, key.as_ref(), &name).await?;
                     Ok(row)
                 })
             })

@@ -4,9 +4,9 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use tonic::{Request, Response, Status};
 
 use super::{
-    MaskRules, authz, check_etag, etag, filter_region_path, fingerprint,
+    MaskRules, authz, check_etag, etag, filter_region_path,
     pairing::{pairing_not_found, placement_of},
-    record, required, stored_period, timestamp,
+    record, request_key, required, stored_period, timestamp,
 };
 use crate::{
     domain::{
@@ -21,7 +21,6 @@ use crate::{
             parse_progress,
         },
         region::{RegionCode, RegionPath},
-        request_id::RequestId,
         text,
     },
     error::Error,
@@ -32,8 +31,7 @@ use crate::{
         project_service_server::ProjectService,
     },
     store::{
-        Store,
-        idempotency::{self, Claim},
+        Store, idempotency,
         pairing::{self as pairings, PairingRow},
         project::{self as projects, NewProject, ProjectBalanceRow, ProjectChange, ProjectRow},
         region::{self, RegionRow},
@@ -377,9 +375,9 @@ impl ProjectService for Projects {
     ) -> Result<Response<Project>, Status> {
         let caller = authz::caller(&request)?;
         let mut req = request.into_inner();
-        let request_id = RequestId::parse(&req.request_id)?;
-        req.request_id.clear();
-        let fingerprint = fingerprint(&req);
+        let key = request_key(Some(&caller), CREATE_PROJECT, &mut req, |r| {
+            &mut r.request_id
+        })?;
         let p = req.project.unwrap_or_default();
         let pairing_id = required(&p.pairing, "project.pairing")
             .and_then(|n| name::parse_id("project.pairing", "pairings", n));
@@ -396,24 +394,19 @@ impl ProjectService for Projects {
         let (row, balance) = self
             .store
             .write(move |tx| {
-                let (input, request_id, fingerprint, caller) = (
-                    input.clone(),
-                    request_id.clone(),
-                    fingerprint.clone(),
-                    caller.clone(),
-                );
+                let (input, key, caller) = (input.clone(), key.clone(), caller.clone());
                 Box::pin(async move {
-                    if let Some(rid) = &request_id {
-                        if let Claim::Replay(earlier) =
-                            idempotency::claim(tx, rid, CREATE_PROJECT, &fingerprint).await?
-                        {
-                            let id = name::parse_id("request_id", "projects", &earlier)?;
-                            let row = projects::get(tx, id)
-                                .await?
-                                .ok_or_else(|| project_not_found(id))?;
-                            let balance = projects::balance(tx, id).await?;
-                            return Ok((row, balance));
-                        }
+                    // A replay is authorized as the request was: its pairing must lie in
+                    // the caller's reach.
+                    if let Some(earlier) = idempotency::claim(tx, key.as_ref()).await? {
+                        let id = name::parse_id("request_id", "projects", &earlier)?;
+                        let row = projects::get(tx, id)
+                            .await?
+                            .ok_or_else(|| project_not_found(id))?;
+                        pairing_in_reach(tx, &caller, row.pairing_id, || project_not_found(id))
+                            .await?;
+                        let balance = projects::balance(tx, id).await?;
+                        return Ok((row, balance));
                     }
                     let pairing = pairing_in_reach(tx, &caller, pairing_id, || {
                         Error::invalid(
@@ -463,12 +456,10 @@ impl ProjectService for Projects {
                         &caller,
                         CREATE_PROJECT,
                         &name,
-                        request_id.as_ref(),
+                        key.as_ref(),
                         &project_to_proto(row.clone(), &balance),
                     )?;
-                    if let Some(rid) = &request_id {
-                        idempotency::settle(tx, rid, &name).await?;
-                    }
+                    idempotency::settle(tx, key.as_ref(), &name).await?;
                     Ok((row, balance))
                 })
             })

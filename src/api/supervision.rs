@@ -10,7 +10,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use tonic::{Request, Response, Status};
 
 use super::{
-    SummaryScope, authz, check_etag, etag, filter_region_path, fingerprint, record, record_by,
+    SummaryScope, authz, check_etag, etag, filter_region_path, record, record_by, request_key,
     required, summary_scope,
     supervision_feed::{Events, Feed, Wanted},
     timestamp,
@@ -25,7 +25,6 @@ use crate::{
         page::Page,
         period::{format_date, parse_date},
         region::{RegionCode, RegionPath},
-        request_id::RequestId,
         supervision::{
             Category, Evidence, Party, Severity, State, Step, TrackingCode, is_overdue, median,
             on_time, today, year_bounds,
@@ -47,9 +46,7 @@ use crate::{
         supervision_service_server::SupervisionService,
     },
     store::{
-        Store, fund,
-        idempotency::{self, Claim},
-        pairing as pairings, project as projects, region,
+        Store, fund, idempotency, pairing as pairings, project as projects, region,
         supervision::{self as entries, EntryChange, EntryQuery, EntryRow, EventRow, NewEvent},
         talent as talents,
     },
@@ -697,40 +694,35 @@ impl SupervisionService for Supervision {
         let client = caller.is_none().then(|| client_key(request.remote_addr()));
         let limit = self.public_reports_per_hour;
         let mut req = request.into_inner();
-        let request_id = RequestId::parse(&req.request_id);
-        req.request_id.clear();
-        let fingerprint = fingerprint(&req);
+        let method = method(Step::Submit);
+        let key = request_key(caller.as_ref(), &method, &mut req, |r| &mut r.request_id);
         let filing = Filing::parse(&req.supervision_entry.unwrap_or_default());
-        Error::collect([Error::of(&request_id), Error::of(&filing)])?;
-        let (request_id, filing) = (request_id?, filing?);
+        Error::collect([Error::of(&key), Error::of(&filing)])?;
+        let (key, filing) = (key?, filing?);
         // Who may file comes before anything is looked up.
         if caller.is_none() {
             Step::Submit.allowed(None, filing.party, &RegionPath::from_stored(String::new()))?;
         }
-        let method = method(Step::Submit);
         let sees = sees_reporter(caller.as_ref());
         let clock = self.clock.clone();
         let (row, code) = self
             .store
             .write(move |tx| {
-                let (caller, filing, request_id, fingerprint, method, client) = (
+                let (caller, filing, key, method, client) = (
                     caller.clone(),
                     filing.clone(),
-                    request_id.clone(),
-                    fingerprint.clone(),
+                    key.clone(),
                     method.clone(),
                     client.clone(),
                 );
                 let now = clock.now();
                 Box::pin(async move {
-                    if let Some(rid) = &request_id {
-                        if let Claim::Replay(earlier) =
-                            idempotency::claim(tx, rid, &method, &fingerprint).await?
-                        {
-                            let id = name::parse_id("request_id", "supervisionEntries", &earlier)?;
-                            let row = entries::get(tx, id).await?.ok_or_else(|| not_found(id))?;
-                            return Ok((row, None));
-                        }
+                    // The key is the caller's (or, for the public, the report's own), and
+                    // the reply shows the reporter only as the caller's role allows.
+                    if let Some(earlier) = idempotency::claim(tx, key.as_ref()).await? {
+                        let id = name::parse_id("request_id", "supervisionEntries", &earlier)?;
+                        let row = entries::get(tx, id).await?.ok_or_else(|| not_found(id))?;
+                        return Ok((row, None));
                     }
                     if let (Some(key), true) = (&client, limit > 0) {
                         let hour_ago = now - chrono::Duration::hours(1);
@@ -815,10 +807,8 @@ impl SupervisionService for Supervision {
                     entries::append(tx, &row, event, now).await?;
                     let created = to_proto(row.clone(), true, now);
                     let actor = caller.as_ref().map_or_else(Actor::public, Actor::of);
-                    record_by(actor, &method, &created.name, request_id.as_ref(), &created)?;
-                    if let Some(rid) = &request_id {
-                        idempotency::settle(tx, rid, &created.name).await?;
-                    }
+                    record_by(actor, &method, &created.name, key.as_ref(), &created)?;
+                    idempotency::settle(tx, key.as_ref(), &created.name).await?;
                     Ok((row, tracking.map(|t| t.as_str().to_owned())))
                 })
             })
@@ -967,42 +957,35 @@ impl SupervisionService for Supervision {
     ) -> Result<Response<SupervisionEvent>, Status> {
         let caller = authz::caller(&request)?;
         let mut req = request.into_inner();
-        let request_id = RequestId::parse(&req.request_id);
-        req.request_id.clear();
-        let fingerprint = fingerprint(&req);
+        let method = method(Step::Comment);
+        let key = request_key(Some(&caller), &method, &mut req, |r| &mut r.request_id);
         let id = required(&req.parent, "parent")
             .and_then(|n| name::parse_id("parent", "supervisionEntries", n));
         let text_ok = text::check("text", &req.text, 4000, true);
-        Error::collect([Error::of(&request_id), Error::of(&id), text_ok])?;
-        let (request_id, id) = (request_id?, id?);
-        let method = method(Step::Comment);
+        Error::collect([Error::of(&key), Error::of(&id), text_ok])?;
+        let (key, id) = (key?, id?);
         let clock = self.clock.clone();
         let event = self
             .store
             .write(move |tx| {
                 let now = clock.now();
-                let (caller, request_id, fingerprint, method, note) = (
+                let (caller, key, method, note) = (
                     caller.clone(),
-                    request_id.clone(),
-                    fingerprint.clone(),
+                    key.clone(),
                     method.clone(),
                     req.text.clone(),
                 );
                 Box::pin(async move {
-                    if let Some(rid) = &request_id {
-                        if let Claim::Replay(earlier) =
-                            idempotency::claim(tx, rid, &method, &fingerprint).await?
-                        {
-                            let seq = earlier
-                                .rsplit('/')
-                                .next()
-                                .and_then(|n| n.parse::<i64>().ok())
-                                .ok_or_else(|| anyhow::anyhow!("a stored event name is damaged"))?;
-                            return entries::events(tx, id, Some(seq - 1), 1)
-                                .await?
-                                .pop()
-                                .ok_or_else(|| not_found(id));
-                        }
+                    if let Some(earlier) = idempotency::claim(tx, key.as_ref()).await? {
+                        let seq = earlier
+                            .rsplit('/')
+                            .next()
+                            .and_then(|n| n.parse::<i64>().ok())
+                            .ok_or_else(|| anyhow::anyhow!("a stored event name is damaged"))?;
+                        return entries::events(tx, id, Some(seq - 1), 1)
+                            .await?
+                            .pop()
+                            .ok_or_else(|| not_found(id));
                     }
                     let current = entries::get_for_update(tx, id)
                         .await?
@@ -1014,10 +997,8 @@ impl SupervisionService for Supervision {
                     event.note = Set(note);
                     let row = entries::append(tx, &current, event, now).await?;
                     let added = event_to_proto(row.clone(), true);
-                    record(&caller, &method, &added.name, request_id.as_ref(), &added)?;
-                    if let Some(rid) = &request_id {
-                        idempotency::settle(tx, rid, &added.name).await?;
-                    }
+                    record(&caller, &method, &added.name, key.as_ref(), &added)?;
+                    idempotency::settle(tx, key.as_ref(), &added.name).await?;
                     Ok(row)
                 })
             })

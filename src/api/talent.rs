@@ -10,10 +10,10 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use tonic::{Request, Response, Status};
 
 use super::{
-    MaskRules, SummaryScope, authz, check_etag, etag, filter_region_path, fingerprint,
+    MaskRules, SummaryScope, authz, check_etag, etag, filter_region_path,
     pairing::{pairing_not_found, placement_of},
     project::pairing_in_reach,
-    record, required, summary_scope, timestamp,
+    record, request_key, required, summary_scope, timestamp,
 };
 use crate::{
     domain::{
@@ -22,7 +22,6 @@ use crate::{
         page::Page,
         pairing::CooperationField,
         period::{format_date, parse_date},
-        request_id::RequestId,
         talent::{
             self as rules, Direction, Participant, Shape, TalentFilter, TalentKind, parse_headcount,
         },
@@ -37,8 +36,7 @@ use crate::{
         talent_exchange_service_server::TalentExchangeService,
     },
     store::{
-        Store,
-        idempotency::{self, Claim},
+        Store, idempotency,
         pairing::{self as pairings, PairingRow},
         talent::{self as talents, TalentChange, TalentQuery, TalentRow},
     },
@@ -368,36 +366,26 @@ impl TalentExchangeService for Talents {
     ) -> Result<Response<TalentExchange>, Status> {
         let caller = authz::caller(&request)?;
         let mut req = request.into_inner();
-        let request_id = RequestId::parse(&req.request_id);
-        req.request_id.clear();
-        let fingerprint = fingerprint(&req);
+        let key = request_key(Some(&caller), CREATE, &mut req, |r| &mut r.request_id);
         let t = req.talent_exchange.unwrap_or_default();
         let pairing_id = required(&t.pairing, "talent_exchange.pairing")
             .and_then(|n| name::parse_id("talent_exchange.pairing", "pairings", n));
         let input = TalentInput::parse(&t);
-        Error::collect([
-            Error::of(&request_id),
-            Error::of(&pairing_id),
-            Error::of(&input),
-        ])?;
-        let (request_id, pairing_id, input) = (request_id?, pairing_id?, input?);
-        let row = self
+        Error::collect([Error::of(&key), Error::of(&pairing_id), Error::of(&input)])?;
+        let (key, pairing_id, input) = (key?, pairing_id?, input?);
+        let (row, people) = self
             .store
             .write(move |tx| {
-                let (input, request_id, fingerprint, caller) = (
-                    input.clone(),
-                    request_id.clone(),
-                    fingerprint.clone(),
-                    caller.clone(),
-                );
+                let (input, key, caller) = (input.clone(), key.clone(), caller.clone());
                 Box::pin(async move {
-                    if let Some(rid) = &request_id {
-                        if let Claim::Replay(earlier) =
-                            idempotency::claim(tx, rid, CREATE, &fingerprint).await?
-                        {
-                            let id = name::parse_id("request_id", "talentExchanges", &earlier)?;
-                            return talents::get(tx, id).await?.ok_or_else(|| not_found(id));
-                        }
+                    // A replay is authorized as the request was, and shows the people only
+                    // to a caller who may see them now.
+                    if let Some(earlier) = idempotency::claim(tx, key.as_ref()).await? {
+                        let id = name::parse_id("request_id", "talentExchanges", &earlier)?;
+                        let row = talents::get(tx, id).await?.ok_or_else(|| not_found(id))?;
+                        pairing_in_reach(tx, &caller, row.pairing_id, || not_found(id)).await?;
+                        let people = sees_people(tx, &caller, row.pairing_id).await?;
+                        return Ok((row, people));
                     }
                     let pairing = live_pairing(tx, &caller, pairing_id).await?;
                     input.check(&pairing)?;
@@ -405,22 +393,14 @@ impl TalentExchangeService for Talents {
                     columns.pairing_id = Set(pairing_id);
                     let row = talents::insert(tx, columns).await?;
                     let created = to_proto(row.clone(), true);
-                    record(
-                        &caller,
-                        CREATE,
-                        &created.name,
-                        request_id.as_ref(),
-                        &created,
-                    )?;
-                    if let Some(rid) = &request_id {
-                        idempotency::settle(tx, rid, &created.name).await?;
-                    }
-                    Ok(row)
+                    record(&caller, CREATE, &created.name, key.as_ref(), &created)?;
+                    idempotency::settle(tx, key.as_ref(), &created.name).await?;
+                    Ok((row, true))
                 })
             })
             .await?;
         tracing::info!(exchange = row.id, "talent exchange recorded");
-        Ok(Response::new(to_proto(row, true)))
+        Ok(Response::new(to_proto(row, people)))
     }
 
     async fn get_talent_exchange(

@@ -630,11 +630,25 @@ impl Books {
     /// FAILED_PRECONDITION `AMOUNT_OUT_OF_RANGE` when a total would leave `i64`; INTERNAL
     /// when the posting's pairing left the books.
     fn moved_totals(&self, posting: &Posting) -> Result<Vec<(TotalKey, Effect)>, Error> {
+        self.moved_keys(posting)?
+            .into_iter()
+            .map(|key| {
+                let now = self.totals.get(&key).copied().unwrap_or_default();
+                Ok((key, now.plus(posting.effect)?))
+            })
+            .collect()
+    }
+
+    /// The keys of the totals an accepted `posting` moves.
+    ///
+    /// # Errors
+    /// INTERNAL when the posting's pairing left the books.
+    pub fn moved_keys(&self, posting: &Posting) -> Result<Vec<TotalKey>, Error> {
         let pairing = self
             .pairings
             .get(&posting.pairing_id)
             .ok_or_else(|| anyhow::anyhow!("pairing {} left the books", posting.pairing_id))?;
-        total_keys(
+        Ok(total_keys(
             posting.pairing_id,
             pairing.program_id,
             posting.project_id,
@@ -642,13 +656,7 @@ impl Books {
             posting.source,
             posting.instrument,
             posting.field,
-        )
-        .into_iter()
-        .map(|key| {
-            let now = self.totals.get(&key).copied().unwrap_or_default();
-            Ok((key, now.plus(posting.effect)?))
-        })
-        .collect()
+        ))
     }
 
     /// Writes what a checked line leaves into the books; a reversed line is marked at

@@ -13,7 +13,7 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 
 use super::{
     entities::{audit_checkpoint, audit_event, audit_head, audit_node},
-    script,
+    sqlite::script,
 };
 use crate::{
     domain::{
@@ -259,9 +259,6 @@ fn node(id: NodeId, hash: &Hash) -> serde_json::Value {
 }
 
 /// The number of events in the log (all covered by the stored tree once committed).
-///
-/// # Errors
-/// Only the database's.
 pub async fn size(db: &impl ConnectionTrait) -> Result<u64, Error> {
     let head = audit_head::Entity::find_by_id(1)
         .one(db)
@@ -283,9 +280,6 @@ pub struct Mismatch {
 /// stored complete subtree; returns the first mismatch, if any. Detects an altered event
 /// (its leaf no longer matches), a deleted or inserted event (a gap, or a count that
 /// differs from the head) and altered tree nodes.
-///
-/// # Errors
-/// Only the database's.
 pub async fn verify(db: &impl ConnectionTrait) -> Result<Option<Mismatch>, Error> {
     const CHUNK: u64 = 10_000;
     let size = size(db).await? as i64;
@@ -484,9 +478,6 @@ pub async fn consistency(
 
 /// Signs a checkpoint of the log as it stands and keeps it; when one of that size is
 /// already kept, returns that one instead.
-///
-/// # Errors
-/// Only the database's.
 pub async fn checkpoint(
     db: &impl ConnectionTrait,
     key: &AuditKey,
@@ -535,9 +526,6 @@ fn kept_checkpoint(row: audit_checkpoint::Model) -> Result<(Checkpoint, Vec<u8>)
 /// Checks every kept checkpoint against the tree and its signature under `public_key`;
 /// returns the first that fails, as the size it claims and why. Run after [`verify`], when
 /// the stored nodes are known to match the events.
-///
-/// # Errors
-/// Only the database's.
 pub async fn verify_checkpoints(
     db: &impl ConnectionTrait,
     public_key: &str,
@@ -570,9 +558,6 @@ pub async fn verify_checkpoints(
 }
 
 /// A page of events in sequence order, after `after` if given.
-///
-/// # Errors
-/// Only the database's.
 pub async fn list(
     db: &impl ConnectionTrait,
     filter: &crate::domain::audit::AuditFilter,

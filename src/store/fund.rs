@@ -2,11 +2,10 @@
 //! their balances on PostgreSQL), writing the accepted lines with their balances and
 //! summary totals, and reading lines and totals back.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{SubsecRound, Utc};
 use sea_orm::{
-    ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, IdenStatic, QueryFilter,
     QueryOrder, QuerySelect, Statement,
     sea_query::{
@@ -21,15 +20,14 @@ use super::{
     constraint_error,
     entities::{
         fund_total, fund_transaction, pairing, pairing_year_balance, project, project_balance,
-        request_id,
     },
-    script::{self, JsonSelect},
+    sqlite::script::{self, JsonSelect},
 };
 use crate::{
     domain::{
         ledger::{
             Books, Effect, Entry, Instrument, Kind, LineFacts, PairingFacts, Posting,
-            ProjectBalance, ProjectFacts, Source, Sums, TotalKey, YearBalance, summary_scopes,
+            ProjectBalance, ProjectFacts, Source, Sums, TotalKey, YearBalance,
         },
         money::{Amount, Sum},
         pairing::{CooperationField, PairingState},
@@ -41,19 +39,18 @@ use crate::{
 
 pub use fund_transaction::Model as LineRow;
 
-/// Rows per multi-row INSERT: well inside SQLite's limit on bound values.
-const INSERT_CHUNK: usize = 500;
-
 /// The books of a batch, with what the database held when they were read.
 pub struct Ledger {
     /// The books; posting lines updates them.
     pub books: Books,
     /// The pairing-year balances that existed when read, and so are locked.
     stored_years: BTreeSet<(i64, i32)>,
+    /// The summary totals that existed when read, and so are locked.
+    stored_totals: BTreeSet<TotalKey>,
 }
 
 /// Reads what `entries` can touch: the lines reversals name, the projects and pairings
-/// involved, and their balances; on SQLite in one statement (see [`super::script`]). What
+/// involved, and their balances; on SQLite in one statement (see [`super::sqlite::script`]). What
 /// one entry leads to (a reversed line to its pairing, a project to its pairing's year) is
 /// followed inside the statements. On PostgreSQL the projects and pairings are read-locked and the
 /// balances write-locked, in id order, until the transaction ends; on SQLite the
@@ -83,6 +80,7 @@ pub async fn load_books(db: &impl ConnectionTrait, entries: &[&Entry]) -> Result
     let mut ledger = Ledger {
         books: Books::default(),
         stored_years: BTreeSet::new(),
+        stored_totals: BTreeSet::new(),
     };
     if line_ids.is_empty() && project_ids.is_empty() && pairing_ids.is_empty() {
         return Ok(ledger);
@@ -141,6 +139,7 @@ pub async fn load_books(db: &impl ConnectionTrait, entries: &[&Entry]) -> Result
     }
     let keys: BTreeSet<TotalKey> = entries.iter().flat_map(|e| books.total_keys(e)).collect();
     books.totals = load_totals(db, keys).await?;
+    ledger.stored_totals = books.totals.keys().cloned().collect();
     Ok(ledger)
 }
 
@@ -637,32 +636,16 @@ pub async fn write(
     let backend = db.get_database_backend();
     let mut years = BTreeSet::new();
     let mut projects = BTreeSet::new();
-    let mut totals: BTreeMap<(String, i32, i16, i16, i16), Effect> = BTreeMap::new();
+    let mut totals = BTreeSet::new();
     for (p, _) in postings {
         years.insert((p.pairing_id, p.fiscal_year));
         projects.extend(p.project_id);
-        let pairing = books
-            .pairings
-            .get(&p.pairing_id)
-            .ok_or_else(|| anyhow::anyhow!("pairing {} left the books", p.pairing_id))?;
-        let field = p.field.map_or(0, |f| f.number() as i16);
-        for scope in summary_scopes(p.pairing_id, pairing.program_id, p.project_id) {
-            let total = totals
-                .entry((
-                    scope,
-                    p.fiscal_year,
-                    p.source.number() as i16,
-                    p.instrument.number() as i16,
-                    field,
-                ))
-                .or_default();
-            *total = total.plus(p.effect)?;
-        }
+        totals.extend(books.moved_keys(p)?);
     }
     let mut statements = vec![insert_lines(backend, &lines, now)];
     statements.extend(save_years(backend, ledger, years));
     statements.extend(save_projects(backend, books, projects));
-    statements.push(add_to_totals(backend, totals));
+    statements.extend(save_totals(backend, ledger, totals));
     // Of the statements only the insert returns rows. A unique key that another
     // transaction took first (a reversal of the same line, a new pairing-year) is a lost
     // race: the batch is run again, and then sees it.
@@ -793,102 +776,65 @@ fn save_projects(backend: DatabaseBackend, books: &Books, ids: BTreeSet<i64>) ->
     ))
 }
 
-/// The write that adds the batch's effects to the summary totals.
-fn add_to_totals(
+/// The writes of the summary totals the batch moved, as the books now hold them: over the
+/// stored rows (locked when read), and as new rows where none was stored, which a
+/// concurrent transaction may have inserted first (a unique violation: the batch is run
+/// again). Only whole values are written, never a change: PostgreSQL checks the row an
+/// upsert proposes before it finds the conflict, and a reversal's change is negative.
+fn save_totals(
     backend: DatabaseBackend,
-    totals: BTreeMap<(String, i32, i16, i16, i16), Effect>,
-) -> Statement {
-    let rows: Vec<_> = totals
+    ledger: &Ledger,
+    keys: BTreeSet<TotalKey>,
+) -> Vec<Statement> {
+    let (stored, new): (Vec<_>, Vec<_>) = keys
         .into_iter()
-        .map(|((scope, year, source, instrument, field), e)| {
-            serde_json::json!([
-                scope,
-                year,
-                source,
-                instrument,
-                field,
-                e.committed,
-                e.allocated,
-                e.disbursed
-            ])
+        .map(|key| {
+            let total = ledger.books.totals.get(&key).copied().unwrap_or_default();
+            let row = serde_json::json!([
+                key.scope,
+                key.fiscal_year,
+                key.source.number(),
+                key.instrument.number(),
+                key.field.map_or(0, |f| f.number()),
+                total.committed,
+                total.allocated,
+                total.disbursed
+            ]);
+            (ledger.stored_totals.contains(&key), row)
         })
-        .collect();
-    let select = script::json_table(
+        .partition(|(stored, _)| *stored);
+    let rows = script::json_table(
         backend,
         &[
             "text", "int", "smallint", "smallint", "smallint", "bigint", "bigint", "bigint",
         ],
         false,
     );
-    Statement::from_sql_and_values(
-        backend,
-        format!(
-            "INSERT INTO fund_totals (scope, fiscal_year, source, instrument, field, \
-             committed_fen, allocated_fen, disbursed_fen) {select} \
-             ON CONFLICT (scope, fiscal_year, source, instrument, field) DO UPDATE SET \
-             committed_fen = fund_totals.committed_fen + excluded.committed_fen, \
-             allocated_fen = fund_totals.allocated_fen + excluded.allocated_fen, \
-             disbursed_fen = fund_totals.disbursed_fen + excluded.disbursed_fen"
-        ),
-        [script::json_array(rows).into()],
-    )
-}
-
-/// The request ids among `ids` that were used before, by id.
-///
-/// # Errors
-/// Only the database's.
-pub async fn used_request_ids(
-    db: &impl ConnectionTrait,
-    ids: &[String],
-) -> Result<HashMap<String, request_id::Model>, Error> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
+    let insert = "INSERT INTO fund_totals (scope, fiscal_year, source, instrument, field, \
+                  committed_fen, allocated_fen, disbursed_fen)";
+    let mut statements = Vec::new();
+    if !stored.is_empty() {
+        statements.push(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "{insert} {rows} ON CONFLICT (scope, fiscal_year, source, instrument, field) \
+                 DO UPDATE SET committed_fen = excluded.committed_fen, \
+                 allocated_fen = excluded.allocated_fen, disbursed_fen = excluded.disbursed_fen"
+            ),
+            [script::json_array(stored.into_iter().map(|(_, row)| row)).into()],
+        ));
     }
-    Ok(request_id::Entity::find()
-        .filter(request_id::Column::RequestId.is_in(ids.iter().cloned()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| (r.request_id.clone(), r))
-        .collect())
-}
-
-/// Remembers request ids with the lines they recorded: (id, method, fingerprint, line).
-///
-/// # Errors
-/// [`Error::Contention`] when a concurrent transaction used one of the ids first (it is
-/// retried, and then finds that request's line); the database's failures.
-pub async fn remember_request_ids(
-    db: &impl ConnectionTrait,
-    used: Vec<(String, &str, String, String)>,
-) -> Result<(), Error> {
-    let now = Utc::now();
-    let models: Vec<_> = used
-        .into_iter()
-        .map(
-            |(id, method, fingerprint, resource)| request_id::ActiveModel {
-                request_id: Set(id),
-                method: Set(method.to_owned()),
-                fingerprint: Set(fingerprint),
-                resource: Set(resource),
-                create_time: Set(now),
-            },
-        )
-        .collect();
-    for chunk in models.chunks(INSERT_CHUNK) {
-        request_id::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(db)
-            .await
-            .map_err(|e| constraint_error(e, || Error::Contention))?;
+    if !new.is_empty() {
+        statements.push(Statement::from_sql_and_values(
+            backend,
+            format!("{insert} {rows}"),
+            [script::json_array(new.into_iter().map(|(_, row)| row)).into()],
+        ));
     }
-    Ok(())
+    statements
 }
 
 /// Lines by id.
-///
-/// # Errors
-/// Only the database's.
 pub async fn get_many(db: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<LineRow>, Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -900,9 +846,6 @@ pub async fn get_many(db: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<Line
 }
 
 /// The reversals of the lines `ids`, by the line they cancel.
-///
-/// # Errors
-/// Only the database's.
 pub async fn reversals_of(
     db: &impl ConnectionTrait,
     ids: &[i64],
@@ -943,9 +886,6 @@ pub struct LineQuery {
 }
 
 /// A page of lines in id order, after `after` if given.
-///
-/// # Errors
-/// Only the database's.
 pub async fn list(
     db: &impl ConnectionTrait,
     query: &LineQuery,

@@ -4,15 +4,13 @@
 pub mod audit;
 pub mod entities;
 pub mod fund;
-mod group_commit;
 pub mod idempotency;
 pub mod pairing;
-pub mod point_read;
 pub mod program;
 pub mod project;
 pub mod region;
-mod script;
 pub mod seed;
+pub mod sqlite;
 pub mod supervision;
 pub mod talent;
 pub mod token;
@@ -28,6 +26,7 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use self::sqlite::{group_commit, point_read};
 use crate::{config::DatabaseSettings, error::Error};
 
 /// How many times a write that lost a race is tried again before the caller sees ABORTED.

@@ -12,8 +12,8 @@ use sea_orm::{
 use super::{
     Store, constraint_error,
     entities::pairing,
-    point_read,
     region::{RegionRow, escape_like},
+    sqlite::point_read,
 };
 use crate::{
     domain::{
@@ -111,18 +111,12 @@ pub fn already_exists() -> Error {
 }
 
 /// One pairing, deleted or not.
-///
-/// # Errors
-/// Only the database's.
 pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<PairingRow>, Error> {
     Ok(pairing::Entity::find_by_id(id).one(db).await?)
 }
 
 /// One pairing, locked until the transaction ends (PostgreSQL; SQLite's write lock
 /// already covers the whole database).
-///
-/// # Errors
-/// Only the database's.
 pub async fn get_for_update(
     db: &impl ConnectionTrait,
     id: i64,
@@ -135,9 +129,6 @@ pub async fn get_for_update(
 
 /// One pairing, read-locked until the transaction ends (PostgreSQL): it cannot change or
 /// be deleted underneath, yet many writers may hold it at once.
-///
-/// # Errors
-/// Only the database's.
 pub async fn get_for_share(
     db: &impl ConnectionTrait,
     id: i64,
@@ -167,9 +158,6 @@ pub async fn save(
 }
 
 /// A page of pairings in id order, after `after` if given.
-///
-/// # Errors
-/// Only the database's.
 pub async fn list(
     db: &impl ConnectionTrait,
     query: &PairingQuery,
@@ -226,9 +214,6 @@ fn region_condition(
 }
 
 /// How many live pairings have `id` as their parent.
-///
-/// # Errors
-/// Only the database's.
 pub async fn live_children(db: &impl ConnectionTrait, id: i64) -> Result<u64, Error> {
     Ok(pairing::Entity::find()
         .filter(pairing::Column::ParentId.eq(id))
@@ -238,9 +223,6 @@ pub async fn live_children(db: &impl ConnectionTrait, id: i64) -> Result<u64, Er
 }
 
 /// How many live children of `id` reach outside `period`.
-///
-/// # Errors
-/// Only the database's.
 pub async fn children_outside(
     db: &impl ConnectionTrait,
     id: i64,
@@ -260,9 +242,6 @@ pub async fn children_outside(
 
 /// The ids from `id` up its parent chain, `id` first; stops early at `stop`, which then is
 /// the last element. The chain is bounded so that a damaged table cannot loop forever.
-///
-/// # Errors
-/// Only the database's.
 pub async fn ancestry(db: &impl ConnectionTrait, id: i64, stop: i64) -> Result<Vec<i64>, Error> {
     const MAX_DEPTH: usize = 64;
     let mut chain = vec![id];
@@ -285,18 +264,19 @@ pub async fn ancestry(db: &impl ConnectionTrait, id: i64, stop: i64) -> Result<V
     Ok(chain)
 }
 
+/// The inline point read of [`find`]: its columns must be the entity's, as a test in
+/// [`super::sqlite::point_read`] checks.
+pub(crate) const PAIRING_BY_ID: &str = "SELECT id, program_id, supporting_code, supported_code, supporting_path, \
+     supported_path, parent_id, level, fields, period_start, period_end, state, \
+     display_name, create_time, update_time, delete_time, revision \
+     FROM pairings WHERE id = ?1";
+
 /// One pairing by id for a read request: inline on a SQLite file, through the pool
 /// elsewhere.
-///
-/// # Errors
-/// Only the database's.
 pub async fn find(store: &Store, id: i64) -> Result<Option<PairingRow>, Error> {
     point_read::read_one(
         store,
-        "SELECT id, program_id, supporting_code, supported_code, supporting_path, \
-         supported_path, parent_id, level, fields, period_start, period_end, state, \
-         display_name, create_time, update_time, delete_time, revision \
-         FROM pairings WHERE id = ?1",
+        PAIRING_BY_ID,
         [id],
         |row| {
             Ok(PairingRow {

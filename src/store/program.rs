@@ -15,18 +15,12 @@ use crate::{
 pub use program::Model as ProgramRow;
 
 /// One program.
-///
-/// # Errors
-/// Only the database's.
 pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<ProgramRow>, Error> {
     Ok(program::Entity::find_by_id(id).one(db).await?)
 }
 
 /// One program, locked until the transaction ends (PostgreSQL; SQLite's write lock already
 /// covers the whole database).
-///
-/// # Errors
-/// Only the database's.
 pub async fn get_for_update(
     db: &impl ConnectionTrait,
     id: i64,
@@ -39,9 +33,6 @@ pub async fn get_for_update(
 
 /// One program, read-locked until the transaction ends (PostgreSQL): it cannot change
 /// underneath, yet many writers may hold it at once.
-///
-/// # Errors
-/// Only the database's.
 pub async fn get_for_share(
     db: &impl ConnectionTrait,
     id: i64,
@@ -53,9 +44,6 @@ pub async fn get_for_share(
 }
 
 /// A page of programs in id order.
-///
-/// # Errors
-/// Only the database's.
 pub async fn list(
     db: &impl ConnectionTrait,
     after: Option<i64>,
@@ -73,9 +61,6 @@ pub async fn list(
 }
 
 /// Inserts a program.
-///
-/// # Errors
-/// Only the database's.
 pub async fn insert(db: &impl ConnectionTrait, draft: &ProgramDraft) -> Result<ProgramRow, Error> {
     let now = Utc::now();
     let row = program::ActiveModel {
@@ -93,9 +78,6 @@ pub async fn insert(db: &impl ConnectionTrait, draft: &ProgramDraft) -> Result<P
 }
 
 /// Writes `draft` over `current` and bumps its revision.
-///
-/// # Errors
-/// Only the database's.
 pub async fn update(
     db: &impl ConnectionTrait,
     current: ProgramRow,
@@ -114,9 +96,6 @@ pub async fn update(
 }
 
 /// How many live pairings of the program reach outside `period`.
-///
-/// # Errors
-/// Only the database's.
 pub async fn pairings_outside(
     db: &impl ConnectionTrait,
     program_id: i64,

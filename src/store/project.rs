@@ -52,9 +52,6 @@ pub struct NewProject<'a> {
 }
 
 /// Inserts a proposed project and its empty balance.
-///
-/// # Errors
-/// Only the database's.
 pub async fn insert(db: &impl ConnectionTrait, new: &NewProject<'_>) -> Result<ProjectRow, Error> {
     let now = Utc::now();
     let row = project::ActiveModel {
@@ -90,18 +87,12 @@ pub async fn insert(db: &impl ConnectionTrait, new: &NewProject<'_>) -> Result<P
 }
 
 /// One project.
-///
-/// # Errors
-/// Only the database's.
 pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<ProjectRow>, Error> {
     Ok(project::Entity::find_by_id(id).one(db).await?)
 }
 
 /// One project, locked until the transaction ends (PostgreSQL; SQLite's write lock
 /// already covers the whole database).
-///
-/// # Errors
-/// Only the database's.
 pub async fn get_for_update(
     db: &impl ConnectionTrait,
     id: i64,
@@ -113,9 +104,6 @@ pub async fn get_for_update(
 }
 
 /// Writes the changed columns of a project, bumping its revision and update time.
-///
-/// # Errors
-/// Only the database's.
 pub async fn save(
     db: &impl ConnectionTrait,
     current: &ProjectRow,
@@ -128,9 +116,6 @@ pub async fn save(
 }
 
 /// The money of one project; zero for one without a balance row.
-///
-/// # Errors
-/// Only the database's.
 pub async fn balance(db: &impl ConnectionTrait, id: i64) -> Result<ProjectBalanceRow, Error> {
     Ok(balances(db, &[id])
         .await?
@@ -140,9 +125,6 @@ pub async fn balance(db: &impl ConnectionTrait, id: i64) -> Result<ProjectBalanc
 
 /// The money of several projects, by project id: an entry for each of `ids`, zero for one
 /// without a balance row.
-///
-/// # Errors
-/// Only the database's.
 pub async fn balances(
     db: &impl ConnectionTrait,
     ids: &[i64],
@@ -189,9 +171,6 @@ pub struct ProjectQuery {
 }
 
 /// A page of projects in id order, after `after` if given.
-///
-/// # Errors
-/// Only the database's.
 pub async fn list(
     db: &impl ConnectionTrait,
     query: &ProjectQuery,

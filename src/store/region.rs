@@ -6,7 +6,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
 
-use super::{Store, constraint_error, entities::region, point_read};
+use super::{Store, constraint_error, entities::region, sqlite::point_read};
 use crate::{
     domain::region::{NameMatch, RegionCode, RegionFilter, RegionLevel, RegionPath},
     error::Error,
@@ -26,17 +26,11 @@ pub enum Scope {
 }
 
 /// One region by code.
-///
-/// # Errors
-/// Only the database's.
 pub async fn get(db: &impl ConnectionTrait, code: &RegionCode) -> Result<Option<RegionRow>, Error> {
     Ok(region::Entity::find_by_id(code.as_str()).one(db).await?)
 }
 
 /// Several regions by code, in one query; missing ones are left out.
-///
-/// # Errors
-/// Only the database's.
 pub async fn get_many(
     db: &impl ConnectionTrait,
     codes: &[&RegionCode],
@@ -48,9 +42,6 @@ pub async fn get_many(
 }
 
 /// A page of regions in code order, after `after` if given.
-///
-/// # Errors
-/// Only the database's.
 pub async fn list(
     db: &impl ConnectionTrait,
     scope: &Scope,
@@ -134,16 +125,17 @@ pub async fn insert(
         })
 }
 
+/// The inline point read of [`find`]: its columns must be the entity's, as a test in
+/// [`super::sqlite::point_read`] checks.
+pub(crate) const REGION_BY_CODE: &str = "SELECT code, display_name, level, parent_code, path, added \
+     FROM regions WHERE code = ?1";
+
 /// One region by code for a read request: inline on a SQLite file, through the pool
 /// elsewhere.
-///
-/// # Errors
-/// Only the database's.
 pub async fn find(store: &Store, code: &RegionCode) -> Result<Option<RegionRow>, Error> {
     point_read::read_one(
         store,
-        "SELECT code, display_name, level, parent_code, path, added \
-         FROM regions WHERE code = ?1",
+        REGION_BY_CODE,
         [code.as_str()],
         |row| {
             Ok(RegionRow {

@@ -29,9 +29,6 @@ const FEED_LOCK: i64 = 0x6475_696b_6f75_7376;
 
 /// Inserts an entry filed at `now`; `row` carries every column but the id, times,
 /// counters and revision.
-///
-/// # Errors
-/// Only the database's.
 pub async fn insert(
     db: &impl ConnectionTrait,
     mut row: EntryChange,
@@ -45,9 +42,6 @@ pub async fn insert(
 }
 
 /// How many entries were filed from client `key` since `since`.
-///
-/// # Errors
-/// Only the database's.
 pub async fn filed_from(
     db: &impl ConnectionTrait,
     key: &str,
@@ -62,18 +56,12 @@ pub async fn filed_from(
 }
 
 /// One entry.
-///
-/// # Errors
-/// Only the database's.
 pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<EntryRow>, Error> {
     Ok(supervision_entry::Entity::find_by_id(id).one(db).await?)
 }
 
 /// One entry, locked until the transaction ends (PostgreSQL; SQLite's write lock already
 /// covers the whole database).
-///
-/// # Errors
-/// Only the database's.
 pub async fn get_for_update(db: &impl ConnectionTrait, id: i64) -> Result<Option<EntryRow>, Error> {
     Ok(supervision_entry::Entity::find_by_id(id)
         .lock_exclusive()
@@ -82,9 +70,6 @@ pub async fn get_for_update(db: &impl ConnectionTrait, id: i64) -> Result<Option
 }
 
 /// The entry of a public report's tracking code hash.
-///
-/// # Errors
-/// Only the database's.
 pub async fn by_tracking_hash(
     db: &impl ConnectionTrait,
     hash: &str,
@@ -96,9 +81,6 @@ pub async fn by_tracking_hash(
 }
 
 /// Writes a step's change to an entry at `now`, bumping its revision and update time.
-///
-/// # Errors
-/// Only the database's.
 pub async fn save(
     db: &impl ConnectionTrait,
     current: &EntryRow,
@@ -151,9 +133,6 @@ pub async fn append(
 }
 
 /// A page of an entry's timeline, oldest first, after event `after` if given.
-///
-/// # Errors
-/// Only the database's.
 pub async fn events(
     db: &impl ConnectionTrait,
     entry_id: i64,
@@ -169,9 +148,6 @@ pub async fn events(
 }
 
 /// The store-wide number of event `seq` of entry `entry_id`, if there is one.
-///
-/// # Errors
-/// Only the database's.
 pub async fn event_position(
     db: &impl ConnectionTrait,
     entry_id: i64,
@@ -189,9 +165,6 @@ pub async fn event_position(
 }
 
 /// The store-wide number of the latest event; 0 before the first.
-///
-/// # Errors
-/// Only the database's.
 pub async fn last_event_position(db: &impl ConnectionTrait) -> Result<i64, Error> {
     use supervision_event::Column as C;
     let last: Option<Option<i64>> = supervision_event::Entity::find()
@@ -205,9 +178,6 @@ pub async fn last_event_position(db: &impl ConnectionTrait) -> Result<i64, Error
 
 /// Up to `limit` events of every entry stored after position `after`, in store order,
 /// each with its entry.
-///
-/// # Errors
-/// Only the database's.
 pub async fn events_after(
     db: &impl ConnectionTrait,
     after: i64,
@@ -346,9 +316,6 @@ impl EntryQuery {
 
 /// A page of the entries of `query` in `order`, after `cursor` if given. Entries without
 /// a due date come last in due-date order, either way.
-///
-/// # Errors
-/// Only the database's.
 pub async fn list(
     db: &impl ConnectionTrait,
     query: &EntryQuery,
@@ -454,9 +421,6 @@ pub struct EntryCounts {
 
 /// The entries of `query`, counted per state, party and category by the database, with
 /// those past their due date on `today`.
-///
-/// # Errors
-/// Only the database's.
 pub async fn counts(
     db: &impl ConnectionTrait,
     query: &EntryQuery,
@@ -504,9 +468,6 @@ pub async fn counts(
 
 /// The middle one or two of the resolution times (seconds) of the resolved entries of
 /// `query`, of which there are `resolved`.
-///
-/// # Errors
-/// Only the database's.
 pub async fn middle_resolve_seconds(
     db: &impl ConnectionTrait,
     query: &EntryQuery,

@@ -20,9 +20,6 @@ use crate::{
 pub use talent_exchange::{ActiveModel as TalentChange, Model as TalentRow};
 
 /// Inserts an exchange; `row` carries every column but the id, times and revision.
-///
-/// # Errors
-/// Only the database's.
 pub async fn insert(db: &impl ConnectionTrait, mut row: TalentChange) -> Result<TalentRow, Error> {
     let now = Utc::now();
     row.create_time = Set(now);
@@ -33,18 +30,12 @@ pub async fn insert(db: &impl ConnectionTrait, mut row: TalentChange) -> Result<
 }
 
 /// One exchange.
-///
-/// # Errors
-/// Only the database's.
 pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<TalentRow>, Error> {
     Ok(talent_exchange::Entity::find_by_id(id).one(db).await?)
 }
 
 /// One exchange, locked until the transaction ends (PostgreSQL; SQLite's write lock
 /// already covers the whole database).
-///
-/// # Errors
-/// Only the database's.
 pub async fn get_for_update(
     db: &impl ConnectionTrait,
     id: i64,
@@ -56,9 +47,6 @@ pub async fn get_for_update(
 }
 
 /// Writes the changed columns of an exchange, bumping its revision and update time.
-///
-/// # Errors
-/// Only the database's.
 pub async fn save(
     db: &impl ConnectionTrait,
     current: &TalentRow,
@@ -142,9 +130,6 @@ fn pairings_where(condition: impl sea_orm::sea_query::IntoCondition) -> SelectSt
 }
 
 /// A page of exchanges in id order, after `after` if given.
-///
-/// # Errors
-/// Only the database's.
 pub async fn list(
     db: &impl ConnectionTrait,
     query: &TalentQuery,
@@ -164,9 +149,6 @@ pub async fn list(
 pub type TalentSums = (i16, i16, i64, i64, i64);
 
 /// The live exchanges of `query`, summed per kind and direction by the database.
-///
-/// # Errors
-/// Only the database's.
 pub async fn sums(
     db: &impl ConnectionTrait,
     query: &TalentQuery,

@@ -6,7 +6,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::{Store, entities::access_token, point_read};
+use super::{Store, entities::access_token, sqlite::point_read};
 use crate::{
     domain::{
         access::{self, Bearer, Caller, Role, Scope},
@@ -60,9 +60,6 @@ pub async fn create(
 }
 
 /// A page of tokens in id order.
-///
-/// # Errors
-/// Only the database's.
 pub async fn list(
     db: &impl ConnectionTrait,
     after: Option<i64>,
@@ -157,16 +154,17 @@ pub fn scope_of(stored: &str) -> Scope {
     }
 }
 
+/// The inline point read of [`find`]: its columns must be the entity's, as a test in
+/// [`super::sqlite::point_read`] checks.
+pub(crate) const TOKEN_BY_ID: &str = "SELECT id, role, label, scopes, secret_hash, create_time, expire_time, revoke_time \
+     FROM access_tokens WHERE id = ?1";
+
 /// One token by id, for authentication: inline on a SQLite file, through the pool
 /// elsewhere.
-///
-/// # Errors
-/// Only the database's.
 pub async fn find(store: &Store, id: i64) -> Result<Option<TokenRow>, Error> {
     point_read::read_one(
         store,
-        "SELECT id, role, label, scopes, secret_hash, create_time, expire_time, revoke_time \
-         FROM access_tokens WHERE id = ?1",
+        TOKEN_BY_ID,
         [id],
         |row| {
             Ok(TokenRow {

@@ -12,6 +12,7 @@ mod pairings;
 mod programs;
 mod projects;
 mod regions;
+mod request_ids;
 mod server;
 mod supervision;
 mod supervision_lists;

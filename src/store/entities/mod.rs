@@ -13,7 +13,7 @@ pub mod program;
 pub mod project;
 pub mod project_balance;
 pub mod region;
-pub mod request_id;
+pub mod request_key;
 pub mod supervision_entry;
 pub mod supervision_event;
 pub mod talent_exchange;

@@ -94,7 +94,7 @@ impl PointReader {
 /// # Errors
 /// The pool's errors; an inline failure only sends the read to the pool.
 pub async fn read_one<T, Fut>(
-    store: &super::Store,
+    store: &crate::store::Store,
     sql: &'static str,
     params: impl Params,
     map: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
@@ -162,3 +162,64 @@ impl std::fmt::Display for NamedColumn {
 }
 
 impl std::error::Error for NamedColumn {}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{EntityName, IdenStatic, Iterable};
+
+    use crate::store::{
+        entities::{access_token, pairing, region},
+        pairing::PAIRING_BY_ID,
+        region::REGION_BY_CODE,
+        token::TOKEN_BY_ID,
+    };
+
+    /// The columns and the table a hand-written `SELECT a, b FROM t WHERE …` names.
+    fn selected(sql: &str) -> (Vec<String>, String) {
+        let rest = sql.strip_prefix("SELECT ").expect("a select");
+        let (columns, from) = rest.split_once(" FROM ").expect("a FROM");
+        let mut columns: Vec<String> = columns.split(',').map(|c| c.trim().to_owned()).collect();
+        columns.sort();
+        let table = from
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        (columns, table)
+    }
+
+    /// An entity's columns, sorted, and its table.
+    fn of_entity<E: EntityName + Default>(
+        columns: impl Iterator<Item = impl IdenStatic>,
+    ) -> (Vec<String>, String) {
+        let mut columns: Vec<String> = columns.map(|c| c.as_str().to_owned()).collect();
+        columns.sort();
+        (columns, E::default().table_name().to_owned())
+    }
+
+    #[test]
+    fn every_hand_written_point_read_selects_exactly_its_entitys_columns() {
+        assert_eq!(
+            selected(PAIRING_BY_ID),
+            of_entity::<pairing::Entity>(pairing::Column::iter())
+        );
+        assert_eq!(
+            selected(REGION_BY_CODE),
+            of_entity::<region::Entity>(region::Column::iter())
+        );
+        assert_eq!(
+            selected(TOKEN_BY_ID),
+            of_entity::<access_token::Entity>(access_token::Column::iter())
+        );
+    }
+
+    #[test]
+    fn a_column_missing_from_a_point_read_is_noticed() {
+        let short =
+            "SELECT code, display_name, level, parent_code, path FROM regions WHERE code = ?1";
+        assert_ne!(
+            selected(short),
+            of_entity::<region::Entity>(region::Column::iter())
+        );
+    }
+}

@@ -19,8 +19,8 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use super::audit::Journal;
 use crate::error::Error;
+use crate::store::audit::Journal;
 
 /// The most requests that share one commit.
 const MAX_BATCH: usize = 256;
@@ -132,7 +132,7 @@ async fn run_batch_journaled(db: DatabaseConnection, batch: Vec<Box<dyn Job>>) {
             }
             Err(error)
         }
-        None => match super::audit::seal(&tx, Journal::take()).await {
+        None => match crate::store::audit::seal(&tx, Journal::take()).await {
             Ok(()) => tx.commit().await.map_err(Error::from),
             Err(error) => {
                 if let Err(e) = tx.rollback().await {
@@ -161,7 +161,7 @@ pub struct WriteJob<T, F> {
 impl<T, F> Job for WriteJob<T, F>
 where
     T: Send + 'static,
-    F: for<'c> FnMut(&'c DatabaseTransaction) -> super::Work<'c, T> + Send + 'static,
+    F: for<'c> FnMut(&'c DatabaseTransaction) -> crate::store::Work<'c, T> + Send + 'static,
 {
     fn run<'c>(
         self: Box<Self>,
