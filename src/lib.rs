@@ -1,13 +1,17 @@
 //! duikou: a gRPC backend for counterpart cooperation (对口协作) — paired regions, their
-//! cooperation programs and pairings, and (in later parts) projects, funds, talent
-//! exchanges and supervision.
+//! cooperation programs and pairings, the projects under the pairings, the funds ledger,
+//! talent exchanges and multi-party supervision; roles and access tokens decide who may do
+//! what, and every change goes into a tamper-evident audit log.
 //!
 //! Module map, one layer per folder; data flows from `api` to `store`:
-//! - [`api`]: one module per gRPC service — proto ⇄ domain, no SQL;
+//! - [`api`]: one module per gRPC service (regions, programs and pairings, projects, funds,
+//!   talent exchanges, supervision, access tokens, the audit log) — proto ⇄ domain and who
+//!   may call what, no SQL;
 //! - [`domain`]: types and rules, free of tonic and sea-orm;
 //! - [`store`]: sea-orm entities, queries and transactions, free of tonic;
 //! - [`error`]: the one error type and its mapping to gRPC statuses;
 //! - [`server`]: services, reflection, health, limits and graceful shutdown;
+//! - [`proto`]: the code generated from `proto/`;
 //! - [`config`], [`telemetry`], [`cli`]: settings, logs and the command line.
 
 pub mod api;

@@ -34,7 +34,11 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder}
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use super::{Authed, BenchConfig, OwnServer, connect, percentile_ms};
+use crate::{
+    driver::{Authed, connect, percentile_ms},
+    knobs::BenchConfig,
+    servers::OwnServer,
+};
 
 /// Pairings (and one project under each) the ledger workload spreads its lines over.
 const PAIRINGS: usize = 64;

@@ -34,7 +34,11 @@ use sea_orm::{
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use super::{Authed, BenchConfig, OwnServer, connect, percentile_ms};
+use crate::{
+    driver::{Authed, connect, percentile_ms},
+    knobs::BenchConfig,
+    servers::OwnServer,
+};
 
 /// Entries the list is measured over, unless `DUIKOU_BENCH_SUPERVISION_ENTRIES` says
 /// otherwise.

@@ -163,15 +163,15 @@ impl AuditFilter {
         for c in &conditions {
             match c.field.as_str() {
                 "resource" => {
-                    super::pairing::equals_only(c)?;
+                    filter::equals_only(c)?;
                     query.resource = Some(c.value.clone());
                 }
                 "method" => {
-                    super::pairing::equals_only(c)?;
+                    filter::equals_only(c)?;
                     query.method = Some(c.value.clone());
                 }
                 "actor" => {
-                    super::pairing::equals_only(c)?;
+                    filter::equals_only(c)?;
                     query.actor_token_id = Some(
                         super::name::parse_id("filter", "accessTokens", &c.value)
                             .map_err(|_| c.error("expects a name like \"accessTokens/3\""))?,

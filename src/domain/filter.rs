@@ -8,7 +8,8 @@
 //! ```
 //!
 //! The text becomes a list of typed conditions; each resource turns that list into its own
-//! query, so no SQL is ever built from what a caller wrote.
+//! query, so no SQL is ever built from what a caller wrote. The grammar knows no resource:
+//! what a value means is read where it is used (a region by `RegionCode::from_condition`).
 
 use crate::error::Error;
 
@@ -58,15 +59,6 @@ impl Condition {
     pub fn id_in(&self, collection: &str) -> Result<i64, Error> {
         super::name::parse_id("filter", collection, &self.value)
             .map_err(|_| self.error(format!("expects a name like \"{collection}/1\"")))
-    }
-
-    /// The region the value names, e.g. `"regions/420300"`.
-    ///
-    /// # Errors
-    /// INVALID_ARGUMENT on `filter` for a value that is not a region name.
-    pub fn region(&self) -> Result<super::region::RegionCode, Error> {
-        super::region::RegionCode::from_name("filter", &self.value)
-            .map_err(|_| self.error("expects a region name like \"regions/420300\""))
     }
 }
 
@@ -234,6 +226,17 @@ pub fn reject_repeats(conditions: &[Condition]) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Accepts a condition only if it compares with `=`.
+///
+/// # Errors
+/// INVALID_ARGUMENT on `filter` pointing at a condition with any other operator.
+pub fn equals_only(c: &Condition) -> Result<(), Error> {
+    match c.operator {
+        Operator::Equals => Ok(()),
+        _ => Err(c.error("supports only '='")),
+    }
 }
 
 #[cfg(test)]

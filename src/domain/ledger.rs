@@ -18,10 +18,10 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use super::{
-    filter,
+    filter::{self, equals_only},
     money::{Amount, Balance, Sum, add_fen},
     name,
-    pairing::{CooperationField, equals_only},
+    pairing::CooperationField,
     project::ProjectState,
     region::{RegionCode, RegionPath},
 };
@@ -913,7 +913,7 @@ impl LineFilter {
                             .ok_or_else(|| c.error("expects a fund instrument"))?,
                     );
                 }
-                "region" => query.region = Some(c.region()?),
+                "region" => query.region = Some(RegionCode::from_condition(c)?),
                 _ => {
                     return Err(c.error(
                         "is not a filter field; use pairing, project, kind, fiscal_year, \

@@ -1,5 +1,17 @@
-//! Types and rules of duikou, free of transport and storage: region codes, periods,
-//! pairings and their state machine, filters, pages and request ids.
+//! Types and rules of duikou, free of transport and storage:
+//! - regions ([`region`]: codes, levels, containment), cooperation programs ([`program`])
+//!   and pairings ([`pairing`]: fields, the state machine, the placement rules);
+//! - projects ([`project`]: the lifecycle, milestones), the funds ledger ([`ledger`]) in
+//!   exact amounts ([`money`]), and talent exchanges ([`talent`]);
+//! - supervision ([`supervision`]: entries and the course each runs to closure, who may
+//!   take each step, when one is overdue) and what its lists and watches ask for
+//!   ([`supervision_query`]);
+//! - who is calling ([`access`]: roles, region scopes, bearer secrets), and the audit log:
+//!   its events ([`audit`]), their Merkle tree ([`merkle`]) and signed checkpoints
+//!   ([`checkpoint`]);
+//! - what every resource shares: names ([`name`]), civil dates and periods ([`period`]),
+//!   free text ([`text`]), filters ([`filter`]), pages ([`page`]), request ids
+//!   ([`request_id`]) and the clock the service reads ([`clock`]).
 //!
 //! Requests become these values through constructors that reject bad input, so code past
 //! the edge never checks again.

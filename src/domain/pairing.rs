@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::{
-    filter::{self, Condition, Operator},
+    filter::{self, Condition, Operator, equals_only},
     name,
     period::Period,
     region::{RegionCode, RegionLevel, RegionPath},
@@ -358,15 +358,8 @@ impl PairingFilter {
     }
 }
 
-pub(crate) fn equals_only(c: &Condition) -> Result<(), Error> {
-    match c.operator {
-        Operator::Equals => Ok(()),
-        _ => Err(c.error("supports only '='")),
-    }
-}
-
 fn region_match(c: &Condition) -> Result<RegionMatch, Error> {
-    let code = c.region()?;
+    let code = RegionCode::from_condition(c)?;
     match c.operator {
         Operator::Equals => Ok(RegionMatch::Exactly(code)),
         Operator::Has => Ok(RegionMatch::Within(code)),

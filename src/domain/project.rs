@@ -7,8 +7,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    filter,
-    pairing::{CooperationField, equals_only},
+    filter::{self, equals_only},
+    pairing::CooperationField,
     period::{Period, format_date, parse_date},
     region::{RegionCode, RegionPath},
     text,
@@ -300,7 +300,7 @@ impl ProjectFilter {
                             .ok_or_else(|| c.error("expects a cooperation field"))?,
                     );
                 }
-                "location" => query.location = Some(c.region()?),
+                "location" => query.location = Some(RegionCode::from_condition(c)?),
                 _ => {
                     return Err(c.error(
                         "is not a filter field; use pairing, pairing.program, state, field or \

@@ -1,6 +1,6 @@
 //! Regions: GB/T 2260 codes, levels, and containment along the parent chain.
 
-use super::filter::{self, Operator};
+use super::filter::{self, Condition, Operator};
 use crate::error::Error;
 
 /// A division code: 6 digits for provinces, prefectures and counties, 9 for townships,
@@ -51,6 +51,15 @@ impl RegionCode {
     /// Takes a code read back from storage, where it was checked on the way in.
     pub fn from_stored(code: String) -> Self {
         Self(code)
+    }
+
+    /// The region a filter condition's value names, e.g. `"regions/420300"`.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT on `filter` for a value that is not a region name.
+    pub fn from_condition(c: &Condition) -> Result<Self, Error> {
+        Self::from_name("filter", &c.value)
+            .map_err(|_| c.error("expects a region name like \"regions/420300\""))
     }
 }
 

@@ -4,9 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
-    filter::{self, Condition},
+    filter::{self, Condition, equals_only},
     name,
-    pairing::equals_only,
     region::RegionCode,
     supervision::{Category, Party, Severity, State},
 };
@@ -93,7 +92,7 @@ impl EntryFilter {
                     )?);
                 }
                 ("subject", _) => query.subject = Some(subject(c)?),
-                ("region", _) => query.region = Some(c.region()?),
+                ("region", _) => query.region = Some(RegionCode::from_condition(c)?),
                 ("overdue", Purpose::List) => {
                     query.overdue = Some(match c.value.as_str() {
                         "true" => true,

@@ -9,8 +9,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    filter::{self, Condition},
-    pairing::equals_only,
+    filter::{self, Condition, equals_only},
     period::Period,
     region::RegionCode,
     text,
@@ -255,7 +254,7 @@ impl TalentFilter {
                     );
                 }
                 "year" => query.year = Some(parse_year(c)?),
-                "region" => query.region = Some(c.region()?),
+                "region" => query.region = Some(RegionCode::from_condition(c)?),
                 _ => {
                     return Err(c.error(
                         "is not a filter field; use pairing, kind, direction, year or region",
