@@ -710,83 +710,122 @@ const LINE_TYPES: &[&str] = &[
     "date", "text", "bigint", "bigint",
 ];
 
-/// The writes of the pairing-year balances the batch moved, as the books now hold them:
-/// over the stored (locked) rows, and as new rows where none was stored. A new row that a
-/// concurrent transaction inserted first is a unique violation.
+/// A table of the ledger's accounts, written whole: its key's columns, then its money's.
+struct Accounts {
+    table: &'static str,
+    key: &'static [&'static str],
+    money: &'static [&'static str],
+    /// The PostgreSQL type of each column, key first.
+    types: &'static [&'static str],
+}
+
+const YEARS: Accounts = Accounts {
+    table: "pairing_year_balances",
+    key: &["pairing_id", "fiscal_year"],
+    money: &["committed_fen", "allocated_fen"],
+    types: &["bigint", "int", "bigint", "bigint"],
+};
+
+const PROJECTS: Accounts = Accounts {
+    table: "project_balances",
+    key: &["project_id"],
+    money: &["allocated_fen", "disbursed_fen"],
+    types: &["bigint", "bigint", "bigint"],
+};
+
+const TOTALS: Accounts = Accounts {
+    table: "fund_totals",
+    key: &["scope", "fiscal_year", "source", "instrument", "field"],
+    money: &["committed_fen", "allocated_fen", "disbursed_fen"],
+    types: &[
+        "text", "int", "smallint", "smallint", "smallint", "bigint", "bigint", "bigint",
+    ],
+};
+
+impl Accounts {
+    /// The writes of `rows` (each a JSON array of the columns, and whether it was stored
+    /// when read, and so is locked): over the stored rows, and as new rows where none was
+    /// stored; a new row that a concurrent transaction inserted first is a unique
+    /// violation, and the batch is run again. Only whole values are written, never a
+    /// change: PostgreSQL checks the row an upsert proposes before it finds the conflict,
+    /// and a reversal's change is negative.
+    fn save(
+        &self,
+        backend: DatabaseBackend,
+        rows: Vec<(bool, serde_json::Value)>,
+    ) -> Vec<Statement> {
+        let (stored, new): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(stored, _)| *stored);
+        let columns = [self.key, self.money].concat().join(", ");
+        let select = script::json_table(backend, self.types, false);
+        let insert = format!("INSERT INTO {} ({columns}) {select}", self.table);
+        let set: Vec<String> = self
+            .money
+            .iter()
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
+        let mut statements = Vec::new();
+        if !stored.is_empty() {
+            statements.push(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "{insert} ON CONFLICT ({}) DO UPDATE SET {}",
+                    self.key.join(", "),
+                    set.join(", ")
+                ),
+                [script::json_array(stored.into_iter().map(|(_, row)| row)).into()],
+            ));
+        }
+        if !new.is_empty() {
+            statements.push(Statement::from_sql_and_values(
+                backend,
+                insert,
+                [script::json_array(new.into_iter().map(|(_, row)| row)).into()],
+            ));
+        }
+        statements
+    }
+}
+
+/// The writes of the pairing-year balances the batch moved, as the books now hold them.
 fn save_years(
     backend: DatabaseBackend,
     ledger: &Ledger,
     keys: BTreeSet<(i64, i32)>,
 ) -> Vec<Statement> {
-    let (stored, new): (Vec<_>, Vec<_>) = keys
+    let rows = keys
         .into_iter()
         .map(|key| {
             let balance = ledger.books.years.get(&key).copied().unwrap_or_default();
             let row = serde_json::json!([key.0, key.1, balance.committed, balance.allocated]);
             (ledger.stored_years.contains(&key), row)
         })
-        .partition(|(stored, _)| *stored);
-    let types = &["bigint", "int", "bigint", "bigint"];
-    let insert = "INSERT INTO pairing_year_balances (pairing_id, fiscal_year, committed_fen, \
-                  allocated_fen)";
-    let rows = script::json_table(backend, types, false);
-    let mut statements = Vec::new();
-    if !stored.is_empty() {
-        statements.push(Statement::from_sql_and_values(
-            backend,
-            format!(
-                "{insert} {rows} ON CONFLICT (pairing_id, fiscal_year) DO UPDATE SET \
-                 committed_fen = excluded.committed_fen, allocated_fen = excluded.allocated_fen"
-            ),
-            [script::json_array(stored.into_iter().map(|(_, row)| row)).into()],
-        ));
-    }
-    if !new.is_empty() {
-        statements.push(Statement::from_sql_and_values(
-            backend,
-            format!("{insert} {rows}"),
-            [script::json_array(new.into_iter().map(|(_, row)| row)).into()],
-        ));
-    }
-    statements
+        .collect();
+    YEARS.save(backend, rows)
 }
 
-/// The write of the project balances the batch moved, as the books now hold them. Every
+/// The writes of the project balances the batch moved, as the books now hold them. Every
 /// project has its row from creation, locked when the books were read.
-fn save_projects(backend: DatabaseBackend, books: &Books, ids: BTreeSet<i64>) -> Option<Statement> {
-    if ids.is_empty() {
-        return None;
-    }
-    let rows: Vec<_> = ids
+fn save_projects(backend: DatabaseBackend, books: &Books, ids: BTreeSet<i64>) -> Vec<Statement> {
+    let rows = ids
         .into_iter()
         .map(|id| {
             let balance = books.project_balances.get(&id).copied().unwrap_or_default();
-            serde_json::json!([id, balance.allocated, balance.disbursed])
+            (
+                true,
+                serde_json::json!([id, balance.allocated, balance.disbursed]),
+            )
         })
         .collect();
-    let select = script::json_table(backend, &["bigint", "bigint", "bigint"], false);
-    Some(Statement::from_sql_and_values(
-        backend,
-        format!(
-            "INSERT INTO project_balances (project_id, allocated_fen, disbursed_fen) {select} \
-             ON CONFLICT (project_id) DO UPDATE SET allocated_fen = excluded.allocated_fen, \
-             disbursed_fen = excluded.disbursed_fen"
-        ),
-        [script::json_array(rows).into()],
-    ))
+    PROJECTS.save(backend, rows)
 }
 
-/// The writes of the summary totals the batch moved, as the books now hold them: over the
-/// stored rows (locked when read), and as new rows where none was stored, which a
-/// concurrent transaction may have inserted first (a unique violation: the batch is run
-/// again). Only whole values are written, never a change: PostgreSQL checks the row an
-/// upsert proposes before it finds the conflict, and a reversal's change is negative.
+/// The writes of the summary totals the batch moved, as the books now hold them.
 fn save_totals(
     backend: DatabaseBackend,
     ledger: &Ledger,
     keys: BTreeSet<TotalKey>,
 ) -> Vec<Statement> {
-    let (stored, new): (Vec<_>, Vec<_>) = keys
+    let rows = keys
         .into_iter()
         .map(|key| {
             let total = ledger.books.totals.get(&key).copied().unwrap_or_default();
@@ -802,36 +841,8 @@ fn save_totals(
             ]);
             (ledger.stored_totals.contains(&key), row)
         })
-        .partition(|(stored, _)| *stored);
-    let rows = script::json_table(
-        backend,
-        &[
-            "text", "int", "smallint", "smallint", "smallint", "bigint", "bigint", "bigint",
-        ],
-        false,
-    );
-    let insert = "INSERT INTO fund_totals (scope, fiscal_year, source, instrument, field, \
-                  committed_fen, allocated_fen, disbursed_fen)";
-    let mut statements = Vec::new();
-    if !stored.is_empty() {
-        statements.push(Statement::from_sql_and_values(
-            backend,
-            format!(
-                "{insert} {rows} ON CONFLICT (scope, fiscal_year, source, instrument, field) \
-                 DO UPDATE SET committed_fen = excluded.committed_fen, \
-                 allocated_fen = excluded.allocated_fen, disbursed_fen = excluded.disbursed_fen"
-            ),
-            [script::json_array(stored.into_iter().map(|(_, row)| row)).into()],
-        ));
-    }
-    if !new.is_empty() {
-        statements.push(Statement::from_sql_and_values(
-            backend,
-            format!("{insert} {rows}"),
-            [script::json_array(new.into_iter().map(|(_, row)| row)).into()],
-        ));
-    }
-    statements
+        .collect();
+    TOTALS.save(backend, rows)
 }
 
 /// Lines by id.
