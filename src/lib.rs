@@ -6,7 +6,7 @@
 //! - [`api`]: one module per gRPC service — proto ⇄ domain, no SQL;
 //! - [`domain`]: types and rules, free of tonic and sea-orm;
 //! - [`store`]: sea-orm entities, queries and transactions, free of tonic;
-//! - [`error`]: the one error type and its mapping to gRPC statuses;
+//! - [`error`]: the one error type, free of tonic and sea-orm (statuses: [`api::status`]);
 //! - [`server`]: services, reflection, health, limits and graceful shutdown;
 //! - [`config`], [`telemetry`], [`cli`]: settings, logs and the command line.
 
