@@ -1,15 +1,10 @@
-//! The one error type of duikou and the one place where errors become gRPC statuses.
+//! The one error type of duikou, free of transport and storage: the domain raises it,
+//! `store` turns database errors into it, and `api::status` turns it into gRPC statuses.
 //!
-//! Every status carries a `google.rpc.ErrorInfo` with the domain [`ERROR_DOMAIN`] and an
-//! UPPER_SNAKE reason; invalid fields also carry a `google.rpc.BadRequest` naming each one.
+//! Each variant says in its doc which gRPC code it becomes; most carry the UPPER_SNAKE
+//! reason of the status's `google.rpc.ErrorInfo`, and invalid arguments name each field.
 
-use std::{collections::HashMap, sync::Arc};
-
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
-
-/// The `domain` of every `google.rpc.ErrorInfo` this server sends.
-pub const ERROR_DOMAIN: &str = "duikou";
+use std::sync::Arc;
 
 /// One invalid field of a request, named by its path, e.g. `pairing.period_end`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,9 +94,10 @@ pub enum Error {
         /// Which limit, and when it frees up.
         message: String,
     },
-    /// UNAVAILABLE: the database could not be reached or stayed busy; safe to retry.
-    #[error("database unavailable: {0}")]
-    Unavailable(#[source] Arc<sea_orm::DbErr>),
+    /// UNAVAILABLE: the database could not be reached or stayed busy; safe to retry. The
+    /// client learns nothing of the cause; the log gets all of it.
+    #[error("database unavailable: {0:#}")]
+    Unavailable(Arc<anyhow::Error>),
     /// Retried inside the store: another transaction won a race. Reaches a client as
     /// ABORTED only when the retries run out.
     #[error("concurrent update, retry")]
@@ -112,7 +108,8 @@ pub enum Error {
     Internal(Arc<anyhow::Error>),
 }
 
-fn describe(violations: &[FieldViolation]) -> String {
+/// The violations in one line, `field: description` joined by `; `.
+pub(crate) fn describe(violations: &[FieldViolation]) -> String {
     violations
         .iter()
         .map(|v| format!("{}: {}", v.field, v.description))
@@ -184,154 +181,5 @@ impl Error {
 impl From<anyhow::Error> for Error {
     fn from(error: anyhow::Error) -> Self {
         Error::Internal(Arc::new(error))
-    }
-}
-
-impl From<Error> for Status {
-    fn from(error: Error) -> Self {
-        let (code, reason, message, metadata, violations) = match error {
-            Error::InvalidArgument { reason, violations } => {
-                let message = format!("invalid request: {}", describe(&violations));
-                (
-                    Code::InvalidArgument,
-                    reason,
-                    message,
-                    Vec::new(),
-                    violations,
-                )
-            }
-            Error::Unauthenticated { reason, message } => (
-                Code::Unauthenticated,
-                reason,
-                message,
-                Vec::new(),
-                Vec::new(),
-            ),
-            Error::PermissionDenied { reason, message } => (
-                Code::PermissionDenied,
-                reason,
-                message,
-                Vec::new(),
-                Vec::new(),
-            ),
-            Error::NotFound { reason, resource } => (
-                Code::NotFound,
-                reason,
-                format!("{resource} not found"),
-                vec![("resource", resource)],
-                Vec::new(),
-            ),
-            Error::AlreadyExists { reason, message } => {
-                (Code::AlreadyExists, reason, message, Vec::new(), Vec::new())
-            }
-            Error::FailedPrecondition {
-                reason,
-                message,
-                metadata,
-            } => (
-                Code::FailedPrecondition,
-                reason,
-                message,
-                metadata,
-                Vec::new(),
-            ),
-            Error::Aborted { reason, message } => {
-                (Code::Aborted, reason, message, Vec::new(), Vec::new())
-            }
-            Error::ResourceExhausted { reason, message } => (
-                Code::ResourceExhausted,
-                reason,
-                message,
-                Vec::new(),
-                Vec::new(),
-            ),
-            Error::Contention => (
-                Code::Aborted,
-                "CONCURRENT_UPDATE",
-                "the request met a concurrent change; retry it".to_owned(),
-                Vec::new(),
-                Vec::new(),
-            ),
-            Error::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "database unavailable");
-                (
-                    Code::Unavailable,
-                    "DATABASE_UNAVAILABLE",
-                    "the database is unavailable; retry later".to_owned(),
-                    Vec::new(),
-                    Vec::new(),
-                )
-            }
-            Error::Internal(cause) => {
-                tracing::error!(error = ?cause, "internal error");
-                (
-                    Code::Internal,
-                    "INTERNAL",
-                    "internal error".to_owned(),
-                    Vec::new(),
-                    Vec::new(),
-                )
-            }
-        };
-        let metadata: HashMap<String, String> = metadata
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
-        let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);
-        for v in violations {
-            details.add_bad_request_violation(v.field, v.description);
-        }
-        Status::with_error_details(code, message, details)
-    }
-}
-
-/// A status for errors raised outside the handlers (authentication, limits), with the
-/// same ErrorInfo as every other status.
-pub fn status(code: Code, reason: &str, message: impl Into<String>) -> Status {
-    Status::with_error_details(
-        code,
-        message,
-        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new()),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn internal_errors_tell_the_client_nothing_of_their_cause() {
-        let error = Error::from(anyhow::anyhow!("disk /var/lib/duikou is full"));
-
-        let status = Status::from(error);
-
-        assert_eq!(status.code(), Code::Internal);
-        assert_eq!(status.message(), "internal error");
-        let info = status.get_error_details().error_info().cloned().unwrap();
-        assert_eq!(info.reason, "INTERNAL");
-        assert!(info.metadata.is_empty());
-    }
-
-    #[test]
-    fn field_violations_merge_into_one_bad_request() {
-        let merged = Error::collect([
-            Ok(()),
-            Err(Error::invalid("a", "bad")),
-            Err(Error::invalid("b", "worse")),
-        ])
-        .unwrap_err();
-
-        let status = Status::from(merged);
-
-        let fields: Vec<_> = status
-            .get_error_details()
-            .bad_request()
-            .unwrap()
-            .field_violations
-            .iter()
-            .map(|v| v.field.clone())
-            .collect();
-        assert_eq!(fields, ["a", "b"]);
-        assert_eq!(status.code(), Code::InvalidArgument);
     }
 }

@@ -9,7 +9,7 @@
 //!   may call what, no SQL;
 //! - [`domain`]: types and rules, free of tonic and sea-orm;
 //! - [`store`]: sea-orm entities, queries and transactions, free of tonic;
-//! - [`error`]: the one error type and its mapping to gRPC statuses;
+//! - [`error`]: the one error type, free of tonic and sea-orm (statuses: [`api::status`]);
 //! - [`server`]: services, reflection, health, limits and graceful shutdown;
 //! - [`proto`]: the code generated from `proto/`;
 //! - [`config`], [`telemetry`], [`cli`]: settings, logs and the command line.

@@ -28,12 +28,12 @@ use crate::{
         pairing::Pairings,
         project::Projects,
         region::Regions,
+        status::status,
         supervision::Supervision,
         talent::Talents,
     },
     config::{ServerSettings, Settings},
     domain::{checkpoint::AuditKey, clock::Clock},
-    error,
     proto::{
         self,
         v1::{
@@ -244,7 +244,7 @@ fn with_error_info(response: http::Response<Body>, code: Code) -> http::Response
         Code::Internal => "MALFORMED_REQUEST",
         _ => "TRANSPORT_ERROR",
     };
-    error::status(code, reason, message).into_http()
+    status(code, reason, message).into_http()
 }
 
 /// Decodes the percent-encoding of a `grpc-message` header.
@@ -415,7 +415,7 @@ where
             async move {
                 let started = Instant::now();
                 let response = match layer.permits.clone().try_acquire_owned() {
-                    Err(_) => error::status(
+                    Err(_) => status(
                         Code::ResourceExhausted,
                         "OVERLOADED",
                         "the server is at its concurrency limit; retry with backoff",
@@ -426,7 +426,7 @@ where
                             authorized(&layer.store, &layer.tokens, &method, request, &mut inner);
                         match tokio::time::timeout(layer.timeout, work).await {
                             Ok(result) => result?,
-                            Err(_) => error::status(
+                            Err(_) => status(
                                 Code::DeadlineExceeded,
                                 "REQUEST_TIMEOUT",
                                 format!("the request took longer than {:?}", layer.timeout),

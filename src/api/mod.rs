@@ -8,6 +8,7 @@ pub mod fund;
 pub mod pairing;
 pub mod project;
 pub mod region;
+pub mod status;
 pub mod supervision;
 pub mod supervision_feed;
 pub mod talent;

@@ -1,5 +1,6 @@
 //! Storage over sea-orm: connections, transactions, and the queries of each resource.
-//! SQLite (embedded, the default) and PostgreSQL run the same code.
+//! SQLite (embedded, the default) and PostgreSQL run the same code. Database errors become
+//! [`Error`]s here and nowhere else.
 
 pub mod audit;
 pub mod entities;
@@ -282,7 +283,7 @@ impl From<DbErr> for Error {
             }
             let sqlite_primary = code.parse::<i32>().ok().map(|n| n & 0xff);
             if matches!(sqlite_primary, Some(SQLITE_BUSY | SQLITE_LOCKED)) {
-                return Error::Unavailable(Arc::new(err));
+                return unavailable(err);
             }
             if code == OUT_OF_RANGE {
                 return crate::domain::money::out_of_range("a stored sum");
@@ -310,10 +311,15 @@ impl From<DbErr> for Error {
             _ => {}
         }
         match err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Error::Unavailable(Arc::new(err)),
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => unavailable(err),
             other => Error::from(anyhow::Error::new(other).context("database error")),
         }
     }
+}
+
+/// UNAVAILABLE, keeping the database's own words for the log.
+fn unavailable(err: DbErr) -> Error {
+    Error::Unavailable(Arc::new(anyhow::Error::new(err)))
 }
 
 /// Turns a constraint violation into the client error it stands for: a taken unique key

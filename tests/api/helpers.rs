@@ -662,7 +662,7 @@ pub fn assert_error(status: &Status, code: Code, reason: &str, field: Option<&st
     assert_eq!(status.code(), code, "unexpected status: {status:?}");
     let details = status.get_error_details();
     let info = details.error_info().expect("every error carries ErrorInfo");
-    assert_eq!(info.domain, duikou::error::ERROR_DOMAIN);
+    assert_eq!(info.domain, duikou::api::status::ERROR_DOMAIN);
     assert_eq!(info.reason, reason, "unexpected reason: {status:?}");
     if let Some(field) = field {
         let bad = details
