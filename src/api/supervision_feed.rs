@@ -281,7 +281,9 @@ impl Watcher {
                 Ok(rows) => rows,
                 Err(e) => {
                     tracing::error!(error = %e, "a supervision watch could not read");
-                    let _ = self.sender.try_send(Err(Status::unavailable(
+                    let _ = self.sender.try_send(Err(super::status::status(
+                        tonic::Code::Unavailable,
+                        "DATABASE_UNAVAILABLE",
                         "the watch stopped reading; reconnect with start_after",
                     )));
                     return Err("the database failed");
@@ -343,7 +345,11 @@ impl Watcher {
 async fn still_valid(store: &Store, token_id: i64) -> Result<(), Status> {
     let row = token::find(store, token_id).await.map_err(|e| {
         tracing::error!(error = %e, "a supervision watch could not read its token");
-        Status::unavailable("the watch could not check its token; reconnect")
+        super::status::status(
+            tonic::Code::Unavailable,
+            "DATABASE_UNAVAILABLE",
+            "the watch could not check its token; reconnect",
+        )
     })?;
     let refusal = match row {
         None => Some(("TOKEN_UNKNOWN", "the token is not valid")),
