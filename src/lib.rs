@@ -8,7 +8,8 @@
 //!   talent exchanges, supervision, access tokens, the audit log) — proto ⇄ domain and who
 //!   may call what, no SQL;
 //! - [`domain`]: types and rules, free of tonic and sea-orm;
-//! - [`store`]: sea-orm entities, queries and transactions, free of tonic;
+//! - [`store`]: sea-orm entities, queries and transactions, request ids, and (in
+//!   [`store::sqlite`]) what makes SQLite fast; free of tonic;
 //! - [`error`]: the one error type, free of tonic and sea-orm (statuses: [`api::status`]);
 //! - [`server`]: services, reflection, health, limits and graceful shutdown;
 //! - [`proto`]: the code generated from `proto/`;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod authz;
 pub mod fund;
 pub mod pairing;
+pub mod program;
 pub mod project;
 pub mod region;
 pub mod status;

@@ -4,7 +4,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use tonic::{Request, Response, Status};
 
 use super::{
-    MaskRules, authz, check_etag, etag, filter_region_path, record, request_key, required,
+    MaskRules, authz, check_etag, etag, filter_region_path, program, record, request_key, required,
     stored_period, timestamp,
 };
 use crate::{
@@ -17,7 +17,6 @@ use crate::{
             Transition,
         },
         period::{Period, format_date},
-        program::{self as program_rules, ProgramDraft},
         region::{RegionCode, RegionPath},
     },
     error::Error,
@@ -38,8 +37,6 @@ use crate::{
     },
 };
 
-const CREATE_PROGRAM: &str = "/duikou.v1.PairingService/CreateProgram";
-const UPDATE_PROGRAM: &str = "/duikou.v1.PairingService/UpdateProgram";
 const CREATE_PAIRING: &str = "/duikou.v1.PairingService/CreatePairing";
 const UPDATE_PAIRING: &str = "/duikou.v1.PairingService/UpdatePairing";
 const DELETE_PAIRING: &str = "/duikou.v1.PairingService/DeletePairing";
@@ -68,12 +65,6 @@ async fn save_audited(
     Ok(row)
 }
 
-const PROGRAM_MASK: MaskRules = MaskRules {
-    updatable: program_rules::UPDATABLE,
-    immutable: &[],
-    output_only: program_rules::OUTPUT_ONLY,
-};
-
 const PAIRING_MASK: MaskRules = MaskRules {
     updatable: rules::UPDATABLE,
     immutable: rules::IMMUTABLE,
@@ -90,21 +81,6 @@ impl Pairings {
     /// A service over `store`.
     pub fn new(store: Store) -> Self {
         Self { store }
-    }
-}
-
-/// The API form of a stored program.
-fn program_to_proto(row: ProgramRow) -> Program {
-    Program {
-        name: name::format_id("programs", row.id),
-        display_name: row.display_name,
-        basis_document: row.basis_document,
-        period_start: format_date(row.period_start),
-        period_end: format_date(row.period_end),
-        description: row.description,
-        create_time: Some(timestamp(row.create_time)),
-        update_time: Some(timestamp(row.update_time)),
-        etag: etag(row.revision),
     }
 }
 
@@ -132,13 +108,6 @@ pub(crate) fn pairing_to_proto(row: PairingRow) -> Pairing {
         update_time: Some(timestamp(row.update_time)),
         delete_time: row.delete_time.map(timestamp),
         etag: etag(row.revision),
-    }
-}
-
-fn program_not_found(id: i64) -> Error {
-    Error::NotFound {
-        reason: "PROGRAM_NOT_FOUND",
-        resource: name::format_id("programs", id),
     }
 }
 
@@ -369,147 +338,28 @@ impl PairingService for Pairings {
         &self,
         request: Request<CreateProgramRequest>,
     ) -> Result<Response<Program>, Status> {
-        let caller = authz::caller(&request)?;
-        authz::require_everywhere(&caller)?;
-        let mut req = request.into_inner();
-        let key = request_key(Some(&caller), CREATE_PROGRAM, &mut req, |r| {
-            &mut r.request_id
-        })?;
-        let p = req.program.unwrap_or_default();
-        let draft = ProgramDraft::new(
-            p.display_name,
-            p.basis_document,
-            &p.period_start,
-            &p.period_end,
-            p.description,
-        )?;
-        let row = self
-            .store
-            .write(move |tx| {
-                let (draft, key, caller) = (draft.clone(), key.clone(), caller.clone());
-                Box::pin(async move {
-                    if let Some(earlier) = idempotency::claim(tx, key.as_ref()).await? {
-                        let id = name::parse_id("request_id", "programs", &earlier)?;
-                        return programs::get(tx, id)
-                            .await?
-                            .ok_or_else(|| program_not_found(id));
-                    }
-                    let row = programs::insert(tx, &draft).await?;
-                    let name = name::format_id("programs", row.id);
-                    record(
-                        &caller,
-                        CREATE_PROGRAM,
-                        &name,
-                        key.as_ref(),
-                        &program_to_proto(row.clone()),
-                    )?;
-                    idempotency::settle(tx, key.as_ref(), &name).await?;
-                    Ok(row)
-                })
-            })
-            .await?;
-        tracing::info!(program = row.id, "program created");
-        Ok(Response::new(program_to_proto(row)))
+        program::create(&self.store, request).await
     }
 
     async fn get_program(
         &self,
         request: Request<GetProgramRequest>,
     ) -> Result<Response<Program>, Status> {
-        let id = name::parse_id("name", "programs", &request.get_ref().name)?;
-        let row = programs::get(self.store.db(), id)
-            .await?
-            .ok_or_else(|| program_not_found(id))?;
-        Ok(Response::new(program_to_proto(row)))
+        program::get(&self.store, request).await
     }
 
     async fn list_programs(
         &self,
         request: Request<ListProgramsRequest>,
     ) -> Result<Response<ListProgramsResponse>, Status> {
-        let req = request.into_inner();
-        let page = Page::open(req.page_size, &req.page_token, &["programs"])?;
-        let after = page.after_id()?;
-        let rows = programs::list(self.store.db(), after, page.fetch()).await?;
-        let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
-        Ok(Response::new(ListProgramsResponse {
-            programs: rows.into_iter().map(program_to_proto).collect(),
-            next_page_token,
-        }))
+        program::list(&self.store, request).await
     }
 
     async fn update_program(
         &self,
         request: Request<UpdateProgramRequest>,
     ) -> Result<Response<Program>, Status> {
-        let caller = authz::caller(&request)?;
-        authz::require_everywhere(&caller)?;
-        let req = request.into_inner();
-        let p = req.program.unwrap_or_default();
-        let id = name::parse_id("program.name", "programs", &p.name);
-        let paths = PROGRAM_MASK.paths(req.update_mask);
-        Error::collect([Error::of(&id), Error::of(&paths)])?;
-        let (id, paths) = (id?, paths?);
-        let row = self
-            .store
-            .write(move |tx| {
-                let (p, paths, caller) = (p.clone(), paths.clone(), caller.clone());
-                Box::pin(async move {
-                    let current = programs::get_for_update(tx, id)
-                        .await?
-                        .ok_or_else(|| program_not_found(id))?;
-                    check_etag(&p.etag, current.revision)?;
-                    let pick = |field: &str, new: &str, old: String| {
-                        if paths.contains(&field) {
-                            new.to_owned()
-                        } else {
-                            old
-                        }
-                    };
-                    let draft = ProgramDraft::new(
-                        pick(
-                            "display_name",
-                            &p.display_name,
-                            current.display_name.clone(),
-                        ),
-                        pick(
-                            "basis_document",
-                            &p.basis_document,
-                            current.basis_document.clone(),
-                        ),
-                        &pick(
-                            "period_start",
-                            &p.period_start,
-                            format_date(current.period_start),
-                        ),
-                        &pick("period_end", &p.period_end, format_date(current.period_end)),
-                        pick("description", &p.description, current.description.clone()),
-                    )?;
-                    let outside = programs::pairings_outside(tx, id, &draft.period).await?;
-                    if outside > 0 {
-                        return Err(Error::FailedPrecondition {
-                            reason: "PAIRINGS_OUTSIDE_PERIOD",
-                            message: format!(
-                                "{outside} live pairing(s) of this program would fall outside \
-                                 the new period; change or delete them first"
-                            ),
-                            metadata: vec![("pairings_outside", outside.to_string())],
-                        });
-                    }
-                    let row = programs::update(tx, current, &draft).await?;
-                    record(
-                        &caller,
-                        UPDATE_PROGRAM,
-                        &name::format_id("programs", row.id),
-                        None,
-                        &program_to_proto(row.clone()),
-                    )?;
-                    Ok(row)
-                })
-            })
-            .await?;
-        tracing::info!(program = row.id, "program updated");
-        Ok(Response::new(program_to_proto(row)))
+        program::update(&self.store, request).await
     }
 
     async fn create_pairing(
@@ -691,7 +541,7 @@ impl PairingService for Pairings {
                     };
                     let program = programs::get_for_share(tx, current.program_id)
                         .await?
-                        .ok_or_else(|| program_not_found(current.program_id))?;
+                        .ok_or_else(|| program::not_found(current.program_id))?;
                     let placement = Placement {
                         period,
                         ..placement_of(&current)?
@@ -799,7 +649,7 @@ impl PairingService for Pairings {
                     }
                     let program = programs::get_for_share(tx, current.program_id)
                         .await?
-                        .ok_or_else(|| program_not_found(current.program_id))?;
+                        .ok_or_else(|| program::not_found(current.program_id))?;
                     let program_period = stored_period(program.period_start, program.period_end)?;
                     if !program_period.contains(&placement.period) {
                         return Err(Error::precondition(
