@@ -129,21 +129,31 @@ mod tests {
 
     use super::*;
 
+    /// The ErrorInfo a status carries, or a description of what it carries instead.
+    fn info(status: &Status) -> Result<tonic_types::ErrorInfo, String> {
+        status
+            .get_error_details()
+            .error_info()
+            .cloned()
+            .ok_or_else(|| format!("no ErrorInfo in {status:?}"))
+    }
+
     #[test]
-    fn internal_errors_tell_the_client_nothing_of_their_cause() {
+    fn internal_errors_tell_the_client_nothing_of_their_cause() -> Result<(), String> {
         let error = Error::from(anyhow::anyhow!("disk /var/lib/duikou is full"));
 
         let status = Status::from(error);
 
         assert_eq!(status.code(), Code::Internal);
         assert_eq!(status.message(), "internal error");
-        let info = status.get_error_details().error_info().cloned().unwrap();
+        let info = info(&status)?;
         assert_eq!(info.reason, "INTERNAL");
         assert!(info.metadata.is_empty());
+        Ok(())
     }
 
     #[test]
-    fn an_unavailable_database_keeps_its_cause_from_the_client() {
+    fn an_unavailable_database_keeps_its_cause_from_the_client() -> Result<(), String> {
         let error = Error::Unavailable(Arc::new(anyhow::anyhow!(
             "connection to 10.0.0.7:5432 refused"
         )));
@@ -156,31 +166,34 @@ mod tests {
             "{}",
             status.message()
         );
-        let info = status.get_error_details().error_info().cloned().unwrap();
+        let info = info(&status)?;
         assert_eq!(info.reason, "DATABASE_UNAVAILABLE");
         assert_eq!(info.domain, ERROR_DOMAIN);
+        Ok(())
     }
 
     #[test]
-    fn field_violations_merge_into_one_bad_request() {
+    fn field_violations_merge_into_one_bad_request() -> Result<(), String> {
         let merged = Error::collect([
             Ok(()),
             Err(Error::invalid("a", "bad")),
             Err(Error::invalid("b", "worse")),
         ])
-        .unwrap_err();
+        .err()
+        .ok_or("two bad fields must fail")?;
 
         let status = Status::from(merged);
 
         let fields: Vec<_> = status
             .get_error_details()
             .bad_request()
-            .unwrap()
+            .ok_or("no BadRequest")?
             .field_violations
             .iter()
             .map(|v| v.field.clone())
             .collect();
         assert_eq!(fields, ["a", "b"]);
         assert_eq!(status.code(), Code::InvalidArgument);
+        Ok(())
     }
 }
