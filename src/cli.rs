@@ -220,7 +220,7 @@ async fn run_token(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
                 .expires_in_days
                 .map(|days| chrono::Utc::now() + chrono::Duration::days(i64::from(days)));
             let (row, secret) = store
-                .write(move |tx| {
+                .write_legacy(move |tx| {
                     let (label, scopes) = (args.label.clone(), args.scopes.clone());
                     Box::pin(async move {
                         access::create_recorded(
@@ -270,7 +270,7 @@ async fn run_token(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
         TokenCommand::Revoke(args) => {
             let id = args.id;
             store
-                .write(move |tx| {
+                .write_legacy(move |tx| {
                     Box::pin(async move {
                         access::revoke_recorded(
                             tx,

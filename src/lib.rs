@@ -16,6 +16,7 @@
 //! - [`config`], [`telemetry`], [`cli`]: settings, logs and the command line.
 
 pub mod api;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;

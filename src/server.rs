@@ -288,11 +288,11 @@ where
         .get(http::header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or_default().to_owned());
     match authz::authorize(store, tokens, method, header.as_deref()).await {
-        Ok(caller) => {
-            if let Some(caller) = caller {
+        Ok(call) => {
+            if let Some(caller) = call.caller() {
                 tracing::Span::current().record("token", caller.token_id);
-                request.extensions_mut().insert(caller);
             }
+            request.extensions_mut().insert(call);
             inner.call(request).await
         }
         Err(refusal) => Ok(tonic::Status::from(refusal).into_http()),

@@ -364,7 +364,7 @@ pub async fn cost(config: &BenchConfig) -> Result<serde_json::Value> {
                     let b = supported[(n / supporting.len()) % supported.len()].clone();
                     let started = Instant::now();
                     let outcome = store
-                        .write(move |tx| {
+                        .write_legacy(move |tx| {
                             let (a, b) = (a.clone(), b.clone());
                             Box::pin(async move {
                                 programs::get_for_share(tx, program_id).await?;

@@ -337,7 +337,7 @@ async fn time_summaries(
                 .collect::<Result<_>>()?,
         );
         store
-            .write(move |tx| {
+            .write_legacy(move |tx| {
                 let entries = entries.clone();
                 Box::pin(async move {
                     let refs: Vec<&Entry> = entries.iter().collect();

@@ -177,7 +177,7 @@ impl AccessService for Access {
         let (role, expire_time) = (role?, expire_time?);
         let (row, secret) = self
             .store
-            .write(move |tx| {
+            .write_legacy(move |tx| {
                 let (label, scopes, caller) = (t.label.clone(), t.scopes.clone(), caller.clone());
                 Box::pin(async move {
                     create_recorded(
@@ -225,7 +225,7 @@ impl AccessService for Access {
         let id = name::parse_id("name", "accessTokens", &request.get_ref().name)?;
         let row = self
             .store
-            .write(move |tx| {
+            .write_legacy(move |tx| {
                 let caller = caller.clone();
                 Box::pin(
                     async move { revoke_recorded(tx, &Actor::of(&caller), REVOKE_TOKEN, id).await },

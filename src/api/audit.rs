@@ -107,7 +107,7 @@ impl AuditService for Audit {
         let key = self.key.clone();
         let (checkpoint, signature) = self
             .store
-            .write(move |tx| {
+            .write_legacy(move |tx| {
                 let key = key.clone();
                 Box::pin(async move { audit::checkpoint(tx, &key).await })
             })
@@ -210,7 +210,7 @@ pub async fn sign_checkpoints(
         }
         let key = key.clone();
         let signed = store
-            .write(move |tx| {
+            .write_legacy(move |tx| {
                 let key = key.clone();
                 Box::pin(async move { audit::checkpoint(tx, &key).await })
             })

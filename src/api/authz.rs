@@ -11,10 +11,12 @@ use std::{
 
 use tonic::Request;
 
+pub use crate::domain::access::{outside_scope, require_everywhere, require_scope, unrestricted};
+
 use crate::{
     domain::{
         access::{Bearer, Caller, Role},
-        region::RegionPath,
+        audit::Call,
     },
     error::Error,
     store::{
@@ -271,14 +273,17 @@ pub const TABLE: &[(&str, Access)] = &[
 
 /// Who may call the method at `path`, if the table names it.
 pub fn access(path: &str) -> Option<Access> {
-    TABLE
-        .iter()
-        .find(|(method, _)| *method == path)
-        .map(|(_, access)| *access)
+    entry(path).map(|(_, access)| access)
 }
 
-/// Authenticates the `authorization` header, if any, and checks the table: the caller, or
-/// none for an anonymous call to a public method.
+/// The table's entry for the method at `path`: its path as the table spells it, and who
+/// may call it.
+fn entry(path: &str) -> Option<(&'static str, Access)> {
+    TABLE.iter().find(|(method, _)| *method == path).copied()
+}
+
+/// Authenticates the `authorization` header, if any, and checks the table: the call, with
+/// its caller, or none for an anonymous call to a public method.
 ///
 /// # Errors
 /// UNAUTHENTICATED for a missing (where needed), malformed, unknown, expired or revoked
@@ -288,8 +293,8 @@ pub async fn authorize(
     tokens: &TokenCache,
     path: &str,
     authorization: Option<&str>,
-) -> Result<Option<Caller>, Error> {
-    let Some(access) = access(path) else {
+) -> Result<Call, Error> {
+    let Some((method, access)) = entry(path) else {
         return Err(Error::PermissionDenied {
             reason: "METHOD_NOT_ALLOWED",
             message: format!("{path} is not open to any caller"),
@@ -319,17 +324,17 @@ pub async fn authorize(
             }
         }
     };
-    match (access, &caller) {
-        (Access::Public | Access::AnonymousOr(_), None) | (Access::Public, _) => Ok(caller),
+    let allowed = match (access, &caller) {
+        (Access::Public | Access::AnonymousOr(_), None) | (Access::Public, _) => Ok(()),
         (_, None) => Err(unauthenticated(
             "TOKEN_MISSING",
             "this method needs a token: send \"authorization: Bearer dk_…\"",
         )),
-        (Access::Authenticated, Some(_)) => Ok(caller),
+        (Access::Authenticated, Some(_)) => Ok(()),
         (Access::Roles(roles) | Access::Scoped(roles) | Access::AnonymousOr(roles), Some(c))
             if roles.contains(&c.role) =>
         {
-            Ok(caller)
+            Ok(())
         }
         (Access::Roles(_) | Access::Scoped(_) | Access::AnonymousOr(_), Some(c)) => {
             Err(Error::PermissionDenied {
@@ -337,7 +342,8 @@ pub async fn authorize(
                 message: format!("the role {} may not call {path}", c.role.word()),
             })
         }
-    }
+    };
+    allowed.map(|()| Call::new(caller, method))
 }
 
 fn unauthenticated(reason: &'static str, message: &str) -> Error {
@@ -347,55 +353,26 @@ fn unauthenticated(reason: &'static str, message: &str) -> Error {
     }
 }
 
-/// The caller that the authorization layer found for this request.
+/// The call that the authorization layer let through for this request: its method, and
+/// its caller, if it carried a token.
 ///
 /// # Errors
-/// UNAUTHENTICATED when there is none (a method reached without the layer).
-pub fn caller<T>(request: &Request<T>) -> Result<Caller, Error> {
+/// PERMISSION_DENIED when there is none (a method reached without the layer).
+pub fn call<T>(request: &Request<T>) -> Result<Call, Error> {
     request
         .extensions()
-        .get::<Caller>()
+        .get::<Call>()
         .cloned()
-        .ok_or_else(|| unauthenticated("TOKEN_MISSING", "this method needs a token"))
-}
-
-/// The error for an object outside the caller's scope, or one the caller cannot be shown.
-pub fn outside_scope() -> Error {
-    Error::PermissionDenied {
-        reason: "OUTSIDE_SCOPE",
-        message: "the object lies outside the regions of the caller's token".to_owned(),
-    }
-}
-
-/// True when the caller may act on every region: an ADMIN, or a token without a scope.
-pub fn unrestricted(caller: &Caller) -> bool {
-    caller.role == Role::Admin || caller.scope.is_everywhere()
-}
-
-/// Checks that every region in `paths` lies inside the caller's scope.
-///
-/// # Errors
-/// PERMISSION_DENIED `OUTSIDE_SCOPE`.
-pub fn require_scope(caller: &Caller, paths: &[&RegionPath]) -> Result<(), Error> {
-    if unrestricted(caller) || paths.iter().all(|p| caller.scope.covers(p)) {
-        Ok(())
-    } else {
-        Err(outside_scope())
-    }
-}
-
-/// Checks that the caller has no regional limit, for objects that belong to no region
-/// (programs, the national region list).
-///
-/// # Errors
-/// PERMISSION_DENIED `OUTSIDE_SCOPE`.
-pub fn require_everywhere(caller: &Caller) -> Result<(), Error> {
-    if unrestricted(caller) {
-        Ok(())
-    } else {
-        Err(Error::PermissionDenied {
-            reason: "OUTSIDE_SCOPE",
-            message: "only a token without a regional scope may do this".to_owned(),
+        .ok_or_else(|| Error::PermissionDenied {
+            reason: "METHOD_NOT_ALLOWED",
+            message: "the method was reached without the authorization layer".to_owned(),
         })
-    }
+}
+
+/// The authenticated caller that the authorization layer found for this request.
+///
+/// # Errors
+/// UNAUTHENTICATED when there is none.
+pub fn caller<T>(request: &Request<T>) -> Result<Caller, Error> {
+    call(request)?.authenticated().cloned()
 }

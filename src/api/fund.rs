@@ -148,7 +148,7 @@ async fn write_batch(
     items: Arc<Vec<Item>>,
 ) -> Result<Vec<Result<LineView, Error>>, Error> {
     store
-        .write(move |tx| {
+        .write_legacy(move |tx| {
             let items = items.clone();
             Box::pin(async move { post_batch(tx, &items).await })
         })

@@ -60,20 +60,7 @@ pub(crate) fn required<'a>(value: &'a str, field: &str) -> Result<&'a str, Error
     }
 }
 
-/// A period read back from storage.
-///
-/// # Errors
-/// INTERNAL when the stored days are out of order.
-pub(crate) fn stored_period(
-    start: chrono::NaiveDate,
-    end: chrono::NaiveDate,
-) -> Result<crate::domain::period::Period, Error> {
-    crate::domain::period::Period::new("period_end", start, end).map_err(|_| {
-        Error::from(anyhow::anyhow!(
-            "stored period {start}..{end} is out of order"
-        ))
-    })
-}
+pub(crate) use crate::domain::period::stored as stored_period;
 
 /// What a summary counts, checked to exist.
 pub(crate) enum SummaryScope {
@@ -187,25 +174,7 @@ pub(crate) async fn filter_region_path(
     Ok(Some(row.path))
 }
 
-/// The etag of a stored revision.
-pub(crate) fn etag(revision: i64) -> String {
-    format!("\"{revision}\"")
-}
-
-/// Refuses a stale etag; an empty one skips the check.
-///
-/// # Errors
-/// ABORTED `ETAG_MISMATCH`.
-pub(crate) fn check_etag(sent: &str, revision: i64) -> Result<(), Error> {
-    if sent.is_empty() || sent == etag(revision) {
-        Ok(())
-    } else {
-        Err(Error::Aborted {
-            reason: "ETAG_MISMATCH",
-            message: "the resource changed since it was read: read it again and retry".to_owned(),
-        })
-    }
-}
+pub(crate) use crate::domain::revision::{check_etag, etag};
 
 /// The fields of a resource as an update mask sees them.
 pub(crate) struct MaskRules {

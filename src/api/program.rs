@@ -3,13 +3,18 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{MaskRules, authz, check_etag, etag, record, request_key, timestamp};
+use super::{MaskRules, authz, digest, etag, request_key, timestamp};
 use crate::{
+    app::{
+        self,
+        program::{CreateProgram, UpdateProgram, not_found},
+    },
     domain::{
+        audit::Audited,
         name,
         page::Page,
         period::format_date,
-        program::{self as program_rules, ProgramDraft},
+        program::{self as program_rules, ProgramDraft, ProgramPatch},
     },
     error::Error,
     proto::v1::{
@@ -17,13 +22,10 @@ use crate::{
         Program, UpdateProgramRequest,
     },
     store::{
-        Store, idempotency,
+        Store,
         program::{self as programs, ProgramRow},
     },
 };
-
-const CREATE_PROGRAM: &str = "/duikou.v1.PairingService/CreateProgram";
-const UPDATE_PROGRAM: &str = "/duikou.v1.PairingService/UpdateProgram";
 
 const PROGRAM_MASK: MaskRules = MaskRules {
     updatable: program_rules::UPDATABLE,
@@ -46,11 +48,13 @@ fn program_to_proto(row: ProgramRow) -> Program {
     }
 }
 
-/// NOT_FOUND for program `id`.
-pub(super) fn not_found(id: i64) -> Error {
-    Error::NotFound {
-        reason: "PROGRAM_NOT_FOUND",
-        resource: name::format_id("programs", id),
+impl Audited for ProgramRow {
+    fn audit_name(&self) -> String {
+        name::format_id("programs", self.id)
+    }
+
+    fn audit_digest(&self) -> String {
+        digest(&program_to_proto(self.clone()))
     }
 }
 
@@ -59,10 +63,10 @@ pub(super) async fn create(
     store: &Store,
     request: Request<CreateProgramRequest>,
 ) -> Result<Response<Program>, Status> {
-    let caller = authz::caller(&request)?;
-    authz::require_everywhere(&caller)?;
+    let call = authz::call(&request)?;
+    authz::require_everywhere(call.authenticated()?)?;
     let mut req = request.into_inner();
-    let key = request_key(Some(&caller), CREATE_PROGRAM, &mut req, |r| {
+    let key = request_key(call.caller(), call.method(), &mut req, |r| {
         &mut r.request_id
     })?;
     let p = req.program.unwrap_or_default();
@@ -73,28 +77,7 @@ pub(super) async fn create(
         &p.period_end,
         p.description,
     )?;
-    let row = store
-        .write(move |tx| {
-            let (draft, key, caller) = (draft.clone(), key.clone(), caller.clone());
-            Box::pin(async move {
-                if let Some(earlier) = idempotency::claim(tx, key.as_ref()).await? {
-                    let id = name::parse_id("request_id", "programs", &earlier)?;
-                    return programs::get(tx, id).await?.ok_or_else(|| not_found(id));
-                }
-                let row = programs::insert(tx, &draft).await?;
-                let name = name::format_id("programs", row.id);
-                record(
-                    &caller,
-                    CREATE_PROGRAM,
-                    &name,
-                    key.as_ref(),
-                    &program_to_proto(row.clone()),
-                )?;
-                idempotency::settle(tx, key.as_ref(), &name).await?;
-                Ok(row)
-            })
-        })
-        .await?;
+    let row = app::create_once(store, call, key, CreateProgram(draft)).await?;
     tracing::info!(program = row.id, "program created");
     Ok(Response::new(program_to_proto(row)))
 }
@@ -132,71 +115,28 @@ pub(super) async fn update(
     store: &Store,
     request: Request<UpdateProgramRequest>,
 ) -> Result<Response<Program>, Status> {
-    let caller = authz::caller(&request)?;
-    authz::require_everywhere(&caller)?;
+    let call = authz::call(&request)?;
+    authz::require_everywhere(call.authenticated()?)?;
     let req = request.into_inner();
     let p = req.program.unwrap_or_default();
     let id = name::parse_id("program.name", "programs", &p.name);
     let paths = PROGRAM_MASK.paths(req.update_mask);
     Error::collect([Error::of(&id), Error::of(&paths)])?;
     let (id, paths) = (id?, paths?);
-    let row = store
-        .write(move |tx| {
-            let (p, paths, caller) = (p.clone(), paths.clone(), caller.clone());
-            Box::pin(async move {
-                let current = programs::get_for_update(tx, id)
-                    .await?
-                    .ok_or_else(|| not_found(id))?;
-                check_etag(&p.etag, current.revision)?;
-                let pick = |field: &str, new: &str, old: String| {
-                    if paths.contains(&field) {
-                        new.to_owned()
-                    } else {
-                        old
-                    }
-                };
-                let draft = ProgramDraft::new(
-                    pick(
-                        "display_name",
-                        &p.display_name,
-                        current.display_name.clone(),
-                    ),
-                    pick(
-                        "basis_document",
-                        &p.basis_document,
-                        current.basis_document.clone(),
-                    ),
-                    &pick(
-                        "period_start",
-                        &p.period_start,
-                        format_date(current.period_start),
-                    ),
-                    &pick("period_end", &p.period_end, format_date(current.period_end)),
-                    pick("description", &p.description, current.description.clone()),
-                )?;
-                let outside = programs::pairings_outside(tx, id, &draft.period).await?;
-                if outside > 0 {
-                    return Err(Error::FailedPrecondition {
-                        reason: "PAIRINGS_OUTSIDE_PERIOD",
-                        message: format!(
-                            "{outside} live pairing(s) of this program would fall outside \
-                             the new period; change or delete them first"
-                        ),
-                        metadata: vec![("pairings_outside", outside.to_string())],
-                    });
-                }
-                let row = programs::update(tx, current, &draft).await?;
-                record(
-                    &caller,
-                    UPDATE_PROGRAM,
-                    &name::format_id("programs", row.id),
-                    None,
-                    &program_to_proto(row.clone()),
-                )?;
-                Ok(row)
-            })
-        })
-        .await?;
+    let sent = |field: &str, value: String| paths.contains(&field).then_some(value);
+    let patch = ProgramPatch {
+        display_name: sent("display_name", p.display_name),
+        basis_document: sent("basis_document", p.basis_document),
+        period_start: sent("period_start", p.period_start),
+        period_end: sent("period_end", p.period_end),
+        description: sent("description", p.description),
+    };
+    let change = UpdateProgram {
+        id,
+        etag: p.etag,
+        patch,
+    };
+    let row = store.write(call, change).await?;
     tracing::info!(program = row.id, "program updated");
     Ok(Response::new(program_to_proto(row)))
 }

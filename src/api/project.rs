@@ -342,7 +342,7 @@ impl Projects {
         let sent_etag = sent_etag.to_owned();
         let (row, balance) = self
             .store
-            .write(move |tx| {
+            .write_legacy(move |tx| {
                 let (sent_etag, caller, reason) =
                     (sent_etag.clone(), caller.clone(), reason.clone());
                 Box::pin(async move {
@@ -393,7 +393,7 @@ impl ProjectService for Projects {
         let (pairing_id, field, input) = (pairing_id?, field?, input?);
         let (row, balance) = self
             .store
-            .write(move |tx| {
+            .write_legacy(move |tx| {
                 let (input, key, caller) = (input.clone(), key.clone(), caller.clone());
                 Box::pin(async move {
                     // A replay is authorized as the request was: its pairing must lie in
@@ -530,7 +530,7 @@ impl ProjectService for Projects {
         let (id, paths) = (id?, paths?);
         let (row, balance) = self
             .store
-            .write(move |tx| {
+            .write_legacy(move |tx| {
                 let (p, paths, caller) = (p.clone(), paths.clone(), caller.clone());
                 Box::pin(async move {
                     let (current, pairing) = project_for_update(tx, &caller, id, &p.etag).await?;

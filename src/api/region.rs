@@ -126,7 +126,7 @@ impl RegionService for Regions {
         let (code, parent, display_name) = (code?, parent?, region.display_name);
         let row = self
             .store
-            .write(move |tx| {
+            .write_legacy(move |tx| {
                 let (code, parent, display_name, caller) = (
                     code.clone(),
                     parent.clone(),

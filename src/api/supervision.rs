@@ -430,7 +430,7 @@ impl Supervision {
         let clock = self.clock.clone();
         let row = self
             .store
-            .write(move |tx| {
+            .write_legacy(move |tx| {
                 let (caller, input, sent_etag) = (caller.clone(), input.clone(), sent_etag.clone());
                 let now = clock.now();
                 Box::pin(async move {
@@ -690,7 +690,7 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<SubmitSupervisionEntryRequest>,
     ) -> Result<Response<SubmitSupervisionEntryResponse>, Status> {
-        let caller = request.extensions().get::<Caller>().cloned();
+        let caller = authz::call(&request)?.caller().cloned();
         let client = caller.is_none().then(|| client_key(request.remote_addr()));
         let limit = self.public_reports_per_hour;
         let mut req = request.into_inner();
@@ -707,7 +707,7 @@ impl SupervisionService for Supervision {
         let clock = self.clock.clone();
         let (row, code) = self
             .store
-            .write(move |tx| {
+            .write_legacy(move |tx| {
                 let (caller, filing, key, method, client) = (
                     caller.clone(),
                     filing.clone(),
@@ -967,7 +967,7 @@ impl SupervisionService for Supervision {
         let clock = self.clock.clone();
         let event = self
             .store
-            .write(move |tx| {
+            .write_legacy(move |tx| {
                 let now = clock.now();
                 let (caller, key, method, note) = (
                     caller.clone(),

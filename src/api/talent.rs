@@ -375,7 +375,7 @@ impl TalentExchangeService for Talents {
         let (key, pairing_id, input) = (key?, pairing_id?, input?);
         let (row, people) = self
             .store
-            .write(move |tx| {
+            .write_legacy(move |tx| {
                 let (input, key, caller) = (input.clone(), key.clone(), caller.clone());
                 Box::pin(async move {
                     // A replay is authorized as the request was, and shows the people only
@@ -474,7 +474,7 @@ impl TalentExchangeService for Talents {
         let (id, paths) = (id?, paths?);
         let row = self
             .store
-            .write(move |tx| {
+            .write_legacy(move |tx| {
                 let (t, paths, caller) = (t.clone(), paths.clone(), caller.clone());
                 Box::pin(async move {
                     let (current, pairing) = exchange_for_update(tx, &caller, id).await?;
@@ -504,7 +504,7 @@ impl TalentExchangeService for Talents {
         let id = name::parse_id("name", "talentExchanges", &req.name)?;
         let row = self
             .store
-            .write(move |tx| {
+            .write_legacy(move |tx| {
                 let (sent_etag, caller) = (req.etag.clone(), caller.clone());
                 Box::pin(async move {
                     let (current, _) = exchange_for_update(tx, &caller, id).await?;
@@ -535,7 +535,7 @@ impl TalentExchangeService for Talents {
         let id = name::parse_id("name", "talentExchanges", &request.get_ref().name)?;
         let row = self
             .store
-            .write(move |tx| {
+            .write_legacy(move |tx| {
                 let caller = caller.clone();
                 Box::pin(async move {
                     let (current, pairing) = exchange_for_update(tx, &caller, id).await?;

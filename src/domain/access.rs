@@ -103,6 +103,47 @@ pub struct Caller {
     pub scope: Scope,
 }
 
+/// The error for an object outside the caller's scope, or one the caller cannot be shown.
+pub fn outside_scope() -> Error {
+    Error::PermissionDenied {
+        reason: "OUTSIDE_SCOPE",
+        message: "the object lies outside the regions of the caller's token".to_owned(),
+    }
+}
+
+/// True when the caller may act on every region: an ADMIN, or a token without a scope.
+pub fn unrestricted(caller: &Caller) -> bool {
+    caller.role == Role::Admin || caller.scope.is_everywhere()
+}
+
+/// Checks that every region in `paths` lies inside the caller's scope.
+///
+/// # Errors
+/// PERMISSION_DENIED `OUTSIDE_SCOPE`.
+pub fn require_scope(caller: &Caller, paths: &[&RegionPath]) -> Result<(), Error> {
+    if unrestricted(caller) || paths.iter().all(|p| caller.scope.covers(p)) {
+        Ok(())
+    } else {
+        Err(outside_scope())
+    }
+}
+
+/// Checks that the caller has no regional limit, for objects that belong to no region
+/// (programs, the national region list).
+///
+/// # Errors
+/// PERMISSION_DENIED `OUTSIDE_SCOPE`.
+pub fn require_everywhere(caller: &Caller) -> Result<(), Error> {
+    if unrestricted(caller) {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied {
+            reason: "OUTSIDE_SCOPE",
+            message: "only a token without a regional scope may do this".to_owned(),
+        })
+    }
+}
+
 /// The prefix of every secret, so that leaked ones are easy to recognise.
 const PREFIX: &str = "dk_";
 

@@ -3,6 +3,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 
 use super::access::Caller;
+use crate::error::Error;
 
 /// Who made a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +43,73 @@ impl Actor {
             role: None,
         }
     }
+}
+
+/// One call of a method: who makes it and which method it is. Every write runs as one,
+/// and its audit events and request ids name both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    caller: Option<Caller>,
+    actor: Actor,
+    method: &'static str,
+}
+
+impl Call {
+    /// A call of `method` by `caller`, or by the public when there is none.
+    pub fn new(caller: Option<Caller>, method: &'static str) -> Self {
+        let actor = caller.as_ref().map_or_else(Actor::public, Actor::of);
+        Self {
+            caller,
+            actor,
+            method,
+        }
+    }
+
+    /// A command an operator runs at the command line, on the database directly.
+    pub fn command_line(command: &'static str) -> Self {
+        Self {
+            caller: None,
+            actor: Actor::command_line(),
+            method: command,
+        }
+    }
+
+    /// The authenticated caller, if there is one.
+    pub fn caller(&self) -> Option<&Caller> {
+        self.caller.as_ref()
+    }
+
+    /// The authenticated caller.
+    ///
+    /// # Errors
+    /// UNAUTHENTICATED when the call carries no token.
+    pub fn authenticated(&self) -> Result<&Caller, Error> {
+        self.caller.as_ref().ok_or_else(|| Error::Unauthenticated {
+            reason: "TOKEN_MISSING",
+            message: "this method needs a token".to_owned(),
+        })
+    }
+
+    /// Who the audit log names for this call.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// The method's full path, e.g. `/duikou.v1.PairingService/CreatePairing`, or the
+    /// command.
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
+}
+
+/// A resource as the audit log sees it after a change: its name, and the SHA-256 of its
+/// published form. The API layer, which owns that form, implements this for each stored
+/// resource, so that the use cases can record events without knowing the wire.
+pub trait Audited {
+    /// The resource's name, e.g. `pairings/7`.
+    fn audit_name(&self) -> String;
+    /// Lower-case hex SHA-256 of the resource as it stands.
+    fn audit_digest(&self) -> String;
 }
 
 /// One audit event.

@@ -72,6 +72,7 @@ pub mod program;
 pub mod project;
 pub mod region;
 pub mod request_id;
+pub mod revision;
 pub mod supervision;
 pub mod supervision_query;
 pub mod talent;

@@ -29,6 +29,18 @@ pub fn format_date(date: NaiveDate) -> String {
     date.format("%Y-%m-%d").to_string()
 }
 
+/// A period read back from storage.
+///
+/// # Errors
+/// INTERNAL when the stored days are out of order.
+pub fn stored(start: NaiveDate, end: NaiveDate) -> Result<Period, Error> {
+    Period::new("period_end", start, end).map_err(|_| {
+        Error::from(anyhow::anyhow!(
+            "stored period {start}..{end} is out of order"
+        ))
+    })
+}
+
 /// A period from `start` to `end`, both days included; it ends after it starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {

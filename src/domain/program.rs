@@ -57,3 +57,44 @@ pub const UPDATABLE: &[&str] = &[
 
 /// Fields that only the server sets.
 pub const OUTPUT_ONLY: &[&str] = &["name", "create_time", "update_time", "etag"];
+
+/// What an update sends for the fields its mask names; a field it does not name stays as
+/// stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProgramPatch {
+    /// A new name.
+    pub display_name: Option<String>,
+    /// A new basis document.
+    pub basis_document: Option<String>,
+    /// A new first day, as sent.
+    pub period_start: Option<String>,
+    /// A new last day, as sent.
+    pub period_end: Option<String>,
+    /// A new description.
+    pub description: Option<String>,
+}
+
+impl ProgramPatch {
+    /// The program as it will stand: `current` with the sent fields over it, checked as a
+    /// whole.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT naming each bad field.
+    pub fn apply(&self, current: &ProgramDraft) -> Result<ProgramDraft, Error> {
+        let pick =
+            |sent: &Option<String>, stored: &str| sent.clone().unwrap_or_else(|| stored.to_owned());
+        ProgramDraft::new(
+            pick(&self.display_name, &current.display_name),
+            pick(&self.basis_document, &current.basis_document),
+            &pick(
+                &self.period_start,
+                &super::period::format_date(current.period.start()),
+            ),
+            &pick(
+                &self.period_end,
+                &super::period::format_date(current.period.end()),
+            ),
+            pick(&self.description, &current.description),
+        )
+    }
+}

@@ -15,6 +15,7 @@ pub mod sqlite;
 pub mod supervision;
 pub mod talent;
 pub mod token;
+pub mod tx;
 
 use std::{future::Future, pin::Pin, str::FromStr, sync::Arc, time::Duration};
 
@@ -27,8 +28,11 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use self::sqlite::{group_commit, point_read};
-use crate::{config::DatabaseSettings, error::Error};
+use self::{
+    sqlite::{group_commit, point_read},
+    tx::{Change, Journal, Tx},
+};
+use crate::{config::DatabaseSettings, domain::audit::Call, error::Error};
 
 /// How many times a write that lost a race is tried again before the caller sees ABORTED.
 const WRITE_ATTEMPTS: usize = 4;
@@ -148,18 +152,72 @@ impl Store {
         self.db.close().await.context("closing the database pool")
     }
 
-    /// Runs `work` in one write transaction and commits it if it succeeds; a failed
-    /// request leaves nothing behind.
+    /// Runs `change` for `call` in one write transaction and commits it if it succeeds,
+    /// with the audit events it recorded; a failed change leaves nothing behind.
     ///
-    /// On SQLite the work joins the group-commit writer: it runs under its own savepoint in
-    /// a shared IMMEDIATE transaction, and is answered once that transaction commits. On
-    /// PostgreSQL each request has its own transaction, and one that loses a race
+    /// On SQLite the change joins the group-commit writer: it runs under its own savepoint
+    /// in a shared IMMEDIATE transaction, and is answered once that transaction commits.
+    /// On PostgreSQL each change has its own transaction, and one that loses a race
     /// (serialization failure, deadlock, or [`Error::Contention`]) is run again from the
     /// start.
     ///
     /// # Errors
+    /// Whatever `change` returns, or the database's failure.
+    pub async fn write<C: Change>(&self, call: Call, change: C) -> Result<C::Output, Error> {
+        if let Some(writer) = &self.writer {
+            let (reply, answer) = oneshot::channel();
+            writer
+                .send(Box::new(group_commit::ChangeJob {
+                    call,
+                    change,
+                    reply,
+                }))
+                .await
+                .map_err(|_| anyhow::anyhow!("the group-commit writer has stopped"))?;
+            return answer
+                .await
+                .map_err(|_| anyhow::anyhow!("the group-commit writer dropped a request"))?;
+        }
+        let mut attempt = 1;
+        loop {
+            match self.try_change(&call, &change).await {
+                Err(e) if e.is_retryable() && attempt < WRITE_ATTEMPTS => {
+                    tracing::debug!(attempt, error = %e, "write lost a race; retrying");
+                    attempt += 1;
+                    let pause = 2u64.pow(attempt as u32) + rand_jitter();
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_change<C: Change>(&self, call: &Call, change: &C) -> Result<C::Output, Error> {
+        let db = self.begin().await?;
+        let mut journal = Journal::default();
+        let outcome = change.apply(&mut Tx::new(&db, call, &mut journal)).await;
+        finish(db, outcome, journal.take()).await
+    }
+
+    /// Begins a write transaction: IMMEDIATE on SQLite, READ COMMITTED on PostgreSQL.
+    async fn begin(&self) -> Result<DatabaseTransaction, Error> {
+        let postgres = self.backend() == DatabaseBackend::Postgres;
+        self.db
+            .begin_with_options(TransactionOptions {
+                isolation_level: postgres.then_some(IsolationLevel::ReadCommitted),
+                access_mode: postgres.then_some(AccessMode::ReadWrite),
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            })
+            .await
+            .map_err(Error::from)
+    }
+
+    /// Legacy form of [`Store::write`] for work not yet written as a [`Change`]: runs
+    /// `work` in one write transaction, with the ambient audit journal.
+    ///
+    /// # Errors
     /// Whatever `work` returns, or the database's failure.
-    pub async fn write<T, F>(&self, mut work: F) -> Result<T, Error>
+    pub async fn write_legacy<T, F>(&self, mut work: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: for<'c> FnMut(&'c DatabaseTransaction) -> Work<'c, T> + Send + 'static,
@@ -193,34 +251,33 @@ impl Store {
     where
         F: for<'c> FnMut(&'c DatabaseTransaction) -> Work<'c, T>,
     {
-        let tx = self
-            .db
-            .begin_with_options(TransactionOptions {
-                isolation_level: match self.backend() {
-                    DatabaseBackend::Postgres => Some(IsolationLevel::ReadCommitted),
-                    _ => None,
-                },
-                access_mode: Some(AccessMode::ReadWrite)
-                    .filter(|_| self.backend() == DatabaseBackend::Postgres),
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            })
-            .await
-            .map_err(Error::from)?;
-        match work(&tx).await {
-            Ok(value) => {
-                if let Err(e) = audit::seal(&tx, audit::Journal::take()).await {
-                    let _ = tx.rollback().await;
-                    return Err(e);
-                }
-                tx.commit().await.map_err(Error::from)?;
-                Ok(value)
+        let db = self.begin().await?;
+        let outcome = work(&db).await;
+        finish(db, outcome, audit::Journal::take()).await
+    }
+}
+
+/// Ends a write transaction: seals `events` into the audit log and commits when `outcome`
+/// is a success, rolls back otherwise.
+async fn finish<T>(
+    db: DatabaseTransaction,
+    outcome: Result<T, Error>,
+    events: Vec<audit::PendingEvent>,
+) -> Result<T, Error> {
+    match outcome {
+        Ok(value) => {
+            if let Err(e) = audit::seal(&db, events).await {
+                let _ = db.rollback().await;
+                return Err(e);
             }
-            Err(e) => {
-                if let Err(rollback) = tx.rollback().await {
-                    tracing::warn!(error = %rollback, "rollback failed");
-                }
-                Err(e)
+            db.commit().await.map_err(Error::from)?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = db.rollback().await {
+                tracing::warn!(error = %rollback, "rollback failed");
             }
+            Err(e)
         }
     }
 }
@@ -322,6 +379,11 @@ fn unavailable(err: DbErr) -> Error {
     Error::Unavailable(Arc::new(anyhow::Error::new(err)))
 }
 
+/// The column value of a typed change: set when the change names it, left alone when not.
+pub(crate) fn changed<T: Into<sea_orm::Value>>(value: Option<T>) -> sea_orm::ActiveValue<T> {
+    value.map_or(sea_orm::ActiveValue::NotSet, sea_orm::ActiveValue::Set)
+}
+
 /// Turns a constraint violation into the client error it stands for: a taken unique key
 /// into `on_unique` (the caller knows which key it was); anything else as
 /// [`From<DbErr>`] does.
@@ -348,9 +410,14 @@ mod tests {
         let store = Store::connect(&settings.database).await?;
         store.migrate().await?;
         // The writer sees the migrated schema: it works on the pool's own database.
-        let size = store
-            .write(|tx| Box::pin(async move { audit::size(tx).await }))
-            .await?;
+        struct Size;
+        impl Change for Size {
+            type Output = u64;
+            async fn apply(&self, tx: &mut Tx<'_>) -> Result<u64, Error> {
+                audit::size(tx.db()).await
+            }
+        }
+        let size = store.write(Call::command_line("test"), Size).await?;
         assert_eq!(size, 0);
         store.close().await
     }

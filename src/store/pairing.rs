@@ -1,16 +1,16 @@
 //! Pairing queries.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
-    ActiveValue::Set,
+    ActiveValue::{Set, Unchanged},
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
 
 use super::{
-    Store, constraint_error,
+    Store, changed, constraint_error,
     entities::pairing,
     region::{RegionRow, escape_like},
     sqlite::point_read,
@@ -23,7 +23,22 @@ use crate::{
     error::Error,
 };
 
-pub use pairing::{ActiveModel as PairingChange, Model as PairingRow};
+pub use pairing::Model as PairingRow;
+
+/// What a change sets on a stored pairing; a field left `None` stays as stored.
+#[derive(Debug, Clone, Default)]
+pub struct PairingChange {
+    /// A new parent, or none.
+    pub parent_id: Option<Option<i64>>,
+    /// New cooperation fields.
+    pub fields: Option<Vec<CooperationField>>,
+    /// A new period.
+    pub period: Option<Period>,
+    /// A new state.
+    pub state: Option<PairingState>,
+    /// Deleted at this time, or undeleted.
+    pub delete_time: Option<Option<DateTime<Utc>>>,
+}
 
 /// A pairing to insert, its references already checked.
 pub struct NewPairing<'a> {
@@ -146,13 +161,21 @@ pub async fn get_for_share(
 pub async fn save(
     db: &impl ConnectionTrait,
     current: &PairingRow,
-    mut change: PairingChange,
+    change: PairingChange,
 ) -> Result<PairingRow, Error> {
-    change.id = sea_orm::ActiveValue::Unchanged(current.id);
-    change.revision = Set(current.revision + 1);
-    change.update_time = Set(Utc::now());
-    change
-        .update(db)
+    let row = pairing::ActiveModel {
+        id: Unchanged(current.id),
+        parent_id: changed(change.parent_id),
+        fields: changed(change.fields.map(|f| CooperationField::store_list(&f))),
+        period_start: changed(change.period.map(|p| p.start())),
+        period_end: changed(change.period.map(|p| p.end())),
+        state: changed(change.state.map(|s| s.number() as i16)),
+        delete_time: changed(change.delete_time),
+        revision: Set(current.revision + 1),
+        update_time: Set(Utc::now()),
+        ..Default::default()
+    };
+    row.update(db)
         .await
         .map_err(|e| constraint_error(e, already_exists))
 }

@@ -3,12 +3,13 @@
 
 use duikou::{
     config::Settings,
-    domain::audit::Actor,
+    domain::audit::{Actor, Audited, Call},
     error::Error,
     proto::v1::{CreatePairingRequest, SuspendPairingRequest},
     store::{
         audit::{self, Mismatch},
         entities::{audit_checkpoint, audit_event},
+        tx::{Change, Tx},
     },
 };
 use sea_orm::{EntityTrait, QueryOrder};
@@ -109,28 +110,33 @@ async fn writes_that_fail_after_recording_leave_no_event_even_when_they_share_a_
 
     // Forty writes at once: on SQLite they share group commits, on PostgreSQL each has its
     // own transaction. Every one records an event; every third then fails.
+    struct Thing(u32);
+    impl Audited for Thing {
+        fn audit_name(&self) -> String {
+            format!("things/{}", self.0)
+        }
+        fn audit_digest(&self) -> String {
+            String::new()
+        }
+    }
+    struct RecordThenFail(u32);
+    impl Change for RecordThenFail {
+        type Output = u32;
+        async fn apply(&self, tx: &mut Tx<'_>) -> Result<u32, Error> {
+            tx.record(None, &Thing(self.0));
+            if self.0 % 3 == 0 {
+                return Err(Error::precondition("TEST_FAILURE", "fails on purpose"));
+            }
+            Ok(self.0)
+        }
+    }
     let mut writes = tokio::task::JoinSet::new();
     for n in 0..40u32 {
         let store = store.clone();
         writes.spawn(async move {
             store
-                .write(move |_tx| {
-                    Box::pin(async move {
-                        audit::append(audit::PendingEvent {
-                            actor: Actor::command_line(),
-                            method: "test".to_owned(),
-                            resource: format!("things/{n}"),
-                            request_id: String::new(),
-                            resource_sha256: String::new(),
-                        })?;
-                        if n % 3 == 0 {
-                            return Err(Error::precondition("TEST_FAILURE", "fails on purpose"));
-                        }
-                        Ok(())
-                    })
-                })
+                .write(Call::command_line("test"), RecordThenFail(n))
                 .await
-                .map(|()| n)
         });
     }
     let mut succeeded: Vec<u32> = writes.join_all().await.into_iter().flatten().collect();

@@ -19,8 +19,14 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::error::Error;
-use crate::store::audit::Journal;
+use crate::{
+    domain::audit::Call,
+    error::Error,
+    store::{
+        audit::Journal as AmbientJournal,
+        tx::{Change, Journal, Tx},
+    },
+};
 
 /// The most requests that share one commit.
 const MAX_BATCH: usize = 256;
@@ -43,10 +49,12 @@ pub enum Ran {
 /// One write request waiting for the writer.
 pub trait Job: Send {
     /// Runs the request inside `tx`, under its own savepoint, or straight in `tx` when it
-    /// is `alone` in its batch (a failure then rolls the transaction back).
+    /// is `alone` in its batch (a failure then rolls the transaction back); its audit
+    /// events go to the batch's `journal`.
     fn run<'c>(
         self: Box<Self>,
         tx: &'c DatabaseTransaction,
+        journal: &'c mut Journal,
         alone: bool,
     ) -> Pin<Box<dyn Future<Output = Ran> + Send + 'c>>;
 
@@ -74,7 +82,7 @@ async fn writer(db: DatabaseConnection, mut jobs: mpsc::Receiver<Box<dyn Job>>) 
 }
 
 async fn run_batch(db: DatabaseConnection, batch: Vec<Box<dyn Job>>) {
-    Journal::scope(run_batch_journaled(db, batch)).await;
+    AmbientJournal::scope(run_batch_journaled(db, batch)).await;
 }
 
 async fn run_batch_journaled(db: DatabaseConnection, batch: Vec<Box<dyn Job>>) {
@@ -95,13 +103,14 @@ async fn run_batch_journaled(db: DatabaseConnection, batch: Vec<Box<dyn Job>>) {
             return;
         }
     };
+    let mut journal = Journal::default();
     let mut deliveries = Vec::with_capacity(batch.len());
     let mut broken = None;
     let mut refused = false;
     let alone = batch.len() == 1;
     let mut jobs = batch.into_iter();
     for job in jobs.by_ref() {
-        match job.run(&tx, alone).await {
+        match job.run(&tx, &mut journal, alone).await {
             Ran::Settled(deliver) => deliveries.push(deliver),
             Ran::Refused(deliver) => {
                 deliveries.push(deliver);
@@ -117,7 +126,7 @@ async fn run_batch_journaled(db: DatabaseConnection, batch: Vec<Box<dyn Job>>) {
     let outcome = match broken {
         // The only job failed: nothing of it may stay, and there is nothing else to keep.
         None if refused => {
-            drop(Journal::take());
+            drop(AmbientJournal::take());
             match tx.rollback().await {
                 Ok(()) => Ok(()),
                 Err(e) => Err(Error::from(e)),
@@ -132,7 +141,13 @@ async fn run_batch_journaled(db: DatabaseConnection, batch: Vec<Box<dyn Job>>) {
             }
             Err(error)
         }
-        None => match crate::store::audit::seal(&tx, Journal::take()).await {
+        None => match crate::store::audit::seal(&tx, {
+            let mut events = journal.take();
+            events.extend(AmbientJournal::take());
+            events
+        })
+        .await
+        {
             Ok(()) => tx.commit().await.map_err(Error::from),
             Err(error) => {
                 if let Err(e) = tx.rollback().await {
@@ -166,6 +181,7 @@ where
     fn run<'c>(
         self: Box<Self>,
         tx: &'c DatabaseTransaction,
+        _journal: &'c mut Journal,
         alone: bool,
     ) -> Pin<Box<dyn Future<Output = Ran> + Send + 'c>> {
         Box::pin(async move {
@@ -177,13 +193,11 @@ where
                 // Its own transaction is savepoint enough: two statements fewer.
                 return match work(tx).await {
                     Ok(_) if reply.is_closed() => Ran::Refused(Box::new(|_| {})),
-                    Ok(value) => Ran::Settled(Box::new(move |committed: Result<(), Error>| {
-                        let _ = reply.send(committed.map(|()| value));
-                    })),
+                    Ok(value) => Ran::Settled(deliver(reply, value)),
                     Err(error) => Ran::Refused(answer(reply, Err(error))),
                 };
             }
-            let mark = Journal::mark();
+            let mark = AmbientJournal::mark();
             let savepoint = match tx.begin().await {
                 Ok(savepoint) => savepoint,
                 Err(e) => {
@@ -197,33 +211,107 @@ where
                 Ok(_) if reply.is_closed() => Err(Error::Contention),
                 other => other,
             };
-            match result {
-                Ok(value) => match savepoint.commit().await {
-                    Ok(()) => Ran::Settled(Box::new(move |committed: Result<(), Error>| {
-                        let _ = reply.send(committed.map(|()| value));
-                    })),
-                    Err(e) => {
-                        let error = Error::from(e);
-                        Ran::Broken(error.clone(), answer(reply, Err(error)))
-                    }
-                },
-                Err(error) => match savepoint.rollback().await {
-                    Ok(()) => {
-                        Journal::rewind(mark);
-                        Ran::Settled(answer(reply, Err(error)))
-                    }
-                    Err(e) => {
-                        let broken = Error::from(e);
-                        Ran::Broken(broken.clone(), answer(reply, Err(broken)))
-                    }
-                },
-            }
+            settle(savepoint, result, reply, || AmbientJournal::rewind(mark)).await
         })
     }
 
     fn fail(self: Box<Self>, error: Error) {
         let _ = self.reply.send(Err(error));
     }
+}
+
+/// A [`Change`] for a call, and the channel that answers it.
+pub struct ChangeJob<C: Change> {
+    /// The call the change serves.
+    pub call: Call,
+    /// The change.
+    pub change: C,
+    /// Where its result goes.
+    pub reply: oneshot::Sender<Result<C::Output, Error>>,
+}
+
+impl<C: Change> Job for ChangeJob<C> {
+    fn run<'c>(
+        self: Box<Self>,
+        tx: &'c DatabaseTransaction,
+        journal: &'c mut Journal,
+        alone: bool,
+    ) -> Pin<Box<dyn Future<Output = Ran> + Send + 'c>> {
+        Box::pin(async move {
+            let ChangeJob {
+                call,
+                change,
+                reply,
+            } = *self;
+            if reply.is_closed() {
+                return Ran::Settled(Box::new(|_| {}));
+            }
+            if alone {
+                // Its own transaction is savepoint enough: two statements fewer.
+                return match change.apply(&mut Tx::new(tx, &call, journal)).await {
+                    Ok(_) if reply.is_closed() => Ran::Refused(Box::new(|_| {})),
+                    Ok(value) => Ran::Settled(deliver(reply, value)),
+                    Err(error) => Ran::Refused(answer(reply, Err(error))),
+                };
+            }
+            let mark = journal.mark();
+            let savepoint = match tx.begin().await {
+                Ok(savepoint) => savepoint,
+                Err(e) => {
+                    let error = Error::from(e);
+                    return Ran::Broken(error.clone(), answer(reply, Err(error)));
+                }
+            };
+            let result = change.apply(&mut Tx::new(&savepoint, &call, journal)).await;
+            // A caller that gave up while its work ran gets nothing written.
+            let result = match result {
+                Ok(_) if reply.is_closed() => Err(Error::Contention),
+                other => other,
+            };
+            settle(savepoint, result, reply, || journal.rewind(mark)).await
+        })
+    }
+
+    fn fail(self: Box<Self>, error: Error) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+/// Ends a job's savepoint: releases it when the job succeeded, rolls it back (and its
+/// audit events with `rewind`) when it failed.
+async fn settle<T: Send + 'static>(
+    savepoint: DatabaseTransaction,
+    result: Result<T, Error>,
+    reply: oneshot::Sender<Result<T, Error>>,
+    rewind: impl FnOnce(),
+) -> Ran {
+    match result {
+        Ok(value) => match savepoint.commit().await {
+            Ok(()) => Ran::Settled(deliver(reply, value)),
+            Err(e) => {
+                let error = Error::from(e);
+                Ran::Broken(error.clone(), answer(reply, Err(error)))
+            }
+        },
+        Err(error) => match savepoint.rollback().await {
+            Ok(()) => {
+                rewind();
+                Ran::Settled(answer(reply, Err(error)))
+            }
+            Err(e) => {
+                let broken = Error::from(e);
+                Ran::Broken(broken.clone(), answer(reply, Err(broken)))
+            }
+        },
+    }
+}
+
+/// A delivery that gives the caller `value` once the batch has committed, or the batch's
+/// error.
+fn deliver<T: Send + 'static>(reply: oneshot::Sender<Result<T, Error>>, value: T) -> Delivery {
+    Box::new(move |committed: Result<(), Error>| {
+        let _ = reply.send(committed.map(|()| value));
+    })
 }
 
 /// A delivery that gives the caller `result`, unless the batch failed to commit: then the

@@ -1,0 +1,79 @@
+//! Cooperation programs: creating and changing them. Programs belong to no region: the
+//! API lets only a caller without a regional limit write them.
+
+use super::Create;
+use crate::{
+    domain::{
+        name,
+        program::{ProgramDraft, ProgramPatch},
+        revision::check_etag,
+    },
+    error::Error,
+    store::{
+        program::{self as programs, ProgramRow},
+        tx::{Change, Tx},
+    },
+};
+
+/// NOT_FOUND for program `id`.
+pub fn not_found(id: i64) -> Error {
+    Error::NotFound {
+        reason: "PROGRAM_NOT_FOUND",
+        resource: name::format_id("programs", id),
+    }
+}
+
+/// CreateProgram: a new program from a checked draft.
+pub struct CreateProgram(pub ProgramDraft);
+
+impl Create for CreateProgram {
+    type Made = ProgramRow;
+
+    async fn make(&self, tx: &mut Tx<'_>) -> Result<ProgramRow, Error> {
+        programs::insert(tx.db(), &self.0).await
+    }
+
+    async fn replay(&self, tx: &mut Tx<'_>, earlier: &str) -> Result<ProgramRow, Error> {
+        let id = name::parse_id("request_id", "programs", earlier)?;
+        programs::get(tx.db(), id)
+            .await?
+            .ok_or_else(|| not_found(id))
+    }
+}
+
+/// UpdateProgram: the sent fields over the stored program, whose period must still hold
+/// every live pairing.
+pub struct UpdateProgram {
+    /// The program's id.
+    pub id: i64,
+    /// The etag the caller read, or empty.
+    pub etag: String,
+    /// The fields sent.
+    pub patch: ProgramPatch,
+}
+
+impl Change for UpdateProgram {
+    type Output = ProgramRow;
+
+    async fn apply(&self, tx: &mut Tx<'_>) -> Result<ProgramRow, Error> {
+        let current = programs::get_for_update(tx.db(), self.id)
+            .await?
+            .ok_or_else(|| not_found(self.id))?;
+        check_etag(&self.etag, current.revision)?;
+        let draft = self.patch.apply(&programs::draft_of(&current)?)?;
+        let outside = programs::pairings_outside(tx.db(), self.id, &draft.period).await?;
+        if outside > 0 {
+            return Err(Error::FailedPrecondition {
+                reason: "PAIRINGS_OUTSIDE_PERIOD",
+                message: format!(
+                    "{outside} live pairing(s) of this program would fall outside the new \
+                     period; change or delete them first"
+                ),
+                metadata: vec![("pairings_outside", outside.to_string())],
+            });
+        }
+        let row = programs::update(tx.db(), current, &draft).await?;
+        tx.record(None, &row);
+        Ok(row)
+    }
+}
