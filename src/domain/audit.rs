@@ -35,6 +35,15 @@ impl Actor {
         }
     }
 
+    /// The server itself, working on behalf of other calls.
+    pub fn server() -> Self {
+        Self {
+            token_id: None,
+            label: "server".to_owned(),
+            role: None,
+        }
+    }
+
     /// An operator at the command line, working on the database directly.
     pub fn command_line() -> Self {
         Self {
@@ -71,6 +80,16 @@ impl Call {
             caller: None,
             actor: Actor::command_line(),
             method: command,
+        }
+    }
+
+    /// Work the server does on behalf of other calls, such as posting a batch of ledger
+    /// lines; its transaction records each event in the name of the call it serves.
+    pub fn internal(task: &'static str) -> Self {
+        Self {
+            caller: None,
+            actor: Actor::server(),
+            method: task,
         }
     }
 

@@ -103,9 +103,14 @@ impl<'t> Tx<'t> {
     /// gets its sequence number and time when the transaction is sealed, so it exists
     /// exactly when the change is committed.
     pub fn record(&mut self, key: Option<&RequestKey>, after: &impl Audited) {
+        self.record_for(self.call, key, after);
+    }
+
+    /// [`Tx::record`] for one of the calls a batch transaction serves.
+    pub fn record_for(&mut self, call: &Call, key: Option<&RequestKey>, after: &impl Audited) {
         self.journal.push(PendingEvent {
-            actor: self.call.actor().clone(),
-            method: self.call.method().to_owned(),
+            actor: call.actor().clone(),
+            method: call.method().to_owned(),
             resource: after.audit_name(),
             request_id: key.map(|k| k.id().as_str().to_owned()).unwrap_or_default(),
             resource_sha256: after.audit_digest(),
