@@ -3,14 +3,23 @@
 //! talent exchanges and multi-party supervision; roles and access tokens decide who may do
 //! what, and every change goes into a tamper-evident audit log.
 //!
-//! Module map, one layer per folder; data flows from `api` to `store`:
+//! Module map, one layer per folder; a request flows from `api` through `app` to `store`:
 //! - [`api`]: one module per gRPC service (regions, programs and pairings, projects, funds,
-//!   talent exchanges, supervision, access tokens, the audit log) — proto ⇄ domain and who
-//!   may call what, no SQL;
-//! - [`domain`]: types and rules, free of tonic and sea-orm;
-//! - [`store`]: sea-orm entities, queries and transactions, request ids, and (in
-//!   [`store::sqlite`]) what makes SQLite fast; free of tonic;
-//! - [`error`]: the one error type, free of tonic and sea-orm (statuses: [`api::status`]);
+//!   talent exchanges, supervision, access tokens, the audit log) — parses requests into
+//!   domain values, checks who may call what, calls a use case, maps the result back; no
+//!   storage crate;
+//! - [`app`]: the use cases, one module per resource — each change runs as one
+//!   transaction ([`store::tx::Tx`]) that loads, checks the caller's reach and the
+//!   domain's rules, writes and records its audit event; request ids make creates safe to
+//!   retry ([`app::Once`]); the command line calls the same use cases; no transport and no
+//!   storage crate;
+//! - [`domain`]: types and rules, free of tonic and sea-orm, directly or through another
+//!   module;
+//! - [`store`]: sea-orm entities, queries taking typed inputs, the write transaction and
+//!   its audit journal, request ids, and (in [`store::sqlite`]) what makes SQLite fast;
+//!   free of tonic;
+//! - [`error`]: the one error type, free of tonic and sea-orm (statuses: [`api::status`];
+//!   database errors become it in [`store`]);
 //! - [`server`]: services, reflection, health, limits and graceful shutdown;
 //! - [`proto`]: the code generated from `proto/`;
 //! - [`config`], [`telemetry`], [`cli`]: settings, logs and the command line.

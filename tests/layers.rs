@@ -1,22 +1,24 @@
-//! The layer rule the compiler does not check: `src/domain/` and the error type it raises
-//! (`src/error.rs`) name no transport or storage crate and no module of the crate outside
-//! themselves, so nothing reaches tonic or sea-orm from them, not even through another
-//! module. A source-level check: it reads the files, it does not resolve names.
+//! The layer rules the compiler does not check, read from the sources (a source-level
+//! check: it reads the files, it does not resolve names):
+//! - `src/domain/` and the error type it raises (`src/error.rs`) name no transport or
+//!   storage crate and no module of the crate outside themselves, so nothing reaches tonic
+//!   or sea-orm from them, not even through another module;
+//! - the use cases, `src/app/`, name no transport or storage crate, and of the crate only
+//!   the domain, the error type, the store and themselves: they see neither the wire nor
+//!   a database type;
+//! - the services, `src/api/`, name no storage crate: they parse, call the use cases (or
+//!   the store's read queries) and map back.
 
 use std::{
     fs,
     path::{Path, PathBuf},
 };
 
-/// Crates of transport and storage, as Rust code names them.
-const TRANSPORT_AND_STORAGE: &[&str] = &[
+/// Crates of transport, as Rust code names them.
+const TRANSPORT: &[&str] = &[
     "http",
-    "migration",
     "prost",
     "prost_types",
-    "rusqlite",
-    "sea_orm",
-    "sqlx",
     "tonic",
     "tonic_health",
     "tonic_prost",
@@ -25,27 +27,71 @@ const TRANSPORT_AND_STORAGE: &[&str] = &[
     "tower",
 ];
 
-/// The modules of the crate these files may name: the domain and the error type.
-const SAME_LAYER: &[&str] = &["domain", "error"];
+/// Crates of storage, as Rust code names them.
+const STORAGE: &[&str] = &["migration", "rusqlite", "sea_orm", "sqlx"];
+
+/// One layer: the files it holds, the crates they may not name, and the modules of the
+/// crate they may name (all of them when `None`).
+struct Layer {
+    files: &'static [&'static str],
+    crates: &'static [&'static [&'static str]],
+    modules: Option<&'static [&'static str]>,
+}
+
+const DOMAIN: Layer = Layer {
+    files: &["domain", "error.rs"],
+    crates: &[TRANSPORT, STORAGE],
+    modules: Some(&["domain", "error"]),
+};
+
+const APP: Layer = Layer {
+    files: &["app"],
+    crates: &[TRANSPORT, STORAGE],
+    modules: Some(&["app", "domain", "error", "store"]),
+};
+
+const API: Layer = Layer {
+    files: &["api"],
+    crates: &[STORAGE],
+    modules: None,
+};
 
 #[test]
 fn domain_and_its_error_type_reach_neither_transport_nor_storage() {
+    assert_layer(&DOMAIN);
+}
+
+#[test]
+fn use_cases_see_neither_the_wire_nor_the_database() {
+    assert_layer(&APP);
+}
+
+#[test]
+fn services_name_no_storage_crate() {
+    assert_layer(&API);
+}
+
+/// Fails naming every path of `layer`'s files that leaves it.
+fn assert_layer(layer: &Layer) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let modules = crate_modules(&fs::read_to_string(root.join("lib.rs")).unwrap());
-    let mut files = vec![root.join("error.rs")];
-    rust_files(&root.join("domain"), &mut files);
-    assert!(
-        files.len() > 2,
-        "no domain sources under {}",
-        root.display()
-    );
+    let mut files = Vec::new();
+    for part in layer.files {
+        let path = root.join(part);
+        if path.is_dir() {
+            rust_files(&path, &mut files);
+        } else {
+            files.push(path);
+        }
+    }
+    assert!(files.len() > 1, "no sources for {:?}", layer.files);
 
     let faults: Vec<String> = files
         .iter()
         .flat_map(|file| {
             let code = fs::read_to_string(file).unwrap();
             let name = file.strip_prefix(&root).unwrap().display();
-            out_of_layer(&code, module_depth(&root, file), &modules)
+            out_of_layer(&code, module_depth(&root, file), &modules, layer)
                 .into_iter()
                 .map(move |path| format!("src/{name}: {path}"))
         })
@@ -65,7 +111,7 @@ fn the_check_finds_paths_through_groups_renames_and_super() {
                 fn f() -> tonic::Status { sea_orm::DbErr::Custom(x).into() } // tonic::Code";
     let modules = crate_modules("pub mod api;\npub mod error;\nmod store;\n");
 
-    let faults = out_of_layer(code, 1, &modules);
+    let faults = out_of_layer(code, 1, &modules, &DOMAIN);
 
     assert_eq!(
         faults,
@@ -78,23 +124,24 @@ fn the_check_finds_paths_through_groups_renames_and_super() {
     );
 }
 
-/// The paths in the code of a file `depth` modules below the crate root that leave the
-/// layer: into a transport or storage crate, or into a module of the crate (among
-/// `modules`) other than the domain and the error type.
-fn out_of_layer(code: &str, depth: usize, modules: &[String]) -> Vec<String> {
+/// The paths in the code of a file `depth` modules below the crate root that leave
+/// `layer`: into a crate it may not name, or into a module of the crate (among `modules`)
+/// outside those it may name.
+fn out_of_layer(code: &str, depth: usize, modules: &[String], layer: &Layer) -> Vec<String> {
+    let allowed = |module: &str| layer.modules.is_none_or(|m| m.contains(&module));
     paths(&without_comments(code))
         .into_iter()
         .filter(|path| {
             let supers = path.iter().take_while(|s| *s == "super").count();
-            if TRANSPORT_AND_STORAGE.contains(&path[0].as_str()) {
+            if layer.crates.iter().any(|c| c.contains(&path[0].as_str())) {
                 true
             } else if path[0] == "crate" || path[0] == "$crate" {
-                !SAME_LAYER.contains(&path[1].as_str())
+                !allowed(&path[1])
             } else if supers >= depth && supers < path.len() {
                 // Enough `super`s climb to the crate root, where only its modules matter
                 // (an item of the file's own inline module is not one of them).
                 let next = path[supers].as_str();
-                modules.iter().any(|m| m == next) && !SAME_LAYER.contains(&next)
+                modules.iter().any(|m| m == next) && !allowed(next)
             } else {
                 false
             }
