@@ -15,6 +15,7 @@
 
 pub mod pairing;
 pub mod program;
+pub mod region;
 
 use std::future::Future;
 
