@@ -16,6 +16,7 @@
 pub mod pairing;
 pub mod program;
 pub mod region;
+pub mod token;
 
 use std::future::Future;
 
