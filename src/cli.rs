@@ -8,13 +8,14 @@ use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use crate::{
-    api::access,
+    app::token::{CreateToken, IssuedToken, RevokeToken},
     config::{Overrides, Settings},
     domain::{
         access::Role,
-        audit::Actor,
+        audit::Call,
         checkpoint::{Checkpoint, verify_signed},
         merkle,
+        region::RegionCode,
     },
     server,
     store::{Store, audit, token},
@@ -219,25 +220,21 @@ async fn run_token(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
             let expire_time = args
                 .expires_in_days
                 .map(|days| chrono::Utc::now() + chrono::Duration::days(i64::from(days)));
-            let (row, secret) = store
-                .write_legacy(move |tx| {
-                    let (label, scopes) = (args.label.clone(), args.scopes.clone());
-                    Box::pin(async move {
-                        access::create_recorded(
-                            tx,
-                            &Actor::command_line(),
-                            "duikou token create",
-                            &access::TokenRequest {
-                                role,
-                                label: &label,
-                                scopes: &scopes,
-                                scope_field: "--scope",
-                                expire_time,
-                            },
-                        )
-                        .await
-                    })
-                })
+            let scopes = args
+                .scopes
+                .iter()
+                .map(|scope| RegionCode::from_name("--scope", scope))
+                .collect::<Result<_, _>>()
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let change = CreateToken {
+                role,
+                label: args.label,
+                scopes,
+                scope_field: "--scope",
+                expire_time,
+            };
+            let IssuedToken { row, secret } = store
+                .write(Call::command_line("duikou token create"), change)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             tracing::info!(token = row.id, role = role.word(), "access token created");
@@ -270,17 +267,10 @@ async fn run_token(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
         TokenCommand::Revoke(args) => {
             let id = args.id;
             store
-                .write_legacy(move |tx| {
-                    Box::pin(async move {
-                        access::revoke_recorded(
-                            tx,
-                            &Actor::command_line(),
-                            "duikou token revoke",
-                            id,
-                        )
-                        .await
-                    })
-                })
+                .write(
+                    Call::command_line("duikou token revoke"),
+                    RevokeToken { id },
+                )
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             tracing::info!(token = id, "access token revoked");

@@ -12,8 +12,24 @@ use std::{
 use anyhow::{Context, Result, ensure};
 use duikou::{
     config::{Overrides, Settings},
-    domain::access::Role,
-    store::{Store, audit::PendingEvent, entities::region},
+    domain::{
+        access::Role,
+        audit::{Audited, Call},
+        pairing::CooperationField,
+        period::Period,
+        program::ProgramDraft,
+        region::RegionCode,
+    },
+    error::Error,
+    store::{
+        Store,
+        audit::PendingEvent,
+        entities::region,
+        pairing::{self as pairings, NewPairing},
+        program as programs,
+        region::{self as regions, RegionRow},
+        tx::{Change, Tx},
+    },
 };
 use sea_orm::{EntityTrait, TransactionTrait};
 use serde_json::json;
@@ -279,21 +295,70 @@ async fn seed_events(store: &Store, events: u64) -> Result<()> {
     Ok(())
 }
 
+/// The method the audit-cost events name.
+const CREATE_PAIRING: &str = "/duikou.v1.PairingService/CreatePairing";
+
+/// CreatePairing's database work without its checks of placement and scope: the program
+/// and both regions read, the pairing inserted, and, when `audited`, its audit event.
+struct BarePairing {
+    program_id: i64,
+    supporting: RegionRow,
+    supported: RegionRow,
+    period: Period,
+    audited: bool,
+}
+
+impl Change for BarePairing {
+    type Output = ();
+
+    async fn apply(&self, tx: &mut Tx<'_>) -> Result<(), Error> {
+        programs::get_for_share(tx.db(), self.program_id).await?;
+        let codes = [
+            RegionCode::from_stored(self.supporting.code.clone()),
+            RegionCode::from_stored(self.supported.code.clone()),
+        ];
+        regions::get_many(tx.db(), &[&codes[0], &codes[1]]).await?;
+        let row = pairings::insert(
+            tx.db(),
+            &NewPairing {
+                program_id: self.program_id,
+                supporting: &self.supporting,
+                supported: &self.supported,
+                parent_id: None,
+                fields: &[CooperationField::WaterSource],
+                period: self.period,
+            },
+        )
+        .await?;
+        if self.audited {
+            tx.record(None, &BareName(row.id));
+        }
+        Ok(())
+    }
+}
+
+/// A pairing as the audit-cost events see it: its name, and the digest of a message that
+/// carries only the name.
+struct BareName(i64);
+
+impl Audited for BareName {
+    fn audit_name(&self) -> String {
+        format!("pairings/{}", self.0)
+    }
+
+    fn audit_digest(&self) -> String {
+        duikou::api::digest(&duikou::proto::v1::Pairing {
+            name: self.audit_name(),
+            ..Default::default()
+        })
+    }
+}
+
 /// CreatePairing's database work, run through the store as the service runs it (one write
 /// transaction per request, group-committed on SQLite) at the same concurrency, with its
 /// audit event and without, three times each: what auditing costs a create. gRPC is left
 /// out, which makes the audit's share look larger than a client sees it.
 pub async fn cost(config: &BenchConfig) -> Result<serde_json::Value> {
-    use duikou::{
-        api::digest,
-        domain::{audit::Actor, pairing::CooperationField, period::Period, program::ProgramDraft},
-        store::{
-            audit,
-            pairing::{self as pairings, NewPairing},
-            program as programs,
-            region::{self as regions, RegionRow},
-        },
-    };
     use sea_orm::{ColumnTrait, QueryFilter};
 
     println!();
@@ -363,46 +428,15 @@ pub async fn cost(config: &BenchConfig) -> Result<serde_json::Value> {
                     let a = supporting[n % supporting.len()].clone();
                     let b = supported[(n / supporting.len()) % supported.len()].clone();
                     let started = Instant::now();
+                    let create = BarePairing {
+                        program_id,
+                        supporting: a,
+                        supported: b,
+                        period,
+                        audited,
+                    };
                     let outcome = store
-                        .write_legacy(move |tx| {
-                            let (a, b) = (a.clone(), b.clone());
-                            Box::pin(async move {
-                                programs::get_for_share(tx, program_id).await?;
-                                let codes = [
-                                    duikou::domain::region::RegionCode::from_stored(a.code.clone()),
-                                    duikou::domain::region::RegionCode::from_stored(b.code.clone()),
-                                ];
-                                regions::get_many(tx, &[&codes[0], &codes[1]]).await?;
-                                let row = pairings::insert(
-                                    tx,
-                                    &NewPairing {
-                                        program_id,
-                                        supporting: &a,
-                                        supported: &b,
-                                        parent_id: None,
-                                        fields: &[CooperationField::WaterSource],
-                                        period,
-                                    },
-                                )
-                                .await?;
-                                if audited {
-                                    let name = format!("pairings/{}", row.id);
-                                    let after = duikou::proto::v1::Pairing {
-                                        name: name.clone(),
-                                        ..Default::default()
-                                    };
-                                    audit::append(PendingEvent {
-                                        actor: Actor::command_line(),
-                                        method: "/duikou.v1.PairingService/CreatePairing"
-                                            .to_owned(),
-                                        resource: name,
-                                        request_id: String::new(),
-                                        resource_sha256: digest(&after),
-                                    })?;
-                                }
-                                Ok(())
-                            })
-                        })
+                        .write(Call::command_line(CREATE_PAIRING), create)
                         .await;
                     if started >= measure_from {
                         match outcome {

@@ -5,27 +5,18 @@ use tonic::{Request, Response, Status};
 
 use super::{authz, digest, timestamp};
 use crate::{
-    domain::{
-        access::Role,
-        audit::Actor,
-        name,
-        page::Page,
-        region::{RegionCode, RegionPath},
-        text,
-    },
+    app::token::{CreateToken, IssuedToken, RevokeToken},
+    domain::{access::Role, audit::Audited, name, page::Page, region::RegionCode, text},
     error::Error,
     proto::v1::{
         AccessToken, CreateAccessTokenRequest, ListAccessTokensRequest, ListAccessTokensResponse,
         RevokeAccessTokenRequest, access_service_server::AccessService,
     },
     store::{
-        Store, audit, region,
-        token::{self, NewToken, TokenRow},
+        Store,
+        token::{self, TokenRow},
     },
 };
-
-const CREATE_TOKEN: &str = "/duikou.v1.AccessService/CreateAccessToken";
-const REVOKE_TOKEN: &str = "/duikou.v1.AccessService/RevokeAccessToken";
 
 /// Serves token management from the store.
 #[derive(Clone)]
@@ -61,92 +52,14 @@ pub fn to_proto(row: TokenRow) -> AccessToken {
     }
 }
 
-/// Resolves scope names into region paths, inside `db`.
-///
-/// # Errors
-/// INVALID_ARGUMENT naming `field` for a malformed or missing region.
-pub async fn scope_paths(
-    db: &impl sea_orm::ConnectionTrait,
-    field: &str,
-    names: &[String],
-) -> Result<Vec<RegionPath>, Error> {
-    let mut paths = Vec::with_capacity(names.len());
-    for name in names {
-        let code = RegionCode::from_name(field, name)?;
-        let row = region::get(db, &code)
-            .await?
-            .ok_or_else(|| Error::invalid(field, format!("{name} does not exist")))?;
-        paths.push(RegionPath::from_stored(row.path));
+impl Audited for TokenRow {
+    fn audit_name(&self) -> String {
+        name::format_id("accessTokens", self.id)
     }
-    Ok(paths)
-}
 
-/// A token to make, as a caller asked for it.
-pub struct TokenRequest<'a> {
-    /// Its role.
-    pub role: Role,
-    /// Who holds it.
-    pub label: &'a str,
-    /// Region names it covers, e.g. `regions/420300`.
-    pub scopes: &'a [String],
-    /// The field or flag that named the scopes, for errors.
-    pub scope_field: &'a str,
-    /// When it stops working.
-    pub expire_time: Option<DateTime<Utc>>,
-}
-
-/// Creates a token inside `tx` and appends its audit event; the command line and the API
-/// both make tokens this way. Returns the token and its secret.
-///
-/// # Errors
-/// INVALID_ARGUMENT naming the scope field for a bad scope; the database's failures.
-pub async fn create_recorded(
-    tx: &impl sea_orm::ConnectionTrait,
-    actor: &Actor,
-    method: &str,
-    request: &TokenRequest<'_>,
-) -> Result<(TokenRow, String), Error> {
-    let paths = scope_paths(tx, request.scope_field, request.scopes).await?;
-    let (row, secret) = token::create(
-        tx,
-        &NewToken {
-            role: request.role,
-            label: request.label,
-            scopes: &paths,
-            expire_time: request.expire_time,
-        },
-    )
-    .await?;
-    let after = to_proto(row.clone());
-    record_token(actor, method, &after)?;
-    Ok((row, secret))
-}
-
-/// Records the audit event of a change to a token.
-fn record_token(actor: &Actor, method: &str, after: &AccessToken) -> Result<(), Error> {
-    audit::append(audit::PendingEvent {
-        actor: actor.clone(),
-        method: method.to_owned(),
-        resource: after.name.clone(),
-        request_id: String::new(),
-        resource_sha256: digest(after),
-    })
-}
-
-/// Revokes a token inside `tx` and appends its audit event.
-///
-/// # Errors
-/// NOT_FOUND for an unknown token; the database's failures.
-pub async fn revoke_recorded(
-    tx: &impl sea_orm::ConnectionTrait,
-    actor: &Actor,
-    method: &str,
-    id: i64,
-) -> Result<TokenRow, Error> {
-    let row = token::revoke(tx, id).await?;
-    let after = to_proto(row.clone());
-    record_token(actor, method, &after)?;
-    Ok(row)
+    fn audit_digest(&self) -> String {
+        digest(&to_proto(self.clone()))
+    }
 }
 
 #[tonic::async_trait]
@@ -155,7 +68,8 @@ impl AccessService for Access {
         &self,
         request: Request<CreateAccessTokenRequest>,
     ) -> Result<Response<AccessToken>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
+        call.authenticated()?;
         let t = request.into_inner().access_token.unwrap_or_default();
         let role = Role::from_number(t.role)
             .ok_or_else(|| Error::invalid("access_token.role", "is required: name a role"));
@@ -175,27 +89,19 @@ impl AccessService for Access {
             Error::of(&expire_time),
         ])?;
         let (role, expire_time) = (role?, expire_time?);
-        let (row, secret) = self
-            .store
-            .write_legacy(move |tx| {
-                let (label, scopes, caller) = (t.label.clone(), t.scopes.clone(), caller.clone());
-                Box::pin(async move {
-                    create_recorded(
-                        tx,
-                        &Actor::of(&caller),
-                        CREATE_TOKEN,
-                        &TokenRequest {
-                            role,
-                            label: &label,
-                            scopes: &scopes,
-                            scope_field: "access_token.scopes",
-                            expire_time,
-                        },
-                    )
-                    .await
-                })
-            })
-            .await?;
+        let scopes = t
+            .scopes
+            .iter()
+            .map(|scope| RegionCode::from_name("access_token.scopes", scope))
+            .collect::<Result<_, _>>()?;
+        let change = CreateToken {
+            role,
+            label: t.label,
+            scopes,
+            scope_field: "access_token.scopes",
+            expire_time,
+        };
+        let IssuedToken { row, secret } = self.store.write(call, change).await?;
         tracing::info!(token = row.id, role = role.word(), "access token created");
         Ok(Response::new(AccessToken {
             secret,
@@ -221,17 +127,10 @@ impl AccessService for Access {
         &self,
         request: Request<RevokeAccessTokenRequest>,
     ) -> Result<Response<AccessToken>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
+        call.authenticated()?;
         let id = name::parse_id("name", "accessTokens", &request.get_ref().name)?;
-        let row = self
-            .store
-            .write_legacy(move |tx| {
-                let caller = caller.clone();
-                Box::pin(
-                    async move { revoke_recorded(tx, &Actor::of(&caller), REVOKE_TOKEN, id).await },
-                )
-            })
-            .await?;
+        let row = self.store.write(call, RevokeToken { id }).await?;
         self.tokens.forget(id);
         tracing::info!(token = id, "access token revoked");
         Ok(Response::new(to_proto(row)))

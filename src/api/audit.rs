@@ -3,10 +3,11 @@
 
 use tonic::{Request, Response, Status};
 
-use super::timestamp;
+use super::{authz, timestamp};
 use crate::{
+    app::audit::SignCheckpoint,
     domain::{
-        audit::{AuditEvent as Event, AuditFilter},
+        audit::{AuditEvent as Event, AuditFilter, Call},
         checkpoint::{AuditKey, Checkpoint as Signed},
         merkle,
         page::Page,
@@ -102,15 +103,12 @@ impl AuditService for Audit {
 
     async fn get_checkpoint(
         &self,
-        _request: Request<GetCheckpointRequest>,
+        request: Request<GetCheckpointRequest>,
     ) -> Result<Response<Checkpoint>, Status> {
-        let key = self.key.clone();
+        let call = authz::call(&request)?;
         let (checkpoint, signature) = self
             .store
-            .write_legacy(move |tx| {
-                let key = key.clone();
-                Box::pin(async move { audit::checkpoint(tx, &key).await })
-            })
+            .write(call, SignCheckpoint(self.key.clone()))
             .await?;
         Ok(Response::new(checkpoint_to_proto(
             &checkpoint,
@@ -208,12 +206,11 @@ pub async fn sign_checkpoints(
             _ = ticks.tick() => {}
             _ = stop.wait_for(|stop| *stop) => return,
         }
-        let key = key.clone();
         let signed = store
-            .write_legacy(move |tx| {
-                let key = key.clone();
-                Box::pin(async move { audit::checkpoint(tx, &key).await })
-            })
+            .write(
+                Call::internal("sign an audit checkpoint"),
+                SignCheckpoint(key.clone()),
+            )
             .await;
         match signed {
             Ok((checkpoint, _)) => {

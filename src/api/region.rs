@@ -2,12 +2,14 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{authz, record};
+use super::{authz, digest};
 
 use crate::{
+    app::region::CreateRegion,
     domain::{
+        audit::Audited,
         page::Page,
-        region::{RegionCode, RegionFilter, RegionLevel},
+        region::{RegionCode, RegionFilter},
         text,
     },
     error::Error,
@@ -20,8 +22,6 @@ use crate::{
         region::{self, RegionRow, Scope},
     },
 };
-
-const CREATE_REGION: &str = "/duikou.v1.RegionService/CreateRegion";
 
 /// Serves regions from the store.
 #[derive(Clone)]
@@ -47,6 +47,16 @@ pub(crate) fn to_proto(row: RegionRow) -> Region {
             .parent_code
             .map(|p| format!("regions/{p}"))
             .unwrap_or_default(),
+    }
+}
+
+impl Audited for RegionRow {
+    fn audit_name(&self) -> String {
+        format!("regions/{}", self.code)
+    }
+
+    fn audit_digest(&self) -> String {
+        digest(&to_proto(self.clone()))
     }
 }
 
@@ -110,7 +120,8 @@ impl RegionService for Regions {
         &self,
         request: Request<CreateRegionRequest>,
     ) -> Result<Response<Region>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
+        call.authenticated()?;
         let req = request.into_inner();
         let region = req.region.unwrap_or_default();
         let code = RegionCode::parse("region_id", &req.region_id);
@@ -123,39 +134,12 @@ impl RegionService for Regions {
             text::check("region.display_name", &region.display_name, 100, true),
             Error::of(&parent),
         ])?;
-        let (code, parent, display_name) = (code?, parent?, region.display_name);
-        let row = self
-            .store
-            .write_legacy(move |tx| {
-                let (code, parent, display_name, caller) = (
-                    code.clone(),
-                    parent.clone(),
-                    display_name.clone(),
-                    caller.clone(),
-                );
-                Box::pin(async move {
-                    let parent_row = match &parent {
-                        None => None,
-                        Some(p) => Some(region::get(tx, p).await?.ok_or_else(|| {
-                            Error::invalid("region.parent", format!("{} does not exist", p.name()))
-                        })?),
-                    };
-                    let level = match &parent_row {
-                        None => RegionLevel::Province,
-                        Some(p) => RegionLevel::from_number(i32::from(p.level))
-                            .and_then(RegionLevel::child)
-                            .ok_or_else(|| {
-                                Error::invalid("region.parent", "a township cannot have children")
-                            })?,
-                    };
-                    let row = region::insert(tx, &code, &display_name, level, parent_row.as_ref())
-                        .await?;
-                    let after = to_proto(row.clone());
-                    record(&caller, CREATE_REGION, &after.name, None, &after)?;
-                    Ok(row)
-                })
-            })
-            .await?;
+        let change = CreateRegion {
+            code: code?,
+            display_name: region.display_name,
+            parent: parent?,
+        };
+        let row = self.store.write(call, change).await?;
         tracing::info!(region = %row.code, "region created");
         Ok(Response::new(to_proto(row)))
     }

@@ -13,8 +13,11 @@
 //! the caller as a fresh request would be. Ledger lines, which are posted in batches, use
 //! the same claims through [`crate::store::idempotency`] a batch at a time.
 
+pub mod audit;
 pub mod pairing;
 pub mod program;
+pub mod region;
+pub mod token;
 
 use std::future::Future;
 

@@ -92,17 +92,29 @@ pub fn escape_like(text: &str) -> String {
     out
 }
 
-/// Adds a region under `parent` (a province when `None`).
+/// A region to add, one that the national list lacks.
+pub struct NewRegion<'a> {
+    /// Its code.
+    pub code: &'a RegionCode,
+    /// Its name.
+    pub display_name: &'a str,
+    /// Its level, one below its parent's.
+    pub level: RegionLevel,
+    /// The region it lies in; none for a province.
+    pub parent: Option<&'a RegionRow>,
+}
+
+/// Adds a region, marked as added rather than loaded from the national list.
 ///
 /// # Errors
 /// ALREADY_EXISTS when the code is taken.
-pub async fn insert(
-    db: &impl ConnectionTrait,
-    code: &RegionCode,
-    display_name: &str,
-    level: RegionLevel,
-    parent: Option<&RegionRow>,
-) -> Result<RegionRow, Error> {
+pub async fn insert(db: &impl ConnectionTrait, new: &NewRegion<'_>) -> Result<RegionRow, Error> {
+    let NewRegion {
+        code,
+        display_name,
+        level,
+        parent,
+    } = *new;
     let parent_path = parent.map(|p| RegionPath::from_stored(p.path.clone()));
     let row = region::ActiveModel {
         code: Set(code.as_str().to_owned()),
