@@ -15,6 +15,7 @@
 
 pub mod pairing;
 pub mod program;
+pub mod project;
 
 use std::future::Future;
 
