@@ -1,12 +1,8 @@
 //! `duikou.v1.ProjectService`: cooperation projects and their lifecycle.
 
-use sea_orm::ConnectionTrait;
 use tonic::{Request, Response, Status};
 
-use super::{
-    MaskRules, authz, digest, etag, filter_region_path, pairing::placement_of, request_key,
-    required, timestamp,
-};
+use super::{MaskRules, authz, digest, etag, filter_region_path, request_key, required, timestamp};
 use crate::{
     app::{
         self,
@@ -34,7 +30,6 @@ use crate::{
     },
     store::{
         Store,
-        pairing::{self as pairings, PairingRow},
         project::{self as projects, ProjectBalanceRow, ProjectRow},
     },
 };
@@ -177,27 +172,6 @@ fn patch_of(p: Project, paths: &[&str]) -> ProjectPatch {
         planned_end: has("planned_end").then_some(p.planned_end),
         progress_percent: has("progress_percent").then_some(p.progress_percent),
         milestones: has("milestones").then(|| milestone_fields(&p.milestones)),
-    }
-}
-
-/// The pairing an exchange hangs off, inside the caller's reach and read-locked: the
-/// talent exchanges' copy of [`app::project::pairing_in_reach`] until they move to
-/// `app`. Permission comes before existence: a scoped caller learns nothing of pairings
-/// outside its scope.
-pub(crate) async fn pairing_in_reach(
-    tx: &impl ConnectionTrait,
-    caller: &crate::domain::access::Caller,
-    id: i64,
-    missing: impl FnOnce() -> Error,
-) -> Result<PairingRow, Error> {
-    match pairings::get_for_share(tx, id).await? {
-        Some(row) => {
-            let placement = placement_of(&row)?;
-            authz::require_scope(caller, &[&placement.supporting, &placement.supported])?;
-            Ok(row)
-        }
-        None if authz::unrestricted(caller) => Err(missing()),
-        None => Err(authz::outside_scope()),
     }
 }
 

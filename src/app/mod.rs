@@ -16,6 +16,7 @@
 pub mod pairing;
 pub mod program;
 pub mod project;
+pub mod talent;
 
 use std::future::Future;
 
