@@ -60,8 +60,6 @@ pub(crate) fn required<'a>(value: &'a str, field: &str) -> Result<&'a str, Error
     }
 }
 
-pub(crate) use crate::domain::period::stored as stored_period;
-
 /// What a summary counts, checked to exist.
 pub(crate) enum SummaryScope {
     /// One pairing.

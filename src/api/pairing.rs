@@ -35,7 +35,7 @@ use crate::{
     },
 };
 
-pub(crate) use crate::app::pairing::{not_found as pairing_not_found, placement_of};
+pub(crate) use crate::app::pairing::not_found as pairing_not_found;
 
 const PAIRING_MASK: MaskRules = MaskRules {
     updatable: rules::UPDATABLE,

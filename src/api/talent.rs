@@ -6,26 +6,26 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use tonic::{Request, Response, Status};
 
 use super::{
-    MaskRules, SummaryScope, authz, check_etag, etag, filter_region_path,
-    pairing::{pairing_not_found, placement_of},
-    project::pairing_in_reach,
-    record, request_key, required, summary_scope, timestamp,
+    MaskRules, SummaryScope, authz, digest, etag, filter_region_path, request_key, required,
+    summary_scope, timestamp,
 };
 use crate::{
+    app::{
+        self,
+        talent::{
+            CreateTalentExchange, DeleteTalentExchange, RecordedExchange, UndeleteTalentExchange,
+            UpdateTalentExchange, not_found, participants_of, sees_people,
+        },
+    },
     domain::{
-        access::{Caller, Role},
+        audit::Audited,
         name,
         page::Page,
-        pairing::CooperationField,
-        period::{format_date, parse_date},
-        talent::{
-            self as rules, Direction, Participant, Shape, TalentFilter, TalentKind, parse_headcount,
-        },
-        text,
+        period::format_date,
+        talent::{self as rules, TalentDraft, TalentFields, TalentFilter, TalentPatch},
     },
     error::Error,
     proto::v1::{
@@ -36,16 +36,10 @@ use crate::{
         talent_exchange_service_server::TalentExchangeService,
     },
     store::{
-        Store, idempotency,
-        pairing::{self as pairings, PairingRow},
-        talent::{self as talents, TalentChange, TalentQuery, TalentRow},
+        Store, pairing as pairings,
+        talent::{self as talents, TalentQuery, TalentRow},
     },
 };
-
-const CREATE: &str = "/duikou.v1.TalentExchangeService/CreateTalentExchange";
-const UPDATE: &str = "/duikou.v1.TalentExchangeService/UpdateTalentExchange";
-const DELETE: &str = "/duikou.v1.TalentExchangeService/DeleteTalentExchange";
-const UNDELETE: &str = "/duikou.v1.TalentExchangeService/UndeleteTalentExchange";
 
 const MASK: MaskRules = MaskRules {
     updatable: rules::UPDATABLE,
@@ -66,32 +60,10 @@ impl Talents {
     }
 }
 
-/// Whether `caller` may see the people of exchanges of pairing `pairing_id`. The role
-/// decides, except for a COORDINATOR, whose scope must cover the pairing: only then is the
-/// pairing read.
-async fn sees_people(
-    db: &impl ConnectionTrait,
-    caller: &Caller,
-    pairing_id: i64,
-) -> Result<bool, Error> {
-    Ok(match caller.role {
-        Role::Admin | Role::Auditor => true,
-        Role::FundOfficer | Role::Supervisor => false,
-        Role::Coordinator => pairings::get(db, pairing_id)
-            .await?
-            .and_then(|p| placement_of(&p).ok())
-            .is_some_and(|p| authz::require_scope(caller, &[&p.supporting, &p.supported]).is_ok()),
-    })
-}
-
 /// The API form of a stored exchange, with its people only when `people` allows.
 fn to_proto(row: TalentRow, people: bool) -> TalentExchange {
     let participants = if people {
-        Participant::load_list(&row.participants)
-            .unwrap_or_else(|e| {
-                tracing::error!(exchange = row.id, error = %e, "stored participants are damaged");
-                Vec::new()
-            })
+        participants_of(&row)
             .into_iter()
             .map(|p| crate::proto::v1::Participant {
                 display_name: p.display_name,
@@ -123,222 +95,79 @@ fn to_proto(row: TalentRow, people: bool) -> TalentExchange {
     }
 }
 
-fn not_found(id: i64) -> Error {
-    Error::NotFound {
-        reason: "TALENT_EXCHANGE_NOT_FOUND",
-        resource: name::format_id("talentExchanges", id),
+impl Audited for TalentRow {
+    fn audit_name(&self) -> String {
+        name::format_id("talentExchanges", self.id)
+    }
+
+    /// The digest of the whole exchange, its people included, whoever made the change.
+    fn audit_digest(&self) -> String {
+        digest(&to_proto(self.clone(), true))
     }
 }
 
-/// The fields of an exchange that callers write, each checked on its own.
-#[derive(Clone)]
-struct TalentInput {
-    kind: TalentKind,
-    direction: Direction,
-    field: CooperationField,
-    headcount: i32,
-    start: chrono::NaiveDate,
-    end: Option<chrono::NaiveDate>,
-    host_organization: String,
-    title: String,
-    description: String,
-    participants: Vec<Participant>,
+impl Audited for RecordedExchange {
+    fn audit_name(&self) -> String {
+        self.row.audit_name()
+    }
+
+    fn audit_digest(&self) -> String {
+        self.row.audit_digest()
+    }
 }
 
-impl TalentInput {
-    fn parse(t: &TalentExchange) -> Result<Self, Error> {
-        let kind = TalentKind::from_number(t.kind)
-            .ok_or_else(|| Error::invalid("talent_exchange.kind", "must be a kind of exchange"));
-        let direction = Direction::from_number(t.direction).ok_or_else(|| {
-            Error::invalid(
-                "talent_exchange.direction",
-                "must be TO_SUPPORTED or TO_SUPPORTING",
+/// The people of a request as (name, organisation, position) texts.
+fn participant_fields(
+    participants: &[crate::proto::v1::Participant],
+) -> Vec<(String, String, String)> {
+    participants
+        .iter()
+        .map(|p| {
+            (
+                p.display_name.clone(),
+                p.organization.clone(),
+                p.position.clone(),
             )
-        });
-        let field = CooperationField::from_number(t.field)
-            .ok_or_else(|| Error::invalid("talent_exchange.field", "must be a cooperation field"));
-        let headcount = parse_headcount("talent_exchange.headcount", t.headcount);
-        let start = parse_date("talent_exchange.start_date", &t.start_date);
-        let end = match t.end_date.as_str() {
-            "" => Ok(None),
-            text => parse_date("talent_exchange.end_date", text).map(Some),
-        };
-        let host = text::check(
-            "talent_exchange.host_organization",
-            &t.host_organization,
-            200,
-            false,
-        );
-        let title = text::check("talent_exchange.title", &t.title, 200, true);
-        let description = text::check("talent_exchange.description", &t.description, 4000, false);
-        let items: Vec<(&str, &str, &str)> = t
-            .participants
-            .iter()
-            .map(|p| {
-                (
-                    p.display_name.as_str(),
-                    p.organization.as_str(),
-                    p.position.as_str(),
-                )
-            })
-            .collect();
-        let participants = Participant::parse_list("talent_exchange.participants", &items);
-        Error::collect([
-            Error::of(&kind),
-            Error::of(&direction),
-            Error::of(&field),
-            Error::of(&headcount),
-            Error::of(&start),
-            Error::of(&end),
-            host,
-            title,
-            description,
-            Error::of(&participants),
-        ])?;
-        Ok(Self {
-            kind: kind?,
-            direction: direction?,
-            field: field?,
-            headcount: headcount?,
-            start: start?,
-            end: end?,
-            host_organization: t.host_organization.clone(),
-            title: t.title.clone(),
-            description: t.description.clone(),
-            participants: participants?,
         })
-    }
+        .collect()
+}
 
-    /// The input of an update: the stored exchange with the masked fields of `t` over it.
-    fn merged(current: &TalentRow, t: &TalentExchange, paths: &[&str]) -> Result<Self, Error> {
-        let has = |field: &str| paths.contains(&field);
-        let mut merged = to_proto(current.clone(), true);
-        if has("kind") {
-            merged.kind = t.kind;
-        }
-        if has("direction") {
-            merged.direction = t.direction;
-        }
-        if has("field") {
-            merged.field = t.field;
-        }
-        if has("headcount") {
-            merged.headcount = t.headcount;
-        }
-        if has("start_date") {
-            merged.start_date.clone_from(&t.start_date);
-        }
-        if has("end_date") {
-            merged.end_date.clone_from(&t.end_date);
-        }
-        if has("host_organization") {
-            merged.host_organization.clone_from(&t.host_organization);
-        }
-        if has("title") {
-            merged.title.clone_from(&t.title);
-        }
-        if has("description") {
-            merged.description.clone_from(&t.description);
-        }
-        if has("participants") {
-            merged.participants.clone_from(&t.participants);
-        }
-        Self::parse(&merged)
-    }
-
-    /// Checks the rules between fields and against the pairing's period.
-    fn check(&self, pairing: &PairingRow) -> Result<(), Error> {
-        let period = placement_of(pairing)?.period;
-        Shape {
-            kind: self.kind,
-            headcount: self.headcount,
-            listed: self.participants.len(),
-            start: self.start,
-            end: self.end,
-            host_organization: &self.host_organization,
-        }
-        .check("talent_exchange.", &period)
-    }
-
-    /// The columns it sets.
-    fn columns(&self) -> TalentChange {
-        TalentChange {
-            kind: Set(self.kind.number() as i16),
-            direction: Set(self.direction.number() as i16),
-            field: Set(self.field.number() as i16),
-            headcount: Set(self.headcount),
-            start_date: Set(self.start),
-            end_date: Set(self.end),
-            days: Set(i32::try_from(rules::days(self.start, self.end)).unwrap_or(i32::MAX)),
-            host_organization: Set(self.host_organization.clone()),
-            title: Set(self.title.clone()),
-            description: Set(self.description.clone()),
-            participants: Set(Participant::store_list(&self.participants)),
-            ..Default::default()
-        }
+/// The fields of an exchange that callers write, as the request sends them.
+fn fields_of(t: &TalentExchange) -> TalentFields {
+    TalentFields {
+        kind: t.kind,
+        direction: t.direction,
+        field: t.field,
+        headcount: t.headcount,
+        start_date: t.start_date.clone(),
+        end_date: t.end_date.clone(),
+        host_organization: t.host_organization.clone(),
+        title: t.title.clone(),
+        description: t.description.clone(),
+        participants: participant_fields(&t.participants),
     }
 }
 
-/// A live pairing inside the caller's reach, for an exchange to hang off.
-async fn live_pairing(
-    tx: &impl ConnectionTrait,
-    caller: &Caller,
-    id: i64,
-) -> Result<PairingRow, Error> {
-    let pairing = pairing_in_reach(tx, caller, id, || {
-        Error::invalid(
-            "talent_exchange.pairing",
-            format!("{} does not exist", name::format_id("pairings", id)),
-        )
-    })
-    .await?;
-    if pairing.delete_time.is_some() {
-        return Err(Error::precondition(
-            "PAIRING_DELETED",
-            "exchanges may be recorded only under a live pairing",
-        ));
+/// The fields of `t` that the update mask's `paths` name.
+fn patch_of(t: TalentExchange, paths: &[&str]) -> TalentPatch {
+    let has = |field: &str| paths.contains(&field);
+    TalentPatch {
+        kind: has("kind").then_some(t.kind),
+        direction: has("direction").then_some(t.direction),
+        field: has("field").then_some(t.field),
+        headcount: has("headcount").then_some(t.headcount),
+        start_date: has("start_date").then_some(t.start_date),
+        end_date: has("end_date").then_some(t.end_date),
+        host_organization: has("host_organization").then_some(t.host_organization),
+        title: has("title").then_some(t.title),
+        description: has("description").then_some(t.description),
+        participants: has("participants").then(|| participant_fields(&t.participants)),
     }
-    Ok(pairing)
-}
-
-/// An exchange inside the caller's reach, locked for change, with its pairing. Permission
-/// comes before existence.
-async fn exchange_for_update(
-    tx: &impl ConnectionTrait,
-    caller: &Caller,
-    id: i64,
-) -> Result<(TalentRow, PairingRow), Error> {
-    let Some(row) = talents::get_for_update(tx, id).await? else {
-        return Err(if authz::unrestricted(caller) {
-            not_found(id)
-        } else {
-            authz::outside_scope()
-        });
-    };
-    let pairing = pairing_in_reach(tx, caller, row.pairing_id, || {
-        pairing_not_found(row.pairing_id)
-    })
-    .await?;
-    Ok((row, pairing))
-}
-
-/// Writes a change and its audit event.
-async fn save_audited(
-    tx: &impl ConnectionTrait,
-    caller: &Caller,
-    method: &str,
-    current: &TalentRow,
-    change: TalentChange,
-) -> Result<TalentRow, Error> {
-    let row = talents::save(tx, current, change).await?;
-    let after = to_proto(row.clone(), true);
-    record(caller, method, &after.name, None, &after)?;
-    Ok(row)
 }
 
 /// The exchanges of a summary's scope, checked to exist.
-async fn summary_query(db: &impl ConnectionTrait, scope: &str) -> Result<TalentQuery, Error> {
-    let scope = summary_scope(db, scope, &["pairings", "programs", "regions"]).await?;
+async fn summary_query(store: &Store, scope: &str) -> Result<TalentQuery, Error> {
+    let scope = summary_scope(store.db(), scope, &["pairings", "programs", "regions"]).await?;
     Ok(match scope {
         SummaryScope::Pairing(id) => TalentQuery {
             pairing_id: Some(id),
@@ -364,43 +193,23 @@ impl TalentExchangeService for Talents {
         &self,
         request: Request<CreateTalentExchangeRequest>,
     ) -> Result<Response<TalentExchange>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
         let mut req = request.into_inner();
-        let key = request_key(Some(&caller), CREATE, &mut req, |r| &mut r.request_id);
+        let key = request_key(call.caller(), call.method(), &mut req, |r| {
+            &mut r.request_id
+        });
         let t = req.talent_exchange.unwrap_or_default();
         let pairing_id = required(&t.pairing, "talent_exchange.pairing")
             .and_then(|n| name::parse_id("talent_exchange.pairing", "pairings", n));
-        let input = TalentInput::parse(&t);
-        Error::collect([Error::of(&key), Error::of(&pairing_id), Error::of(&input)])?;
-        let (key, pairing_id, input) = (key?, pairing_id?, input?);
-        let (row, people) = self
-            .store
-            .write_legacy(move |tx| {
-                let (input, key, caller) = (input.clone(), key.clone(), caller.clone());
-                Box::pin(async move {
-                    // A replay is authorized as the request was, and shows the people only
-                    // to a caller who may see them now.
-                    if let Some(earlier) = idempotency::claim(tx, key.as_ref()).await? {
-                        let id = name::parse_id("request_id", "talentExchanges", &earlier)?;
-                        let row = talents::get(tx, id).await?.ok_or_else(|| not_found(id))?;
-                        pairing_in_reach(tx, &caller, row.pairing_id, || not_found(id)).await?;
-                        let people = sees_people(tx, &caller, row.pairing_id).await?;
-                        return Ok((row, people));
-                    }
-                    let pairing = live_pairing(tx, &caller, pairing_id).await?;
-                    input.check(&pairing)?;
-                    let mut columns = input.columns();
-                    columns.pairing_id = Set(pairing_id);
-                    let row = talents::insert(tx, columns).await?;
-                    let created = to_proto(row.clone(), true);
-                    record(&caller, CREATE, &created.name, key.as_ref(), &created)?;
-                    idempotency::settle(tx, key.as_ref(), &created.name).await?;
-                    Ok((row, true))
-                })
-            })
-            .await?;
-        tracing::info!(exchange = row.id, "talent exchange recorded");
-        Ok(Response::new(to_proto(row, people)))
+        let draft = TalentDraft::parse(&fields_of(&t));
+        Error::collect([Error::of(&key), Error::of(&pairing_id), Error::of(&draft)])?;
+        let create = CreateTalentExchange {
+            pairing_id: pairing_id?,
+            draft: draft?,
+        };
+        let made = app::create_once(&self.store, call, key?, create).await?;
+        tracing::info!(exchange = made.row.id, "talent exchange recorded");
+        Ok(Response::new(to_proto(made.row, made.people)))
     }
 
     async fn get_talent_exchange(
@@ -411,7 +220,7 @@ impl TalentExchangeService for Talents {
         let id = name::parse_id("name", "talentExchanges", &request.get_ref().name)?;
         let db = self.store.db();
         let row = talents::get(db, id).await?.ok_or_else(|| not_found(id))?;
-        let people = sees_people(db, &caller, row.pairing_id).await?;
+        let people = sees_people(&caller, || pairings::get(db, row.pairing_id)).await?;
         Ok(Response::new(to_proto(row, people)))
     }
 
@@ -446,7 +255,7 @@ impl TalentExchangeService for Talents {
         let mut people: HashMap<i64, bool> = HashMap::new();
         for row in &rows {
             if let std::collections::hash_map::Entry::Vacant(slot) = people.entry(row.pairing_id) {
-                slot.insert(sees_people(db, &caller, row.pairing_id).await?);
+                slot.insert(sees_people(&caller, || pairings::get(db, row.pairing_id)).await?);
             }
         }
         Ok(Response::new(ListTalentExchangesResponse {
@@ -465,32 +274,19 @@ impl TalentExchangeService for Talents {
         &self,
         request: Request<UpdateTalentExchangeRequest>,
     ) -> Result<Response<TalentExchange>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
         let req = request.into_inner();
         let t = req.talent_exchange.unwrap_or_default();
         let id = name::parse_id("talent_exchange.name", "talentExchanges", &t.name);
         let paths = MASK.paths(req.update_mask);
         Error::collect([Error::of(&id), Error::of(&paths)])?;
         let (id, paths) = (id?, paths?);
-        let row = self
-            .store
-            .write_legacy(move |tx| {
-                let (t, paths, caller) = (t.clone(), paths.clone(), caller.clone());
-                Box::pin(async move {
-                    let (current, pairing) = exchange_for_update(tx, &caller, id).await?;
-                    check_etag(&t.etag, current.revision)?;
-                    if current.delete_time.is_some() {
-                        return Err(Error::precondition(
-                            "TALENT_EXCHANGE_DELETED",
-                            "a deleted exchange cannot change; undelete it first",
-                        ));
-                    }
-                    let input = TalentInput::merged(&current, &t, &paths)?;
-                    input.check(&pairing)?;
-                    save_audited(tx, &caller, UPDATE, &current, input.columns()).await
-                })
-            })
-            .await?;
+        let change = UpdateTalentExchange {
+            id,
+            etag: t.etag.clone(),
+            patch: patch_of(t, &paths),
+        };
+        let row = self.store.write(call, change).await?;
         tracing::info!(exchange = row.id, "talent exchange updated");
         Ok(Response::new(to_proto(row, true)))
     }
@@ -499,30 +295,11 @@ impl TalentExchangeService for Talents {
         &self,
         request: Request<DeleteTalentExchangeRequest>,
     ) -> Result<Response<TalentExchange>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
         let req = request.into_inner();
         let id = name::parse_id("name", "talentExchanges", &req.name)?;
-        let row = self
-            .store
-            .write_legacy(move |tx| {
-                let (sent_etag, caller) = (req.etag.clone(), caller.clone());
-                Box::pin(async move {
-                    let (current, _) = exchange_for_update(tx, &caller, id).await?;
-                    check_etag(&sent_etag, current.revision)?;
-                    if current.delete_time.is_some() {
-                        return Err(Error::precondition(
-                            "TALENT_EXCHANGE_DELETED",
-                            "the exchange is already deleted",
-                        ));
-                    }
-                    let change = TalentChange {
-                        delete_time: Set(Some(chrono::Utc::now())),
-                        ..Default::default()
-                    };
-                    save_audited(tx, &caller, DELETE, &current, change).await
-                })
-            })
-            .await?;
+        let change = DeleteTalentExchange { id, etag: req.etag };
+        let row = self.store.write(call, change).await?;
         tracing::info!(exchange = row.id, "talent exchange deleted");
         Ok(Response::new(to_proto(row, true)))
     }
@@ -531,42 +308,11 @@ impl TalentExchangeService for Talents {
         &self,
         request: Request<UndeleteTalentExchangeRequest>,
     ) -> Result<Response<TalentExchange>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
         let id = name::parse_id("name", "talentExchanges", &request.get_ref().name)?;
         let row = self
             .store
-            .write_legacy(move |tx| {
-                let caller = caller.clone();
-                Box::pin(async move {
-                    let (current, pairing) = exchange_for_update(tx, &caller, id).await?;
-                    if current.delete_time.is_none() {
-                        return Err(Error::precondition(
-                            "TALENT_EXCHANGE_NOT_DELETED",
-                            "the exchange is not deleted",
-                        ));
-                    }
-                    if pairing.delete_time.is_some() {
-                        return Err(Error::precondition(
-                            "PAIRING_DELETED",
-                            "the exchange's pairing is deleted; undelete it first",
-                        ));
-                    }
-                    // The pairing's period may have changed while the exchange was deleted.
-                    let input = TalentInput::parse(&to_proto(current.clone(), true))?;
-                    input.check(&pairing).map_err(|_| {
-                        Error::precondition(
-                            "OUTSIDE_PAIRING_PERIOD",
-                            "the pairing's period changed and no longer covers this exchange; \
-                             change its dates first",
-                        )
-                    })?;
-                    let change = TalentChange {
-                        delete_time: Set(None),
-                        ..Default::default()
-                    };
-                    save_audited(tx, &caller, UNDELETE, &current, change).await
-                })
-            })
+            .write(call, UndeleteTalentExchange { id })
             .await?;
         tracing::info!(exchange = row.id, "talent exchange undeleted");
         Ok(Response::new(to_proto(row, true)))
@@ -584,7 +330,7 @@ impl TalentExchangeService for Talents {
             return Err(Error::invalid("year", "must be a year, or 0 for all years").into());
         }
         let db = self.store.db();
-        let mut query = summary_query(db, &req.scope).await?;
+        let mut query = summary_query(&self.store, &req.scope).await?;
         query.year = (req.year != 0).then_some(req.year);
         let sums = talents::sums(db, &query).await?;
         let mut all = TalentTotals::default();

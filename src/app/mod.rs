@@ -16,7 +16,9 @@
 pub mod audit;
 pub mod pairing;
 pub mod program;
+pub mod project;
 pub mod region;
+pub mod talent;
 pub mod token;
 
 use std::future::Future;

@@ -168,6 +168,37 @@ impl fmt::Display for Balance {
     }
 }
 
+/// An amount as a request writes it: google.type.Money's three fields, not yet checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MoneyFields {
+    /// The currency, "CNY".
+    pub currency_code: String,
+    /// Whole yuan.
+    pub units: i64,
+    /// The rest, in billionths of a yuan.
+    pub nanos: i32,
+}
+
+impl MoneyFields {
+    /// The fields of a stored figure.
+    pub fn of(balance: Balance) -> Self {
+        let (units, nanos) = balance.units_and_nanos();
+        Self {
+            currency_code: "CNY".to_owned(),
+            units,
+            nanos,
+        }
+    }
+
+    /// The amount the fields write, as [`Amount::parse`] reads it.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT naming `field`, as [`Amount::parse`] does.
+    pub fn amount(&self, field: &str) -> Result<Amount, Error> {
+        Amount::parse(field, &self.currency_code, self.units, self.nanos)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     filter::{self, equals_only},
+    money::{Amount, MoneyFields},
     pairing::CooperationField,
     period::{Period, format_date, parse_date},
     region::{RegionCode, RegionPath},
@@ -313,6 +314,150 @@ impl ProjectFilter {
     }
 }
 
+/// The fields of a project that callers write, as a request sends them, not yet checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectFields {
+    /// The project's name.
+    pub display_name: String,
+    /// Free text.
+    pub description: String,
+    /// Where the work happens: a region's name, `regions/{code}`.
+    pub location: String,
+    /// Who carries it out.
+    pub implementing_org: String,
+    /// The budget.
+    pub budget: MoneyFields,
+    /// The planned first day.
+    pub planned_start: String,
+    /// The planned last day.
+    pub planned_end: String,
+    /// 0 to 100.
+    pub progress_percent: i32,
+    /// Milestones as (title, due date, done date) texts.
+    pub milestones: Vec<(String, String, String)>,
+}
+
+/// The fields of a project that callers write, checked one by one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectDraft {
+    /// The project's name.
+    pub display_name: String,
+    /// Free text.
+    pub description: String,
+    /// Where the work happens.
+    pub location: RegionCode,
+    /// Who carries it out.
+    pub implementing_org: String,
+    /// The budget.
+    pub budget: Amount,
+    /// The planned period.
+    pub planned: Period,
+    /// 0 to 100.
+    pub progress_percent: i16,
+    /// Milestones.
+    pub milestones: Vec<Milestone>,
+}
+
+impl ProjectDraft {
+    /// Checks every field at once; errors name `project.{field}`.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT naming each bad field.
+    pub fn parse(p: &ProjectFields) -> Result<Self, Error> {
+        let display_name = text::check("project.display_name", &p.display_name, 200, true);
+        let description = text::check("project.description", &p.description, 4000, false);
+        let location = if p.location.is_empty() {
+            Err(Error::invalid("project.location", "is required"))
+        } else {
+            RegionCode::from_name("project.location", &p.location)
+        };
+        let implementing_org =
+            text::check("project.implementing_org", &p.implementing_org, 200, true);
+        let budget = p.budget.amount("project.budget");
+        let planned = Period::parse_fields(
+            "project.planned_start",
+            "project.planned_end",
+            &p.planned_start,
+            &p.planned_end,
+        );
+        let progress = parse_progress("project.progress_percent", p.progress_percent);
+        let items: Vec<(&str, &str, &str)> = p
+            .milestones
+            .iter()
+            .map(|(title, due, done)| (title.as_str(), due.as_str(), done.as_str()))
+            .collect();
+        let milestones = Milestone::parse_list("project.milestones", &items);
+        Error::collect([
+            Error::of(&display_name),
+            Error::of(&description),
+            Error::of(&location),
+            Error::of(&implementing_org),
+            Error::of(&budget),
+            Error::of(&planned),
+            Error::of(&progress),
+            Error::of(&milestones),
+        ])?;
+        Ok(Self {
+            display_name: p.display_name.clone(),
+            description: p.description.clone(),
+            location: location?,
+            implementing_org: p.implementing_org.clone(),
+            budget: budget?,
+            planned: planned?,
+            progress_percent: progress?,
+            milestones: milestones?,
+        })
+    }
+}
+
+/// What an update sends for the fields its mask names; a field it does not name stays as
+/// stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectPatch {
+    /// A new name.
+    pub display_name: Option<String>,
+    /// A new description.
+    pub description: Option<String>,
+    /// A new location, as sent.
+    pub location: Option<String>,
+    /// A new implementing organisation.
+    pub implementing_org: Option<String>,
+    /// A new budget, as sent.
+    pub budget: Option<MoneyFields>,
+    /// A new planned first day, as sent.
+    pub planned_start: Option<String>,
+    /// A new planned last day, as sent.
+    pub planned_end: Option<String>,
+    /// A new progress figure, as sent.
+    pub progress_percent: Option<i32>,
+    /// New milestones, as sent.
+    pub milestones: Option<Vec<(String, String, String)>>,
+}
+
+impl ProjectPatch {
+    /// The project as it will stand: `stored`, the fields of the stored project, with the
+    /// sent fields over it, checked as a whole.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT naming each bad field.
+    pub fn apply(&self, stored: ProjectFields) -> Result<ProjectDraft, Error> {
+        ProjectDraft::parse(&ProjectFields {
+            display_name: self.display_name.clone().unwrap_or(stored.display_name),
+            description: self.description.clone().unwrap_or(stored.description),
+            location: self.location.clone().unwrap_or(stored.location),
+            implementing_org: self
+                .implementing_org
+                .clone()
+                .unwrap_or(stored.implementing_org),
+            budget: self.budget.clone().unwrap_or(stored.budget),
+            planned_start: self.planned_start.clone().unwrap_or(stored.planned_start),
+            planned_end: self.planned_end.clone().unwrap_or(stored.planned_end),
+            progress_percent: self.progress_percent.unwrap_or(stored.progress_percent),
+            milestones: self.milestones.clone().unwrap_or(stored.milestones),
+        })
+    }
+}
+
 /// The fields an update mask may name on a project.
 pub const UPDATABLE: &[&str] = &[
     "display_name",
@@ -435,5 +580,53 @@ mod tests {
         assert_eq!(parse_progress("p", 100).unwrap(), 100);
         assert!(parse_progress("p", 101).is_err());
         assert!(parse_progress("p", -1).is_err());
+    }
+
+    fn stored() -> ProjectFields {
+        ProjectFields {
+            display_name: "丹江口水库库周生态修复".to_owned(),
+            location: "regions/420381".to_owned(),
+            implementing_org: "丹江口市水利和湖泊局".to_owned(),
+            budget: MoneyFields::of(crate::domain::money::Balance(300_000_000)),
+            planned_start: "2025-03-01".to_owned(),
+            planned_end: "2025-12-31".to_owned(),
+            progress_percent: 40,
+            milestones: vec![("选址".to_owned(), "2025-04-01".to_owned(), String::new())],
+            ..ProjectFields::default()
+        }
+    }
+
+    #[test]
+    fn a_patch_keeps_what_it_does_not_name_and_checks_the_whole() {
+        let patch = ProjectPatch {
+            progress_percent: Some(60),
+            planned_end: Some("2026-06-30".to_owned()),
+            ..ProjectPatch::default()
+        };
+
+        let draft = patch.apply(stored()).unwrap();
+        let too_early = ProjectPatch {
+            planned_end: Some("2025-01-01".to_owned()),
+            display_name: Some(String::new()),
+            ..ProjectPatch::default()
+        }
+        .apply(stored())
+        .unwrap_err();
+
+        assert_eq!(draft.progress_percent, 60);
+        assert_eq!(draft.display_name, "丹江口水库库周生态修复");
+        assert_eq!(draft.budget.fen(), 300_000_000);
+        assert_eq!(format_date(draft.planned.end()), "2026-06-30");
+        assert_eq!(draft.milestones.len(), 1);
+        let Error::InvalidArgument { violations, .. } = too_early else {
+            panic!("expected INVALID_ARGUMENT, got {too_early:?}");
+        };
+        let fields: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields[0], "project.display_name");
+        assert!(
+            fields[1..]
+                .iter()
+                .all(|f| f.starts_with("project.planned_"))
+        );
     }
 }

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     filter::{self, Condition, equals_only},
-    period::Period,
+    pairing::CooperationField,
+    period::{Period, parse_date},
     region::RegionCode,
     text,
 };
@@ -274,6 +275,188 @@ fn parse_year(c: &Condition) -> Result<i32, Error> {
         .ok_or_else(|| c.error("expects a year such as 2025"))
 }
 
+/// The fields of an exchange that callers write, as a request sends them, not yet checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TalentFields {
+    /// The kind's number.
+    pub kind: i32,
+    /// The direction's number.
+    pub direction: i32,
+    /// The cooperation field's number.
+    pub field: i32,
+    /// How many people.
+    pub headcount: i32,
+    /// The first day.
+    pub start_date: String,
+    /// The last day, or empty.
+    pub end_date: String,
+    /// Who receives the people.
+    pub host_organization: String,
+    /// What the exchange is.
+    pub title: String,
+    /// Free text.
+    pub description: String,
+    /// The people as (name, organisation, position) texts: personal data.
+    pub participants: Vec<(String, String, String)>,
+}
+
+/// The fields of an exchange that callers write, each checked on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TalentDraft {
+    /// The kind.
+    pub kind: TalentKind,
+    /// Which way the people go.
+    pub direction: Direction,
+    /// The cooperation field.
+    pub field: CooperationField,
+    /// How many people.
+    pub headcount: i32,
+    /// The first day.
+    pub start: NaiveDate,
+    /// The last day, if any.
+    pub end: Option<NaiveDate>,
+    /// Who receives the people.
+    pub host_organization: String,
+    /// What the exchange is.
+    pub title: String,
+    /// Free text.
+    pub description: String,
+    /// The people listed by name.
+    pub participants: Vec<Participant>,
+}
+
+impl TalentDraft {
+    /// Checks every field on its own, all at once; errors name `talent_exchange.{field}`.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT naming each bad field.
+    pub fn parse(t: &TalentFields) -> Result<Self, Error> {
+        let kind = TalentKind::from_number(t.kind)
+            .ok_or_else(|| Error::invalid("talent_exchange.kind", "must be a kind of exchange"));
+        let direction = Direction::from_number(t.direction).ok_or_else(|| {
+            Error::invalid(
+                "talent_exchange.direction",
+                "must be TO_SUPPORTED or TO_SUPPORTING",
+            )
+        });
+        let field = CooperationField::from_number(t.field)
+            .ok_or_else(|| Error::invalid("talent_exchange.field", "must be a cooperation field"));
+        let headcount = parse_headcount("talent_exchange.headcount", t.headcount);
+        let start = parse_date("talent_exchange.start_date", &t.start_date);
+        let end = match t.end_date.as_str() {
+            "" => Ok(None),
+            text => parse_date("talent_exchange.end_date", text).map(Some),
+        };
+        let host = text::check(
+            "talent_exchange.host_organization",
+            &t.host_organization,
+            200,
+            false,
+        );
+        let title = text::check("talent_exchange.title", &t.title, 200, true);
+        let description = text::check("talent_exchange.description", &t.description, 4000, false);
+        let items: Vec<(&str, &str, &str)> = t
+            .participants
+            .iter()
+            .map(|(name, organization, position)| {
+                (name.as_str(), organization.as_str(), position.as_str())
+            })
+            .collect();
+        let participants = Participant::parse_list("talent_exchange.participants", &items);
+        Error::collect([
+            Error::of(&kind),
+            Error::of(&direction),
+            Error::of(&field),
+            Error::of(&headcount),
+            Error::of(&start),
+            Error::of(&end),
+            host,
+            title,
+            description,
+            Error::of(&participants),
+        ])?;
+        Ok(Self {
+            kind: kind?,
+            direction: direction?,
+            field: field?,
+            headcount: headcount?,
+            start: start?,
+            end: end?,
+            host_organization: t.host_organization.clone(),
+            title: t.title.clone(),
+            description: t.description.clone(),
+            participants: participants?,
+        })
+    }
+
+    /// Checks the rules between fields, and the dates against the pairing's period.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT naming every field at fault, under `talent_exchange.`.
+    pub fn check(&self, pairing: &Period) -> Result<(), Error> {
+        Shape {
+            kind: self.kind,
+            headcount: self.headcount,
+            listed: self.participants.len(),
+            start: self.start,
+            end: self.end,
+            host_organization: &self.host_organization,
+        }
+        .check("talent_exchange.", pairing)
+    }
+}
+
+/// What an update sends for the fields its mask names; a field it does not name stays as
+/// stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TalentPatch {
+    /// A new kind's number.
+    pub kind: Option<i32>,
+    /// A new direction's number.
+    pub direction: Option<i32>,
+    /// A new cooperation field's number.
+    pub field: Option<i32>,
+    /// A new headcount.
+    pub headcount: Option<i32>,
+    /// A new first day, as sent.
+    pub start_date: Option<String>,
+    /// A new last day, as sent, or empty.
+    pub end_date: Option<String>,
+    /// A new host organisation.
+    pub host_organization: Option<String>,
+    /// A new title.
+    pub title: Option<String>,
+    /// A new description.
+    pub description: Option<String>,
+    /// New participants, as sent.
+    pub participants: Option<Vec<(String, String, String)>>,
+}
+
+impl TalentPatch {
+    /// The exchange as it will stand: `stored`, the fields of the stored exchange, with the
+    /// sent fields over it, checked as a whole.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT naming each bad field.
+    pub fn apply(&self, stored: TalentFields) -> Result<TalentDraft, Error> {
+        TalentDraft::parse(&TalentFields {
+            kind: self.kind.unwrap_or(stored.kind),
+            direction: self.direction.unwrap_or(stored.direction),
+            field: self.field.unwrap_or(stored.field),
+            headcount: self.headcount.unwrap_or(stored.headcount),
+            start_date: self.start_date.clone().unwrap_or(stored.start_date),
+            end_date: self.end_date.clone().unwrap_or(stored.end_date),
+            host_organization: self
+                .host_organization
+                .clone()
+                .unwrap_or(stored.host_organization),
+            title: self.title.clone().unwrap_or(stored.title),
+            description: self.description.clone().unwrap_or(stored.description),
+            participants: self.participants.clone().unwrap_or(stored.participants),
+        })
+    }
+}
+
 /// The fields an update mask may name on an exchange.
 pub const UPDATABLE: &[&str] = &[
     "kind",
@@ -440,5 +623,53 @@ mod tests {
         ] {
             assert!(TalentFilter::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    fn stored_secondment() -> TalentFields {
+        TalentFields {
+            kind: TalentKind::CadreSecondment.number(),
+            direction: Direction::ToSupported.number(),
+            field: CooperationField::Talent.number(),
+            headcount: 2,
+            start_date: "2024-03-01".to_owned(),
+            end_date: "2025-02-28".to_owned(),
+            host_organization: "丹江口市发展和改革局".to_owned(),
+            title: "东城区干部赴丹江口挂职".to_owned(),
+            participants: vec![("张三".to_owned(), String::new(), String::new())],
+            ..TalentFields::default()
+        }
+    }
+
+    #[test]
+    fn a_patch_keeps_what_it_does_not_name_and_checks_the_whole() {
+        let longer = TalentPatch {
+            headcount: Some(3),
+            end_date: Some("2025-08-31".to_owned()),
+            ..TalentPatch::default()
+        }
+        .apply(stored_secondment())
+        .unwrap();
+        let unended = TalentPatch {
+            end_date: Some(String::new()),
+            ..TalentPatch::default()
+        }
+        .apply(stored_secondment())
+        .unwrap();
+        let bad_kind = TalentPatch {
+            kind: Some(99),
+            ..TalentPatch::default()
+        }
+        .apply(stored_secondment())
+        .unwrap_err();
+
+        assert_eq!(longer.headcount, 3);
+        assert_eq!(longer.end, Some(date("2025-08-31")));
+        assert_eq!(longer.participants.len(), 1);
+        assert_eq!(longer.title, "东城区干部赴丹江口挂职");
+        assert_eq!(
+            fields_of(unended.check(&period()).unwrap_err()),
+            ["talent_exchange.end_date"]
+        );
+        assert_eq!(fields_of(bad_kind), ["talent_exchange.kind"]);
     }
 }

@@ -5,14 +5,15 @@ use std::collections::HashMap;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait,
-    ActiveValue::Set,
+    ActiveValue::{Set, Unchanged},
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, LikeExpr, Query},
 };
 
 use super::{
+    changed,
     entities::{pairing, project, project_balance},
-    region::escape_like,
+    region::{RegionRow, escape_like},
 };
 use crate::{
     domain::{
@@ -24,8 +25,33 @@ use crate::{
     error::Error,
 };
 
-pub use project::{ActiveModel as ProjectChange, Model as ProjectRow};
+pub use project::Model as ProjectRow;
 pub use project_balance::Model as ProjectBalanceRow;
+
+/// What a change sets on a stored project; a field left `None` stays as stored.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectChange {
+    /// A new name.
+    pub display_name: Option<String>,
+    /// A new description.
+    pub description: Option<String>,
+    /// A new location: its code and path.
+    pub location: Option<RegionRow>,
+    /// A new implementing organisation.
+    pub implementing_org: Option<String>,
+    /// A new budget.
+    pub budget: Option<Amount>,
+    /// A new planned period.
+    pub planned: Option<Period>,
+    /// A new progress figure.
+    pub progress_percent: Option<i16>,
+    /// New milestones.
+    pub milestones: Option<Vec<Milestone>>,
+    /// A new state.
+    pub state: Option<ProjectState>,
+    /// Why it was cancelled.
+    pub cancel_reason: Option<String>,
+}
 
 /// A project to insert, its references already checked.
 pub struct NewProject<'a> {
@@ -107,12 +133,28 @@ pub async fn get_for_update(
 pub async fn save(
     db: &impl ConnectionTrait,
     current: &ProjectRow,
-    mut change: ProjectChange,
+    change: ProjectChange,
 ) -> Result<ProjectRow, Error> {
-    change.id = sea_orm::ActiveValue::Unchanged(current.id);
-    change.revision = Set(current.revision + 1);
-    change.update_time = Set(Utc::now());
-    Ok(change.update(db).await?)
+    let (location_code, location_path) = change.location.map(|l| (l.code, l.path)).unzip();
+    let row = project::ActiveModel {
+        id: Unchanged(current.id),
+        display_name: changed(change.display_name),
+        description: changed(change.description),
+        location_code: changed(location_code),
+        location_path: changed(location_path),
+        implementing_org: changed(change.implementing_org),
+        budget_fen: changed(change.budget.map(Amount::fen)),
+        planned_start: changed(change.planned.map(|p| p.start())),
+        planned_end: changed(change.planned.map(|p| p.end())),
+        progress_percent: changed(change.progress_percent),
+        milestones: changed(change.milestones.map(|m| Milestone::store_list(&m))),
+        state: changed(change.state.map(|s| s.number() as i16)),
+        cancel_reason: changed(change.cancel_reason),
+        revision: Set(current.revision + 1),
+        update_time: Set(Utc::now()),
+        ..Default::default()
+    };
+    Ok(row.update(db).await?)
 }
 
 /// The money of one project; zero for one without a balance row.

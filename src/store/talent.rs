@@ -1,31 +1,67 @@
 //! Talent exchange queries: rows, lists and the sums a summary reads.
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveModelTrait,
-    ActiveValue::Set,
+    ActiveValue::{Set, Unchanged},
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, LikeExpr, Query, SelectStatement},
 };
 
 use super::{
+    changed,
     entities::{pairing, talent_exchange},
     region::escape_like,
 };
 use crate::{
-    domain::talent::{Direction, TalentKind},
+    domain::talent::{self as rules, Direction, Participant, TalentDraft, TalentKind},
     error::Error,
 };
 
-pub use talent_exchange::{ActiveModel as TalentChange, Model as TalentRow};
+pub use talent_exchange::Model as TalentRow;
 
-/// Inserts an exchange; `row` carries every column but the id, times and revision.
-pub async fn insert(db: &impl ConnectionTrait, mut row: TalentChange) -> Result<TalentRow, Error> {
+/// What a change sets on a stored exchange; a field left `None` stays as stored.
+#[derive(Debug, Clone, Default)]
+pub struct TalentChange {
+    /// New values of every field that callers write.
+    pub draft: Option<TalentDraft>,
+    /// Deleted at this time, or undeleted.
+    pub delete_time: Option<Option<DateTime<Utc>>>,
+}
+
+/// The columns that `draft` sets.
+fn columns(draft: &TalentDraft) -> talent_exchange::ActiveModel {
+    talent_exchange::ActiveModel {
+        kind: Set(draft.kind.number() as i16),
+        direction: Set(draft.direction.number() as i16),
+        field: Set(draft.field.number() as i16),
+        headcount: Set(draft.headcount),
+        start_date: Set(draft.start),
+        end_date: Set(draft.end),
+        days: Set(i32::try_from(rules::days(draft.start, draft.end)).unwrap_or(i32::MAX)),
+        host_organization: Set(draft.host_organization.clone()),
+        title: Set(draft.title.clone()),
+        description: Set(draft.description.clone()),
+        participants: Set(Participant::store_list(&draft.participants)),
+        ..Default::default()
+    }
+}
+
+/// Inserts an exchange of pairing `pairing_id`, its references already checked.
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    pairing_id: i64,
+    draft: &TalentDraft,
+) -> Result<TalentRow, Error> {
     let now = Utc::now();
-    row.create_time = Set(now);
-    row.update_time = Set(now);
-    row.delete_time = Set(None);
-    row.revision = Set(1);
+    let row = talent_exchange::ActiveModel {
+        pairing_id: Set(pairing_id),
+        create_time: Set(now),
+        update_time: Set(now),
+        delete_time: Set(None),
+        revision: Set(1),
+        ..columns(draft)
+    };
     Ok(row.insert(db).await?)
 }
 
@@ -50,12 +86,16 @@ pub async fn get_for_update(
 pub async fn save(
     db: &impl ConnectionTrait,
     current: &TalentRow,
-    mut change: TalentChange,
+    change: TalentChange,
 ) -> Result<TalentRow, Error> {
-    change.id = sea_orm::ActiveValue::Unchanged(current.id);
-    change.revision = Set(current.revision + 1);
-    change.update_time = Set(Utc::now());
-    Ok(change.update(db).await?)
+    let row = talent_exchange::ActiveModel {
+        id: Unchanged(current.id),
+        delete_time: changed(change.delete_time),
+        revision: Set(current.revision + 1),
+        update_time: Set(Utc::now()),
+        ..change.draft.as_ref().map(columns).unwrap_or_default()
+    };
+    Ok(row.update(db).await?)
 }
 
 /// Which exchanges a list or a summary covers.

@@ -1,0 +1,281 @@
+//! Talent exchanges: recording them under a live pairing, changing, deleting and
+//! undeleting them. Every change is to an exchange whose pairing lies inside the caller's
+//! reach, checked before whether the exchange exists.
+//!
+//! Participants are personal data: [`sees_people`] decides who is shown them, and a
+//! replayed create shows them only to a caller who may see them now.
+
+use std::future::Future;
+
+use chrono::Utc;
+
+use super::{
+    Create,
+    pairing::{not_found as pairing_not_found, placement_of},
+    project::pairing_in_reach,
+};
+use crate::{
+    domain::{
+        access::{Caller, Role, outside_scope, require_scope, unrestricted},
+        name,
+        period::format_date,
+        revision::check_etag,
+        talent::{Participant, TalentDraft, TalentFields, TalentPatch},
+    },
+    error::Error,
+    store::{
+        pairing::{self as pairings, PairingRow},
+        talent::{self as talents, TalentChange, TalentRow},
+        tx::{Change, Tx},
+    },
+};
+
+/// NOT_FOUND for exchange `id`.
+pub fn not_found(id: i64) -> Error {
+    Error::NotFound {
+        reason: "TALENT_EXCHANGE_NOT_FOUND",
+        resource: name::format_id("talentExchanges", id),
+    }
+}
+
+/// Whether `caller` may see the people of exchanges of a pairing, which `pairing` reads.
+/// The role decides, except for a COORDINATOR, whose scope must cover the pairing: only
+/// then is the pairing read.
+///
+/// # Errors
+/// What reading the pairing returns.
+pub async fn sees_people<F>(caller: &Caller, pairing: impl FnOnce() -> F) -> Result<bool, Error>
+where
+    F: Future<Output = Result<Option<PairingRow>, Error>>,
+{
+    Ok(match caller.role {
+        Role::Admin | Role::Auditor => true,
+        Role::FundOfficer | Role::Supervisor => false,
+        Role::Coordinator => pairing()
+            .await?
+            .and_then(|p| placement_of(&p).ok())
+            .is_some_and(|p| require_scope(caller, &[&p.supporting, &p.supported]).is_ok()),
+    })
+}
+
+/// The people a stored exchange lists; none, and an error in the log, when the stored
+/// list does not read back.
+pub fn participants_of(row: &TalentRow) -> Vec<Participant> {
+    Participant::load_list(&row.participants).unwrap_or_else(|e| {
+        tracing::error!(exchange = row.id, error = %e, "stored participants are damaged");
+        Vec::new()
+    })
+}
+
+/// A recorded exchange as its create answers it: the exchange, and whether the caller may
+/// see its people.
+#[derive(Debug, Clone)]
+pub struct RecordedExchange {
+    /// The exchange.
+    pub row: TalentRow,
+    /// Whether the reply may show its participants.
+    pub people: bool,
+}
+
+/// CreateTalentExchange: a new exchange under a live pairing in the caller's reach, inside
+/// that pairing's period.
+pub struct CreateTalentExchange {
+    /// The pairing's id.
+    pub pairing_id: i64,
+    /// The fields that callers write.
+    pub draft: TalentDraft,
+}
+
+impl Create for CreateTalentExchange {
+    type Made = RecordedExchange;
+
+    async fn make(&self, tx: &mut Tx<'_>) -> Result<RecordedExchange, Error> {
+        let pairing = live_pairing(tx, self.pairing_id).await?;
+        check_within(&self.draft, &pairing)?;
+        let row = talents::insert(tx.db(), self.pairing_id, &self.draft).await?;
+        Ok(RecordedExchange { row, people: true })
+    }
+
+    /// A replay is authorized as the request was, and shows the people only to a caller
+    /// who may see them now.
+    async fn replay(&self, tx: &mut Tx<'_>, earlier: &str) -> Result<RecordedExchange, Error> {
+        let id = name::parse_id("request_id", "talentExchanges", earlier)?;
+        let row = talents::get(tx.db(), id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        pairing_in_reach(tx, row.pairing_id, || not_found(id)).await?;
+        let people = sees_people(tx.caller()?, || pairings::get(tx.db(), row.pairing_id)).await?;
+        Ok(RecordedExchange { row, people })
+    }
+}
+
+/// UpdateTalentExchange: the sent fields over a live exchange, still inside its pairing's
+/// period.
+pub struct UpdateTalentExchange {
+    /// The exchange's id.
+    pub id: i64,
+    /// The etag the caller read, or empty.
+    pub etag: String,
+    /// The fields sent.
+    pub patch: TalentPatch,
+}
+
+impl Change for UpdateTalentExchange {
+    type Output = TalentRow;
+
+    async fn apply(&self, tx: &mut Tx<'_>) -> Result<TalentRow, Error> {
+        let (current, pairing) = for_update(tx, self.id).await?;
+        check_etag(&self.etag, current.revision)?;
+        if current.delete_time.is_some() {
+            return Err(Error::precondition(
+                "TALENT_EXCHANGE_DELETED",
+                "a deleted exchange cannot change; undelete it first",
+            ));
+        }
+        let draft = self.patch.apply(fields_of(&current))?;
+        check_within(&draft, &pairing)?;
+        let change = TalentChange {
+            draft: Some(draft),
+            ..Default::default()
+        };
+        save(tx, &current, change).await
+    }
+}
+
+/// DeleteTalentExchange: a live exchange.
+pub struct DeleteTalentExchange {
+    /// The exchange's id.
+    pub id: i64,
+    /// The etag the caller read, or empty.
+    pub etag: String,
+}
+
+impl Change for DeleteTalentExchange {
+    type Output = TalentRow;
+
+    async fn apply(&self, tx: &mut Tx<'_>) -> Result<TalentRow, Error> {
+        let (current, _) = for_update(tx, self.id).await?;
+        check_etag(&self.etag, current.revision)?;
+        if current.delete_time.is_some() {
+            return Err(Error::precondition(
+                "TALENT_EXCHANGE_DELETED",
+                "the exchange is already deleted",
+            ));
+        }
+        let change = TalentChange {
+            delete_time: Some(Some(Utc::now())),
+            ..Default::default()
+        };
+        save(tx, &current, change).await
+    }
+}
+
+/// UndeleteTalentExchange: a deleted exchange whose pairing is live and still covers it.
+pub struct UndeleteTalentExchange {
+    /// The exchange's id.
+    pub id: i64,
+}
+
+impl Change for UndeleteTalentExchange {
+    type Output = TalentRow;
+
+    async fn apply(&self, tx: &mut Tx<'_>) -> Result<TalentRow, Error> {
+        let (current, pairing) = for_update(tx, self.id).await?;
+        if current.delete_time.is_none() {
+            return Err(Error::precondition(
+                "TALENT_EXCHANGE_NOT_DELETED",
+                "the exchange is not deleted",
+            ));
+        }
+        if pairing.delete_time.is_some() {
+            return Err(Error::precondition(
+                "PAIRING_DELETED",
+                "the exchange's pairing is deleted; undelete it first",
+            ));
+        }
+        // The pairing's period may have changed while the exchange was deleted.
+        let draft = TalentDraft::parse(&fields_of(&current))?;
+        check_within(&draft, &pairing).map_err(|_| {
+            Error::precondition(
+                "OUTSIDE_PAIRING_PERIOD",
+                "the pairing's period changed and no longer covers this exchange; \
+                 change its dates first",
+            )
+        })?;
+        let change = TalentChange {
+            delete_time: Some(None),
+            ..Default::default()
+        };
+        save(tx, &current, change).await
+    }
+}
+
+/// Writes a change to an exchange and records it.
+async fn save(
+    tx: &mut Tx<'_>,
+    current: &TalentRow,
+    change: TalentChange,
+) -> Result<TalentRow, Error> {
+    let row = talents::save(tx.db(), current, change).await?;
+    tx.record(None, &row);
+    Ok(row)
+}
+
+/// Checks the rules between an exchange's fields, and its dates against its pairing's
+/// period.
+fn check_within(draft: &TalentDraft, pairing: &PairingRow) -> Result<(), Error> {
+    draft.check(&placement_of(pairing)?.period)
+}
+
+/// A live pairing inside the caller's reach, for an exchange to hang off.
+async fn live_pairing(tx: &Tx<'_>, id: i64) -> Result<PairingRow, Error> {
+    let pairing = pairing_in_reach(tx, id, || {
+        Error::invalid(
+            "talent_exchange.pairing",
+            format!("{} does not exist", name::format_id("pairings", id)),
+        )
+    })
+    .await?;
+    if pairing.delete_time.is_some() {
+        return Err(Error::precondition(
+            "PAIRING_DELETED",
+            "exchanges may be recorded only under a live pairing",
+        ));
+    }
+    Ok(pairing)
+}
+
+/// An exchange inside the caller's reach, locked for change, with its pairing. Permission
+/// comes before existence.
+async fn for_update(tx: &Tx<'_>, id: i64) -> Result<(TalentRow, PairingRow), Error> {
+    let Some(row) = talents::get_for_update(tx.db(), id).await? else {
+        return Err(if unrestricted(tx.caller()?) {
+            not_found(id)
+        } else {
+            outside_scope()
+        });
+    };
+    let pairing =
+        pairing_in_reach(tx, row.pairing_id, || pairing_not_found(row.pairing_id)).await?;
+    Ok((row, pairing))
+}
+
+/// The fields of a stored exchange as a request would send them, for an update to write
+/// over.
+fn fields_of(row: &TalentRow) -> TalentFields {
+    TalentFields {
+        kind: i32::from(row.kind),
+        direction: i32::from(row.direction),
+        field: i32::from(row.field),
+        headcount: row.headcount,
+        start_date: format_date(row.start_date),
+        end_date: row.end_date.map(format_date).unwrap_or_default(),
+        host_organization: row.host_organization.clone(),
+        title: row.title.clone(),
+        description: row.description.clone(),
+        participants: participants_of(row)
+            .into_iter()
+            .map(|p| (p.display_name, p.organization, p.position))
+            .collect(),
+    }
+}
