@@ -45,7 +45,7 @@ use crate::{
     },
     store::{
         Store,
-        fund::{self, LineQuery, LineRow},
+        fund::{self, LineQuery, LineView},
         idempotency, pairing as pairings,
     },
 };
@@ -55,13 +55,6 @@ const REVERSE: &str = "/duikou.v1.FundService/ReverseFundTransaction";
 
 /// The most lines posted in one batch.
 const MAX_BATCH: usize = 256;
-
-/// A stored line with the reversal that cancelled it, if any.
-#[derive(Debug, Clone)]
-pub struct LineView {
-    row: LineRow,
-    reversed_by: Option<i64>,
-}
 
 /// One ledger request as the batch sees it.
 #[derive(Clone)]
@@ -293,7 +286,7 @@ async fn replay(
             _ => None,
         })
         .collect();
-    let views = views_of(tx, &replayed).await?;
+    let views = fund::views(tx, &replayed).await?;
     let mut reach: HashMap<i64, [RegionPath; 2]> = HashMap::new();
     for view in views.values() {
         if let hash_map::Entry::Vacant(slot) = reach.entry(view.row.pairing_id) {
@@ -346,19 +339,6 @@ fn in_reach(books: &Books, caller: &Caller, entry: &Entry) -> Result<(), Error> 
         None if authz::unrestricted(caller) => Ok(()),
         None => Err(authz::outside_scope()),
     }
-}
-
-/// Lines by id, each with its reversal.
-async fn views_of(db: &impl ConnectionTrait, ids: &[i64]) -> Result<HashMap<i64, LineView>, Error> {
-    let rows = fund::get_many(db, ids).await?;
-    let reversals = fund::reversals_of(db, ids).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let reversed_by = reversals.get(&row.id).copied();
-            (row.id, LineView { row, reversed_by })
-        })
-        .collect())
 }
 
 /// The API form of a stored line.
@@ -563,7 +543,7 @@ impl FundService for Funds {
         request: Request<GetFundTransactionRequest>,
     ) -> Result<Response<FundTransaction>, Status> {
         let id = name::parse_id("name", "fundTransactions", &request.get_ref().name)?;
-        let view = views_of(self.store.db(), &[id])
+        let view = fund::views(self.store.db(), &[id])
             .await?
             .remove(&id)
             .ok_or_else(|| Error::NotFound {

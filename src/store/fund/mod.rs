@@ -13,6 +13,8 @@ mod queries;
 pub use self::{
     books::{Ledger, kind_of, load_books},
     posting::write,
-    queries::{LineQuery, SummaryRow, get_many, list, region_totals, reversals_of, totals},
+    queries::{
+        LineQuery, LineView, SummaryRow, get_many, list, region_totals, reversals_of, totals, views,
+    },
 };
 pub use super::entities::fund_transaction::Model as LineRow;

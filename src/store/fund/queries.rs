@@ -53,6 +53,31 @@ pub async fn reversals_of(
         .collect())
 }
 
+/// A stored line with the reversal that cancelled it, if any.
+#[derive(Debug, Clone)]
+pub struct LineView {
+    /// The line as stored.
+    pub row: LineRow,
+    /// The reversal that cancelled it.
+    pub reversed_by: Option<i64>,
+}
+
+/// Lines by id, each with its reversal.
+pub async fn views(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<HashMap<i64, LineView>, Error> {
+    let rows = get_many(db, ids).await?;
+    let reversals = reversals_of(db, ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let reversed_by = reversals.get(&row.id).copied();
+            (row.id, LineView { row, reversed_by })
+        })
+        .collect())
+}
+
 /// The resolved query of a ledger list.
 #[derive(Debug, Clone, Default)]
 pub struct LineQuery {
