@@ -13,6 +13,7 @@
 //! the caller as a fresh request would be. Ledger lines, which are posted in batches, use
 //! the same claims through [`crate::store::idempotency`] a batch at a time.
 
+pub mod fund;
 pub mod pairing;
 pub mod program;
 
