@@ -14,9 +14,11 @@ use anyhow::{Context, Result, ensure};
 use duikou::{
     domain::{
         access::Role,
+        audit::Call,
         ledger::{Entry, Instrument, Kind, LineDraft, Source},
         money::Amount,
     },
+    error::Error,
     proto::v1::{
         ApproveProjectRequest, CreatePairingRequest, CreateProgramRequest, CreateProjectRequest,
         FundTransaction, GetFundSummaryRequest, GetRegionRequest, Money, Pairing, Program, Project,
@@ -28,6 +30,7 @@ use duikou::{
         Store,
         entities::{fund_transaction, region},
         fund,
+        tx::{Change, Tx},
     },
 };
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
@@ -331,24 +334,11 @@ async fn time_summaries(
     let mut n = have;
     while n < wanted {
         let count = SEED_BATCH.min(wanted - n);
-        let entries: Arc<Vec<Entry>> = Arc::new(
-            (n..n + count)
-                .map(|i| seed_entry(books, i as usize))
-                .collect::<Result<_>>()?,
-        );
+        let entries = (n..n + count)
+            .map(|i| seed_entry(books, i as usize))
+            .collect::<Result<_>>()?;
         store
-            .write_legacy(move |tx| {
-                let entries = entries.clone();
-                Box::pin(async move {
-                    let refs: Vec<&Entry> = entries.iter().collect();
-                    let mut ledger = fund::load_books(tx, &refs).await?;
-                    let mut postings = Vec::with_capacity(refs.len());
-                    for entry in &refs {
-                        postings.push((ledger.books.post(entry)?, None));
-                    }
-                    fund::write(tx, &ledger, &postings).await.map(drop)
-                })
-            })
+            .write(Call::internal("seeding ledger lines"), Seed(entries))
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))
             .context("seeding ledger lines")?;
@@ -435,6 +425,24 @@ async fn time_summaries(
         "p99_ratio_to_get_region": p99 / percentile_ms(&region_us, 0.99),
         "holds": holds,
     }))
+}
+
+/// Ledger lines put straight into the books, to seed them: posted without a caller, a
+/// request id or an audit event.
+struct Seed(Vec<Entry>);
+
+impl Change for Seed {
+    type Output = ();
+
+    async fn apply(&self, tx: &mut Tx<'_>) -> Result<(), Error> {
+        let refs: Vec<&Entry> = self.0.iter().collect();
+        let mut ledger = fund::load_books(tx.db(), &refs).await?;
+        let mut postings = Vec::with_capacity(refs.len());
+        for entry in &refs {
+            postings.push((ledger.books.post(entry)?, None));
+        }
+        fund::write(tx.db(), &ledger, &postings).await.map(drop)
+    }
 }
 
 /// The `i`th seeded line, as the service would post it.

@@ -1,39 +1,26 @@
-//! `duikou.v1.FundService`: the funds ledger.
-//!
-//! Ledger lines are posted in batches. Requests that arrive together wait in one queue;
-//! a single task takes whatever is waiting, reads the balances those lines touch once,
-//! applies the lines to them one after another in memory (each checked and answered on
-//! its own), and writes the accepted lines, their balances, totals, request ids and audit
-//! events in one transaction. On SQLite that transaction joins the group commit; on
-//! PostgreSQL the balances it touches are row-locked, so servers sharing one database
-//! still post one line after another, and a batch that loses a race is run again.
+//! `duikou.v1.FundService`: the funds ledger. Lines are posted through
+//! [`crate::app::fund`], in batches; lines, lists and summaries are read from the store.
 
-use std::{
-    collections::{BTreeMap, HashMap, hash_map},
-    sync::Arc,
-};
+use std::collections::BTreeMap;
 
 use chrono::Utc;
-use sea_orm::ConnectionTrait;
-use tokio::sync::{mpsc, oneshot};
 use tonic::{Request, Response, Status};
 
 use super::{
-    SummaryScope, authz, filter_region_path,
+    SummaryScope, authz, digest, filter_region_path,
     project::{amount, money},
-    record, request_key, summary_scope, timestamp,
+    request_key, summary_scope, timestamp,
 };
 use crate::{
+    app::fund::{LedgerQueue, LineRequest},
     domain::{
-        access::Caller,
-        ledger::{Books, Entry, Instrument, Kind, LineDraft, LineFilter, Source, Sums},
+        audit::Audited,
+        ledger::{Entry, Instrument, Kind, LineDraft, LineFilter, Source, Sums},
         money::{Balance, Sum},
         name,
         page::Page,
         pairing::CooperationField,
         period::{format_date, parse_date},
-        region::RegionPath,
-        request_id::{RequestKey, reused},
         text,
     },
     error::Error,
@@ -45,320 +32,34 @@ use crate::{
     },
     store::{
         Store,
-        fund::{self, LineQuery, LineRow},
-        idempotency, pairing as pairings,
+        fund::{self, LineQuery, LineView},
     },
 };
-
-const RECORD: &str = "/duikou.v1.FundService/RecordFundTransaction";
-const REVERSE: &str = "/duikou.v1.FundService/ReverseFundTransaction";
-
-/// The most lines posted in one batch.
-const MAX_BATCH: usize = 256;
-
-/// A stored line with the reversal that cancelled it, if any.
-#[derive(Debug, Clone)]
-pub struct LineView {
-    row: LineRow,
-    reversed_by: Option<i64>,
-}
-
-/// One ledger request as the batch sees it.
-#[derive(Clone)]
-struct Item {
-    caller: Caller,
-    entry: Entry,
-    method: &'static str,
-    key: Option<RequestKey>,
-}
-
-/// One ledger request waiting in the queue, with the channel that answers it.
-struct Waiting {
-    item: Item,
-    reply: oneshot::Sender<Result<LineView, Error>>,
-}
 
 /// Serves the ledger from the store.
 #[derive(Clone)]
 pub struct Funds {
     store: Store,
-    queue: mpsc::Sender<Waiting>,
+    ledger: LedgerQueue,
 }
 
 impl Funds {
     /// A service over `store`; starts the task that posts ledger lines, which ends when
     /// the service is dropped.
     pub fn new(store: Store) -> Self {
-        let (queue, waiting) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(post_batches(store.clone(), waiting));
-        Self { store, queue }
-    }
-
-    async fn post(&self, item: Item) -> Result<LineView, Error> {
-        let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Waiting { item, reply })
-            .await
-            .map_err(|_| anyhow::anyhow!("the ledger task has stopped"))?;
-        answer
-            .await
-            .map_err(|_| anyhow::anyhow!("the ledger task dropped a request"))?
+        let ledger = LedgerQueue::new(store.clone());
+        Self { store, ledger }
     }
 }
 
-/// Takes whatever requests are waiting, posts them as one batch, answers each, repeats.
-async fn post_batches(store: Store, mut waiting: mpsc::Receiver<Waiting>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (items, replies): (Vec<Item>, Vec<_>) =
-            batch.drain(..).map(|w| (w.item, w.reply)).unzip();
-        let items = Arc::new(items);
-        let outcome = write_batch(&store, items.clone()).await;
-        match outcome {
-            Ok(results) => {
-                for (reply, result) in replies.into_iter().zip(results) {
-                    let _ = reply.send(result);
-                }
-            }
-            // What failed the batch belongs to some line of it, not to every line: each is
-            // posted again on its own, so that only the line at fault fails.
-            Err(error) if items.len() > 1 => {
-                tracing::warn!(error = %error, lines = items.len(),
-                    "a ledger batch failed; posting its lines one by one");
-                for (item, reply) in items.iter().cloned().zip(replies) {
-                    let result = write_batch(&store, Arc::new(vec![item]))
-                        .await
-                        .and_then(|mut one| one.pop().unwrap_or_else(|| Err(unanswered())));
-                    let _ = reply.send(result);
-                }
-            }
-            Err(error) => {
-                tracing::warn!(error = %error, "a ledger line failed");
-                for reply in replies {
-                    let _ = reply.send(Err(error.clone()));
-                }
-            }
-        }
-    }
-}
-
-/// Posts `items` as one batch in one write transaction.
-async fn write_batch(
-    store: &Store,
-    items: Arc<Vec<Item>>,
-) -> Result<Vec<Result<LineView, Error>>, Error> {
-    store
-        .write_legacy(move |tx| {
-            let items = items.clone();
-            Box::pin(async move { post_batch(tx, &items).await })
-        })
-        .await
-}
-
-fn unanswered() -> Error {
-    anyhow::anyhow!("a ledger request went unanswered").into()
-}
-
-/// How one request of a batch is settled before posting.
-enum Plan {
-    /// Post it.
-    Post,
-    /// Its request key recorded line `id` before: answer with that line.
-    Replay(i64),
-    /// The same caller's request id came earlier in this batch, at this index.
-    SameAs(usize),
-    /// Refused already.
-    Refused(Error),
-}
-
-/// Posts a batch of ledger requests inside `tx`; returns one answer per request, in order.
-/// An error of the whole batch (the database's) fails every request in it.
-async fn post_batch(
-    tx: &impl ConnectionTrait,
-    items: &[Item],
-) -> Result<Vec<Result<LineView, Error>>, Error> {
-    let plans = plan(tx, items).await?;
-    let to_post: Vec<&Entry> = items
-        .iter()
-        .zip(&plans)
-        .filter(|(_, plan)| matches!(plan, Plan::Post))
-        .map(|(item, _)| &item.entry)
-        .collect();
-    let mut ledger = fund::load_books(tx, &to_post).await?;
-    let books = &mut ledger.books;
-    let mut answers: Vec<Option<Result<LineView, Error>>> = vec![None; items.len()];
-    let mut postings = Vec::new();
-    let mut posted = Vec::new();
-    for (index, (item, plan)) in items.iter().zip(&plans).enumerate() {
-        match plan {
-            Plan::Post => {
-                match in_reach(books, &item.caller, &item.entry)
-                    .and_then(|()| books.post(&item.entry))
-                {
-                    Ok(posting) => {
-                        postings.push((posting, Some(item.caller.token_id)));
-                        posted.push(index);
-                    }
-                    Err(error) => answers[index] = Some(Err(error)),
-                }
-            }
-            Plan::Refused(error) => answers[index] = Some(Err(error.clone())),
-            Plan::Replay(_) | Plan::SameAs(..) => {}
-        }
+impl Audited for LineView {
+    fn audit_name(&self) -> String {
+        name::format_id("fundTransactions", self.row.id)
     }
 
-    let rows = fund::write(tx, &ledger, &postings).await?;
-    let mut made = Vec::new();
-    for (&index, row) in posted.iter().zip(rows) {
-        let item = &items[index];
-        let view = LineView {
-            row,
-            reversed_by: None,
-        };
-        let line = line_to_proto(&view);
-        record(
-            &item.caller,
-            item.method,
-            &line.name,
-            item.key.as_ref(),
-            &line,
-        )?;
-        if let Some(key) = &item.key {
-            made.push((key, line.name));
-        }
-        answers[index] = Some(Ok(view));
+    fn audit_digest(&self) -> String {
+        digest(&line_to_proto(self))
     }
-    idempotency::settle_many(tx, made).await?;
-    // The keys of lines the books refused were claimed for nothing.
-    let refused: Vec<&RequestKey> = items
-        .iter()
-        .zip(&plans)
-        .zip(&answers)
-        .filter(|((_, plan), answer)| matches!(plan, Plan::Post) && matches!(answer, Some(Err(_))))
-        .filter_map(|((item, _), _)| item.key.as_ref())
-        .collect();
-    idempotency::release_many(tx, refused).await?;
-    replay(tx, items, &plans, &mut answers).await?;
-    Ok(answers
-        .into_iter()
-        .map(|a| a.unwrap_or_else(|| Err(unanswered())))
-        .collect())
-}
-
-/// Settles each request's key: new keys are claimed and posted (a key repeated inside the
-/// batch waits for its first), used ones replay their line or are refused as reused.
-async fn plan(tx: &impl ConnectionTrait, items: &[Item]) -> Result<Vec<Plan>, Error> {
-    let keys: Vec<&RequestKey> = items.iter().filter_map(|i| i.key.as_ref()).collect();
-    let used = idempotency::claim_many(tx, &keys).await?;
-    let mut first_use: HashMap<(&str, &str, &str), usize> = HashMap::new();
-    let mut plans = Vec::with_capacity(items.len());
-    for (index, item) in items.iter().enumerate() {
-        let Some(key) = &item.key else {
-            plans.push(Plan::Post);
-            continue;
-        };
-        if let Some(earlier) = used.get(key) {
-            plans.push(match earlier {
-                Ok(resource) => {
-                    Plan::Replay(name::parse_id("request_id", "fundTransactions", resource)?)
-                }
-                Err(error) => Plan::Refused(error.clone()),
-            });
-            continue;
-        }
-        match first_use.entry((key.caller(), key.method(), key.id().as_str())) {
-            hash_map::Entry::Occupied(first) => plans.push(Plan::SameAs(*first.get())),
-            hash_map::Entry::Vacant(slot) => {
-                slot.insert(index);
-                plans.push(Plan::Post);
-            }
-        }
-    }
-    Ok(plans)
-}
-
-/// Answers the replays of a batch: each with its line, once the caller is found still to
-/// reach it, as a fresh request would be; a key repeated in the batch with the answer of
-/// its first use, or as reused when the request differs.
-async fn replay(
-    tx: &impl ConnectionTrait,
-    items: &[Item],
-    plans: &[Plan],
-    answers: &mut [Option<Result<LineView, Error>>],
-) -> Result<(), Error> {
-    let replayed: Vec<i64> = plans
-        .iter()
-        .filter_map(|p| match p {
-            Plan::Replay(id) => Some(*id),
-            _ => None,
-        })
-        .collect();
-    let views = views_of(tx, &replayed).await?;
-    let mut reach: HashMap<i64, [RegionPath; 2]> = HashMap::new();
-    for view in views.values() {
-        if let hash_map::Entry::Vacant(slot) = reach.entry(view.row.pairing_id) {
-            if let Some(p) = pairings::get(tx, view.row.pairing_id).await? {
-                slot.insert([
-                    RegionPath::from_stored(p.supporting_path),
-                    RegionPath::from_stored(p.supported_path),
-                ]);
-            }
-        }
-    }
-    for (index, plan) in plans.iter().enumerate() {
-        match plan {
-            // Several retries of one request may come in one batch: each gets the line.
-            Plan::Replay(id) => {
-                let view = views.get(id).cloned().ok_or_else(|| {
-                    Error::from(anyhow::anyhow!("line {id} of a request id is missing"))
-                });
-                answers[index] = Some(view.and_then(|view| {
-                    let [supporting, supported] = reach
-                        .get(&view.row.pairing_id)
-                        .ok_or_else(authz::outside_scope)?;
-                    authz::require_scope(&items[index].caller, &[supporting, supported])?;
-                    Ok(view)
-                }));
-            }
-            Plan::SameAs(first) => {
-                let same = items[*first].key == items[index].key;
-                answers[index] = Some(if same {
-                    answers[*first].clone().unwrap_or_else(|| Err(reused()))
-                } else {
-                    Err(reused())
-                });
-            }
-            Plan::Post | Plan::Refused(_) => {}
-        }
-    }
-    Ok(())
-}
-
-/// Checks that the caller may move money on the pairing an entry belongs to. Permission
-/// comes before existence: a scoped caller learns nothing of what lies outside its reach,
-/// not even whether it exists.
-fn in_reach(books: &Books, caller: &Caller, entry: &Entry) -> Result<(), Error> {
-    match books
-        .pairing_of(entry)
-        .and_then(|id| books.pairings.get(&id))
-    {
-        Some(p) => authz::require_scope(caller, &[&p.supporting, &p.supported]),
-        None if authz::unrestricted(caller) => Ok(()),
-        None => Err(authz::outside_scope()),
-    }
-}
-
-/// Lines by id, each with its reversal.
-async fn views_of(db: &impl ConnectionTrait, ids: &[i64]) -> Result<HashMap<i64, LineView>, Error> {
-    let rows = fund::get_many(db, ids).await?;
-    let reversals = fund::reversals_of(db, ids).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let reversed_by = reversals.get(&row.id).copied();
-            (row.id, LineView { row, reversed_by })
-        })
-        .collect())
 }
 
 /// The API form of a stored line.
@@ -515,16 +216,17 @@ impl FundService for Funds {
         &self,
         request: Request<RecordFundTransactionRequest>,
     ) -> Result<Response<FundTransaction>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
+        let caller = call.authenticated()?;
         let mut req = request.into_inner();
-        let key = request_key(Some(&caller), RECORD, &mut req, |r| &mut r.request_id);
+        let key = request_key(Some(caller), call.method(), &mut req, |r| &mut r.request_id);
         let draft = parse_draft(&req.fund_transaction.clone().unwrap_or_default());
         Error::collect([Error::of(&key), Error::of(&draft)])?;
         let view = self
-            .post(Item {
-                caller,
+            .ledger
+            .post(LineRequest {
+                call,
                 entry: Entry::Record(draft?),
-                method: RECORD,
                 key: key?,
             })
             .await?;
@@ -536,21 +238,22 @@ impl FundService for Funds {
         &self,
         request: Request<ReverseFundTransactionRequest>,
     ) -> Result<Response<FundTransaction>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
+        let caller = call.authenticated()?;
         let mut req = request.into_inner();
-        let key = request_key(Some(&caller), REVERSE, &mut req, |r| &mut r.request_id);
+        let key = request_key(Some(caller), call.method(), &mut req, |r| &mut r.request_id);
         let line_id = name::parse_id("name", "fundTransactions", &req.name);
         let reason = text::check("reason", &req.reason, 1000, true);
         Error::collect([Error::of(&key), Error::of(&line_id), reason])?;
         let view = self
-            .post(Item {
-                caller,
+            .ledger
+            .post(LineRequest {
+                call,
                 entry: Entry::Reverse {
                     line_id: line_id?,
                     reason: req.reason.clone(),
                     value_date: Utc::now().date_naive(),
                 },
-                method: REVERSE,
                 key: key?,
             })
             .await?;
@@ -563,7 +266,7 @@ impl FundService for Funds {
         request: Request<GetFundTransactionRequest>,
     ) -> Result<Response<FundTransaction>, Status> {
         let id = name::parse_id("name", "fundTransactions", &request.get_ref().name)?;
-        let view = views_of(self.store.db(), &[id])
+        let view = fund::views(self.store.db(), &[id])
             .await?
             .remove(&id)
             .ok_or_else(|| Error::NotFound {

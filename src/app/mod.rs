@@ -14,6 +14,7 @@
 //! the same claims through [`crate::store::idempotency`] a batch at a time.
 
 pub mod audit;
+pub mod fund;
 pub mod pairing;
 pub mod program;
 pub mod project;

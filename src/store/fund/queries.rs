@@ -1,0 +1,271 @@
+//! Reading the ledger back: lines by id with their reversals, pages of lines, and the
+//! summary totals of a pairing, program, project or region.
+
+use std::collections::HashMap;
+
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait},
+};
+
+use super::LineRow;
+use crate::{
+    domain::{
+        ledger::{Instrument, Kind, Source, Sums},
+        money::Sum,
+    },
+    error::Error,
+    store::{
+        entities::{fund_total, fund_transaction, pairing},
+        region::escape_like,
+    },
+};
+
+/// Lines by id.
+pub async fn get_many(db: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<LineRow>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(fund_transaction::Entity::find()
+        .filter(fund_transaction::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
+/// The reversals of the lines `ids`, by the line they cancel.
+pub async fn reversals_of(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<HashMap<i64, i64>, Error> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(fund_transaction::Entity::find()
+        .select_only()
+        .column(fund_transaction::Column::Id)
+        .column(fund_transaction::Column::ReversesId)
+        .filter(fund_transaction::Column::ReversesId.is_in(ids.iter().copied()))
+        .into_tuple::<(i64, Option<i64>)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|(id, original)| original.map(|o| (o, id)))
+        .collect())
+}
+
+/// A stored line with the reversal that cancelled it, if any.
+#[derive(Debug, Clone)]
+pub struct LineView {
+    /// The line as stored.
+    pub row: LineRow,
+    /// The reversal that cancelled it.
+    pub reversed_by: Option<i64>,
+}
+
+/// Lines by id, each with its reversal.
+pub async fn views(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<HashMap<i64, LineView>, Error> {
+    let rows = get_many(db, ids).await?;
+    let reversals = reversals_of(db, ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let reversed_by = reversals.get(&row.id).copied();
+            (row.id, LineView { row, reversed_by })
+        })
+        .collect())
+}
+
+/// The resolved query of a ledger list.
+#[derive(Debug, Clone, Default)]
+pub struct LineQuery {
+    /// Only this pairing.
+    pub pairing_id: Option<i64>,
+    /// Only this project.
+    pub project_id: Option<i64>,
+    /// Only this kind.
+    pub kind: Option<Kind>,
+    /// Only this fiscal year.
+    pub fiscal_year: Option<i32>,
+    /// Only this source.
+    pub source: Option<Source>,
+    /// Only this instrument.
+    pub instrument: Option<Instrument>,
+    /// Only pairings with either region's path starting with this one.
+    pub region_within: Option<String>,
+}
+
+/// A page of lines in id order, after `after` if given.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    query: &LineQuery,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<LineRow>, Error> {
+    use fund_transaction::Column as C;
+    let mut select = fund_transaction::Entity::find();
+    if let Some(id) = query.pairing_id {
+        select = select.filter(C::PairingId.eq(id));
+    }
+    if let Some(id) = query.project_id {
+        select = select.filter(C::ProjectId.eq(id));
+    }
+    if let Some(kind) = query.kind {
+        select = select.filter(C::Kind.eq(kind.number() as i16));
+    }
+    if let Some(year) = query.fiscal_year {
+        select = select.filter(C::FiscalYear.eq(year));
+    }
+    if let Some(source) = query.source {
+        select = select.filter(C::Source.eq(source.number() as i16));
+    }
+    if let Some(instrument) = query.instrument {
+        select = select.filter(C::Instrument.eq(instrument.number() as i16));
+    }
+    if let Some(path) = &query.region_within {
+        let pattern = format!("{}%", escape_like(path));
+        let within = |column: pairing::Column| {
+            Expr::col(column).like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        select = select.filter(
+            C::PairingId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(pairing::Column::Id)
+                    .from(pairing::Entity)
+                    .cond_where(
+                        Condition::any()
+                            .add(within(pairing::Column::SupportingPath))
+                            .add(within(pairing::Column::SupportedPath)),
+                    )
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(after) = after {
+        select = select.filter(C::Id.gt(after));
+    }
+    Ok(select.order_by_asc(C::Id).limit(limit).all(db).await?)
+}
+
+/// One row of a summary: the sums of one fiscal year, source, instrument and field.
+#[derive(Debug, Clone)]
+pub struct SummaryRow {
+    /// The fiscal year.
+    pub fiscal_year: i32,
+    /// The source, as stored.
+    pub source: i16,
+    /// The instrument, as stored.
+    pub instrument: i16,
+    /// The field, as stored (0: none).
+    pub field: i16,
+    /// Committed, allocated and disbursed.
+    pub sums: Sums,
+}
+
+/// The totals rows of `scope` (a pairing, program or project), for one fiscal year or (0)
+/// all.
+///
+/// # Errors
+/// The database's failures.
+pub async fn totals(
+    db: &impl ConnectionTrait,
+    scope: &str,
+    fiscal_year: i32,
+) -> Result<Vec<SummaryRow>, Error> {
+    let mut select = fund_total::Entity::find().filter(fund_total::Column::Scope.eq(scope));
+    if fiscal_year != 0 {
+        select = select.filter(fund_total::Column::FiscalYear.eq(fiscal_year));
+    }
+    Ok(select
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| SummaryRow {
+            fiscal_year: row.fiscal_year,
+            source: row.source,
+            instrument: row.instrument,
+            field: row.field,
+            sums: Sums {
+                committed: Sum::from(row.committed_fen),
+                allocated: Sum::from(row.allocated_fen),
+                disbursed: Sum::from(row.disbursed_fen),
+            },
+        })
+        .collect())
+}
+
+/// What one stored figure is split into, so that a database sum of many figures cannot
+/// overflow: SQLite's `sum()` fails on an integer overflow and PostgreSQL's sum of
+/// `bigint` is cast back to one. Each figure is `high × 2^32 + low` with both parts below
+/// 2^32 (figures are never negative), so four billion rows sum without overflow.
+const SPLIT: i64 = 1 << 32;
+
+/// The totals of the pairings with either region inside the region at `path` (a stored
+/// path), summed per fiscal year, source, instrument and field; one fiscal year or (0) all.
+/// The sums run over the pairings' totals rows, never over the ledger; each is exact,
+/// however many pairings there are (see [`SPLIT`]).
+///
+/// # Errors
+/// The database's failures.
+pub async fn region_totals(
+    db: &impl ConnectionTrait,
+    path: &str,
+    fiscal_year: i32,
+) -> Result<Vec<SummaryRow>, Error> {
+    use fund_total::Column as C;
+    let pattern = format!("{}%", escape_like(path));
+    let within = |column: pairing::Column| {
+        Expr::col(column).like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
+    };
+    let scopes = sea_orm::sea_query::Query::select()
+        // A pairing's scope is its name: both databases concatenate text and an integer.
+        .expr(Expr::cust("'pairings/' || \"pairings\".\"id\""))
+        .from(pairing::Entity)
+        .cond_where(
+            Condition::any()
+                .add(within(pairing::Column::SupportingPath))
+                .add(within(pairing::Column::SupportedPath)),
+        )
+        .to_owned();
+    let high = |column: &str| Expr::cust(format!("CAST(SUM(\"{column}\" / {SPLIT}) AS BIGINT)"));
+    let low = |column: &str| Expr::cust(format!("CAST(SUM(\"{column}\" % {SPLIT}) AS BIGINT)"));
+    let mut select = fund_total::Entity::find()
+        .select_only()
+        .column(C::FiscalYear)
+        .column(C::Source)
+        .column(C::Instrument)
+        .column(C::Field);
+    for column in ["committed_fen", "allocated_fen", "disbursed_fen"] {
+        select = select.expr(high(column)).expr(low(column));
+    }
+    let mut select = select
+        .filter(C::Scope.in_subquery(scopes))
+        .group_by(C::FiscalYear)
+        .group_by(C::Source)
+        .group_by(C::Instrument)
+        .group_by(C::Field);
+    if fiscal_year != 0 {
+        select = select.filter(C::FiscalYear.eq(fiscal_year));
+    }
+    type Parts = (i32, i16, i16, i16, i64, i64, i64, i64, i64, i64);
+    let rows: Vec<Parts> = select.into_tuple().all(db).await?;
+    let joined = |high: i64, low: i64| Sum(i128::from(high) * i128::from(SPLIT) + i128::from(low));
+    Ok(rows
+        .into_iter()
+        .map(
+            |(fiscal_year, source, instrument, field, ch, cl, ah, al, dh, dl)| SummaryRow {
+                fiscal_year,
+                source,
+                instrument,
+                field,
+                sums: Sums {
+                    committed: joined(ch, cl),
+                    allocated: joined(ah, al),
+                    disbursed: joined(dh, dl),
+                },
+            },
+        )
+        .collect())
+}
