@@ -286,7 +286,7 @@ impl FundService for Funds {
         Error::collect([Error::of(&filter), Error::of(&page)])?;
         let (filter, page) = (filter?, page?);
         let db = self.store.db();
-        let region_within = filter_region_path(db, filter.region.as_ref()).await?;
+        let region_within = filter_region_path(&self.store, filter.region.as_ref()).await?;
         let query = LineQuery {
             pairing_id: filter.pairing_id,
             project_id: filter.project_id,
@@ -325,7 +325,7 @@ impl FundService for Funds {
         }
         let db = self.store.db();
         let scope = summary_scope(
-            db,
+            &self.store,
             &req.scope,
             &["pairings", "projects", "programs", "regions"],
         )

@@ -84,7 +84,7 @@ pub(crate) enum SummaryScope {
 /// INVALID_ARGUMENT on `scope` for a name of another collection or a malformed one;
 /// NOT_FOUND when it does not exist; the database's failures.
 pub(crate) async fn summary_scope(
-    db: &impl sea_orm::ConnectionTrait,
+    store: &crate::store::Store,
     scope: &str,
     allowed: &[&str],
 ) -> Result<SummaryScope, Error> {
@@ -122,14 +122,14 @@ pub(crate) async fn summary_scope(
     match collection {
         "pairings" => {
             let id = name::parse_id("scope", "pairings", scope)?;
-            pairing::get(db, id)
+            pairing::get(store.db(), id)
                 .await?
                 .ok_or_else(|| missing("PAIRING_NOT_FOUND"))?;
             Ok(SummaryScope::Pairing(id))
         }
         "projects" => {
             let id = name::parse_id("scope", "projects", scope)?;
-            let row = project::get(db, id)
+            let row = project::get(store.db(), id)
                 .await?
                 .ok_or_else(|| missing("PROJECT_NOT_FOUND"))?;
             Ok(SummaryScope::Project {
@@ -139,14 +139,14 @@ pub(crate) async fn summary_scope(
         }
         "programs" => {
             let id = name::parse_id("scope", "programs", scope)?;
-            program::get(db, id)
+            program::get(store.db(), id)
                 .await?
                 .ok_or_else(|| missing("PROGRAM_NOT_FOUND"))?;
             Ok(SummaryScope::Program(id))
         }
         "regions" => {
             let code = RegionCode::from_name("scope", scope)?;
-            let row = region::get(db, &code)
+            let row = region::get(store.db(), &code)
                 .await?
                 .ok_or_else(|| missing("REGION_NOT_FOUND"))?;
             Ok(SummaryScope::Region(row.path))
@@ -160,13 +160,13 @@ pub(crate) async fn summary_scope(
 /// # Errors
 /// INVALID_ARGUMENT on `filter` when the region does not exist; the database's failures.
 pub(crate) async fn filter_region_path(
-    db: &impl sea_orm::ConnectionTrait,
+    store: &crate::store::Store,
     code: Option<&crate::domain::region::RegionCode>,
 ) -> Result<Option<String>, Error> {
     let Some(code) = code else {
         return Ok(None);
     };
-    let row = crate::store::region::get(db, code)
+    let row = crate::store::region::get(store.db(), code)
         .await?
         .ok_or_else(|| Error::invalid("filter", format!("{} does not exist", code.name())))?;
     Ok(Some(row.path))

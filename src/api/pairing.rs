@@ -159,7 +159,7 @@ impl Pairings {
             Some(RegionMatch::Exactly(code)) => {
                 Some(RegionCondition::Exactly(code.as_str().to_owned()))
             }
-            Some(RegionMatch::Within(code)) => filter_region_path(self.store.db(), Some(&code))
+            Some(RegionMatch::Within(code)) => filter_region_path(&self.store, Some(&code))
                 .await?
                 .map(RegionCondition::Within),
         })

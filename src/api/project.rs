@@ -260,7 +260,7 @@ impl ProjectService for Projects {
         Error::collect([Error::of(&filter), Error::of(&page)])?;
         let (filter, page) = (filter?, page?);
         let db = self.store.db();
-        let location_within = filter_region_path(db, filter.location.as_ref()).await?;
+        let location_within = filter_region_path(&self.store, filter.location.as_ref()).await?;
         let query = projects::ProjectQuery {
             pairing_id: filter.pairing_id,
             program_id: filter.program_id,

@@ -513,8 +513,8 @@ async fn entry_in_reach(
 }
 
 /// The entries of a summary's scope, checked to exist.
-async fn summary_query(db: &impl ConnectionTrait, scope: &str) -> Result<EntryQuery, Error> {
-    let scope = summary_scope(db, scope, &["pairings", "projects", "programs", "regions"]).await?;
+async fn summary_query(store: &Store, scope: &str) -> Result<EntryQuery, Error> {
+    let scope = summary_scope(store, scope, &["pairings", "projects", "programs", "regions"]).await?;
     Ok(match scope {
         SummaryScope::Pairing(id) => EntryQuery {
             pairing_id: Some(id),
@@ -568,7 +568,7 @@ impl SupervisionService for Supervision {
             category: filter.category.map(|c| c.number() as i16),
             severity: filter.severity.map(|s| s.number() as i16),
             subject: filter.subject,
-            region_within: filter_region_path(db, filter.region.as_ref()).await?,
+            region_within: filter_region_path(&self.store, filter.region.as_ref()).await?,
             overdue_on: filter.overdue.map(|wanted| (wanted, today(now))),
             ..Default::default()
         };
@@ -599,7 +599,7 @@ impl SupervisionService for Supervision {
         Error::collect([Error::of(&filter), Error::of(&start)])?;
         let (filter, start) = (filter?, start?);
         let db = self.store.db();
-        let region_within = filter_region_path(db, filter.region.as_ref()).await?;
+        let region_within = filter_region_path(&self.store, filter.region.as_ref()).await?;
         let after = match start {
             None => entries::last_event_position(db).await?,
             Some((entry, seq)) => {
@@ -636,7 +636,7 @@ impl SupervisionService for Supervision {
         };
         Error::collect([Error::of(&scope), Error::of(&year)])?;
         let db = self.store.db();
-        let mut query = summary_query(db, &req.scope).await?;
+        let mut query = summary_query(&self.store, &req.scope).await?;
         query.filed_between = year?;
         let today = today(self.clock.now());
         let counts = entries::counts(db, &query, today).await?;

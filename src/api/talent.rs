@@ -167,7 +167,7 @@ fn patch_of(t: TalentExchange, paths: &[&str]) -> TalentPatch {
 
 /// The exchanges of a summary's scope, checked to exist.
 async fn summary_query(store: &Store, scope: &str) -> Result<TalentQuery, Error> {
-    let scope = summary_scope(store.db(), scope, &["pairings", "programs", "regions"]).await?;
+    let scope = summary_scope(store, scope, &["pairings", "programs", "regions"]).await?;
     Ok(match scope {
         SummaryScope::Pairing(id) => TalentQuery {
             pairing_id: Some(id),
@@ -246,7 +246,7 @@ impl TalentExchangeService for Talents {
             kind: filter.kind,
             direction: filter.direction,
             year: filter.year,
-            region_within: filter_region_path(db, filter.region.as_ref()).await?,
+            region_within: filter_region_path(&self.store, filter.region.as_ref()).await?,
             show_deleted: req.show_deleted,
         };
         let rows = talents::list(db, &query, page.after_id()?, page.fetch()).await?;
