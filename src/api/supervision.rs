@@ -6,7 +6,7 @@
 //! view of a report never shows it.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ActiveValue::Set, ConnectionTrait};
+use sea_orm::ConnectionTrait;
 use tonic::{Request, Response, Status};
 
 use super::{
@@ -47,7 +47,10 @@ use crate::{
     },
     store::{
         Store, fund, idempotency, pairing as pairings, project as projects, region,
-        supervision::{self as entries, EntryChange, EntryQuery, EntryRow, EventRow, NewEvent},
+        supervision::{
+            self as entries, EntryChange, EntryQuery, EntryRow, EventRow, NewEntry, NewEvent,
+            Resolution,
+        },
         talent as talents,
     },
 };
@@ -225,17 +228,16 @@ fn event_to_proto(row: EventRow, labels: bool) -> SupervisionEvent {
 /// The event a step leaves, by `caller` (`None`: the public).
 fn event_by(caller: Option<&Caller>, step: Step, from: Option<State>, to: State) -> NewEvent {
     NewEvent {
-        actor_role: Set(caller.map(|c| c.role.number() as i16)),
-        actor_label: Set(caller.map(|c| c.label.clone()).unwrap_or_default()),
-        anonymous: Set(caller.is_none()),
-        step: Set(step.number() as i16),
-        from_state: Set(from.map(|s| s.number() as i16)),
-        to_state: Set(to.number() as i16),
-        note: Set(String::new()),
-        responsible_unit: Set(String::new()),
-        due_date: Set(None),
-        evidence: Set("[]".to_owned()),
-        ..Default::default()
+        actor_role: caller.map(|c| c.role),
+        actor_label: caller.map(|c| c.label.clone()).unwrap_or_default(),
+        anonymous: caller.is_none(),
+        step,
+        from_state: from,
+        to_state: to,
+        note: String::new(),
+        responsible_unit: String::new(),
+        due_date: None,
+        evidence: Vec::new(),
     }
 }
 
@@ -441,31 +443,29 @@ impl Supervision {
                     })?;
                     let to = step.apply(Some(from))?;
                     let mut change = EntryChange {
-                        state: Set(to.number() as i16),
+                        state: Some(to),
+                        responsible_unit: input.responsible_unit.clone(),
+                        due_date: input.due_date,
                         ..Default::default()
                     };
-                    let mut event = event_by(Some(&caller), step, Some(from), to);
-                    event.note = Set(input.note.clone());
-                    if let Some(unit) = &input.responsible_unit {
-                        change.responsible_unit = Set(unit.clone());
-                        event.responsible_unit = Set(unit.clone());
-                    }
-                    if let Some(due) = input.due_date {
-                        change.due_date = Set(Some(due));
-                        event.due_date = Set(Some(due));
-                    }
+                    let event = NewEvent {
+                        note: input.note.clone(),
+                        responsible_unit: input.responsible_unit.clone().unwrap_or_default(),
+                        due_date: input.due_date,
+                        evidence: input.evidence.clone(),
+                        ..event_by(Some(&caller), step, Some(from), to)
+                    };
                     if !input.evidence.is_empty() {
                         let mut all = Evidence::load_list(&current.evidence)?;
                         all.extend(input.evidence.iter().cloned());
-                        change.evidence = Set(Evidence::store_list(&all));
-                        event.evidence = Set(Evidence::store_list(&input.evidence));
+                        change.evidence = Some(all);
                     }
                     if step == Step::Resolve {
-                        change.resolve_time = Set(Some(now));
-                        change.resolve_seconds =
-                            Set(Some((now - current.create_time).num_seconds()));
-                        change.resolved_on_time =
-                            Set(current.due_date.map(|due| on_time(now, due)));
+                        change.resolution = Some(Resolution {
+                            time: now,
+                            seconds: (now - current.create_time).num_seconds(),
+                            on_time: current.due_date.map(|due| on_time(now, due)),
+                        });
                     }
                     let row = entries::save(tx, &current, change, now).await?;
                     entries::append(tx, &row, event, now).await?;
@@ -772,37 +772,28 @@ impl SupervisionService for Supervision {
                         None => Some(TrackingCode::generate()?),
                         Some(_) => None,
                     };
-                    let row = entries::insert(
-                        tx,
-                        EntryChange {
-                            party: Set(filing.party.number() as i16),
-                            subject: Set(filing.subject.clone()),
-                            region_code: Set(place.code),
-                            region_path: Set(place.path),
-                            pairing_id: Set(place.pairing_id),
-                            project_id: Set(place.project_id),
-                            resolve_seconds: Set(None),
-                            resolved_on_time: Set(None),
-                            category: Set(filing.category.number() as i16),
-                            severity: Set(filing.severity.number() as i16),
-                            title: Set(filing.title.clone()),
-                            description: Set(filing.description.clone()),
-                            evidence: Set(Evidence::store_list(&filing.evidence)),
-                            reporter_name: Set(filing.reporter.display_name.clone()),
-                            reporter_contact: Set(filing.reporter.contact.clone()),
-                            responsible_unit: Set(String::new()),
-                            due_date: Set(None),
-                            state: Set(State::Submitted.number() as i16),
-                            resolve_time: Set(None),
-                            tracking_hash: Set(tracking.as_ref().map(TrackingCode::hash)),
-                            client_key: Set(client.clone()),
-                            ..Default::default()
-                        },
-                        now,
-                    )
-                    .await?;
-                    let mut event = event_by(caller.as_ref(), Step::Submit, None, State::Submitted);
-                    event.evidence = Set(Evidence::store_list(&filing.evidence));
+                    let new = NewEntry {
+                        party: filing.party,
+                        subject: &filing.subject,
+                        region_code: place.code,
+                        region_path: place.path,
+                        pairing_id: place.pairing_id,
+                        project_id: place.project_id,
+                        category: filing.category,
+                        severity: filing.severity,
+                        title: &filing.title,
+                        description: &filing.description,
+                        evidence: &filing.evidence,
+                        reporter_name: &filing.reporter.display_name,
+                        reporter_contact: &filing.reporter.contact,
+                        tracking_hash: tracking.as_ref().map(TrackingCode::hash),
+                        client_key: client.clone(),
+                    };
+                    let row = entries::insert(tx, &new, now).await?;
+                    let event = NewEvent {
+                        evidence: filing.evidence.clone(),
+                        ..event_by(caller.as_ref(), Step::Submit, None, State::Submitted)
+                    };
                     // The timeline's count is not part of the reply: no need to read it back.
                     entries::append(tx, &row, event, now).await?;
                     let created = to_proto(row.clone(), true, now);
@@ -993,8 +984,10 @@ impl SupervisionService for Supervision {
                     let state = State::from_number(i32::from(current.state)).ok_or_else(|| {
                         anyhow::anyhow!("supervision entry {id} has an unknown state")
                     })?;
-                    let mut event = event_by(Some(&caller), Step::Comment, Some(state), state);
-                    event.note = Set(note);
+                    let event = NewEvent {
+                        note,
+                        ..event_by(Some(&caller), Step::Comment, Some(state), state)
+                    };
                     let row = entries::append(tx, &current, event, now).await?;
                     let added = event_to_proto(row.clone(), true);
                     record(&caller, &method, &added.name, key.as_ref(), &added)?;
