@@ -6,20 +6,22 @@
 //! view of a report never shows it.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::ConnectionTrait;
 use tonic::{Request, Response, Status};
 
 use super::{
-    SummaryScope, authz, check_etag, etag, filter_region_path, record, record_by, request_key,
-    required, summary_scope,
+    SummaryScope, authz, digest, etag, filter_region_path, request_key, required, summary_scope,
     supervision_feed::{Events, Feed, Wanted},
     timestamp,
 };
 use crate::{
+    app::{
+        self,
+        supervision::{AddComment, Filing, StepEntry, StepInput, SubmitEntry, not_found},
+    },
     config::ServerSettings,
     domain::{
         access::{Caller, Role},
-        audit::Actor,
+        audit::{Audited, Call},
         clock::Clock,
         name,
         page::Page,
@@ -27,7 +29,7 @@ use crate::{
         region::{RegionCode, RegionPath},
         supervision::{
             Category, Evidence, Party, Severity, State, Step, TrackingCode, is_overdue, median,
-            on_time, today, year_bounds,
+            today, year_bounds,
         },
         supervision_query::{EntryFilter, EntryOrder, Purpose},
         text,
@@ -46,31 +48,10 @@ use crate::{
         supervision_service_server::SupervisionService,
     },
     store::{
-        Store, fund, idempotency, pairing as pairings, project as projects, region,
-        supervision::{
-            self as entries, EntryChange, EntryQuery, EntryRow, EventRow, NewEntry, NewEvent,
-            Resolution,
-        },
-        talent as talents,
+        Store,
+        supervision::{self as entries, EntryQuery, EntryRow, EventRow},
     },
 };
-
-const SERVICE: &str = "/duikou.v1.SupervisionService/";
-
-/// The method that takes `step`.
-fn method(step: Step) -> String {
-    let name = match step {
-        Step::Submit => "SubmitSupervisionEntry",
-        Step::Accept => "AcceptSupervisionEntry",
-        Step::Reject => "RejectSupervisionEntry",
-        Step::StartRectification => "StartRectification",
-        Step::Resolve => "ResolveSupervisionEntry",
-        Step::Close => "CloseSupervisionEntry",
-        Step::Reopen => "ReopenSupervisionEntry",
-        Step::Comment => "AddSupervisionComment",
-    };
-    format!("{SERVICE}{name}")
-}
 
 /// Serves supervision entries from the store.
 #[derive(Clone)]
@@ -129,13 +110,6 @@ fn event_name(text: &str) -> Result<(i64, i64), Error> {
         .filter(|n| *n >= 1)
         .ok_or_else(wrong)?;
     Ok((id, seq))
-}
-
-fn not_found(id: i64) -> Error {
-    Error::NotFound {
-        reason: "SUPERVISION_ENTRY_NOT_FOUND",
-        resource: name::format_id("supervisionEntries", id),
-    }
 }
 
 fn evidence_to_proto(stored: &str) -> Vec<crate::proto::v1::Evidence> {
@@ -200,11 +174,7 @@ fn to_proto(row: EntryRow, reporter: bool, now: DateTime<Utc>) -> SupervisionEnt
 /// The API form of a stored event; `labels` false reduces the actor to its role.
 fn event_to_proto(row: EventRow, labels: bool) -> SupervisionEvent {
     SupervisionEvent {
-        name: format!(
-            "{}/events/{}",
-            name::format_id("supervisionEntries", row.entry_id),
-            row.seq
-        ),
+        name: event_name_of(&row),
         create_time: Some(timestamp(row.create_time)),
         actor: Some(SupervisionActor {
             role: row.actor_role.map_or(0, i32::from),
@@ -225,178 +195,95 @@ fn event_to_proto(row: EventRow, labels: bool) -> SupervisionEvent {
     }
 }
 
-/// The event a step leaves, by `caller` (`None`: the public).
-fn event_by(caller: Option<&Caller>, step: Step, from: Option<State>, to: State) -> NewEvent {
-    NewEvent {
-        actor_role: caller.map(|c| c.role),
-        actor_label: caller.map(|c| c.label.clone()).unwrap_or_default(),
-        anonymous: caller.is_none(),
-        step,
-        from_state: from,
-        to_state: to,
-        note: String::new(),
-        responsible_unit: String::new(),
-        due_date: None,
-        evidence: Vec::new(),
+/// The name of a stored event, "supervisionEntries/{id}/events/{n}".
+fn event_name_of(row: &EventRow) -> String {
+    format!(
+        "{}/events/{}",
+        name::format_id("supervisionEntries", row.entry_id),
+        row.seq
+    )
+}
+
+/// An entry is audited in its full form, reporter shown, and overdue as of the change
+/// that wrote it last.
+impl Audited for EntryRow {
+    fn audit_name(&self) -> String {
+        name::format_id("supervisionEntries", self.id)
+    }
+
+    fn audit_digest(&self) -> String {
+        digest(&to_proto(self.clone(), true, self.update_time))
     }
 }
 
-/// Where an entry stands: its region, and the pairing and project its subject belongs to.
-struct Place {
-    code: String,
-    path: String,
-    pairing_id: Option<i64>,
-    project_id: Option<i64>,
+/// An event is audited in its full form, actor's label shown.
+impl Audited for EventRow {
+    fn audit_name(&self) -> String {
+        event_name_of(self)
+    }
+
+    fn audit_digest(&self) -> String {
+        digest(&event_to_proto(self.clone(), true))
+    }
 }
 
-/// The place of an entry about `subject`: a pairing's or talent exchange's supported
-/// region, a project's location, a ledger line's project's location (or, for a
-/// commitment, its pairing's supported region).
-async fn place_of_subject(db: &impl ConnectionTrait, subject: &str) -> Result<Place, Error> {
-    const FIELD: &str = "supervision_entry.subject";
-    let missing = || Error::invalid(FIELD, format!("{subject} does not exist"));
-    let deleted = || Error::invalid(FIELD, format!("{subject} is deleted"));
-    let (collection, _) = subject.split_once('/').ok_or_else(|| {
-        Error::invalid(
-            FIELD,
-            "must name a pairing, project, fund transaction or talent exchange",
-        )
-    })?;
-    let pairing_place = |row: pairings::PairingRow| -> Result<Place, Error> {
-        if row.delete_time.is_some() {
-            return Err(deleted());
-        }
-        Ok(Place {
-            pairing_id: Some(row.id),
-            project_id: None,
-            code: row.supported_code,
-            path: row.supported_path,
-        })
-    };
-    let project_place = |p: projects::ProjectRow| Place {
-        pairing_id: Some(p.pairing_id),
-        project_id: Some(p.id),
-        code: p.location_code,
-        path: p.location_path,
-    };
-    match collection {
-        "pairings" => {
-            let id = name::parse_id(FIELD, "pairings", subject)?;
-            pairing_place(pairings::get(db, id).await?.ok_or_else(missing)?)
-        }
-        "projects" => {
-            let id = name::parse_id(FIELD, "projects", subject)?;
-            Ok(project_place(
-                projects::get(db, id).await?.ok_or_else(missing)?,
-            ))
-        }
-        "fundTransactions" => {
-            let id = name::parse_id(FIELD, "fundTransactions", subject)?;
-            let line = fund::get_many(db, &[id]).await?.pop().ok_or_else(missing)?;
-            match line.project_id {
-                Some(project) => Ok(project_place(
-                    projects::get(db, project).await?.ok_or_else(missing)?,
-                )),
-                None => {
-                    let row = pairings::get(db, line.pairing_id)
-                        .await?
-                        .ok_or_else(missing)?;
-                    Ok(Place {
-                        pairing_id: Some(row.id),
-                        project_id: None,
-                        code: row.supported_code,
-                        path: row.supported_path,
-                    })
-                }
-            }
-        }
-        "talentExchanges" => {
-            let id = name::parse_id(FIELD, "talentExchanges", subject)?;
-            let t = talents::get(db, id).await?.ok_or_else(missing)?;
-            if t.delete_time.is_some() {
-                return Err(deleted());
-            }
-            pairing_place(pairings::get(db, t.pairing_id).await?.ok_or_else(missing)?)
-        }
-        _ => Err(Error::invalid(
-            FIELD,
-            "must name a pairing, project, fund transaction or talent exchange",
+/// Reads the content of a SubmitSupervisionEntry request.
+fn parse_filing(e: &SupervisionEntry) -> Result<Filing, Error> {
+    let party = Party::from_number(e.party)
+        .ok_or_else(|| Error::invalid("supervision_entry.party", "must be an overseeing party"));
+    let category = Category::from_number(e.category)
+        .ok_or_else(|| Error::invalid("supervision_entry.category", "must be a category"));
+    let severity = Severity::from_number(e.severity)
+        .ok_or_else(|| Error::invalid("supervision_entry.severity", "must be a severity"));
+    let region = match (e.region.as_str(), e.subject.as_str()) {
+        ("", "") => Err(Error::invalid(
+            "supervision_entry.region",
+            "is required when there is no subject",
         )),
-    }
-}
-
-/// What a submission says, each field checked.
-#[derive(Clone)]
-struct Filing {
-    party: Party,
-    subject: String,
-    region: Option<RegionCode>,
-    category: Category,
-    severity: Severity,
-    title: String,
-    description: String,
-    evidence: Vec<Evidence>,
-    reporter: Reporter,
-}
-
-impl Filing {
-    fn parse(e: &SupervisionEntry) -> Result<Self, Error> {
-        let party = Party::from_number(e.party).ok_or_else(|| {
-            Error::invalid("supervision_entry.party", "must be an overseeing party")
-        });
-        let category = Category::from_number(e.category)
-            .ok_or_else(|| Error::invalid("supervision_entry.category", "must be a category"));
-        let severity = Severity::from_number(e.severity)
-            .ok_or_else(|| Error::invalid("supervision_entry.severity", "must be a severity"));
-        let region = match (e.region.as_str(), e.subject.as_str()) {
-            ("", "") => Err(Error::invalid(
-                "supervision_entry.region",
-                "is required when there is no subject",
-            )),
-            ("", _) => Ok(None),
-            (name, _) => RegionCode::from_name("supervision_entry.region", name).map(Some),
-        };
-        let subject = text::check("supervision_entry.subject", &e.subject, 64, false);
-        let title = text::check("supervision_entry.title", &e.title, 200, true);
-        let description = text::check("supervision_entry.description", &e.description, 4000, true);
-        let evidence = evidence_of("supervision_entry.evidence", &e.evidence);
-        let reporter = e.reporter.clone().unwrap_or_default();
-        let reporter_name = text::check(
-            "supervision_entry.reporter.display_name",
-            &reporter.display_name,
-            100,
-            false,
-        );
-        let contact = text::check(
-            "supervision_entry.reporter.contact",
-            &reporter.contact,
-            200,
-            false,
-        );
-        Error::collect([
-            Error::of(&party),
-            Error::of(&subject),
-            Error::of(&region),
-            Error::of(&category),
-            Error::of(&severity),
-            title,
-            description,
-            Error::of(&evidence),
-            reporter_name,
-            contact,
-        ])?;
-        Ok(Self {
-            party: party?,
-            subject: e.subject.clone(),
-            region: region?,
-            category: category?,
-            severity: severity?,
-            title: e.title.clone(),
-            description: e.description.clone(),
-            evidence: evidence?,
-            reporter,
-        })
-    }
+        ("", _) => Ok(None),
+        (name, _) => RegionCode::from_name("supervision_entry.region", name).map(Some),
+    };
+    let subject = text::check("supervision_entry.subject", &e.subject, 64, false);
+    let title = text::check("supervision_entry.title", &e.title, 200, true);
+    let description = text::check("supervision_entry.description", &e.description, 4000, true);
+    let evidence = evidence_of("supervision_entry.evidence", &e.evidence);
+    let reporter = e.reporter.clone().unwrap_or_default();
+    let reporter_name = text::check(
+        "supervision_entry.reporter.display_name",
+        &reporter.display_name,
+        100,
+        false,
+    );
+    let contact = text::check(
+        "supervision_entry.reporter.contact",
+        &reporter.contact,
+        200,
+        false,
+    );
+    Error::collect([
+        Error::of(&party),
+        Error::of(&subject),
+        Error::of(&region),
+        Error::of(&category),
+        Error::of(&severity),
+        title,
+        description,
+        Error::of(&evidence),
+        reporter_name,
+        contact,
+    ])?;
+    Ok(Filing {
+        party: party?,
+        subject: e.subject.clone(),
+        region: region?,
+        category: category?,
+        severity: severity?,
+        title: e.title.clone(),
+        description: e.description.clone(),
+        evidence: evidence?,
+        reporter_name: reporter.display_name,
+        reporter_contact: reporter.contact,
+    })
 }
 
 /// A due date for a step taken at `now`: a date, not before today in China.
@@ -408,73 +295,25 @@ fn due_date(field: &str, text: &str, now: DateTime<Utc>) -> Result<NaiveDate, Er
     Ok(date)
 }
 
-/// What a step writes besides the state: the event's note and the entry's changes.
-#[derive(Clone, Default)]
-struct StepInput {
-    note: String,
-    responsible_unit: Option<String>,
-    due_date: Option<NaiveDate>,
-    evidence: Vec<Evidence>,
-}
-
 impl Supervision {
-    /// Takes `step` on entry `name` for `caller`, with what it writes.
+    /// Takes `step` on entry `name` for the call, with what it writes.
     async fn step(
         &self,
-        caller: Caller,
+        call: Call,
         name: &str,
-        sent_etag: &str,
+        etag: String,
         step: Step,
         input: StepInput,
     ) -> Result<Response<SupervisionEntry>, Status> {
         let id = name::parse_id("name", "supervisionEntries", name)?;
-        let sent_etag = sent_etag.to_owned();
-        let clock = self.clock.clone();
-        let row = self
-            .store
-            .write_legacy(move |tx| {
-                let (caller, input, sent_etag) = (caller.clone(), input.clone(), sent_etag.clone());
-                let now = clock.now();
-                Box::pin(async move {
-                    let current = entry_in_reach(tx, &caller, id, step).await?;
-                    check_etag(&sent_etag, current.revision)?;
-                    let from = State::from_number(i32::from(current.state)).ok_or_else(|| {
-                        anyhow::anyhow!("supervision entry {id} has an unknown state")
-                    })?;
-                    let to = step.apply(Some(from))?;
-                    let mut change = EntryChange {
-                        state: Some(to),
-                        responsible_unit: input.responsible_unit.clone(),
-                        due_date: input.due_date,
-                        ..Default::default()
-                    };
-                    let event = NewEvent {
-                        note: input.note.clone(),
-                        responsible_unit: input.responsible_unit.clone().unwrap_or_default(),
-                        due_date: input.due_date,
-                        evidence: input.evidence.clone(),
-                        ..event_by(Some(&caller), step, Some(from), to)
-                    };
-                    if !input.evidence.is_empty() {
-                        let mut all = Evidence::load_list(&current.evidence)?;
-                        all.extend(input.evidence.iter().cloned());
-                        change.evidence = Some(all);
-                    }
-                    if step == Step::Resolve {
-                        change.resolution = Some(Resolution {
-                            time: now,
-                            seconds: (now - current.create_time).num_seconds(),
-                            on_time: current.due_date.map(|due| on_time(now, due)),
-                        });
-                    }
-                    let row = entries::save(tx, &current, change, now).await?;
-                    entries::append(tx, &row, event, now).await?;
-                    let after = to_proto(row.clone(), true, now);
-                    record(&caller, &method(step), &after.name, None, &after)?;
-                    Ok(row)
-                })
-            })
-            .await?;
+        let change = StepEntry {
+            id,
+            etag,
+            step,
+            input,
+            clock: self.clock.clone(),
+        };
+        let row = self.store.write(call, change).await?;
         tracing::info!(
             entry = row.id,
             step = step.word(),
@@ -485,36 +324,14 @@ impl Supervision {
     }
 }
 
-/// The entry `id`, locked for change, if `caller` may take `step` on it. Permission comes
-/// before existence for a scoped coordinator.
-async fn entry_in_reach(
-    tx: &impl ConnectionTrait,
-    caller: &Caller,
-    id: i64,
-    step: Step,
-) -> Result<EntryRow, Error> {
-    let Some(row) = entries::get_for_update(tx, id).await? else {
-        return Err(
-            if authz::unrestricted(caller) || caller.role != Role::Coordinator {
-                not_found(id)
-            } else {
-                authz::outside_scope()
-            },
-        );
-    };
-    let party = Party::from_number(i32::from(row.party))
-        .ok_or_else(|| anyhow::anyhow!("supervision entry {id} has an unknown party"))?;
-    step.allowed(
-        Some(caller),
-        party,
-        &RegionPath::from_stored(row.region_path.clone()),
-    )?;
-    Ok(row)
-}
-
 /// The entries of a summary's scope, checked to exist.
-async fn summary_query(db: &impl ConnectionTrait, scope: &str) -> Result<EntryQuery, Error> {
-    let scope = summary_scope(db, scope, &["pairings", "projects", "programs", "regions"]).await?;
+async fn summary_query(store: &Store, scope: &str) -> Result<EntryQuery, Error> {
+    let scope = summary_scope(
+        store.db(),
+        scope,
+        &["pairings", "projects", "programs", "regions"],
+    )
+    .await?;
     Ok(match scope {
         SummaryScope::Pairing(id) => EntryQuery {
             pairing_id: Some(id),
@@ -635,8 +452,8 @@ impl SupervisionService for Supervision {
             _ => Err(Error::invalid("year", "must be a year, or 0 for all years")),
         };
         Error::collect([Error::of(&scope), Error::of(&year)])?;
+        let mut query = summary_query(&self.store, &req.scope).await?;
         let db = self.store.db();
-        let mut query = summary_query(db, &req.scope).await?;
         query.filed_between = year?;
         let today = today(self.clock.now());
         let counts = entries::counts(db, &query, today).await?;
@@ -690,125 +507,38 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<SubmitSupervisionEntryRequest>,
     ) -> Result<Response<SubmitSupervisionEntryResponse>, Status> {
-        let caller = authz::call(&request)?.caller().cloned();
-        let client = caller.is_none().then(|| client_key(request.remote_addr()));
-        let limit = self.public_reports_per_hour;
+        let call = authz::call(&request)?;
+        let client = call
+            .caller()
+            .is_none()
+            .then(|| client_key(request.remote_addr()));
         let mut req = request.into_inner();
-        let method = method(Step::Submit);
-        let key = request_key(caller.as_ref(), &method, &mut req, |r| &mut r.request_id);
-        let filing = Filing::parse(&req.supervision_entry.unwrap_or_default());
+        let key = request_key(call.caller(), call.method(), &mut req, |r| {
+            &mut r.request_id
+        });
+        let filing = parse_filing(&req.supervision_entry.unwrap_or_default());
         Error::collect([Error::of(&key), Error::of(&filing)])?;
         let (key, filing) = (key?, filing?);
         // Who may file comes before anything is looked up.
-        if caller.is_none() {
+        if call.caller().is_none() {
             Step::Submit.allowed(None, filing.party, &RegionPath::from_stored(String::new()))?;
         }
-        let sees = sees_reporter(caller.as_ref());
-        let clock = self.clock.clone();
-        let (row, code) = self
-            .store
-            .write_legacy(move |tx| {
-                let (caller, filing, key, method, client) = (
-                    caller.clone(),
-                    filing.clone(),
-                    key.clone(),
-                    method.clone(),
-                    client.clone(),
-                );
-                let now = clock.now();
-                Box::pin(async move {
-                    // The key is the caller's (or, for the public, the report's own), and
-                    // the reply shows the reporter only as the caller's role allows.
-                    if let Some(earlier) = idempotency::claim(tx, key.as_ref()).await? {
-                        let id = name::parse_id("request_id", "supervisionEntries", &earlier)?;
-                        let row = entries::get(tx, id).await?.ok_or_else(|| not_found(id))?;
-                        return Ok((row, None));
-                    }
-                    if let (Some(key), true) = (&client, limit > 0) {
-                        let hour_ago = now - chrono::Duration::hours(1);
-                        let filed = entries::filed_from(tx, key, hour_ago).await?;
-                        if filed >= u64::from(limit) {
-                            return Err(Error::ResourceExhausted {
-                                reason: "PUBLIC_REPORT_LIMIT",
-                                message: format!(
-                                    "this address has filed {filed} reports in the last hour, \
-                                     the most allowed; try again later"
-                                ),
-                            });
-                        }
-                    }
-                    let place = if filing.subject.is_empty() {
-                        let code = filing.region.clone().ok_or_else(|| {
-                            Error::invalid("supervision_entry.region", "is required")
-                        })?;
-                        let row = region::get(tx, &code).await?.ok_or_else(|| {
-                            Error::invalid(
-                                "supervision_entry.region",
-                                format!("{} does not exist", code.name()),
-                            )
-                        })?;
-                        Place {
-                            code: row.code,
-                            path: row.path,
-                            pairing_id: None,
-                            project_id: None,
-                        }
-                    } else {
-                        let place = place_of_subject(tx, &filing.subject).await?;
-                        if let Some(sent) = &filing.region {
-                            if sent.as_str() != place.code {
-                                return Err(Error::invalid(
-                                    "supervision_entry.region",
-                                    format!(
-                                        "must be empty or regions/{}, the subject's",
-                                        place.code
-                                    ),
-                                ));
-                            }
-                        }
-                        place
-                    };
-                    let tracking = match caller {
-                        None => Some(TrackingCode::generate()?),
-                        Some(_) => None,
-                    };
-                    let new = NewEntry {
-                        party: filing.party,
-                        subject: &filing.subject,
-                        region_code: place.code,
-                        region_path: place.path,
-                        pairing_id: place.pairing_id,
-                        project_id: place.project_id,
-                        category: filing.category,
-                        severity: filing.severity,
-                        title: &filing.title,
-                        description: &filing.description,
-                        evidence: &filing.evidence,
-                        reporter_name: &filing.reporter.display_name,
-                        reporter_contact: &filing.reporter.contact,
-                        tracking_hash: tracking.as_ref().map(TrackingCode::hash),
-                        client_key: client.clone(),
-                    };
-                    let row = entries::insert(tx, &new, now).await?;
-                    let event = NewEvent {
-                        evidence: filing.evidence.clone(),
-                        ..event_by(caller.as_ref(), Step::Submit, None, State::Submitted)
-                    };
-                    // The timeline's count is not part of the reply: no need to read it back.
-                    entries::append(tx, &row, event, now).await?;
-                    let created = to_proto(row.clone(), true, now);
-                    let actor = caller.as_ref().map_or_else(Actor::public, Actor::of);
-                    record_by(actor, &method, &created.name, key.as_ref(), &created)?;
-                    idempotency::settle(tx, key.as_ref(), &created.name).await?;
-                    Ok((row, tracking.map(|t| t.as_str().to_owned())))
-                })
-            })
-            .await?;
-        tracing::info!(entry = row.id, "supervision entry submitted");
+        let sees = sees_reporter(call.caller());
+        let submit = SubmitEntry {
+            filing,
+            client,
+            limit: self.public_reports_per_hour,
+            clock: self.clock.clone(),
+        };
+        let filed = app::create_once(&self.store, call, key, submit).await?;
+        tracing::info!(entry = filed.entry.id, "supervision entry submitted");
         self.feed.stored();
         Ok(Response::new(SubmitSupervisionEntryResponse {
-            supervision_entry: Some(to_proto(row, sees, self.clock.now())),
-            tracking_code: code.unwrap_or_default(),
+            supervision_entry: Some(to_proto(filed.entry, sees, self.clock.now())),
+            tracking_code: filed
+                .tracking_code
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default(),
         }))
     }
 
@@ -832,7 +562,8 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<AcceptSupervisionEntryRequest>,
     ) -> Result<Response<SupervisionEntry>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
+        call.authenticated()?;
         let req = request.into_inner();
         let unit = text::check("responsible_unit", &req.responsible_unit, 200, true);
         let due = due_date("due_date", &req.due_date, self.clock.now());
@@ -844,7 +575,7 @@ impl SupervisionService for Supervision {
             due_date: Some(due?),
             evidence: Vec::new(),
         };
-        self.step(caller, &req.name, &req.etag, Step::Accept, input)
+        self.step(call, &req.name, req.etag, Step::Accept, input)
             .await
     }
 
@@ -852,14 +583,15 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<RejectSupervisionEntryRequest>,
     ) -> Result<Response<SupervisionEntry>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
+        call.authenticated()?;
         let req = request.into_inner();
         text::check("reason", &req.reason, 1000, true)?;
         let input = StepInput {
             note: req.reason,
             ..Default::default()
         };
-        self.step(caller, &req.name, &req.etag, Step::Reject, input)
+        self.step(call, &req.name, req.etag, Step::Reject, input)
             .await
     }
 
@@ -867,28 +599,24 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<StartRectificationRequest>,
     ) -> Result<Response<SupervisionEntry>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
+        call.authenticated()?;
         let req = request.into_inner();
         text::check("plan", &req.plan, 4000, true)?;
         let input = StepInput {
             note: req.plan,
             ..Default::default()
         };
-        self.step(
-            caller,
-            &req.name,
-            &req.etag,
-            Step::StartRectification,
-            input,
-        )
-        .await
+        self.step(call, &req.name, req.etag, Step::StartRectification, input)
+            .await
     }
 
     async fn resolve_supervision_entry(
         &self,
         request: Request<ResolveSupervisionEntryRequest>,
     ) -> Result<Response<SupervisionEntry>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
+        call.authenticated()?;
         let req = request.into_inner();
         let resolution = text::check("resolution", &req.resolution, 4000, true);
         let evidence = if req.evidence.is_empty() {
@@ -902,7 +630,7 @@ impl SupervisionService for Supervision {
             evidence: evidence?,
             ..Default::default()
         };
-        self.step(caller, &req.name, &req.etag, Step::Resolve, input)
+        self.step(call, &req.name, req.etag, Step::Resolve, input)
             .await
     }
 
@@ -910,14 +638,15 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<CloseSupervisionEntryRequest>,
     ) -> Result<Response<SupervisionEntry>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
+        call.authenticated()?;
         let req = request.into_inner();
         text::check("review_note", &req.review_note, 4000, true)?;
         let input = StepInput {
             note: req.review_note,
             ..Default::default()
         };
-        self.step(caller, &req.name, &req.etag, Step::Close, input)
+        self.step(call, &req.name, req.etag, Step::Close, input)
             .await
     }
 
@@ -925,7 +654,8 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<ReopenSupervisionEntryRequest>,
     ) -> Result<Response<SupervisionEntry>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
+        call.authenticated()?;
         let req = request.into_inner();
         let reason = text::check("reason", &req.reason, 1000, true);
         let due = match req.due_date.as_str() {
@@ -938,7 +668,7 @@ impl SupervisionService for Supervision {
             due_date: due?,
             ..Default::default()
         };
-        self.step(caller, &req.name, &req.etag, Step::Reopen, input)
+        self.step(call, &req.name, req.etag, Step::Reopen, input)
             .await
     }
 
@@ -946,56 +676,23 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<AddSupervisionCommentRequest>,
     ) -> Result<Response<SupervisionEvent>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
+        call.authenticated()?;
         let mut req = request.into_inner();
-        let method = method(Step::Comment);
-        let key = request_key(Some(&caller), &method, &mut req, |r| &mut r.request_id);
+        let key = request_key(call.caller(), call.method(), &mut req, |r| {
+            &mut r.request_id
+        });
         let id = required(&req.parent, "parent")
             .and_then(|n| name::parse_id("parent", "supervisionEntries", n));
         let text_ok = text::check("text", &req.text, 4000, true);
         Error::collect([Error::of(&key), Error::of(&id), text_ok])?;
         let (key, id) = (key?, id?);
-        let clock = self.clock.clone();
-        let event = self
-            .store
-            .write_legacy(move |tx| {
-                let now = clock.now();
-                let (caller, key, method, note) = (
-                    caller.clone(),
-                    key.clone(),
-                    method.clone(),
-                    req.text.clone(),
-                );
-                Box::pin(async move {
-                    if let Some(earlier) = idempotency::claim(tx, key.as_ref()).await? {
-                        let seq = earlier
-                            .rsplit('/')
-                            .next()
-                            .and_then(|n| n.parse::<i64>().ok())
-                            .ok_or_else(|| anyhow::anyhow!("a stored event name is damaged"))?;
-                        return entries::events(tx, id, Some(seq - 1), 1)
-                            .await?
-                            .pop()
-                            .ok_or_else(|| not_found(id));
-                    }
-                    let current = entries::get_for_update(tx, id)
-                        .await?
-                        .ok_or_else(|| not_found(id))?;
-                    let state = State::from_number(i32::from(current.state)).ok_or_else(|| {
-                        anyhow::anyhow!("supervision entry {id} has an unknown state")
-                    })?;
-                    let event = NewEvent {
-                        note,
-                        ..event_by(Some(&caller), Step::Comment, Some(state), state)
-                    };
-                    let row = entries::append(tx, &current, event, now).await?;
-                    let added = event_to_proto(row.clone(), true);
-                    record(&caller, &method, &added.name, key.as_ref(), &added)?;
-                    idempotency::settle(tx, key.as_ref(), &added.name).await?;
-                    Ok(row)
-                })
-            })
-            .await?;
+        let comment = AddComment {
+            entry_id: id,
+            text: req.text,
+            clock: self.clock.clone(),
+        };
+        let event = app::create_once(&self.store, call, key, comment).await?;
         self.feed.stored();
         Ok(Response::new(event_to_proto(event, true)))
     }

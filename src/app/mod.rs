@@ -15,6 +15,7 @@
 
 pub mod pairing;
 pub mod program;
+pub mod supervision;
 
 use std::future::Future;
 
