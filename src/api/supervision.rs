@@ -6,20 +6,22 @@
 //! view of a report never shows it.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use tonic::{Request, Response, Status};
 
 use super::{
-    SummaryScope, authz, check_etag, etag, filter_region_path, record, record_by, request_key,
-    required, summary_scope,
+    SummaryScope, authz, digest, etag, filter_region_path, request_key, required, summary_scope,
     supervision_feed::{Events, Feed, Wanted},
     timestamp,
 };
 use crate::{
+    app::{
+        self,
+        supervision::{AddComment, Filing, StepEntry, StepInput, SubmitEntry, not_found},
+    },
     config::ServerSettings,
     domain::{
         access::{Caller, Role},
-        audit::Actor,
+        audit::{Audited, Call},
         clock::Clock,
         name,
         page::Page,
@@ -27,7 +29,7 @@ use crate::{
         region::{RegionCode, RegionPath},
         supervision::{
             Category, Evidence, Party, Severity, State, Step, TrackingCode, is_overdue, median,
-            on_time, today, year_bounds,
+            today, year_bounds,
         },
         supervision_query::{EntryFilter, EntryOrder, Purpose},
         text,
@@ -46,28 +48,10 @@ use crate::{
         supervision_service_server::SupervisionService,
     },
     store::{
-        Store, fund, idempotency, pairing as pairings, project as projects, region,
-        supervision::{self as entries, EntryChange, EntryQuery, EntryRow, EventRow, NewEvent},
-        talent as talents,
+        Store,
+        supervision::{self as entries, EntryQuery, EntryRow, EventRow},
     },
 };
-
-const SERVICE: &str = "/duikou.v1.SupervisionService/";
-
-/// The method that takes `step`.
-fn method(step: Step) -> String {
-    let name = match step {
-        Step::Submit => "SubmitSupervisionEntry",
-        Step::Accept => "AcceptSupervisionEntry",
-        Step::Reject => "RejectSupervisionEntry",
-        Step::StartRectification => "StartRectification",
-        Step::Resolve => "ResolveSupervisionEntry",
-        Step::Close => "CloseSupervisionEntry",
-        Step::Reopen => "ReopenSupervisionEntry",
-        Step::Comment => "AddSupervisionComment",
-    };
-    format!("{SERVICE}{name}")
-}
 
 /// Serves supervision entries from the store.
 #[derive(Clone)]
@@ -126,13 +110,6 @@ fn event_name(text: &str) -> Result<(i64, i64), Error> {
         .filter(|n| *n >= 1)
         .ok_or_else(wrong)?;
     Ok((id, seq))
-}
-
-fn not_found(id: i64) -> Error {
-    Error::NotFound {
-        reason: "SUPERVISION_ENTRY_NOT_FOUND",
-        resource: name::format_id("supervisionEntries", id),
-    }
 }
 
 fn evidence_to_proto(stored: &str) -> Vec<crate::proto::v1::Evidence> {
@@ -197,11 +174,7 @@ fn to_proto(row: EntryRow, reporter: bool, now: DateTime<Utc>) -> SupervisionEnt
 /// The API form of a stored event; `labels` false reduces the actor to its role.
 fn event_to_proto(row: EventRow, labels: bool) -> SupervisionEvent {
     SupervisionEvent {
-        name: format!(
-            "{}/events/{}",
-            name::format_id("supervisionEntries", row.entry_id),
-            row.seq
-        ),
+        name: event_name_of(&row),
         create_time: Some(timestamp(row.create_time)),
         actor: Some(SupervisionActor {
             role: row.actor_role.map_or(0, i32::from),
@@ -222,179 +195,95 @@ fn event_to_proto(row: EventRow, labels: bool) -> SupervisionEvent {
     }
 }
 
-/// The event a step leaves, by `caller` (`None`: the public).
-fn event_by(caller: Option<&Caller>, step: Step, from: Option<State>, to: State) -> NewEvent {
-    NewEvent {
-        actor_role: Set(caller.map(|c| c.role.number() as i16)),
-        actor_label: Set(caller.map(|c| c.label.clone()).unwrap_or_default()),
-        anonymous: Set(caller.is_none()),
-        step: Set(step.number() as i16),
-        from_state: Set(from.map(|s| s.number() as i16)),
-        to_state: Set(to.number() as i16),
-        note: Set(String::new()),
-        responsible_unit: Set(String::new()),
-        due_date: Set(None),
-        evidence: Set("[]".to_owned()),
-        ..Default::default()
+/// The name of a stored event, "supervisionEntries/{id}/events/{n}".
+fn event_name_of(row: &EventRow) -> String {
+    format!(
+        "{}/events/{}",
+        name::format_id("supervisionEntries", row.entry_id),
+        row.seq
+    )
+}
+
+/// An entry is audited in its full form, reporter shown, and overdue as of the change
+/// that wrote it last.
+impl Audited for EntryRow {
+    fn audit_name(&self) -> String {
+        name::format_id("supervisionEntries", self.id)
+    }
+
+    fn audit_digest(&self) -> String {
+        digest(&to_proto(self.clone(), true, self.update_time))
     }
 }
 
-/// Where an entry stands: its region, and the pairing and project its subject belongs to.
-struct Place {
-    code: String,
-    path: String,
-    pairing_id: Option<i64>,
-    project_id: Option<i64>,
+/// An event is audited in its full form, actor's label shown.
+impl Audited for EventRow {
+    fn audit_name(&self) -> String {
+        event_name_of(self)
+    }
+
+    fn audit_digest(&self) -> String {
+        digest(&event_to_proto(self.clone(), true))
+    }
 }
 
-/// The place of an entry about `subject`: a pairing's or talent exchange's supported
-/// region, a project's location, a ledger line's project's location (or, for a
-/// commitment, its pairing's supported region).
-async fn place_of_subject(db: &impl ConnectionTrait, subject: &str) -> Result<Place, Error> {
-    const FIELD: &str = "supervision_entry.subject";
-    let missing = || Error::invalid(FIELD, format!("{subject} does not exist"));
-    let deleted = || Error::invalid(FIELD, format!("{subject} is deleted"));
-    let (collection, _) = subject.split_once('/').ok_or_else(|| {
-        Error::invalid(
-            FIELD,
-            "must name a pairing, project, fund transaction or talent exchange",
-        )
-    })?;
-    let pairing_place = |row: pairings::PairingRow| -> Result<Place, Error> {
-        if row.delete_time.is_some() {
-            return Err(deleted());
-        }
-        Ok(Place {
-            pairing_id: Some(row.id),
-            project_id: None,
-            code: row.supported_code,
-            path: row.supported_path,
-        })
-    };
-    let project_place = |p: projects::ProjectRow| Place {
-        pairing_id: Some(p.pairing_id),
-        project_id: Some(p.id),
-        code: p.location_code,
-        path: p.location_path,
-    };
-    match collection {
-        "pairings" => {
-            let id = name::parse_id(FIELD, "pairings", subject)?;
-            pairing_place(pairings::get(db, id).await?.ok_or_else(missing)?)
-        }
-        "projects" => {
-            let id = name::parse_id(FIELD, "projects", subject)?;
-            Ok(project_place(
-                projects::get(db, id).await?.ok_or_else(missing)?,
-            ))
-        }
-        "fundTransactions" => {
-            let id = name::parse_id(FIELD, "fundTransactions", subject)?;
-            let line = fund::get_many(db, &[id]).await?.pop().ok_or_else(missing)?;
-            match line.project_id {
-                Some(project) => Ok(project_place(
-                    projects::get(db, project).await?.ok_or_else(missing)?,
-                )),
-                None => {
-                    let row = pairings::get(db, line.pairing_id)
-                        .await?
-                        .ok_or_else(missing)?;
-                    Ok(Place {
-                        pairing_id: Some(row.id),
-                        project_id: None,
-                        code: row.supported_code,
-                        path: row.supported_path,
-                    })
-                }
-            }
-        }
-        "talentExchanges" => {
-            let id = name::parse_id(FIELD, "talentExchanges", subject)?;
-            let t = talents::get(db, id).await?.ok_or_else(missing)?;
-            if t.delete_time.is_some() {
-                return Err(deleted());
-            }
-            pairing_place(pairings::get(db, t.pairing_id).await?.ok_or_else(missing)?)
-        }
-        _ => Err(Error::invalid(
-            FIELD,
-            "must name a pairing, project, fund transaction or talent exchange",
+/// Reads the content of a SubmitSupervisionEntry request.
+fn parse_filing(e: &SupervisionEntry) -> Result<Filing, Error> {
+    let party = Party::from_number(e.party)
+        .ok_or_else(|| Error::invalid("supervision_entry.party", "must be an overseeing party"));
+    let category = Category::from_number(e.category)
+        .ok_or_else(|| Error::invalid("supervision_entry.category", "must be a category"));
+    let severity = Severity::from_number(e.severity)
+        .ok_or_else(|| Error::invalid("supervision_entry.severity", "must be a severity"));
+    let region = match (e.region.as_str(), e.subject.as_str()) {
+        ("", "") => Err(Error::invalid(
+            "supervision_entry.region",
+            "is required when there is no subject",
         )),
-    }
-}
-
-/// What a submission says, each field checked.
-#[derive(Clone)]
-struct Filing {
-    party: Party,
-    subject: String,
-    region: Option<RegionCode>,
-    category: Category,
-    severity: Severity,
-    title: String,
-    description: String,
-    evidence: Vec<Evidence>,
-    reporter: Reporter,
-}
-
-impl Filing {
-    fn parse(e: &SupervisionEntry) -> Result<Self, Error> {
-        let party = Party::from_number(e.party).ok_or_else(|| {
-            Error::invalid("supervision_entry.party", "must be an overseeing party")
-        });
-        let category = Category::from_number(e.category)
-            .ok_or_else(|| Error::invalid("supervision_entry.category", "must be a category"));
-        let severity = Severity::from_number(e.severity)
-            .ok_or_else(|| Error::invalid("supervision_entry.severity", "must be a severity"));
-        let region = match (e.region.as_str(), e.subject.as_str()) {
-            ("", "") => Err(Error::invalid(
-                "supervision_entry.region",
-                "is required when there is no subject",
-            )),
-            ("", _) => Ok(None),
-            (name, _) => RegionCode::from_name("supervision_entry.region", name).map(Some),
-        };
-        let subject = text::check("supervision_entry.subject", &e.subject, 64, false);
-        let title = text::check("supervision_entry.title", &e.title, 200, true);
-        let description = text::check("supervision_entry.description", &e.description, 4000, true);
-        let evidence = evidence_of("supervision_entry.evidence", &e.evidence);
-        let reporter = e.reporter.clone().unwrap_or_default();
-        let reporter_name = text::check(
-            "supervision_entry.reporter.display_name",
-            &reporter.display_name,
-            100,
-            false,
-        );
-        let contact = text::check(
-            "supervision_entry.reporter.contact",
-            &reporter.contact,
-            200,
-            false,
-        );
-        Error::collect([
-            Error::of(&party),
-            Error::of(&subject),
-            Error::of(&region),
-            Error::of(&category),
-            Error::of(&severity),
-            title,
-            description,
-            Error::of(&evidence),
-            reporter_name,
-            contact,
-        ])?;
-        Ok(Self {
-            party: party?,
-            subject: e.subject.clone(),
-            region: region?,
-            category: category?,
-            severity: severity?,
-            title: e.title.clone(),
-            description: e.description.clone(),
-            evidence: evidence?,
-            reporter,
-        })
-    }
+        ("", _) => Ok(None),
+        (name, _) => RegionCode::from_name("supervision_entry.region", name).map(Some),
+    };
+    let subject = text::check("supervision_entry.subject", &e.subject, 64, false);
+    let title = text::check("supervision_entry.title", &e.title, 200, true);
+    let description = text::check("supervision_entry.description", &e.description, 4000, true);
+    let evidence = evidence_of("supervision_entry.evidence", &e.evidence);
+    let reporter = e.reporter.clone().unwrap_or_default();
+    let reporter_name = text::check(
+        "supervision_entry.reporter.display_name",
+        &reporter.display_name,
+        100,
+        false,
+    );
+    let contact = text::check(
+        "supervision_entry.reporter.contact",
+        &reporter.contact,
+        200,
+        false,
+    );
+    Error::collect([
+        Error::of(&party),
+        Error::of(&subject),
+        Error::of(&region),
+        Error::of(&category),
+        Error::of(&severity),
+        title,
+        description,
+        Error::of(&evidence),
+        reporter_name,
+        contact,
+    ])?;
+    Ok(Filing {
+        party: party?,
+        subject: e.subject.clone(),
+        region: region?,
+        category: category?,
+        severity: severity?,
+        title: e.title.clone(),
+        description: e.description.clone(),
+        evidence: evidence?,
+        reporter_name: reporter.display_name,
+        reporter_contact: reporter.contact,
+    })
 }
 
 /// A due date for a step taken at `now`: a date, not before today in China.
@@ -406,75 +295,25 @@ fn due_date(field: &str, text: &str, now: DateTime<Utc>) -> Result<NaiveDate, Er
     Ok(date)
 }
 
-/// What a step writes besides the state: the event's note and the entry's changes.
-#[derive(Clone, Default)]
-struct StepInput {
-    note: String,
-    responsible_unit: Option<String>,
-    due_date: Option<NaiveDate>,
-    evidence: Vec<Evidence>,
-}
-
 impl Supervision {
-    /// Takes `step` on entry `name` for `caller`, with what it writes.
+    /// Takes `step` on entry `name` for the call, with what it writes.
     async fn step(
         &self,
-        caller: Caller,
+        call: Call,
         name: &str,
-        sent_etag: &str,
+        etag: String,
         step: Step,
         input: StepInput,
     ) -> Result<Response<SupervisionEntry>, Status> {
         let id = name::parse_id("name", "supervisionEntries", name)?;
-        let sent_etag = sent_etag.to_owned();
-        let clock = self.clock.clone();
-        let row = self
-            .store
-            .write_legacy(move |tx| {
-                let (caller, input, sent_etag) = (caller.clone(), input.clone(), sent_etag.clone());
-                let now = clock.now();
-                Box::pin(async move {
-                    let current = entry_in_reach(tx, &caller, id, step).await?;
-                    check_etag(&sent_etag, current.revision)?;
-                    let from = State::from_number(i32::from(current.state)).ok_or_else(|| {
-                        anyhow::anyhow!("supervision entry {id} has an unknown state")
-                    })?;
-                    let to = step.apply(Some(from))?;
-                    let mut change = EntryChange {
-                        state: Set(to.number() as i16),
-                        ..Default::default()
-                    };
-                    let mut event = event_by(Some(&caller), step, Some(from), to);
-                    event.note = Set(input.note.clone());
-                    if let Some(unit) = &input.responsible_unit {
-                        change.responsible_unit = Set(unit.clone());
-                        event.responsible_unit = Set(unit.clone());
-                    }
-                    if let Some(due) = input.due_date {
-                        change.due_date = Set(Some(due));
-                        event.due_date = Set(Some(due));
-                    }
-                    if !input.evidence.is_empty() {
-                        let mut all = Evidence::load_list(&current.evidence)?;
-                        all.extend(input.evidence.iter().cloned());
-                        change.evidence = Set(Evidence::store_list(&all));
-                        event.evidence = Set(Evidence::store_list(&input.evidence));
-                    }
-                    if step == Step::Resolve {
-                        change.resolve_time = Set(Some(now));
-                        change.resolve_seconds =
-                            Set(Some((now - current.create_time).num_seconds()));
-                        change.resolved_on_time =
-                            Set(current.due_date.map(|due| on_time(now, due)));
-                    }
-                    let row = entries::save(tx, &current, change, now).await?;
-                    entries::append(tx, &row, event, now).await?;
-                    let after = to_proto(row.clone(), true, now);
-                    record(&caller, &method(step), &after.name, None, &after)?;
-                    Ok(row)
-                })
-            })
-            .await?;
+        let change = StepEntry {
+            id,
+            etag,
+            step,
+            input,
+            clock: self.clock.clone(),
+        };
+        let row = self.store.write(call, change).await?;
         tracing::info!(
             entry = row.id,
             step = step.word(),
@@ -483,33 +322,6 @@ impl Supervision {
         self.feed.stored();
         Ok(Response::new(to_proto(row, true, self.clock.now())))
     }
-}
-
-/// The entry `id`, locked for change, if `caller` may take `step` on it. Permission comes
-/// before existence for a scoped coordinator.
-async fn entry_in_reach(
-    tx: &impl ConnectionTrait,
-    caller: &Caller,
-    id: i64,
-    step: Step,
-) -> Result<EntryRow, Error> {
-    let Some(row) = entries::get_for_update(tx, id).await? else {
-        return Err(
-            if authz::unrestricted(caller) || caller.role != Role::Coordinator {
-                not_found(id)
-            } else {
-                authz::outside_scope()
-            },
-        );
-    };
-    let party = Party::from_number(i32::from(row.party))
-        .ok_or_else(|| anyhow::anyhow!("supervision entry {id} has an unknown party"))?;
-    step.allowed(
-        Some(caller),
-        party,
-        &RegionPath::from_stored(row.region_path.clone()),
-    )?;
-    Ok(row)
 }
 
 /// The entries of a summary's scope, checked to exist.
@@ -635,8 +447,8 @@ impl SupervisionService for Supervision {
             _ => Err(Error::invalid("year", "must be a year, or 0 for all years")),
         };
         Error::collect([Error::of(&scope), Error::of(&year)])?;
-        let db = self.store.db();
         let mut query = summary_query(&self.store, &req.scope).await?;
+        let db = self.store.db();
         query.filed_between = year?;
         let today = today(self.clock.now());
         let counts = entries::counts(db, &query, today).await?;
@@ -690,134 +502,38 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<SubmitSupervisionEntryRequest>,
     ) -> Result<Response<SubmitSupervisionEntryResponse>, Status> {
-        let caller = authz::call(&request)?.caller().cloned();
-        let client = caller.is_none().then(|| client_key(request.remote_addr()));
-        let limit = self.public_reports_per_hour;
+        let call = authz::call(&request)?;
+        let client = call
+            .caller()
+            .is_none()
+            .then(|| client_key(request.remote_addr()));
         let mut req = request.into_inner();
-        let method = method(Step::Submit);
-        let key = request_key(caller.as_ref(), &method, &mut req, |r| &mut r.request_id);
-        let filing = Filing::parse(&req.supervision_entry.unwrap_or_default());
+        let key = request_key(call.caller(), call.method(), &mut req, |r| {
+            &mut r.request_id
+        });
+        let filing = parse_filing(&req.supervision_entry.unwrap_or_default());
         Error::collect([Error::of(&key), Error::of(&filing)])?;
         let (key, filing) = (key?, filing?);
         // Who may file comes before anything is looked up.
-        if caller.is_none() {
+        if call.caller().is_none() {
             Step::Submit.allowed(None, filing.party, &RegionPath::from_stored(String::new()))?;
         }
-        let sees = sees_reporter(caller.as_ref());
-        let clock = self.clock.clone();
-        let (row, code) = self
-            .store
-            .write_legacy(move |tx| {
-                let (caller, filing, key, method, client) = (
-                    caller.clone(),
-                    filing.clone(),
-                    key.clone(),
-                    method.clone(),
-                    client.clone(),
-                );
-                let now = clock.now();
-                Box::pin(async move {
-                    // The key is the caller's (or, for the public, the report's own), and
-                    // the reply shows the reporter only as the caller's role allows.
-                    if let Some(earlier) = idempotency::claim(tx, key.as_ref()).await? {
-                        let id = name::parse_id("request_id", "supervisionEntries", &earlier)?;
-                        let row = entries::get(tx, id).await?.ok_or_else(|| not_found(id))?;
-                        return Ok((row, None));
-                    }
-                    if let (Some(key), true) = (&client, limit > 0) {
-                        let hour_ago = now - chrono::Duration::hours(1);
-                        let filed = entries::filed_from(tx, key, hour_ago).await?;
-                        if filed >= u64::from(limit) {
-                            return Err(Error::ResourceExhausted {
-                                reason: "PUBLIC_REPORT_LIMIT",
-                                message: format!(
-                                    "this address has filed {filed} reports in the last hour, \
-                                     the most allowed; try again later"
-                                ),
-                            });
-                        }
-                    }
-                    let place = if filing.subject.is_empty() {
-                        let code = filing.region.clone().ok_or_else(|| {
-                            Error::invalid("supervision_entry.region", "is required")
-                        })?;
-                        let row = region::get(tx, &code).await?.ok_or_else(|| {
-                            Error::invalid(
-                                "supervision_entry.region",
-                                format!("{} does not exist", code.name()),
-                            )
-                        })?;
-                        Place {
-                            code: row.code,
-                            path: row.path,
-                            pairing_id: None,
-                            project_id: None,
-                        }
-                    } else {
-                        let place = place_of_subject(tx, &filing.subject).await?;
-                        if let Some(sent) = &filing.region {
-                            if sent.as_str() != place.code {
-                                return Err(Error::invalid(
-                                    "supervision_entry.region",
-                                    format!(
-                                        "must be empty or regions/{}, the subject's",
-                                        place.code
-                                    ),
-                                ));
-                            }
-                        }
-                        place
-                    };
-                    let tracking = match caller {
-                        None => Some(TrackingCode::generate()?),
-                        Some(_) => None,
-                    };
-                    let row = entries::insert(
-                        tx,
-                        EntryChange {
-                            party: Set(filing.party.number() as i16),
-                            subject: Set(filing.subject.clone()),
-                            region_code: Set(place.code),
-                            region_path: Set(place.path),
-                            pairing_id: Set(place.pairing_id),
-                            project_id: Set(place.project_id),
-                            resolve_seconds: Set(None),
-                            resolved_on_time: Set(None),
-                            category: Set(filing.category.number() as i16),
-                            severity: Set(filing.severity.number() as i16),
-                            title: Set(filing.title.clone()),
-                            description: Set(filing.description.clone()),
-                            evidence: Set(Evidence::store_list(&filing.evidence)),
-                            reporter_name: Set(filing.reporter.display_name.clone()),
-                            reporter_contact: Set(filing.reporter.contact.clone()),
-                            responsible_unit: Set(String::new()),
-                            due_date: Set(None),
-                            state: Set(State::Submitted.number() as i16),
-                            resolve_time: Set(None),
-                            tracking_hash: Set(tracking.as_ref().map(TrackingCode::hash)),
-                            client_key: Set(client.clone()),
-                            ..Default::default()
-                        },
-                        now,
-                    )
-                    .await?;
-                    let mut event = event_by(caller.as_ref(), Step::Submit, None, State::Submitted);
-                    event.evidence = Set(Evidence::store_list(&filing.evidence));
-                    // The timeline's count is not part of the reply: no need to read it back.
-                    entries::append(tx, &row, event, now).await?;
-                    let created = to_proto(row.clone(), true, now);
-                    let actor = caller.as_ref().map_or_else(Actor::public, Actor::of);
-                    record_by(actor, &method, &created.name, key.as_ref(), &created)?;
-                    idempotency::settle(tx, key.as_ref(), &created.name).await?;
-                    Ok((row, tracking.map(|t| t.as_str().to_owned())))
-                })
-            })
-            .await?;
-        tracing::info!(entry = row.id, "supervision entry submitted");
+        let sees = sees_reporter(call.caller());
+        let submit = SubmitEntry {
+            filing,
+            client,
+            limit: self.public_reports_per_hour,
+            clock: self.clock.clone(),
+        };
+        let filed = app::create_once(&self.store, call, key, submit).await?;
+        tracing::info!(entry = filed.entry.id, "supervision entry submitted");
         self.feed.stored();
         Ok(Response::new(SubmitSupervisionEntryResponse {
-            supervision_entry: Some(to_proto(row, sees, self.clock.now())),
-            tracking_code: code.unwrap_or_default(),
+            supervision_entry: Some(to_proto(filed.entry, sees, self.clock.now())),
+            tracking_code: filed
+                .tracking_code
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default(),
         }))
     }
 
@@ -841,7 +557,8 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<AcceptSupervisionEntryRequest>,
     ) -> Result<Response<SupervisionEntry>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
+        call.authenticated()?;
         let req = request.into_inner();
         let unit = text::check("responsible_unit", &req.responsible_unit, 200, true);
         let due = due_date("due_date", &req.due_date, self.clock.now());
@@ -853,7 +570,7 @@ impl SupervisionService for Supervision {
             due_date: Some(due?),
             evidence: Vec::new(),
         };
-        self.step(caller, &req.name, &req.etag, Step::Accept, input)
+        self.step(call, &req.name, req.etag, Step::Accept, input)
             .await
     }
 
@@ -861,14 +578,15 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<RejectSupervisionEntryRequest>,
     ) -> Result<Response<SupervisionEntry>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
+        call.authenticated()?;
         let req = request.into_inner();
         text::check("reason", &req.reason, 1000, true)?;
         let input = StepInput {
             note: req.reason,
             ..Default::default()
         };
-        self.step(caller, &req.name, &req.etag, Step::Reject, input)
+        self.step(call, &req.name, req.etag, Step::Reject, input)
             .await
     }
 
@@ -876,28 +594,24 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<StartRectificationRequest>,
     ) -> Result<Response<SupervisionEntry>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
+        call.authenticated()?;
         let req = request.into_inner();
         text::check("plan", &req.plan, 4000, true)?;
         let input = StepInput {
             note: req.plan,
             ..Default::default()
         };
-        self.step(
-            caller,
-            &req.name,
-            &req.etag,
-            Step::StartRectification,
-            input,
-        )
-        .await
+        self.step(call, &req.name, req.etag, Step::StartRectification, input)
+            .await
     }
 
     async fn resolve_supervision_entry(
         &self,
         request: Request<ResolveSupervisionEntryRequest>,
     ) -> Result<Response<SupervisionEntry>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
+        call.authenticated()?;
         let req = request.into_inner();
         let resolution = text::check("resolution", &req.resolution, 4000, true);
         let evidence = if req.evidence.is_empty() {
@@ -911,7 +625,7 @@ impl SupervisionService for Supervision {
             evidence: evidence?,
             ..Default::default()
         };
-        self.step(caller, &req.name, &req.etag, Step::Resolve, input)
+        self.step(call, &req.name, req.etag, Step::Resolve, input)
             .await
     }
 
@@ -919,14 +633,15 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<CloseSupervisionEntryRequest>,
     ) -> Result<Response<SupervisionEntry>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
+        call.authenticated()?;
         let req = request.into_inner();
         text::check("review_note", &req.review_note, 4000, true)?;
         let input = StepInput {
             note: req.review_note,
             ..Default::default()
         };
-        self.step(caller, &req.name, &req.etag, Step::Close, input)
+        self.step(call, &req.name, req.etag, Step::Close, input)
             .await
     }
 
@@ -934,7 +649,8 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<ReopenSupervisionEntryRequest>,
     ) -> Result<Response<SupervisionEntry>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
+        call.authenticated()?;
         let req = request.into_inner();
         let reason = text::check("reason", &req.reason, 1000, true);
         let due = match req.due_date.as_str() {
@@ -947,7 +663,7 @@ impl SupervisionService for Supervision {
             due_date: due?,
             ..Default::default()
         };
-        self.step(caller, &req.name, &req.etag, Step::Reopen, input)
+        self.step(call, &req.name, req.etag, Step::Reopen, input)
             .await
     }
 
@@ -955,54 +671,23 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<AddSupervisionCommentRequest>,
     ) -> Result<Response<SupervisionEvent>, Status> {
-        let caller = authz::caller(&request)?;
+        let call = authz::call(&request)?;
+        call.authenticated()?;
         let mut req = request.into_inner();
-        let method = method(Step::Comment);
-        let key = request_key(Some(&caller), &method, &mut req, |r| &mut r.request_id);
+        let key = request_key(call.caller(), call.method(), &mut req, |r| {
+            &mut r.request_id
+        });
         let id = required(&req.parent, "parent")
             .and_then(|n| name::parse_id("parent", "supervisionEntries", n));
         let text_ok = text::check("text", &req.text, 4000, true);
         Error::collect([Error::of(&key), Error::of(&id), text_ok])?;
         let (key, id) = (key?, id?);
-        let clock = self.clock.clone();
-        let event = self
-            .store
-            .write_legacy(move |tx| {
-                let now = clock.now();
-                let (caller, key, method, note) = (
-                    caller.clone(),
-                    key.clone(),
-                    method.clone(),
-                    req.text.clone(),
-                );
-                Box::pin(async move {
-                    if let Some(earlier) = idempotency::claim(tx, key.as_ref()).await? {
-                        let seq = earlier
-                            .rsplit('/')
-                            .next()
-                            .and_then(|n| n.parse::<i64>().ok())
-                            .ok_or_else(|| anyhow::anyhow!("a stored event name is damaged"))?;
-                        return entries::events(tx, id, Some(seq - 1), 1)
-                            .await?
-                            .pop()
-                            .ok_or_else(|| not_found(id));
-                    }
-                    let current = entries::get_for_update(tx, id)
-                        .await?
-                        .ok_or_else(|| not_found(id))?;
-                    let state = State::from_number(i32::from(current.state)).ok_or_else(|| {
-                        anyhow::anyhow!("supervision entry {id} has an unknown state")
-                    })?;
-                    let mut event = event_by(Some(&caller), Step::Comment, Some(state), state);
-                    event.note = Set(note);
-                    let row = entries::append(tx, &current, event, now).await?;
-                    let added = event_to_proto(row.clone(), true);
-                    record(&caller, &method, &added.name, key.as_ref(), &added)?;
-                    idempotency::settle(tx, key.as_ref(), &added.name).await?;
-                    Ok(row)
-                })
-            })
-            .await?;
+        let comment = AddComment {
+            entry_id: id,
+            text: req.text,
+            clock: self.clock.clone(),
+        };
+        let event = app::create_once(&self.store, call, key, comment).await?;
         self.feed.stored();
         Ok(Response::new(event_to_proto(event, true)))
     }

@@ -373,12 +373,15 @@ async fn still_valid(store: &Store, token_id: i64) -> Result<(), Status> {
 mod tests {
     use anyhow::Context;
     use chrono::Utc;
-    use sea_orm::ActiveValue::Set;
 
     use super::*;
     use crate::{
         config::{Overrides, Settings},
-        store::supervision::{EntryChange, NewEvent},
+        domain::{
+            access::Role,
+            supervision::{Category, Party, Severity, State, Step},
+        },
+        store::supervision::{NewEntry, NewEvent},
     };
 
     async fn store_with_an_entry() -> anyhow::Result<(tempfile::TempDir, Store, EntryRow)> {
@@ -396,29 +399,22 @@ mod tests {
         store.seed_regions().await?;
         let entry = entries::insert(
             store.db(),
-            EntryChange {
-                party: Set(5),
-                subject: Set(String::new()),
-                region_code: Set("420381".into()),
-                region_path: Set("/420000/420300/420381/".into()),
-                category: Set(1),
-                severity: Set(3),
-                title: Set("排污口".into()),
-                description: Set("暗管排污".into()),
-                evidence: Set("[]".into()),
-                reporter_name: Set(String::new()),
-                reporter_contact: Set(String::new()),
-                responsible_unit: Set(String::new()),
-                due_date: Set(None),
-                state: Set(1),
-                resolve_time: Set(None),
-                tracking_hash: Set(None),
-                client_key: Set(None),
-                pairing_id: Set(None),
-                project_id: Set(None),
-                resolve_seconds: Set(None),
-                resolved_on_time: Set(None),
-                ..Default::default()
+            &NewEntry {
+                party: Party::Public,
+                subject: "",
+                region_code: "420381".into(),
+                region_path: "/420000/420300/420381/".into(),
+                pairing_id: None,
+                project_id: None,
+                category: Category::WaterQuality,
+                severity: Severity::High,
+                title: "排污口",
+                description: "暗管排污",
+                evidence: &[],
+                reporter_name: "",
+                reporter_contact: "",
+                tracking_hash: None,
+                client_key: None,
             },
             Utc::now(),
         )
@@ -429,17 +425,16 @@ mod tests {
     /// Appends a comment; returns its store-wide position, with its entry as it now is.
     async fn comment(store: &Store, entry: &EntryRow) -> anyhow::Result<(EventRow, EntryRow)> {
         let event = NewEvent {
-            actor_role: Set(Some(4)),
-            actor_label: Set("市人大代表".into()),
-            anonymous: Set(false),
-            step: Set(8),
-            from_state: Set(Some(1)),
-            to_state: Set(1),
-            note: Set("补充说明".into()),
-            responsible_unit: Set(String::new()),
-            due_date: Set(None),
-            evidence: Set("[]".into()),
-            ..Default::default()
+            actor_role: Some(Role::Supervisor),
+            actor_label: "市人大代表".into(),
+            anonymous: false,
+            step: Step::Comment,
+            from_state: Some(State::Submitted),
+            to_state: State::Submitted,
+            note: "补充说明".into(),
+            responsible_unit: String::new(),
+            due_date: None,
+            evidence: Vec::new(),
         };
         let event = entries::append(store.db(), entry, event, Utc::now()).await?;
         let entry = entries::get(store.db(), entry.id)

@@ -3,41 +3,153 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveModelTrait,
-    ActiveValue::Set,
+    ActiveValue::{Set, Unchanged},
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Order, QueryFilter,
     QueryOrder, QuerySelect, Statement,
     sea_query::{CaseStatement, Expr, ExprTrait, LikeExpr, Query},
 };
 
 use super::{
+    changed,
     entities::{pairing, supervision_entry, supervision_event},
     region::escape_like,
 };
 use crate::{
     domain::{
-        supervision::State,
+        access::Role,
+        supervision::{Category, Evidence, Party, Severity, State, Step},
         supervision_query::{Cursor, EntryOrder, OrderKey},
     },
     error::Error,
 };
 
-pub use supervision_entry::{ActiveModel as EntryChange, Model as EntryRow};
-pub use supervision_event::{ActiveModel as NewEvent, Model as EventRow};
+pub use supervision_entry::Model as EntryRow;
+pub use supervision_event::Model as EventRow;
 
 /// The PostgreSQL advisory lock that orders timeline events store-wide ("duikou-sv").
 const FEED_LOCK: i64 = 0x6475_696b_6f75_7376;
 
-/// Inserts an entry filed at `now`; `row` carries every column but the id, times,
-/// counters and revision.
+/// An entry to insert, its place already found. It starts SUBMITTED, with no responsible
+/// unit, due date or resolution.
+#[derive(Debug, Clone)]
+pub struct NewEntry<'a> {
+    /// Who files it.
+    pub party: Party,
+    /// The subject's name, or empty.
+    pub subject: &'a str,
+    /// The region's code.
+    pub region_code: String,
+    /// The region's path.
+    pub region_path: String,
+    /// The pairing the subject belongs to.
+    pub pairing_id: Option<i64>,
+    /// The project the subject belongs to.
+    pub project_id: Option<i64>,
+    /// What it is about.
+    pub category: Category,
+    /// How serious it is.
+    pub severity: Severity,
+    /// One-line summary.
+    pub title: &'a str,
+    /// What was found.
+    pub description: &'a str,
+    /// The evidence filed with it.
+    pub evidence: &'a [Evidence],
+    /// The reporter's name: personal data.
+    pub reporter_name: &'a str,
+    /// The reporter's contact: personal data.
+    pub reporter_contact: &'a str,
+    /// SHA-256 of a public report's tracking code.
+    pub tracking_hash: Option<String>,
+    /// SHA-256 of a public report's client address.
+    pub client_key: Option<String>,
+}
+
+/// What a step sets on a stored entry; a field left `None` stays as stored.
+#[derive(Debug, Clone, Default)]
+pub struct EntryChange {
+    /// A new state.
+    pub state: Option<State>,
+    /// A new responsible unit.
+    pub responsible_unit: Option<String>,
+    /// A new due date.
+    pub due_date: Option<NaiveDate>,
+    /// The whole evidence list, as it now stands.
+    pub evidence: Option<Vec<Evidence>>,
+    /// A new resolution.
+    pub resolution: Option<Resolution>,
+}
+
+/// When and how an entry was last resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolution {
+    /// When.
+    pub time: DateTime<Utc>,
+    /// Seconds from submission.
+    pub seconds: i64,
+    /// Whether it met the due date; none without one.
+    pub on_time: Option<bool>,
+}
+
+/// An event to append to an entry's timeline.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// The actor's role; none when anonymous.
+    pub actor_role: Option<Role>,
+    /// The actor's token label, or empty.
+    pub actor_label: String,
+    /// A member of the public without a token.
+    pub anonymous: bool,
+    /// The step.
+    pub step: Step,
+    /// The state before; none for the submission.
+    pub from_state: Option<State>,
+    /// The state after.
+    pub to_state: State,
+    /// The step's text.
+    pub note: String,
+    /// On acceptance, the responsible unit; else empty.
+    pub responsible_unit: String,
+    /// On acceptance or reopening, the due date set.
+    pub due_date: Option<NaiveDate>,
+    /// The evidence the step brought.
+    pub evidence: Vec<Evidence>,
+}
+
+/// Inserts an entry filed at `now`.
 pub async fn insert(
     db: &impl ConnectionTrait,
-    mut row: EntryChange,
+    new: &NewEntry<'_>,
     now: DateTime<Utc>,
 ) -> Result<EntryRow, Error> {
-    row.create_time = Set(now);
-    row.update_time = Set(now);
-    row.event_count = Set(0);
-    row.revision = Set(1);
+    let row = supervision_entry::ActiveModel {
+        party: Set(new.party.number() as i16),
+        subject: Set(new.subject.to_owned()),
+        region_code: Set(new.region_code.clone()),
+        region_path: Set(new.region_path.clone()),
+        pairing_id: Set(new.pairing_id),
+        project_id: Set(new.project_id),
+        resolve_seconds: Set(None),
+        resolved_on_time: Set(None),
+        category: Set(new.category.number() as i16),
+        severity: Set(new.severity.number() as i16),
+        title: Set(new.title.to_owned()),
+        description: Set(new.description.to_owned()),
+        evidence: Set(Evidence::store_list(new.evidence)),
+        reporter_name: Set(new.reporter_name.to_owned()),
+        reporter_contact: Set(new.reporter_contact.to_owned()),
+        responsible_unit: Set(String::new()),
+        due_date: Set(None),
+        state: Set(State::Submitted.number() as i16),
+        resolve_time: Set(None),
+        tracking_hash: Set(new.tracking_hash.clone()),
+        client_key: Set(new.client_key.clone()),
+        create_time: Set(now),
+        update_time: Set(now),
+        event_count: Set(0),
+        revision: Set(1),
+        ..Default::default()
+    };
     Ok(row.insert(db).await?)
 }
 
@@ -84,13 +196,24 @@ pub async fn by_tracking_hash(
 pub async fn save(
     db: &impl ConnectionTrait,
     current: &EntryRow,
-    mut change: EntryChange,
+    change: EntryChange,
     now: DateTime<Utc>,
 ) -> Result<EntryRow, Error> {
-    change.id = sea_orm::ActiveValue::Unchanged(current.id);
-    change.revision = Set(current.revision + 1);
-    change.update_time = Set(now);
-    Ok(change.update(db).await?)
+    let resolution = change.resolution;
+    let row = supervision_entry::ActiveModel {
+        id: Unchanged(current.id),
+        state: changed(change.state.map(|s| s.number() as i16)),
+        responsible_unit: changed(change.responsible_unit),
+        due_date: changed(change.due_date.map(Some)),
+        evidence: changed(change.evidence.map(|e| Evidence::store_list(&e))),
+        resolve_time: changed(resolution.map(|r| Some(r.time))),
+        resolve_seconds: changed(resolution.map(|r| Some(r.seconds))),
+        resolved_on_time: changed(resolution.map(|r| r.on_time)),
+        revision: Set(current.revision + 1),
+        update_time: Set(now),
+        ..Default::default()
+    };
+    Ok(row.update(db).await?)
 }
 
 /// Appends `event`, taken at `now`, to the timeline of `entry` (read in this transaction)
@@ -106,7 +229,7 @@ pub async fn save(
 pub async fn append(
     db: &impl ConnectionTrait,
     entry: &EntryRow,
-    mut event: NewEvent,
+    event: NewEvent,
     now: DateTime<Utc>,
 ) -> Result<EventRow, Error> {
     if db.get_database_backend() == DbBackend::Postgres {
@@ -126,10 +249,23 @@ pub async fn append(
     if counted.rows_affected != 1 {
         return Err(Error::Contention);
     }
-    event.entry_id = Set(entry.id);
-    event.seq = Set(entry.event_count + 1);
-    event.create_time = Set(now);
-    Ok(event.insert(db).await?)
+    let row = supervision_event::ActiveModel {
+        entry_id: Set(entry.id),
+        seq: Set(entry.event_count + 1),
+        create_time: Set(now),
+        actor_role: Set(event.actor_role.map(|r| r.number() as i16)),
+        actor_label: Set(event.actor_label),
+        anonymous: Set(event.anonymous),
+        step: Set(event.step.number() as i16),
+        from_state: Set(event.from_state.map(|s| s.number() as i16)),
+        to_state: Set(event.to_state.number() as i16),
+        note: Set(event.note),
+        responsible_unit: Set(event.responsible_unit),
+        due_date: Set(event.due_date),
+        evidence: Set(Evidence::store_list(&event.evidence)),
+        ..Default::default()
+    };
+    Ok(row.insert(db).await?)
 }
 
 /// A page of an entry's timeline, oldest first, after event `after` if given.

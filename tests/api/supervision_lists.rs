@@ -527,17 +527,16 @@ async fn two_watchers_receive_the_same_events_in_order_and_a_third_only_its_regi
         .unwrap()
         .unwrap();
     let elsewhere = duikou::store::supervision::NewEvent {
-        actor_role: sea_orm::ActiveValue::Set(Some(Role::Supervisor.number() as i16)),
-        actor_label: sea_orm::ActiveValue::Set("另一台服务器".into()),
-        anonymous: sea_orm::ActiveValue::Set(false),
-        step: sea_orm::ActiveValue::Set(8),
-        from_state: sea_orm::ActiveValue::Set(Some(1)),
-        to_state: sea_orm::ActiveValue::Set(1),
-        note: sea_orm::ActiveValue::Set("从另一台服务器写入".into()),
-        responsible_unit: sea_orm::ActiveValue::Set(String::new()),
-        due_date: sea_orm::ActiveValue::Set(None),
-        evidence: sea_orm::ActiveValue::Set("[]".into()),
-        ..Default::default()
+        actor_role: Some(Role::Supervisor),
+        actor_label: "另一台服务器".into(),
+        anonymous: false,
+        step: duikou::domain::supervision::Step::Comment,
+        from_state: Some(duikou::domain::supervision::State::Submitted),
+        to_state: duikou::domain::supervision::State::Submitted,
+        note: "从另一台服务器写入".into(),
+        responsible_unit: String::new(),
+        due_date: None,
+        evidence: Vec::new(),
     };
     duikou::store::supervision::append(store.db(), &entry, elsewhere, app.clock.now())
         .await
