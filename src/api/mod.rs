@@ -172,7 +172,7 @@ pub(crate) async fn filter_region_path(
     Ok(Some(row.path))
 }
 
-pub(crate) use crate::domain::revision::{check_etag, etag};
+pub(crate) use crate::domain::revision::etag;
 
 /// The fields of a resource as an update mask sees them.
 pub(crate) struct MaskRules {
@@ -222,51 +222,6 @@ impl MaskRules {
         }
         Ok(paths)
     }
-}
-
-/// Records the audit event of a change made in the current write transaction by `caller`:
-/// the method, the resource's name and its SHA-256 as it stands after the change (its
-/// protobuf encoding).
-///
-/// # Errors
-/// INTERNAL outside a store write.
-pub(crate) fn record(
-    caller: &crate::domain::access::Caller,
-    method: &str,
-    resource: &str,
-    request_id: Option<&RequestKey>,
-    after: &impl Message,
-) -> Result<(), Error> {
-    record_by(
-        crate::domain::audit::Actor::of(caller),
-        method,
-        resource,
-        request_id,
-        after,
-    )
-}
-
-/// [`record`] for any actor, such as the public.
-///
-/// # Errors
-/// INTERNAL outside a store write.
-pub(crate) fn record_by(
-    actor: crate::domain::audit::Actor,
-    method: &str,
-    resource: &str,
-    request_id: Option<&RequestKey>,
-    after: &impl Message,
-) -> Result<(), Error> {
-    crate::store::audit::append(crate::store::audit::PendingEvent {
-        actor,
-        method: method.to_owned(),
-        resource: resource.to_owned(),
-        request_id: request_id
-            .map(|key| key.id().as_str())
-            .unwrap_or_default()
-            .to_owned(),
-        resource_sha256: digest(after),
-    })
 }
 
 /// Lower-case hex SHA-256 of a resource's protobuf encoding, as audit events record it.

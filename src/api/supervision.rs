@@ -326,7 +326,12 @@ impl Supervision {
 
 /// The entries of a summary's scope, checked to exist.
 async fn summary_query(store: &Store, scope: &str) -> Result<EntryQuery, Error> {
-    let scope = summary_scope(store, scope, &["pairings", "projects", "programs", "regions"]).await?;
+    let scope = summary_scope(
+        store,
+        scope,
+        &["pairings", "projects", "programs", "regions"],
+    )
+    .await?;
     Ok(match scope {
         SummaryScope::Pairing(id) => EntryQuery {
             pairing_id: Some(id),

@@ -1,8 +1,6 @@
 //! The audit log: appends in the writing transaction, and checks the stored log against
 //! itself.
 
-use std::{cell::RefCell, future::Future};
-
 use chrono::Utc;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
@@ -37,55 +35,6 @@ pub struct PendingEvent {
     pub request_id: String,
     /// Hex SHA-256 of the resource as it stands after the change.
     pub resource_sha256: String,
-}
-
-tokio::task_local! {
-    /// The events of the write transaction running on this task, in the order their
-    /// changes were made. [`Journal::scope`] sets it up around a transaction's work.
-    static JOURNAL: RefCell<Vec<PendingEvent>>;
-}
-
-/// The audit events of one write transaction, gathered while its work runs and written by
-/// [`seal`] just before it commits. Gathering them lets a transaction that carries many
-/// requests (a group commit) number and insert all its events at once, and it keeps the
-/// head row, which orders appends across servers, locked only from sealing to commit.
-pub struct Journal;
-
-impl Journal {
-    /// Runs `work` with an empty journal of its own.
-    pub async fn scope<F: Future>(work: F) -> F::Output {
-        JOURNAL.scope(RefCell::new(Vec::new()), work).await
-    }
-
-    /// How many events the journal holds: a mark to [`Journal::rewind`] to when a
-    /// savepoint rolls back.
-    pub fn mark() -> usize {
-        JOURNAL.try_with(|j| j.borrow().len()).unwrap_or(0)
-    }
-
-    /// Drops the events gathered after `mark`: their changes were rolled back.
-    pub fn rewind(mark: usize) {
-        let _ = JOURNAL.try_with(|j| j.borrow_mut().truncate(mark));
-    }
-
-    /// Takes every gathered event, leaving the journal empty.
-    pub fn take() -> Vec<PendingEvent> {
-        JOURNAL
-            .try_with(|j| std::mem::take(&mut *j.borrow_mut()))
-            .unwrap_or_default()
-    }
-}
-
-/// Records the audit event of a change made in the current write transaction, after every
-/// other write of that change. The event gets its sequence number and time when the
-/// transaction is sealed, so it exists exactly when the change is committed.
-///
-/// # Errors
-/// INTERNAL outside a store write, where no transaction would carry the event.
-pub fn append(event: PendingEvent) -> Result<(), Error> {
-    JOURNAL
-        .try_with(|j| j.borrow_mut().push(event))
-        .map_err(|_| anyhow::anyhow!("an audit event was recorded outside a store write").into())
 }
 
 /// Writes `events` into the log at its end and grows the tree over them, inside the

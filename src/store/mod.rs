@@ -17,7 +17,7 @@ pub mod talent;
 pub mod token;
 pub mod tx;
 
-use std::{future::Future, pin::Pin, str::FromStr, sync::Arc, time::Duration};
+use std::{str::FromStr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
@@ -48,9 +48,6 @@ pub struct Store {
     /// Inline point reads, on a SQLite file.
     reader: Option<Arc<point_read::PointReader>>,
 }
-
-/// A transaction's work: borrows the transaction and returns its result.
-pub type Work<'c, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'c>>;
 
 impl Store {
     /// Opens the pool. SQLite gets WAL, `synchronous=FULL`, foreign keys and a busy timeout
@@ -210,50 +207,6 @@ impl Store {
             })
             .await
             .map_err(Error::from)
-    }
-
-    /// Legacy form of [`Store::write`] for work not yet written as a [`Change`]: runs
-    /// `work` in one write transaction, with the ambient audit journal.
-    ///
-    /// # Errors
-    /// Whatever `work` returns, or the database's failure.
-    pub async fn write_legacy<T, F>(&self, mut work: F) -> Result<T, Error>
-    where
-        T: Send + 'static,
-        F: for<'c> FnMut(&'c DatabaseTransaction) -> Work<'c, T> + Send + 'static,
-    {
-        if let Some(writer) = &self.writer {
-            let (reply, answer) = oneshot::channel();
-            writer
-                .send(Box::new(group_commit::WriteJob { work, reply }))
-                .await
-                .map_err(|_| anyhow::anyhow!("the group-commit writer has stopped"))?;
-            return answer
-                .await
-                .map_err(|_| anyhow::anyhow!("the group-commit writer dropped a request"))?;
-        }
-        let mut attempt = 1;
-        loop {
-            let outcome = audit::Journal::scope(self.try_write(&mut work)).await;
-            match outcome {
-                Err(e) if e.is_retryable() && attempt < WRITE_ATTEMPTS => {
-                    tracing::debug!(attempt, error = %e, "write lost a race; retrying");
-                    attempt += 1;
-                    let pause = 2u64.pow(attempt as u32) + rand_jitter();
-                    tokio::time::sleep(Duration::from_millis(pause)).await;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    async fn try_write<T, F>(&self, work: &mut F) -> Result<T, Error>
-    where
-        F: for<'c> FnMut(&'c DatabaseTransaction) -> Work<'c, T>,
-    {
-        let db = self.begin().await?;
-        let outcome = work(&db).await;
-        finish(db, outcome, audit::Journal::take()).await
     }
 }
 

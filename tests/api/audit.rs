@@ -3,7 +3,7 @@
 
 use duikou::{
     config::Settings,
-    domain::audit::{Actor, Audited, Call},
+    domain::audit::{Audited, Call},
     error::Error,
     proto::v1::{CreatePairingRequest, SuspendPairingRequest},
     store::{
@@ -156,19 +156,6 @@ async fn writes_that_fail_after_recording_leave_no_event_even_when_they_share_a_
         "no gaps"
     );
     assert_eq!(verify(&app).await, None);
-}
-
-#[tokio::test]
-async fn recording_an_event_outside_a_store_write_is_refused() {
-    let outcome = audit::append(audit::PendingEvent {
-        actor: Actor::command_line(),
-        method: "test".to_owned(),
-        resource: "things/1".to_owned(),
-        request_id: String::new(),
-        resource_sha256: String::new(),
-    });
-
-    assert!(matches!(outcome, Err(Error::Internal(_))), "{outcome:?}");
 }
 
 #[tokio::test]

@@ -22,10 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{
     domain::audit::Call,
     error::Error,
-    store::{
-        audit::Journal as AmbientJournal,
-        tx::{Change, Journal, Tx},
-    },
+    store::tx::{Change, Journal, Tx},
 };
 
 /// The most requests that share one commit.
@@ -82,10 +79,6 @@ async fn writer(db: DatabaseConnection, mut jobs: mpsc::Receiver<Box<dyn Job>>) 
 }
 
 async fn run_batch(db: DatabaseConnection, batch: Vec<Box<dyn Job>>) {
-    AmbientJournal::scope(run_batch_journaled(db, batch)).await;
-}
-
-async fn run_batch_journaled(db: DatabaseConnection, batch: Vec<Box<dyn Job>>) {
     let begun = db
         .begin_with_options(TransactionOptions {
             isolation_level: None,
@@ -126,7 +119,7 @@ async fn run_batch_journaled(db: DatabaseConnection, batch: Vec<Box<dyn Job>>) {
     let outcome = match broken {
         // The only job failed: nothing of it may stay, and there is nothing else to keep.
         None if refused => {
-            drop(AmbientJournal::take());
+            drop(journal.take());
             match tx.rollback().await {
                 Ok(()) => Ok(()),
                 Err(e) => Err(Error::from(e)),
@@ -141,13 +134,7 @@ async fn run_batch_journaled(db: DatabaseConnection, batch: Vec<Box<dyn Job>>) {
             }
             Err(error)
         }
-        None => match crate::store::audit::seal(&tx, {
-            let mut events = journal.take();
-            events.extend(AmbientJournal::take());
-            events
-        })
-        .await
-        {
+        None => match crate::store::audit::seal(&tx, journal.take()).await {
             Ok(()) => tx.commit().await.map_err(Error::from),
             Err(error) => {
                 if let Err(e) = tx.rollback().await {
@@ -162,61 +149,6 @@ async fn run_batch_journaled(db: DatabaseConnection, batch: Vec<Box<dyn Job>>) {
     }
     for deliver in deliveries {
         deliver(outcome.clone());
-    }
-}
-
-/// A request's work and the channel that answers it.
-pub struct WriteJob<T, F> {
-    /// The request's work.
-    pub work: F,
-    /// Where its result goes.
-    pub reply: oneshot::Sender<Result<T, Error>>,
-}
-
-impl<T, F> Job for WriteJob<T, F>
-where
-    T: Send + 'static,
-    F: for<'c> FnMut(&'c DatabaseTransaction) -> crate::store::Work<'c, T> + Send + 'static,
-{
-    fn run<'c>(
-        self: Box<Self>,
-        tx: &'c DatabaseTransaction,
-        _journal: &'c mut Journal,
-        alone: bool,
-    ) -> Pin<Box<dyn Future<Output = Ran> + Send + 'c>> {
-        Box::pin(async move {
-            let WriteJob { mut work, reply } = *self;
-            if reply.is_closed() {
-                return Ran::Settled(Box::new(|_| {}));
-            }
-            if alone {
-                // Its own transaction is savepoint enough: two statements fewer.
-                return match work(tx).await {
-                    Ok(_) if reply.is_closed() => Ran::Refused(Box::new(|_| {})),
-                    Ok(value) => Ran::Settled(deliver(reply, value)),
-                    Err(error) => Ran::Refused(answer(reply, Err(error))),
-                };
-            }
-            let mark = AmbientJournal::mark();
-            let savepoint = match tx.begin().await {
-                Ok(savepoint) => savepoint,
-                Err(e) => {
-                    let error = Error::from(e);
-                    return Ran::Broken(error.clone(), answer(reply, Err(error)));
-                }
-            };
-            let result = work(&savepoint).await;
-            // A caller that gave up while its work ran gets nothing written.
-            let result = match result {
-                Ok(_) if reply.is_closed() => Err(Error::Contention),
-                other => other,
-            };
-            settle(savepoint, result, reply, || AmbientJournal::rewind(mark)).await
-        })
-    }
-
-    fn fail(self: Box<Self>, error: Error) {
-        let _ = self.reply.send(Err(error));
     }
 }
 
