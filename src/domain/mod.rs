@@ -53,6 +53,18 @@ macro_rules! numbered {
                 }
             }
         }
+
+        impl $crate::domain::filter::Words for $name {
+            const ALL: &'static [$name] = $name::ALL;
+
+            fn word(self) -> &'static str {
+                $name::word(self)
+            }
+
+            fn from_word(word: &str) -> Option<Self> {
+                $name::from_word(word)
+            }
+        }
     };
 }
 

@@ -9,7 +9,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    filter::{self, Condition, equals_only},
+    filter,
     pairing::CooperationField,
     period::{Period, parse_date},
     region::RegionCode,
@@ -233,46 +233,26 @@ impl TalentFilter {
     /// # Errors
     /// INVALID_ARGUMENT on `filter` naming the condition at fault.
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let conditions = filter::parse(text)?;
-        filter::reject_repeats(&conditions)?;
-        let mut query = Self::default();
-        for c in &conditions {
-            equals_only(c)?;
+        filter::read(text, |query: &mut Self, c| {
+            c.equals_only()?;
             match c.field.as_str() {
                 "pairing" => query.pairing_id = Some(c.id_in("pairings")?),
-                "kind" => {
-                    query.kind = Some(TalentKind::from_word(&c.value).ok_or_else(|| {
-                        c.error(
-                            "expects CADRE_SECONDMENT, PROFESSIONAL_DISPATCH, TRAINING, \
-                             LABOR_COOPERATION, HIGH_LEVEL_VISIT or STUDY_VISIT",
-                        )
-                    })?);
+                "kind" => query.kind = Some(c.word()?),
+                "direction" => query.direction = Some(c.word()?),
+                "year" => {
+                    query.year = Some(c.parse_with(
+                        |v| v.parse().ok().filter(|y| (1..=9999).contains(y)),
+                        "a year such as 2025",
+                    )?);
                 }
-                "direction" => {
-                    query.direction = Some(
-                        Direction::from_word(&c.value)
-                            .ok_or_else(|| c.error("expects TO_SUPPORTED or TO_SUPPORTING"))?,
-                    );
-                }
-                "year" => query.year = Some(parse_year(c)?),
                 "region" => query.region = Some(RegionCode::from_condition(c)?),
                 _ => {
-                    return Err(c.error(
-                        "is not a filter field; use pairing, kind, direction, year or region",
-                    ));
+                    return Err(c.not_a_field(&["pairing", "kind", "direction", "year", "region"]));
                 }
             }
-        }
-        Ok(query)
+            Ok(())
+        })
     }
-}
-
-fn parse_year(c: &Condition) -> Result<i32, Error> {
-    c.value
-        .parse()
-        .ok()
-        .filter(|y| (1..=9999).contains(y))
-        .ok_or_else(|| c.error("expects a year such as 2025"))
 }
 
 /// The fields of an exchange that callers write, as a request sends them, not yet checked.
