@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    filter,
+    filter, list,
     money::{Amount, MoneyFields},
     pairing::CooperationField,
     period::{Period, format_date, parse_date},
@@ -105,38 +105,31 @@ impl Milestone {
     /// # Errors
     /// INVALID_ARGUMENT naming every bad field.
     pub fn parse_list(field: &str, items: &[(&str, &str, &str)]) -> Result<Vec<Self>, Error> {
-        if items.len() > MAX_MILESTONES {
-            return Err(Error::invalid(
-                field,
-                format!("may list at most {MAX_MILESTONES} milestones"),
-            ));
-        }
-        let mut checks = Vec::new();
-        let mut milestones = Vec::with_capacity(items.len());
-        for (i, (title, due, done)) in items.iter().enumerate() {
-            let at = format!("{field}[{i}]");
-            let title_ok = text::check(&format!("{at}.title"), title, 200, true);
-            let due = parse_date(&format!("{at}.due_date"), due);
-            let done = match *done {
-                "" => Ok(None),
-                text => parse_date(&format!("{at}.done_date"), text).map(Some),
-            };
-            checks.extend([Error::of(&title_ok), Error::of(&due), Error::of(&done)]);
-            if let (Ok(()), Ok(due_date), Ok(done_date)) = (title_ok, due, done) {
-                milestones.push(Self {
+        list::read(
+            field,
+            items,
+            MAX_MILESTONES,
+            "milestones",
+            |at, (title, due, done)| {
+                let title_ok = text::check(&format!("{at}.title"), title, 200, true);
+                let due = parse_date(&format!("{at}.due_date"), due);
+                let done = match *done {
+                    "" => Ok(None),
+                    text => parse_date(&format!("{at}.done_date"), text).map(Some),
+                };
+                Error::collect([title_ok, Error::of(&due), Error::of(&done)])?;
+                Ok(Self {
                     title: (*title).to_owned(),
-                    due_date,
-                    done_date,
-                });
-            }
-        }
-        Error::collect(checks)?;
-        Ok(milestones)
+                    due_date: due?,
+                    done_date: done?,
+                })
+            },
+        )
     }
 
     /// The stored form of a list: JSON.
     pub fn store_list(milestones: &[Self]) -> String {
-        serde_json::to_string(milestones).unwrap_or_else(|_| "[]".to_owned())
+        list::store(milestones)
     }
 
     /// A stored list.
@@ -144,8 +137,7 @@ impl Milestone {
     /// # Errors
     /// INTERNAL for stored text that is not a milestone list.
     pub fn load_list(stored: &str) -> Result<Vec<Self>, Error> {
-        serde_json::from_str(stored)
-            .map_err(|e| anyhow::anyhow!("stored milestones do not read back: {e}").into())
+        list::load(stored, "stored milestones do not read back")
     }
 
     /// The due date as the API writes it.

@@ -9,7 +9,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    filter,
+    filter, list,
     pairing::CooperationField,
     period::{Period, parse_date},
     region::RegionCode,
@@ -69,35 +69,29 @@ impl Participant {
     /// # Errors
     /// INVALID_ARGUMENT naming every bad entry, as `{field}[i].display_name` and so on.
     pub fn parse_list(field: &str, items: &[(&str, &str, &str)]) -> Result<Vec<Self>, Error> {
-        if items.len() > MAX_PARTICIPANTS {
-            return Err(Error::invalid(
-                field,
-                format!("may list at most {MAX_PARTICIPANTS} people"),
-            ));
-        }
-        let mut checks = Vec::new();
-        for (i, (display_name, organization, position)) in items.iter().enumerate() {
-            let at = format!("{field}[{i}]");
-            checks.extend([
-                text::check(&format!("{at}.display_name"), display_name, 100, true),
-                text::check(&format!("{at}.organization"), organization, 200, false),
-                text::check(&format!("{at}.position"), position, 100, false),
-            ]);
-        }
-        Error::collect(checks)?;
-        Ok(items
-            .iter()
-            .map(|(display_name, organization, position)| Self {
-                display_name: (*display_name).to_owned(),
-                organization: (*organization).to_owned(),
-                position: (*position).to_owned(),
-            })
-            .collect())
+        list::read(
+            field,
+            items,
+            MAX_PARTICIPANTS,
+            "people",
+            |at, (display_name, organization, position)| {
+                Error::collect([
+                    text::check(&format!("{at}.display_name"), display_name, 100, true),
+                    text::check(&format!("{at}.organization"), organization, 200, false),
+                    text::check(&format!("{at}.position"), position, 100, false),
+                ])?;
+                Ok(Self {
+                    display_name: (*display_name).to_owned(),
+                    organization: (*organization).to_owned(),
+                    position: (*position).to_owned(),
+                })
+            },
+        )
     }
 
     /// The stored form of a list.
     pub fn store_list(people: &[Self]) -> String {
-        serde_json::to_string(people).unwrap_or_else(|_| "[]".to_owned())
+        list::store(people)
     }
 
     /// A stored list.
@@ -105,8 +99,7 @@ impl Participant {
     /// # Errors
     /// INTERNAL for stored text that is not a participant list.
     pub fn load_list(stored: &str) -> Result<Vec<Self>, Error> {
-        serde_json::from_str(stored)
-            .map_err(|e| anyhow::anyhow!("stored participants do not read back: {e}").into())
+        list::load(stored, "stored participants do not read back")
     }
 }
 
