@@ -920,18 +920,6 @@ impl LineFilter {
 mod tests {
     use super::*;
 
-    fn path(codes: &[&str]) -> RegionPath {
-        codes
-            .iter()
-            .fold(None, |parent: Option<RegionPath>, code| {
-                Some(RegionPath::child_of(
-                    parent.as_ref(),
-                    &RegionCode::from_stored((*code).to_owned()),
-                ))
-            })
-            .unwrap()
-    }
-
     fn yuan(y: i64) -> Amount {
         Amount::parse("amount", "CNY", y, 0).unwrap()
     }
@@ -943,8 +931,8 @@ mod tests {
             1,
             PairingFacts {
                 program_id: 7,
-                supporting: path(&["110000", "110101"]),
-                supported: path(&["420000", "420300", "420381"]),
+                supporting: RegionPath::through(&["110000", "110101"]),
+                supported: RegionPath::through(&["420000", "420300", "420381"]),
                 years: (2021, 2025),
                 open: true,
             },

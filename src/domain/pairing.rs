@@ -305,18 +305,6 @@ pub const OUTPUT_ONLY: &[&str] = &[
 mod tests {
     use super::*;
 
-    fn path(codes: &[&str]) -> RegionPath {
-        codes
-            .iter()
-            .fold(None, |parent: Option<RegionPath>, code| {
-                Some(RegionPath::child_of(
-                    parent.as_ref(),
-                    &RegionCode::from_stored((*code).to_owned()),
-                ))
-            })
-            .unwrap()
-    }
-
     fn period(start: &str, end: &str) -> Period {
         Period::parse("", start, end).unwrap()
     }
@@ -324,8 +312,8 @@ mod tests {
     fn placement(supporting: &[&str], supported: &[&str], p: Period) -> Placement {
         Placement {
             program_id: 1,
-            supporting: path(supporting),
-            supported: path(supported),
+            supporting: RegionPath::through(supporting),
+            supported: RegionPath::through(supported),
             period: p,
         }
     }

@@ -149,6 +149,20 @@ impl RegionPath {
         Self(path)
     }
 
+    /// The path through `codes`, from the root down: a test's regions in one line.
+    #[cfg(test)]
+    pub(crate) fn through(codes: &[&str]) -> Self {
+        codes
+            .iter()
+            .fold(None, |parent: Option<Self>, code| {
+                Some(Self::child_of(
+                    parent.as_ref(),
+                    &RegionCode::from_stored((*code).to_owned()),
+                ))
+            })
+            .expect("a path through at least one region")
+    }
+
     /// The path as text.
     pub fn as_str(&self) -> &str {
         &self.0
