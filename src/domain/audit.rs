@@ -250,15 +250,15 @@ impl AuditFilter {
         for c in &conditions {
             match c.field.as_str() {
                 "resource" => {
-                    filter::equals_only(c)?;
+                    c.equals_only()?;
                     query.resource = Some(c.value.clone());
                 }
                 "method" => {
-                    filter::equals_only(c)?;
+                    c.equals_only()?;
                     query.method = Some(c.value.clone());
                 }
                 "actor" => {
-                    filter::equals_only(c)?;
+                    c.equals_only()?;
                     query.actor_token_id = Some(
                         super::name::parse_id("filter", "accessTokens", &c.value)
                             .map_err(|_| c.error("expects a name like \"accessTokens/3\""))?,

@@ -8,8 +8,9 @@
 //! ```
 //!
 //! The text becomes a list of typed conditions; each resource turns that list into its own
-//! query, so no SQL is ever built from what a caller wrote. The grammar knows no resource:
-//! what a value means is read where it is used (a region by `RegionCode::from_condition`).
+//! query ([`read`] hands it the conditions one by one), so no SQL is ever built from what a
+//! caller wrote. The grammar knows no resource: what a value means is read where it is used
+//! (an API enum by [`Condition::word`], a region by `RegionCode::from_condition`).
 
 use crate::error::Error;
 
@@ -43,6 +44,19 @@ pub struct Condition {
     pub at: usize,
 }
 
+/// An API enum known by its short words (`ACTIVE`), as the `numbered!` enums are: what a
+/// filter condition compares an enum field with.
+pub trait Words: Copy + 'static {
+    /// Every value, in the order of the API's enum.
+    const ALL: &'static [Self];
+
+    /// The short name.
+    fn word(self) -> &'static str;
+
+    /// The value by its short or enum name.
+    fn from_word(word: &str) -> Option<Self>;
+}
+
 impl Condition {
     /// An INVALID_ARGUMENT on `filter` that points at this condition.
     pub fn error(&self, what: impl std::fmt::Display) -> Error {
@@ -50,6 +64,52 @@ impl Condition {
             "filter",
             format!("at character {}: {}: {what}", self.at + 1, self.field),
         )
+    }
+
+    /// The error for a field the filter does not know, listing the `fields` it does.
+    pub fn not_a_field(&self, fields: &[&str]) -> Error {
+        self.error(format!(
+            "is not a filter field; use {}",
+            one_of(fields.iter().copied())
+        ))
+    }
+
+    /// Accepts the condition only if it compares with `=`.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT on `filter` pointing at a condition with any other operator.
+    pub fn equals_only(&self) -> Result<(), Error> {
+        match self.operator {
+            Operator::Equals => Ok(()),
+            _ => Err(self.error("supports only '='")),
+        }
+    }
+
+    /// The value of the enum `T` the value names, e.g. `ProjectState::Approved` for
+    /// `APPROVED` or `PROJECT_STATE_APPROVED`.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT on `filter` listing every word of `T`, for a value that is none.
+    pub fn word<T: Words>(&self) -> Result<T, Error> {
+        T::from_word(&self.value).ok_or_else(|| {
+            self.error(format!(
+                "expects {}",
+                one_of(T::ALL.iter().map(|v| v.word()))
+            ))
+        })
+    }
+
+    /// The value as `parse` reads it.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT on `filter` saying it expects `expected`, where `parse` gives
+    /// nothing.
+    pub fn parse_with<T>(
+        &self,
+        parse: impl FnOnce(&str) -> Option<T>,
+        expected: &str,
+    ) -> Result<T, Error> {
+        parse(&self.value).ok_or_else(|| self.error(format!("expects {expected}")))
     }
 
     /// The id of the resource the value names, e.g. 1 for `"pairings/1"`.
@@ -211,12 +271,28 @@ impl Parser {
     }
 }
 
-/// Rejects a filter that names one field twice: conditions are joined with AND, so a
-/// repeated field either adds nothing or can never match.
+/// Reads a filter into the query `Q`: parses `text`, refuses a field named twice, and
+/// hands each condition in turn to `set`, which reads it into its part of the query.
 ///
 /// # Errors
-/// INVALID_ARGUMENT on `filter` pointing at the repetition.
-pub fn reject_repeats(conditions: &[Condition]) -> Result<(), Error> {
+/// INVALID_ARGUMENT on `filter`: the text's, a repetition's, or the first that `set`
+/// returns.
+pub fn read<Q: Default>(
+    text: &str,
+    mut set: impl FnMut(&mut Q, &Condition) -> Result<(), Error>,
+) -> Result<Q, Error> {
+    let conditions = parse(text)?;
+    reject_repeats(&conditions)?;
+    let mut query = Q::default();
+    for c in &conditions {
+        set(&mut query, c)?;
+    }
+    Ok(query)
+}
+
+/// Rejects a filter that names one field twice: conditions are joined with AND, so a
+/// repeated field either adds nothing or can never match.
+fn reject_repeats(conditions: &[Condition]) -> Result<(), Error> {
     for (i, c) in conditions.iter().enumerate() {
         if conditions[..i]
             .iter()
@@ -228,20 +304,20 @@ pub fn reject_repeats(conditions: &[Condition]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Accepts a condition only if it compares with `=`.
-///
-/// # Errors
-/// INVALID_ARGUMENT on `filter` pointing at a condition with any other operator.
-pub fn equals_only(c: &Condition) -> Result<(), Error> {
-    match c.operator {
-        Operator::Equals => Ok(()),
-        _ => Err(c.error("supports only '='")),
+/// The choices of a message: `a`, `a or b`, `a, b or c`.
+fn one_of<'a>(words: impl Iterator<Item = &'a str>) -> String {
+    let words: Vec<&str> = words.collect();
+    match words.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::pairing::PairingState;
 
     fn message(err: Error) -> String {
         match err {
@@ -289,6 +365,65 @@ mod tests {
             parse(r#"time >= "2026-01-01T00:00:00Z" AND time < "2027-01-01T00:00:00Z""#).unwrap();
         assert_eq!(c[0].operator, Operator::AtLeast);
         assert_eq!(c[1].operator, Operator::Less);
+    }
+
+    #[derive(Debug, Default, PartialEq)]
+    struct Query {
+        state: Option<PairingState>,
+        count: Option<u32>,
+    }
+
+    fn query(text: &str) -> Result<Query, Error> {
+        read(text, |query: &mut Query, c| {
+            c.equals_only()?;
+            match c.field.as_str() {
+                "state" => query.state = Some(c.word()?),
+                "count" => query.count = Some(c.parse_with(|v| v.parse().ok(), "a count")?),
+                _ => return Err(c.not_a_field(&["state", "count"])),
+            }
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn read_hands_every_condition_to_the_query() {
+        assert_eq!(
+            query("state = PAIRING_STATE_ENDED AND count = 3").unwrap(),
+            Query {
+                state: Some(PairingState::Ended),
+                count: Some(3),
+            }
+        );
+        assert_eq!(query("").unwrap(), Query::default());
+    }
+
+    #[test]
+    fn read_errors_name_the_condition_and_the_choices() {
+        let said = |text: &str| message(query(text).unwrap_err());
+        assert_eq!(
+            said("count = 1 AND state = OPEN"),
+            "at character 15: state: expects ACTIVE, SUSPENDED or ENDED"
+        );
+        assert_eq!(said("count = x"), "at character 1: count: expects a count");
+        assert_eq!(
+            said("colour = RED"),
+            "at character 1: colour: is not a filter field; use state or count"
+        );
+        assert_eq!(
+            said("state:ENDED"),
+            "at character 1: state: supports only '='"
+        );
+        assert_eq!(
+            said("count = 1 AND count = 2"),
+            "at character 15: count: appears more than once"
+        );
+    }
+
+    #[test]
+    fn choices_read_as_a_sentence() {
+        assert_eq!(one_of(["A"].into_iter()), "A");
+        assert_eq!(one_of(["A", "B"].into_iter()), "A or B");
+        assert_eq!(one_of(["A", "B", "C", "D"].into_iter()), "A, B, C or D");
     }
 
     #[test]

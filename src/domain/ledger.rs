@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use super::{
-    filter::{self, equals_only},
+    filter,
     money::{Amount, Balance, Sum, add_fen},
     name,
     pairing::CooperationField,
@@ -881,66 +881,44 @@ impl LineFilter {
     /// # Errors
     /// INVALID_ARGUMENT on `filter` naming the condition at fault.
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let conditions = filter::parse(text)?;
-        filter::reject_repeats(&conditions)?;
-        let mut query = Self::default();
-        for c in &conditions {
-            equals_only(c)?;
+        filter::read(text, |query: &mut Self, c| {
+            c.equals_only()?;
             match c.field.as_str() {
                 "pairing" => query.pairing_id = Some(c.id_in("pairings")?),
                 "project" => query.project_id = Some(c.id_in("projects")?),
-                "kind" => {
-                    query.kind = Some(Kind::from_word(&c.value).ok_or_else(|| {
-                        c.error("expects COMMITMENT, ALLOCATION, DISBURSEMENT or REVERSAL")
-                    })?);
-                }
+                "kind" => query.kind = Some(c.word()?),
                 "fiscal_year" => {
-                    query.fiscal_year = Some(
-                        c.value
-                            .parse()
-                            .map_err(|_| c.error("expects a year such as 2025"))?,
-                    );
+                    query.fiscal_year =
+                        Some(c.parse_with(|v| v.parse().ok(), "a year such as 2025")?);
                 }
                 "source" => {
-                    query.source = Some(
-                        Source::from_word(&c.value)
-                            .ok_or_else(|| c.error("expects a fund source"))?,
-                    );
+                    query.source = Some(c.parse_with(Source::from_word, "a fund source")?);
                 }
                 "instrument" => {
-                    query.instrument = Some(
-                        Instrument::from_word(&c.value)
-                            .ok_or_else(|| c.error("expects a fund instrument"))?,
-                    );
+                    query.instrument =
+                        Some(c.parse_with(Instrument::from_word, "a fund instrument")?);
                 }
                 "region" => query.region = Some(RegionCode::from_condition(c)?),
                 _ => {
-                    return Err(c.error(
-                        "is not a filter field; use pairing, project, kind, fiscal_year, \
-                         source, instrument or region",
-                    ));
+                    return Err(c.not_a_field(&[
+                        "pairing",
+                        "project",
+                        "kind",
+                        "fiscal_year",
+                        "source",
+                        "instrument",
+                        "region",
+                    ]));
                 }
             }
-        }
-        Ok(query)
+            Ok(())
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn path(codes: &[&str]) -> RegionPath {
-        codes
-            .iter()
-            .fold(None, |parent: Option<RegionPath>, code| {
-                Some(RegionPath::child_of(
-                    parent.as_ref(),
-                    &RegionCode::from_stored((*code).to_owned()),
-                ))
-            })
-            .unwrap()
-    }
 
     fn yuan(y: i64) -> Amount {
         Amount::parse("amount", "CNY", y, 0).unwrap()
@@ -953,8 +931,8 @@ mod tests {
             1,
             PairingFacts {
                 program_id: 7,
-                supporting: path(&["110000", "110101"]),
-                supported: path(&["420000", "420300", "420381"]),
+                supporting: RegionPath::through(&["110000", "110101"]),
+                supported: RegionPath::through(&["420000", "420300", "420381"]),
                 years: (2021, 2025),
                 open: true,
             },

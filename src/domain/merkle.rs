@@ -206,10 +206,7 @@ pub fn inclusion_proof(
     size: u64,
     lookup: &impl Fn(NodeId) -> Option<Hash>,
 ) -> Option<Vec<Hash>> {
-    inclusion_ranges(index, size)?
-        .into_iter()
-        .map(|(start, end)| range_hash(start, end, lookup))
-        .collect()
+    range_hashes(inclusion_ranges(index, size)?, lookup)
 }
 
 /// The leaf ranges whose MTHs form the consistency proof between tree sizes `first` and
@@ -254,7 +251,15 @@ pub fn consistency_proof(
     second: u64,
     lookup: &impl Fn(NodeId) -> Option<Hash>,
 ) -> Option<Vec<Hash>> {
-    consistency_ranges(first, second)?
+    range_hashes(consistency_ranges(first, second)?, lookup)
+}
+
+/// The MTHs of `ranges`, in their order: a proof. `None` if a needed node is missing.
+fn range_hashes(
+    ranges: Vec<(u64, u64)>,
+    lookup: &impl Fn(NodeId) -> Option<Hash>,
+) -> Option<Vec<Hash>> {
+    ranges
         .into_iter()
         .map(|(start, end)| range_hash(start, end, lookup))
         .collect()
@@ -264,30 +269,26 @@ pub fn consistency_proof(
 /// [`root`]`(size)` (so a store can fetch them in one query), deduplicated and sorted.
 /// Empty if `index >= size`.
 pub fn nodes_for_inclusion(index: u64, size: u64) -> Vec<NodeId> {
-    let Some(ranges) = inclusion_ranges(index, size) else {
-        return Vec::new();
-    };
-    let mut nodes = range_nodes(0, size);
-    for (start, end) in ranges {
-        nodes.extend(range_nodes(start, end));
-    }
-    nodes.sort_unstable();
-    nodes.dedup();
-    nodes
+    inclusion_ranges(index, size).map_or_else(Vec::new, |ranges| subtrees(&[size], ranges))
 }
 
 /// Every complete subtree needed to answer [`consistency_proof`]`(first, second)` plus
 /// [`root`]`(first)` and [`root`]`(second)`, deduplicated and sorted. Empty unless
 /// `0 < first <= second`.
 pub fn nodes_for_consistency(first: u64, second: u64) -> Vec<NodeId> {
-    let Some(ranges) = consistency_ranges(first, second) else {
-        return Vec::new();
-    };
-    let mut nodes = range_nodes(0, first);
-    nodes.extend(range_nodes(0, second));
-    for (start, end) in ranges {
-        nodes.extend(range_nodes(start, end));
-    }
+    consistency_ranges(first, second)
+        .map_or_else(Vec::new, |ranges| subtrees(&[first, second], ranges))
+}
+
+/// The complete subtrees of the roots of trees of `sizes` and of the leaf `ranges` of a
+/// proof, deduplicated and sorted.
+fn subtrees(sizes: &[u64], ranges: Vec<(u64, u64)>) -> Vec<NodeId> {
+    let mut nodes: Vec<NodeId> = sizes
+        .iter()
+        .map(|&size| (0, size))
+        .chain(ranges)
+        .flat_map(|(start, end)| range_nodes(start, end))
+        .collect();
     nodes.sort_unstable();
     nodes.dedup();
     nodes

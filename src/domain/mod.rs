@@ -10,14 +10,14 @@
 //!   its events ([`audit`]), their Merkle tree ([`merkle`]) and signed checkpoints
 //!   ([`checkpoint`]);
 //! - what every resource shares: names ([`name`]), civil dates and periods ([`period`]),
-//!   free text ([`text`]), filters ([`filter`]), pages ([`page`]), request ids
-//!   ([`request_id`]) and the clock the service reads ([`clock`]).
+//!   free text ([`text`]), lists sent in one field ([`list`]), filters ([`filter`]), pages
+//!   ([`page`]), request ids ([`request_id`]) and the clock the service reads ([`clock`]).
 //!
 //! Requests become these values through constructors that reject bad input, so code past
 //! the edge never checks again.
 
 /// An API enum in the domain: its numbers, its short words (filters, messages) and the
-/// lookups between them.
+/// lookups between them; a filter reads it by word ([`filter::Words`]).
 macro_rules! numbered {
     ($(#[$doc:meta])* $name:ident, $prefix:literal, { $($(#[$vdoc:meta])* $variant:ident = $n:literal, $word:literal;)+ }) => {
         $(#[$doc])*
@@ -53,6 +53,18 @@ macro_rules! numbered {
                 }
             }
         }
+
+        impl $crate::domain::filter::Words for $name {
+            const ALL: &'static [$name] = $name::ALL;
+
+            fn word(self) -> &'static str {
+                $name::word(self)
+            }
+
+            fn from_word(word: &str) -> Option<Self> {
+                $name::from_word(word)
+            }
+        }
     };
 }
 
@@ -62,6 +74,7 @@ pub mod checkpoint;
 pub mod clock;
 pub mod filter;
 pub mod ledger;
+pub mod list;
 pub mod merkle;
 pub mod money;
 pub mod name;

@@ -4,89 +4,41 @@
 use std::fmt;
 
 use super::{
-    filter::{self, Condition, Operator, equals_only},
-    name,
+    filter::{self, Condition, Operator},
     period::Period,
     region::{RegionCode, RegionLevel, RegionPath},
 };
 use crate::error::Error;
 
-/// A field of cooperation; the numbers are those of the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum CooperationField {
-    /// 财政.
-    Fiscal = 1,
-    /// 产业.
-    Industry = 2,
-    /// 民生.
-    Livelihood = 3,
-    /// 水源保护.
-    WaterSource = 4,
-    /// 商贸.
-    Trade = 5,
-    /// 人才.
-    Talent = 6,
-    /// 劳务.
-    Labor = 7,
-    /// 文旅.
-    Tourism = 8,
-    /// 农业.
-    Agriculture = 9,
-    /// 文化.
-    Culture = 10,
-    /// 生态.
-    Ecology = 11,
-}
+numbered!(
+    /// A field of cooperation; the numbers are those of the API.
+    CooperationField, "COOPERATION_FIELD_", {
+        /// 财政.
+        Fiscal = 1, "FISCAL";
+        /// 产业.
+        Industry = 2, "INDUSTRY";
+        /// 民生.
+        Livelihood = 3, "LIVELIHOOD";
+        /// 水源保护.
+        WaterSource = 4, "WATER_SOURCE";
+        /// 商贸.
+        Trade = 5, "TRADE";
+        /// 人才.
+        Talent = 6, "TALENT";
+        /// 劳务.
+        Labor = 7, "LABOR";
+        /// 文旅.
+        Tourism = 8, "TOURISM";
+        /// 农业.
+        Agriculture = 9, "AGRICULTURE";
+        /// 文化.
+        Culture = 10, "CULTURE";
+        /// 生态.
+        Ecology = 11, "ECOLOGY";
+    }
+);
 
 impl CooperationField {
-    const ALL: [CooperationField; 11] = [
-        Self::Fiscal,
-        Self::Industry,
-        Self::Livelihood,
-        Self::WaterSource,
-        Self::Trade,
-        Self::Talent,
-        Self::Labor,
-        Self::Tourism,
-        Self::Agriculture,
-        Self::Culture,
-        Self::Ecology,
-    ];
-
-    /// The field with this API number.
-    pub fn from_number(n: i32) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.number() == n)
-    }
-
-    /// The API number.
-    pub fn number(self) -> i32 {
-        self as i32
-    }
-
-    /// The field by its short (`WATER_SOURCE`) or enum (`COOPERATION_FIELD_WATER_SOURCE`)
-    /// name.
-    pub fn from_word(word: &str) -> Option<Self> {
-        let word = word.strip_prefix("COOPERATION_FIELD_").unwrap_or(word);
-        Self::ALL.into_iter().find(|f| f.word() == word)
-    }
-
-    /// The short name, as the API's enum writes it without its prefix.
-    pub fn word(self) -> &'static str {
-        match self {
-            Self::Fiscal => "FISCAL",
-            Self::Industry => "INDUSTRY",
-            Self::Livelihood => "LIVELIHOOD",
-            Self::WaterSource => "WATER_SOURCE",
-            Self::Trade => "TRADE",
-            Self::Talent => "TALENT",
-            Self::Labor => "LABOR",
-            Self::Tourism => "TOURISM",
-            Self::Agriculture => "AGRICULTURE",
-            Self::Culture => "CULTURE",
-            Self::Ecology => "ECOLOGY",
-        }
-    }
-
     /// Reads the list of a request: no unknown values, no duplicates.
     ///
     /// # Errors
@@ -126,16 +78,17 @@ impl CooperationField {
     }
 }
 
-/// The lifecycle of a pairing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PairingState {
-    /// In force.
-    Active = 1,
-    /// Paused.
-    Suspended = 2,
-    /// Finished for good.
-    Ended = 3,
-}
+numbered!(
+    /// The lifecycle of a pairing.
+    PairingState, "PAIRING_STATE_", {
+        /// In force.
+        Active = 1, "ACTIVE";
+        /// Paused.
+        Suspended = 2, "SUSPENDED";
+        /// Finished for good.
+        Ended = 3, "ENDED";
+    }
+);
 
 /// A step of the pairing lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,40 +103,11 @@ pub enum Transition {
 
 impl fmt::Display for PairingState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Active => "ACTIVE",
-            Self::Suspended => "SUSPENDED",
-            Self::Ended => "ENDED",
-        })
+        f.write_str(self.word())
     }
 }
 
 impl PairingState {
-    /// The state with this number.
-    pub fn from_number(n: i32) -> Option<Self> {
-        match n {
-            1 => Some(Self::Active),
-            2 => Some(Self::Suspended),
-            3 => Some(Self::Ended),
-            _ => None,
-        }
-    }
-
-    /// The state by its short (`ACTIVE`) or enum (`PAIRING_STATE_ACTIVE`) name.
-    pub fn from_word(word: &str) -> Option<Self> {
-        match word.strip_prefix("PAIRING_STATE_").unwrap_or(word) {
-            "ACTIVE" => Some(Self::Active),
-            "SUSPENDED" => Some(Self::Suspended),
-            "ENDED" => Some(Self::Ended),
-            _ => None,
-        }
-    }
-
-    /// The number stored and sent.
-    pub fn number(self) -> i32 {
-        self as i32
-    }
-
     /// The state after `step`.
     ///
     /// # Errors
@@ -319,42 +243,34 @@ impl PairingFilter {
     /// # Errors
     /// INVALID_ARGUMENT on `filter` naming the condition at fault.
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let conditions = filter::parse(text)?;
-        filter::reject_repeats(&conditions)?;
-        let mut query = Self::default();
-        for c in &conditions {
+        filter::read(text, |query: &mut Self, c| {
             match c.field.as_str() {
                 "program" => {
-                    equals_only(c)?;
-                    query.program_id = Some(
-                        name::parse_id("filter", "programs", &c.value)
-                            .map_err(|_| c.error("expects a name like \"programs/1\""))?,
-                    );
+                    c.equals_only()?;
+                    query.program_id = Some(c.id_in("programs")?);
                 }
                 "supporting_region" => query.supporting = Some(region_match(c)?),
                 "supported_region" => query.supported = Some(region_match(c)?),
                 "state" => {
-                    equals_only(c)?;
-                    query.state = Some(
-                        PairingState::from_word(&c.value)
-                            .ok_or_else(|| c.error("expects ACTIVE, SUSPENDED or ENDED"))?,
-                    );
+                    c.equals_only()?;
+                    query.state = Some(c.word()?);
                 }
                 "level" => {
-                    equals_only(c)?;
-                    query.level = Some(RegionLevel::from_word(&c.value).ok_or_else(|| {
-                        c.error("expects PROVINCE, PREFECTURE, COUNTY or TOWNSHIP")
-                    })?);
+                    c.equals_only()?;
+                    query.level = Some(c.word()?);
                 }
                 _ => {
-                    return Err(c.error(
-                        "is not a filter field; use program, supporting_region, \
-                         supported_region, state or level",
-                    ));
+                    return Err(c.not_a_field(&[
+                        "program",
+                        "supporting_region",
+                        "supported_region",
+                        "state",
+                        "level",
+                    ]));
                 }
             }
-        }
-        Ok(query)
+            Ok(())
+        })
     }
 }
 
@@ -389,18 +305,6 @@ pub const OUTPUT_ONLY: &[&str] = &[
 mod tests {
     use super::*;
 
-    fn path(codes: &[&str]) -> RegionPath {
-        codes
-            .iter()
-            .fold(None, |parent: Option<RegionPath>, code| {
-                Some(RegionPath::child_of(
-                    parent.as_ref(),
-                    &RegionCode::from_stored((*code).to_owned()),
-                ))
-            })
-            .unwrap()
-    }
-
     fn period(start: &str, end: &str) -> Period {
         Period::parse("", start, end).unwrap()
     }
@@ -408,8 +312,8 @@ mod tests {
     fn placement(supporting: &[&str], supported: &[&str], p: Period) -> Placement {
         Placement {
             program_id: 1,
-            supporting: path(supporting),
-            supported: path(supported),
+            supporting: RegionPath::through(supporting),
+            supported: RegionPath::through(supported),
             period: p,
         }
     }

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    filter::{self, equals_only},
+    filter, list,
     money::{Amount, MoneyFields},
     pairing::CooperationField,
     period::{Period, format_date, parse_date},
@@ -16,22 +16,23 @@ use super::{
 };
 use crate::error::Error;
 
-/// The lifecycle of a project.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProjectState {
-    /// Proposed, awaiting approval.
-    Proposed = 1,
-    /// Approved: funds may be allocated.
-    Approved = 2,
-    /// Under way: funds may be allocated and disbursed.
-    InProgress = 3,
-    /// Done, awaiting acceptance.
-    Completed = 4,
-    /// Accepted (验收). Final.
-    Accepted = 5,
-    /// Cancelled. Final.
-    Cancelled = 6,
-}
+numbered!(
+    /// The lifecycle of a project.
+    ProjectState, "PROJECT_STATE_", {
+        /// Proposed, awaiting approval.
+        Proposed = 1, "PROPOSED";
+        /// Approved: funds may be allocated.
+        Approved = 2, "APPROVED";
+        /// Under way: funds may be allocated and disbursed.
+        InProgress = 3, "IN_PROGRESS";
+        /// Done, awaiting acceptance.
+        Completed = 4, "COMPLETED";
+        /// Accepted (验收). Final.
+        Accepted = 5, "ACCEPTED";
+        /// Cancelled. Final.
+        Cancelled = 6, "CANCELLED";
+    }
+);
 
 /// A step of the project lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,43 +56,6 @@ impl fmt::Display for ProjectState {
 }
 
 impl ProjectState {
-    const ALL: [ProjectState; 6] = [
-        Self::Proposed,
-        Self::Approved,
-        Self::InProgress,
-        Self::Completed,
-        Self::Accepted,
-        Self::Cancelled,
-    ];
-
-    /// The state with this number.
-    pub fn from_number(n: i32) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.number() == n)
-    }
-
-    /// The state by its short (`APPROVED`) or enum (`PROJECT_STATE_APPROVED`) name.
-    pub fn from_word(word: &str) -> Option<Self> {
-        let word = word.strip_prefix("PROJECT_STATE_").unwrap_or(word);
-        Self::ALL.into_iter().find(|s| s.word() == word)
-    }
-
-    /// The short name.
-    pub fn word(self) -> &'static str {
-        match self {
-            Self::Proposed => "PROPOSED",
-            Self::Approved => "APPROVED",
-            Self::InProgress => "IN_PROGRESS",
-            Self::Completed => "COMPLETED",
-            Self::Accepted => "ACCEPTED",
-            Self::Cancelled => "CANCELLED",
-        }
-    }
-
-    /// The number stored and sent.
-    pub fn number(self) -> i32 {
-        self as i32
-    }
-
     /// True once the project can no longer change: accepted or cancelled.
     pub fn is_final(self) -> bool {
         matches!(self, Self::Accepted | Self::Cancelled)
@@ -141,38 +105,31 @@ impl Milestone {
     /// # Errors
     /// INVALID_ARGUMENT naming every bad field.
     pub fn parse_list(field: &str, items: &[(&str, &str, &str)]) -> Result<Vec<Self>, Error> {
-        if items.len() > MAX_MILESTONES {
-            return Err(Error::invalid(
-                field,
-                format!("may list at most {MAX_MILESTONES} milestones"),
-            ));
-        }
-        let mut checks = Vec::new();
-        let mut milestones = Vec::with_capacity(items.len());
-        for (i, (title, due, done)) in items.iter().enumerate() {
-            let at = format!("{field}[{i}]");
-            let title_ok = text::check(&format!("{at}.title"), title, 200, true);
-            let due = parse_date(&format!("{at}.due_date"), due);
-            let done = match *done {
-                "" => Ok(None),
-                text => parse_date(&format!("{at}.done_date"), text).map(Some),
-            };
-            checks.extend([Error::of(&title_ok), Error::of(&due), Error::of(&done)]);
-            if let (Ok(()), Ok(due_date), Ok(done_date)) = (title_ok, due, done) {
-                milestones.push(Self {
+        list::read(
+            field,
+            items,
+            MAX_MILESTONES,
+            "milestones",
+            |at, (title, due, done)| {
+                let title_ok = text::check(&format!("{at}.title"), title, 200, true);
+                let due = parse_date(&format!("{at}.due_date"), due);
+                let done = match *done {
+                    "" => Ok(None),
+                    text => parse_date(&format!("{at}.done_date"), text).map(Some),
+                };
+                Error::collect([title_ok, Error::of(&due), Error::of(&done)])?;
+                Ok(Self {
                     title: (*title).to_owned(),
-                    due_date,
-                    done_date,
-                });
-            }
-        }
-        Error::collect(checks)?;
-        Ok(milestones)
+                    due_date: due?,
+                    done_date: done?,
+                })
+            },
+        )
     }
 
     /// The stored form of a list: JSON.
     pub fn store_list(milestones: &[Self]) -> String {
-        serde_json::to_string(milestones).unwrap_or_else(|_| "[]".to_owned())
+        list::store(milestones)
     }
 
     /// A stored list.
@@ -180,8 +137,7 @@ impl Milestone {
     /// # Errors
     /// INTERNAL for stored text that is not a milestone list.
     pub fn load_list(stored: &str) -> Result<Vec<Self>, Error> {
-        serde_json::from_str(stored)
-            .map_err(|e| anyhow::anyhow!("stored milestones do not read back: {e}").into())
+        list::load(stored, "stored milestones do not read back")
     }
 
     /// The due date as the API writes it.
@@ -279,38 +235,29 @@ impl ProjectFilter {
     /// # Errors
     /// INVALID_ARGUMENT on `filter` naming the condition at fault.
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let conditions = filter::parse(text)?;
-        filter::reject_repeats(&conditions)?;
-        let mut query = Self::default();
-        for c in &conditions {
-            equals_only(c)?;
+        filter::read(text, |query: &mut Self, c| {
+            c.equals_only()?;
             match c.field.as_str() {
                 "pairing" => query.pairing_id = Some(c.id_in("pairings")?),
                 "pairing.program" => query.program_id = Some(c.id_in("programs")?),
-                "state" => {
-                    query.state = Some(ProjectState::from_word(&c.value).ok_or_else(|| {
-                        c.error(
-                            "expects PROPOSED, APPROVED, IN_PROGRESS, COMPLETED, ACCEPTED or \
-                             CANCELLED",
-                        )
-                    })?);
-                }
+                "state" => query.state = Some(c.word()?),
                 "field" => {
-                    query.field = Some(
-                        CooperationField::from_word(&c.value)
-                            .ok_or_else(|| c.error("expects a cooperation field"))?,
-                    );
+                    query.field =
+                        Some(c.parse_with(CooperationField::from_word, "a cooperation field")?);
                 }
                 "location" => query.location = Some(RegionCode::from_condition(c)?),
                 _ => {
-                    return Err(c.error(
-                        "is not a filter field; use pairing, pairing.program, state, field or \
-                         location",
-                    ));
+                    return Err(c.not_a_field(&[
+                        "pairing",
+                        "pairing.program",
+                        "state",
+                        "field",
+                        "location",
+                    ]));
                 }
             }
-        }
-        Ok(query)
+            Ok(())
+        })
     }
 }
 
@@ -502,7 +449,7 @@ mod tests {
             (Approved, Cancel, Cancelled),
             (InProgress, Cancel, Cancelled),
         ];
-        for state in ProjectState::ALL {
+        for &state in ProjectState::ALL {
             for step in [Approve, Start, Complete, Accept, Cancel] {
                 let expected = legal
                     .iter()

@@ -1,6 +1,6 @@
 //! Regions: GB/T 2260 codes, levels, and containment along the parent chain.
 
-use super::filter::{self, Condition, Operator};
+use super::filter::{self, Condition, Operator, Words};
 use crate::error::Error;
 
 /// A division code: 6 digits for provinces, prefectures and counties, 9 for townships,
@@ -77,27 +77,34 @@ pub enum RegionLevel {
 }
 
 impl RegionLevel {
+    /// Every level, from the top down.
+    pub const ALL: &'static [RegionLevel] = &[
+        Self::Province,
+        Self::Prefecture,
+        Self::County,
+        Self::Township,
+    ];
+
     /// The level with this number, if any.
     pub fn from_number(n: i32) -> Option<Self> {
-        match n {
-            1 => Some(Self::Province),
-            2 => Some(Self::Prefecture),
-            3 => Some(Self::County),
-            4 => Some(Self::Township),
-            _ => None,
-        }
+        Self::ALL.iter().copied().find(|l| l.number() == n)
     }
 
     /// The level by its short name in filters (`COUNTY`) or its enum name
     /// (`REGION_LEVEL_COUNTY`), or the lower-case name of the shipped data (`county`).
     pub fn from_word(word: &str) -> Option<Self> {
         let word = word.strip_prefix("REGION_LEVEL_").unwrap_or(word);
-        match word.to_ascii_uppercase().as_str() {
-            "PROVINCE" => Some(Self::Province),
-            "PREFECTURE" => Some(Self::Prefecture),
-            "COUNTY" => Some(Self::County),
-            "TOWNSHIP" => Some(Self::Township),
-            _ => None,
+        let word = word.to_ascii_uppercase();
+        Self::ALL.iter().copied().find(|l| l.word() == word)
+    }
+
+    /// The short name.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Province => "PROVINCE",
+            Self::Prefecture => "PREFECTURE",
+            Self::County => "COUNTY",
+            Self::Township => "TOWNSHIP",
         }
     }
 
@@ -109,6 +116,19 @@ impl RegionLevel {
     /// The level of a child of a region at this level; townships have none.
     pub fn child(self) -> Option<Self> {
         Self::from_number(self.number() + 1)
+    }
+}
+
+// Not `numbered!`: the shipped data names levels in lower case, so `from_word` ignores case.
+impl Words for RegionLevel {
+    const ALL: &'static [RegionLevel] = RegionLevel::ALL;
+
+    fn word(self) -> &'static str {
+        RegionLevel::word(self)
+    }
+
+    fn from_word(word: &str) -> Option<Self> {
+        RegionLevel::from_word(word)
     }
 }
 
@@ -127,6 +147,20 @@ impl RegionPath {
     /// Takes a path read back from storage.
     pub fn from_stored(path: String) -> Self {
         Self(path)
+    }
+
+    /// The path through `codes`, from the root down: a test's regions in one line.
+    #[cfg(test)]
+    pub(crate) fn through(codes: &[&str]) -> Self {
+        codes
+            .iter()
+            .fold(None, |parent: Option<Self>, code| {
+                Some(Self::child_of(
+                    parent.as_ref(),
+                    &RegionCode::from_stored((*code).to_owned()),
+                ))
+            })
+            .expect("a path through at least one region")
     }
 
     /// The path as text.
@@ -169,28 +203,23 @@ impl RegionFilter {
     /// # Errors
     /// INVALID_ARGUMENT on `filter` naming the condition at fault.
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let conditions = filter::parse(text)?;
-        filter::reject_repeats(&conditions)?;
-        let mut query = Self::default();
-        for c in &conditions {
-            match (c.field.as_str(), c.operator) {
-                ("level", Operator::Equals) => {
-                    query.level = Some(RegionLevel::from_word(&c.value).ok_or_else(|| {
-                        c.error("expects PROVINCE, PREFECTURE, COUNTY or TOWNSHIP")
-                    })?);
+        filter::read(text, |query: &mut Self, c| {
+            match c.field.as_str() {
+                "level" => {
+                    c.equals_only()?;
+                    query.level = Some(c.word()?);
                 }
-                ("level", _) => return Err(c.error("supports only '='")),
-                ("display_name", Operator::Equals) => {
-                    query.display_name = Some(NameMatch::Exactly(c.value.clone()));
+                "display_name" => {
+                    query.display_name = Some(match c.operator {
+                        Operator::Equals => NameMatch::Exactly(c.value.clone()),
+                        Operator::Has => NameMatch::Contains(c.value.clone()),
+                        _ => return Err(c.error("supports only '=' and ':'")),
+                    });
                 }
-                ("display_name", Operator::Has) => {
-                    query.display_name = Some(NameMatch::Contains(c.value.clone()));
-                }
-                ("display_name", _) => return Err(c.error("supports only '=' and ':'")),
-                _ => return Err(c.error("is not a filter field; use level or display_name")),
+                _ => return Err(c.not_a_field(&["level", "display_name"])),
             }
-        }
-        Ok(query)
+            Ok(())
+        })
     }
 }
 

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::{
     access::{Caller, Role},
+    list,
     region::RegionPath,
     text,
 };
@@ -228,63 +229,59 @@ impl Evidence {
     /// # Errors
     /// INVALID_ARGUMENT naming every bad item, as `{field}[i].uri` and so on.
     pub fn parse_list(field: &str, items: &[(&str, &str, &str)]) -> Result<Vec<Self>, Error> {
-        if items.len() > MAX_EVIDENCE {
-            return Err(Error::invalid(
-                field,
-                format!("may list at most {MAX_EVIDENCE} items"),
-            ));
-        }
-        let mut checks = Vec::new();
-        for (i, (uri, sha256, description)) in items.iter().enumerate() {
-            let at = format!("{field}[{i}]");
-            let uri_field = format!("{at}.uri");
-            checks.push(text::check(&uri_field, uri, 2000, true).and_then(|()| {
-                let scheme = uri.split_once("://").map(|(s, _)| s);
-                match scheme {
-                    Some(s)
-                        if !s.is_empty()
-                            && s.chars()
-                                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
-                    {
-                        Ok(())
+        list::read(
+            field,
+            items,
+            MAX_EVIDENCE,
+            "items",
+            |at, (uri, sha256, description)| {
+                let mut checks = Vec::new();
+                let uri_field = format!("{at}.uri");
+                checks.push(text::check(&uri_field, uri, 2000, true).and_then(|()| {
+                    let scheme = uri.split_once("://").map(|(s, _)| s);
+                    match scheme {
+                        Some(s)
+                            if !s.is_empty()
+                                && s.chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+                        {
+                            Ok(())
+                        }
+                        _ => Err(Error::invalid(
+                            &uri_field,
+                            "must be an absolute URI, e.g. https://…",
+                        )),
                     }
-                    _ => Err(Error::invalid(
-                        &uri_field,
-                        "must be an absolute URI, e.g. https://…",
-                    )),
+                }));
+                let hex = sha256.len() == 64
+                    && sha256
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                if !sha256.is_empty() && !hex {
+                    checks.push(Err(Error::invalid(
+                        format!("{at}.sha256"),
+                        "must be 64 lower-case hex digits",
+                    )));
                 }
-            }));
-            let hex = sha256.len() == 64
-                && sha256
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-            if !sha256.is_empty() && !hex {
-                checks.push(Err(Error::invalid(
-                    format!("{at}.sha256"),
-                    "must be 64 lower-case hex digits",
-                )));
-            }
-            checks.push(text::check(
-                &format!("{at}.description"),
-                description,
-                1000,
-                false,
-            ));
-        }
-        Error::collect(checks)?;
-        Ok(items
-            .iter()
-            .map(|(uri, sha256, description)| Self {
-                uri: (*uri).to_owned(),
-                sha256: (*sha256).to_owned(),
-                description: (*description).to_owned(),
-            })
-            .collect())
+                checks.push(text::check(
+                    &format!("{at}.description"),
+                    description,
+                    1000,
+                    false,
+                ));
+                Error::collect(checks)?;
+                Ok(Self {
+                    uri: (*uri).to_owned(),
+                    sha256: (*sha256).to_owned(),
+                    description: (*description).to_owned(),
+                })
+            },
+        )
     }
 
     /// The stored form of a list.
     pub fn store_list(items: &[Self]) -> String {
-        serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
+        list::store(items)
     }
 
     /// A stored list.
@@ -292,8 +289,7 @@ impl Evidence {
     /// # Errors
     /// INTERNAL for stored text that is not an evidence list.
     pub fn load_list(stored: &str) -> Result<Vec<Self>, Error> {
-        serde_json::from_str(stored)
-            .map_err(|e| anyhow::anyhow!("stored evidence does not read back: {e}").into())
+        list::load(stored, "stored evidence does not read back")
     }
 }
 

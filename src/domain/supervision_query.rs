@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
-    filter::{self, Condition, equals_only},
+    filter::{self, Condition},
     name,
     region::RegionCode,
     supervision::{Category, Party, Severity, State},
@@ -55,56 +55,22 @@ impl EntryFilter {
     /// # Errors
     /// INVALID_ARGUMENT on `filter` naming the condition at fault.
     pub fn parse(text: &str, purpose: Purpose) -> Result<Self, Error> {
-        let conditions = filter::parse(text)?;
-        filter::reject_repeats(&conditions)?;
-        let mut query = Self::default();
-        for c in &conditions {
-            equals_only(c)?;
+        filter::read(text, |query: &mut Self, c| {
+            c.equals_only()?;
             match (c.field.as_str(), purpose) {
-                ("state", Purpose::List) => {
-                    query.state = Some(word(
-                        c,
-                        State::from_word,
-                        "SUBMITTED, ACCEPTED, REJECTED, RECTIFYING, RESOLVED or CLOSED",
-                    )?);
-                }
-                ("party", _) => {
-                    query.party = Some(word(
-                        c,
-                        Party::from_word,
-                        "GOVERNMENT_AGENCY, AUDIT_OFFICE, LEGISLATURE, MEDIA, PUBLIC or \
-                         THIRD_PARTY_EVALUATOR",
-                    )?);
-                }
-                ("category", _) => {
-                    query.category = Some(word(
-                        c,
-                        Category::from_word,
-                        "WATER_QUALITY, POLLUTION, FUND_MISUSE, PROGRESS_DELAY, \
-                         CONSTRUCTION_QUALITY, INTEGRITY or OTHER",
-                    )?);
-                }
-                ("severity", _) => {
-                    query.severity = Some(word(
-                        c,
-                        Severity::from_word,
-                        "LOW, MEDIUM, HIGH or CRITICAL",
-                    )?);
-                }
+                ("state", Purpose::List) => query.state = Some(c.word()?),
+                ("party", _) => query.party = Some(c.word()?),
+                ("category", _) => query.category = Some(c.word()?),
+                ("severity", _) => query.severity = Some(c.word()?),
                 ("subject", _) => query.subject = Some(subject(c)?),
                 ("region", _) => query.region = Some(RegionCode::from_condition(c)?),
                 ("overdue", Purpose::List) => {
-                    query.overdue = Some(match c.value.as_str() {
-                        "true" => true,
-                        "false" => false,
-                        _ => return Err(c.error("expects true or false")),
-                    });
+                    query.overdue = Some(c.parse_with(|v| v.parse().ok(), "true or false")?);
                 }
                 (_, Purpose::List) => {
-                    return Err(c.error(
-                        "is not a filter field; use state, party, category, severity, \
-                         subject, region or overdue",
-                    ));
+                    return Err(c.not_a_field(&[
+                        "state", "party", "category", "severity", "subject", "region", "overdue",
+                    ]));
                 }
                 (_, Purpose::Watch) => {
                     return Err(c.error(
@@ -113,13 +79,9 @@ impl EntryFilter {
                     ));
                 }
             }
-        }
-        Ok(query)
+            Ok(())
+        })
     }
-}
-
-fn word<T>(c: &Condition, parse: impl Fn(&str) -> Option<T>, expected: &str) -> Result<T, Error> {
-    parse(&c.value).ok_or_else(|| c.error(format!("expects {expected}")))
 }
 
 fn subject(c: &Condition) -> Result<String, Error> {

@@ -9,7 +9,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    filter::{self, Condition, equals_only},
+    filter, list,
     pairing::CooperationField,
     period::{Period, parse_date},
     region::RegionCode,
@@ -69,35 +69,29 @@ impl Participant {
     /// # Errors
     /// INVALID_ARGUMENT naming every bad entry, as `{field}[i].display_name` and so on.
     pub fn parse_list(field: &str, items: &[(&str, &str, &str)]) -> Result<Vec<Self>, Error> {
-        if items.len() > MAX_PARTICIPANTS {
-            return Err(Error::invalid(
-                field,
-                format!("may list at most {MAX_PARTICIPANTS} people"),
-            ));
-        }
-        let mut checks = Vec::new();
-        for (i, (display_name, organization, position)) in items.iter().enumerate() {
-            let at = format!("{field}[{i}]");
-            checks.extend([
-                text::check(&format!("{at}.display_name"), display_name, 100, true),
-                text::check(&format!("{at}.organization"), organization, 200, false),
-                text::check(&format!("{at}.position"), position, 100, false),
-            ]);
-        }
-        Error::collect(checks)?;
-        Ok(items
-            .iter()
-            .map(|(display_name, organization, position)| Self {
-                display_name: (*display_name).to_owned(),
-                organization: (*organization).to_owned(),
-                position: (*position).to_owned(),
-            })
-            .collect())
+        list::read(
+            field,
+            items,
+            MAX_PARTICIPANTS,
+            "people",
+            |at, (display_name, organization, position)| {
+                Error::collect([
+                    text::check(&format!("{at}.display_name"), display_name, 100, true),
+                    text::check(&format!("{at}.organization"), organization, 200, false),
+                    text::check(&format!("{at}.position"), position, 100, false),
+                ])?;
+                Ok(Self {
+                    display_name: (*display_name).to_owned(),
+                    organization: (*organization).to_owned(),
+                    position: (*position).to_owned(),
+                })
+            },
+        )
     }
 
     /// The stored form of a list.
     pub fn store_list(people: &[Self]) -> String {
-        serde_json::to_string(people).unwrap_or_else(|_| "[]".to_owned())
+        list::store(people)
     }
 
     /// A stored list.
@@ -105,8 +99,7 @@ impl Participant {
     /// # Errors
     /// INTERNAL for stored text that is not a participant list.
     pub fn load_list(stored: &str) -> Result<Vec<Self>, Error> {
-        serde_json::from_str(stored)
-            .map_err(|e| anyhow::anyhow!("stored participants do not read back: {e}").into())
+        list::load(stored, "stored participants do not read back")
     }
 }
 
@@ -233,46 +226,26 @@ impl TalentFilter {
     /// # Errors
     /// INVALID_ARGUMENT on `filter` naming the condition at fault.
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let conditions = filter::parse(text)?;
-        filter::reject_repeats(&conditions)?;
-        let mut query = Self::default();
-        for c in &conditions {
-            equals_only(c)?;
+        filter::read(text, |query: &mut Self, c| {
+            c.equals_only()?;
             match c.field.as_str() {
                 "pairing" => query.pairing_id = Some(c.id_in("pairings")?),
-                "kind" => {
-                    query.kind = Some(TalentKind::from_word(&c.value).ok_or_else(|| {
-                        c.error(
-                            "expects CADRE_SECONDMENT, PROFESSIONAL_DISPATCH, TRAINING, \
-                             LABOR_COOPERATION, HIGH_LEVEL_VISIT or STUDY_VISIT",
-                        )
-                    })?);
+                "kind" => query.kind = Some(c.word()?),
+                "direction" => query.direction = Some(c.word()?),
+                "year" => {
+                    query.year = Some(c.parse_with(
+                        |v| v.parse().ok().filter(|y| (1..=9999).contains(y)),
+                        "a year such as 2025",
+                    )?);
                 }
-                "direction" => {
-                    query.direction = Some(
-                        Direction::from_word(&c.value)
-                            .ok_or_else(|| c.error("expects TO_SUPPORTED or TO_SUPPORTING"))?,
-                    );
-                }
-                "year" => query.year = Some(parse_year(c)?),
                 "region" => query.region = Some(RegionCode::from_condition(c)?),
                 _ => {
-                    return Err(c.error(
-                        "is not a filter field; use pairing, kind, direction, year or region",
-                    ));
+                    return Err(c.not_a_field(&["pairing", "kind", "direction", "year", "region"]));
                 }
             }
-        }
-        Ok(query)
+            Ok(())
+        })
     }
-}
-
-fn parse_year(c: &Condition) -> Result<i32, Error> {
-    c.value
-        .parse()
-        .ok()
-        .filter(|y| (1..=9999).contains(y))
-        .ok_or_else(|| c.error("expects a year such as 2025"))
 }
 
 /// The fields of an exchange that callers write, as a request sends them, not yet checked.

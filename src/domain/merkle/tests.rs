@@ -141,6 +141,18 @@ fn lookup_in(store: &Store) -> impl Fn(NodeId) -> Option<Hash> + '_ {
     |id| store.get(&id).copied()
 }
 
+/// The log the negative tests attack: the data of [`MAX`] leaves, their stored nodes, the
+/// root of every size up to [`MAX`], and for each leaf a history forked at it.
+fn attacked_log() -> (Vec<Vec<u8>>, Store, Vec<Hash>, Vec<Store>) {
+    let d = data(MAX);
+    let store = store_of(&d);
+    let roots = (0..=MAX as u64)
+        .map(|n| root(n, &lookup_in(&store)).unwrap())
+        .collect();
+    let forks = forks(&d);
+    (d, store, roots, forks)
+}
+
 /// A lookup that knows only `allowed` and records what it is asked.
 fn recording<'a>(
     store: &'a Store,
@@ -155,6 +167,20 @@ fn recording<'a>(
             None
         }
     }
+}
+
+/// Checks that `needed` is sorted and stored, and that `answer`, given a lookup that
+/// knows only those nodes, asks for exactly them.
+fn assert_asks_for(
+    store: &Store,
+    needed: &[NodeId],
+    answer: impl FnOnce(&dyn Fn(NodeId) -> Option<Hash>),
+) {
+    assert!(needed.windows(2).all(|w| w[0] < w[1]));
+    assert!(needed.iter().all(|id| store.contains_key(id)));
+    let asked = RefCell::new(BTreeSet::new());
+    answer(&recording(store, needed, &asked));
+    assert_eq!(asked.take(), needed.iter().copied().collect());
 }
 
 /// The stored-node hashes of an imaginary log of 2^64 identical leaves, in O(1) per
@@ -185,6 +211,32 @@ fn flip(hash: &Hash, bit: usize) -> Hash {
     let mut h = *hash;
     h[bit / 8 % 32] ^= 1 << (bit % 8);
     h
+}
+
+/// `proof` spoiled every way a forger might try: one bit flipped in one hash, one hash
+/// cut from either end, one of `extras` added at either end.
+fn tampered(proof: &[Hash], extras: &[Hash]) -> Vec<Vec<Hash>> {
+    let mut bad = Vec::new();
+    for k in 0..proof.len() {
+        for bit in [0, 255] {
+            let mut flipped = proof.to_vec();
+            flipped[k] = flip(&flipped[k], bit);
+            bad.push(flipped);
+        }
+    }
+    if !proof.is_empty() {
+        bad.push(proof[..proof.len() - 1].to_vec());
+        bad.push(proof[1..].to_vec());
+    }
+    for &extra in extras {
+        let mut longer = proof.to_vec();
+        longer.push(extra);
+        bad.push(longer);
+        let mut longer = vec![extra];
+        longer.extend_from_slice(proof);
+        bad.push(longer);
+    }
+    bad
 }
 
 /// Checks that `ranges` are disjoint and tile `[start, end)` exactly, in any order.
@@ -573,14 +625,10 @@ fn proofs_from_stored_subtrees_match_the_reference() {
             assert_tiles(tiles, 0, size);
             assert!(verify_inclusion(i, size, &leaf_hash(leaf_data), &p, &r));
 
-            let needed = nodes_for_inclusion(i, size);
-            assert!(needed.windows(2).all(|w| w[0] < w[1]));
-            assert!(needed.iter().all(|id| store.contains_key(id)));
-            let asked = RefCell::new(BTreeSet::new());
-            let only = recording(&store, &needed, &asked);
-            assert_eq!(inclusion_proof(i, size, &only), Some(p));
-            assert_eq!(root(size, &only), Some(r));
-            assert_eq!(asked.take(), needed.iter().copied().collect());
+            assert_asks_for(&store, &nodes_for_inclusion(i, size), |only| {
+                assert_eq!(inclusion_proof(i, size, &only), Some(p));
+                assert_eq!(root(size, &only), Some(r));
+            });
         }
 
         for (first, &first_root) in roots.iter().enumerate().skip(1) {
@@ -601,15 +649,11 @@ fn proofs_from_stored_subtrees_match_the_reference() {
                 "{first} -> {n}"
             );
 
-            let needed = nodes_for_consistency(f, size);
-            assert!(needed.windows(2).all(|w| w[0] < w[1]));
-            assert!(needed.iter().all(|id| store.contains_key(id)));
-            let asked = RefCell::new(BTreeSet::new());
-            let only = recording(&store, &needed, &asked);
-            assert_eq!(consistency_proof(f, size, &only), Some(p));
-            assert_eq!(root(f, &only), Some(first_root));
-            assert_eq!(root(size, &only), Some(r));
-            assert_eq!(asked.take(), needed.iter().copied().collect());
+            assert_asks_for(&store, &nodes_for_consistency(f, size), |only| {
+                assert_eq!(consistency_proof(f, size, &only), Some(p));
+                assert_eq!(root(f, &only), Some(first_root));
+                assert_eq!(root(size, &only), Some(r));
+            });
         }
     }
     // Proofs for older sizes are unchanged by later appends.
@@ -627,14 +671,9 @@ fn proofs_from_stored_subtrees_match_the_reference() {
 
 #[test]
 fn bad_inclusion_proofs_are_rejected() {
-    let d = data(MAX);
-    let store = store_of(&d);
+    let (d, store, roots, forks) = attacked_log();
     let lookup = lookup_in(&store);
-    let roots: Vec<Hash> = (0..=MAX as u64)
-        .map(|n| root(n, &lookup).unwrap())
-        .collect();
     let junk = leaf_hash(b"junk");
-    let forks = forks(&d);
     for n in negative_sizes() {
         let size = n as u64;
         let r = roots[n];
@@ -644,13 +683,9 @@ fn bad_inclusion_proofs_are_rejected() {
             let p = inclusion_proof(i, size, &lookup).unwrap();
             assert!(verify_inclusion(i, size, &leaf, &p, &r));
 
-            // One bit flipped in one hash.
-            for k in 0..p.len() {
-                for bit in [0, 255] {
-                    let mut bad = p.clone();
-                    bad[k] = flip(&bad[k], bit);
-                    assert!(!verify_inclusion(i, size, &leaf, &bad, &r));
-                }
+            // Flipped, truncated, extended or padded.
+            for bad in tampered(&p, &[junk, r, leaf]) {
+                assert!(!verify_inclusion(i, size, &leaf, &bad, &r));
             }
             // Wrong leaf, wrong root.
             assert!(!verify_inclusion(i, size, &junk, &p, &r));
@@ -669,19 +704,6 @@ fn bad_inclusion_proofs_are_rejected() {
                 if other != i {
                     assert!(!verify_inclusion(other, size, &leaf, &p, &r));
                 }
-            }
-            // Truncated, extended or padded.
-            if !p.is_empty() {
-                assert!(!verify_inclusion(i, size, &leaf, &p[..p.len() - 1], &r));
-                assert!(!verify_inclusion(i, size, &leaf, &p[1..], &r));
-            }
-            for extra in [junk, r, leaf] {
-                let mut longer = p.clone();
-                longer.push(extra);
-                assert!(!verify_inclusion(i, size, &leaf, &longer, &r));
-                let mut longer = vec![extra];
-                longer.extend_from_slice(&p);
-                assert!(!verify_inclusion(i, size, &leaf, &longer, &r));
             }
             // Wrong size, claimed with that size's genuine root: always rejected.
             // Claimed with this tree's root: accepted exactly when the path has the
@@ -754,14 +776,9 @@ fn bad_inclusion_proofs_are_rejected() {
 
 #[test]
 fn bad_consistency_proofs_are_rejected() {
-    let d = data(MAX);
-    let store = store_of(&d);
+    let (_, store, roots, forks) = attacked_log();
     let lookup = lookup_in(&store);
-    let roots: Vec<Hash> = (0..=MAX as u64)
-        .map(|n| root(n, &lookup).unwrap())
-        .collect();
     let junk = leaf_hash(b"junk");
-    let forks = forks(&d);
     let mut genuine = HashMap::new();
     for second in 1..=MAX as u64 {
         for first in 1..=second {
@@ -787,31 +804,16 @@ fn bad_consistency_proofs_are_rejected() {
                 continue;
             }
 
-            // One bit flipped in one hash.
-            for k in 0..p.len() {
-                for bit in [0, 255] {
-                    let mut bad = p.clone();
-                    bad[k] = flip(&bad[k], bit);
-                    assert!(!verify_consistency(f, s, &r1, &r2, &bad));
-                }
+            // Flipped, empty, truncated, extended or padded.
+            for bad in tampered(&p, &[junk, r1, r2, p[0]]) {
+                assert!(!verify_consistency(f, s, &r1, &r2, &bad));
             }
+            assert!(!verify_consistency(f, s, &r1, &r2, &[]));
             // Wrong or swapped roots.
             assert!(!verify_consistency(f, s, &flip(&r1, 1), &r2, &p));
             assert!(!verify_consistency(f, s, &r1, &flip(&r2, 1), &p));
             assert!(!verify_consistency(f, s, &r2, &r1, &p));
             assert!(!verify_consistency(f, s, &r1, &r1, &p));
-            // Empty, truncated, extended or padded.
-            assert!(!verify_consistency(f, s, &r1, &r2, &[]));
-            assert!(!verify_consistency(f, s, &r1, &r2, &p[..p.len() - 1]));
-            assert!(!verify_consistency(f, s, &r1, &r2, &p[1..]));
-            for extra in [junk, r1, r2, p[0]] {
-                let mut longer = p.clone();
-                longer.push(extra);
-                assert!(!verify_consistency(f, s, &r1, &r2, &longer));
-                let mut longer = vec![extra];
-                longer.extend_from_slice(&p);
-                assert!(!verify_consistency(f, s, &r1, &r2, &longer));
-            }
             // Forked histories: one leaf changed in the first tree (and so in the
             // second), or only in the second tree's new part.
             for changed in [0, first - 1, second - 1, (first + second) / 2] {
