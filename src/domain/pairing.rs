@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::{
+    Numbered,
     filter::{self, Condition, Operator, equals_only},
     name,
     period::Period,
@@ -13,6 +14,7 @@ use crate::error::Error;
 
 /// A field of cooperation; the numbers are those of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i16)]
 pub enum CooperationField {
     /// 财政.
     Fiscal = 1,
@@ -126,8 +128,17 @@ impl CooperationField {
     }
 }
 
+impl Numbered for CooperationField {
+    const ALL: &'static [Self] = &Self::ALL;
+
+    fn to_i16(self) -> i16 {
+        self as i16
+    }
+}
+
 /// The lifecycle of a pairing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i16)]
 pub enum PairingState {
     /// In force.
     Active = 1,
@@ -135,6 +146,14 @@ pub enum PairingState {
     Suspended = 2,
     /// Finished for good.
     Ended = 3,
+}
+
+impl Numbered for PairingState {
+    const ALL: &'static [Self] = &[Self::Active, Self::Suspended, Self::Ended];
+
+    fn to_i16(self) -> i16 {
+        self as i16
+    }
 }
 
 /// A step of the pairing lifecycle.

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::{
+    Numbered,
     filter::{self, equals_only},
     money::{Amount, MoneyFields},
     pairing::CooperationField,
@@ -18,6 +19,7 @@ use crate::error::Error;
 
 /// The lifecycle of a project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(i16)]
 pub enum ProjectState {
     /// Proposed, awaiting approval.
     Proposed = 1,
@@ -31,6 +33,14 @@ pub enum ProjectState {
     Accepted = 5,
     /// Cancelled. Final.
     Cancelled = 6,
+}
+
+impl Numbered for ProjectState {
+    const ALL: &'static [Self] = &Self::ALL;
+
+    fn to_i16(self) -> i16 {
+        self as i16
+    }
 }
 
 /// A step of the project lifecycle.
