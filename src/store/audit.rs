@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     domain::{
+        access::Role,
         audit::{Actor, AuditEvent},
         checkpoint::{AuditKey, Checkpoint, verify_signed},
         merkle::{self, Hash, NodeId},
@@ -602,7 +603,7 @@ pub fn event_of(row: audit_event::Model) -> AuditEvent {
         actor: Actor {
             token_id: row.actor_token_id,
             label: row.actor_label,
-            role: row.actor_role.map(i32::from),
+            role: row.actor_role.map(Role::number),
         },
         method: row.method,
         resource: row.resource,
