@@ -262,7 +262,7 @@ async fn seed_events(store: &Store, events: u64) -> Result<()> {
     let actor = duikou::domain::audit::Actor {
         token_id: Some(1),
         label: "load bench".to_owned(),
-        role: Some(Role::Admin as i32),
+        role: Some(Role::Admin),
     };
     let mut next = 1;
     while next <= events {

@@ -246,7 +246,7 @@ fn row(event: AuditEvent) -> serde_json::Value {
         event.seq,
         event.actor.token_id,
         event.actor.label,
-        event.actor.role,
+        event.actor.role.map(Role::number),
         event.method,
         event.resource,
         event.request_id,
@@ -603,7 +603,7 @@ pub fn event_of(row: audit_event::Model) -> AuditEvent {
         actor: Actor {
             token_id: row.actor_token_id,
             label: row.actor_label,
-            role: row.actor_role.map(Role::number),
+            role: row.actor_role,
         },
         method: row.method,
         resource: row.resource,
