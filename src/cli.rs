@@ -249,7 +249,7 @@ async fn run_token(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
                 let Some(last) = rows.last() else { break };
                 after = Some(last.id);
                 for row in &rows {
-                    let role = Role::from_number(i32::from(row.role)).map_or("?", Role::word);
+                    let role = row.role.word();
                     let scope = if row.scopes.is_empty() {
                         "everywhere"
                     } else {

@@ -18,7 +18,7 @@ use duikou::{
         pairing::CooperationField,
         period::Period,
         program::ProgramDraft,
-        region::RegionCode,
+        region::{RegionCode, RegionLevel},
     },
     error::Error,
     store::{
@@ -262,7 +262,7 @@ async fn seed_events(store: &Store, events: u64) -> Result<()> {
     let actor = duikou::domain::audit::Actor {
         token_id: Some(1),
         label: "load bench".to_owned(),
-        role: Some(Role::Admin as i32),
+        role: Some(Role::Admin),
     };
     let mut next = 1;
     while next <= events {
@@ -393,7 +393,7 @@ pub async fn cost(config: &BenchConfig) -> Result<serde_json::Value> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let townships = |prefix: &'static str| {
         region::Entity::find()
-            .filter(region::Column::Level.eq(4))
+            .filter(region::Column::Level.eq(RegionLevel::Township))
             .filter(region::Column::Path.starts_with(prefix))
             .all(store.db())
     };

@@ -17,6 +17,7 @@ use duikou::{
         audit::Call,
         ledger::{Entry, Instrument, Kind, LineDraft, Source},
         money::Amount,
+        region::RegionLevel,
     },
     error::Error,
     proto::v1::{
@@ -109,7 +110,7 @@ async fn open_books(store: &Store, channel: &Authed) -> Result<Books> {
     let mut funds_api = FundServiceClient::new(channel.clone());
     let townships = |prefix: &'static str| {
         region::Entity::find()
-            .filter(region::Column::Level.eq(4))
+            .filter(region::Column::Level.eq(RegionLevel::Township))
             .filter(region::Column::Path.starts_with(prefix))
             .order_by_asc(region::Column::Code)
             .all(store.db())

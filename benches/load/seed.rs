@@ -10,6 +10,7 @@ use std::sync::{
 use anyhow::{Context, Result, ensure};
 use chrono::{NaiveDate, Utc};
 use duikou::{
+    domain::{pairing::PairingState, region::RegionLevel},
     proto::v1::Pairing,
     store::{
         Store,
@@ -33,9 +34,6 @@ const CREATE_OFFSET: usize = 1_000;
 const PERIOD: (&str, &str) = ("2021-01-01", "2035-12-31");
 /// Beijing's code-path prefix: supporting regions come from inside it.
 const BEIJING: &str = "/110000/";
-/// Region level numbers.
-const COUNTY: i16 = 3;
-const TOWNSHIP: i16 = 4;
 
 /// What the seed left behind for the workloads.
 pub struct Seed {
@@ -61,11 +59,14 @@ pub async fn seed_pairings(store: &Store) -> Result<Seed> {
         .context("reading regions")?;
     let supporting: Vec<&region::Model> = regions
         .iter()
-        .filter(|r| r.path.starts_with(BEIJING) && (r.level == COUNTY || r.level == TOWNSHIP))
+        .filter(|r| {
+            r.path.starts_with(BEIJING)
+                && matches!(r.level, RegionLevel::County | RegionLevel::Township)
+        })
         .collect();
     let supported: Vec<&region::Model> = regions
         .iter()
-        .filter(|r| !r.path.starts_with(BEIJING) && r.level == TOWNSHIP)
+        .filter(|r| !r.path.starts_with(BEIJING) && r.level == RegionLevel::Township)
         .collect();
     ensure!(!supporting.is_empty(), "no Beijing counties or townships");
     let needed = SEED_PAIRINGS.div_ceil(supporting.len());
@@ -117,7 +118,7 @@ pub async fn seed_pairings(store: &Store) -> Result<Seed> {
                     fields: Set("1,4".to_owned()),
                     period_start: Set(start),
                     period_end: Set(end),
-                    state: Set(1),
+                    state: Set(PairingState::Active),
                     display_name: Set(format!("{} — {}", a.display_name, b.display_name)),
                     create_time: Set(now),
                     update_time: Set(now),

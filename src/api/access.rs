@@ -36,7 +36,7 @@ impl Access {
 pub fn to_proto(row: TokenRow) -> AccessToken {
     AccessToken {
         name: name::format_id("accessTokens", row.id),
-        role: i32::from(row.role),
+        role: row.role.number(),
         label: row.label,
         scopes: row
             .scopes

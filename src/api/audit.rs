@@ -7,6 +7,7 @@ use super::{authz, timestamp};
 use crate::{
     app::audit::SignCheckpoint,
     domain::{
+        access::Role,
         audit::{AuditEvent as Event, AuditFilter, Call},
         checkpoint::{AuditKey, Checkpoint as Signed},
         merkle,
@@ -42,7 +43,7 @@ fn event_to_proto(event: Event) -> AuditEvent {
         time: Some(timestamp(event.time)),
         actor_token_id: event.actor.token_id.unwrap_or_default(),
         actor_label: event.actor.label,
-        actor_role: event.actor.role.unwrap_or_default(),
+        actor_role: event.actor.role.map_or(0, Role::number),
         method: event.method,
         resource: event.resource,
         request_id: event.request_id,

@@ -310,7 +310,7 @@ pub async fn authorize(
                 )
             })?;
             let row = tokens.row(store, bearer.token_id).await?;
-            match token::authenticate(row.as_ref(), &bearer)? {
+            match token::authenticate(row.as_ref(), &bearer) {
                 Ok(caller) => Some(caller),
                 Err(Refusal::Unknown) => {
                     return Err(unauthenticated("TOKEN_UNKNOWN", "the token is not valid"));

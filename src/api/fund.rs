@@ -19,7 +19,6 @@ use crate::{
         money::{Balance, Sum},
         name,
         page::Page,
-        pairing::CooperationField,
         period::{format_date, parse_date},
         text,
     },
@@ -71,13 +70,13 @@ fn line_to_proto(view: &LineView) -> FundTransaction {
     };
     FundTransaction {
         name: name::format_id("fundTransactions", row.id),
-        kind: i32::from(row.kind),
+        kind: row.kind.number(),
         pairing: name::format_id("pairings", row.pairing_id),
         project: name_of("projects", row.project_id),
         fiscal_year: row.fiscal_year,
         amount: Some(money(Balance(row.amount_fen))),
-        source: i32::from(row.source),
-        instrument: i32::from(row.instrument),
+        source: row.source.number(),
+        instrument: row.instrument.number(),
         payee: row.payee.clone(),
         value_date: format_date(row.value_date),
         memo: row.memo.clone(),
@@ -335,18 +334,22 @@ impl FundService for Funds {
             _ => fund::totals(db, &req.scope, req.fiscal_year).await?,
         };
         let mut all = Sums::default();
-        let mut by_source: BTreeMap<i16, Sums> = BTreeMap::new();
-        let mut by_instrument: BTreeMap<i16, Sums> = BTreeMap::new();
-        let mut by_field: BTreeMap<i16, Sums> = BTreeMap::new();
+        // Each breakdown by the API number of its key, in that order.
+        let mut by_source: BTreeMap<i32, Sums> = BTreeMap::new();
+        let mut by_instrument: BTreeMap<i32, Sums> = BTreeMap::new();
+        let mut by_field: BTreeMap<i32, Sums> = BTreeMap::new();
         for row in &rows {
             all.add(&row.sums);
-            by_source.entry(row.source).or_default().add(&row.sums);
-            by_instrument
-                .entry(row.instrument)
+            by_source
+                .entry(row.source.number())
                 .or_default()
                 .add(&row.sums);
-            if CooperationField::from_number(i32::from(row.field)).is_some() {
-                by_field.entry(row.field).or_default().add(&row.sums);
+            by_instrument
+                .entry(row.instrument.number())
+                .or_default()
+                .add(&row.sums);
+            if let Some(field) = row.field {
+                by_field.entry(field.number()).or_default().add(&row.sums);
             }
         }
         let (available, rate_base) = match scope {
@@ -362,10 +365,10 @@ impl FundService for Funds {
         } else {
             all.disbursed.0 as f64 / rate_base.0 as f64
         };
-        let breakdown = |sums: BTreeMap<i16, Sums>| {
+        let breakdown = |sums: BTreeMap<i32, Sums>| {
             sums.into_iter()
                 .filter(|(_, s)| !s.is_zero())
-                .map(|(key, s)| Ok((i32::from(key), Some(totals(s)?))))
+                .map(|(key, s)| Ok((key, Some(totals(s)?))))
                 .collect::<Result<Vec<_>, Error>>()
         };
         Ok(Response::new(FundSummary {

@@ -67,14 +67,14 @@ pub(crate) fn pairing_to_proto(row: PairingRow) -> Pairing {
             .parent_id
             .map(|p| name::format_id("pairings", p))
             .unwrap_or_default(),
-        level: i32::from(row.level),
+        level: row.level.number(),
         fields: CooperationField::load_list(&row.fields)
             .into_iter()
             .map(CooperationField::number)
             .collect(),
         period_start: format_date(row.period_start),
         period_end: format_date(row.period_end),
-        state: i32::from(row.state),
+        state: row.state.number(),
         display_name: row.display_name,
         create_time: Some(timestamp(row.create_time)),
         update_time: Some(timestamp(row.update_time)),
@@ -250,7 +250,7 @@ impl PairingService for Pairings {
             supporting: self.region_condition(filter.supporting).await?,
             supported: self.region_condition(filter.supported).await?,
             state: filter.state,
-            level: filter.level.map(|l| l.number() as i16),
+            level: filter.level,
             show_deleted: req.show_deleted,
             descending,
         };

@@ -42,7 +42,7 @@ pub(crate) fn to_proto(row: RegionRow) -> Region {
         name: format!("regions/{}", row.code),
         code: row.code,
         display_name: row.display_name,
-        level: i32::from(row.level),
+        level: row.level.number(),
         parent: row
             .parent_code
             .map(|p| format!("regions/{p}"))

@@ -77,9 +77,9 @@ fn to_proto(row: TalentRow, people: bool) -> TalentExchange {
     TalentExchange {
         name: name::format_id("talentExchanges", row.id),
         pairing: name::format_id("pairings", row.pairing_id),
-        kind: i32::from(row.kind),
-        direction: i32::from(row.direction),
-        field: i32::from(row.field),
+        kind: row.kind.number(),
+        direction: row.direction.number(),
+        field: row.field.number(),
         headcount: row.headcount,
         start_date: format_date(row.start_date),
         end_date: row.end_date.map(format_date).unwrap_or_default(),
@@ -343,7 +343,7 @@ impl TalentExchangeService for Talents {
                 t.person_days += person_days;
             };
             add(&mut all);
-            let kind = i32::from(kind);
+            let kind = kind.number();
             match by_kind.iter_mut().find(|k| k.kind == kind) {
                 Some(k) => add(k.totals.get_or_insert_with(TalentTotals::default)),
                 None => {
@@ -355,7 +355,7 @@ impl TalentExchangeService for Talents {
                     });
                 }
             }
-            let direction = i32::from(direction);
+            let direction = direction.number();
             match by_direction.iter_mut().find(|d| d.direction == direction) {
                 Some(d) => add(d.totals.get_or_insert_with(TalentTotals::default)),
                 None => {

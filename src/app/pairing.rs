@@ -10,7 +10,7 @@ use crate::{
     domain::{
         access::{Caller, outside_scope, require_scope, unrestricted},
         name,
-        pairing::{self as rules, CooperationField, PairingState, Placement, Transition},
+        pairing::{self as rules, CooperationField, Placement, Transition},
         period::{self, Period, format_date},
         region::{RegionCode, RegionPath},
         revision::check_etag,
@@ -287,11 +287,8 @@ impl Change for StepPairing {
 
     async fn apply(&self, tx: &mut Tx<'_>) -> Result<PairingRow, Error> {
         let current = live_for_update(tx, self.id, &self.etag).await?;
-        let state = PairingState::from_number(i32::from(current.state)).ok_or_else(|| {
-            anyhow::anyhow!("pairing {} has unknown state {}", self.id, current.state)
-        })?;
         let change = PairingChange {
-            state: Some(state.apply(self.step)?),
+            state: Some(current.state.apply(self.step)?),
             ..Default::default()
         };
         save(tx, &current, change).await

@@ -14,8 +14,7 @@ use crate::{
         pairing::{CooperationField, PairingState},
         period::{self, format_date},
         project::{
-            self as rules, Milestone, PairingFrame, ProjectDraft, ProjectFields, ProjectPatch,
-            ProjectState, Step,
+            self as rules, Milestone, PairingFrame, ProjectDraft, ProjectFields, ProjectPatch, Step,
         },
         region::{RegionCode, RegionPath},
         revision::check_etag,
@@ -83,7 +82,7 @@ impl Create for CreateProject {
                 format!("{} is deleted", name::format_id("pairings", pairing_id)),
             ));
         }
-        if pairing.state != PairingState::Active.number() as i16 {
+        if pairing.state != PairingState::Active {
             return Err(Error::precondition(
                 "PAIRING_NOT_ACTIVE",
                 "projects may be proposed only under an active pairing",
@@ -144,7 +143,7 @@ impl Change for UpdateProject {
     async fn apply(&self, tx: &mut Tx<'_>) -> Result<FundedProject, Error> {
         let id = self.id;
         let (current, pairing) = for_update(tx, id, &self.etag).await?;
-        let state = state_of(&current)?;
+        let state = current.state;
         if state.is_final() {
             return Err(Error::FailedPrecondition {
                 reason: "PROJECT_CLOSED",
@@ -154,8 +153,7 @@ impl Change for UpdateProject {
         }
         let draft = self.patch.apply(fields_of(&current)?)?;
         let location = location_row(tx, &draft.location).await?;
-        let field = CooperationField::from_number(i32::from(current.field))
-            .ok_or_else(|| anyhow::anyhow!("project {id} has an unknown field"))?;
+        let field = current.field;
         let mut frame = frame_of(&pairing)?;
         // The pairing's fields may have changed since; the project's stays.
         frame.fields.push(field);
@@ -211,7 +209,7 @@ impl Change for StepProject {
     async fn apply(&self, tx: &mut Tx<'_>) -> Result<FundedProject, Error> {
         let (current, _) = for_update(tx, self.id, &self.etag).await?;
         let change = ProjectChange {
-            state: Some(state_of(&current)?.apply(self.step)?),
+            state: Some(current.state.apply(self.step)?),
             progress_percent: (self.step == Step::Complete).then_some(100),
             cancel_reason: self.reason.clone(),
             ..Default::default()
@@ -273,11 +271,6 @@ async fn for_update(
         pairing_in_reach(tx, row.pairing_id, || pairing_not_found(row.pairing_id)).await?;
     check_etag(sent_etag, row.revision)?;
     Ok((row, pairing))
-}
-
-fn state_of(row: &ProjectRow) -> Result<ProjectState, Error> {
-    ProjectState::from_number(i32::from(row.state))
-        .ok_or_else(|| anyhow::anyhow!("project {} has unknown state {}", row.id, row.state).into())
 }
 
 /// The fields of a stored project as a request would send them, for an update to write

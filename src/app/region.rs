@@ -33,11 +33,9 @@ impl Change for CreateRegion {
         };
         let level = match &parent {
             None => RegionLevel::Province,
-            Some(p) => RegionLevel::from_number(i32::from(p.level))
-                .and_then(RegionLevel::child)
-                .ok_or_else(|| {
-                    Error::invalid("region.parent", "a township cannot have children")
-                })?,
+            Some(p) => p.level.child().ok_or_else(|| {
+                Error::invalid("region.parent", "a township cannot have children")
+            })?,
         };
         let row = region::insert(
             tx.db(),

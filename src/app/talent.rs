@@ -264,9 +264,9 @@ async fn for_update(tx: &Tx<'_>, id: i64) -> Result<(TalentRow, PairingRow), Err
 /// over.
 fn fields_of(row: &TalentRow) -> TalentFields {
     TalentFields {
-        kind: i32::from(row.kind),
-        direction: i32::from(row.direction),
-        field: i32::from(row.field),
+        kind: row.kind.number(),
+        direction: row.direction.number(),
+        field: row.field.number(),
         headcount: row.headcount,
         start_date: format_date(row.start_date),
         end_date: row.end_date.map(format_date).unwrap_or_default(),

@@ -3,11 +3,12 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::region::RegionPath;
+use super::{Numbered, region::RegionPath};
 use crate::error::Error;
 
 /// What a caller may do; the numbers are those stored and sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(i16)]
 pub enum Role {
     /// Everything, including tokens and regions.
     Admin = 1,
@@ -63,6 +64,14 @@ impl Role {
             Self::Supervisor => "SUPERVISOR",
             Self::Auditor => "AUDITOR",
         }
+    }
+}
+
+impl Numbered for Role {
+    const ALL: &'static [Self] = &Self::ALL;
+
+    fn to_i16(self) -> i16 {
+        self as i16
     }
 }
 

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 
-use super::access::Caller;
+use super::access::{Caller, Role};
 use crate::error::Error;
 
 /// Who made a change.
@@ -12,8 +12,8 @@ pub struct Actor {
     pub token_id: Option<i64>,
     /// The token's label, or "command line".
     pub label: String,
-    /// The token's role number; none for the command line.
-    pub role: Option<i32>,
+    /// The token's role; none for the command line.
+    pub role: Option<Role>,
 }
 
 impl Actor {
@@ -22,7 +22,7 @@ impl Actor {
         Self {
             token_id: Some(caller.token_id),
             label: caller.label.clone(),
-            role: Some(caller.role.number()),
+            role: Some(caller.role),
         }
     }
 
@@ -169,7 +169,10 @@ impl AuditEvent {
                 .map(|id| id.to_string())
                 .unwrap_or_default(),
             self.actor.label.clone(),
-            self.actor.role.map(|r| r.to_string()).unwrap_or_default(),
+            self.actor
+                .role
+                .map(|r| r.number().to_string())
+                .unwrap_or_default(),
             self.method.clone(),
             self.resource.clone(),
             self.request_id.clone(),

@@ -16,12 +16,30 @@
 //! Requests become these values through constructors that reject bad input, so code past
 //! the edge never checks again.
 
+/// An enum of the API whose values are numbered: the numbers those sent and stored. Each
+/// such enum is `#[repr(i16)]`, so every number fits in 16 bits (the compiler refuses one
+/// that does not), and code outside the domain can carry the values without a cast that
+/// could truncate.
+pub trait Numbered: Copy + 'static {
+    /// Every value.
+    const ALL: &'static [Self];
+
+    /// The value's number.
+    fn to_i16(self) -> i16;
+
+    /// The value with number `n`, if any.
+    fn from_i16(n: i16) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.to_i16() == n)
+    }
+}
+
 /// An API enum in the domain: its numbers, its short words (filters, messages) and the
 /// lookups between them; a filter reads it by word ([`filter::Words`]).
 macro_rules! numbered {
     ($(#[$doc:meta])* $name:ident, $prefix:literal, { $($(#[$vdoc:meta])* $variant:ident = $n:literal, $word:literal;)+ }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(i16)]
         pub enum $name {
             $($(#[$vdoc])* $variant = $n,)+
         }
@@ -65,6 +83,14 @@ macro_rules! numbered {
                 $name::from_word(word)
             }
         }
+
+        impl $crate::domain::Numbered for $name {
+            const ALL: &'static [Self] = Self::ALL;
+
+            fn to_i16(self) -> i16 {
+                self as i16
+            }
+        }
     };
 }
 
@@ -90,3 +116,49 @@ pub mod supervision;
 pub mod supervision_query;
 pub mod talent;
 pub mod text;
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Debug;
+
+    use super::{
+        Numbered, access::Role, ledger, pairing, project::ProjectState, region::RegionLevel, talent,
+    };
+
+    /// Checks that `T`'s numbers as [`Numbered`] are those of its own `number` and
+    /// `from_number`, and that `ALL` lists every value once.
+    fn agrees<T: Numbered + PartialEq + Debug>(number: fn(T) -> i32, from: fn(i32) -> Option<T>) {
+        for &value in T::ALL {
+            assert_eq!(i32::from(value.to_i16()), number(value), "{value:?}");
+            assert_eq!(
+                T::ALL.iter().filter(|&&v| v == value).count(),
+                1,
+                "{value:?}"
+            );
+        }
+        for n in -1..=100 {
+            let by_trait = i16::try_from(n).ok().and_then(T::from_i16);
+            assert_eq!(by_trait, from(n), "number {n}");
+        }
+    }
+
+    #[test]
+    fn every_numbered_enum_numbers_its_values_as_it_says_elsewhere() {
+        agrees(Role::number, Role::from_number);
+        agrees(RegionLevel::number, RegionLevel::from_number);
+        agrees(
+            pairing::CooperationField::number,
+            pairing::CooperationField::from_number,
+        );
+        agrees(
+            pairing::PairingState::number,
+            pairing::PairingState::from_number,
+        );
+        agrees(ProjectState::number, ProjectState::from_number);
+        agrees(ledger::Kind::number, ledger::Kind::from_number);
+        agrees(ledger::Source::number, ledger::Source::from_number);
+        agrees(ledger::Instrument::number, ledger::Instrument::from_number);
+        agrees(talent::TalentKind::number, talent::TalentKind::from_number);
+        agrees(talent::Direction::number, talent::Direction::from_number);
+    }
+}

@@ -1,6 +1,9 @@
 //! Regions: GB/T 2260 codes, levels, and containment along the parent chain.
 
-use super::filter::{self, Condition, Operator, Words};
+use super::{
+    Numbered,
+    filter::{self, Condition, Operator, Words},
+};
 use crate::error::Error;
 
 /// A division code: 6 digits for provinces, prefectures and counties, 9 for townships,
@@ -65,6 +68,7 @@ impl RegionCode {
 
 /// The level of an administrative division; the numbers are those stored and sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i16)]
 pub enum RegionLevel {
     /// 省级.
     Province = 1,
@@ -129,6 +133,14 @@ impl Words for RegionLevel {
 
     fn from_word(word: &str) -> Option<Self> {
         RegionLevel::from_word(word)
+    }
+}
+
+impl Numbered for RegionLevel {
+    const ALL: &'static [Self] = RegionLevel::ALL;
+
+    fn to_i16(self) -> i16 {
+        self as i16
     }
 }
 

@@ -15,6 +15,7 @@ use super::{
 };
 use crate::{
     domain::{
+        access::Role,
         audit::{Actor, AuditEvent},
         checkpoint::{AuditKey, Checkpoint, verify_signed},
         merkle::{self, Hash, NodeId},
@@ -194,7 +195,7 @@ fn row(event: AuditEvent) -> serde_json::Value {
         event.seq,
         event.actor.token_id,
         event.actor.label,
-        event.actor.role,
+        event.actor.role.map(Role::number),
         event.method,
         event.resource,
         event.request_id,
@@ -551,7 +552,7 @@ pub fn event_of(row: audit_event::Model) -> AuditEvent {
         actor: Actor {
             token_id: row.actor_token_id,
             label: row.actor_label,
-            role: row.actor_role.map(i32::from),
+            role: row.actor_role,
         },
         method: row.method,
         resource: row.resource,

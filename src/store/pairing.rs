@@ -19,6 +19,7 @@ use crate::{
     domain::{
         pairing::{CooperationField, PairingState},
         period::Period,
+        region::RegionLevel,
     },
     error::Error,
 };
@@ -77,7 +78,7 @@ pub struct PairingQuery {
     /// Only this state.
     pub state: Option<PairingState>,
     /// Only this level.
-    pub level: Option<i16>,
+    pub level: Option<RegionLevel>,
     /// Include deleted pairings.
     pub show_deleted: bool,
     /// Newest first.
@@ -101,7 +102,7 @@ pub async fn insert(db: &impl ConnectionTrait, new: &NewPairing<'_>) -> Result<P
         fields: Set(CooperationField::store_list(new.fields)),
         period_start: Set(new.period.start()),
         period_end: Set(new.period.end()),
-        state: Set(PairingState::Active.number() as i16),
+        state: Set(PairingState::Active),
         display_name: Set(format!(
             "{} — {}",
             new.supporting.display_name, new.supported.display_name
@@ -169,7 +170,7 @@ pub async fn save(
         fields: changed(change.fields.map(|f| CooperationField::store_list(&f))),
         period_start: changed(change.period.map(|p| p.start())),
         period_end: changed(change.period.map(|p| p.end())),
-        state: changed(change.state.map(|s| s.number() as i16)),
+        state: changed(change.state),
         delete_time: changed(change.delete_time),
         revision: Set(current.revision + 1),
         update_time: Set(Utc::now()),
@@ -202,7 +203,7 @@ pub async fn list(
         pairing::Column::SupportedPath,
     ));
     if let Some(state) = query.state {
-        select = select.filter(pairing::Column::State.eq(state.number() as i16));
+        select = select.filter(pairing::Column::State.eq(state));
     }
     if let Some(level) = query.level {
         select = select.filter(pairing::Column::Level.eq(level));
@@ -310,11 +311,11 @@ pub async fn find(store: &Store, id: i64) -> Result<Option<PairingRow>, Error> {
                 supporting_path: row.get("supporting_path")?,
                 supported_path: row.get("supported_path")?,
                 parent_id: row.get("parent_id")?,
-                level: row.get("level")?,
+                level: point_read::numbered(row, "level")?,
                 fields: row.get("fields")?,
                 period_start: point_read::date(row, "period_start")?,
                 period_end: point_read::date(row, "period_end")?,
-                state: row.get("state")?,
+                state: point_read::numbered(row, "state")?,
                 display_name: row.get("display_name")?,
                 create_time: point_read::timestamp(row, "create_time")?,
                 update_time: point_read::timestamp(row, "update_time")?,

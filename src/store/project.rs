@@ -84,14 +84,14 @@ pub async fn insert(db: &impl ConnectionTrait, new: &NewProject<'_>) -> Result<P
         pairing_id: Set(new.pairing_id),
         display_name: Set(new.display_name.to_owned()),
         description: Set(new.description.to_owned()),
-        field: Set(new.field.number() as i16),
+        field: Set(new.field),
         location_code: Set(new.location.0.to_owned()),
         location_path: Set(new.location.1.to_owned()),
         implementing_org: Set(new.implementing_org.to_owned()),
         budget_fen: Set(new.budget.fen()),
         planned_start: Set(new.planned.start()),
         planned_end: Set(new.planned.end()),
-        state: Set(ProjectState::Proposed.number() as i16),
+        state: Set(ProjectState::Proposed),
         progress_percent: Set(new.progress_percent),
         milestones: Set(Milestone::store_list(new.milestones)),
         cancel_reason: Set(String::new()),
@@ -148,7 +148,7 @@ pub async fn save(
         planned_end: changed(change.planned.map(|p| p.end())),
         progress_percent: changed(change.progress_percent),
         milestones: changed(change.milestones.map(|m| Milestone::store_list(&m))),
-        state: changed(change.state.map(|s| s.number() as i16)),
+        state: changed(change.state),
         cancel_reason: changed(change.cancel_reason),
         revision: Set(current.revision + 1),
         update_time: Set(Utc::now()),
@@ -235,10 +235,10 @@ pub async fn list(
         );
     }
     if let Some(state) = query.state {
-        select = select.filter(project::Column::State.eq(state.number() as i16));
+        select = select.filter(project::Column::State.eq(state));
     }
     if let Some(field) = query.field {
-        select = select.filter(project::Column::Field.eq(field.number() as i16));
+        select = select.filter(project::Column::Field.eq(field));
     }
     if let Some(path) = &query.location_within {
         select = select.filter(

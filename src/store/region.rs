@@ -56,7 +56,7 @@ pub async fn list(
         Scope::All => query,
     };
     if let Some(level) = filter.level {
-        query = query.filter(region::Column::Level.eq(level.number() as i16));
+        query = query.filter(region::Column::Level.eq(level));
     }
     match &filter.display_name {
         Some(NameMatch::Exactly(name)) => {
@@ -119,7 +119,7 @@ pub async fn insert(db: &impl ConnectionTrait, new: &NewRegion<'_>) -> Result<Re
     let row = region::ActiveModel {
         code: Set(code.as_str().to_owned()),
         display_name: Set(display_name.to_owned()),
-        level: Set(level.number() as i16),
+        level: Set(level),
         parent_code: Set(parent.map(|p| p.code.clone())),
         path: Set(RegionPath::child_of(parent_path.as_ref(), code)
             .as_str()
@@ -153,7 +153,7 @@ pub async fn find(store: &Store, code: &RegionCode) -> Result<Option<RegionRow>,
             Ok(RegionRow {
                 code: row.get("code")?,
                 display_name: row.get("display_name")?,
-                level: row.get("level")?,
+                level: point_read::numbered(row, "level")?,
                 parent_code: row.get("parent_code")?,
                 path: row.get("path")?,
                 added: row.get("added")?,

@@ -50,7 +50,7 @@ pub fn national_list() -> anyhow::Result<Vec<region::Model>> {
         rows.push(region::Model {
             code: code.to_owned(),
             display_name: name.to_owned(),
-            level: level.number() as i16,
+            level,
             parent_code: parent.map(str::to_owned),
             path: path.as_str().to_owned(),
             added: false,

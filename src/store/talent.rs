@@ -32,9 +32,9 @@ pub struct TalentChange {
 /// The columns that `draft` sets.
 fn columns(draft: &TalentDraft) -> talent_exchange::ActiveModel {
     talent_exchange::ActiveModel {
-        kind: Set(draft.kind.number() as i16),
-        direction: Set(draft.direction.number() as i16),
-        field: Set(draft.field.number() as i16),
+        kind: Set(draft.kind),
+        direction: Set(draft.direction),
+        field: Set(draft.field),
         headcount: Set(draft.headcount),
         start_date: Set(draft.start),
         end_date: Set(draft.end),
@@ -130,10 +130,10 @@ impl TalentQuery {
             );
         }
         if let Some(kind) = self.kind {
-            cond = cond.add(C::Kind.eq(kind.number() as i16));
+            cond = cond.add(C::Kind.eq(kind));
         }
         if let Some(direction) = self.direction {
-            cond = cond.add(C::Direction.eq(direction.number() as i16));
+            cond = cond.add(C::Direction.eq(direction));
         }
         if let Some(year) = self.year {
             let first = |y: i32| NaiveDate::from_ymd_opt(y, 1, 1);
@@ -186,7 +186,7 @@ pub async fn list(
 
 /// The sums of one kind and direction: (kind, direction, exchanges, headcount,
 /// person-days).
-pub type TalentSums = (i16, i16, i64, i64, i64);
+pub type TalentSums = (TalentKind, Direction, i64, i64, i64);
 
 /// The live exchanges of `query`, summed per kind and direction by the database.
 pub async fn sums(

@@ -39,7 +39,7 @@ pub async fn create(
 ) -> Result<(TokenRow, String), Error> {
     let (random, hash) = access::new_random()?;
     let row = access_token::ActiveModel {
-        role: Set(new.role.number() as i16),
+        role: Set(new.role),
         label: Set(new.label.to_owned()),
         scopes: Set(new
             .scopes
@@ -109,35 +109,29 @@ pub enum Refusal {
 }
 
 /// The caller that a bearer secret stands for, judged against the token's row (`None`
-/// when there is no such token).
+/// when there is no such token). A row whose role is unknown was refused when read.
 ///
 /// # Errors
-/// `Ok(Err(refusal))` when the secret is not accepted; `Err` when the row is damaged.
-pub fn authenticate(
-    row: Option<&TokenRow>,
-    bearer: &Bearer,
-) -> Result<Result<Caller, Refusal>, Error> {
+/// The refusal when the secret is not accepted.
+pub fn authenticate(row: Option<&TokenRow>, bearer: &Bearer) -> Result<Caller, Refusal> {
     let Some(row) = row else {
-        return Ok(Err(Refusal::Unknown));
+        return Err(Refusal::Unknown);
     };
     if !bearer.matches(&row.secret_hash) {
-        return Ok(Err(Refusal::Unknown));
+        return Err(Refusal::Unknown);
     }
     if row.revoke_time.is_some() {
-        return Ok(Err(Refusal::Revoked));
+        return Err(Refusal::Revoked);
     }
     if row.expire_time.is_some_and(|t| t <= Utc::now()) {
-        return Ok(Err(Refusal::Expired));
+        return Err(Refusal::Expired);
     }
-    let Some(role) = Role::from_number(i32::from(row.role)) else {
-        return Err(anyhow::anyhow!("token {} has unknown role {}", row.id, row.role).into());
-    };
-    Ok(Ok(Caller {
+    Ok(Caller {
         token_id: row.id,
         label: row.label.clone(),
-        role,
+        role: row.role,
         scope: scope_of(&row.scopes),
-    }))
+    })
 }
 
 /// The scope stored as comma-joined paths.
@@ -169,7 +163,7 @@ pub async fn find(store: &Store, id: i64) -> Result<Option<TokenRow>, Error> {
         |row| {
             Ok(TokenRow {
                 id: row.get("id")?,
-                role: row.get("role")?,
+                role: point_read::numbered(row, "role")?,
                 label: row.get("label")?,
                 scopes: row.get("scopes")?,
                 secret_hash: row.get("secret_hash")?,

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::access::Role;
+
 /// One bearer token; only a hash of its secret.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "access_tokens")]
@@ -9,8 +11,8 @@ pub struct Model {
     /// Server-assigned id, also the second part of the secret.
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// The role's number.
-    pub role: i16,
+    /// The role.
+    pub role: Role,
     /// Who holds it.
     pub label: String,
     /// Region paths joined with commas; empty for everywhere.

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::access::Role;
+
 /// One change.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "audit_events")]
@@ -15,8 +17,8 @@ pub struct Model {
     pub actor_token_id: Option<i64>,
     /// The actor's label.
     pub actor_label: String,
-    /// The actor's role number.
-    pub actor_role: Option<i16>,
+    /// The actor's role; none for the command line and the server.
+    pub actor_role: Option<Role>,
     /// The RPC or command.
     pub method: String,
     /// The changed resource.

@@ -3,6 +3,9 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::stored_enum::LedgerField;
+use crate::domain::ledger::{Instrument, Source};
+
 /// The sums of one scope for one combination of year, source, instrument and field.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "fund_totals")]
@@ -13,15 +16,15 @@ pub struct Model {
     /// The fiscal year.
     #[sea_orm(primary_key, auto_increment = false)]
     pub fiscal_year: i32,
-    /// Fund source number.
+    /// Where the money comes from.
     #[sea_orm(primary_key, auto_increment = false)]
-    pub source: i16,
-    /// Fund instrument number.
+    pub source: Source,
+    /// How it is used.
     #[sea_orm(primary_key, auto_increment = false)]
-    pub instrument: i16,
-    /// Cooperation field number, 0 for commitments.
+    pub instrument: Instrument,
+    /// The cooperation field; none for commitments.
     #[sea_orm(primary_key, auto_increment = false)]
-    pub field: i16,
+    pub field: LedgerField,
     /// Committed, in fen.
     pub committed_fen: i64,
     /// Allocated, in fen.

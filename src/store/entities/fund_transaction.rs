@@ -2,6 +2,9 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::stored_enum::LedgerField;
+use crate::domain::ledger::{Instrument, Kind, Source};
+
 /// One ledger line.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "fund_transactions")]
@@ -9,8 +12,8 @@ pub struct Model {
     /// Server-assigned id.
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// 1 commitment, 2 allocation, 3 disbursement, 4 reversal.
-    pub kind: i16,
+    /// Commitment, allocation, disbursement or reversal.
+    pub kind: Kind,
     /// The pairing.
     pub pairing_id: i64,
     /// The project, for allocations, disbursements and their reversals.
@@ -19,12 +22,12 @@ pub struct Model {
     pub fiscal_year: i32,
     /// The amount in fen, above zero.
     pub amount_fen: i64,
-    /// Fund source number.
-    pub source: i16,
-    /// Fund instrument number.
-    pub instrument: i16,
-    /// The project's cooperation field number, 0 for none.
-    pub field: i16,
+    /// Where the money comes from.
+    pub source: Source,
+    /// How it is used.
+    pub instrument: Instrument,
+    /// The project's cooperation field; none for commitments.
+    pub field: LedgerField,
     /// Who is paid, for disbursements.
     pub payee: String,
     /// The day the money moves.

@@ -1,4 +1,5 @@
-//! Table definitions, mirroring `migrations/`. Plain rows; the rules live in `domain`.
+//! Table definitions, mirroring `migrations/`. Plain rows; the rules live in `domain`. Enum
+//! columns carry the domain's enums ([`stored_enum`]).
 
 pub mod access_token;
 pub mod audit_checkpoint;
@@ -14,6 +15,7 @@ pub mod project;
 pub mod project_balance;
 pub mod region;
 pub mod request_key;
+pub mod stored_enum;
 pub mod supervision_entry;
 pub mod supervision_event;
 pub mod talent_exchange;

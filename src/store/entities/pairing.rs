@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{pairing::PairingState, region::RegionLevel};
+
 /// One pairing of a supporting with a supported region.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "pairings")]
@@ -22,15 +24,15 @@ pub struct Model {
     /// The enclosing pairing.
     pub parent_id: Option<i64>,
     /// The supported region's level.
-    pub level: i16,
+    pub level: RegionLevel,
     /// Cooperation field numbers joined with commas.
     pub fields: String,
     /// First day.
     pub period_start: Date,
     /// Last day.
     pub period_end: Date,
-    /// 1 active, 2 suspended, 3 ended.
-    pub state: i16,
+    /// Active, suspended or ended.
+    pub state: PairingState,
     /// Both regions' names.
     pub display_name: String,
     /// Creation time.

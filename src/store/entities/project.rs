@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{pairing::CooperationField, project::ProjectState};
+
 /// One cooperation project.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "projects")]
@@ -15,8 +17,8 @@ pub struct Model {
     pub display_name: String,
     /// Free text.
     pub description: String,
-    /// Cooperation field number.
-    pub field: i16,
+    /// The cooperation field.
+    pub field: CooperationField,
     /// Where the work happens.
     pub location_code: String,
     /// The location's path.
@@ -29,9 +31,9 @@ pub struct Model {
     pub planned_start: Date,
     /// Planned last day.
     pub planned_end: Date,
-    /// 1 proposed, 2 approved, 3 in progress, 4 completed, 5 accepted, 6 cancelled.
-    pub state: i16,
-    /// 0 to 100.
+    /// Where it stands in its lifecycle.
+    pub state: ProjectState,
+    /// 0 to 100: a figure, not an enum.
     pub progress_percent: i16,
     /// JSON array of milestones.
     pub milestones: String,

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::region::RegionLevel;
+
 /// One administrative division.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "regions")]
@@ -11,8 +13,8 @@ pub struct Model {
     pub code: String,
     /// The published name.
     pub display_name: String,
-    /// 1 province … 4 township.
-    pub level: i16,
+    /// Province, prefecture, county or township.
+    pub level: RegionLevel,
     /// The parent's code; none for provinces.
     pub parent_code: Option<String>,
     /// Codes from the root down to this region, `/420000/420300/`.

@@ -2,6 +2,11 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{
+    pairing::CooperationField,
+    talent::{Direction, TalentKind},
+};
+
 /// One talent exchange.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "talent_exchanges")]
@@ -11,12 +16,12 @@ pub struct Model {
     pub id: i64,
     /// The pairing.
     pub pairing_id: i64,
-    /// Kind number.
-    pub kind: i16,
-    /// Direction number.
-    pub direction: i16,
-    /// Cooperation field number.
-    pub field: i16,
+    /// What kind of exchange it is.
+    pub kind: TalentKind,
+    /// Which way the people go.
+    pub direction: Direction,
+    /// The cooperation field.
+    pub field: CooperationField,
     /// How many people.
     pub headcount: i32,
     /// First day.

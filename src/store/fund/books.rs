@@ -13,9 +13,9 @@ use sea_orm::{
 };
 use serde::Deserialize;
 
-use super::LineRow;
 use crate::{
     domain::{
+        Numbered,
         ledger::{
             Books, Effect, Entry, Instrument, Kind, LineFacts, PairingFacts, ProjectBalance,
             ProjectFacts, Source, TotalKey, YearBalance,
@@ -27,7 +27,10 @@ use crate::{
     },
     error::Error,
     store::{
-        entities::{fund_transaction, pairing, pairing_year_balance, project, project_balance},
+        entities::{
+            fund_transaction, pairing, pairing_year_balance, project, project_balance,
+            stored_enum::{self, LedgerField},
+        },
         sqlite::script::{self, JsonSelect},
     },
 };
@@ -106,7 +109,7 @@ pub async fn load_books(db: &impl ConnectionTrait, entries: &[&Entry]) -> Result
         books.lines.insert(line.id, facts);
     }
     for row in script::rows_of::<ProjectRow>(found.projects)? {
-        books.projects.insert(row.id, project_facts(&row)?);
+        books.projects.insert(row.id, project_facts(&row));
     }
     for row in script::rows_of::<PairingRow>(found.pairings)? {
         books.pairings.insert(row.id, pairing_facts(row)?);
@@ -158,9 +161,9 @@ async fn load_totals(
             serde_json::json!([
                 k.scope,
                 k.fiscal_year,
-                k.source.number(),
-                k.instrument.number(),
-                k.field.map_or(0, |f| f.number())
+                k.source.to_i16(),
+                k.instrument.to_i16(),
+                LedgerField(k.field).to_i16()
             ])
         })
         .collect();
@@ -196,21 +199,17 @@ async fn load_totals(
         .await?;
     let mut totals = HashMap::with_capacity(rows.len());
     for row in rows {
-        let source: i16 = row.try_get_by_index(2)?;
-        let instrument: i16 = row.try_get_by_index(3)?;
-        let field: i16 = row.try_get_by_index(4)?;
-        let unknown = || anyhow::anyhow!("a stored total has an unknown source or instrument");
         let key = TotalKey {
-            scope: row.try_get_by_index(0)?,
-            fiscal_year: row.try_get_by_index(1)?,
-            source: Source::from_number(i32::from(source)).ok_or_else(unknown)?,
-            instrument: Instrument::from_number(i32::from(instrument)).ok_or_else(unknown)?,
-            field: CooperationField::from_number(i32::from(field)),
+            scope: row.try_get("", "scope")?,
+            fiscal_year: row.try_get("", "fiscal_year")?,
+            source: row.try_get("", "source")?,
+            instrument: row.try_get("", "instrument")?,
+            field: row.try_get::<LedgerField>("", "field")?.0,
         };
         let total = Effect {
-            committed: row.try_get_by_index(5)?,
-            allocated: row.try_get_by_index(6)?,
-            disbursed: row.try_get_by_index(7)?,
+            committed: row.try_get("", "committed_fen")?,
+            allocated: row.try_get("", "allocated_fen")?,
+            disbursed: row.try_get("", "disbursed_fen")?,
         };
         totals.insert(key, total);
     }
@@ -473,14 +472,18 @@ where
 #[derive(Deserialize)]
 struct LineFactsRow {
     id: i64,
-    kind: i16,
+    #[serde(deserialize_with = "stored_enum::deserialize")]
+    kind: Kind,
     pairing_id: i64,
     project_id: Option<i64>,
     fiscal_year: i32,
     amount_fen: i64,
-    source: i16,
-    instrument: i16,
-    field: i16,
+    #[serde(deserialize_with = "stored_enum::deserialize")]
+    source: Source,
+    #[serde(deserialize_with = "stored_enum::deserialize")]
+    instrument: Instrument,
+    #[serde(deserialize_with = "stored_enum::deserialize")]
+    field: LedgerField,
 }
 
 /// A reversal and the line it cancels.
@@ -509,30 +512,16 @@ struct BalanceRow {
 
 fn line_facts(row: &LineFactsRow, reversed_by: Option<i64>) -> Result<LineFacts, Error> {
     Ok(LineFacts {
-        kind: Kind::from_number(i32::from(row.kind)).ok_or_else(|| stored("kind", row.id))?,
+        kind: row.kind,
         pairing_id: row.pairing_id,
         project_id: row.project_id,
         fiscal_year: row.fiscal_year,
         amount: Amount::from_fen(row.amount_fen)?,
-        source: Source::from_number(i32::from(row.source))
-            .ok_or_else(|| stored("source", row.id))?,
-        instrument: Instrument::from_number(i32::from(row.instrument))
-            .ok_or_else(|| stored("instrument", row.id))?,
-        field: CooperationField::from_number(i32::from(row.field)),
+        source: row.source,
+        instrument: row.instrument,
+        field: row.field.0,
         reversed_by,
     })
-}
-
-fn stored(what: &str, id: i64) -> Error {
-    anyhow::anyhow!("ledger line {id} has an unknown {what}").into()
-}
-
-/// The kind of a stored line.
-///
-/// # Errors
-/// INTERNAL for an unknown kind.
-pub fn kind_of(row: &LineRow) -> Result<Kind, Error> {
-    Kind::from_number(i32::from(row.kind)).ok_or_else(|| stored("kind", row.id))
 }
 
 /// What the books need of a project.
@@ -540,20 +529,20 @@ pub fn kind_of(row: &LineRow) -> Result<Kind, Error> {
 struct ProjectRow {
     id: i64,
     pairing_id: i64,
-    state: i16,
+    #[serde(deserialize_with = "stored_enum::deserialize")]
+    state: ProjectState,
     budget_fen: i64,
-    field: i16,
+    #[serde(deserialize_with = "stored_enum::deserialize")]
+    field: CooperationField,
 }
 
-fn project_facts(row: &ProjectRow) -> Result<ProjectFacts, Error> {
-    Ok(ProjectFacts {
+fn project_facts(row: &ProjectRow) -> ProjectFacts {
+    ProjectFacts {
         pairing_id: row.pairing_id,
-        state: ProjectState::from_number(i32::from(row.state))
-            .ok_or_else(|| anyhow::anyhow!("project {} has an unknown state", row.id))?,
+        state: row.state,
         budget_fen: row.budget_fen,
-        field: CooperationField::from_number(i32::from(row.field))
-            .ok_or_else(|| anyhow::anyhow!("project {} has an unknown field", row.id))?,
-    })
+        field: row.field,
+    }
 }
 
 /// What the books need of a pairing; its period's dates as stored, `YYYY-MM-DD`.
@@ -565,7 +554,9 @@ struct PairingRow {
     supported_path: String,
     period_start: String,
     period_end: String,
-    state: i16,
+    #[serde(deserialize_with = "stored_enum::deserialize")]
+    state: PairingState,
+    /// 1 when deleted, else 0: a flag, not an enum.
     deleted: i16,
 }
 
@@ -581,6 +572,6 @@ fn pairing_facts(row: PairingRow) -> Result<PairingFacts, Error> {
         years: (year(&row.period_start)?, year(&row.period_end)?),
         supporting: RegionPath::from_stored(row.supporting_path),
         supported: RegionPath::from_stored(row.supported_path),
-        open: row.deleted == 0 && row.state == PairingState::Active.number() as i16,
+        open: row.deleted == 0 && row.state == PairingState::Active,
     })
 }

@@ -11,7 +11,7 @@ mod posting;
 mod queries;
 
 pub use self::{
-    books::{Ledger, kind_of, load_books},
+    books::{Ledger, load_books},
     posting::write,
     queries::{
         LineQuery, LineView, SummaryRow, get_many, list, region_totals, reversals_of, totals, views,

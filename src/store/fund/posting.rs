@@ -8,9 +8,12 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
 use super::{LineRow, books::Ledger};
 use crate::{
-    domain::ledger::{Books, Posting, TotalKey},
+    domain::{
+        Numbered,
+        ledger::{Books, Posting, TotalKey},
+    },
     error::Error,
-    store::{constraint_error, sqlite::script},
+    store::{constraint_error, entities::stored_enum::LedgerField, sqlite::script},
 };
 
 /// Writes the accepted lines of a batch, in order, with the balances the books now hold
@@ -38,14 +41,14 @@ pub async fn write(
         .iter()
         .map(|(p, creator)| LineRow {
             id: 0,
-            kind: p.kind.number() as i16,
+            kind: p.kind,
             pairing_id: p.pairing_id,
             project_id: p.project_id,
             fiscal_year: p.fiscal_year,
             amount_fen: p.amount.fen(),
-            source: p.source.number() as i16,
-            instrument: p.instrument.number() as i16,
-            field: p.field.map_or(0, |f| f.number() as i16),
+            source: p.source,
+            instrument: p.instrument,
+            field: LedgerField(p.field),
             payee: p.payee.clone(),
             value_date: p.value_date,
             memo: p.memo.clone(),
@@ -99,14 +102,14 @@ fn insert_lines(
         .iter()
         .map(|l| {
             serde_json::json!([
-                l.kind,
+                l.kind.to_i16(),
                 l.pairing_id,
                 l.project_id,
                 l.fiscal_year,
                 l.amount_fen,
-                l.source,
-                l.instrument,
-                l.field,
+                l.source.to_i16(),
+                l.instrument.to_i16(),
+                l.field.to_i16(),
                 l.payee,
                 crate::domain::period::format_date(l.value_date),
                 l.memo,
@@ -253,9 +256,9 @@ fn save_totals(
             let row = serde_json::json!([
                 key.scope,
                 key.fiscal_year,
-                key.source.number(),
-                key.instrument.number(),
-                key.field.map_or(0, |f| f.number()),
+                key.source.to_i16(),
+                key.instrument.to_i16(),
+                LedgerField(key.field).to_i16(),
                 total.committed,
                 total.allocated,
                 total.disbursed

@@ -13,10 +13,11 @@ use crate::{
     domain::{
         ledger::{Instrument, Kind, Source, Sums},
         money::Sum,
+        pairing::CooperationField,
     },
     error::Error,
     store::{
-        entities::{fund_total, fund_transaction, pairing},
+        entities::{fund_total, fund_transaction, pairing, stored_enum::LedgerField},
         region::escape_like,
     },
 };
@@ -113,16 +114,16 @@ pub async fn list(
         select = select.filter(C::ProjectId.eq(id));
     }
     if let Some(kind) = query.kind {
-        select = select.filter(C::Kind.eq(kind.number() as i16));
+        select = select.filter(C::Kind.eq(kind));
     }
     if let Some(year) = query.fiscal_year {
         select = select.filter(C::FiscalYear.eq(year));
     }
     if let Some(source) = query.source {
-        select = select.filter(C::Source.eq(source.number() as i16));
+        select = select.filter(C::Source.eq(source));
     }
     if let Some(instrument) = query.instrument {
-        select = select.filter(C::Instrument.eq(instrument.number() as i16));
+        select = select.filter(C::Instrument.eq(instrument));
     }
     if let Some(path) = &query.region_within {
         let pattern = format!("{}%", escape_like(path));
@@ -154,12 +155,12 @@ pub async fn list(
 pub struct SummaryRow {
     /// The fiscal year.
     pub fiscal_year: i32,
-    /// The source, as stored.
-    pub source: i16,
-    /// The instrument, as stored.
-    pub instrument: i16,
-    /// The field, as stored (0: none).
-    pub field: i16,
+    /// Where the money comes from.
+    pub source: Source,
+    /// How it is used.
+    pub instrument: Instrument,
+    /// The cooperation field; none for commitments.
+    pub field: Option<CooperationField>,
     /// Committed, allocated and disbursed.
     pub sums: Sums,
 }
@@ -186,7 +187,7 @@ pub async fn totals(
             fiscal_year: row.fiscal_year,
             source: row.source,
             instrument: row.instrument,
-            field: row.field,
+            field: row.field.0,
             sums: Sums {
                 committed: Sum::from(row.committed_fen),
                 allocated: Sum::from(row.allocated_fen),
@@ -249,7 +250,18 @@ pub async fn region_totals(
     if fiscal_year != 0 {
         select = select.filter(C::FiscalYear.eq(fiscal_year));
     }
-    type Parts = (i32, i16, i16, i16, i64, i64, i64, i64, i64, i64);
+    type Parts = (
+        i32,
+        Source,
+        Instrument,
+        LedgerField,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+    );
     let rows: Vec<Parts> = select.into_tuple().all(db).await?;
     let joined = |high: i64, low: i64| Sum(i128::from(high) * i128::from(SPLIT) + i128::from(low));
     Ok(rows
@@ -259,7 +271,7 @@ pub async fn region_totals(
                 fiscal_year,
                 source,
                 instrument,
-                field,
+                field: field.0,
                 sums: Sums {
                     committed: joined(ch, cl),
                     allocated: joined(ah, al),

@@ -13,7 +13,7 @@ use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Params, Row};
 
-use crate::error::Error;
+use crate::{domain::Numbered, error::Error, store::entities::stored_enum::from_stored};
 
 /// Idle connections kept for reuse; more are opened under load and closed after.
 const IDLE: usize = 16;
@@ -129,6 +129,18 @@ pub fn optional_timestamp(row: &Row<'_>, column: &str) -> rusqlite::Result<Optio
 pub fn date(row: &Row<'_>, column: &str) -> rusqlite::Result<NaiveDate> {
     let text: String = row.get(column)?;
     NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| conversion(column, e))
+}
+
+/// Reads a numbered enum stored as a `SMALLINT`, as the pool's read does (see
+/// [`stored_enum`](crate::store::entities::stored_enum)).
+///
+/// # Errors
+/// A conversion failure naming the column for a number that no value of `T` has.
+pub fn numbered<T: Numbered>(row: &Row<'_>, column: &str) -> rusqlite::Result<T> {
+    let number: i16 = row.get(column)?;
+    from_stored(number, Some(column)).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e))
+    })
 }
 
 fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
