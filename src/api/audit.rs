@@ -3,7 +3,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{authz, timestamp};
+use super::{authz, page_of, timestamp};
 use crate::{
     app::audit::SignCheckpoint,
     domain::{
@@ -91,12 +91,14 @@ impl AuditService for Audit {
         Error::collect([Error::of(&filter), Error::of(&page)])?;
         let (filter, page) = (filter?, page?);
         let rows = audit::list(self.store.db(), &filter, page.after_id()?, page.fetch()).await?;
-        let (rows, next_page_token) = page.close(rows, |r| r.seq.to_string());
+        let (audit_events, next_page_token) = page_of(
+            &page,
+            rows,
+            |r| r.seq.to_string(),
+            |r| event_to_proto(audit::event_of(r)),
+        );
         Ok(Response::new(ListAuditEventsResponse {
-            audit_events: rows
-                .into_iter()
-                .map(|r| event_to_proto(audit::event_of(r)))
-                .collect(),
+            audit_events,
             next_page_token,
         }))
     }

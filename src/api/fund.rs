@@ -7,7 +7,7 @@ use chrono::Utc;
 use tonic::{Request, Response, Status};
 
 use super::{
-    SummaryScope, authz, digest, filter_region_path,
+    SummaryScope, authz, check_summary, digest, filter_region_path,
     project::{amount, money},
     request_key, summary_scope, timestamp,
 };
@@ -317,12 +317,7 @@ impl FundService for Funds {
         request: Request<GetFundSummaryRequest>,
     ) -> Result<Response<FundSummary>, Status> {
         let req = request.into_inner();
-        if req.scope.is_empty() {
-            return Err(Error::invalid("scope", "is required").into());
-        }
-        if !(0..=9999).contains(&req.fiscal_year) {
-            return Err(Error::invalid("fiscal_year", "must be a year, or 0 for all years").into());
-        }
+        check_summary(&req.scope, "fiscal_year", req.fiscal_year)?;
         let db = self.store.db();
         let scope = summary_scope(
             &self.store,

@@ -3,7 +3,8 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    MaskRules, authz, digest, etag, filter_region_path, program, request_key, required, timestamp,
+    MaskRules, authz, digest, etag, filter_region_path, page_of, program, request_key, required,
+    timestamp,
 };
 use crate::{
     app::{
@@ -38,6 +39,8 @@ use crate::{
 pub(crate) use crate::app::pairing::not_found as pairing_not_found;
 
 const PAIRING_MASK: MaskRules = MaskRules {
+    name_field: "pairing.name",
+    collection: "pairings",
     updatable: rules::UPDATABLE,
     immutable: rules::IMMUTABLE,
     output_only: rules::OUTPUT_ONLY,
@@ -255,9 +258,10 @@ impl PairingService for Pairings {
             descending,
         };
         let rows = pairings::list(self.store.db(), &query, after, page.fetch()).await?;
-        let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
+        let (pairings, next_page_token) =
+            page_of(&page, rows, |r| r.id.to_string(), pairing_to_proto);
         Ok(Response::new(ListPairingsResponse {
-            pairings: rows.into_iter().map(pairing_to_proto).collect(),
+            pairings,
             next_page_token,
         }))
     }
@@ -269,10 +273,7 @@ impl PairingService for Pairings {
         let call = authz::call(&request)?;
         let req = request.into_inner();
         let p = req.pairing.unwrap_or_default();
-        let id = name::parse_id("pairing.name", "pairings", &p.name);
-        let paths = PAIRING_MASK.paths(req.update_mask);
-        Error::collect([Error::of(&id), Error::of(&paths)])?;
-        let (id, paths) = (id?, paths?);
+        let (id, paths) = PAIRING_MASK.target(&p.name, req.update_mask)?;
         let has = |field: &str| paths.contains(&field);
         let parent_id = has("parent").then(|| parse_parent(&p.parent)).transpose();
         let fields = has("fields")

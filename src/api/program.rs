@@ -3,7 +3,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{MaskRules, authz, digest, etag, request_key, timestamp};
+use super::{MaskRules, authz, digest, etag, page_of, request_key, timestamp};
 use crate::{
     app::{
         self,
@@ -16,7 +16,6 @@ use crate::{
         period::format_date,
         program::{self as program_rules, ProgramDraft, ProgramPatch},
     },
-    error::Error,
     proto::v1::{
         CreateProgramRequest, GetProgramRequest, ListProgramsRequest, ListProgramsResponse,
         Program, UpdateProgramRequest,
@@ -28,6 +27,8 @@ use crate::{
 };
 
 const PROGRAM_MASK: MaskRules = MaskRules {
+    name_field: "program.name",
+    collection: "programs",
     updatable: program_rules::UPDATABLE,
     immutable: &[],
     output_only: program_rules::OUTPUT_ONLY,
@@ -103,9 +104,9 @@ pub(super) async fn list(
     let page = Page::open(req.page_size, &req.page_token, &["programs"])?;
     let after = page.after_id()?;
     let rows = programs::list(store.db(), after, page.fetch()).await?;
-    let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
+    let (programs, next_page_token) = page_of(&page, rows, |r| r.id.to_string(), program_to_proto);
     Ok(Response::new(ListProgramsResponse {
-        programs: rows.into_iter().map(program_to_proto).collect(),
+        programs,
         next_page_token,
     }))
 }
@@ -119,10 +120,7 @@ pub(super) async fn update(
     authz::require_everywhere(call.authenticated()?)?;
     let req = request.into_inner();
     let p = req.program.unwrap_or_default();
-    let id = name::parse_id("program.name", "programs", &p.name);
-    let paths = PROGRAM_MASK.paths(req.update_mask);
-    Error::collect([Error::of(&id), Error::of(&paths)])?;
-    let (id, paths) = (id?, paths?);
+    let (id, paths) = PROGRAM_MASK.target(&p.name, req.update_mask)?;
     let sent = |field: &str, value: String| paths.contains(&field).then_some(value);
     let patch = ProgramPatch {
         display_name: sent("display_name", p.display_name),

@@ -35,6 +35,8 @@ use crate::{
 };
 
 const PROJECT_MASK: MaskRules = MaskRules {
+    name_field: "project.name",
+    collection: "projects",
     updatable: rules::UPDATABLE,
     immutable: rules::IMMUTABLE,
     output_only: rules::OUTPUT_ONLY,

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use tonic::{Request, Response, Status};
 
 use super::{
-    MaskRules, SummaryScope, authz, digest, etag, filter_region_path, request_key, required,
-    summary_scope, timestamp,
+    MaskRules, SummaryScope, authz, check_summary, digest, etag, filter_region_path, request_key,
+    required, summary_scope, timestamp,
 };
 use crate::{
     app::{
@@ -42,6 +42,8 @@ use crate::{
 };
 
 const MASK: MaskRules = MaskRules {
+    name_field: "talent_exchange.name",
+    collection: "talentExchanges",
     updatable: rules::UPDATABLE,
     immutable: rules::IMMUTABLE,
     output_only: rules::OUTPUT_ONLY,
@@ -323,12 +325,7 @@ impl TalentExchangeService for Talents {
         request: Request<GetTalentSummaryRequest>,
     ) -> Result<Response<TalentSummary>, Status> {
         let req = request.into_inner();
-        if req.scope.is_empty() {
-            return Err(Error::invalid("scope", "is required").into());
-        }
-        if !(0..=9999).contains(&req.year) {
-            return Err(Error::invalid("year", "must be a year, or 0 for all years").into());
-        }
+        check_summary(&req.scope, "year", req.year)?;
         let db = self.store.db();
         let mut query = summary_query(&self.store, &req.scope).await?;
         query.year = (req.year != 0).then_some(req.year);
