@@ -145,7 +145,7 @@ impl Pairings {
         let change = StepPairing {
             id,
             etag: etag.to_owned(),
-            step,
+            what: step,
         };
         let row = self.store.write(call, change).await?;
         tracing::info!(pairing = id, step = ?step, "pairing state changed");
@@ -289,7 +289,7 @@ impl PairingService for Pairings {
         let change = UpdatePairing {
             id,
             etag: p.etag,
-            patch,
+            what: patch,
         };
         let row = self.store.write(call, change).await?;
         tracing::info!(pairing = row.id, "pairing updated");

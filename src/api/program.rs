@@ -132,7 +132,7 @@ pub(super) async fn update(
     let change = UpdateProgram {
         id,
         etag: p.etag,
-        patch,
+        what: patch,
     };
     let row = store.write(call, change).await?;
     tracing::info!(program = row.id, "program updated");

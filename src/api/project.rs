@@ -295,14 +295,11 @@ impl ProjectService for Projects {
         let call = authz::call(&request)?;
         let req = request.into_inner();
         let p = req.project.unwrap_or_default();
-        let id = name::parse_id("project.name", "projects", &p.name);
-        let paths = PROJECT_MASK.paths(req.update_mask);
-        Error::collect([Error::of(&id), Error::of(&paths)])?;
-        let (id, paths) = (id?, paths?);
+        let (id, paths) = PROJECT_MASK.target(&p.name, req.update_mask)?;
         let change = UpdateProject {
             id,
             etag: p.etag.clone(),
-            patch: patch_of(p, &paths),
+            what: patch_of(p, &paths),
         };
         let project = self.store.write(call, change).await?;
         tracing::info!(project = project.row.id, "project updated");

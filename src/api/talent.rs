@@ -279,14 +279,11 @@ impl TalentExchangeService for Talents {
         let call = authz::call(&request)?;
         let req = request.into_inner();
         let t = req.talent_exchange.unwrap_or_default();
-        let id = name::parse_id("talent_exchange.name", "talentExchanges", &t.name);
-        let paths = MASK.paths(req.update_mask);
-        Error::collect([Error::of(&id), Error::of(&paths)])?;
-        let (id, paths) = (id?, paths?);
+        let (id, paths) = MASK.target(&t.name, req.update_mask)?;
         let change = UpdateTalentExchange {
             id,
             etag: t.etag.clone(),
-            patch: patch_of(t, &paths),
+            what: patch_of(t, &paths),
         };
         let row = self.store.write(call, change).await?;
         tracing::info!(exchange = row.id, "talent exchange updated");
