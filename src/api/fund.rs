@@ -217,9 +217,9 @@ impl FundService for Funds {
         request: Request<RecordFundTransactionRequest>,
     ) -> Result<Response<FundTransaction>, Status> {
         let call = authz::call(&request)?;
-        let caller = call.authenticated()?;
+        call.authenticated()?;
         let mut req = request.into_inner();
-        let key = request_key(Some(caller), call.method(), &mut req, |r| &mut r.request_id);
+        let key = request_key(&call, &mut req, |r| &mut r.request_id);
         let draft = parse_draft(&req.fund_transaction.clone().unwrap_or_default());
         Error::collect([Error::of(&key), Error::of(&draft)])?;
         let view = self
@@ -239,9 +239,9 @@ impl FundService for Funds {
         request: Request<ReverseFundTransactionRequest>,
     ) -> Result<Response<FundTransaction>, Status> {
         let call = authz::call(&request)?;
-        let caller = call.authenticated()?;
+        call.authenticated()?;
         let mut req = request.into_inner();
-        let key = request_key(Some(caller), call.method(), &mut req, |r| &mut r.request_id);
+        let key = request_key(&call, &mut req, |r| &mut r.request_id);
         let line_id = name::parse_id("name", "fundTransactions", &req.name);
         let reason = text::check("reason", &req.reason, 1000, true);
         Error::collect([Error::of(&key), Error::of(&line_id), reason])?;

@@ -20,7 +20,9 @@ use prost_types::{FieldMask, Timestamp};
 use sha2::{Digest, Sha256};
 
 use crate::{
+    app::Edit,
     domain::{
+        audit::Call,
         page::Page,
         request_id::{RequestId, RequestKey},
     },
@@ -36,19 +38,19 @@ pub(crate) fn timestamp(time: DateTime<Utc>) -> Timestamp {
 }
 
 /// Takes a create's `request_id` out of `request` (found by `field`) and makes it the key
-/// of `caller`'s requests to `method`, with the SHA-256 of the rest of the request: two
-/// requests with the same fingerprint asked for the same thing.
+/// of the call's caller's requests to its method, with the SHA-256 of the rest of the
+/// request: two requests with the same fingerprint asked for the same thing.
 ///
 /// # Errors
 /// INVALID_ARGUMENT on `request_id` when it is malformed.
 pub(crate) fn request_key<M: Message>(
-    caller: Option<&crate::domain::access::Caller>,
-    method: &str,
+    call: &Call,
     request: &mut M,
     field: impl FnOnce(&mut M) -> &mut String,
 ) -> Result<Option<RequestKey>, Error> {
     let sent = std::mem::take(field(request));
-    Ok(RequestId::parse(&sent)?.map(|id| RequestKey::new(caller, method, id, digest(request))))
+    Ok(RequestId::parse(&sent)?
+        .map(|id| RequestKey::new(call.caller(), call.method(), id, digest(request))))
 }
 
 /// A required text field's value.
@@ -239,6 +241,30 @@ impl MaskRules {
         let paths = self.paths(mask);
         Error::collect([Error::of(&id), Error::of(&paths)])?;
         Ok((id?, paths?))
+    }
+
+    /// The edit an Update request asks for: of `resource` as sent (empty when it is not),
+    /// whose name and etag `sent` reads, the id its name gives, with what `patch` makes of
+    /// it and the fields `mask` names.
+    ///
+    /// # Errors
+    /// What [`MaskRules::target`] returns, then what `patch` returns.
+    pub fn edit<R: Default, W>(
+        &self,
+        resource: Option<R>,
+        mask: Option<FieldMask>,
+        sent: impl Fn(&R) -> (&str, &str),
+        patch: impl FnOnce(R, &[&'static str]) -> Result<W, Error>,
+    ) -> Result<Edit<W>, Error> {
+        let resource = resource.unwrap_or_default();
+        let (name, etag) = sent(&resource);
+        let (id, paths) = self.target(name, mask)?;
+        let etag = etag.to_owned();
+        Ok(Edit {
+            id,
+            etag,
+            what: patch(resource, &paths)?,
+        })
     }
 
     /// The fields an update mask names; `*` names every updatable field.

@@ -11,7 +11,6 @@ use crate::{
         self,
         pairing::{
             CreatePairing, DeletePairing, PairingDraft, PairingPatch, StepPairing, UndeletePairing,
-            UpdatePairing,
         },
     },
     domain::{
@@ -125,6 +124,22 @@ fn parse_draft(p: &Pairing) -> Result<PairingDraft, Error> {
     })
 }
 
+/// The fields of `p` that the update mask's `paths` name, checked.
+fn patch_of(p: Pairing, paths: &[&str]) -> Result<PairingPatch, Error> {
+    let has = |field: &str| paths.contains(&field);
+    let parent_id = has("parent").then(|| parse_parent(&p.parent)).transpose();
+    let fields = has("fields")
+        .then(|| CooperationField::parse_list("pairing.fields", &p.fields))
+        .transpose();
+    Error::collect([Error::of(&parent_id), Error::of(&fields)])?;
+    Ok(PairingPatch {
+        parent_id: parent_id?,
+        fields: fields?,
+        period_start: has("period_start").then_some(p.period_start),
+        period_end: has("period_end").then_some(p.period_end),
+    })
+}
+
 fn parse_parent(parent: &str) -> Result<Option<i64>, Error> {
     match parent {
         "" => Ok(None),
@@ -205,9 +220,7 @@ impl PairingService for Pairings {
     ) -> Result<Response<Pairing>, Status> {
         let call = authz::call(&request)?;
         let mut req = request.into_inner();
-        let key = request_key(call.caller(), call.method(), &mut req, |r| {
-            &mut r.request_id
-        })?;
+        let key = request_key(&call, &mut req, |r| &mut r.request_id)?;
         let draft = parse_draft(&req.pairing.unwrap_or_default())?;
         let row = app::create_once(&self.store, call, key, CreatePairing(draft)).await?;
         tracing::info!(pairing = row.id, "pairing created");
@@ -272,25 +285,12 @@ impl PairingService for Pairings {
     ) -> Result<Response<Pairing>, Status> {
         let call = authz::call(&request)?;
         let req = request.into_inner();
-        let p = req.pairing.unwrap_or_default();
-        let (id, paths) = PAIRING_MASK.target(&p.name, req.update_mask)?;
-        let has = |field: &str| paths.contains(&field);
-        let parent_id = has("parent").then(|| parse_parent(&p.parent)).transpose();
-        let fields = has("fields")
-            .then(|| CooperationField::parse_list("pairing.fields", &p.fields))
-            .transpose();
-        Error::collect([Error::of(&parent_id), Error::of(&fields)])?;
-        let patch = PairingPatch {
-            parent_id: parent_id?,
-            fields: fields?,
-            period_start: has("period_start").then_some(p.period_start),
-            period_end: has("period_end").then_some(p.period_end),
-        };
-        let change = UpdatePairing {
-            id,
-            etag: p.etag,
-            what: patch,
-        };
+        let change = PAIRING_MASK.edit(
+            req.pairing,
+            req.update_mask,
+            |p| (&p.name, &p.etag),
+            patch_of,
+        )?;
         let row = self.store.write(call, change).await?;
         tracing::info!(pairing = row.id, "pairing updated");
         Ok(Response::new(pairing_to_proto(row)))

@@ -7,7 +7,7 @@ use super::{MaskRules, authz, digest, etag, page_of, request_key, timestamp};
 use crate::{
     app::{
         self,
-        program::{CreateProgram, UpdateProgram, not_found},
+        program::{CreateProgram, not_found},
     },
     domain::{
         audit::Audited,
@@ -67,9 +67,7 @@ pub(super) async fn create(
     let call = authz::call(&request)?;
     authz::require_everywhere(call.authenticated()?)?;
     let mut req = request.into_inner();
-    let key = request_key(call.caller(), call.method(), &mut req, |r| {
-        &mut r.request_id
-    })?;
+    let key = request_key(&call, &mut req, |r| &mut r.request_id)?;
     let p = req.program.unwrap_or_default();
     let draft = ProgramDraft::new(
         p.display_name,
@@ -119,21 +117,21 @@ pub(super) async fn update(
     let call = authz::call(&request)?;
     authz::require_everywhere(call.authenticated()?)?;
     let req = request.into_inner();
-    let p = req.program.unwrap_or_default();
-    let (id, paths) = PROGRAM_MASK.target(&p.name, req.update_mask)?;
-    let sent = |field: &str, value: String| paths.contains(&field).then_some(value);
-    let patch = ProgramPatch {
-        display_name: sent("display_name", p.display_name),
-        basis_document: sent("basis_document", p.basis_document),
-        period_start: sent("period_start", p.period_start),
-        period_end: sent("period_end", p.period_end),
-        description: sent("description", p.description),
-    };
-    let change = UpdateProgram {
-        id,
-        etag: p.etag,
-        what: patch,
-    };
+    let change = PROGRAM_MASK.edit(
+        req.program,
+        req.update_mask,
+        |p| (&p.name, &p.etag),
+        |p, paths| {
+            let sent = |field: &str, value: String| paths.contains(&field).then_some(value);
+            Ok(ProgramPatch {
+                display_name: sent("display_name", p.display_name),
+                basis_document: sent("basis_document", p.basis_document),
+                period_start: sent("period_start", p.period_start),
+                period_end: sent("period_end", p.period_end),
+                description: sent("description", p.description),
+            })
+        },
+    )?;
     let row = store.write(call, change).await?;
     tracing::info!(program = row.id, "program updated");
     Ok(Response::new(program_to_proto(row)))

@@ -6,7 +6,7 @@ use super::{MaskRules, authz, digest, etag, filter_region_path, request_key, req
 use crate::{
     app::{
         self,
-        project::{CreateProject, FundedProject, StepProject, UpdateProject, not_found},
+        project::{CreateProject, FundedProject, StepProject, not_found},
     },
     domain::{
         audit::Audited,
@@ -213,9 +213,7 @@ impl ProjectService for Projects {
     ) -> Result<Response<Project>, Status> {
         let call = authz::call(&request)?;
         let mut req = request.into_inner();
-        let key = request_key(call.caller(), call.method(), &mut req, |r| {
-            &mut r.request_id
-        })?;
+        let key = request_key(&call, &mut req, |r| &mut r.request_id)?;
         let p = req.project.unwrap_or_default();
         let pairing_id = required(&p.pairing, "project.pairing")
             .and_then(|n| name::parse_id("project.pairing", "pairings", n));
@@ -294,13 +292,12 @@ impl ProjectService for Projects {
     ) -> Result<Response<Project>, Status> {
         let call = authz::call(&request)?;
         let req = request.into_inner();
-        let p = req.project.unwrap_or_default();
-        let (id, paths) = PROJECT_MASK.target(&p.name, req.update_mask)?;
-        let change = UpdateProject {
-            id,
-            etag: p.etag.clone(),
-            what: patch_of(p, &paths),
-        };
+        let change = PROJECT_MASK.edit(
+            req.project,
+            req.update_mask,
+            |p| (&p.name, &p.etag),
+            |p, paths| Ok(patch_of(p, paths)),
+        )?;
         let project = self.store.write(call, change).await?;
         tracing::info!(project = project.row.id, "project updated");
         Ok(Response::new(project_to_proto(

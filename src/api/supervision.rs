@@ -532,9 +532,7 @@ impl SupervisionService for Supervision {
             .is_none()
             .then(|| client_key(request.remote_addr()));
         let mut req = request.into_inner();
-        let key = request_key(call.caller(), call.method(), &mut req, |r| {
-            &mut r.request_id
-        });
+        let key = request_key(&call, &mut req, |r| &mut r.request_id);
         let filing = parse_filing(&req.supervision_entry.unwrap_or_default());
         Error::collect([Error::of(&key), Error::of(&filing)])?;
         let (key, filing) = (key?, filing?);
@@ -681,9 +679,7 @@ impl SupervisionService for Supervision {
         let call = authz::call(&request)?;
         call.authenticated()?;
         let mut req = request.into_inner();
-        let key = request_key(call.caller(), call.method(), &mut req, |r| {
-            &mut r.request_id
-        });
+        let key = request_key(&call, &mut req, |r| &mut r.request_id);
         let id = required(&req.parent, "parent")
             .and_then(|n| name::parse_id("parent", "supervisionEntries", n));
         let text_ok = text::check("text", &req.text, 4000, true);

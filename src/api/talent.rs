@@ -17,7 +17,7 @@ use crate::{
         self,
         talent::{
             CreateTalentExchange, DeleteTalentExchange, RecordedExchange, UndeleteTalentExchange,
-            UpdateTalentExchange, not_found, participants_of, sees_people,
+            not_found, participants_of, sees_people,
         },
     },
     domain::{
@@ -197,9 +197,7 @@ impl TalentExchangeService for Talents {
     ) -> Result<Response<TalentExchange>, Status> {
         let call = authz::call(&request)?;
         let mut req = request.into_inner();
-        let key = request_key(call.caller(), call.method(), &mut req, |r| {
-            &mut r.request_id
-        });
+        let key = request_key(&call, &mut req, |r| &mut r.request_id);
         let t = req.talent_exchange.unwrap_or_default();
         let pairing_id = required(&t.pairing, "talent_exchange.pairing")
             .and_then(|n| name::parse_id("talent_exchange.pairing", "pairings", n));
@@ -278,13 +276,12 @@ impl TalentExchangeService for Talents {
     ) -> Result<Response<TalentExchange>, Status> {
         let call = authz::call(&request)?;
         let req = request.into_inner();
-        let t = req.talent_exchange.unwrap_or_default();
-        let (id, paths) = MASK.target(&t.name, req.update_mask)?;
-        let change = UpdateTalentExchange {
-            id,
-            etag: t.etag.clone(),
-            what: patch_of(t, &paths),
-        };
+        let change = MASK.edit(
+            req.talent_exchange,
+            req.update_mask,
+            |t| (&t.name, &t.etag),
+            |t, paths| Ok(patch_of(t, paths)),
+        )?;
         let row = self.store.write(call, change).await?;
         tracing::info!(exchange = row.id, "talent exchange updated");
         Ok(Response::new(to_proto(row, true)))
