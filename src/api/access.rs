@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use tonic::{Request, Response, Status};
 
-use super::{authz, digest, timestamp};
+use super::{authz, digest, page_of, timestamp};
 use crate::{
     app::token::{CreateToken, IssuedToken, RevokeToken},
     domain::{access::Role, audit::Audited, name, page::Page, region::RegionCode, text},
@@ -116,9 +116,9 @@ impl AccessService for Access {
         let req = request.into_inner();
         let page = Page::open(req.page_size, &req.page_token, &["accessTokens"])?;
         let rows = token::list(self.store.db(), page.after_id()?, page.fetch()).await?;
-        let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
+        let (access_tokens, next_page_token) = page_of(&page, rows, |r| r.id.to_string(), to_proto);
         Ok(Response::new(ListAccessTokensResponse {
-            access_tokens: rows.into_iter().map(to_proto).collect(),
+            access_tokens,
             next_page_token,
         }))
     }

@@ -3,7 +3,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{authz, timestamp};
+use super::{authz, page_of, timestamp};
 use crate::{
     app::audit::SignCheckpoint,
     domain::{
@@ -68,12 +68,20 @@ fn checkpoint_to_proto(checkpoint: &Signed, signature: Vec<u8>, key: &AuditKey) 
 fn tree_size(field: &str, requested: i64, now: u64) -> Result<u64, Error> {
     match requested {
         0 => Ok(now),
-        n if n < 0 || n as u64 > now => Err(Error::invalid(
-            field,
-            format!("must be between 1 and the log's size, {now}"),
-        )),
-        n => Ok(n as u64),
+        n => one_to(field, n, now, "the log's size"),
     }
+}
+
+/// Reads a count sent in `field` that must lie between 1 and `max`, which an error calls
+/// `max_name`.
+fn one_to(field: &str, n: i64, max: u64, max_name: &str) -> Result<u64, Error> {
+    if n < 1 || n as u64 > max {
+        return Err(Error::invalid(
+            field,
+            format!("must be between 1 and {max_name}, {max}"),
+        ));
+    }
+    Ok(n as u64)
 }
 
 #[tonic::async_trait]
@@ -92,12 +100,14 @@ impl AuditService for Audit {
         Error::collect([Error::of(&filter), Error::of(&page)])?;
         let (filter, page) = (filter?, page?);
         let rows = audit::list(self.store.db(), &filter, page.after_id()?, page.fetch()).await?;
-        let (rows, next_page_token) = page.close(rows, |r| r.seq.to_string());
+        let (audit_events, next_page_token) = page_of(
+            &page,
+            rows,
+            |r| r.seq.to_string(),
+            |r| event_to_proto(audit::event_of(r)),
+        );
         Ok(Response::new(ListAuditEventsResponse {
-            audit_events: rows
-                .into_iter()
-                .map(|r| event_to_proto(audit::event_of(r)))
-                .collect(),
+            audit_events,
             next_page_token,
         }))
     }
@@ -125,15 +135,8 @@ impl AuditService for Audit {
         let req = request.into_inner();
         let now = audit::size(self.store.db()).await?;
         let size = tree_size("tree_size", req.tree_size, now)?;
-        if req.sequence < 1 || req.sequence as u64 > size {
-            return Err(Error::invalid(
-                "sequence",
-                format!("must be between 1 and the tree size, {size}"),
-            )
-            .into());
-        }
-        let (leaf, proof, root) =
-            audit::inclusion(self.store.db(), req.sequence as u64, size).await?;
+        let sequence = one_to("sequence", req.sequence, size, "the tree size")?;
+        let (leaf, proof, root) = audit::inclusion(self.store.db(), sequence, size).await?;
         Ok(Response::new(InclusionProof {
             sequence: req.sequence,
             tree_size: size as i64,
@@ -150,14 +153,7 @@ impl AuditService for Audit {
         let req = request.into_inner();
         let now = audit::size(self.store.db()).await?;
         let second = tree_size("second_size", req.second_size, now)?;
-        if req.first_size < 1 || req.first_size as u64 > second {
-            return Err(Error::invalid(
-                "first_size",
-                format!("must be between 1 and second_size, {second}"),
-            )
-            .into());
-        }
-        let first = req.first_size as u64;
+        let first = one_to("first_size", req.first_size, second, "second_size")?;
         let (proof, first_root, second_root) =
             audit::consistency(self.store.db(), first, second).await?;
         Ok(Response::new(ConsistencyProof {

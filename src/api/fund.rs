@@ -7,7 +7,7 @@ use chrono::Utc;
 use tonic::{Request, Response, Status};
 
 use super::{
-    SummaryScope, authz, digest, filter_region_path,
+    SummaryScope, authz, check_summary, digest, filter_region_path,
     project::{amount, money},
     request_key, summary_scope, timestamp,
 };
@@ -216,9 +216,9 @@ impl FundService for Funds {
         request: Request<RecordFundTransactionRequest>,
     ) -> Result<Response<FundTransaction>, Status> {
         let call = authz::call(&request)?;
-        let caller = call.authenticated()?;
+        call.authenticated()?;
         let mut req = request.into_inner();
-        let key = request_key(Some(caller), call.method(), &mut req, |r| &mut r.request_id);
+        let key = request_key(&call, &mut req, |r| &mut r.request_id);
         let draft = parse_draft(&req.fund_transaction.clone().unwrap_or_default());
         Error::collect([Error::of(&key), Error::of(&draft)])?;
         let view = self
@@ -238,9 +238,9 @@ impl FundService for Funds {
         request: Request<ReverseFundTransactionRequest>,
     ) -> Result<Response<FundTransaction>, Status> {
         let call = authz::call(&request)?;
-        let caller = call.authenticated()?;
+        call.authenticated()?;
         let mut req = request.into_inner();
-        let key = request_key(Some(caller), call.method(), &mut req, |r| &mut r.request_id);
+        let key = request_key(&call, &mut req, |r| &mut r.request_id);
         let line_id = name::parse_id("name", "fundTransactions", &req.name);
         let reason = text::check("reason", &req.reason, 1000, true);
         Error::collect([Error::of(&key), Error::of(&line_id), reason])?;
@@ -316,12 +316,7 @@ impl FundService for Funds {
         request: Request<GetFundSummaryRequest>,
     ) -> Result<Response<FundSummary>, Status> {
         let req = request.into_inner();
-        if req.scope.is_empty() {
-            return Err(Error::invalid("scope", "is required").into());
-        }
-        if !(0..=9999).contains(&req.fiscal_year) {
-            return Err(Error::invalid("fiscal_year", "must be a year, or 0 for all years").into());
-        }
+        check_summary(&req.scope, "fiscal_year", req.fiscal_year)?;
         let db = self.store.db();
         let scope = summary_scope(
             &self.store,

@@ -20,7 +20,12 @@ use prost_types::{FieldMask, Timestamp};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    domain::request_id::{RequestId, RequestKey},
+    app::Edit,
+    domain::{
+        audit::Call,
+        page::Page,
+        request_id::{RequestId, RequestKey},
+    },
     error::Error,
 };
 
@@ -33,19 +38,19 @@ pub(crate) fn timestamp(time: DateTime<Utc>) -> Timestamp {
 }
 
 /// Takes a create's `request_id` out of `request` (found by `field`) and makes it the key
-/// of `caller`'s requests to `method`, with the SHA-256 of the rest of the request: two
-/// requests with the same fingerprint asked for the same thing.
+/// of the call's caller's requests to its method, with the SHA-256 of the rest of the
+/// request: two requests with the same fingerprint asked for the same thing.
 ///
 /// # Errors
 /// INVALID_ARGUMENT on `request_id` when it is malformed.
 pub(crate) fn request_key<M: Message>(
-    caller: Option<&crate::domain::access::Caller>,
-    method: &str,
+    call: &Call,
     request: &mut M,
     field: impl FnOnce(&mut M) -> &mut String,
 ) -> Result<Option<RequestKey>, Error> {
     let sent = std::mem::take(field(request));
-    Ok(RequestId::parse(&sent)?.map(|id| RequestKey::new(caller, method, id, digest(request))))
+    Ok(RequestId::parse(&sent)?
+        .map(|id| RequestKey::new(call.caller(), call.method(), id, digest(request))))
 }
 
 /// A required text field's value.
@@ -58,6 +63,37 @@ pub(crate) fn required<'a>(value: &'a str, field: &str) -> Result<&'a str, Error
     } else {
         Ok(value)
     }
+}
+
+/// One page of a list in the API's form: `rows`, fetched for `page`, cut to it and each
+/// put in the API's form by `to_proto`, with the token of the next page; `key` is a row's
+/// place in the list's order.
+pub(crate) fn page_of<R, P>(
+    page: &Page,
+    rows: Vec<R>,
+    key: impl Fn(&R) -> String,
+    to_proto: impl FnMut(R) -> P,
+) -> (Vec<P>, String) {
+    let (rows, next_page_token) = page.close(rows, key);
+    (rows.into_iter().map(to_proto).collect(), next_page_token)
+}
+
+/// Checks what a summary request sends besides its scope's name: a scope, and a year in
+/// `year_field` that is one, or 0 for all years.
+///
+/// # Errors
+/// INVALID_ARGUMENT on `scope` when it is empty, else on `year_field`.
+pub(crate) fn check_summary(scope: &str, year_field: &str, year: i32) -> Result<(), Error> {
+    if scope.is_empty() {
+        return Err(Error::invalid("scope", "is required"));
+    }
+    if !(0..=9999).contains(&year) {
+        return Err(Error::invalid(
+            year_field,
+            "must be a year, or 0 for all years",
+        ));
+    }
+    Ok(())
 }
 
 /// What a summary counts, checked to exist.
@@ -174,8 +210,13 @@ pub(crate) async fn filter_region_path(
 
 pub(crate) use crate::domain::revision::etag;
 
-/// The fields of a resource as an update mask sees them.
+/// The fields of a resource as an update mask sees them, and where an update names the
+/// resource it changes.
 pub(crate) struct MaskRules {
+    /// The request field that holds the resource's name, e.g. "pairing.name".
+    pub name_field: &'static str,
+    /// The collection the name lies in, e.g. "pairings".
+    pub collection: &'static str,
     /// Fields an update may change.
     pub updatable: &'static [&'static str],
     /// Fields fixed at creation.
@@ -185,6 +226,47 @@ pub(crate) struct MaskRules {
 }
 
 impl MaskRules {
+    /// The id of the resource an update names in `name` and the fields its `mask` names,
+    /// each checked, the errors of both reported together.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT on the name field when `name` is malformed, and on `update_mask`
+    /// as [`MaskRules::paths`] says.
+    pub fn target(
+        &self,
+        name: &str,
+        mask: Option<FieldMask>,
+    ) -> Result<(i64, Vec<&'static str>), Error> {
+        let id = crate::domain::name::parse_id(self.name_field, self.collection, name);
+        let paths = self.paths(mask);
+        Error::collect([Error::of(&id), Error::of(&paths)])?;
+        Ok((id?, paths?))
+    }
+
+    /// The edit an Update request asks for: of `resource` as sent (empty when it is not),
+    /// whose name and etag `sent` reads, the id its name gives, with what `patch` makes of
+    /// it and the fields `mask` names.
+    ///
+    /// # Errors
+    /// What [`MaskRules::target`] returns, then what `patch` returns.
+    pub fn edit<R: Default, W>(
+        &self,
+        resource: Option<R>,
+        mask: Option<FieldMask>,
+        sent: impl Fn(&R) -> (&str, &str),
+        patch: impl FnOnce(R, &[&'static str]) -> Result<W, Error>,
+    ) -> Result<Edit<W>, Error> {
+        let resource = resource.unwrap_or_default();
+        let (name, etag) = sent(&resource);
+        let (id, paths) = self.target(name, mask)?;
+        let etag = etag.to_owned();
+        Ok(Edit {
+            id,
+            etag,
+            what: patch(resource, &paths)?,
+        })
+    }
+
     /// The fields an update mask names; `*` names every updatable field.
     ///
     /// # Errors

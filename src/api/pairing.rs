@@ -3,14 +3,14 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    MaskRules, authz, digest, etag, filter_region_path, program, request_key, required, timestamp,
+    MaskRules, authz, digest, etag, filter_region_path, page_of, program, request_key, required,
+    timestamp,
 };
 use crate::{
     app::{
         self,
         pairing::{
             CreatePairing, DeletePairing, PairingDraft, PairingPatch, StepPairing, UndeletePairing,
-            UpdatePairing,
         },
     },
     domain::{
@@ -38,6 +38,8 @@ use crate::{
 pub(crate) use crate::app::pairing::not_found as pairing_not_found;
 
 const PAIRING_MASK: MaskRules = MaskRules {
+    name_field: "pairing.name",
+    collection: "pairings",
     updatable: rules::UPDATABLE,
     immutable: rules::IMMUTABLE,
     output_only: rules::OUTPUT_ONLY,
@@ -122,6 +124,22 @@ fn parse_draft(p: &Pairing) -> Result<PairingDraft, Error> {
     })
 }
 
+/// The fields of `p` that the update mask's `paths` name, checked.
+fn patch_of(p: Pairing, paths: &[&str]) -> Result<PairingPatch, Error> {
+    let has = |field: &str| paths.contains(&field);
+    let parent_id = has("parent").then(|| parse_parent(&p.parent)).transpose();
+    let fields = has("fields")
+        .then(|| CooperationField::parse_list("pairing.fields", &p.fields))
+        .transpose();
+    Error::collect([Error::of(&parent_id), Error::of(&fields)])?;
+    Ok(PairingPatch {
+        parent_id: parent_id?,
+        fields: fields?,
+        period_start: has("period_start").then_some(p.period_start),
+        period_end: has("period_end").then_some(p.period_end),
+    })
+}
+
 fn parse_parent(parent: &str) -> Result<Option<i64>, Error> {
     match parent {
         "" => Ok(None),
@@ -142,7 +160,7 @@ impl Pairings {
         let change = StepPairing {
             id,
             etag: etag.to_owned(),
-            step,
+            what: step,
         };
         let row = self.store.write(call, change).await?;
         tracing::info!(pairing = id, step = ?step, "pairing state changed");
@@ -202,9 +220,7 @@ impl PairingService for Pairings {
     ) -> Result<Response<Pairing>, Status> {
         let call = authz::call(&request)?;
         let mut req = request.into_inner();
-        let key = request_key(call.caller(), call.method(), &mut req, |r| {
-            &mut r.request_id
-        })?;
+        let key = request_key(&call, &mut req, |r| &mut r.request_id)?;
         let draft = parse_draft(&req.pairing.unwrap_or_default())?;
         let row = app::create_once(&self.store, call, key, CreatePairing(draft)).await?;
         tracing::info!(pairing = row.id, "pairing created");
@@ -255,9 +271,10 @@ impl PairingService for Pairings {
             descending,
         };
         let rows = pairings::list(self.store.db(), &query, after, page.fetch()).await?;
-        let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
+        let (pairings, next_page_token) =
+            page_of(&page, rows, |r| r.id.to_string(), pairing_to_proto);
         Ok(Response::new(ListPairingsResponse {
-            pairings: rows.into_iter().map(pairing_to_proto).collect(),
+            pairings,
             next_page_token,
         }))
     }
@@ -268,28 +285,12 @@ impl PairingService for Pairings {
     ) -> Result<Response<Pairing>, Status> {
         let call = authz::call(&request)?;
         let req = request.into_inner();
-        let p = req.pairing.unwrap_or_default();
-        let id = name::parse_id("pairing.name", "pairings", &p.name);
-        let paths = PAIRING_MASK.paths(req.update_mask);
-        Error::collect([Error::of(&id), Error::of(&paths)])?;
-        let (id, paths) = (id?, paths?);
-        let has = |field: &str| paths.contains(&field);
-        let parent_id = has("parent").then(|| parse_parent(&p.parent)).transpose();
-        let fields = has("fields")
-            .then(|| CooperationField::parse_list("pairing.fields", &p.fields))
-            .transpose();
-        Error::collect([Error::of(&parent_id), Error::of(&fields)])?;
-        let patch = PairingPatch {
-            parent_id: parent_id?,
-            fields: fields?,
-            period_start: has("period_start").then_some(p.period_start),
-            period_end: has("period_end").then_some(p.period_end),
-        };
-        let change = UpdatePairing {
-            id,
-            etag: p.etag,
-            patch,
-        };
+        let change = PAIRING_MASK.edit(
+            req.pairing,
+            req.update_mask,
+            |p| (&p.name, &p.etag),
+            patch_of,
+        )?;
         let row = self.store.write(call, change).await?;
         tracing::info!(pairing = row.id, "pairing updated");
         Ok(Response::new(pairing_to_proto(row)))

@@ -3,11 +3,11 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{MaskRules, authz, digest, etag, request_key, timestamp};
+use super::{MaskRules, authz, digest, etag, page_of, request_key, timestamp};
 use crate::{
     app::{
         self,
-        program::{CreateProgram, UpdateProgram, not_found},
+        program::{CreateProgram, not_found},
     },
     domain::{
         audit::Audited,
@@ -16,7 +16,6 @@ use crate::{
         period::format_date,
         program::{self as program_rules, ProgramDraft, ProgramPatch},
     },
-    error::Error,
     proto::v1::{
         CreateProgramRequest, GetProgramRequest, ListProgramsRequest, ListProgramsResponse,
         Program, UpdateProgramRequest,
@@ -28,6 +27,8 @@ use crate::{
 };
 
 const PROGRAM_MASK: MaskRules = MaskRules {
+    name_field: "program.name",
+    collection: "programs",
     updatable: program_rules::UPDATABLE,
     immutable: &[],
     output_only: program_rules::OUTPUT_ONLY,
@@ -66,9 +67,7 @@ pub(super) async fn create(
     let call = authz::call(&request)?;
     authz::require_everywhere(call.authenticated()?)?;
     let mut req = request.into_inner();
-    let key = request_key(call.caller(), call.method(), &mut req, |r| {
-        &mut r.request_id
-    })?;
+    let key = request_key(&call, &mut req, |r| &mut r.request_id)?;
     let p = req.program.unwrap_or_default();
     let draft = ProgramDraft::new(
         p.display_name,
@@ -103,9 +102,9 @@ pub(super) async fn list(
     let page = Page::open(req.page_size, &req.page_token, &["programs"])?;
     let after = page.after_id()?;
     let rows = programs::list(store.db(), after, page.fetch()).await?;
-    let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
+    let (programs, next_page_token) = page_of(&page, rows, |r| r.id.to_string(), program_to_proto);
     Ok(Response::new(ListProgramsResponse {
-        programs: rows.into_iter().map(program_to_proto).collect(),
+        programs,
         next_page_token,
     }))
 }
@@ -118,24 +117,21 @@ pub(super) async fn update(
     let call = authz::call(&request)?;
     authz::require_everywhere(call.authenticated()?)?;
     let req = request.into_inner();
-    let p = req.program.unwrap_or_default();
-    let id = name::parse_id("program.name", "programs", &p.name);
-    let paths = PROGRAM_MASK.paths(req.update_mask);
-    Error::collect([Error::of(&id), Error::of(&paths)])?;
-    let (id, paths) = (id?, paths?);
-    let sent = |field: &str, value: String| paths.contains(&field).then_some(value);
-    let patch = ProgramPatch {
-        display_name: sent("display_name", p.display_name),
-        basis_document: sent("basis_document", p.basis_document),
-        period_start: sent("period_start", p.period_start),
-        period_end: sent("period_end", p.period_end),
-        description: sent("description", p.description),
-    };
-    let change = UpdateProgram {
-        id,
-        etag: p.etag,
-        patch,
-    };
+    let change = PROGRAM_MASK.edit(
+        req.program,
+        req.update_mask,
+        |p| (&p.name, &p.etag),
+        |p, paths| {
+            let sent = |field: &str, value: String| paths.contains(&field).then_some(value);
+            Ok(ProgramPatch {
+                display_name: sent("display_name", p.display_name),
+                basis_document: sent("basis_document", p.basis_document),
+                period_start: sent("period_start", p.period_start),
+                period_end: sent("period_end", p.period_end),
+                description: sent("description", p.description),
+            })
+        },
+    )?;
     let row = store.write(call, change).await?;
     tracing::info!(program = row.id, "program updated");
     Ok(Response::new(program_to_proto(row)))

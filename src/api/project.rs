@@ -6,7 +6,7 @@ use super::{MaskRules, authz, digest, etag, filter_region_path, request_key, req
 use crate::{
     app::{
         self,
-        project::{CreateProject, FundedProject, StepProject, UpdateProject, not_found},
+        project::{CreateProject, FundedProject, StepProject, not_found},
     },
     domain::{
         audit::Audited,
@@ -35,6 +35,8 @@ use crate::{
 };
 
 const PROJECT_MASK: MaskRules = MaskRules {
+    name_field: "project.name",
+    collection: "projects",
     updatable: rules::UPDATABLE,
     immutable: rules::IMMUTABLE,
     output_only: rules::OUTPUT_ONLY,
@@ -211,9 +213,7 @@ impl ProjectService for Projects {
     ) -> Result<Response<Project>, Status> {
         let call = authz::call(&request)?;
         let mut req = request.into_inner();
-        let key = request_key(call.caller(), call.method(), &mut req, |r| {
-            &mut r.request_id
-        })?;
+        let key = request_key(&call, &mut req, |r| &mut r.request_id)?;
         let p = req.project.unwrap_or_default();
         let pairing_id = required(&p.pairing, "project.pairing")
             .and_then(|n| name::parse_id("project.pairing", "pairings", n));
@@ -292,16 +292,12 @@ impl ProjectService for Projects {
     ) -> Result<Response<Project>, Status> {
         let call = authz::call(&request)?;
         let req = request.into_inner();
-        let p = req.project.unwrap_or_default();
-        let id = name::parse_id("project.name", "projects", &p.name);
-        let paths = PROJECT_MASK.paths(req.update_mask);
-        Error::collect([Error::of(&id), Error::of(&paths)])?;
-        let (id, paths) = (id?, paths?);
-        let change = UpdateProject {
-            id,
-            etag: p.etag.clone(),
-            patch: patch_of(p, &paths),
-        };
+        let change = PROJECT_MASK.edit(
+            req.project,
+            req.update_mask,
+            |p| (&p.name, &p.etag),
+            |p, paths| Ok(patch_of(p, paths)),
+        )?;
         let project = self.store.write(call, change).await?;
         tracing::info!(project = project.row.id, "project updated");
         Ok(Response::new(project_to_proto(

@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{authz, digest};
+use super::{authz, digest, page_of};
 
 use crate::{
     app::region::CreateRegion,
@@ -109,9 +109,9 @@ impl RegionService for Regions {
             page.fetch(),
         )
         .await?;
-        let (rows, next_page_token) = page.close(rows, |r| r.code.clone());
+        let (regions, next_page_token) = page_of(&page, rows, |r| r.code.clone(), to_proto);
         Ok(Response::new(ListRegionsResponse {
-            regions: rows.into_iter().map(to_proto).collect(),
+            regions,
             next_page_token,
         }))
     }

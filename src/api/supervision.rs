@@ -9,7 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tonic::{Request, Response, Status};
 
 use super::{
-    SummaryScope, authz, digest, etag, filter_region_path, request_key, required, summary_scope,
+    SummaryScope, authz, digest, etag, filter_region_path, page_of, request_key, required,
+    summary_scope,
     supervision_feed::{Events, Feed, Wanted},
     timestamp,
 };
@@ -21,7 +22,7 @@ use crate::{
     config::ServerSettings,
     domain::{
         access::{Caller, Role},
-        audit::{Audited, Call},
+        audit::Audited,
         clock::Clock,
         name,
         page::Page,
@@ -295,17 +296,30 @@ fn due_date(field: &str, text: &str, now: DateTime<Utc>) -> Result<NaiveDate, Er
     Ok(date)
 }
 
+/// What a step that writes only its note sends: `note`, required, checked as `field` of at
+/// most `max_chars` characters.
+fn noted(field: &str, note: String, max_chars: usize) -> Result<StepInput, Error> {
+    text::check(field, &note, max_chars, true)?;
+    Ok(StepInput {
+        note,
+        ..Default::default()
+    })
+}
+
 impl Supervision {
-    /// Takes `step` on entry `name` for the call, with what it writes.
-    async fn step(
+    /// Takes `step` on the entry a request names, for an authenticated caller: `read`
+    /// checks what the request sends and returns the entry's name, the etag the caller read
+    /// and what the step writes.
+    async fn step<T>(
         &self,
-        call: Call,
-        name: &str,
-        etag: String,
+        request: Request<T>,
         step: Step,
-        input: StepInput,
+        read: impl FnOnce(T) -> Result<(String, String, StepInput), Error>,
     ) -> Result<Response<SupervisionEntry>, Status> {
-        let id = name::parse_id("name", "supervisionEntries", name)?;
+        let call = authz::call(&request)?;
+        call.authenticated()?;
+        let (sent_name, etag, input) = read(request.into_inner())?;
+        let id = name::parse_id("name", "supervisionEntries", &sent_name)?;
         let change = StepEntry {
             id,
             etag,
@@ -390,14 +404,19 @@ impl SupervisionService for Supervision {
             ..Default::default()
         };
         let rows = entries::list(db, &query, order, cursor.as_ref(), page.fetch()).await?;
-        let (rows, next_page_token) = page.close(rows, |r| {
-            order
-                .cursor(r.id, r.create_time, r.due_date, r.severity)
-                .encode()
-        });
         let sees = sees_reporter(Some(&caller));
+        let (supervision_entries, next_page_token) = page_of(
+            &page,
+            rows,
+            |r| {
+                order
+                    .cursor(r.id, r.create_time, r.due_date, r.severity)
+                    .encode()
+            },
+            |r| to_proto(r, sees, now),
+        );
         Ok(Response::new(ListSupervisionEntriesResponse {
-            supervision_entries: rows.into_iter().map(|r| to_proto(r, sees, now)).collect(),
+            supervision_entries,
             next_page_token,
         }))
     }
@@ -513,9 +532,7 @@ impl SupervisionService for Supervision {
             .is_none()
             .then(|| client_key(request.remote_addr()));
         let mut req = request.into_inner();
-        let key = request_key(call.caller(), call.method(), &mut req, |r| {
-            &mut r.request_id
-        });
+        let key = request_key(&call, &mut req, |r| &mut r.request_id);
         let filing = parse_filing(&req.supervision_entry.unwrap_or_default());
         Error::collect([Error::of(&key), Error::of(&filing)])?;
         let (key, filing) = (key?, filing?);
@@ -562,114 +579,97 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<AcceptSupervisionEntryRequest>,
     ) -> Result<Response<SupervisionEntry>, Status> {
-        let call = authz::call(&request)?;
-        call.authenticated()?;
-        let req = request.into_inner();
-        let unit = text::check("responsible_unit", &req.responsible_unit, 200, true);
-        let due = due_date("due_date", &req.due_date, self.clock.now());
-        let note = text::check("note", &req.note, 4000, false);
-        Error::collect([unit, Error::of(&due), note])?;
-        let input = StepInput {
-            note: req.note,
-            responsible_unit: Some(req.responsible_unit),
-            due_date: Some(due?),
-            evidence: Vec::new(),
-        };
-        self.step(call, &req.name, req.etag, Step::Accept, input)
-            .await
+        self.step(request, Step::Accept, |req| {
+            let unit = text::check("responsible_unit", &req.responsible_unit, 200, true);
+            let due = due_date("due_date", &req.due_date, self.clock.now());
+            let note = text::check("note", &req.note, 4000, false);
+            Error::collect([unit, Error::of(&due), note])?;
+            let input = StepInput {
+                note: req.note,
+                responsible_unit: Some(req.responsible_unit),
+                due_date: Some(due?),
+                evidence: Vec::new(),
+            };
+            Ok((req.name, req.etag, input))
+        })
+        .await
     }
 
     async fn reject_supervision_entry(
         &self,
         request: Request<RejectSupervisionEntryRequest>,
     ) -> Result<Response<SupervisionEntry>, Status> {
-        let call = authz::call(&request)?;
-        call.authenticated()?;
-        let req = request.into_inner();
-        text::check("reason", &req.reason, 1000, true)?;
-        let input = StepInput {
-            note: req.reason,
-            ..Default::default()
-        };
-        self.step(call, &req.name, req.etag, Step::Reject, input)
-            .await
+        self.step(request, Step::Reject, |req| {
+            Ok((req.name, req.etag, noted("reason", req.reason, 1000)?))
+        })
+        .await
     }
 
     async fn start_rectification(
         &self,
         request: Request<StartRectificationRequest>,
     ) -> Result<Response<SupervisionEntry>, Status> {
-        let call = authz::call(&request)?;
-        call.authenticated()?;
-        let req = request.into_inner();
-        text::check("plan", &req.plan, 4000, true)?;
-        let input = StepInput {
-            note: req.plan,
-            ..Default::default()
-        };
-        self.step(call, &req.name, req.etag, Step::StartRectification, input)
-            .await
+        self.step(request, Step::StartRectification, |req| {
+            Ok((req.name, req.etag, noted("plan", req.plan, 4000)?))
+        })
+        .await
     }
 
     async fn resolve_supervision_entry(
         &self,
         request: Request<ResolveSupervisionEntryRequest>,
     ) -> Result<Response<SupervisionEntry>, Status> {
-        let call = authz::call(&request)?;
-        call.authenticated()?;
-        let req = request.into_inner();
-        let resolution = text::check("resolution", &req.resolution, 4000, true);
-        let evidence = if req.evidence.is_empty() {
-            Err(Error::invalid("evidence", "is required: at least one item"))
-        } else {
-            evidence_of("evidence", &req.evidence)
-        };
-        Error::collect([resolution, Error::of(&evidence)])?;
-        let input = StepInput {
-            note: req.resolution,
-            evidence: evidence?,
-            ..Default::default()
-        };
-        self.step(call, &req.name, req.etag, Step::Resolve, input)
-            .await
+        self.step(request, Step::Resolve, |req| {
+            let resolution = text::check("resolution", &req.resolution, 4000, true);
+            let evidence = if req.evidence.is_empty() {
+                Err(Error::invalid("evidence", "is required: at least one item"))
+            } else {
+                evidence_of("evidence", &req.evidence)
+            };
+            Error::collect([resolution, Error::of(&evidence)])?;
+            let input = StepInput {
+                note: req.resolution,
+                evidence: evidence?,
+                ..Default::default()
+            };
+            Ok((req.name, req.etag, input))
+        })
+        .await
     }
 
     async fn close_supervision_entry(
         &self,
         request: Request<CloseSupervisionEntryRequest>,
     ) -> Result<Response<SupervisionEntry>, Status> {
-        let call = authz::call(&request)?;
-        call.authenticated()?;
-        let req = request.into_inner();
-        text::check("review_note", &req.review_note, 4000, true)?;
-        let input = StepInput {
-            note: req.review_note,
-            ..Default::default()
-        };
-        self.step(call, &req.name, req.etag, Step::Close, input)
-            .await
+        self.step(request, Step::Close, |req| {
+            Ok((
+                req.name,
+                req.etag,
+                noted("review_note", req.review_note, 4000)?,
+            ))
+        })
+        .await
     }
 
     async fn reopen_supervision_entry(
         &self,
         request: Request<ReopenSupervisionEntryRequest>,
     ) -> Result<Response<SupervisionEntry>, Status> {
-        let call = authz::call(&request)?;
-        call.authenticated()?;
-        let req = request.into_inner();
-        let reason = text::check("reason", &req.reason, 1000, true);
-        let due = match req.due_date.as_str() {
-            "" => Ok(None),
-            text => due_date("due_date", text, self.clock.now()).map(Some),
-        };
-        Error::collect([reason, Error::of(&due)])?;
-        let input = StepInput {
-            note: req.reason,
-            due_date: due?,
-            ..Default::default()
-        };
-        self.step(call, &req.name, req.etag, Step::Reopen, input)
-            .await
+        self.step(request, Step::Reopen, |req| {
+            let reason = text::check("reason", &req.reason, 1000, true);
+            let due = match req.due_date.as_str() {
+                "" => Ok(None),
+                text => due_date("due_date", text, self.clock.now()).map(Some),
+            };
+            Error::collect([reason, Error::of(&due)])?;
+            let input = StepInput {
+                note: req.reason,
+                due_date: due?,
+                ..Default::default()
+            };
+            Ok((req.name, req.etag, input))
+        })
+        .await
     }
 
     async fn add_supervision_comment(
@@ -679,9 +679,7 @@ impl SupervisionService for Supervision {
         let call = authz::call(&request)?;
         call.authenticated()?;
         let mut req = request.into_inner();
-        let key = request_key(call.caller(), call.method(), &mut req, |r| {
-            &mut r.request_id
-        });
+        let key = request_key(&call, &mut req, |r| &mut r.request_id);
         let id = required(&req.parent, "parent")
             .and_then(|n| name::parse_id("parent", "supervisionEntries", n));
         let text_ok = text::check("text", &req.text, 4000, true);
@@ -714,9 +712,14 @@ impl SupervisionService for Supervision {
         let db = self.store.db();
         entries::get(db, id).await?.ok_or_else(|| not_found(id))?;
         let rows = entries::events(db, id, page.after_id()?, page.fetch()).await?;
-        let (rows, next_page_token) = page.close(rows, |r| r.seq.to_string());
+        let (supervision_events, next_page_token) = page_of(
+            &page,
+            rows,
+            |r| r.seq.to_string(),
+            |r| event_to_proto(r, true),
+        );
         Ok(Response::new(ListSupervisionEventsResponse {
-            supervision_events: rows.into_iter().map(|r| event_to_proto(r, true)).collect(),
+            supervision_events,
             next_page_token,
         }))
     }

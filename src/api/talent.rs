@@ -9,15 +9,15 @@ use std::collections::HashMap;
 use tonic::{Request, Response, Status};
 
 use super::{
-    MaskRules, SummaryScope, authz, digest, etag, filter_region_path, request_key, required,
-    summary_scope, timestamp,
+    MaskRules, SummaryScope, authz, check_summary, digest, etag, filter_region_path, request_key,
+    required, summary_scope, timestamp,
 };
 use crate::{
     app::{
         self,
         talent::{
             CreateTalentExchange, DeleteTalentExchange, RecordedExchange, UndeleteTalentExchange,
-            UpdateTalentExchange, not_found, participants_of, sees_people,
+            not_found, participants_of, sees_people,
         },
     },
     domain::{
@@ -42,6 +42,8 @@ use crate::{
 };
 
 const MASK: MaskRules = MaskRules {
+    name_field: "talent_exchange.name",
+    collection: "talentExchanges",
     updatable: rules::UPDATABLE,
     immutable: rules::IMMUTABLE,
     output_only: rules::OUTPUT_ONLY,
@@ -195,9 +197,7 @@ impl TalentExchangeService for Talents {
     ) -> Result<Response<TalentExchange>, Status> {
         let call = authz::call(&request)?;
         let mut req = request.into_inner();
-        let key = request_key(call.caller(), call.method(), &mut req, |r| {
-            &mut r.request_id
-        });
+        let key = request_key(&call, &mut req, |r| &mut r.request_id);
         let t = req.talent_exchange.unwrap_or_default();
         let pairing_id = required(&t.pairing, "talent_exchange.pairing")
             .and_then(|n| name::parse_id("talent_exchange.pairing", "pairings", n));
@@ -276,16 +276,12 @@ impl TalentExchangeService for Talents {
     ) -> Result<Response<TalentExchange>, Status> {
         let call = authz::call(&request)?;
         let req = request.into_inner();
-        let t = req.talent_exchange.unwrap_or_default();
-        let id = name::parse_id("talent_exchange.name", "talentExchanges", &t.name);
-        let paths = MASK.paths(req.update_mask);
-        Error::collect([Error::of(&id), Error::of(&paths)])?;
-        let (id, paths) = (id?, paths?);
-        let change = UpdateTalentExchange {
-            id,
-            etag: t.etag.clone(),
-            patch: patch_of(t, &paths),
-        };
+        let change = MASK.edit(
+            req.talent_exchange,
+            req.update_mask,
+            |t| (&t.name, &t.etag),
+            |t, paths| Ok(patch_of(t, paths)),
+        )?;
         let row = self.store.write(call, change).await?;
         tracing::info!(exchange = row.id, "talent exchange updated");
         Ok(Response::new(to_proto(row, true)))
@@ -323,12 +319,7 @@ impl TalentExchangeService for Talents {
         request: Request<GetTalentSummaryRequest>,
     ) -> Result<Response<TalentSummary>, Status> {
         let req = request.into_inner();
-        if req.scope.is_empty() {
-            return Err(Error::invalid("scope", "is required").into());
-        }
-        if !(0..=9999).contains(&req.year) {
-            return Err(Error::invalid("year", "must be a year, or 0 for all years").into());
-        }
+        check_summary(&req.scope, "year", req.year)?;
         let db = self.store.db();
         let mut query = summary_query(&self.store, &req.scope).await?;
         query.year = (req.year != 0).then_some(req.year);

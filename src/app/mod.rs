@@ -37,6 +37,19 @@ use crate::{
     },
 };
 
+/// A change to the resource `id` at the revision the caller read: the one carrier of every
+/// update and every step that names its resource and etag. `what` is the fields sent or
+/// the step taken; each resource's module says, as a [`Change`], what an edit of its kind
+/// does.
+pub struct Edit<W> {
+    /// The resource's id.
+    pub id: i64,
+    /// The etag the caller read, or empty.
+    pub etag: String,
+    /// What the edit does: the fields sent, or the step.
+    pub what: W,
+}
+
 /// A create that a request id makes safe to retry.
 pub trait Create: Send + Sync + 'static {
     /// What it makes.

@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 
-use super::{Create, program::not_found as program_not_found};
+use super::{Create, Edit, program::not_found as program_not_found};
 use crate::{
     domain::{
         access::{Caller, outside_scope, require_scope, unrestricted},
@@ -96,20 +96,13 @@ impl Create for CreatePairing {
 
 /// UpdatePairing: the sent fields over the stored pairing, checked against its program,
 /// its parent and its children.
-pub struct UpdatePairing {
-    /// The pairing's id.
-    pub id: i64,
-    /// The etag the caller read, or empty.
-    pub etag: String,
-    /// The fields sent.
-    pub patch: PairingPatch,
-}
+pub type UpdatePairing = Edit<PairingPatch>;
 
 impl Change for UpdatePairing {
     type Output = PairingRow;
 
     async fn apply(&self, tx: &mut Tx<'_>) -> Result<PairingRow, Error> {
-        let (id, patch) = (self.id, &self.patch);
+        let (id, patch) = (self.id, &self.what);
         let current = live_for_update(tx, id, &self.etag).await?;
         let parent_id = patch.parent_id.unwrap_or(current.parent_id);
         let fields = patch
@@ -273,14 +266,7 @@ impl Change for UndeletePairing {
 }
 
 /// SuspendPairing, ResumePairing and EndPairing: one step of a live pairing's states.
-pub struct StepPairing {
-    /// The pairing's id.
-    pub id: i64,
-    /// The etag the caller read, or empty.
-    pub etag: String,
-    /// The step.
-    pub step: Transition,
-}
+pub type StepPairing = Edit<Transition>;
 
 impl Change for StepPairing {
     type Output = PairingRow;
@@ -288,7 +274,7 @@ impl Change for StepPairing {
     async fn apply(&self, tx: &mut Tx<'_>) -> Result<PairingRow, Error> {
         let current = live_for_update(tx, self.id, &self.etag).await?;
         let change = PairingChange {
-            state: Some(current.state.apply(self.step)?),
+            state: Some(current.state.apply(self.what)?),
             ..Default::default()
         };
         save(tx, &current, change).await
@@ -402,19 +388,39 @@ pub fn require_reach(caller: &Caller, row: &PairingRow) -> Result<(), Error> {
     )
 }
 
-/// A pairing inside the caller's reach, locked for change. Permission comes before
-/// existence: a scoped caller learns nothing of pairings outside its scope, not even
-/// whether they exist.
-async fn in_reach(tx: &Tx<'_>, id: i64) -> Result<PairingRow, Error> {
-    let caller = tx.caller()?;
-    match pairings::get_for_update(tx.db(), id).await? {
+/// What a lookup gives `caller` when permission comes before existence: the row `found`,
+/// once `reach` lets the caller have it; for none, `missing()` to a caller without a
+/// regional limit and PERMISSION_DENIED `OUTSIDE_SCOPE` to any other, so that a scoped
+/// caller learns nothing of what lies outside its scope, not even whether it exists.
+///
+/// # Errors
+/// What `reach` returns, `missing()`, or PERMISSION_DENIED `OUTSIDE_SCOPE`.
+pub fn reached<R>(
+    caller: &Caller,
+    found: Option<R>,
+    reach: impl FnOnce(&R) -> Result<(), Error>,
+    missing: impl FnOnce() -> Error,
+) -> Result<R, Error> {
+    match found {
         Some(row) => {
-            require_reach(caller, &row)?;
+            reach(&row)?;
             Ok(row)
         }
-        None if unrestricted(caller) => Err(not_found(id)),
+        None if unrestricted(caller) => Err(missing()),
         None => Err(outside_scope()),
     }
+}
+
+/// A pairing inside the caller's reach, locked for change; see [`reached`].
+async fn in_reach(tx: &Tx<'_>, id: i64) -> Result<PairingRow, Error> {
+    let caller = tx.caller()?;
+    let found = pairings::get_for_update(tx.db(), id).await?;
+    reached(
+        caller,
+        found,
+        |row| require_reach(caller, row),
+        || not_found(id),
+    )
 }
 
 /// A live pairing inside the caller's reach, locked for change, at the revision the caller

@@ -1,7 +1,7 @@
 //! Cooperation programs: creating and changing them. Programs belong to no region: the
 //! API lets only a caller without a regional limit write them.
 
-use super::Create;
+use super::{Create, Edit};
 use crate::{
     domain::{
         name,
@@ -43,14 +43,7 @@ impl Create for CreateProgram {
 
 /// UpdateProgram: the sent fields over the stored program, whose period must still hold
 /// every live pairing.
-pub struct UpdateProgram {
-    /// The program's id.
-    pub id: i64,
-    /// The etag the caller read, or empty.
-    pub etag: String,
-    /// The fields sent.
-    pub patch: ProgramPatch,
-}
+pub type UpdateProgram = Edit<ProgramPatch>;
 
 impl Change for UpdateProgram {
     type Output = ProgramRow;
@@ -60,7 +53,7 @@ impl Change for UpdateProgram {
             .await?
             .ok_or_else(|| not_found(self.id))?;
         check_etag(&self.etag, current.revision)?;
-        let draft = self.patch.apply(&programs::draft_of(&current)?)?;
+        let draft = self.what.apply(&programs::draft_of(&current)?)?;
         let outside = programs::pairings_outside(tx.db(), self.id, &draft.period).await?;
         if outside > 0 {
             return Err(Error::FailedPrecondition {

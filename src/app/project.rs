@@ -3,12 +3,12 @@
 //! the caller's reach, checked before whether the project exists.
 
 use super::{
-    Create,
-    pairing::{not_found as pairing_not_found, placement_of},
+    Create, Edit,
+    pairing::{not_found as pairing_not_found, placement_of, reached},
 };
 use crate::{
     domain::{
-        access::{outside_scope, require_scope, unrestricted},
+        access::require_scope,
         money::{Balance, MoneyFields},
         name,
         pairing::{CooperationField, PairingState},
@@ -128,14 +128,7 @@ impl Create for CreateProject {
 
 /// UpdateProject: the sent fields over an open project, still placed inside its pairing,
 /// with a budget no smaller than what is already allocated to it.
-pub struct UpdateProject {
-    /// The project's id.
-    pub id: i64,
-    /// The etag the caller read, or empty.
-    pub etag: String,
-    /// The fields sent.
-    pub patch: ProjectPatch,
-}
+pub type UpdateProject = Edit<ProjectPatch>;
 
 impl Change for UpdateProject {
     type Output = FundedProject;
@@ -151,7 +144,7 @@ impl Change for UpdateProject {
                 metadata: vec![("state", state.to_string())],
             });
         }
-        let draft = self.patch.apply(fields_of(&current)?)?;
+        let draft = self.what.apply(fields_of(&current)?)?;
         let location = location_row(tx, &draft.location).await?;
         let field = current.field;
         let mut frame = frame_of(&pairing)?;
@@ -242,15 +235,30 @@ pub async fn pairing_in_reach(
     missing: impl FnOnce() -> Error,
 ) -> Result<PairingRow, Error> {
     let caller = tx.caller()?;
-    match pairings::get_for_share(tx.db(), id).await? {
-        Some(row) => {
-            let placement = placement_of(&row)?;
-            require_scope(caller, &[&placement.supporting, &placement.supported])?;
-            Ok(row)
-        }
-        None if unrestricted(caller) => Err(missing()),
-        None => Err(outside_scope()),
-    }
+    let found = pairings::get_for_share(tx.db(), id).await?;
+    let reach = |row: &PairingRow| {
+        let placement = placement_of(row)?;
+        require_scope(caller, &[&placement.supporting, &placement.supported])
+    };
+    reached(caller, found, reach, missing)
+}
+
+/// A row that hangs off a pairing, as a lookup `found` it, inside the caller's reach with
+/// its pairing (read-locked), whose id `pairing_id` reads from the row. Permission comes
+/// before existence; `missing` is the error for a row that does not exist.
+///
+/// # Errors
+/// PERMISSION_DENIED `OUTSIDE_SCOPE`, `missing()`, or NOT_FOUND for a pairing that is gone.
+pub async fn hung_in_reach<R>(
+    tx: &Tx<'_>,
+    found: Option<R>,
+    pairing_id: impl FnOnce(&R) -> i64,
+    missing: impl FnOnce() -> Error,
+) -> Result<(R, PairingRow), Error> {
+    let row = reached(tx.caller()?, found, |_| Ok(()), missing)?;
+    let pairing_id = pairing_id(&row);
+    let pairing = pairing_in_reach(tx, pairing_id, || pairing_not_found(pairing_id)).await?;
+    Ok((row, pairing))
 }
 
 /// A project inside the caller's reach, locked for change, at the revision the caller
@@ -260,15 +268,8 @@ async fn for_update(
     id: i64,
     sent_etag: &str,
 ) -> Result<(ProjectRow, PairingRow), Error> {
-    let Some(row) = projects::get_for_update(tx.db(), id).await? else {
-        return Err(if unrestricted(tx.caller()?) {
-            not_found(id)
-        } else {
-            outside_scope()
-        });
-    };
-    let pairing =
-        pairing_in_reach(tx, row.pairing_id, || pairing_not_found(row.pairing_id)).await?;
+    let found = projects::get_for_update(tx.db(), id).await?;
+    let (row, pairing) = hung_in_reach(tx, found, |r| r.pairing_id, || not_found(id)).await?;
     check_etag(sent_etag, row.revision)?;
     Ok((row, pairing))
 }

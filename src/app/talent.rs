@@ -10,13 +10,13 @@ use std::future::Future;
 use chrono::Utc;
 
 use super::{
-    Create,
-    pairing::{not_found as pairing_not_found, placement_of},
-    project::pairing_in_reach,
+    Create, Edit,
+    pairing::placement_of,
+    project::{hung_in_reach, pairing_in_reach},
 };
 use crate::{
     domain::{
-        access::{Caller, Role, outside_scope, require_scope, unrestricted},
+        access::{Caller, Role, require_scope},
         name,
         period::format_date,
         revision::check_etag,
@@ -111,28 +111,15 @@ impl Create for CreateTalentExchange {
 
 /// UpdateTalentExchange: the sent fields over a live exchange, still inside its pairing's
 /// period.
-pub struct UpdateTalentExchange {
-    /// The exchange's id.
-    pub id: i64,
-    /// The etag the caller read, or empty.
-    pub etag: String,
-    /// The fields sent.
-    pub patch: TalentPatch,
-}
+pub type UpdateTalentExchange = Edit<TalentPatch>;
 
 impl Change for UpdateTalentExchange {
     type Output = TalentRow;
 
     async fn apply(&self, tx: &mut Tx<'_>) -> Result<TalentRow, Error> {
-        let (current, pairing) = for_update(tx, self.id).await?;
-        check_etag(&self.etag, current.revision)?;
-        if current.delete_time.is_some() {
-            return Err(Error::precondition(
-                "TALENT_EXCHANGE_DELETED",
-                "a deleted exchange cannot change; undelete it first",
-            ));
-        }
-        let draft = self.patch.apply(fields_of(&current))?;
+        let deleted = "a deleted exchange cannot change; undelete it first";
+        let (current, pairing) = live_for_update(tx, self.id, &self.etag, deleted).await?;
+        let draft = self.what.apply(fields_of(&current))?;
         check_within(&draft, &pairing)?;
         let change = TalentChange {
             draft: Some(draft),
@@ -154,14 +141,8 @@ impl Change for DeleteTalentExchange {
     type Output = TalentRow;
 
     async fn apply(&self, tx: &mut Tx<'_>) -> Result<TalentRow, Error> {
-        let (current, _) = for_update(tx, self.id).await?;
-        check_etag(&self.etag, current.revision)?;
-        if current.delete_time.is_some() {
-            return Err(Error::precondition(
-                "TALENT_EXCHANGE_DELETED",
-                "the exchange is already deleted",
-            ));
-        }
+        let deleted = "the exchange is already deleted";
+        let (current, _) = live_for_update(tx, self.id, &self.etag, deleted).await?;
         let change = TalentChange {
             delete_time: Some(Some(Utc::now())),
             ..Default::default()
@@ -248,15 +229,23 @@ async fn live_pairing(tx: &Tx<'_>, id: i64) -> Result<PairingRow, Error> {
 /// An exchange inside the caller's reach, locked for change, with its pairing. Permission
 /// comes before existence.
 async fn for_update(tx: &Tx<'_>, id: i64) -> Result<(TalentRow, PairingRow), Error> {
-    let Some(row) = talents::get_for_update(tx.db(), id).await? else {
-        return Err(if unrestricted(tx.caller()?) {
-            not_found(id)
-        } else {
-            outside_scope()
-        });
-    };
-    let pairing =
-        pairing_in_reach(tx, row.pairing_id, || pairing_not_found(row.pairing_id)).await?;
+    let found = talents::get_for_update(tx.db(), id).await?;
+    hung_in_reach(tx, found, |r| r.pairing_id, || not_found(id)).await
+}
+
+/// A live exchange inside the caller's reach, locked for change, at the revision the
+/// caller read, with its pairing; `deleted` says why a deleted one cannot be changed.
+async fn live_for_update(
+    tx: &Tx<'_>,
+    id: i64,
+    sent_etag: &str,
+    deleted: &str,
+) -> Result<(TalentRow, PairingRow), Error> {
+    let (row, pairing) = for_update(tx, id).await?;
+    check_etag(sent_etag, row.revision)?;
+    if row.delete_time.is_some() {
+        return Err(Error::precondition("TALENT_EXCHANGE_DELETED", deleted));
+    }
     Ok((row, pairing))
 }
 
