@@ -16,7 +16,10 @@ use std::{
 use anyhow::{Context, Result};
 use chrono::{Days, Utc};
 use duikou::{
-    domain::access::Role,
+    domain::{
+        access::Role,
+        supervision::{Category, Party, Severity, State},
+    },
     proto::v1::{
         GetRegionRequest, ListSupervisionEntriesRequest, SubmitSupervisionEntryRequest,
         SupervisionEntry, region_service_client::RegionServiceClient,
@@ -217,31 +220,34 @@ fn seeded(
     let filed = now - chrono::Duration::seconds(span_secs)
         + chrono::Duration::seconds(span_secs * i as i64 / total.max(1) as i64);
     let r = mix(i);
-    let state: i16 = match r % 100 {
-        0..60 => 6,
-        60..70 => 5,
-        70..76 => 4,
-        76..79 => 2,
-        79..94 => 1,
-        _ => 3,
+    let state = match r % 100 {
+        0..60 => State::Closed,
+        60..70 => State::Resolved,
+        70..76 => State::Rectifying,
+        76..79 => State::Accepted,
+        79..94 => State::Submitted,
+        _ => State::Rejected,
     };
-    let accepted = matches!(state, 2 | 4 | 5 | 6);
+    let accepted = matches!(
+        state,
+        State::Accepted | State::Rectifying | State::Resolved | State::Closed
+    );
     let due = accepted.then(|| {
         (filed + chrono::Duration::hours(8))
             .date_naive()
             .checked_add_days(Days::new(30 + (r >> 8) % 61))
             .unwrap_or_default()
     });
-    let resolved = matches!(state, 5 | 6);
+    let resolved = matches!(state, State::Resolved | State::Closed);
     let took_days = 1 + (r >> 16) % 120;
     let county = &counties[(r >> 24) as usize % counties.len()];
     supervision_entry::ActiveModel {
-        party: Set(1 + ((r >> 32) % 6) as i16),
+        party: Set(Party::ALL[((r >> 32) % 6) as usize]),
         subject: Set(String::new()),
         region_code: Set(county.code.clone()),
         region_path: Set(county.path.clone()),
-        category: Set(1 + ((r >> 36) % 7) as i16),
-        severity: Set(1 + ((r >> 40) % 4) as i16),
+        category: Set(Category::ALL[((r >> 36) % 7) as usize]),
+        severity: Set(Severity::ALL[((r >> 40) % 4) as usize]),
         title: Set("库区支流发现排污口".to_owned()),
         description: Set("官山河下游右岸有一处暗管向河道排放污水。".to_owned()),
         evidence: Set("[]".to_owned()),
@@ -304,7 +310,7 @@ async fn time_lists(
     let seed_secs = started.elapsed().as_secs_f64();
     let total = have + missing;
     let overdue_total = supervision_entry::Entity::find()
-        .filter(supervision_entry::Column::State.is_in([2i16, 4]))
+        .filter(supervision_entry::Column::State.is_in([State::Accepted, State::Rectifying]))
         .filter(
             supervision_entry::Column::DueDate
                 .lt((Utc::now() + chrono::Duration::hours(8)).date_naive()),

@@ -21,6 +21,7 @@ use crate::{
     },
     config::ServerSettings,
     domain::{
+        Numbered,
         access::{Caller, Role},
         audit::Audited,
         clock::Clock,
@@ -144,15 +145,14 @@ fn sees_reporter(caller: Option<&Caller>) -> bool {
 /// The API form of a stored entry, with its reporter only when `reporter` allows;
 /// `now` decides whether it is overdue.
 fn to_proto(row: EntryRow, reporter: bool, now: DateTime<Utc>) -> SupervisionEntry {
-    let state = State::from_number(i32::from(row.state));
-    let overdue = state.is_some_and(|s| is_overdue(s, row.due_date, now));
+    let overdue = is_overdue(row.state, row.due_date, now);
     SupervisionEntry {
         name: name::format_id("supervisionEntries", row.id),
-        party: i32::from(row.party),
+        party: row.party.number(),
         subject: row.subject,
         region: format!("regions/{}", row.region_code),
-        category: i32::from(row.category),
-        severity: i32::from(row.severity),
+        category: row.category.number(),
+        severity: row.severity.number(),
         title: row.title,
         description: row.description,
         evidence: evidence_to_proto(&row.evidence),
@@ -163,7 +163,7 @@ fn to_proto(row: EntryRow, reporter: bool, now: DateTime<Utc>) -> SupervisionEnt
         reporter_redacted: !reporter,
         responsible_unit: row.responsible_unit,
         due_date: row.due_date.map(format_date).unwrap_or_default(),
-        state: i32::from(row.state),
+        state: row.state.number(),
         overdue,
         resolve_time: row.resolve_time.map(timestamp),
         create_time: Some(timestamp(row.create_time)),
@@ -178,7 +178,7 @@ fn event_to_proto(row: EventRow, labels: bool) -> SupervisionEvent {
         name: event_name_of(&row),
         create_time: Some(timestamp(row.create_time)),
         actor: Some(SupervisionActor {
-            role: row.actor_role.map_or(0, i32::from),
+            role: row.actor_role.map_or(0, Role::number),
             label: if labels {
                 row.actor_label
             } else {
@@ -186,9 +186,9 @@ fn event_to_proto(row: EventRow, labels: bool) -> SupervisionEvent {
             },
             anonymous: row.anonymous,
         }),
-        step: i32::from(row.step),
-        from_state: row.from_state.map_or(0, i32::from),
-        to_state: i32::from(row.to_state),
+        step: row.step.number(),
+        from_state: row.from_state.map_or(0, State::number),
+        to_state: row.to_state.number(),
         note: row.note,
         responsible_unit: row.responsible_unit,
         due_date: row.due_date.map(format_date).unwrap_or_default(),
@@ -395,9 +395,9 @@ impl SupervisionService for Supervision {
         let now = self.clock.now();
         let query = EntryQuery {
             state: filter.state,
-            party: filter.party.map(|p| p.number() as i16),
-            category: filter.category.map(|c| c.number() as i16),
-            severity: filter.severity.map(|s| s.number() as i16),
+            party: filter.party,
+            category: filter.category,
+            severity: filter.severity,
             subject: filter.subject,
             region_within: filter_region_path(&self.store, filter.region.as_ref()).await?,
             overdue_on: filter.overdue.map(|wanted| (wanted, today(now))),
@@ -410,7 +410,7 @@ impl SupervisionService for Supervision {
             rows,
             |r| {
                 order
-                    .cursor(r.id, r.create_time, r.due_date, r.severity)
+                    .cursor(r.id, r.create_time, r.due_date, r.severity.to_i16())
                     .encode()
             },
             |r| to_proto(r, sees, now),
@@ -481,13 +481,13 @@ impl SupervisionService for Supervision {
         let mut by_category = std::collections::BTreeMap::<i32, i64>::new();
         let (mut entry_count, mut overdue_count, mut resolved, mut on_time_count) = (0, 0, 0, 0);
         for c in counts {
-            *by_state.entry(i32::from(c.state)).or_default() += c.entries;
-            *by_party.entry(i32::from(c.party)).or_default() += c.entries;
-            *by_category.entry(i32::from(c.category)).or_default() += c.entries;
+            *by_state.entry(c.state.number()).or_default() += c.entries;
+            *by_party.entry(c.party.number()).or_default() += c.entries;
+            *by_category.entry(c.category.number()).or_default() += c.entries;
             entry_count += c.entries;
-            match State::from_number(i32::from(c.state)) {
-                Some(State::Accepted | State::Rectifying) => overdue_count += c.past_due,
-                Some(State::Resolved | State::Closed) => {
+            match c.state {
+                State::Accepted | State::Rectifying => overdue_count += c.past_due,
+                State::Resolved | State::Closed => {
                     resolved += c.entries;
                     on_time_count += c.resolved_on_time;
                 }

@@ -84,11 +84,9 @@ pub struct Wanted {
 impl Wanted {
     fn matches(&self, entry: &EntryRow) -> bool {
         let f = &self.filter;
-        f.party.is_none_or(|p| p.number() == i32::from(entry.party))
-            && f.category
-                .is_none_or(|c| c.number() == i32::from(entry.category))
-            && f.severity
-                .is_none_or(|s| s.number() == i32::from(entry.severity))
+        f.party.is_none_or(|p| p == entry.party)
+            && f.category.is_none_or(|c| c == entry.category)
+            && f.severity.is_none_or(|s| s == entry.severity)
             && f.subject.as_ref().is_none_or(|s| *s == entry.subject)
             && self
                 .region_within

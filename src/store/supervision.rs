@@ -123,7 +123,7 @@ pub async fn insert(
     now: DateTime<Utc>,
 ) -> Result<EntryRow, Error> {
     let row = supervision_entry::ActiveModel {
-        party: Set(new.party.number() as i16),
+        party: Set(new.party),
         subject: Set(new.subject.to_owned()),
         region_code: Set(new.region_code.clone()),
         region_path: Set(new.region_path.clone()),
@@ -131,8 +131,8 @@ pub async fn insert(
         project_id: Set(new.project_id),
         resolve_seconds: Set(None),
         resolved_on_time: Set(None),
-        category: Set(new.category.number() as i16),
-        severity: Set(new.severity.number() as i16),
+        category: Set(new.category),
+        severity: Set(new.severity),
         title: Set(new.title.to_owned()),
         description: Set(new.description.to_owned()),
         evidence: Set(Evidence::store_list(new.evidence)),
@@ -140,7 +140,7 @@ pub async fn insert(
         reporter_contact: Set(new.reporter_contact.to_owned()),
         responsible_unit: Set(String::new()),
         due_date: Set(None),
-        state: Set(State::Submitted.number() as i16),
+        state: Set(State::Submitted),
         resolve_time: Set(None),
         tracking_hash: Set(new.tracking_hash.clone()),
         client_key: Set(new.client_key.clone()),
@@ -202,7 +202,7 @@ pub async fn save(
     let resolution = change.resolution;
     let row = supervision_entry::ActiveModel {
         id: Unchanged(current.id),
-        state: changed(change.state.map(|s| s.number() as i16)),
+        state: changed(change.state),
         responsible_unit: changed(change.responsible_unit),
         due_date: changed(change.due_date.map(Some)),
         evidence: changed(change.evidence.map(|e| Evidence::store_list(&e))),
@@ -253,12 +253,12 @@ pub async fn append(
         entry_id: Set(entry.id),
         seq: Set(entry.event_count + 1),
         create_time: Set(now),
-        actor_role: Set(event.actor_role.map(|r| r.number() as i16)),
+        actor_role: Set(event.actor_role),
         actor_label: Set(event.actor_label),
         anonymous: Set(event.anonymous),
-        step: Set(event.step.number() as i16),
-        from_state: Set(event.from_state.map(|s| s.number() as i16)),
-        to_state: Set(event.to_state.number() as i16),
+        step: Set(event.step),
+        from_state: Set(event.from_state),
+        to_state: Set(event.to_state),
         note: Set(event.note),
         responsible_unit: Set(event.responsible_unit),
         due_date: Set(event.due_date),
@@ -357,11 +357,11 @@ pub struct EntryQuery {
     /// Only this state.
     pub state: Option<State>,
     /// Only this party's.
-    pub party: Option<i16>,
+    pub party: Option<Party>,
     /// Only this category.
-    pub category: Option<i16>,
+    pub category: Option<Category>,
     /// Only this severity.
-    pub severity: Option<i16>,
+    pub severity: Option<Severity>,
     /// Only about this subject.
     pub subject: Option<String>,
     /// Only entries whose region's path starts with this one.
@@ -379,7 +379,7 @@ pub struct EntryQuery {
 }
 
 /// The states in which an entry past its due date is overdue.
-const OPEN_WITH_DUE_DATE: [i16; 2] = [State::Accepted as i16, State::Rectifying as i16];
+const OPEN_WITH_DUE_DATE: [State; 2] = [State::Accepted, State::Rectifying];
 
 /// Entries overdue on `today`: past their due date, and accepted or being rectified.
 fn overdue_on(today: NaiveDate) -> Condition {
@@ -394,7 +394,7 @@ impl EntryQuery {
         use supervision_entry::Column as C;
         let mut cond = Condition::all();
         if let Some(state) = self.state {
-            cond = cond.add(C::State.eq(state.number() as i16));
+            cond = cond.add(C::State.eq(state));
         }
         if let Some(party) = self.party {
             cond = cond.add(C::Party.eq(party));
@@ -541,12 +541,12 @@ pub async fn list(
 /// The entries of one state, party and category in a summary's scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EntryCounts {
-    /// State number.
-    pub state: i16,
-    /// Party number.
-    pub party: i16,
-    /// Category number.
-    pub category: i16,
+    /// The state.
+    pub state: State,
+    /// The party.
+    pub party: Party,
+    /// The category.
+    pub category: Category,
     /// Entries.
     pub entries: i64,
     /// Of them, those past their due date on the summary's day.
@@ -572,7 +572,7 @@ pub async fn counts(
         .sum()
         .cast_as("BIGINT")
     };
-    let rows: Vec<(i16, i16, i16, i64, i64, i64)> = supervision_entry::Entity::find()
+    let rows: Vec<(State, Party, Category, i64, i64, i64)> = supervision_entry::Entity::find()
         .select_only()
         .column(C::State)
         .column(C::Party)
@@ -617,7 +617,7 @@ pub async fn middle_resolve_seconds(
         .select_only()
         .column(C::ResolveSeconds)
         .filter(query.condition())
-        .filter(C::State.is_in([State::Resolved as i16, State::Closed as i16]))
+        .filter(C::State.is_in([State::Resolved, State::Closed]))
         .order_by_asc(C::ResolveSeconds)
         .offset((resolved - 1) / 2)
         .limit(2 - resolved % 2)

@@ -20,6 +20,7 @@ use crate::domain::{
     pairing::{CooperationField, PairingState},
     project::ProjectState,
     region::RegionLevel,
+    supervision::{Category, Party, Severity, State, Step},
     talent::{Direction, TalentKind},
 };
 
@@ -196,16 +197,21 @@ macro_rules! stored_as_smallint {
 }
 
 stored_as_smallint!(
+    Category,
     CooperationField,
     Direction,
     Instrument,
     Kind,
     LedgerField,
+    Party,
     PairingState,
     ProjectState,
     RegionLevel,
     Role,
+    Severity,
     Source,
+    State,
+    Step,
     TalentKind,
 );
 

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::supervision::{Category, Party, Severity, State};
+
 /// One supervision entry.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "supervision_entries")]
@@ -9,18 +11,18 @@ pub struct Model {
     /// Server-assigned id.
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// Party number.
-    pub party: i16,
+    /// Who filed it.
+    pub party: Party,
     /// The subject's name, or empty.
     pub subject: String,
     /// The region's code.
     pub region_code: String,
     /// The region's path.
     pub region_path: String,
-    /// Category number.
-    pub category: i16,
-    /// Severity number.
-    pub severity: i16,
+    /// What it is about.
+    pub category: Category,
+    /// How serious it is.
+    pub severity: Severity,
     /// One-line summary.
     pub title: String,
     /// What was found.
@@ -35,8 +37,8 @@ pub struct Model {
     pub responsible_unit: String,
     /// By when.
     pub due_date: Option<Date>,
-    /// State number.
-    pub state: i16,
+    /// Where it stands.
+    pub state: State,
     /// When it was last resolved.
     pub resolve_time: Option<DateTimeUtc>,
     /// SHA-256 of a public report's tracking code.

@@ -2,6 +2,11 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{
+    access::Role,
+    supervision::{State, Step},
+};
+
 /// One event on an entry's timeline.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "supervision_events")]
@@ -15,18 +20,18 @@ pub struct Model {
     pub seq: i32,
     /// When.
     pub create_time: DateTimeUtc,
-    /// The actor's role number; none when anonymous.
-    pub actor_role: Option<i16>,
+    /// The actor's role; none when anonymous.
+    pub actor_role: Option<Role>,
     /// The actor's token label.
     pub actor_label: String,
     /// A member of the public without a token.
     pub anonymous: bool,
-    /// Step number.
-    pub step: i16,
+    /// The step.
+    pub step: Step,
     /// The state before; none for the submission.
-    pub from_state: Option<i16>,
+    pub from_state: Option<State>,
     /// The state after.
-    pub to_state: i16,
+    pub to_state: State,
     /// The step's text.
     pub note: String,
     /// On acceptance, the responsible unit.
