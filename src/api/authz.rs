@@ -359,10 +359,14 @@ fn unauthenticated(reason: &'static str, message: &str) -> Error {
 /// # Errors
 /// PERMISSION_DENIED when there is none (a method reached without the layer).
 pub fn call<T>(request: &Request<T>) -> Result<Call, Error> {
+    call_of(request).cloned()
+}
+
+/// The call in the request's extensions, borrowed.
+fn call_of<T>(request: &Request<T>) -> Result<&Call, Error> {
     request
         .extensions()
         .get::<Call>()
-        .cloned()
         .ok_or_else(|| Error::PermissionDenied {
             reason: "METHOD_NOT_ALLOWED",
             message: "the method was reached without the authorization layer".to_owned(),
@@ -374,5 +378,5 @@ pub fn call<T>(request: &Request<T>) -> Result<Call, Error> {
 /// # Errors
 /// UNAUTHENTICATED when there is none.
 pub fn caller<T>(request: &Request<T>) -> Result<Caller, Error> {
-    call(request)?.authenticated().cloned()
+    call_of(request)?.authenticated().cloned()
 }
