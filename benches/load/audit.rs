@@ -312,7 +312,7 @@ impl Change for BarePairing {
     type Output = ();
 
     async fn apply(&self, tx: &mut Tx<'_>) -> Result<(), Error> {
-        programs::get_for_share(tx.db(), self.program_id).await?;
+        programs::get(tx.db(), self.program_id, duikou::store::Hold::Share).await?;
         let codes = [
             RegionCode::from_stored(self.supporting.code.clone()),
             RegionCode::from_stored(self.supported.code.clone()),

@@ -27,6 +27,7 @@ use crate::{
         request_id::{RequestId, RequestKey},
     },
     error::Error,
+    store::Hold,
 };
 
 /// A protobuf timestamp of a stored time.
@@ -158,14 +159,14 @@ pub(crate) async fn summary_scope(
     match collection {
         "pairings" => {
             let id = name::parse_id("scope", "pairings", scope)?;
-            pairing::get(store.db(), id)
+            pairing::get(store.db(), id, Hold::Nothing)
                 .await?
                 .ok_or_else(|| missing("PAIRING_NOT_FOUND"))?;
             Ok(SummaryScope::Pairing(id))
         }
         "projects" => {
             let id = name::parse_id("scope", "projects", scope)?;
-            let row = project::get(store.db(), id)
+            let row = project::get(store.db(), id, Hold::Nothing)
                 .await?
                 .ok_or_else(|| missing("PROJECT_NOT_FOUND"))?;
             Ok(SummaryScope::Project {
@@ -175,7 +176,7 @@ pub(crate) async fn summary_scope(
         }
         "programs" => {
             let id = name::parse_id("scope", "programs", scope)?;
-            program::get(store.db(), id)
+            program::get(store.db(), id, Hold::Nothing)
                 .await?
                 .ok_or_else(|| missing("PROGRAM_NOT_FOUND"))?;
             Ok(SummaryScope::Program(id))

@@ -29,7 +29,7 @@ use crate::{
         project_service_server::ProjectService,
     },
     store::{
-        Store,
+        Hold, Store,
         project::{self as projects, ProjectBalanceRow, ProjectRow},
     },
 };
@@ -245,7 +245,9 @@ impl ProjectService for Projects {
     ) -> Result<Response<Project>, Status> {
         let id = name::parse_id("name", "projects", &request.get_ref().name)?;
         let db = self.store.db();
-        let row = projects::get(db, id).await?.ok_or_else(|| not_found(id))?;
+        let row = projects::get(db, id, Hold::Nothing)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         let balance = projects::balance(db, id).await?;
         Ok(Response::new(project_to_proto(row, &balance)))
     }

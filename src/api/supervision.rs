@@ -50,7 +50,7 @@ use crate::{
         supervision_service_server::SupervisionService,
     },
     store::{
-        Store,
+        Hold, Store,
         supervision::{self as entries, EntryQuery, EntryRow, EventRow},
     },
 };
@@ -565,7 +565,7 @@ impl SupervisionService for Supervision {
     ) -> Result<Response<SupervisionEntry>, Status> {
         let caller = authz::caller(&request)?;
         let id = name::parse_id("name", "supervisionEntries", &request.get_ref().name)?;
-        let row = entries::get(self.store.db(), id)
+        let row = entries::get(self.store.db(), id, Hold::Nothing)
             .await?
             .ok_or_else(|| not_found(id))?;
         Ok(Response::new(to_proto(
@@ -710,7 +710,9 @@ impl SupervisionService for Supervision {
         Error::collect([Error::of(&id), Error::of(&page)])?;
         let (id, page) = (id?, page?);
         let db = self.store.db();
-        entries::get(db, id).await?.ok_or_else(|| not_found(id))?;
+        entries::get(db, id, Hold::Nothing)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         let rows = entries::events(db, id, page.after_id()?, page.fetch()).await?;
         let (supervision_events, next_page_token) = page_of(
             &page,

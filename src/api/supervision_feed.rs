@@ -435,7 +435,7 @@ mod tests {
             evidence: Vec::new(),
         };
         let event = entries::append(store.db(), entry, event, Utc::now()).await?;
-        let entry = entries::get(store.db(), entry.id)
+        let entry = entries::get(store.db(), entry.id, crate::store::Hold::Nothing)
             .await?
             .context("the entry")?;
         Ok((event, entry))

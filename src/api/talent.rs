@@ -36,7 +36,7 @@ use crate::{
         talent_exchange_service_server::TalentExchangeService,
     },
     store::{
-        Store, pairing as pairings,
+        Hold, Store, pairing as pairings,
         talent::{self as talents, TalentQuery, TalentRow},
     },
 };
@@ -219,8 +219,11 @@ impl TalentExchangeService for Talents {
         let caller = authz::caller(&request)?;
         let id = name::parse_id("name", "talentExchanges", &request.get_ref().name)?;
         let db = self.store.db();
-        let row = talents::get(db, id).await?.ok_or_else(|| not_found(id))?;
-        let people = sees_people(&caller, || pairings::get(db, row.pairing_id)).await?;
+        let row = talents::get(db, id, Hold::Nothing)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        let people =
+            sees_people(&caller, || pairings::get(db, row.pairing_id, Hold::Nothing)).await?;
         Ok(Response::new(to_proto(row, people)))
     }
 
@@ -255,7 +258,10 @@ impl TalentExchangeService for Talents {
         let mut people: HashMap<i64, bool> = HashMap::new();
         for row in &rows {
             if let std::collections::hash_map::Entry::Vacant(slot) = people.entry(row.pairing_id) {
-                slot.insert(sees_people(&caller, || pairings::get(db, row.pairing_id)).await?);
+                slot.insert(
+                    sees_people(&caller, || pairings::get(db, row.pairing_id, Hold::Nothing))
+                        .await?,
+                );
             }
         }
         Ok(Response::new(ListTalentExchangesResponse {

@@ -31,7 +31,7 @@ use crate::{
     },
     error::Error,
     store::{
-        Store,
+        Hold, Store,
         fund::{self, LineView},
         idempotency, pairing as pairings,
         tx::{Change, Tx},
@@ -291,7 +291,7 @@ async fn replay(
     let mut reach: HashMap<i64, [RegionPath; 2]> = HashMap::new();
     for view in views.values() {
         if let hash_map::Entry::Vacant(slot) = reach.entry(view.row.pairing_id) {
-            if let Some(p) = pairings::get(tx.db(), view.row.pairing_id).await? {
+            if let Some(p) = pairings::get(tx.db(), view.row.pairing_id, Hold::Nothing).await? {
                 slot.insert([
                     RegionPath::from_stored(p.supporting_path),
                     RegionPath::from_stored(p.supported_path),

@@ -17,6 +17,7 @@ use crate::{
     },
     error::Error,
     store::{
+        Hold,
         pairing::{self as pairings, NewPairing, PairingChange, PairingRow},
         program as programs,
         region::{self, RegionRow},
@@ -230,7 +231,7 @@ impl Change for UndeletePairing {
         }
         let placement = placement_of(&current)?;
         if let Some(parent_id) = current.parent_id {
-            let parent = pairings::get_for_share(tx.db(), parent_id)
+            let parent = pairings::get(tx.db(), parent_id, Hold::Share)
                 .await?
                 .filter(|p| p.delete_time.is_none())
                 .ok_or_else(|| {
@@ -298,7 +299,7 @@ async fn check_references(
     tx: &Tx<'_>,
     draft: &PairingDraft,
 ) -> Result<(RegionRow, RegionRow), Error> {
-    let program = programs::get_for_share(tx.db(), draft.program_id)
+    let program = programs::get(tx.db(), draft.program_id, Hold::Share)
         .await?
         .ok_or_else(|| {
             Error::invalid(
@@ -343,7 +344,7 @@ async fn check_references(
 
 /// The period of a pairing's program, read-locked so that it cannot change underneath.
 async fn program_period(tx: &Tx<'_>, program_id: i64) -> Result<Period, Error> {
-    let program = programs::get_for_share(tx.db(), program_id)
+    let program = programs::get(tx.db(), program_id, Hold::Share)
         .await?
         .ok_or_else(|| program_not_found(program_id))?;
     period::stored(program.period_start, program.period_end)
@@ -351,7 +352,7 @@ async fn program_period(tx: &Tx<'_>, program_id: i64) -> Result<Period, Error> {
 
 /// The placement of a live pairing that is to be a parent, locked against deletion.
 async fn live_parent(tx: &Tx<'_>, parent_id: i64) -> Result<Placement, Error> {
-    match pairings::get_for_share(tx.db(), parent_id).await? {
+    match pairings::get(tx.db(), parent_id, Hold::Share).await? {
         Some(parent) if parent.delete_time.is_none() => Ok(placement_of(&parent)?),
         _ => Err(Error::invalid(
             "pairing.parent",
@@ -414,7 +415,7 @@ pub fn reached<R>(
 /// A pairing inside the caller's reach, locked for change; see [`reached`].
 async fn in_reach(tx: &Tx<'_>, id: i64) -> Result<PairingRow, Error> {
     let caller = tx.caller()?;
-    let found = pairings::get_for_update(tx.db(), id).await?;
+    let found = pairings::get(tx.db(), id, Hold::Update).await?;
     reached(
         caller,
         found,

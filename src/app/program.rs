@@ -10,6 +10,7 @@ use crate::{
     },
     error::Error,
     store::{
+        Hold,
         program::{self as programs, ProgramRow},
         tx::{Change, Tx},
     },
@@ -35,7 +36,7 @@ impl Create for CreateProgram {
 
     async fn replay(&self, tx: &mut Tx<'_>, earlier: &str) -> Result<ProgramRow, Error> {
         let id = name::parse_id("request_id", "programs", earlier)?;
-        programs::get(tx.db(), id)
+        programs::get(tx.db(), id, Hold::Nothing)
             .await?
             .ok_or_else(|| not_found(id))
     }
@@ -49,7 +50,7 @@ impl Change for UpdateProgram {
     type Output = ProgramRow;
 
     async fn apply(&self, tx: &mut Tx<'_>) -> Result<ProgramRow, Error> {
-        let current = programs::get_for_update(tx.db(), self.id)
+        let current = programs::get(tx.db(), self.id, Hold::Update)
             .await?
             .ok_or_else(|| not_found(self.id))?;
         check_etag(&self.etag, current.revision)?;

@@ -18,7 +18,7 @@ use crate::{
     },
     error::Error,
     store::{
-        fund, pairing as pairings, project as projects, region,
+        Hold, fund, pairing as pairings, project as projects, region,
         supervision::{
             self as entries, EntryChange, EntryRow, EventRow, NewEntry, NewEvent, Resolution,
         },
@@ -150,7 +150,7 @@ impl Create for SubmitEntry {
     /// reporter only as the caller's role allows.
     async fn replay(&self, tx: &mut Tx<'_>, earlier: &str) -> Result<Filed, Error> {
         let id = name::parse_id("request_id", "supervisionEntries", earlier)?;
-        let row = entries::get(tx.db(), id)
+        let row = entries::get(tx.db(), id, Hold::Nothing)
             .await?
             .ok_or_else(|| not_found(id))?;
         Ok(Filed {
@@ -175,7 +175,7 @@ impl Create for AddComment {
 
     async fn make(&self, tx: &mut Tx<'_>) -> Result<EventRow, Error> {
         let (id, now) = (self.entry_id, self.clock.now());
-        let current = entries::get_for_update(tx.db(), id)
+        let current = entries::get(tx.db(), id, Hold::Update)
             .await?
             .ok_or_else(|| not_found(id))?;
         let state = stored_state(&current)?;
@@ -298,7 +298,7 @@ fn stored_state(row: &EntryRow) -> Result<State, Error> {
 /// The entry `id`, locked for change, if `caller` may take `step` on it. Permission comes
 /// before existence for a scoped coordinator.
 async fn in_reach(tx: &Tx<'_>, caller: &Caller, id: i64, step: Step) -> Result<EntryRow, Error> {
-    let Some(row) = entries::get_for_update(tx.db(), id).await? else {
+    let Some(row) = entries::get(tx.db(), id, Hold::Update).await? else {
         return Err(
             if unrestricted(caller) || caller.role != Role::Coordinator {
                 not_found(id)
@@ -390,12 +390,18 @@ async fn place_of_subject(tx: &Tx<'_>, subject: &str) -> Result<Place, Error> {
     match collection {
         "pairings" => {
             let id = name::parse_id(FIELD, "pairings", subject)?;
-            pairing_place(pairings::get(db, id).await?.ok_or_else(missing)?)
+            pairing_place(
+                pairings::get(db, id, Hold::Nothing)
+                    .await?
+                    .ok_or_else(missing)?,
+            )
         }
         "projects" => {
             let id = name::parse_id(FIELD, "projects", subject)?;
             Ok(project_place(
-                projects::get(db, id).await?.ok_or_else(missing)?,
+                projects::get(db, id, Hold::Nothing)
+                    .await?
+                    .ok_or_else(missing)?,
             ))
         }
         "fundTransactions" => {
@@ -403,10 +409,12 @@ async fn place_of_subject(tx: &Tx<'_>, subject: &str) -> Result<Place, Error> {
             let line = fund::get_many(db, &[id]).await?.pop().ok_or_else(missing)?;
             match line.project_id {
                 Some(project) => Ok(project_place(
-                    projects::get(db, project).await?.ok_or_else(missing)?,
+                    projects::get(db, project, Hold::Nothing)
+                        .await?
+                        .ok_or_else(missing)?,
                 )),
                 None => {
-                    let row = pairings::get(db, line.pairing_id)
+                    let row = pairings::get(db, line.pairing_id, Hold::Nothing)
                         .await?
                         .ok_or_else(missing)?;
                     Ok(Place {
@@ -420,11 +428,17 @@ async fn place_of_subject(tx: &Tx<'_>, subject: &str) -> Result<Place, Error> {
         }
         "talentExchanges" => {
             let id = name::parse_id(FIELD, "talentExchanges", subject)?;
-            let t = talents::get(db, id).await?.ok_or_else(missing)?;
+            let t = talents::get(db, id, Hold::Nothing)
+                .await?
+                .ok_or_else(missing)?;
             if t.delete_time.is_some() {
                 return Err(deleted());
             }
-            pairing_place(pairings::get(db, t.pairing_id).await?.ok_or_else(missing)?)
+            pairing_place(
+                pairings::get(db, t.pairing_id, Hold::Nothing)
+                    .await?
+                    .ok_or_else(missing)?,
+            )
         }
         _ => Err(Error::invalid(
             FIELD,

@@ -13,6 +13,7 @@ use super::{
     entities::{audit_checkpoint, audit_event, audit_head, audit_node},
     sqlite::script,
 };
+use crate::store::rows;
 use crate::{
     domain::{
         access::Role,
@@ -534,14 +535,7 @@ pub async fn list(
         Some((time, false)) => query.filter(audit_event::Column::Time.lt(time)),
         None => query,
     };
-    if let Some(after) = after {
-        query = query.filter(audit_event::Column::Seq.gt(after));
-    }
-    Ok(query
-        .order_by_asc(audit_event::Column::Seq)
-        .limit(limit)
-        .all(db)
-        .await?)
+    rows::page_after(db, query, audit_event::Column::Seq, after, limit).await
 }
 
 /// The domain form of a stored event.

@@ -10,6 +10,7 @@ pub mod pairing;
 pub mod program;
 pub mod project;
 pub mod region;
+pub mod rows;
 pub mod seed;
 pub mod sqlite;
 pub mod supervision;
@@ -28,6 +29,7 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+pub use self::rows::Hold;
 use self::{
     sqlite::{group_commit, point_read},
     tx::{Change, Journal, Tx},

@@ -6,14 +6,10 @@ use sea_orm::{
     ActiveValue::{Set, Unchanged},
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
-    sea_query::{Expr, ExprTrait, LikeExpr},
 };
 
 use super::{
-    Store, changed, constraint_error,
-    entities::pairing,
-    region::{RegionRow, escape_like},
-    sqlite::point_read,
+    Store, changed, constraint_error, entities::pairing, region::RegionRow, sqlite::point_read,
 };
 use crate::{
     domain::{
@@ -24,6 +20,7 @@ use crate::{
     error::Error,
 };
 
+use super::rows::{self, Hold};
 pub use pairing::Model as PairingRow;
 
 /// What a change sets on a stored pairing; a field left `None` stays as stored.
@@ -126,33 +123,13 @@ pub fn already_exists() -> Error {
     }
 }
 
-/// One pairing, deleted or not.
-pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<PairingRow>, Error> {
-    Ok(pairing::Entity::find_by_id(id).one(db).await?)
-}
-
-/// One pairing, locked until the transaction ends (PostgreSQL; SQLite's write lock
-/// already covers the whole database).
-pub async fn get_for_update(
+/// One pairing, deleted or not, held as `hold` says.
+pub async fn get(
     db: &impl ConnectionTrait,
     id: i64,
+    hold: Hold,
 ) -> Result<Option<PairingRow>, Error> {
-    Ok(pairing::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(db)
-        .await?)
-}
-
-/// One pairing, read-locked until the transaction ends (PostgreSQL): it cannot change or
-/// be deleted underneath, yet many writers may hold it at once.
-pub async fn get_for_share(
-    db: &impl ConnectionTrait,
-    id: i64,
-) -> Result<Option<PairingRow>, Error> {
-    Ok(pairing::Entity::find_by_id(id)
-        .lock_shared()
-        .one(db)
-        .await?)
+    rows::by_id::<pairing::Entity>(db, id, hold).await
 }
 
 /// Writes the changed columns of a pairing, bumping its revision and update time.
@@ -188,10 +165,9 @@ pub async fn list(
     after: Option<i64>,
     limit: u64,
 ) -> Result<Vec<PairingRow>, Error> {
-    let mut select = pairing::Entity::find();
-    if let Some(program_id) = query.program_id {
-        select = select.filter(pairing::Column::ProgramId.eq(program_id));
-    }
+    use pairing::Column as C;
+    let mut select = pairing::Entity::find()
+        .filter(Condition::all().add_option(query.program_id.map(|id| C::ProgramId.eq(id))));
     select = select.filter(region_condition(
         &query.supporting,
         pairing::Column::SupportingCode,
@@ -202,12 +178,11 @@ pub async fn list(
         pairing::Column::SupportedCode,
         pairing::Column::SupportedPath,
     ));
-    if let Some(state) = query.state {
-        select = select.filter(pairing::Column::State.eq(state));
-    }
-    if let Some(level) = query.level {
-        select = select.filter(pairing::Column::Level.eq(level));
-    }
+    select = select.filter(
+        Condition::all()
+            .add_option(query.state.map(|state| C::State.eq(state)))
+            .add_option(query.level.map(|level| C::Level.eq(level))),
+    );
     if !query.show_deleted {
         select = select.filter(pairing::Column::DeleteTime.is_null());
     }
@@ -232,8 +207,7 @@ fn region_condition(
     match condition {
         None => Condition::all(),
         Some(RegionCondition::Exactly(c)) => Condition::all().add(code.eq(c.as_str())),
-        Some(RegionCondition::Within(p)) => Condition::all()
-            .add(Expr::col(path).like(LikeExpr::new(format!("{}%", escape_like(p))).escape('\\'))),
+        Some(RegionCondition::Within(p)) => Condition::all().add(rows::path_within(path, p)),
     }
 }
 
@@ -323,7 +297,7 @@ pub async fn find(store: &Store, id: i64) -> Result<Option<PairingRow>, Error> {
                 revision: row.get("revision")?,
             })
         },
-        || async { get(store.db(), id).await },
+        || async { get(store.db(), id, Hold::Nothing).await },
     )
     .await
 }

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    IntoActiveModel, PaginatorTrait, QueryFilter,
 };
 
 use super::entities::{pairing, program};
@@ -12,35 +12,16 @@ use crate::{
     error::Error,
 };
 
+use super::rows::{self, Hold};
 pub use program::Model as ProgramRow;
 
-/// One program.
-pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<ProgramRow>, Error> {
-    Ok(program::Entity::find_by_id(id).one(db).await?)
-}
-
-/// One program, locked until the transaction ends (PostgreSQL; SQLite's write lock already
-/// covers the whole database).
-pub async fn get_for_update(
+/// One program, held as `hold` says.
+pub async fn get(
     db: &impl ConnectionTrait,
     id: i64,
+    hold: Hold,
 ) -> Result<Option<ProgramRow>, Error> {
-    Ok(program::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(db)
-        .await?)
-}
-
-/// One program, read-locked until the transaction ends (PostgreSQL): it cannot change
-/// underneath, yet many writers may hold it at once.
-pub async fn get_for_share(
-    db: &impl ConnectionTrait,
-    id: i64,
-) -> Result<Option<ProgramRow>, Error> {
-    Ok(program::Entity::find_by_id(id)
-        .lock_shared()
-        .one(db)
-        .await?)
+    rows::by_id::<program::Entity>(db, id, hold).await
 }
 
 /// A page of programs in id order.
@@ -49,15 +30,14 @@ pub async fn list(
     after: Option<i64>,
     limit: u64,
 ) -> Result<Vec<ProgramRow>, Error> {
-    let mut query = program::Entity::find();
-    if let Some(after) = after {
-        query = query.filter(program::Column::Id.gt(after));
-    }
-    Ok(query
-        .order_by_asc(program::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+    rows::page_after(
+        db,
+        program::Entity::find(),
+        program::Column::Id,
+        after,
+        limit,
+    )
+    .await
 }
 
 /// Inserts a program.

@@ -6,14 +6,13 @@ use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, LikeExpr, Query},
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
 };
 
 use super::{
     changed,
-    entities::{pairing, project, project_balance},
-    region::{RegionRow, escape_like},
+    entities::{project, project_balance},
+    region::RegionRow,
 };
 use crate::{
     domain::{
@@ -25,6 +24,7 @@ use crate::{
     error::Error,
 };
 
+use super::rows::{self, Hold};
 pub use project::Model as ProjectRow;
 pub use project_balance::Model as ProjectBalanceRow;
 
@@ -112,21 +112,13 @@ pub async fn insert(db: &impl ConnectionTrait, new: &NewProject<'_>) -> Result<P
     Ok(row)
 }
 
-/// One project.
-pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<ProjectRow>, Error> {
-    Ok(project::Entity::find_by_id(id).one(db).await?)
-}
-
-/// One project, locked until the transaction ends (PostgreSQL; SQLite's write lock
-/// already covers the whole database).
-pub async fn get_for_update(
+/// One project, held as `hold` says.
+pub async fn get(
     db: &impl ConnectionTrait,
     id: i64,
+    hold: Hold,
 ) -> Result<Option<ProjectRow>, Error> {
-    Ok(project::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(db)
-        .await?)
+    rows::by_id::<project::Entity>(db, id, hold).await
 }
 
 /// Writes the changed columns of a project, bumping its revision and update time.
@@ -219,39 +211,23 @@ pub async fn list(
     after: Option<i64>,
     limit: u64,
 ) -> Result<Vec<ProjectRow>, Error> {
-    let mut select = project::Entity::find();
-    if let Some(pairing_id) = query.pairing_id {
-        select = select.filter(project::Column::PairingId.eq(pairing_id));
-    }
-    if let Some(program_id) = query.program_id {
-        select = select.filter(
-            project::Column::PairingId.in_subquery(
-                Query::select()
-                    .column(pairing::Column::Id)
-                    .from(pairing::Entity)
-                    .and_where(pairing::Column::ProgramId.eq(program_id))
-                    .to_owned(),
+    use project::Column as C;
+    let select = project::Entity::find().filter(
+        Condition::all()
+            .add_option(query.pairing_id.map(|id| C::PairingId.eq(id)))
+            .add_option(
+                query
+                    .program_id
+                    .map(|id| C::PairingId.in_subquery(rows::pairings_of_program(id))),
+            )
+            .add_option(query.state.map(|state| C::State.eq(state)))
+            .add_option(query.field.map(|field| C::Field.eq(field)))
+            .add_option(
+                query
+                    .location_within
+                    .as_deref()
+                    .map(|path| rows::path_within(C::LocationPath, path)),
             ),
-        );
-    }
-    if let Some(state) = query.state {
-        select = select.filter(project::Column::State.eq(state));
-    }
-    if let Some(field) = query.field {
-        select = select.filter(project::Column::Field.eq(field));
-    }
-    if let Some(path) = &query.location_within {
-        select = select.filter(
-            Expr::col(project::Column::LocationPath)
-                .like(LikeExpr::new(format!("{}%", escape_like(path))).escape('\\')),
-        );
-    }
-    if let Some(after) = after {
-        select = select.filter(project::Column::Id.gt(after));
-    }
-    Ok(select
-        .order_by_asc(project::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+    );
+    rows::page_after(db, select, C::Id, after, limit).await
 }

@@ -1,10 +1,6 @@
 //! Region queries.
 
-use sea_orm::{
-    ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, LikeExpr},
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::{Store, constraint_error, entities::region, sqlite::point_read};
 use crate::{
@@ -12,6 +8,7 @@ use crate::{
     error::Error,
 };
 
+use crate::store::rows;
 pub use region::Model as RegionRow;
 
 /// Which regions a list covers.
@@ -63,33 +60,11 @@ pub async fn list(
             query = query.filter(region::Column::DisplayName.eq(name.as_str()));
         }
         Some(NameMatch::Contains(text)) => {
-            let pattern = format!("%{}%", escape_like(text));
-            query = query.filter(
-                Expr::col(region::Column::DisplayName).like(LikeExpr::new(pattern).escape('\\')),
-            );
+            query = query.filter(rows::contains(region::Column::DisplayName, text));
         }
         None => {}
     }
-    if let Some(after) = after {
-        query = query.filter(region::Column::Code.gt(after));
-    }
-    Ok(query
-        .order_by_asc(region::Column::Code)
-        .limit(limit)
-        .all(db)
-        .await?)
-}
-
-/// Escapes the LIKE wildcards of caller text so that it matches itself only.
-pub fn escape_like(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
+    rows::page_after(db, query, region::Column::Code, after, limit).await
 }
 
 /// A region to add, one that the national list lacks.

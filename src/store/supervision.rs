@@ -6,13 +6,12 @@ use sea_orm::{
     ActiveValue::{Set, Unchanged},
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Order, QueryFilter,
     QueryOrder, QuerySelect, Statement,
-    sea_query::{CaseStatement, Expr, ExprTrait, LikeExpr, Query},
+    sea_query::{CaseStatement, Expr, ExprTrait},
 };
 
 use super::{
     changed,
-    entities::{pairing, supervision_entry, supervision_event},
-    region::escape_like,
+    entities::{supervision_entry, supervision_event},
 };
 use crate::{
     domain::{
@@ -23,6 +22,7 @@ use crate::{
     error::Error,
 };
 
+use super::rows::{self, Hold};
 pub use supervision_entry::Model as EntryRow;
 pub use supervision_event::Model as EventRow;
 
@@ -167,18 +167,13 @@ pub async fn filed_from(
         .await?)
 }
 
-/// One entry.
-pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<EntryRow>, Error> {
-    Ok(supervision_entry::Entity::find_by_id(id).one(db).await?)
-}
-
-/// One entry, locked until the transaction ends (PostgreSQL; SQLite's write lock already
-/// covers the whole database).
-pub async fn get_for_update(db: &impl ConnectionTrait, id: i64) -> Result<Option<EntryRow>, Error> {
-    Ok(supervision_entry::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(db)
-        .await?)
+/// One entry, held as `hold` says.
+pub async fn get(
+    db: &impl ConnectionTrait,
+    id: i64,
+    hold: Hold,
+) -> Result<Option<EntryRow>, Error> {
+    rows::by_id::<supervision_entry::Entity>(db, id, hold).await
 }
 
 /// The entry of a public report's tracking code hash.
@@ -276,11 +271,8 @@ pub async fn events(
     limit: u64,
 ) -> Result<Vec<EventRow>, Error> {
     use supervision_event::Column as C;
-    let mut select = supervision_event::Entity::find().filter(C::EntryId.eq(entry_id));
-    if let Some(after) = after {
-        select = select.filter(C::Seq.gt(after));
-    }
-    Ok(select.order_by_asc(C::Seq).limit(limit).all(db).await?)
+    let select = supervision_event::Entity::find().filter(C::EntryId.eq(entry_id));
+    rows::page_after(db, select, C::Seq, after, limit).await
 }
 
 /// The store-wide number of event `seq` of entry `entry_id`, if there is one.
@@ -392,26 +384,18 @@ fn overdue_on(today: NaiveDate) -> Condition {
 impl EntryQuery {
     fn condition(&self) -> Condition {
         use supervision_entry::Column as C;
-        let mut cond = Condition::all();
-        if let Some(state) = self.state {
-            cond = cond.add(C::State.eq(state));
-        }
-        if let Some(party) = self.party {
-            cond = cond.add(C::Party.eq(party));
-        }
-        if let Some(category) = self.category {
-            cond = cond.add(C::Category.eq(category));
-        }
-        if let Some(severity) = self.severity {
-            cond = cond.add(C::Severity.eq(severity));
-        }
-        if let Some(subject) = &self.subject {
-            cond = cond.add(C::Subject.eq(subject.as_str()));
-        }
-        if let Some(path) = &self.region_within {
-            let pattern = format!("{}%", escape_like(path));
-            cond = cond.add(Expr::col(C::RegionPath).like(LikeExpr::new(pattern).escape('\\')));
-        }
+        let within = self.region_within.as_deref();
+        let mut cond = Condition::all()
+            .add_option(self.state.map(|state| C::State.eq(state)))
+            .add_option(self.party.map(|party| C::Party.eq(party)))
+            .add_option(self.category.map(|category| C::Category.eq(category)))
+            .add_option(self.severity.map(|severity| C::Severity.eq(severity)))
+            .add_option(
+                self.subject
+                    .as_deref()
+                    .map(|subject| C::Subject.eq(subject)),
+            )
+            .add_option(within.map(|path| rows::path_within(C::RegionPath, path)));
         match self.overdue_on {
             Some((true, today)) => cond = cond.add(overdue_on(today)),
             // Without a due date the comparison is NULL, and so is its negation: those
@@ -426,27 +410,14 @@ impl EntryQuery {
             }
             None => {}
         }
-        if let Some(id) = self.pairing_id {
-            cond = cond.add(C::PairingId.eq(id));
-        }
-        if let Some(program_id) = self.program_id {
-            cond = cond.add(
-                C::PairingId.in_subquery(
-                    Query::select()
-                        .column(pairing::Column::Id)
-                        .from(pairing::Entity)
-                        .and_where(pairing::Column::ProgramId.eq(program_id))
-                        .to_owned(),
-                ),
-            );
-        }
-        if let Some(id) = self.project_id {
-            cond = cond.add(C::ProjectId.eq(id));
-        }
-        if let Some((from, to)) = self.filed_between {
-            cond = cond.add(C::CreateTime.gte(from)).add(C::CreateTime.lt(to));
-        }
-        cond
+        let of_program = |id| C::PairingId.in_subquery(rows::pairings_of_program(id));
+        cond.add_option(self.pairing_id.map(|id| C::PairingId.eq(id)))
+            .add_option(self.program_id.map(of_program))
+            .add_option(self.project_id.map(|id| C::ProjectId.eq(id)))
+            .add_option(
+                self.filed_between
+                    .map(|(from, to)| C::CreateTime.gte(from).and(C::CreateTime.lt(to))),
+            )
     }
 }
 

@@ -5,19 +5,16 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, LikeExpr, Query, SelectStatement},
+    sea_query::{Expr, ExprTrait},
 };
 
-use super::{
-    changed,
-    entities::{pairing, talent_exchange},
-    region::escape_like,
-};
+use super::{changed, entities::talent_exchange};
 use crate::{
     domain::talent::{self as rules, Direction, Participant, TalentDraft, TalentKind},
     error::Error,
 };
 
+use super::rows::{self, Hold};
 pub use talent_exchange::Model as TalentRow;
 
 /// What a change sets on a stored exchange; a field left `None` stays as stored.
@@ -65,21 +62,13 @@ pub async fn insert(
     Ok(row.insert(db).await?)
 }
 
-/// One exchange.
-pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<TalentRow>, Error> {
-    Ok(talent_exchange::Entity::find_by_id(id).one(db).await?)
-}
-
-/// One exchange, locked until the transaction ends (PostgreSQL; SQLite's write lock
-/// already covers the whole database).
-pub async fn get_for_update(
+/// One exchange, held as `hold` says.
+pub async fn get(
     db: &impl ConnectionTrait,
     id: i64,
+    hold: Hold,
 ) -> Result<Option<TalentRow>, Error> {
-    Ok(talent_exchange::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(db)
-        .await?)
+    rows::by_id::<talent_exchange::Entity>(db, id, hold).await
 }
 
 /// Writes the changed columns of an exchange, bumping its revision and update time.
@@ -120,53 +109,29 @@ pub struct TalentQuery {
 impl TalentQuery {
     fn condition(&self) -> Condition {
         use talent_exchange::Column as C;
-        let mut cond = Condition::all();
-        if let Some(id) = self.pairing_id {
-            cond = cond.add(C::PairingId.eq(id));
-        }
-        if let Some(program_id) = self.program_id {
-            cond = cond.add(
-                C::PairingId.in_subquery(pairings_where(pairing::Column::ProgramId.eq(program_id))),
-            );
-        }
-        if let Some(kind) = self.kind {
-            cond = cond.add(C::Kind.eq(kind));
-        }
-        if let Some(direction) = self.direction {
-            cond = cond.add(C::Direction.eq(direction));
-        }
+        let within = self.region_within.as_deref();
+        let mut cond = Condition::all()
+            .add_option(self.pairing_id.map(|id| C::PairingId.eq(id)))
+            .add_option(
+                self.program_id
+                    .map(|id| C::PairingId.in_subquery(rows::pairings_of_program(id))),
+            )
+            .add_option(self.kind.map(|kind| C::Kind.eq(kind)))
+            .add_option(self.direction.map(|direction| C::Direction.eq(direction)))
+            .add_option(within.map(|path| {
+                C::PairingId.in_subquery(rows::pairings_where(rows::pairing_within(path)))
+            }));
         if let Some(year) = self.year {
             let first = |y: i32| NaiveDate::from_ymd_opt(y, 1, 1);
             if let (Some(from), Some(to)) = (first(year), first(year + 1)) {
                 cond = cond.add(C::StartDate.gte(from)).add(C::StartDate.lt(to));
             }
         }
-        if let Some(path) = &self.region_within {
-            let pattern = format!("{}%", escape_like(path));
-            let within = |column: pairing::Column| {
-                Expr::col(column).like(LikeExpr::new(pattern.clone()).escape('\\'))
-            };
-            cond = cond.add(
-                C::PairingId.in_subquery(pairings_where(
-                    Condition::any()
-                        .add(within(pairing::Column::SupportingPath))
-                        .add(within(pairing::Column::SupportedPath)),
-                )),
-            );
-        }
         if !self.show_deleted {
             cond = cond.add(C::DeleteTime.is_null());
         }
         cond
     }
-}
-
-fn pairings_where(condition: impl sea_orm::sea_query::IntoCondition) -> SelectStatement {
-    Query::select()
-        .column(pairing::Column::Id)
-        .from(pairing::Entity)
-        .cond_where(condition)
-        .to_owned()
 }
 
 /// A page of exchanges in id order, after `after` if given.
@@ -177,11 +142,8 @@ pub async fn list(
     limit: u64,
 ) -> Result<Vec<TalentRow>, Error> {
     use talent_exchange::Column as C;
-    let mut select = talent_exchange::Entity::find().filter(query.condition());
-    if let Some(after) = after {
-        select = select.filter(C::Id.gt(after));
-    }
-    Ok(select.order_by_asc(C::Id).limit(limit).all(db).await?)
+    let select = talent_exchange::Entity::find().filter(query.condition());
+    rows::page_after(db, select, C::Id, after, limit).await
 }
 
 /// The sums of one kind and direction: (kind, direction, exchanges, headcount,

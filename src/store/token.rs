@@ -2,8 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoActiveModel, QuerySelect,
 };
 
 use super::{Store, entities::access_token, sqlite::point_read};
@@ -15,6 +14,7 @@ use crate::{
     error::Error,
 };
 
+use crate::store::rows;
 pub use access_token::Model as TokenRow;
 
 /// A token to create.
@@ -65,15 +65,8 @@ pub async fn list(
     after: Option<i64>,
     limit: u64,
 ) -> Result<Vec<TokenRow>, Error> {
-    let mut query = access_token::Entity::find();
-    if let Some(after) = after {
-        query = query.filter(access_token::Column::Id.gt(after));
-    }
-    Ok(query
-        .order_by_asc(access_token::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+    let select = access_token::Entity::find();
+    rows::page_after(db, select, access_token::Column::Id, after, limit).await
 }
 
 /// Revokes a token; revoking twice keeps the first time.

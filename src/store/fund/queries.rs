@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait},
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr,
 };
 
 use super::LineRow;
+use crate::store::rows;
 use crate::{
     domain::{
         ledger::{Instrument, Kind, Source, Sums},
@@ -16,10 +16,7 @@ use crate::{
         pairing::CooperationField,
     },
     error::Error,
-    store::{
-        entities::{fund_total, fund_transaction, pairing, stored_enum::LedgerField},
-        region::escape_like,
-    },
+    store::entities::{fund_total, fund_transaction, pairing, stored_enum::LedgerField},
 };
 
 /// Lines by id.
@@ -106,48 +103,20 @@ pub async fn list(
     limit: u64,
 ) -> Result<Vec<LineRow>, Error> {
     use fund_transaction::Column as C;
-    let mut select = fund_transaction::Entity::find();
-    if let Some(id) = query.pairing_id {
-        select = select.filter(C::PairingId.eq(id));
-    }
-    if let Some(id) = query.project_id {
-        select = select.filter(C::ProjectId.eq(id));
-    }
-    if let Some(kind) = query.kind {
-        select = select.filter(C::Kind.eq(kind));
-    }
-    if let Some(year) = query.fiscal_year {
-        select = select.filter(C::FiscalYear.eq(year));
-    }
-    if let Some(source) = query.source {
-        select = select.filter(C::Source.eq(source));
-    }
-    if let Some(instrument) = query.instrument {
-        select = select.filter(C::Instrument.eq(instrument));
-    }
-    if let Some(path) = &query.region_within {
-        let pattern = format!("{}%", escape_like(path));
-        let within = |column: pairing::Column| {
-            Expr::col(column).like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
-        };
-        select = select.filter(
-            C::PairingId.in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column(pairing::Column::Id)
-                    .from(pairing::Entity)
-                    .cond_where(
-                        Condition::any()
-                            .add(within(pairing::Column::SupportingPath))
-                            .add(within(pairing::Column::SupportedPath)),
-                    )
-                    .to_owned(),
-            ),
-        );
-    }
-    if let Some(after) = after {
-        select = select.filter(C::Id.gt(after));
-    }
-    Ok(select.order_by_asc(C::Id).limit(limit).all(db).await?)
+    let within = query.region_within.as_deref();
+    let select = fund_transaction::Entity::find().filter(
+        Condition::all()
+            .add_option(query.pairing_id.map(|id| C::PairingId.eq(id)))
+            .add_option(query.project_id.map(|id| C::ProjectId.eq(id)))
+            .add_option(query.kind.map(|kind| C::Kind.eq(kind)))
+            .add_option(query.fiscal_year.map(|year| C::FiscalYear.eq(year)))
+            .add_option(query.source.map(|source| C::Source.eq(source)))
+            .add_option(query.instrument.map(|i| C::Instrument.eq(i)))
+            .add_option(within.map(|path| {
+                C::PairingId.in_subquery(rows::pairings_where(rows::pairing_within(path)))
+            })),
+    );
+    rows::page_after(db, select, C::Id, after, limit).await
 }
 
 /// One row of a summary: the sums of one fiscal year, source, instrument and field.
@@ -216,19 +185,11 @@ pub async fn region_totals(
     fiscal_year: i32,
 ) -> Result<Vec<SummaryRow>, Error> {
     use fund_total::Column as C;
-    let pattern = format!("{}%", escape_like(path));
-    let within = |column: pairing::Column| {
-        Expr::col(column).like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
-    };
     let scopes = sea_orm::sea_query::Query::select()
         // A pairing's scope is its name: both databases concatenate text and an integer.
         .expr(Expr::cust("'pairings/' || \"pairings\".\"id\""))
         .from(pairing::Entity)
-        .cond_where(
-            Condition::any()
-                .add(within(pairing::Column::SupportingPath))
-                .add(within(pairing::Column::SupportedPath)),
-        )
+        .cond_where(rows::pairing_within(path))
         .to_owned();
     let high = |column: &str| Expr::cust(format!("CAST(SUM(\"{column}\" / {SPLIT}) AS BIGINT)"));
     let low = |column: &str| Expr::cust(format!("CAST(SUM(\"{column}\" % {SPLIT}) AS BIGINT)"));

@@ -1,0 +1,100 @@
+//! What every resource's queries share: one row by its key, held as the transaction needs
+//! it, the keyset tail of a page, and the conditions on places and pairings that lists
+//! and summaries filter by.
+
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PrimaryKeyTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select, Value,
+    sea_query::{
+        Expr, ExprTrait, IntoColumnRef, IntoCondition, LikeExpr, Query, SelectStatement, SimpleExpr,
+    },
+};
+
+use crate::{error::Error, store::entities::pairing};
+
+/// How a read inside a transaction holds the row it finds until the transaction ends. The
+/// locks are PostgreSQL's; SQLite's write lock already covers the whole database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// A plain read: the row may change once it is read.
+    Nothing,
+    /// Read-locked: it cannot change or be deleted underneath, yet many writers may hold it
+    /// at once.
+    Share,
+    /// Locked for update: every other writer of the row waits.
+    Update,
+}
+
+/// One row by its primary key, held as `hold` says.
+pub async fn by_id<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    id: impl Into<<E::PrimaryKey as PrimaryKeyTrait>::ValueType>,
+    hold: Hold,
+) -> Result<Option<E::Model>, Error> {
+    let select = E::find_by_id(id);
+    let select = match hold {
+        Hold::Nothing => select,
+        Hold::Share => select.lock_shared(),
+        Hold::Update => select.lock_exclusive(),
+    };
+    Ok(select.one(db).await?)
+}
+
+/// At most `limit` rows of `select` in ascending order of `key`, after the key `after` when
+/// one is given: the page a keyset page token points at.
+pub async fn page_after<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    select: Select<E>,
+    key: impl ColumnTrait,
+    after: Option<impl Into<Value>>,
+    limit: u64,
+) -> Result<Vec<E::Model>, Error> {
+    let select = match after {
+        Some(after) => select.filter(key.gt(after)),
+        None => select,
+    };
+    Ok(select.order_by_asc(key).limit(limit).all(db).await?)
+}
+
+/// Escapes the LIKE wildcards of caller text so that it matches itself only.
+pub fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `column` holds a region path that starts with `path`: that region or one inside it.
+pub fn path_within(column: impl IntoColumnRef, path: &str) -> SimpleExpr {
+    Expr::col(column).like(LikeExpr::new(format!("{}%", escape_like(path))).escape('\\'))
+}
+
+/// `column` holds text that contains `text` as it is.
+pub fn contains(column: impl IntoColumnRef, text: &str) -> SimpleExpr {
+    Expr::col(column).like(LikeExpr::new(format!("%{}%", escape_like(text))).escape('\\'))
+}
+
+/// The ids of the pairings that meet `condition`.
+pub fn pairings_where(condition: impl IntoCondition) -> SelectStatement {
+    Query::select()
+        .column(pairing::Column::Id)
+        .from(pairing::Entity)
+        .cond_where(condition)
+        .to_owned()
+}
+
+/// The ids of the pairings of one program.
+pub fn pairings_of_program(program_id: i64) -> SelectStatement {
+    pairings_where(pairing::Column::ProgramId.eq(program_id))
+}
+
+/// Pairings with either region at or inside the region of `path`.
+pub fn pairing_within(path: &str) -> Condition {
+    Condition::any()
+        .add(path_within(pairing::Column::SupportingPath, path))
+        .add(path_within(pairing::Column::SupportedPath, path))
+}
