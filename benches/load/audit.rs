@@ -312,7 +312,12 @@ impl Change for BarePairing {
     type Output = ();
 
     async fn apply(&self, tx: &mut Tx<'_>) -> Result<(), Error> {
-        programs::get(tx.db(), self.program_id, duikou::store::Hold::Share).await?;
+        duikou::store::by_id::<programs::ProgramRow>(
+            tx.db(),
+            self.program_id,
+            duikou::store::Hold::Share,
+        )
+        .await?;
         let codes = [
             RegionCode::from_stored(self.supporting.code.clone()),
             RegionCode::from_stored(self.supported.code.clone()),

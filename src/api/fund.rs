@@ -31,7 +31,7 @@ use crate::{
     },
     store::{
         Store,
-        fund::{self, LineQuery, LineView},
+        fund::{self, LineView},
     },
 };
 
@@ -286,16 +286,14 @@ impl FundService for Funds {
         let (filter, page) = (filter?, page?);
         let db = self.store.db();
         let region_within = filter_region_path(&self.store, filter.region.as_ref()).await?;
-        let query = LineQuery {
-            pairing_id: filter.pairing_id,
-            project_id: filter.project_id,
-            kind: filter.kind,
-            fiscal_year: filter.fiscal_year,
-            source: filter.source,
-            instrument: filter.instrument,
-            region_within,
-        };
-        let rows = fund::list(db, &query, page.after_id()?, page.fetch()).await?;
+        let rows = fund::list(
+            db,
+            &filter,
+            region_within.as_deref(),
+            page.after_id()?,
+            page.fetch(),
+        )
+        .await?;
         let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let reversals = fund::reversals_of(db, &ids).await?;

@@ -127,7 +127,7 @@ pub(crate) async fn summary_scope(
 ) -> Result<SummaryScope, Error> {
     use crate::{
         domain::{name, region::RegionCode},
-        store::{pairing, program, project, region},
+        store::{by_id, pairing::PairingRow, program::ProgramRow, project::ProjectRow, region},
     };
     let missing = |reason| Error::NotFound {
         reason,
@@ -159,14 +159,14 @@ pub(crate) async fn summary_scope(
     match collection {
         "pairings" => {
             let id = name::parse_id("scope", "pairings", scope)?;
-            pairing::get(store.db(), id, Hold::Nothing)
+            by_id::<PairingRow>(store.db(), id, Hold::Nothing)
                 .await?
                 .ok_or_else(|| missing("PAIRING_NOT_FOUND"))?;
             Ok(SummaryScope::Pairing(id))
         }
         "projects" => {
             let id = name::parse_id("scope", "projects", scope)?;
-            let row = project::get(store.db(), id, Hold::Nothing)
+            let row = by_id::<ProjectRow>(store.db(), id, Hold::Nothing)
                 .await?
                 .ok_or_else(|| missing("PROJECT_NOT_FOUND"))?;
             Ok(SummaryScope::Project {
@@ -176,7 +176,7 @@ pub(crate) async fn summary_scope(
         }
         "programs" => {
             let id = name::parse_id("scope", "programs", scope)?;
-            program::get(store.db(), id, Hold::Nothing)
+            by_id::<ProgramRow>(store.db(), id, Hold::Nothing)
                 .await?
                 .ok_or_else(|| missing("PROGRAM_NOT_FOUND"))?;
             Ok(SummaryScope::Program(id))

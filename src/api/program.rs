@@ -21,7 +21,7 @@ use crate::{
         Program, UpdateProgramRequest,
     },
     store::{
-        Hold, Store,
+        Hold, Store, by_id,
         program::{self as programs, ProgramRow},
     },
 };
@@ -87,7 +87,7 @@ pub(super) async fn get(
     request: Request<GetProgramRequest>,
 ) -> Result<Response<Program>, Status> {
     let id = name::parse_id("name", "programs", &request.get_ref().name)?;
-    let row = programs::get(store.db(), id, Hold::Nothing)
+    let row = by_id::<ProgramRow>(store.db(), id, Hold::Nothing)
         .await?
         .ok_or_else(|| not_found(id))?;
     Ok(Response::new(program_to_proto(row)))

@@ -29,7 +29,7 @@ use crate::{
         project_service_server::ProjectService,
     },
     store::{
-        Hold, Store,
+        Hold, Store, by_id,
         project::{self as projects, ProjectBalanceRow, ProjectRow},
     },
 };
@@ -245,7 +245,7 @@ impl ProjectService for Projects {
     ) -> Result<Response<Project>, Status> {
         let id = name::parse_id("name", "projects", &request.get_ref().name)?;
         let db = self.store.db();
-        let row = projects::get(db, id, Hold::Nothing)
+        let row = by_id::<ProjectRow>(db, id, Hold::Nothing)
             .await?
             .ok_or_else(|| not_found(id))?;
         let balance = projects::balance(db, id).await?;
@@ -263,14 +263,14 @@ impl ProjectService for Projects {
         let (filter, page) = (filter?, page?);
         let db = self.store.db();
         let location_within = filter_region_path(&self.store, filter.location.as_ref()).await?;
-        let query = projects::ProjectQuery {
-            pairing_id: filter.pairing_id,
-            program_id: filter.program_id,
-            state: filter.state,
-            field: filter.field,
-            location_within,
-        };
-        let rows = projects::list(db, &query, page.after_id()?, page.fetch()).await?;
+        let rows = projects::list(
+            db,
+            &filter,
+            location_within.as_deref(),
+            page.after_id()?,
+            page.fetch(),
+        )
+        .await?;
         let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let mut balances = projects::balances(db, &ids).await?;

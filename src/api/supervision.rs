@@ -50,7 +50,7 @@ use crate::{
         supervision_service_server::SupervisionService,
     },
     store::{
-        Hold, Store,
+        Hold, Store, by_id,
         supervision::{self as entries, EntryQuery, EntryRow, EventRow},
     },
 };
@@ -565,7 +565,7 @@ impl SupervisionService for Supervision {
     ) -> Result<Response<SupervisionEntry>, Status> {
         let caller = authz::caller(&request)?;
         let id = name::parse_id("name", "supervisionEntries", &request.get_ref().name)?;
-        let row = entries::get(self.store.db(), id, Hold::Nothing)
+        let row = by_id::<EntryRow>(self.store.db(), id, Hold::Nothing)
             .await?
             .ok_or_else(|| not_found(id))?;
         Ok(Response::new(to_proto(
@@ -710,7 +710,7 @@ impl SupervisionService for Supervision {
         Error::collect([Error::of(&id), Error::of(&page)])?;
         let (id, page) = (id?, page?);
         let db = self.store.db();
-        entries::get(db, id, Hold::Nothing)
+        by_id::<EntryRow>(db, id, Hold::Nothing)
             .await?
             .ok_or_else(|| not_found(id))?;
         let rows = entries::events(db, id, page.after_id()?, page.fetch()).await?;

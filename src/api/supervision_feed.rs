@@ -435,9 +435,10 @@ mod tests {
             evidence: Vec::new(),
         };
         let event = entries::append(store.db(), entry, event, Utc::now()).await?;
-        let entry = entries::get(store.db(), entry.id, crate::store::Hold::Nothing)
-            .await?
-            .context("the entry")?;
+        let entry =
+            crate::store::by_id::<EntryRow>(store.db(), entry.id, crate::store::Hold::Nothing)
+                .await?
+                .context("the entry")?;
         Ok((event, entry))
     }
 

@@ -36,7 +36,8 @@ use crate::{
         talent_exchange_service_server::TalentExchangeService,
     },
     store::{
-        Hold, Store, pairing as pairings,
+        Hold, Store, by_id,
+        pairing::PairingRow,
         talent::{self as talents, TalentQuery, TalentRow},
     },
 };
@@ -219,11 +220,13 @@ impl TalentExchangeService for Talents {
         let caller = authz::caller(&request)?;
         let id = name::parse_id("name", "talentExchanges", &request.get_ref().name)?;
         let db = self.store.db();
-        let row = talents::get(db, id, Hold::Nothing)
+        let row = by_id::<TalentRow>(db, id, Hold::Nothing)
             .await?
             .ok_or_else(|| not_found(id))?;
-        let people =
-            sees_people(&caller, || pairings::get(db, row.pairing_id, Hold::Nothing)).await?;
+        let people = sees_people(&caller, || {
+            by_id::<PairingRow>(db, row.pairing_id, Hold::Nothing)
+        })
+        .await?;
         Ok(Response::new(to_proto(row, people)))
     }
 
@@ -259,8 +262,10 @@ impl TalentExchangeService for Talents {
         for row in &rows {
             if let std::collections::hash_map::Entry::Vacant(slot) = people.entry(row.pairing_id) {
                 slot.insert(
-                    sees_people(&caller, || pairings::get(db, row.pairing_id, Hold::Nothing))
-                        .await?,
+                    sees_people(&caller, || {
+                        by_id::<PairingRow>(db, row.pairing_id, Hold::Nothing)
+                    })
+                    .await?,
                 );
             }
         }

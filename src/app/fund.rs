@@ -31,9 +31,10 @@ use crate::{
     },
     error::Error,
     store::{
-        Hold, Store,
+        Hold, Store, by_id,
         fund::{self, LineView},
-        idempotency, pairing as pairings,
+        idempotency,
+        pairing::PairingRow,
         tx::{Change, Tx},
     },
 };
@@ -291,7 +292,9 @@ async fn replay(
     let mut reach: HashMap<i64, [RegionPath; 2]> = HashMap::new();
     for view in views.values() {
         if let hash_map::Entry::Vacant(slot) = reach.entry(view.row.pairing_id) {
-            if let Some(p) = pairings::get(tx.db(), view.row.pairing_id, Hold::Nothing).await? {
+            if let Some(p) =
+                by_id::<PairingRow>(tx.db(), view.row.pairing_id, Hold::Nothing).await?
+            {
                 slot.insert([
                     RegionPath::from_stored(p.supporting_path),
                     RegionPath::from_stored(p.supported_path),

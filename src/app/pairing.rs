@@ -17,9 +17,9 @@ use crate::{
     },
     error::Error,
     store::{
-        Hold,
-        pairing::{self as pairings, NewPairing, PairingChange, PairingRow},
-        program as programs,
+        Hold, by_id,
+        pairing::{self as pairings, Members, NewPairing, PairingChange, PairingRow},
+        program::ProgramRow,
         region::{self, RegionRow},
         tx::{Change, Tx},
     },
@@ -135,7 +135,7 @@ impl Change for UpdatePairing {
             &program_period(tx, current.program_id).await?,
             parent.as_ref(),
         )?;
-        let outside = pairings::children_outside(tx.db(), id, &period).await?;
+        let outside = pairings::live_outside(tx.db(), Members::ChildrenOf(id), &period).await?;
         if outside > 0 {
             return Err(Error::FailedPrecondition {
                 reason: "CHILDREN_OUTSIDE_PERIOD",
@@ -231,7 +231,7 @@ impl Change for UndeletePairing {
         }
         let placement = placement_of(&current)?;
         if let Some(parent_id) = current.parent_id {
-            let parent = pairings::get(tx.db(), parent_id, Hold::Share)
+            let parent = by_id::<PairingRow>(tx.db(), parent_id, Hold::Share)
                 .await?
                 .filter(|p| p.delete_time.is_none())
                 .ok_or_else(|| {
@@ -299,7 +299,7 @@ async fn check_references(
     tx: &Tx<'_>,
     draft: &PairingDraft,
 ) -> Result<(RegionRow, RegionRow), Error> {
-    let program = programs::get(tx.db(), draft.program_id, Hold::Share)
+    let program = by_id::<ProgramRow>(tx.db(), draft.program_id, Hold::Share)
         .await?
         .ok_or_else(|| {
             Error::invalid(
@@ -344,7 +344,7 @@ async fn check_references(
 
 /// The period of a pairing's program, read-locked so that it cannot change underneath.
 async fn program_period(tx: &Tx<'_>, program_id: i64) -> Result<Period, Error> {
-    let program = programs::get(tx.db(), program_id, Hold::Share)
+    let program = by_id::<ProgramRow>(tx.db(), program_id, Hold::Share)
         .await?
         .ok_or_else(|| program_not_found(program_id))?;
     period::stored(program.period_start, program.period_end)
@@ -352,7 +352,7 @@ async fn program_period(tx: &Tx<'_>, program_id: i64) -> Result<Period, Error> {
 
 /// The placement of a live pairing that is to be a parent, locked against deletion.
 async fn live_parent(tx: &Tx<'_>, parent_id: i64) -> Result<Placement, Error> {
-    match pairings::get(tx.db(), parent_id, Hold::Share).await? {
+    match by_id::<PairingRow>(tx.db(), parent_id, Hold::Share).await? {
         Some(parent) if parent.delete_time.is_none() => Ok(placement_of(&parent)?),
         _ => Err(Error::invalid(
             "pairing.parent",
@@ -415,7 +415,7 @@ pub fn reached<R>(
 /// A pairing inside the caller's reach, locked for change; see [`reached`].
 async fn in_reach(tx: &Tx<'_>, id: i64) -> Result<PairingRow, Error> {
     let caller = tx.caller()?;
-    let found = pairings::get(tx.db(), id, Hold::Update).await?;
+    let found = by_id::<PairingRow>(tx.db(), id, Hold::Update).await?;
     reached(
         caller,
         found,

@@ -10,7 +10,8 @@ use crate::{
     },
     error::Error,
     store::{
-        Hold,
+        Hold, by_id,
+        pairing::{self as pairings, Members},
         program::{self as programs, ProgramRow},
         tx::{Change, Tx},
     },
@@ -36,7 +37,7 @@ impl Create for CreateProgram {
 
     async fn replay(&self, tx: &mut Tx<'_>, earlier: &str) -> Result<ProgramRow, Error> {
         let id = name::parse_id("request_id", "programs", earlier)?;
-        programs::get(tx.db(), id, Hold::Nothing)
+        by_id::<ProgramRow>(tx.db(), id, Hold::Nothing)
             .await?
             .ok_or_else(|| not_found(id))
     }
@@ -50,12 +51,13 @@ impl Change for UpdateProgram {
     type Output = ProgramRow;
 
     async fn apply(&self, tx: &mut Tx<'_>) -> Result<ProgramRow, Error> {
-        let current = programs::get(tx.db(), self.id, Hold::Update)
+        let current = by_id::<ProgramRow>(tx.db(), self.id, Hold::Update)
             .await?
             .ok_or_else(|| not_found(self.id))?;
         check_etag(&self.etag, current.revision)?;
         let draft = self.what.apply(&programs::draft_of(&current)?)?;
-        let outside = programs::pairings_outside(tx.db(), self.id, &draft.period).await?;
+        let outside =
+            pairings::live_outside(tx.db(), Members::OfProgram(self.id), &draft.period).await?;
         if outside > 0 {
             return Err(Error::FailedPrecondition {
                 reason: "PAIRINGS_OUTSIDE_PERIOD",

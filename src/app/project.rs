@@ -21,8 +21,8 @@ use crate::{
     },
     error::Error,
     store::{
-        Hold,
-        pairing::{self as pairings, PairingRow},
+        Hold, by_id,
+        pairing::PairingRow,
         project::{self as projects, NewProject, ProjectBalanceRow, ProjectChange, ProjectRow},
         region::{self, RegionRow},
         tx::{Change, Tx},
@@ -119,7 +119,7 @@ impl Create for CreateProject {
     /// reach.
     async fn replay(&self, tx: &mut Tx<'_>, earlier: &str) -> Result<FundedProject, Error> {
         let id = name::parse_id("request_id", "projects", earlier)?;
-        let row = projects::get(tx.db(), id, Hold::Nothing)
+        let row = by_id::<ProjectRow>(tx.db(), id, Hold::Nothing)
             .await?
             .ok_or_else(|| not_found(id))?;
         pairing_in_reach(tx, row.pairing_id, || not_found(id)).await?;
@@ -236,7 +236,7 @@ pub async fn pairing_in_reach(
     missing: impl FnOnce() -> Error,
 ) -> Result<PairingRow, Error> {
     let caller = tx.caller()?;
-    let found = pairings::get(tx.db(), id, Hold::Share).await?;
+    let found = by_id::<PairingRow>(tx.db(), id, Hold::Share).await?;
     let reach = |row: &PairingRow| {
         let placement = placement_of(row)?;
         require_scope(caller, &[&placement.supporting, &placement.supported])
@@ -269,7 +269,7 @@ async fn for_update(
     id: i64,
     sent_etag: &str,
 ) -> Result<(ProjectRow, PairingRow), Error> {
-    let found = projects::get(tx.db(), id, Hold::Update).await?;
+    let found = by_id::<ProjectRow>(tx.db(), id, Hold::Update).await?;
     let (row, pairing) = hung_in_reach(tx, found, |r| r.pairing_id, || not_found(id)).await?;
     check_etag(sent_etag, row.revision)?;
     Ok((row, pairing))

@@ -18,11 +18,14 @@ use crate::{
     },
     error::Error,
     store::{
-        Hold, fund, pairing as pairings, project as projects, region,
+        Hold, by_id, fund,
+        pairing::{self as pairings, PairingRow},
+        project::{self as projects, ProjectRow},
+        region,
         supervision::{
             self as entries, EntryChange, EntryRow, EventRow, NewEntry, NewEvent, Resolution,
         },
-        talent as talents,
+        talent::TalentRow,
         tx::{Change, Tx},
     },
 };
@@ -150,7 +153,7 @@ impl Create for SubmitEntry {
     /// reporter only as the caller's role allows.
     async fn replay(&self, tx: &mut Tx<'_>, earlier: &str) -> Result<Filed, Error> {
         let id = name::parse_id("request_id", "supervisionEntries", earlier)?;
-        let row = entries::get(tx.db(), id, Hold::Nothing)
+        let row = by_id::<EntryRow>(tx.db(), id, Hold::Nothing)
             .await?
             .ok_or_else(|| not_found(id))?;
         Ok(Filed {
@@ -175,7 +178,7 @@ impl Create for AddComment {
 
     async fn make(&self, tx: &mut Tx<'_>) -> Result<EventRow, Error> {
         let (id, now) = (self.entry_id, self.clock.now());
-        let current = entries::get(tx.db(), id, Hold::Update)
+        let current = by_id::<EntryRow>(tx.db(), id, Hold::Update)
             .await?
             .ok_or_else(|| not_found(id))?;
         let state = stored_state(&current)?;
@@ -298,7 +301,7 @@ fn stored_state(row: &EntryRow) -> Result<State, Error> {
 /// The entry `id`, locked for change, if `caller` may take `step` on it. Permission comes
 /// before existence for a scoped coordinator.
 async fn in_reach(tx: &Tx<'_>, caller: &Caller, id: i64, step: Step) -> Result<EntryRow, Error> {
-    let Some(row) = entries::get(tx.db(), id, Hold::Update).await? else {
+    let Some(row) = by_id::<EntryRow>(tx.db(), id, Hold::Update).await? else {
         return Err(
             if unrestricted(caller) || caller.role != Role::Coordinator {
                 not_found(id)
@@ -391,7 +394,7 @@ async fn place_of_subject(tx: &Tx<'_>, subject: &str) -> Result<Place, Error> {
         "pairings" => {
             let id = name::parse_id(FIELD, "pairings", subject)?;
             pairing_place(
-                pairings::get(db, id, Hold::Nothing)
+                by_id::<PairingRow>(db, id, Hold::Nothing)
                     .await?
                     .ok_or_else(missing)?,
             )
@@ -399,7 +402,7 @@ async fn place_of_subject(tx: &Tx<'_>, subject: &str) -> Result<Place, Error> {
         "projects" => {
             let id = name::parse_id(FIELD, "projects", subject)?;
             Ok(project_place(
-                projects::get(db, id, Hold::Nothing)
+                by_id::<ProjectRow>(db, id, Hold::Nothing)
                     .await?
                     .ok_or_else(missing)?,
             ))
@@ -409,12 +412,12 @@ async fn place_of_subject(tx: &Tx<'_>, subject: &str) -> Result<Place, Error> {
             let line = fund::get_many(db, &[id]).await?.pop().ok_or_else(missing)?;
             match line.project_id {
                 Some(project) => Ok(project_place(
-                    projects::get(db, project, Hold::Nothing)
+                    by_id::<ProjectRow>(db, project, Hold::Nothing)
                         .await?
                         .ok_or_else(missing)?,
                 )),
                 None => {
-                    let row = pairings::get(db, line.pairing_id, Hold::Nothing)
+                    let row = by_id::<PairingRow>(db, line.pairing_id, Hold::Nothing)
                         .await?
                         .ok_or_else(missing)?;
                     Ok(Place {
@@ -428,14 +431,14 @@ async fn place_of_subject(tx: &Tx<'_>, subject: &str) -> Result<Place, Error> {
         }
         "talentExchanges" => {
             let id = name::parse_id(FIELD, "talentExchanges", subject)?;
-            let t = talents::get(db, id, Hold::Nothing)
+            let t = by_id::<TalentRow>(db, id, Hold::Nothing)
                 .await?
                 .ok_or_else(missing)?;
             if t.delete_time.is_some() {
                 return Err(deleted());
             }
             pairing_place(
-                pairings::get(db, t.pairing_id, Hold::Nothing)
+                by_id::<PairingRow>(db, t.pairing_id, Hold::Nothing)
                     .await?
                     .ok_or_else(missing)?,
             )

@@ -24,8 +24,8 @@ use crate::{
     },
     error::Error,
     store::{
-        Hold,
-        pairing::{self as pairings, PairingRow},
+        Hold, by_id,
+        pairing::PairingRow,
         talent::{self as talents, TalentChange, TalentRow},
         tx::{Change, Tx},
     },
@@ -101,12 +101,12 @@ impl Create for CreateTalentExchange {
     /// who may see them now.
     async fn replay(&self, tx: &mut Tx<'_>, earlier: &str) -> Result<RecordedExchange, Error> {
         let id = name::parse_id("request_id", "talentExchanges", earlier)?;
-        let row = talents::get(tx.db(), id, Hold::Nothing)
+        let row = by_id::<TalentRow>(tx.db(), id, Hold::Nothing)
             .await?
             .ok_or_else(|| not_found(id))?;
         pairing_in_reach(tx, row.pairing_id, || not_found(id)).await?;
         let people = sees_people(tx.caller()?, || {
-            pairings::get(tx.db(), row.pairing_id, Hold::Nothing)
+            by_id::<PairingRow>(tx.db(), row.pairing_id, Hold::Nothing)
         })
         .await?;
         Ok(RecordedExchange { row, people })
@@ -233,7 +233,7 @@ async fn live_pairing(tx: &Tx<'_>, id: i64) -> Result<PairingRow, Error> {
 /// An exchange inside the caller's reach, locked for change, with its pairing. Permission
 /// comes before existence.
 async fn for_update(tx: &Tx<'_>, id: i64) -> Result<(TalentRow, PairingRow), Error> {
-    let found = talents::get(tx.db(), id, Hold::Update).await?;
+    let found = by_id::<TalentRow>(tx.db(), id, Hold::Update).await?;
     hung_in_reach(tx, found, |r| r.pairing_id, || not_found(id)).await
 }
 

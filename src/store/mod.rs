@@ -29,7 +29,7 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-pub use self::rows::Hold;
+pub use self::rows::{Hold, by_id};
 use self::{
     sqlite::{group_commit, point_read},
     tx::{Change, Journal, Tx},

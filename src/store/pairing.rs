@@ -123,15 +123,6 @@ pub fn already_exists() -> Error {
     }
 }
 
-/// One pairing, deleted or not, held as `hold` says.
-pub async fn get(
-    db: &impl ConnectionTrait,
-    id: i64,
-    hold: Hold,
-) -> Result<Option<PairingRow>, Error> {
-    rows::by_id::<pairing::Entity>(db, id, hold).await
-}
-
 /// Writes the changed columns of a pairing, bumping its revision and update time.
 ///
 /// # Errors
@@ -220,14 +211,27 @@ pub async fn live_children(db: &impl ConnectionTrait, id: i64) -> Result<u64, Er
         .await?)
 }
 
-/// How many live children of `id` reach outside `period`.
-pub async fn children_outside(
+/// The live pairings an update of a period must keep inside it.
+#[derive(Debug, Clone, Copy)]
+pub enum Members {
+    /// The children of a pairing.
+    ChildrenOf(i64),
+    /// The pairings of a program.
+    OfProgram(i64),
+}
+
+/// How many of the live pairings `members` names reach outside `period`.
+pub async fn live_outside(
     db: &impl ConnectionTrait,
-    id: i64,
+    members: Members,
     period: &Period,
 ) -> Result<u64, Error> {
+    let members = match members {
+        Members::ChildrenOf(id) => pairing::Column::ParentId.eq(id),
+        Members::OfProgram(id) => pairing::Column::ProgramId.eq(id),
+    };
     Ok(pairing::Entity::find()
-        .filter(pairing::Column::ParentId.eq(id))
+        .filter(members)
         .filter(pairing::Column::DeleteTime.is_null())
         .filter(
             Condition::any()
@@ -297,7 +301,7 @@ pub async fn find(store: &Store, id: i64) -> Result<Option<PairingRow>, Error> {
                 revision: row.get("revision")?,
             })
         },
-        || async { get(store.db(), id, Hold::Nothing).await },
+        || async { rows::by_id(store.db(), id, Hold::Nothing).await },
     )
     .await
 }

@@ -1,28 +1,13 @@
 //! Program queries.
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoActiveModel};
 
-use super::entities::{pairing, program};
-use crate::{
-    domain::{period::Period, program::ProgramDraft},
-    error::Error,
-};
+use super::entities::program;
+use crate::{domain::program::ProgramDraft, error::Error};
 
-use super::rows::{self, Hold};
+use super::rows::{self};
 pub use program::Model as ProgramRow;
-
-/// One program, held as `hold` says.
-pub async fn get(
-    db: &impl ConnectionTrait,
-    id: i64,
-    hold: Hold,
-) -> Result<Option<ProgramRow>, Error> {
-    rows::by_id::<program::Entity>(db, id, hold).await
-}
 
 /// A page of programs in id order.
 pub async fn list(
@@ -73,24 +58,6 @@ pub async fn update(
     row.update_time = Set(Utc::now());
     row.revision = Set(revision);
     Ok(row.update(db).await?)
-}
-
-/// How many live pairings of the program reach outside `period`.
-pub async fn pairings_outside(
-    db: &impl ConnectionTrait,
-    program_id: i64,
-    period: &Period,
-) -> Result<u64, Error> {
-    Ok(pairing::Entity::find()
-        .filter(pairing::Column::ProgramId.eq(program_id))
-        .filter(pairing::Column::DeleteTime.is_null())
-        .filter(
-            Condition::any()
-                .add(pairing::Column::PeriodStart.lt(period.start()))
-                .add(pairing::Column::PeriodEnd.gt(period.end())),
-        )
-        .count(db)
-        .await?)
 }
 
 /// The fields of a stored program as a draft, for an update to start from.

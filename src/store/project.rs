@@ -19,12 +19,12 @@ use crate::{
         money::Amount,
         pairing::CooperationField,
         period::Period,
-        project::{Milestone, ProjectState},
+        project::{Milestone, ProjectFilter, ProjectState},
     },
     error::Error,
 };
 
-use super::rows::{self, Hold};
+use super::rows::{self};
 pub use project::Model as ProjectRow;
 pub use project_balance::Model as ProjectBalanceRow;
 
@@ -112,15 +112,6 @@ pub async fn insert(db: &impl ConnectionTrait, new: &NewProject<'_>) -> Result<P
     Ok(row)
 }
 
-/// One project, held as `hold` says.
-pub async fn get(
-    db: &impl ConnectionTrait,
-    id: i64,
-    hold: Hold,
-) -> Result<Option<ProjectRow>, Error> {
-    rows::by_id::<project::Entity>(db, id, hold).await
-}
-
 /// Writes the changed columns of a project, bumping its revision and update time.
 pub async fn save(
     db: &impl ConnectionTrait,
@@ -189,25 +180,12 @@ pub fn no_money(project_id: i64) -> ProjectBalanceRow {
     }
 }
 
-/// The resolved query of a project list.
-#[derive(Debug, Clone, Default)]
-pub struct ProjectQuery {
-    /// Only this pairing.
-    pub pairing_id: Option<i64>,
-    /// Only pairings of this program.
-    pub program_id: Option<i64>,
-    /// Only this state.
-    pub state: Option<ProjectState>,
-    /// Only this field.
-    pub field: Option<CooperationField>,
-    /// Only locations whose path starts with this one.
-    pub location_within: Option<String>,
-}
-
-/// A page of projects in id order, after `after` if given.
+/// A page of the projects `query` asks for in id order, after `after` if given; its
+/// location, if any, is `location_within`, that region's path.
 pub async fn list(
     db: &impl ConnectionTrait,
-    query: &ProjectQuery,
+    query: &ProjectFilter,
+    location_within: Option<&str>,
     after: Option<i64>,
     limit: u64,
 ) -> Result<Vec<ProjectRow>, Error> {
@@ -222,12 +200,7 @@ pub async fn list(
             )
             .add_option(query.state.map(|state| C::State.eq(state)))
             .add_option(query.field.map(|field| C::Field.eq(field)))
-            .add_option(
-                query
-                    .location_within
-                    .as_deref()
-                    .map(|path| rows::path_within(C::LocationPath, path)),
-            ),
+            .add_option(location_within.map(|path| rows::path_within(C::LocationPath, path))),
     );
     rows::page_after(db, select, C::Id, after, limit).await
 }

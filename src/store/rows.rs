@@ -3,8 +3,8 @@
 //! and summaries filter by.
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PrimaryKeyTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select, Value,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, ModelTrait, PrimaryKeyTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select, Value,
     sea_query::{
         Expr, ExprTrait, IntoColumnRef, IntoCondition, LikeExpr, Query, SelectStatement, SimpleExpr,
     },
@@ -25,13 +25,14 @@ pub enum Hold {
     Update,
 }
 
-/// One row by its primary key, held as `hold` says.
-pub async fn by_id<E: EntityTrait>(
-    db: &impl ConnectionTrait,
-    id: impl Into<<E::PrimaryKey as PrimaryKeyTrait>::ValueType>,
-    hold: Hold,
-) -> Result<Option<E::Model>, Error> {
-    let select = E::find_by_id(id);
+/// One row by its id, held as `hold` says: `by_id::<PairingRow>(db, id, Hold::Share)`.
+pub async fn by_id<M>(db: &impl ConnectionTrait, id: i64, hold: Hold) -> Result<Option<M>, Error>
+where
+    M: ModelTrait,
+    M::Entity: EntityTrait<Model = M>,
+    <<M::Entity as EntityTrait>::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i64>,
+{
+    let select = M::Entity::find_by_id(id);
     let select = match hold {
         Hold::Nothing => select,
         Hold::Share => select.lock_shared(),

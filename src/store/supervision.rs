@@ -22,7 +22,7 @@ use crate::{
     error::Error,
 };
 
-use super::rows::{self, Hold};
+use super::rows::{self};
 pub use supervision_entry::Model as EntryRow;
 pub use supervision_event::Model as EventRow;
 
@@ -165,15 +165,6 @@ pub async fn filed_from(
         .filter(supervision_entry::Column::CreateTime.gt(since))
         .count(db)
         .await?)
-}
-
-/// One entry, held as `hold` says.
-pub async fn get(
-    db: &impl ConnectionTrait,
-    id: i64,
-    hold: Hold,
-) -> Result<Option<EntryRow>, Error> {
-    rows::by_id::<supervision_entry::Entity>(db, id, hold).await
 }
 
 /// The entry of a public report's tracking code hash.

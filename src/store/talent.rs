@@ -14,7 +14,7 @@ use crate::{
     error::Error,
 };
 
-use super::rows::{self, Hold};
+use super::rows::{self};
 pub use talent_exchange::Model as TalentRow;
 
 /// What a change sets on a stored exchange; a field left `None` stays as stored.
@@ -60,15 +60,6 @@ pub async fn insert(
         ..columns(draft)
     };
     Ok(row.insert(db).await?)
-}
-
-/// One exchange, held as `hold` says.
-pub async fn get(
-    db: &impl ConnectionTrait,
-    id: i64,
-    hold: Hold,
-) -> Result<Option<TalentRow>, Error> {
-    rows::by_id::<talent_exchange::Entity>(db, id, hold).await
 }
 
 /// Writes the changed columns of an exchange, bumping its revision and update time.

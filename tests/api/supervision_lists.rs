@@ -522,10 +522,14 @@ async fn two_watchers_receive_the_same_events_in_order_and_a_third_only_its_regi
     // would store it, reaches the watchers too: they follow the stored timeline.
     let store = app.store().await;
     let id: i64 = before.rsplit('/').next().unwrap().parse().unwrap();
-    let entry = duikou::store::supervision::get(store.db(), id, duikou::store::Hold::Nothing)
-        .await
-        .unwrap()
-        .unwrap();
+    let entry = duikou::store::by_id::<duikou::store::supervision::EntryRow>(
+        store.db(),
+        id,
+        duikou::store::Hold::Nothing,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let elsewhere = duikou::store::supervision::NewEvent {
         actor_role: Some(Role::Supervisor),
         actor_label: "另一台服务器".into(),

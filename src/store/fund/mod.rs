@@ -13,8 +13,6 @@ mod queries;
 pub use self::{
     books::{Ledger, load_books},
     posting::write,
-    queries::{
-        LineQuery, LineView, SummaryRow, get_many, list, region_totals, reversals_of, totals, views,
-    },
+    queries::{LineView, SummaryRow, get_many, list, region_totals, reversals_of, totals, views},
 };
 pub use super::entities::fund_transaction::Model as LineRow;

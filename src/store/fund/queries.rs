@@ -11,7 +11,7 @@ use super::LineRow;
 use crate::store::rows;
 use crate::{
     domain::{
-        ledger::{Instrument, Kind, Source, Sums},
+        ledger::{Instrument, LineFilter, Source, Sums},
         money::Sum,
         pairing::CooperationField,
     },
@@ -76,34 +76,16 @@ pub async fn views(
         .collect())
 }
 
-/// The resolved query of a ledger list.
-#[derive(Debug, Clone, Default)]
-pub struct LineQuery {
-    /// Only this pairing.
-    pub pairing_id: Option<i64>,
-    /// Only this project.
-    pub project_id: Option<i64>,
-    /// Only this kind.
-    pub kind: Option<Kind>,
-    /// Only this fiscal year.
-    pub fiscal_year: Option<i32>,
-    /// Only this source.
-    pub source: Option<Source>,
-    /// Only this instrument.
-    pub instrument: Option<Instrument>,
-    /// Only pairings with either region's path starting with this one.
-    pub region_within: Option<String>,
-}
-
-/// A page of lines in id order, after `after` if given.
+/// A page of the lines `query` asks for in id order, after `after` if given; its region,
+/// if any, is `region_within`, that region's path.
 pub async fn list(
     db: &impl ConnectionTrait,
-    query: &LineQuery,
+    query: &LineFilter,
+    region_within: Option<&str>,
     after: Option<i64>,
     limit: u64,
 ) -> Result<Vec<LineRow>, Error> {
     use fund_transaction::Column as C;
-    let within = query.region_within.as_deref();
     let select = fund_transaction::Entity::find().filter(
         Condition::all()
             .add_option(query.pairing_id.map(|id| C::PairingId.eq(id)))
@@ -112,7 +94,7 @@ pub async fn list(
             .add_option(query.fiscal_year.map(|year| C::FiscalYear.eq(year)))
             .add_option(query.source.map(|source| C::Source.eq(source)))
             .add_option(query.instrument.map(|i| C::Instrument.eq(i)))
-            .add_option(within.map(|path| {
+            .add_option(region_within.map(|path| {
                 C::PairingId.in_subquery(rows::pairings_where(rows::pairing_within(path)))
             })),
     );
