@@ -116,11 +116,7 @@ impl AccessService for Access {
         let req = request.into_inner();
         let page = Page::open(req.page_size, &req.page_token, &["accessTokens"])?;
         let rows = token::list(self.store.db(), page.after_id()?, page.fetch()).await?;
-        let (access_tokens, next_page_token) = page_of(&page, rows, |r| r.id.to_string(), to_proto);
-        Ok(Response::new(ListAccessTokensResponse {
-            access_tokens,
-            next_page_token,
-        }))
+        Ok(page_of(&page, rows, |r| r.id.to_string(), to_proto))
     }
 
     async fn revoke_access_token(

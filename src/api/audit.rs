@@ -100,16 +100,12 @@ impl AuditService for Audit {
         Error::collect([Error::of(&filter), Error::of(&page)])?;
         let (filter, page) = (filter?, page?);
         let rows = audit::list(self.store.db(), &filter, page.after_id()?, page.fetch()).await?;
-        let (audit_events, next_page_token) = page_of(
+        Ok(page_of(
             &page,
             rows,
             |r| r.seq.to_string(),
             |r| event_to_proto(audit::event_of(r)),
-        );
-        Ok(Response::new(ListAuditEventsResponse {
-            audit_events,
-            next_page_token,
-        }))
+        ))
     }
 
     async fn get_checkpoint(

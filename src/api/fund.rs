@@ -7,7 +7,7 @@ use chrono::Utc;
 use tonic::{Request, Response, Status};
 
 use super::{
-    SummaryScope, authz, check_summary, digest, filter_region_path,
+    Listing, SummaryScope, authz, check_summary, digest, filter_region_path,
     project::{amount, money},
     request_key, summary_scope, timestamp,
 };
@@ -297,16 +297,17 @@ impl FundService for Funds {
         let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let reversals = fund::reversals_of(db, &ids).await?;
-        Ok(Response::new(ListFundTransactionsResponse {
-            fund_transactions: rows
-                .into_iter()
-                .map(|row| {
-                    let reversed_by = reversals.get(&row.id).copied();
-                    line_to_proto(&LineView { row, reversed_by })
-                })
-                .collect(),
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                let reversed_by = reversals.get(&row.id).copied();
+                line_to_proto(&LineView { row, reversed_by })
+            })
+            .collect();
+        Ok(Response::new(ListFundTransactionsResponse::listing(
+            items,
             next_page_token,
-        }))
+        )))
     }
 
     async fn get_fund_summary(

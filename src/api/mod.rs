@@ -1,5 +1,5 @@
-//! The gRPC services: each turns requests into domain values, calls the store in one
-//! transaction, and maps the result back. No SQL here.
+//! The gRPC services: each turns requests into domain values, authorizes them, runs the
+//! use case of `app` (or a read of the store), and maps the result back. No SQL here.
 
 pub mod access;
 pub mod audit;
@@ -27,6 +27,7 @@ use crate::{
         request_id::{RequestId, RequestKey},
     },
     error::Error,
+    proto::v1 as proto,
     store::Hold,
 };
 
@@ -66,17 +67,52 @@ pub(crate) fn required<'a>(value: &'a str, field: &str) -> Result<&'a str, Error
     }
 }
 
-/// One page of a list in the API's form: `rows`, fetched for `page`, cut to it and each
-/// put in the API's form by `to_proto`, with the token of the next page; `key` is a row's
+/// A list response: one page of items and the token of the page after it.
+pub(crate) trait Listing {
+    /// What the list holds.
+    type Item;
+    /// The response holding `items`, followed by the page of `next_page_token` (empty at
+    /// the end).
+    fn listing(items: Vec<Self::Item>, next_page_token: String) -> Self;
+}
+
+/// Implements [`Listing`] for list responses, each with the field its items are in.
+macro_rules! listing {
+    ($($response:ident.$items:ident: $item:ident),+ $(,)?) => {$(
+        impl Listing for proto::$response {
+            type Item = proto::$item;
+            fn listing(items: Vec<proto::$item>, next_page_token: String) -> Self {
+                Self { $items: items, next_page_token }
+            }
+        }
+    )+};
+}
+
+listing! {
+    ListAccessTokensResponse.access_tokens: AccessToken,
+    ListAuditEventsResponse.audit_events: AuditEvent,
+    ListFundTransactionsResponse.fund_transactions: FundTransaction,
+    ListPairingsResponse.pairings: Pairing,
+    ListProgramsResponse.programs: Program,
+    ListProjectsResponse.projects: Project,
+    ListRegionsResponse.regions: Region,
+    ListSupervisionEntriesResponse.supervision_entries: SupervisionEntry,
+    ListSupervisionEventsResponse.supervision_events: SupervisionEvent,
+    ListTalentExchangesResponse.talent_exchanges: TalentExchange,
+}
+
+/// One page of a list as its response: `rows`, fetched for `page`, cut to it and each put
+/// in the API's form by `to_proto`, with the token of the next page; `key` is a row's
 /// place in the list's order.
-pub(crate) fn page_of<R, P>(
+pub(crate) fn page_of<R, L: Listing>(
     page: &Page,
     rows: Vec<R>,
     key: impl Fn(&R) -> String,
-    to_proto: impl FnMut(R) -> P,
-) -> (Vec<P>, String) {
+    to_proto: impl FnMut(R) -> L::Item,
+) -> tonic::Response<L> {
     let (rows, next_page_token) = page.close(rows, key);
-    (rows.into_iter().map(to_proto).collect(), next_page_token)
+    let items = rows.into_iter().map(to_proto).collect();
+    tonic::Response::new(L::listing(items, next_page_token))
 }
 
 /// Checks what a summary request sends besides its scope's name: a scope, and a year in

@@ -271,12 +271,7 @@ impl PairingService for Pairings {
             descending,
         };
         let rows = pairings::list(self.store.db(), &query, after, page.fetch()).await?;
-        let (pairings, next_page_token) =
-            page_of(&page, rows, |r| r.id.to_string(), pairing_to_proto);
-        Ok(Response::new(ListPairingsResponse {
-            pairings,
-            next_page_token,
-        }))
+        Ok(page_of(&page, rows, |r| r.id.to_string(), pairing_to_proto))
     }
 
     async fn update_pairing(

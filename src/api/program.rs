@@ -102,11 +102,7 @@ pub(super) async fn list(
     let page = Page::open(req.page_size, &req.page_token, &["programs"])?;
     let after = page.after_id()?;
     let rows = programs::list(store.db(), after, page.fetch()).await?;
-    let (programs, next_page_token) = page_of(&page, rows, |r| r.id.to_string(), program_to_proto);
-    Ok(Response::new(ListProgramsResponse {
-        programs,
-        next_page_token,
-    }))
+    Ok(page_of(&page, rows, |r| r.id.to_string(), program_to_proto))
 }
 
 /// UpdateProgram: ADMIN only, anywhere; the period must still hold every live pairing.

@@ -2,7 +2,9 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{MaskRules, authz, digest, etag, filter_region_path, request_key, required, timestamp};
+use super::{
+    Listing, MaskRules, authz, digest, etag, filter_region_path, request_key, required, timestamp,
+};
 use crate::{
     app::{
         self,
@@ -274,18 +276,19 @@ impl ProjectService for Projects {
         let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let mut balances = projects::balances(db, &ids).await?;
-        Ok(Response::new(ListProjectsResponse {
-            projects: rows
-                .into_iter()
-                .map(|r| {
-                    let balance = balances
-                        .remove(&r.id)
-                        .unwrap_or_else(|| projects::no_money(r.id));
-                    project_to_proto(r, &balance)
-                })
-                .collect(),
+        let items = rows
+            .into_iter()
+            .map(|r| {
+                let balance = balances
+                    .remove(&r.id)
+                    .unwrap_or_else(|| projects::no_money(r.id));
+                project_to_proto(r, &balance)
+            })
+            .collect();
+        Ok(Response::new(ListProjectsResponse::listing(
+            items,
             next_page_token,
-        }))
+        )))
     }
 
     async fn update_project(

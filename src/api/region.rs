@@ -109,11 +109,7 @@ impl RegionService for Regions {
             page.fetch(),
         )
         .await?;
-        let (regions, next_page_token) = page_of(&page, rows, |r| r.code.clone(), to_proto);
-        Ok(Response::new(ListRegionsResponse {
-            regions,
-            next_page_token,
-        }))
+        Ok(page_of(&page, rows, |r| r.code.clone(), to_proto))
     }
 
     async fn create_region(

@@ -405,7 +405,7 @@ impl SupervisionService for Supervision {
         };
         let rows = entries::list(db, &query, order, cursor.as_ref(), page.fetch()).await?;
         let sees = sees_reporter(Some(&caller));
-        let (supervision_entries, next_page_token) = page_of(
+        Ok(page_of(
             &page,
             rows,
             |r| {
@@ -414,11 +414,7 @@ impl SupervisionService for Supervision {
                     .encode()
             },
             |r| to_proto(r, sees, now),
-        );
-        Ok(Response::new(ListSupervisionEntriesResponse {
-            supervision_entries,
-            next_page_token,
-        }))
+        ))
     }
 
     async fn watch_supervision_events(
@@ -714,16 +710,12 @@ impl SupervisionService for Supervision {
             .await?
             .ok_or_else(|| not_found(id))?;
         let rows = entries::events(db, id, page.after_id()?, page.fetch()).await?;
-        let (supervision_events, next_page_token) = page_of(
+        Ok(page_of(
             &page,
             rows,
             |r| r.seq.to_string(),
             |r| event_to_proto(r, true),
-        );
-        Ok(Response::new(ListSupervisionEventsResponse {
-            supervision_events,
-            next_page_token,
-        }))
+        ))
     }
 
     async fn lookup_supervision_entry(

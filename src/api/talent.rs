@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use tonic::{Request, Response, Status};
 
 use super::{
-    MaskRules, SummaryScope, authz, check_summary, digest, etag, filter_region_path, request_key,
-    required, summary_scope, timestamp,
+    Listing, MaskRules, SummaryScope, authz, check_summary, digest, etag, filter_region_path,
+    request_key, required, summary_scope, timestamp,
 };
 use crate::{
     app::{
@@ -269,16 +269,17 @@ impl TalentExchangeService for Talents {
                 );
             }
         }
-        Ok(Response::new(ListTalentExchangesResponse {
-            talent_exchanges: rows
-                .into_iter()
-                .map(|row| {
-                    let sees = people.get(&row.pairing_id).copied().unwrap_or(false);
-                    to_proto(row, sees)
-                })
-                .collect(),
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                let sees = people.get(&row.pairing_id).copied().unwrap_or(false);
+                to_proto(row, sees)
+            })
+            .collect();
+        Ok(Response::new(ListTalentExchangesResponse::listing(
+            items,
             next_page_token,
-        }))
+        )))
     }
 
     async fn update_talent_exchange(
