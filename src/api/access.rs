@@ -102,7 +102,6 @@ impl AccessService for Access {
             expire_time,
         };
         let IssuedToken { row, secret } = self.store.write(call, change).await?;
-        tracing::info!(token = row.id, role = role.word(), "access token created");
         Ok(Response::new(AccessToken {
             secret,
             ..to_proto(row)
@@ -128,7 +127,6 @@ impl AccessService for Access {
         let id = name::parse_id("name", "accessTokens", &request.get_ref().name)?;
         let row = self.store.write(call, RevokeToken { id }).await?;
         self.tokens.forget(id);
-        tracing::info!(token = id, "access token revoked");
         Ok(Response::new(to_proto(row)))
     }
 }

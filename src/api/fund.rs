@@ -229,7 +229,6 @@ impl FundService for Funds {
                 key: key?,
             })
             .await?;
-        tracing::info!(line = view.row.id, "ledger line recorded");
         Ok(Response::new(line_to_proto(&view)))
     }
 
@@ -256,7 +255,6 @@ impl FundService for Funds {
                 key: key?,
             })
             .await?;
-        tracing::info!(line = view.row.id, "ledger line reversed");
         Ok(Response::new(line_to_proto(&view)))
     }
 

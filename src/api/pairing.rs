@@ -163,7 +163,6 @@ impl Pairings {
             what: step,
         };
         let row = self.store.write(call, change).await?;
-        tracing::info!(pairing = id, step = ?step, "pairing state changed");
         Ok(Response::new(pairing_to_proto(row)))
     }
 
@@ -223,7 +222,6 @@ impl PairingService for Pairings {
         let key = request_key(&call, &mut req, |r| &mut r.request_id)?;
         let draft = parse_draft(&req.pairing.unwrap_or_default())?;
         let row = app::create_once(&self.store, call, key, CreatePairing(draft)).await?;
-        tracing::info!(pairing = row.id, "pairing created");
         Ok(Response::new(pairing_to_proto(row)))
     }
 
@@ -287,7 +285,6 @@ impl PairingService for Pairings {
             patch_of,
         )?;
         let row = self.store.write(call, change).await?;
-        tracing::info!(pairing = row.id, "pairing updated");
         Ok(Response::new(pairing_to_proto(row)))
     }
 
@@ -300,7 +297,6 @@ impl PairingService for Pairings {
         let id = name::parse_id("name", "pairings", &req.name)?;
         let change = DeletePairing { id, etag: req.etag };
         let row = self.store.write(call, change).await?;
-        tracing::info!(pairing = row.id, "pairing deleted");
         Ok(Response::new(pairing_to_proto(row)))
     }
 
@@ -311,7 +307,6 @@ impl PairingService for Pairings {
         let call = authz::call(&request)?;
         let id = name::parse_id("name", "pairings", &request.get_ref().name)?;
         let row = self.store.write(call, UndeletePairing { id }).await?;
-        tracing::info!(pairing = row.id, "pairing undeleted");
         Ok(Response::new(pairing_to_proto(row)))
     }
 

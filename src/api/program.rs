@@ -77,7 +77,6 @@ pub(super) async fn create(
         p.description,
     )?;
     let row = app::create_once(store, call, key, CreateProgram(draft)).await?;
-    tracing::info!(program = row.id, "program created");
     Ok(Response::new(program_to_proto(row)))
 }
 
@@ -129,6 +128,5 @@ pub(super) async fn update(
         },
     )?;
     let row = store.write(call, change).await?;
-    tracing::info!(program = row.id, "program updated");
     Ok(Response::new(program_to_proto(row)))
 }

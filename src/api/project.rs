@@ -199,7 +199,6 @@ impl Projects {
             reason: reason.map(str::to_owned),
         };
         let project = self.store.write(call, change).await?;
-        tracing::info!(project = id, step = ?step, "project state changed");
         Ok(Response::new(project_to_proto(
             project.row,
             &project.balance,
@@ -234,7 +233,6 @@ impl ProjectService for Projects {
             draft: draft?,
         };
         let project = app::create_once(&self.store, call, key, create).await?;
-        tracing::info!(project = project.row.id, "project created");
         Ok(Response::new(project_to_proto(
             project.row,
             &project.balance,
@@ -304,7 +302,6 @@ impl ProjectService for Projects {
             |p, paths| Ok(patch_of(p, paths)),
         )?;
         let project = self.store.write(call, change).await?;
-        tracing::info!(project = project.row.id, "project updated");
         Ok(Response::new(project_to_proto(
             project.row,
             &project.balance,

@@ -136,7 +136,6 @@ impl RegionService for Regions {
             parent: parent?,
         };
         let row = self.store.write(call, change).await?;
-        tracing::info!(region = %row.code, "region created");
         Ok(Response::new(to_proto(row)))
     }
 }

@@ -328,11 +328,6 @@ impl Supervision {
             clock: self.clock.clone(),
         };
         let row = self.store.write(call, change).await?;
-        tracing::info!(
-            entry = row.id,
-            step = step.word(),
-            "supervision entry stepped"
-        );
         self.feed.stored();
         Ok(Response::new(to_proto(row, true, self.clock.now())))
     }
@@ -544,7 +539,6 @@ impl SupervisionService for Supervision {
             clock: self.clock.clone(),
         };
         let filed = app::create_once(&self.store, call, key, submit).await?;
-        tracing::info!(entry = filed.entry.id, "supervision entry submitted");
         self.feed.stored();
         Ok(Response::new(SubmitSupervisionEntryResponse {
             supervision_entry: Some(to_proto(filed.entry, sees, self.clock.now())),

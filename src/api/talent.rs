@@ -209,7 +209,6 @@ impl TalentExchangeService for Talents {
             draft: draft?,
         };
         let made = app::create_once(&self.store, call, key?, create).await?;
-        tracing::info!(exchange = made.row.id, "talent exchange recorded");
         Ok(Response::new(to_proto(made.row, made.people)))
     }
 
@@ -295,7 +294,6 @@ impl TalentExchangeService for Talents {
             |t, paths| Ok(patch_of(t, paths)),
         )?;
         let row = self.store.write(call, change).await?;
-        tracing::info!(exchange = row.id, "talent exchange updated");
         Ok(Response::new(to_proto(row, true)))
     }
 
@@ -308,7 +306,6 @@ impl TalentExchangeService for Talents {
         let id = name::parse_id("name", "talentExchanges", &req.name)?;
         let change = DeleteTalentExchange { id, etag: req.etag };
         let row = self.store.write(call, change).await?;
-        tracing::info!(exchange = row.id, "talent exchange deleted");
         Ok(Response::new(to_proto(row, true)))
     }
 
@@ -322,7 +319,6 @@ impl TalentExchangeService for Talents {
             .store
             .write(call, UndeleteTalentExchange { id })
             .await?;
-        tracing::info!(exchange = row.id, "talent exchange undeleted");
         Ok(Response::new(to_proto(row, true)))
     }
 

@@ -39,6 +39,25 @@ pub struct PendingEvent {
     pub resource_sha256: String,
 }
 
+/// What a transaction's events changed, to log once it commits: each event's method and
+/// resource, or nothing when info lines are off.
+pub fn changes_of(events: &[PendingEvent]) -> Vec<(String, String)> {
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return Vec::new();
+    }
+    events
+        .iter()
+        .map(|e| (e.method.clone(), e.resource.clone()))
+        .collect()
+}
+
+/// Logs the changes of a committed transaction, one info line each.
+pub fn log_changes(changes: Vec<(String, String)>) {
+    for (method, resource) in changes {
+        tracing::info!(%method, %resource, "changed");
+    }
+}
+
 /// Writes `events` into the log at its end and grows the tree over them, inside the
 /// transaction `db`, which must then commit. Every event gets the same time, the time of
 /// sealing. Taking the numbers locks the head row until the transaction ends, which orders

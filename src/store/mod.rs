@@ -221,11 +221,13 @@ async fn finish<T>(
 ) -> Result<T, Error> {
     match outcome {
         Ok(value) => {
+            let changes = audit::changes_of(&events);
             if let Err(e) = audit::seal(&db, events).await {
                 let _ = db.rollback().await;
                 return Err(e);
             }
             db.commit().await.map_err(Error::from)?;
+            audit::log_changes(changes);
             Ok(value)
         }
         Err(e) => {

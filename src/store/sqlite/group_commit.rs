@@ -22,7 +22,10 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{
     domain::audit::Call,
     error::Error,
-    store::tx::{Change, Journal, Tx},
+    store::{
+        audit,
+        tx::{Change, Journal, Tx},
+    },
 };
 
 /// The most requests that share one commit.
@@ -134,15 +137,25 @@ async fn run_batch(db: DatabaseConnection, batch: Vec<Box<dyn Job>>) {
             }
             Err(error)
         }
-        None => match crate::store::audit::seal(&tx, journal.take()).await {
-            Ok(()) => tx.commit().await.map_err(Error::from),
-            Err(error) => {
-                if let Err(e) = tx.rollback().await {
-                    tracing::error!(error = %e, "rolling back a batch failed");
+        None => {
+            let events = journal.take();
+            let changes = audit::changes_of(&events);
+            match audit::seal(&tx, events).await {
+                Ok(()) => {
+                    let committed = tx.commit().await.map_err(Error::from);
+                    if committed.is_ok() {
+                        audit::log_changes(changes);
+                    }
+                    committed
                 }
-                Err(error)
+                Err(error) => {
+                    if let Err(e) = tx.rollback().await {
+                        tracing::error!(error = %e, "rolling back a batch failed");
+                    }
+                    Err(error)
+                }
             }
-        },
+        }
     };
     if let Err(e) = &outcome {
         tracing::error!(error = %e, requests = deliveries.len(), "group commit failed");
