@@ -15,7 +15,8 @@
 //!   storage crate;
 //! - [`domain`]: types and rules, free of tonic and sea-orm, directly or through another
 //!   module;
-//! - [`store`]: sea-orm entities, queries taking typed inputs, the write transaction and
+//! - [`store`]: sea-orm entities, queries taking typed inputs (what they share, a row by
+//!   id with its lock and a keyset page, in [`store::rows`]), the write transaction and
 //!   its audit journal, request ids, and (in [`store::sqlite`]) what makes SQLite fast;
 //!   free of tonic;
 //! - [`error`]: the one error type, free of tonic and sea-orm (statuses: [`api::status`];
