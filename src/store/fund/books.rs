@@ -171,19 +171,20 @@ async fn load_totals(
         DatabaseBackend::Sqlite => format!("\"value\" ->> {n}"),
         _ => format!("(\"element\" ->> {n}){cast}"),
     };
+    // PostgreSQL locks the rows in key order, as every writer does, so that two writers
+    // never wait for each other; SQLite's write lock already covers the whole database.
     let (keys_table, lock) = match backend {
         DatabaseBackend::Sqlite => ("json_each(?) AS \"keys\"", ""),
         _ => (
             "jsonb_array_elements($1::jsonb) AS \"keys\"(\"element\")",
-            " FOR UPDATE OF t",
+            " ORDER BY t.scope, t.fiscal_year, t.source, t.instrument, t.field FOR UPDATE OF t",
         ),
     };
     let sql = format!(
         "SELECT t.scope, t.fiscal_year, t.source, t.instrument, t.field, t.committed_fen, \
          t.allocated_fen, t.disbursed_fen FROM {keys_table} JOIN fund_totals AS t \
          ON t.scope = {} AND t.fiscal_year = {} AND t.source = {} AND t.instrument = {} \
-         AND t.field = {} ORDER BY t.scope, t.fiscal_year, t.source, t.instrument, \
-         t.field{lock}",
+         AND t.field = {}{lock}",
         element(0, ""),
         element(1, "::int"),
         element(2, "::smallint"),
