@@ -98,6 +98,43 @@ fn a_missing_config_file_is_an_error() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("settings"));
 }
 
+/// The lines of a JSON log that say a write changed something.
+fn changed_lines(log: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(log)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["message"] == "changed")
+        .collect()
+}
+
+#[test]
+fn a_committed_write_logs_each_change_once_and_a_refused_one_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = url(&dir.path().join("log.db"));
+
+    let created = duikou()
+        .env("RUST_LOG", "info")
+        .args(["token", "create", "--role", "admin", "--database-url", &db])
+        .output()
+        .unwrap();
+    let refused = duikou()
+        .env("RUST_LOG", "info")
+        .args(["token", "revoke", "7", "--database-url", &db])
+        .output()
+        .unwrap();
+
+    assert!(created.status.success());
+    let changed = changed_lines(&created.stderr);
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(changed[0]["method"], "duikou token create");
+    assert_eq!(changed[0]["resource"], "accessTokens/1");
+    assert!(!refused.status.success());
+    assert_eq!(
+        changed_lines(&refused.stderr),
+        Vec::<serde_json::Value>::new()
+    );
+}
+
 #[test]
 fn token_commands_print_the_secret_alone_list_and_revoke() {
     let dir = tempfile::tempdir().unwrap();

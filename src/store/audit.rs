@@ -11,9 +11,9 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 
 use super::{
     entities::{audit_checkpoint, audit_event, audit_head, audit_node},
+    rows,
     sqlite::script,
 };
-use crate::store::rows;
 use crate::{
     domain::{
         access::Role,
@@ -37,25 +37,6 @@ pub struct PendingEvent {
     pub request_id: String,
     /// Hex SHA-256 of the resource as it stands after the change.
     pub resource_sha256: String,
-}
-
-/// What a transaction's events changed, to log once it commits: each event's method and
-/// resource, or nothing when info lines are off.
-pub fn changes_of(events: &[PendingEvent]) -> Vec<(String, String)> {
-    if !tracing::enabled!(tracing::Level::INFO) {
-        return Vec::new();
-    }
-    events
-        .iter()
-        .map(|e| (e.method.clone(), e.resource.clone()))
-        .collect()
-}
-
-/// Logs the changes of a committed transaction, one info line each.
-pub fn log_changes(changes: Vec<(String, String)>) {
-    for (method, resource) in changes {
-        tracing::info!(%method, %resource, "changed");
-    }
 }
 
 /// Writes `events` into the log at its end and grows the tree over them, inside the

@@ -221,13 +221,7 @@ async fn finish<T>(
 ) -> Result<T, Error> {
     match outcome {
         Ok(value) => {
-            let changes = audit::changes_of(&events);
-            if let Err(e) = audit::seal(&db, events).await {
-                let _ = db.rollback().await;
-                return Err(e);
-            }
-            db.commit().await.map_err(Error::from)?;
-            audit::log_changes(changes);
+            seal_and_commit(db, events).await?;
             Ok(value)
         }
         Err(e) => {
@@ -237,6 +231,34 @@ async fn finish<T>(
             Err(e)
         }
     }
+}
+
+/// Seals `events` into the audit log and commits `db`, rolling back if the seal fails.
+/// Once committed, logs one `changed` line per event with its method and resource: the
+/// one place a write is logged, for the group-commit writer too.
+pub(crate) async fn seal_and_commit(
+    db: DatabaseTransaction,
+    events: Vec<audit::PendingEvent>,
+) -> Result<(), Error> {
+    let changes: Vec<(String, String)> = if tracing::enabled!(tracing::Level::INFO) {
+        events
+            .iter()
+            .map(|e| (e.method.clone(), e.resource.clone()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if let Err(e) = audit::seal(&db, events).await {
+        if let Err(rollback) = db.rollback().await {
+            tracing::error!(error = %rollback, "rolling back after a failed seal failed");
+        }
+        return Err(e);
+    }
+    db.commit().await?;
+    for (method, resource) in changes {
+        tracing::info!(%method, %resource, "changed");
+    }
+    Ok(())
 }
 
 /// The file behind a SQLite URL; none for an in-memory database.

@@ -9,7 +9,11 @@ use sea_orm::{
 };
 
 use super::{
-    Store, changed, constraint_error, entities::pairing, region::RegionRow, sqlite::point_read,
+    Store, changed, constraint_error,
+    entities::pairing,
+    region::RegionRow,
+    rows::{self, Hold},
+    sqlite::point_read,
 };
 use crate::{
     domain::{
@@ -20,7 +24,6 @@ use crate::{
     error::Error,
 };
 
-use super::rows::{self, Hold};
 pub use pairing::Model as PairingRow;
 
 /// What a change sets on a stored pairing; a field left `None` stays as stored.
@@ -157,35 +160,32 @@ pub async fn list(
     limit: u64,
 ) -> Result<Vec<PairingRow>, Error> {
     use pairing::Column as C;
-    let mut select = pairing::Entity::find()
-        .filter(Condition::all().add_option(query.program_id.map(|id| C::ProgramId.eq(id))));
-    select = select.filter(region_condition(
-        &query.supporting,
-        pairing::Column::SupportingCode,
-        pairing::Column::SupportingPath,
-    ));
-    select = select.filter(region_condition(
-        &query.supported,
-        pairing::Column::SupportedCode,
-        pairing::Column::SupportedPath,
-    ));
-    select = select.filter(
+    let mut select = pairing::Entity::find().filter(
         Condition::all()
+            .add_option(query.program_id.map(|id| C::ProgramId.eq(id)))
+            .add(region_condition(
+                &query.supporting,
+                C::SupportingCode,
+                C::SupportingPath,
+            ))
+            .add(region_condition(
+                &query.supported,
+                C::SupportedCode,
+                C::SupportedPath,
+            ))
             .add_option(query.state.map(|state| C::State.eq(state)))
-            .add_option(query.level.map(|level| C::Level.eq(level))),
+            .add_option(query.level.map(|level| C::Level.eq(level)))
+            .add_option((!query.show_deleted).then(|| C::DeleteTime.is_null())),
     );
-    if !query.show_deleted {
-        select = select.filter(pairing::Column::DeleteTime.is_null());
-    }
     select = match (after, query.descending) {
-        (Some(after), false) => select.filter(pairing::Column::Id.gt(after)),
-        (Some(after), true) => select.filter(pairing::Column::Id.lt(after)),
+        (Some(after), false) => select.filter(C::Id.gt(after)),
+        (Some(after), true) => select.filter(C::Id.lt(after)),
         (None, _) => select,
     };
     select = if query.descending {
-        select.order_by_desc(pairing::Column::Id)
+        select.order_by_desc(C::Id)
     } else {
-        select.order_by_asc(pairing::Column::Id)
+        select.order_by_asc(C::Id)
     };
     Ok(select.limit(limit).all(db).await?)
 }

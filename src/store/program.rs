@@ -3,10 +3,9 @@
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoActiveModel};
 
-use super::entities::program;
+use super::{entities::program, rows};
 use crate::{domain::program::ProgramDraft, error::Error};
 
-use super::rows::{self};
 pub use program::Model as ProgramRow;
 
 /// A page of programs in id order.

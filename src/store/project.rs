@@ -13,6 +13,7 @@ use super::{
     changed,
     entities::{project, project_balance},
     region::RegionRow,
+    rows,
 };
 use crate::{
     domain::{
@@ -24,7 +25,6 @@ use crate::{
     error::Error,
 };
 
-use super::rows::{self};
 pub use project::Model as ProjectRow;
 pub use project_balance::Model as ProjectBalanceRow;
 

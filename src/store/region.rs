@@ -2,13 +2,12 @@
 
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use super::{Store, constraint_error, entities::region, sqlite::point_read};
+use super::{Store, constraint_error, entities::region, rows, sqlite::point_read};
 use crate::{
     domain::region::{NameMatch, RegionCode, RegionFilter, RegionLevel, RegionPath},
     error::Error,
 };
 
-use crate::store::rows;
 pub use region::Model as RegionRow;
 
 /// Which regions a list covers.

@@ -12,6 +12,7 @@ use sea_orm::{
 use super::{
     changed,
     entities::{supervision_entry, supervision_event},
+    rows,
 };
 use crate::{
     domain::{
@@ -22,7 +23,6 @@ use crate::{
     error::Error,
 };
 
-use super::rows::{self};
 pub use supervision_entry::Model as EntryRow;
 pub use supervision_event::Model as EventRow;
 

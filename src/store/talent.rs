@@ -8,13 +8,12 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 
-use super::{changed, entities::talent_exchange};
+use super::{changed, entities::talent_exchange, rows};
 use crate::{
     domain::talent::{self as rules, Direction, Participant, TalentDraft, TalentKind},
     error::Error,
 };
 
-use super::rows::{self};
 pub use talent_exchange::Model as TalentRow;
 
 /// What a change sets on a stored exchange; a field left `None` stays as stored.

@@ -5,7 +5,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoActiveModel, QuerySelect,
 };
 
-use super::{Store, entities::access_token, sqlite::point_read};
+use super::{Store, entities::access_token, rows, sqlite::point_read};
 use crate::{
     domain::{
         access::{self, Bearer, Caller, Role, Scope},
@@ -14,7 +14,6 @@ use crate::{
     error::Error,
 };
 
-use crate::store::rows;
 pub use access_token::Model as TokenRow;
 
 /// A token to create.

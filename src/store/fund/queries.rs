@@ -8,7 +8,6 @@ use sea_orm::{
 };
 
 use super::LineRow;
-use crate::store::rows;
 use crate::{
     domain::{
         ledger::{Instrument, LineFilter, Source, Sums},
@@ -16,7 +15,10 @@ use crate::{
         pairing::CooperationField,
     },
     error::Error,
-    store::entities::{fund_total, fund_transaction, pairing, stored_enum::LedgerField},
+    store::{
+        entities::{fund_total, fund_transaction, pairing, stored_enum::LedgerField},
+        rows,
+    },
 };
 
 /// Lines by id.

@@ -23,7 +23,7 @@ use crate::{
     domain::audit::Call,
     error::Error,
     store::{
-        audit,
+        seal_and_commit,
         tx::{Change, Journal, Tx},
     },
 };
@@ -137,25 +137,7 @@ async fn run_batch(db: DatabaseConnection, batch: Vec<Box<dyn Job>>) {
             }
             Err(error)
         }
-        None => {
-            let events = journal.take();
-            let changes = audit::changes_of(&events);
-            match audit::seal(&tx, events).await {
-                Ok(()) => {
-                    let committed = tx.commit().await.map_err(Error::from);
-                    if committed.is_ok() {
-                        audit::log_changes(changes);
-                    }
-                    committed
-                }
-                Err(error) => {
-                    if let Err(e) = tx.rollback().await {
-                        tracing::error!(error = %e, "rolling back a batch failed");
-                    }
-                    Err(error)
-                }
-            }
-        }
+        None => seal_and_commit(tx, journal.take()).await,
     };
     if let Err(e) = &outcome {
         tracing::error!(error = %e, requests = deliveries.len(), "group commit failed");
