@@ -176,7 +176,53 @@ impl Error {
             .reduce(Error::merge)
             .map_or(Ok(()), Err)
     }
+
+    /// Checks several results at once: their values, or every bad field reported together.
+    ///
+    /// # Errors
+    /// The [`merge`](Self::merge) of every error among `results`.
+    pub fn all<T: Checked>(results: T) -> Result<T::Values, Error> {
+        results.values()
+    }
 }
+
+/// A tuple of results checked together by [`Error::all`].
+pub trait Checked {
+    /// The tuple of their values.
+    type Values;
+    /// Every value, or the merge of every error.
+    ///
+    /// # Errors
+    /// The [`merge`](Error::merge) of every error among them.
+    fn values(self) -> Result<Self::Values, Error>;
+}
+
+/// Implements [`Checked`] for tuples of results of each length named.
+macro_rules! checked_tuples {
+    ($(($($value:ident: $T:ident),+)),+ $(,)?) => {$(
+        impl<$($T),+> Checked for ($(Result<$T, Error>,)+) {
+            type Values = ($($T,)+);
+            fn values(self) -> Result<Self::Values, Error> {
+                let ($($value,)+) = self;
+                Error::collect([$(Error::of(&$value)),+])?;
+                Ok(($($value?,)+))
+            }
+        }
+    )+};
+}
+
+checked_tuples!(
+    (a: A, b: B),
+    (a: A, b: B, c: C),
+    (a: A, b: B, c: C, d: D),
+    (a: A, b: B, c: C, d: D, e: E),
+    (a: A, b: B, c: C, d: D, e: E, f: F),
+    (a: A, b: B, c: C, d: D, e: E, f: F, g: G),
+    (a: A, b: B, c: C, d: D, e: E, f: F, g: G, h: H),
+    (a: A, b: B, c: C, d: D, e: E, f: F, g: G, h: H, i: I),
+    (a: A, b: B, c: C, d: D, e: E, f: F, g: G, h: H, i: I, j: J),
+    (a: A, b: B, c: C, d: D, e: E, f: F, g: G, h: H, i: I, j: J, k: K),
+);
 
 impl From<anyhow::Error> for Error {
     fn from(error: anyhow::Error) -> Self {

@@ -1,11 +1,11 @@
 //! `duikou.v1.AccessService`: bearer tokens, for ADMIN only (see [`super::authz`]).
 
 use chrono::{DateTime, Utc};
-use tonic::{Request, Response, Status};
 
-use super::{authz, digest, page_of, timestamp};
+use super::{authz, digest, page_of, service, timestamp};
 use crate::{
     app::token::{CreateToken, IssuedToken, RevokeToken},
+    domain::audit::Call,
     domain::{access::Role, audit::Audited, name, page::Page, region::RegionCode, text},
     error::Error,
     proto::v1::{
@@ -62,71 +62,74 @@ impl Audited for TokenRow {
     }
 }
 
-#[tonic::async_trait]
-impl AccessService for Access {
-    async fn create_access_token(
-        &self,
-        request: Request<CreateAccessTokenRequest>,
-    ) -> Result<Response<AccessToken>, Status> {
-        let call = authz::call(&request)?;
-        call.authenticated()?;
-        let t = request.into_inner().access_token.unwrap_or_default();
-        let role = Role::from_number(t.role)
-            .ok_or_else(|| Error::invalid("access_token.role", "is required: name a role"));
-        let expire_time = t
-            .expire_time
-            .map(|ts| {
-                DateTime::<Utc>::from_timestamp(ts.seconds, ts.nanos.max(0) as u32)
-                    .filter(|time| *time > Utc::now())
-                    .ok_or_else(|| {
-                        Error::invalid("access_token.expire_time", "must lie in the future")
-                    })
-            })
-            .transpose();
-        Error::collect([
-            Error::of(&role),
-            text::check("access_token.label", &t.label, 200, false),
-            Error::of(&expire_time),
-        ])?;
-        let (role, expire_time) = (role?, expire_time?);
-        let scopes = t
-            .scopes
-            .iter()
-            .map(|scope| RegionCode::from_name("access_token.scopes", scope))
-            .collect::<Result<_, _>>()?;
-        let change = CreateToken {
-            role,
-            label: t.label,
-            scopes,
-            scope_field: "access_token.scopes",
-            expire_time,
-        };
-        let IssuedToken { row, secret } = self.store.write(call, change).await?;
-        Ok(Response::new(AccessToken {
-            secret,
-            ..to_proto(row)
-        }))
+service! {
+    AccessService for Access {
+        create_access_token(CreateAccessTokenRequest) -> AccessToken;
+        list_access_tokens(ListAccessTokensRequest) -> ListAccessTokensResponse;
+        revoke_access_token(RevokeAccessTokenRequest) -> AccessToken;
     }
+}
 
-    async fn list_access_tokens(
-        &self,
-        request: Request<ListAccessTokensRequest>,
-    ) -> Result<Response<ListAccessTokensResponse>, Status> {
-        let req = request.into_inner();
-        let page = Page::open(req.page_size, &req.page_token, &["accessTokens"])?;
-        let rows = token::list(self.store.db(), page.after_id()?, page.fetch()).await?;
-        Ok(page_of(&page, rows, |r| r.id.to_string(), to_proto))
-    }
+async fn create_access_token(
+    service: &Access,
+    call: Call,
+    req: CreateAccessTokenRequest,
+) -> Result<AccessToken, Error> {
+    call.authenticated()?;
+    let t = req.access_token.unwrap_or_default();
+    let role = Role::from_number(t.role)
+        .ok_or_else(|| Error::invalid("access_token.role", "is required: name a role"));
+    let expire_time = t
+        .expire_time
+        .map(|ts| {
+            DateTime::<Utc>::from_timestamp(ts.seconds, ts.nanos.max(0) as u32)
+                .filter(|time| *time > Utc::now())
+                .ok_or_else(|| Error::invalid("access_token.expire_time", "must lie in the future"))
+        })
+        .transpose();
+    Error::collect([
+        Error::of(&role),
+        text::check("access_token.label", &t.label, 200, false),
+        Error::of(&expire_time),
+    ])?;
+    let (role, expire_time) = (role?, expire_time?);
+    let scopes = t
+        .scopes
+        .iter()
+        .map(|scope| RegionCode::from_name("access_token.scopes", scope))
+        .collect::<Result<_, _>>()?;
+    let change = CreateToken {
+        role,
+        label: t.label,
+        scopes,
+        scope_field: "access_token.scopes",
+        expire_time,
+    };
+    let IssuedToken { row, secret } = service.store.write(call, change).await?;
+    Ok(AccessToken {
+        secret,
+        ..to_proto(row)
+    })
+}
 
-    async fn revoke_access_token(
-        &self,
-        request: Request<RevokeAccessTokenRequest>,
-    ) -> Result<Response<AccessToken>, Status> {
-        let call = authz::call(&request)?;
-        call.authenticated()?;
-        let id = name::parse_id("name", "accessTokens", &request.get_ref().name)?;
-        let row = self.store.write(call, RevokeToken { id }).await?;
-        self.tokens.forget(id);
-        Ok(Response::new(to_proto(row)))
-    }
+async fn list_access_tokens(
+    service: &Access,
+    _: Call,
+    req: ListAccessTokensRequest,
+) -> Result<ListAccessTokensResponse, Error> {
+    let page = Page::open(req.page_size, &req.page_token, &["accessTokens"])?;
+    let rows = token::list(service.store.db(), page.after_id()?, page.fetch()).await?;
+    Ok(page_of(&page, rows, |r| r.id.to_string(), to_proto))
+}
+
+async fn revoke_access_token(
+    service: &Access,
+    call: Call,
+    req: RevokeAccessTokenRequest,
+) -> Result<AccessToken, Error> {
+    call.authenticated()?;
+    let id = name::parse_id("name", "accessTokens", &req.name)?;
+    let row = service.store.write(call, RevokeToken { id }).await?;
+    service.tokens.forget(id);
+    Ok(to_proto(row))
 }

@@ -1,9 +1,7 @@
 //! `duikou.v1.AuditService`: the change record, its signed checkpoints and proofs, for
 //! AUDITOR and ADMIN (see [`super::authz`]).
 
-use tonic::{Request, Response, Status};
-
-use super::{authz, page_of, timestamp};
+use super::{page_of, service, timestamp};
 use crate::{
     app::audit::SignCheckpoint,
     domain::{
@@ -84,103 +82,106 @@ fn one_to(field: &str, n: i64, max: u64, max_name: &str) -> Result<u64, Error> {
     Ok(n as u64)
 }
 
-#[tonic::async_trait]
-impl AuditService for Audit {
-    async fn list_audit_events(
-        &self,
-        request: Request<ListAuditEventsRequest>,
-    ) -> Result<Response<ListAuditEventsResponse>, Status> {
-        let req = request.into_inner();
-        let filter = AuditFilter::parse(&req.filter);
-        let page = Page::open(
-            req.page_size,
-            &req.page_token,
-            &["auditEvents", &req.filter],
-        );
-        Error::collect([Error::of(&filter), Error::of(&page)])?;
-        let (filter, page) = (filter?, page?);
-        let rows = audit::list(self.store.db(), &filter, page.after_id()?, page.fetch()).await?;
-        Ok(page_of(
-            &page,
-            rows,
-            |r| r.seq.to_string(),
-            |r| event_to_proto(audit::event_of(r)),
-        ))
+service! {
+    AuditService for Audit {
+        list_audit_events(ListAuditEventsRequest) -> ListAuditEventsResponse;
+        get_checkpoint(GetCheckpointRequest) -> Checkpoint;
+        get_inclusion_proof(GetInclusionProofRequest) -> InclusionProof;
+        get_consistency_proof(GetConsistencyProofRequest) -> ConsistencyProof;
+        verify_audit_log(VerifyAuditLogRequest) -> VerifyAuditLogResponse;
     }
+}
 
-    async fn get_checkpoint(
-        &self,
-        request: Request<GetCheckpointRequest>,
-    ) -> Result<Response<Checkpoint>, Status> {
-        let call = authz::call(&request)?;
-        let (checkpoint, signature) = self
-            .store
-            .write(call, SignCheckpoint(self.key.clone()))
-            .await?;
-        Ok(Response::new(checkpoint_to_proto(
-            &checkpoint,
-            signature,
-            &self.key,
-        )))
-    }
+async fn verify_audit_log(
+    service: &Audit,
+    _: Call,
+    _: VerifyAuditLogRequest,
+) -> Result<VerifyAuditLogResponse, Error> {
+    let db = service.store.db();
+    let size = audit::size(db).await? as i64;
+    let (first_bad_sequence, problem) = match audit::verify(db).await? {
+        Some(mismatch) => (mismatch.seq, mismatch.problem),
+        None => match audit::verify_checkpoints(db, &service.key.public_key()).await? {
+            Some((claimed, why)) => (claimed as i64, format!("checkpoint {claimed}: {why}")),
+            None => (0, String::new()),
+        },
+    };
+    Ok(VerifyAuditLogResponse {
+        intact: first_bad_sequence == 0,
+        tree_size: size,
+        first_bad_sequence,
+        problem,
+    })
+}
 
-    async fn get_inclusion_proof(
-        &self,
-        request: Request<GetInclusionProofRequest>,
-    ) -> Result<Response<InclusionProof>, Status> {
-        let req = request.into_inner();
-        let now = audit::size(self.store.db()).await?;
-        let size = tree_size("tree_size", req.tree_size, now)?;
-        let sequence = one_to("sequence", req.sequence, size, "the tree size")?;
-        let (leaf, proof, root) = audit::inclusion(self.store.db(), sequence, size).await?;
-        Ok(Response::new(InclusionProof {
-            sequence: req.sequence,
-            tree_size: size as i64,
-            leaf_hash: leaf.to_vec(),
-            hashes: proof.iter().map(|h| h.to_vec()).collect(),
-            root_hash: root.to_vec(),
-        }))
-    }
+async fn list_audit_events(
+    service: &Audit,
+    _: Call,
+    req: ListAuditEventsRequest,
+) -> Result<ListAuditEventsResponse, Error> {
+    let filter = AuditFilter::parse(&req.filter);
+    let page = Page::open(
+        req.page_size,
+        &req.page_token,
+        &["auditEvents", &req.filter],
+    );
+    let (filter, page) = Error::all((filter, page))?;
+    let rows = audit::list(service.store.db(), &filter, page.after_id()?, page.fetch()).await?;
+    Ok(page_of(
+        &page,
+        rows,
+        |r| r.seq.to_string(),
+        |r| event_to_proto(audit::event_of(r)),
+    ))
+}
 
-    async fn get_consistency_proof(
-        &self,
-        request: Request<GetConsistencyProofRequest>,
-    ) -> Result<Response<ConsistencyProof>, Status> {
-        let req = request.into_inner();
-        let now = audit::size(self.store.db()).await?;
-        let second = tree_size("second_size", req.second_size, now)?;
-        let first = one_to("first_size", req.first_size, second, "second_size")?;
-        let (proof, first_root, second_root) =
-            audit::consistency(self.store.db(), first, second).await?;
-        Ok(Response::new(ConsistencyProof {
-            first_size: first as i64,
-            second_size: second as i64,
-            hashes: proof.iter().map(|h| h.to_vec()).collect(),
-            first_root_hash: first_root.to_vec(),
-            second_root_hash: second_root.to_vec(),
-        }))
-    }
+async fn get_checkpoint(
+    service: &Audit,
+    call: Call,
+    _: GetCheckpointRequest,
+) -> Result<Checkpoint, Error> {
+    let (checkpoint, signature) = service
+        .store
+        .write(call, SignCheckpoint(service.key.clone()))
+        .await?;
+    Ok(checkpoint_to_proto(&checkpoint, signature, &service.key))
+}
 
-    async fn verify_audit_log(
-        &self,
-        _request: Request<VerifyAuditLogRequest>,
-    ) -> Result<Response<VerifyAuditLogResponse>, Status> {
-        let db = self.store.db();
-        let size = audit::size(db).await? as i64;
-        let (first_bad_sequence, problem) = match audit::verify(db).await? {
-            Some(mismatch) => (mismatch.seq, mismatch.problem),
-            None => match audit::verify_checkpoints(db, &self.key.public_key()).await? {
-                Some((claimed, why)) => (claimed as i64, format!("checkpoint {claimed}: {why}")),
-                None => (0, String::new()),
-            },
-        };
-        Ok(Response::new(VerifyAuditLogResponse {
-            intact: first_bad_sequence == 0,
-            tree_size: size,
-            first_bad_sequence,
-            problem,
-        }))
-    }
+async fn get_inclusion_proof(
+    service: &Audit,
+    _: Call,
+    req: GetInclusionProofRequest,
+) -> Result<InclusionProof, Error> {
+    let now = audit::size(service.store.db()).await?;
+    let size = tree_size("tree_size", req.tree_size, now)?;
+    let sequence = one_to("sequence", req.sequence, size, "the tree size")?;
+    let (leaf, proof, root) = audit::inclusion(service.store.db(), sequence, size).await?;
+    Ok(InclusionProof {
+        sequence: req.sequence,
+        tree_size: size as i64,
+        leaf_hash: leaf.to_vec(),
+        hashes: proof.iter().map(|h| h.to_vec()).collect(),
+        root_hash: root.to_vec(),
+    })
+}
+
+async fn get_consistency_proof(
+    service: &Audit,
+    _: Call,
+    req: GetConsistencyProofRequest,
+) -> Result<ConsistencyProof, Error> {
+    let now = audit::size(service.store.db()).await?;
+    let second = tree_size("second_size", req.second_size, now)?;
+    let first = one_to("first_size", req.first_size, second, "second_size")?;
+    let (proof, first_root, second_root) =
+        audit::consistency(service.store.db(), first, second).await?;
+    Ok(ConsistencyProof {
+        first_size: first as i64,
+        second_size: second as i64,
+        hashes: proof.iter().map(|h| h.to_vec()).collect(),
+        first_root_hash: first_root.to_vec(),
+        second_root_hash: second_root.to_vec(),
+    })
 }
 
 /// Signs a checkpoint of the log every `every` while it grows, until `stop` turns true, so

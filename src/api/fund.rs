@@ -4,15 +4,15 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use tonic::{Request, Response, Status};
 
 use super::{
-    Listing, SummaryScope, authz, check_summary, digest, filter_region_path,
+    Listing, SummaryScope, check_summary, digest, filter_region_path,
     project::{amount, money},
-    request_key, summary_scope, timestamp,
+    request_key, service, summary_scope, timestamp,
 };
 use crate::{
     app::fund::{LedgerQueue, LineRequest},
+    domain::audit::Call,
     domain::{
         audit::Audited,
         ledger::{Entry, Instrument, Kind, LineDraft, LineFilter, Source, Sums},
@@ -155,31 +155,29 @@ fn parse_draft(t: &FundTransaction) -> Result<LineDraft, Error> {
         ))),
         _ => {}
     }
-    Error::collect(
-        [
-            Error::of(&kind),
-            Error::of(&pairing_id),
-            Error::of(&project_id),
-            Error::of(&fiscal_year),
-            Error::of(&amount),
-            Error::of(&source),
-            Error::of(&instrument),
-            Error::of(&value_date),
+    let (kind, pairing_id, project_id, fiscal_year, amount, source, instrument, value_date, (), ()) =
+        Error::all((
+            kind,
+            pairing_id,
+            project_id,
+            fiscal_year,
+            amount,
+            source,
+            instrument,
+            value_date,
             memo,
-        ]
-        .into_iter()
-        .chain(shape),
-    )?;
+            Error::collect(shape),
+        ))?;
     Ok(LineDraft {
-        kind: kind?,
-        pairing_id: pairing_id?,
-        project_id: project_id?,
-        fiscal_year: fiscal_year?,
-        amount: amount?,
-        source: source?,
-        instrument: instrument?,
+        kind,
+        pairing_id,
+        project_id,
+        fiscal_year,
+        amount,
+        source,
+        instrument,
         payee: t.payee.clone(),
-        value_date: value_date?,
+        value_date,
         memo: t.memo.clone(),
     })
 }
@@ -209,179 +207,184 @@ fn wide_money(sum: Sum) -> Result<Money, Error> {
     })
 }
 
-#[tonic::async_trait]
-impl FundService for Funds {
-    async fn record_fund_transaction(
-        &self,
-        request: Request<RecordFundTransactionRequest>,
-    ) -> Result<Response<FundTransaction>, Status> {
-        let call = authz::call(&request)?;
-        call.authenticated()?;
-        let mut req = request.into_inner();
-        let key = request_key(&call, &mut req, |r| &mut r.request_id);
-        let draft = parse_draft(&req.fund_transaction.clone().unwrap_or_default());
-        Error::collect([Error::of(&key), Error::of(&draft)])?;
-        let view = self
-            .ledger
-            .post(LineRequest {
-                call,
-                entry: Entry::Record(draft?),
-                key: key?,
-            })
-            .await?;
-        Ok(Response::new(line_to_proto(&view)))
+service! {
+    FundService for Funds {
+        record_fund_transaction(RecordFundTransactionRequest) -> FundTransaction;
+        reverse_fund_transaction(ReverseFundTransactionRequest) -> FundTransaction;
+        get_fund_transaction(GetFundTransactionRequest) -> FundTransaction;
+        list_fund_transactions(ListFundTransactionsRequest) -> ListFundTransactionsResponse;
+        get_fund_summary(GetFundSummaryRequest) -> FundSummary;
     }
+}
 
-    async fn reverse_fund_transaction(
-        &self,
-        request: Request<ReverseFundTransactionRequest>,
-    ) -> Result<Response<FundTransaction>, Status> {
-        let call = authz::call(&request)?;
-        call.authenticated()?;
-        let mut req = request.into_inner();
-        let key = request_key(&call, &mut req, |r| &mut r.request_id);
-        let line_id = name::parse_id("name", "fundTransactions", &req.name);
-        let reason = text::check("reason", &req.reason, 1000, true);
-        Error::collect([Error::of(&key), Error::of(&line_id), reason])?;
-        let view = self
-            .ledger
-            .post(LineRequest {
-                call,
-                entry: Entry::Reverse {
-                    line_id: line_id?,
-                    reason: req.reason.clone(),
-                    value_date: Utc::now().date_naive(),
-                },
-                key: key?,
-            })
-            .await?;
-        Ok(Response::new(line_to_proto(&view)))
-    }
-
-    async fn get_fund_transaction(
-        &self,
-        request: Request<GetFundTransactionRequest>,
-    ) -> Result<Response<FundTransaction>, Status> {
-        let id = name::parse_id("name", "fundTransactions", &request.get_ref().name)?;
-        let view = fund::views(self.store.db(), &[id])
-            .await?
-            .remove(&id)
-            .ok_or_else(|| Error::NotFound {
-                reason: "FUND_TRANSACTION_NOT_FOUND",
-                resource: name::format_id("fundTransactions", id),
-            })?;
-        Ok(Response::new(line_to_proto(&view)))
-    }
-
-    async fn list_fund_transactions(
-        &self,
-        request: Request<ListFundTransactionsRequest>,
-    ) -> Result<Response<ListFundTransactionsResponse>, Status> {
-        let req = request.into_inner();
-        let filter = LineFilter::parse(&req.filter);
-        let page = Page::open(req.page_size, &req.page_token, &["funds", &req.filter]);
-        Error::collect([Error::of(&filter), Error::of(&page)])?;
-        let (filter, page) = (filter?, page?);
-        let db = self.store.db();
-        let region_within = filter_region_path(&self.store, filter.region.as_ref()).await?;
-        let rows = fund::list(
-            db,
-            &filter,
-            region_within.as_deref(),
-            page.after_id()?,
-            page.fetch(),
-        )
+async fn record_fund_transaction(
+    service: &Funds,
+    call: Call,
+    mut req: RecordFundTransactionRequest,
+) -> Result<FundTransaction, Error> {
+    call.authenticated()?;
+    let key = request_key(&call, &mut req, |r| &mut r.request_id);
+    let draft = parse_draft(&req.fund_transaction.clone().unwrap_or_default());
+    Error::collect([Error::of(&key), Error::of(&draft)])?;
+    let view = service
+        .ledger
+        .post(LineRequest {
+            call,
+            entry: Entry::Record(draft?),
+            key: key?,
+        })
         .await?;
-        let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let reversals = fund::reversals_of(db, &ids).await?;
-        let items = rows
-            .into_iter()
-            .map(|row| {
-                let reversed_by = reversals.get(&row.id).copied();
-                line_to_proto(&LineView { row, reversed_by })
-            })
-            .collect();
-        Ok(Response::new(ListFundTransactionsResponse::listing(
-            items,
-            next_page_token,
-        )))
-    }
+    Ok(line_to_proto(&view))
+}
 
-    async fn get_fund_summary(
-        &self,
-        request: Request<GetFundSummaryRequest>,
-    ) -> Result<Response<FundSummary>, Status> {
-        let req = request.into_inner();
-        check_summary(&req.scope, "fiscal_year", req.fiscal_year)?;
-        let db = self.store.db();
-        let scope = summary_scope(
-            &self.store,
-            &req.scope,
-            &["pairings", "projects", "programs", "regions"],
-        )
+async fn reverse_fund_transaction(
+    service: &Funds,
+    call: Call,
+    mut req: ReverseFundTransactionRequest,
+) -> Result<FundTransaction, Error> {
+    call.authenticated()?;
+    let key = request_key(&call, &mut req, |r| &mut r.request_id);
+    let line_id = name::parse_id("name", "fundTransactions", &req.name);
+    let reason = text::check("reason", &req.reason, 1000, true);
+    Error::collect([Error::of(&key), Error::of(&line_id), reason])?;
+    let view = service
+        .ledger
+        .post(LineRequest {
+            call,
+            entry: Entry::Reverse {
+                line_id: line_id?,
+                reason: req.reason.clone(),
+                value_date: Utc::now().date_naive(),
+            },
+            key: key?,
+        })
         .await?;
-        let rows = match &scope {
-            SummaryScope::Region(path) => fund::region_totals(db, path, req.fiscal_year).await?,
-            _ => fund::totals(db, &req.scope, req.fiscal_year).await?,
-        };
-        let mut all = Sums::default();
-        // Each breakdown by the API number of its key, in that order.
-        let mut by_source: BTreeMap<i32, Sums> = BTreeMap::new();
-        let mut by_instrument: BTreeMap<i32, Sums> = BTreeMap::new();
-        let mut by_field: BTreeMap<i32, Sums> = BTreeMap::new();
-        for row in &rows {
-            all.add(&row.sums);
-            by_source
-                .entry(row.source.number())
-                .or_default()
-                .add(&row.sums);
-            by_instrument
-                .entry(row.instrument.number())
-                .or_default()
-                .add(&row.sums);
-            if let Some(field) = row.field {
-                by_field.entry(field.number()).or_default().add(&row.sums);
-            }
+    Ok(line_to_proto(&view))
+}
+
+async fn get_fund_transaction(
+    service: &Funds,
+    _: Call,
+    req: GetFundTransactionRequest,
+) -> Result<FundTransaction, Error> {
+    let id = name::parse_id("name", "fundTransactions", &req.name)?;
+    let view = fund::views(service.store.db(), &[id])
+        .await?
+        .remove(&id)
+        .ok_or_else(|| Error::NotFound {
+            reason: "FUND_TRANSACTION_NOT_FOUND",
+            resource: name::format_id("fundTransactions", id),
+        })?;
+    Ok(line_to_proto(&view))
+}
+
+async fn list_fund_transactions(
+    service: &Funds,
+    _: Call,
+    req: ListFundTransactionsRequest,
+) -> Result<ListFundTransactionsResponse, Error> {
+    let filter = LineFilter::parse(&req.filter);
+    let page = Page::open(req.page_size, &req.page_token, &["funds", &req.filter]);
+    let (filter, page) = Error::all((filter, page))?;
+    let db = service.store.db();
+    let region_within = filter_region_path(&service.store, filter.region.as_ref()).await?;
+    let rows = fund::list(
+        db,
+        &filter,
+        region_within.as_deref(),
+        page.after_id()?,
+        page.fetch(),
+    )
+    .await?;
+    let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let reversals = fund::reversals_of(db, &ids).await?;
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let reversed_by = reversals.get(&row.id).copied();
+            line_to_proto(&LineView { row, reversed_by })
+        })
+        .collect();
+    Ok(ListFundTransactionsResponse::listing(
+        items,
+        next_page_token,
+    ))
+}
+
+async fn get_fund_summary(
+    service: &Funds,
+    _: Call,
+    req: GetFundSummaryRequest,
+) -> Result<FundSummary, Error> {
+    check_summary(&req.scope, "fiscal_year", req.fiscal_year)?;
+    let db = service.store.db();
+    let scope = summary_scope(
+        &service.store,
+        &req.scope,
+        &["pairings", "projects", "programs", "regions"],
+    )
+    .await?;
+    let rows = match &scope {
+        SummaryScope::Region(path) => fund::region_totals(db, path, req.fiscal_year).await?,
+        _ => fund::totals(db, &req.scope, req.fiscal_year).await?,
+    };
+    let mut all = Sums::default();
+    // Each breakdown by the API number of its key, in that order.
+    let mut by_source: BTreeMap<i32, Sums> = BTreeMap::new();
+    let mut by_instrument: BTreeMap<i32, Sums> = BTreeMap::new();
+    let mut by_field: BTreeMap<i32, Sums> = BTreeMap::new();
+    for row in &rows {
+        all.add(&row.sums);
+        by_source
+            .entry(row.source.number())
+            .or_default()
+            .add(&row.sums);
+        by_instrument
+            .entry(row.instrument.number())
+            .or_default()
+            .add(&row.sums);
+        if let Some(field) = row.field {
+            by_field.entry(field.number()).or_default().add(&row.sums);
         }
-        let (available, rate_base) = match scope {
-            SummaryScope::Project { budget_fen, .. } => {
-                (Sum(i128::from(budget_fen) - all.allocated.0), all.allocated)
-            }
-            SummaryScope::Pairing(_) | SummaryScope::Program(_) | SummaryScope::Region(_) => {
-                (Sum(all.committed.0 - all.allocated.0), all.committed)
-            }
-        };
-        let execution_rate = if rate_base.0 == 0 {
-            0.0
-        } else {
-            all.disbursed.0 as f64 / rate_base.0 as f64
-        };
-        let breakdown = |sums: BTreeMap<i32, Sums>| {
-            sums.into_iter()
-                .filter(|(_, s)| !s.is_zero())
-                .map(|(key, s)| Ok((key, Some(totals(s)?))))
-                .collect::<Result<Vec<_>, Error>>()
-        };
-        Ok(Response::new(FundSummary {
-            scope: req.scope,
-            fiscal_year: req.fiscal_year,
-            totals: Some(totals(all)?),
-            available_to_allocate: Some(wide_money(available)?),
-            undisbursed: Some(wide_money(Sum(all.allocated.0 - all.disbursed.0))?),
-            execution_rate,
-            by_instrument: breakdown(by_instrument)?
-                .into_iter()
-                .map(|(instrument, totals)| InstrumentTotals { instrument, totals })
-                .collect(),
-            by_source: breakdown(by_source)?
-                .into_iter()
-                .map(|(source, totals)| SourceTotals { source, totals })
-                .collect(),
-            by_field: breakdown(by_field)?
-                .into_iter()
-                .map(|(field, totals)| FieldTotals { field, totals })
-                .collect(),
-        }))
     }
+    let (available, rate_base) = match scope {
+        SummaryScope::Project { budget_fen, .. } => {
+            (Sum(i128::from(budget_fen) - all.allocated.0), all.allocated)
+        }
+        SummaryScope::Pairing(_) | SummaryScope::Program(_) | SummaryScope::Region(_) => {
+            (Sum(all.committed.0 - all.allocated.0), all.committed)
+        }
+    };
+    let execution_rate = if rate_base.0 == 0 {
+        0.0
+    } else {
+        all.disbursed.0 as f64 / rate_base.0 as f64
+    };
+    let breakdown = |sums: BTreeMap<i32, Sums>| {
+        sums.into_iter()
+            .filter(|(_, s)| !s.is_zero())
+            .map(|(key, s)| Ok((key, Some(totals(s)?))))
+            .collect::<Result<Vec<_>, Error>>()
+    };
+    Ok(FundSummary {
+        scope: req.scope,
+        fiscal_year: req.fiscal_year,
+        totals: Some(totals(all)?),
+        available_to_allocate: Some(wide_money(available)?),
+        undisbursed: Some(wide_money(Sum(all.allocated.0 - all.disbursed.0))?),
+        execution_rate,
+        by_instrument: breakdown(by_instrument)?
+            .into_iter()
+            .map(|(instrument, totals)| InstrumentTotals { instrument, totals })
+            .collect(),
+        by_source: breakdown(by_source)?
+            .into_iter()
+            .map(|(source, totals)| SourceTotals { source, totals })
+            .collect(),
+        by_field: breakdown(by_field)?
+            .into_iter()
+            .map(|(field, totals)| FieldTotals { field, totals })
+            .collect(),
+    })
 }

@@ -67,6 +67,54 @@ pub(crate) fn required<'a>(value: &'a str, field: &str) -> Result<&'a str, Error
     }
 }
 
+/// Implements a service's generated trait from a table of its methods. Each method takes
+/// the call that the authorization layer let through and the request's message, and runs
+/// either the function of the same name in the invoking module
+/// (`fn(&Server, Call, Request) -> Result<Response, Error>`) or, after `=`, a shared one
+/// given further arguments (`= step(Step::Approve)` runs `step(server, call, request,
+/// Step::Approve)`); it answers the value, or the error as a status. Methods that need more
+/// of the transport (a stream, the peer's address) follow the table as plain trait items.
+macro_rules! service {
+    (
+        $service:ident for $server:ty {
+            $(
+                $method:ident($request:ty) -> $response:ty
+                $(= $handler:ident($($arg:expr),* $(,)?))?;
+            )*
+        }
+        $($more:tt)*
+    ) => {
+        #[tonic::async_trait]
+        impl $service for $server {
+            $(
+                async fn $method(
+                    &self,
+                    request: tonic::Request<$request>,
+                ) -> Result<tonic::Response<$response>, tonic::Status> {
+                    let call = $crate::api::authz::call(&request)?;
+                    let request = request.into_inner();
+                    let reply = $crate::api::service!(
+                        @run self, call, request, $method $(, $handler($($arg),*))?
+                    )
+                    .await?;
+                    Ok(tonic::Response::new(reply))
+                }
+            )*
+            $($more)*
+        }
+    };
+    (@run $server:expr, $call:expr, $request:expr, $method:ident) => {
+        $method($server, $call, $request)
+    };
+    (
+        @run $server:expr, $call:expr, $request:expr, $method:ident,
+        $handler:ident($($arg:expr),*)
+    ) => {
+        $handler($server, $call, $request, $($arg),*)
+    };
+}
+pub(crate) use service;
+
 /// A list response: one page of items and the token of the page after it.
 pub(crate) trait Listing {
     /// What the list holds.
@@ -109,10 +157,10 @@ pub(crate) fn page_of<R, L: Listing>(
     rows: Vec<R>,
     key: impl Fn(&R) -> String,
     to_proto: impl FnMut(R) -> L::Item,
-) -> tonic::Response<L> {
+) -> L {
     let (rows, next_page_token) = page.close(rows, key);
     let items = rows.into_iter().map(to_proto).collect();
-    tonic::Response::new(L::listing(items, next_page_token))
+    L::listing(items, next_page_token)
 }
 
 /// Checks what a summary request sends besides its scope's name: a scope, and a year in

@@ -1,10 +1,9 @@
 //! `duikou.v1.PairingService`: cooperation programs and pairings.
 
-use tonic::{Request, Response, Status};
-
 use super::{
-    MaskRules, authz, digest, etag, filter_region_path, page_of, program, request_key, required,
-    timestamp,
+    MaskRules, digest, etag, filter_region_path, page_of,
+    program::{create_program, get_program, list_programs, update_program},
+    request_key, required, service, timestamp,
 };
 use crate::{
     app::{
@@ -14,7 +13,7 @@ use crate::{
         },
     },
     domain::{
-        audit::Audited,
+        audit::{Audited, Call},
         name,
         page::Page,
         pairing::{self as rules, CooperationField, PairingFilter, RegionMatch, Transition},
@@ -48,7 +47,7 @@ const PAIRING_MASK: MaskRules = MaskRules {
 /// Serves programs and pairings from the store.
 #[derive(Clone)]
 pub struct Pairings {
-    store: Store,
+    pub(super) store: Store,
 }
 
 impl Pairings {
@@ -106,21 +105,15 @@ fn parse_draft(p: &Pairing) -> Result<PairingDraft, Error> {
     let parent_id = parse_parent(&p.parent);
     let fields = CooperationField::parse_list("pairing.fields", &p.fields);
     let period = Period::parse("pairing.", &p.period_start, &p.period_end);
-    Error::collect([
-        Error::of(&program_id),
-        Error::of(&supporting),
-        Error::of(&supported),
-        Error::of(&parent_id),
-        Error::of(&fields),
-        Error::of(&period),
-    ])?;
+    let (program_id, supporting, supported, parent_id, fields, period) =
+        Error::all((program_id, supporting, supported, parent_id, fields, period))?;
     Ok(PairingDraft {
-        program_id: program_id?,
-        supporting: supporting?,
-        supported: supported?,
-        parent_id: parent_id?,
-        fields: fields?,
-        period: period?,
+        program_id,
+        supporting,
+        supported,
+        parent_id,
+        fields,
+        period,
     })
 }
 
@@ -147,190 +140,153 @@ fn parse_parent(parent: &str) -> Result<Option<i64>, Error> {
     }
 }
 
-impl Pairings {
-    async fn transition<T>(
-        &self,
-        request: Request<T>,
-        name: impl Fn(&T) -> (&str, &str),
-        step: Transition,
-    ) -> Result<Response<Pairing>, Status> {
-        let call = authz::call(&request)?;
-        let (sent_name, etag) = name(request.get_ref());
-        let id = name::parse_id("name", "pairings", sent_name)?;
-        let change = StepPairing {
-            id,
-            etag: etag.to_owned(),
-            what: step,
-        };
-        let row = self.store.write(call, change).await?;
-        Ok(Response::new(pairing_to_proto(row)))
-    }
-
-    /// Resolves a region condition of a list filter into a stored code or path.
-    async fn region_condition(
-        &self,
-        m: Option<RegionMatch>,
-    ) -> Result<Option<RegionCondition>, Error> {
-        Ok(match m {
-            None => None,
-            Some(RegionMatch::Exactly(code)) => {
-                Some(RegionCondition::Exactly(code.as_str().to_owned()))
-            }
-            Some(RegionMatch::Within(code)) => filter_region_path(&self.store, Some(&code))
-                .await?
-                .map(RegionCondition::Within),
-        })
+service! {
+    PairingService for Pairings {
+        create_program(CreateProgramRequest) -> Program;
+        get_program(GetProgramRequest) -> Program;
+        list_programs(ListProgramsRequest) -> ListProgramsResponse;
+        update_program(UpdateProgramRequest) -> Program;
+        create_pairing(CreatePairingRequest) -> Pairing;
+        get_pairing(GetPairingRequest) -> Pairing;
+        list_pairings(ListPairingsRequest) -> ListPairingsResponse;
+        update_pairing(UpdatePairingRequest) -> Pairing;
+        delete_pairing(DeletePairingRequest) -> Pairing;
+        undelete_pairing(UndeletePairingRequest) -> Pairing;
+        suspend_pairing(SuspendPairingRequest) -> Pairing =
+            transition(Transition::Suspend, |r| (r.name, r.etag));
+        resume_pairing(ResumePairingRequest) -> Pairing =
+            transition(Transition::Resume, |r| (r.name, r.etag));
+        end_pairing(EndPairingRequest) -> Pairing =
+            transition(Transition::End, |r| (r.name, r.etag));
     }
 }
 
-#[tonic::async_trait]
-impl PairingService for Pairings {
-    async fn create_program(
-        &self,
-        request: Request<CreateProgramRequest>,
-    ) -> Result<Response<Program>, Status> {
-        program::create(&self.store, request).await
-    }
+/// Moves the pairing a request names (`sent`: its name and the etag the caller read) one
+/// step along its course.
+async fn transition<T>(
+    service: &Pairings,
+    call: Call,
+    req: T,
+    step: Transition,
+    sent: impl FnOnce(T) -> (String, String),
+) -> Result<Pairing, Error> {
+    let (name, etag) = sent(req);
+    let id = name::parse_id("name", "pairings", &name)?;
+    let change = StepPairing {
+        id,
+        etag,
+        what: step,
+    };
+    let row = service.store.write(call, change).await?;
+    Ok(pairing_to_proto(row))
+}
 
-    async fn get_program(
-        &self,
-        request: Request<GetProgramRequest>,
-    ) -> Result<Response<Program>, Status> {
-        program::get(&self.store, request).await
-    }
-
-    async fn list_programs(
-        &self,
-        request: Request<ListProgramsRequest>,
-    ) -> Result<Response<ListProgramsResponse>, Status> {
-        program::list(&self.store, request).await
-    }
-
-    async fn update_program(
-        &self,
-        request: Request<UpdateProgramRequest>,
-    ) -> Result<Response<Program>, Status> {
-        program::update(&self.store, request).await
-    }
-
-    async fn create_pairing(
-        &self,
-        request: Request<CreatePairingRequest>,
-    ) -> Result<Response<Pairing>, Status> {
-        let call = authz::call(&request)?;
-        let mut req = request.into_inner();
-        let key = request_key(&call, &mut req, |r| &mut r.request_id)?;
-        let draft = parse_draft(&req.pairing.unwrap_or_default())?;
-        let row = app::create_once(&self.store, call, key, CreatePairing(draft)).await?;
-        Ok(Response::new(pairing_to_proto(row)))
-    }
-
-    async fn get_pairing(
-        &self,
-        request: Request<GetPairingRequest>,
-    ) -> Result<Response<Pairing>, Status> {
-        let id = name::parse_id("name", "pairings", &request.get_ref().name)?;
-        let row = pairings::find(&self.store, id)
+/// Resolves a region condition of a list filter into a stored code or path.
+async fn region_condition(
+    service: &Pairings,
+    m: Option<RegionMatch>,
+) -> Result<Option<RegionCondition>, Error> {
+    Ok(match m {
+        None => None,
+        Some(RegionMatch::Exactly(code)) => {
+            Some(RegionCondition::Exactly(code.as_str().to_owned()))
+        }
+        Some(RegionMatch::Within(code)) => filter_region_path(&service.store, Some(&code))
             .await?
-            .ok_or_else(|| pairing_not_found(id))?;
-        Ok(Response::new(pairing_to_proto(row)))
-    }
+            .map(RegionCondition::Within),
+    })
+}
 
-    async fn list_pairings(
-        &self,
-        request: Request<ListPairingsRequest>,
-    ) -> Result<Response<ListPairingsResponse>, Status> {
-        let req = request.into_inner();
-        let filter = PairingFilter::parse(&req.filter);
-        let descending = match req.order_by.trim() {
-            "" | "create_time" | "create_time asc" => Ok(false),
-            "create_time desc" => Ok(true),
-            _ => Err(Error::invalid(
-                "order_by",
-                "must be \"create_time\" or \"create_time desc\"",
-            )),
-        };
-        let show_deleted = if req.show_deleted { "deleted" } else { "live" };
-        let page = Page::open(
-            req.page_size,
-            &req.page_token,
-            &["pairings", &req.filter, req.order_by.trim(), show_deleted],
-        );
-        Error::collect([Error::of(&filter), Error::of(&descending), Error::of(&page)])?;
-        let (filter, descending, page) = (filter?, descending?, page?);
-        let after = page.after_id()?;
-        let query = PairingQuery {
-            program_id: filter.program_id,
-            supporting: self.region_condition(filter.supporting).await?,
-            supported: self.region_condition(filter.supported).await?,
-            state: filter.state,
-            level: filter.level,
-            show_deleted: req.show_deleted,
-            descending,
-        };
-        let rows = pairings::list(self.store.db(), &query, after, page.fetch()).await?;
-        Ok(page_of(&page, rows, |r| r.id.to_string(), pairing_to_proto))
-    }
+async fn create_pairing(
+    service: &Pairings,
+    call: Call,
+    mut req: CreatePairingRequest,
+) -> Result<Pairing, Error> {
+    let key = request_key(&call, &mut req, |r| &mut r.request_id)?;
+    let draft = parse_draft(&req.pairing.unwrap_or_default())?;
+    let row = app::create_once(&service.store, call, key, CreatePairing(draft)).await?;
+    Ok(pairing_to_proto(row))
+}
 
-    async fn update_pairing(
-        &self,
-        request: Request<UpdatePairingRequest>,
-    ) -> Result<Response<Pairing>, Status> {
-        let call = authz::call(&request)?;
-        let req = request.into_inner();
-        let change = PAIRING_MASK.edit(
-            req.pairing,
-            req.update_mask,
-            |p| (&p.name, &p.etag),
-            patch_of,
-        )?;
-        let row = self.store.write(call, change).await?;
-        Ok(Response::new(pairing_to_proto(row)))
-    }
+async fn get_pairing(
+    service: &Pairings,
+    _: Call,
+    req: GetPairingRequest,
+) -> Result<Pairing, Error> {
+    let id = name::parse_id("name", "pairings", &req.name)?;
+    let row = pairings::find(&service.store, id)
+        .await?
+        .ok_or_else(|| pairing_not_found(id))?;
+    Ok(pairing_to_proto(row))
+}
 
-    async fn delete_pairing(
-        &self,
-        request: Request<DeletePairingRequest>,
-    ) -> Result<Response<Pairing>, Status> {
-        let call = authz::call(&request)?;
-        let req = request.into_inner();
-        let id = name::parse_id("name", "pairings", &req.name)?;
-        let change = DeletePairing { id, etag: req.etag };
-        let row = self.store.write(call, change).await?;
-        Ok(Response::new(pairing_to_proto(row)))
-    }
+async fn list_pairings(
+    service: &Pairings,
+    _: Call,
+    req: ListPairingsRequest,
+) -> Result<ListPairingsResponse, Error> {
+    let filter = PairingFilter::parse(&req.filter);
+    let descending = match req.order_by.trim() {
+        "" | "create_time" | "create_time asc" => Ok(false),
+        "create_time desc" => Ok(true),
+        _ => Err(Error::invalid(
+            "order_by",
+            "must be \"create_time\" or \"create_time desc\"",
+        )),
+    };
+    let show_deleted = if req.show_deleted { "deleted" } else { "live" };
+    let page = Page::open(
+        req.page_size,
+        &req.page_token,
+        &["pairings", &req.filter, req.order_by.trim(), show_deleted],
+    );
+    let (filter, descending, page) = Error::all((filter, descending, page))?;
+    let after = page.after_id()?;
+    let query = PairingQuery {
+        program_id: filter.program_id,
+        supporting: region_condition(service, filter.supporting).await?,
+        supported: region_condition(service, filter.supported).await?,
+        state: filter.state,
+        level: filter.level,
+        show_deleted: req.show_deleted,
+        descending,
+    };
+    let rows = pairings::list(service.store.db(), &query, after, page.fetch()).await?;
+    Ok(page_of(&page, rows, |r| r.id.to_string(), pairing_to_proto))
+}
 
-    async fn undelete_pairing(
-        &self,
-        request: Request<UndeletePairingRequest>,
-    ) -> Result<Response<Pairing>, Status> {
-        let call = authz::call(&request)?;
-        let id = name::parse_id("name", "pairings", &request.get_ref().name)?;
-        let row = self.store.write(call, UndeletePairing { id }).await?;
-        Ok(Response::new(pairing_to_proto(row)))
-    }
+async fn update_pairing(
+    service: &Pairings,
+    call: Call,
+    req: UpdatePairingRequest,
+) -> Result<Pairing, Error> {
+    let change = PAIRING_MASK.edit(
+        req.pairing,
+        req.update_mask,
+        |p| (&p.name, &p.etag),
+        patch_of,
+    )?;
+    let row = service.store.write(call, change).await?;
+    Ok(pairing_to_proto(row))
+}
 
-    async fn suspend_pairing(
-        &self,
-        request: Request<SuspendPairingRequest>,
-    ) -> Result<Response<Pairing>, Status> {
-        self.transition(request, |r| (&r.name, &r.etag), Transition::Suspend)
-            .await
-    }
+async fn delete_pairing(
+    service: &Pairings,
+    call: Call,
+    req: DeletePairingRequest,
+) -> Result<Pairing, Error> {
+    let id = name::parse_id("name", "pairings", &req.name)?;
+    let change = DeletePairing { id, etag: req.etag };
+    let row = service.store.write(call, change).await?;
+    Ok(pairing_to_proto(row))
+}
 
-    async fn resume_pairing(
-        &self,
-        request: Request<ResumePairingRequest>,
-    ) -> Result<Response<Pairing>, Status> {
-        self.transition(request, |r| (&r.name, &r.etag), Transition::Resume)
-            .await
-    }
-
-    async fn end_pairing(
-        &self,
-        request: Request<EndPairingRequest>,
-    ) -> Result<Response<Pairing>, Status> {
-        self.transition(request, |r| (&r.name, &r.etag), Transition::End)
-            .await
-    }
+async fn undelete_pairing(
+    service: &Pairings,
+    call: Call,
+    req: UndeletePairingRequest,
+) -> Result<Pairing, Error> {
+    let id = name::parse_id("name", "pairings", &req.name)?;
+    let row = service.store.write(call, UndeletePairing { id }).await?;
+    Ok(pairing_to_proto(row))
 }

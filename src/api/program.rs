@@ -1,27 +1,26 @@
 //! Cooperation programs (协作计划), served as part of `duikou.v1.PairingService`: the
 //! schemes, with their basis and period, that pairings belong to.
 
-use tonic::{Request, Response, Status};
-
-use super::{MaskRules, authz, digest, etag, page_of, request_key, timestamp};
+use super::{MaskRules, authz, digest, etag, page_of, pairing::Pairings, request_key, timestamp};
 use crate::{
     app::{
         self,
         program::{CreateProgram, not_found},
     },
     domain::{
-        audit::Audited,
+        audit::{Audited, Call},
         name,
         page::Page,
         period::format_date,
         program::{self as program_rules, ProgramDraft, ProgramPatch},
     },
+    error::Error,
     proto::v1::{
         CreateProgramRequest, GetProgramRequest, ListProgramsRequest, ListProgramsResponse,
         Program, UpdateProgramRequest,
     },
     store::{
-        Hold, Store, by_id,
+        Hold, by_id,
         program::{self as programs, ProgramRow},
     },
 };
@@ -60,13 +59,12 @@ impl Audited for ProgramRow {
 }
 
 /// CreateProgram: ADMIN only, anywhere.
-pub(super) async fn create(
-    store: &Store,
-    request: Request<CreateProgramRequest>,
-) -> Result<Response<Program>, Status> {
-    let call = authz::call(&request)?;
+pub(super) async fn create_program(
+    service: &Pairings,
+    call: Call,
+    mut req: CreateProgramRequest,
+) -> Result<Program, Error> {
     authz::require_everywhere(call.authenticated()?)?;
-    let mut req = request.into_inner();
     let key = request_key(&call, &mut req, |r| &mut r.request_id)?;
     let p = req.program.unwrap_or_default();
     let draft = ProgramDraft::new(
@@ -76,42 +74,42 @@ pub(super) async fn create(
         &p.period_end,
         p.description,
     )?;
-    let row = app::create_once(store, call, key, CreateProgram(draft)).await?;
-    Ok(Response::new(program_to_proto(row)))
+    let row = app::create_once(&service.store, call, key, CreateProgram(draft)).await?;
+    Ok(program_to_proto(row))
 }
 
 /// GetProgram.
-pub(super) async fn get(
-    store: &Store,
-    request: Request<GetProgramRequest>,
-) -> Result<Response<Program>, Status> {
-    let id = name::parse_id("name", "programs", &request.get_ref().name)?;
-    let row = by_id::<ProgramRow>(store.db(), id, Hold::Nothing)
+pub(super) async fn get_program(
+    service: &Pairings,
+    _: Call,
+    req: GetProgramRequest,
+) -> Result<Program, Error> {
+    let id = name::parse_id("name", "programs", &req.name)?;
+    let row = by_id::<ProgramRow>(service.store.db(), id, Hold::Nothing)
         .await?
         .ok_or_else(|| not_found(id))?;
-    Ok(Response::new(program_to_proto(row)))
+    Ok(program_to_proto(row))
 }
 
 /// ListPrograms, in creation order.
-pub(super) async fn list(
-    store: &Store,
-    request: Request<ListProgramsRequest>,
-) -> Result<Response<ListProgramsResponse>, Status> {
-    let req = request.into_inner();
+pub(super) async fn list_programs(
+    service: &Pairings,
+    _: Call,
+    req: ListProgramsRequest,
+) -> Result<ListProgramsResponse, Error> {
     let page = Page::open(req.page_size, &req.page_token, &["programs"])?;
     let after = page.after_id()?;
-    let rows = programs::list(store.db(), after, page.fetch()).await?;
+    let rows = programs::list(service.store.db(), after, page.fetch()).await?;
     Ok(page_of(&page, rows, |r| r.id.to_string(), program_to_proto))
 }
 
 /// UpdateProgram: ADMIN only, anywhere; the period must still hold every live pairing.
-pub(super) async fn update(
-    store: &Store,
-    request: Request<UpdateProgramRequest>,
-) -> Result<Response<Program>, Status> {
-    let call = authz::call(&request)?;
+pub(super) async fn update_program(
+    service: &Pairings,
+    call: Call,
+    req: UpdateProgramRequest,
+) -> Result<Program, Error> {
     authz::require_everywhere(call.authenticated()?)?;
-    let req = request.into_inner();
     let change = PROGRAM_MASK.edit(
         req.program,
         req.update_mask,
@@ -127,6 +125,6 @@ pub(super) async fn update(
             })
         },
     )?;
-    let row = store.write(call, change).await?;
-    Ok(Response::new(program_to_proto(row)))
+    let row = service.store.write(call, change).await?;
+    Ok(program_to_proto(row))
 }

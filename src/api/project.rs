@@ -1,15 +1,14 @@
 //! `duikou.v1.ProjectService`: cooperation projects and their lifecycle.
 
-use tonic::{Request, Response, Status};
-
 use super::{
-    Listing, MaskRules, authz, digest, etag, filter_region_path, request_key, required, timestamp,
+    Listing, MaskRules, digest, etag, filter_region_path, request_key, required, service, timestamp,
 };
 use crate::{
     app::{
         self,
         project::{CreateProject, FundedProject, StepProject, not_found},
     },
+    domain::audit::Call,
     domain::{
         audit::Audited,
         money::{Amount, Balance, MoneyFields},
@@ -179,176 +178,134 @@ fn patch_of(p: Project, paths: &[&str]) -> ProjectPatch {
     }
 }
 
-impl Projects {
-    async fn step<T>(
-        &self,
-        request: Request<T>,
-        sent: impl Fn(&T) -> (&str, &str, Option<&str>),
-        step: Step,
-    ) -> Result<Response<Project>, Status> {
-        let call = authz::call(&request)?;
-        let (sent_name, etag, reason) = sent(request.get_ref());
-        let id = name::parse_id("name", "projects", sent_name)?;
-        if let Some(reason) = reason {
-            text::check("reason", reason, 1000, true)?;
-        }
-        let change = StepProject {
-            id,
-            etag: etag.to_owned(),
-            step,
-            reason: reason.map(str::to_owned),
-        };
-        let project = self.store.write(call, change).await?;
-        Ok(Response::new(project_to_proto(
-            project.row,
-            &project.balance,
-        )))
+/// Moves the project a request names (`sent`: its name, the etag the caller read and, for a
+/// cancellation, the reason) one step along its course.
+async fn step<T>(
+    service: &Projects,
+    call: Call,
+    req: T,
+    step: Step,
+    sent: impl FnOnce(T) -> (String, String, Option<String>),
+) -> Result<Project, Error> {
+    let (name, etag, reason) = sent(req);
+    let id = name::parse_id("name", "projects", &name)?;
+    if let Some(reason) = &reason {
+        text::check("reason", reason, 1000, true)?;
+    }
+    let change = StepProject {
+        id,
+        etag,
+        step,
+        reason,
+    };
+    let project = service.store.write(call, change).await?;
+    Ok(project_to_proto(project.row, &project.balance))
+}
+
+service! {
+    ProjectService for Projects {
+        create_project(CreateProjectRequest) -> Project;
+        get_project(GetProjectRequest) -> Project;
+        list_projects(ListProjectsRequest) -> ListProjectsResponse;
+        update_project(UpdateProjectRequest) -> Project;
+        approve_project(ApproveProjectRequest) -> Project =
+            step(Step::Approve, |r| (r.name, r.etag, None));
+        start_project(StartProjectRequest) -> Project =
+            step(Step::Start, |r| (r.name, r.etag, None));
+        complete_project(CompleteProjectRequest) -> Project =
+            step(Step::Complete, |r| (r.name, r.etag, None));
+        accept_project(AcceptProjectRequest) -> Project =
+            step(Step::Accept, |r| (r.name, r.etag, None));
+        cancel_project(CancelProjectRequest) -> Project =
+            step(Step::Cancel, |r| (r.name, r.etag, Some(r.reason)));
     }
 }
 
-#[tonic::async_trait]
-impl ProjectService for Projects {
-    async fn create_project(
-        &self,
-        request: Request<CreateProjectRequest>,
-    ) -> Result<Response<Project>, Status> {
-        let call = authz::call(&request)?;
-        let mut req = request.into_inner();
-        let key = request_key(&call, &mut req, |r| &mut r.request_id)?;
-        let p = req.project.unwrap_or_default();
-        let pairing_id = required(&p.pairing, "project.pairing")
-            .and_then(|n| name::parse_id("project.pairing", "pairings", n));
-        let field = match CooperationField::from_number(p.field) {
-            Some(field) => Ok(field),
-            None => Err(Error::invalid(
-                "project.field",
-                "must be a cooperation field",
-            )),
-        };
-        let draft = ProjectDraft::parse(&fields_of(&p));
-        Error::collect([Error::of(&pairing_id), Error::of(&field), Error::of(&draft)])?;
-        let create = CreateProject {
-            pairing_id: pairing_id?,
-            field: field?,
-            draft: draft?,
-        };
-        let project = app::create_once(&self.store, call, key, create).await?;
-        Ok(Response::new(project_to_proto(
-            project.row,
-            &project.balance,
-        )))
-    }
+async fn create_project(
+    service: &Projects,
+    call: Call,
+    mut req: CreateProjectRequest,
+) -> Result<Project, Error> {
+    let key = request_key(&call, &mut req, |r| &mut r.request_id)?;
+    let p = req.project.unwrap_or_default();
+    let pairing_id = required(&p.pairing, "project.pairing")
+        .and_then(|n| name::parse_id("project.pairing", "pairings", n));
+    let field = match CooperationField::from_number(p.field) {
+        Some(field) => Ok(field),
+        None => Err(Error::invalid(
+            "project.field",
+            "must be a cooperation field",
+        )),
+    };
+    let draft = ProjectDraft::parse(&fields_of(&p));
+    Error::collect([Error::of(&pairing_id), Error::of(&field), Error::of(&draft)])?;
+    let create = CreateProject {
+        pairing_id: pairing_id?,
+        field: field?,
+        draft: draft?,
+    };
+    let project = app::create_once(&service.store, call, key, create).await?;
+    Ok(project_to_proto(project.row, &project.balance))
+}
 
-    async fn get_project(
-        &self,
-        request: Request<GetProjectRequest>,
-    ) -> Result<Response<Project>, Status> {
-        let id = name::parse_id("name", "projects", &request.get_ref().name)?;
-        let db = self.store.db();
-        let row = by_id::<ProjectRow>(db, id, Hold::Nothing)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        let balance = projects::balance(db, id).await?;
-        Ok(Response::new(project_to_proto(row, &balance)))
-    }
+async fn get_project(
+    service: &Projects,
+    _: Call,
+    req: GetProjectRequest,
+) -> Result<Project, Error> {
+    let id = name::parse_id("name", "projects", &req.name)?;
+    let db = service.store.db();
+    let row = by_id::<ProjectRow>(db, id, Hold::Nothing)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let balance = projects::balance(db, id).await?;
+    Ok(project_to_proto(row, &balance))
+}
 
-    async fn list_projects(
-        &self,
-        request: Request<ListProjectsRequest>,
-    ) -> Result<Response<ListProjectsResponse>, Status> {
-        let req = request.into_inner();
-        let filter = ProjectFilter::parse(&req.filter);
-        let page = Page::open(req.page_size, &req.page_token, &["projects", &req.filter]);
-        Error::collect([Error::of(&filter), Error::of(&page)])?;
-        let (filter, page) = (filter?, page?);
-        let db = self.store.db();
-        let location_within = filter_region_path(&self.store, filter.location.as_ref()).await?;
-        let rows = projects::list(
-            db,
-            &filter,
-            location_within.as_deref(),
-            page.after_id()?,
-            page.fetch(),
-        )
-        .await?;
-        let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let mut balances = projects::balances(db, &ids).await?;
-        let items = rows
-            .into_iter()
-            .map(|r| {
-                let balance = balances
-                    .remove(&r.id)
-                    .unwrap_or_else(|| projects::no_money(r.id));
-                project_to_proto(r, &balance)
-            })
-            .collect();
-        Ok(Response::new(ListProjectsResponse::listing(
-            items,
-            next_page_token,
-        )))
-    }
+async fn list_projects(
+    service: &Projects,
+    _: Call,
+    req: ListProjectsRequest,
+) -> Result<ListProjectsResponse, Error> {
+    let filter = ProjectFilter::parse(&req.filter);
+    let page = Page::open(req.page_size, &req.page_token, &["projects", &req.filter]);
+    let (filter, page) = Error::all((filter, page))?;
+    let db = service.store.db();
+    let location_within = filter_region_path(&service.store, filter.location.as_ref()).await?;
+    let rows = projects::list(
+        db,
+        &filter,
+        location_within.as_deref(),
+        page.after_id()?,
+        page.fetch(),
+    )
+    .await?;
+    let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut balances = projects::balances(db, &ids).await?;
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            let balance = balances
+                .remove(&r.id)
+                .unwrap_or_else(|| projects::no_money(r.id));
+            project_to_proto(r, &balance)
+        })
+        .collect();
+    Ok(ListProjectsResponse::listing(items, next_page_token))
+}
 
-    async fn update_project(
-        &self,
-        request: Request<UpdateProjectRequest>,
-    ) -> Result<Response<Project>, Status> {
-        let call = authz::call(&request)?;
-        let req = request.into_inner();
-        let change = PROJECT_MASK.edit(
-            req.project,
-            req.update_mask,
-            |p| (&p.name, &p.etag),
-            |p, paths| Ok(patch_of(p, paths)),
-        )?;
-        let project = self.store.write(call, change).await?;
-        Ok(Response::new(project_to_proto(
-            project.row,
-            &project.balance,
-        )))
-    }
-
-    async fn approve_project(
-        &self,
-        request: Request<ApproveProjectRequest>,
-    ) -> Result<Response<Project>, Status> {
-        self.step(request, |r| (&r.name, &r.etag, None), Step::Approve)
-            .await
-    }
-
-    async fn start_project(
-        &self,
-        request: Request<StartProjectRequest>,
-    ) -> Result<Response<Project>, Status> {
-        self.step(request, |r| (&r.name, &r.etag, None), Step::Start)
-            .await
-    }
-
-    async fn complete_project(
-        &self,
-        request: Request<CompleteProjectRequest>,
-    ) -> Result<Response<Project>, Status> {
-        self.step(request, |r| (&r.name, &r.etag, None), Step::Complete)
-            .await
-    }
-
-    async fn accept_project(
-        &self,
-        request: Request<AcceptProjectRequest>,
-    ) -> Result<Response<Project>, Status> {
-        self.step(request, |r| (&r.name, &r.etag, None), Step::Accept)
-            .await
-    }
-
-    async fn cancel_project(
-        &self,
-        request: Request<CancelProjectRequest>,
-    ) -> Result<Response<Project>, Status> {
-        self.step(
-            request,
-            |r| (&r.name, &r.etag, Some(&r.reason)),
-            Step::Cancel,
-        )
-        .await
-    }
+async fn update_project(
+    service: &Projects,
+    call: Call,
+    req: UpdateProjectRequest,
+) -> Result<Project, Error> {
+    let change = PROJECT_MASK.edit(
+        req.project,
+        req.update_mask,
+        |p| (&p.name, &p.etag),
+        |p, paths| Ok(patch_of(p, paths)),
+    )?;
+    let project = service.store.write(call, change).await?;
+    Ok(project_to_proto(project.row, &project.balance))
 }

@@ -1,11 +1,10 @@
 //! `duikou.v1.RegionService`.
 
-use tonic::{Request, Response, Status};
-
-use super::{authz, digest, page_of};
+use super::{digest, page_of, service};
 
 use crate::{
     app::region::CreateRegion,
+    domain::audit::Call,
     domain::{
         audit::Audited,
         page::Page,
@@ -67,75 +66,76 @@ fn not_found(code: &RegionCode) -> Error {
     }
 }
 
-#[tonic::async_trait]
-impl RegionService for Regions {
-    async fn get_region(
-        &self,
-        request: Request<GetRegionRequest>,
-    ) -> Result<Response<Region>, Status> {
-        let code = RegionCode::from_name("name", &request.get_ref().name)?;
-        let row = region::find(&self.store, &code)
+service! {
+    RegionService for Regions {
+        get_region(GetRegionRequest) -> Region;
+        list_regions(ListRegionsRequest) -> ListRegionsResponse;
+        create_region(CreateRegionRequest) -> Region;
+    }
+}
+
+async fn get_region(service: &Regions, _: Call, req: GetRegionRequest) -> Result<Region, Error> {
+    let code = RegionCode::from_name("name", &req.name)?;
+    let row = region::find(&service.store, &code)
+        .await?
+        .ok_or_else(|| not_found(&code))?;
+    Ok(to_proto(row))
+}
+
+async fn list_regions(
+    service: &Regions,
+    _: Call,
+    req: ListRegionsRequest,
+) -> Result<ListRegionsResponse, Error> {
+    let scope = match req.parent.as_str() {
+        "" => Scope::Top,
+        "-" => Scope::All,
+        name => Scope::ChildrenOf(RegionCode::from_name("parent", name)?),
+    };
+    let filter = RegionFilter::parse(&req.filter)?;
+    let page = Page::open(
+        req.page_size,
+        &req.page_token,
+        &["regions", &req.parent, &req.filter],
+    )?;
+    if let Scope::ChildrenOf(parent) = &scope {
+        region::get(service.store.db(), parent)
             .await?
-            .ok_or_else(|| not_found(&code))?;
-        Ok(Response::new(to_proto(row)))
+            .ok_or_else(|| not_found(parent))?;
     }
+    let rows = region::list(
+        service.store.db(),
+        &scope,
+        &filter,
+        page.after.as_deref(),
+        page.fetch(),
+    )
+    .await?;
+    Ok(page_of(&page, rows, |r| r.code.clone(), to_proto))
+}
 
-    async fn list_regions(
-        &self,
-        request: Request<ListRegionsRequest>,
-    ) -> Result<Response<ListRegionsResponse>, Status> {
-        let req = request.into_inner();
-        let scope = match req.parent.as_str() {
-            "" => Scope::Top,
-            "-" => Scope::All,
-            name => Scope::ChildrenOf(RegionCode::from_name("parent", name)?),
-        };
-        let filter = RegionFilter::parse(&req.filter)?;
-        let page = Page::open(
-            req.page_size,
-            &req.page_token,
-            &["regions", &req.parent, &req.filter],
-        )?;
-        if let Scope::ChildrenOf(parent) = &scope {
-            region::get(self.store.db(), parent)
-                .await?
-                .ok_or_else(|| not_found(parent))?;
-        }
-        let rows = region::list(
-            self.store.db(),
-            &scope,
-            &filter,
-            page.after.as_deref(),
-            page.fetch(),
-        )
-        .await?;
-        Ok(page_of(&page, rows, |r| r.code.clone(), to_proto))
-    }
-
-    async fn create_region(
-        &self,
-        request: Request<CreateRegionRequest>,
-    ) -> Result<Response<Region>, Status> {
-        let call = authz::call(&request)?;
-        call.authenticated()?;
-        let req = request.into_inner();
-        let region = req.region.unwrap_or_default();
-        let code = RegionCode::parse("region_id", &req.region_id);
-        let parent = match region.parent.as_str() {
-            "" => Ok(None),
-            name => RegionCode::from_name("region.parent", name).map(Some),
-        };
-        Error::collect([
-            Error::of(&code),
-            text::check("region.display_name", &region.display_name, 100, true),
-            Error::of(&parent),
-        ])?;
-        let change = CreateRegion {
-            code: code?,
-            display_name: region.display_name,
-            parent: parent?,
-        };
-        let row = self.store.write(call, change).await?;
-        Ok(Response::new(to_proto(row)))
-    }
+async fn create_region(
+    service: &Regions,
+    call: Call,
+    req: CreateRegionRequest,
+) -> Result<Region, Error> {
+    call.authenticated()?;
+    let region = req.region.unwrap_or_default();
+    let code = RegionCode::parse("region_id", &req.region_id);
+    let parent = match region.parent.as_str() {
+        "" => Ok(None),
+        name => RegionCode::from_name("region.parent", name).map(Some),
+    };
+    Error::collect([
+        Error::of(&code),
+        text::check("region.display_name", &region.display_name, 100, true),
+        Error::of(&parent),
+    ])?;
+    let change = CreateRegion {
+        code: code?,
+        display_name: region.display_name,
+        parent: parent?,
+    };
+    let row = service.store.write(call, change).await?;
+    Ok(to_proto(row))
 }

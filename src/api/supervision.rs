@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tonic::{Request, Response, Status};
 
 use super::{
-    SummaryScope, authz, digest, etag, filter_region_path, page_of, request_key, required,
+    SummaryScope, authz, digest, etag, filter_region_path, page_of, request_key, required, service,
     summary_scope,
     supervision_feed::{Events, Feed, Wanted},
     timestamp,
@@ -20,6 +20,7 @@ use crate::{
         supervision::{AddComment, Filing, StepEntry, StepInput, SubmitEntry, not_found},
     },
     config::ServerSettings,
+    domain::audit::Call,
     domain::{
         Numbered,
         access::{Caller, Role},
@@ -261,27 +262,27 @@ fn parse_filing(e: &SupervisionEntry) -> Result<Filing, Error> {
         200,
         false,
     );
-    Error::collect([
-        Error::of(&party),
-        Error::of(&subject),
-        Error::of(&region),
-        Error::of(&category),
-        Error::of(&severity),
+    let (party, (), region, category, severity, (), (), evidence, (), ()) = Error::all((
+        party,
+        subject,
+        region,
+        category,
+        severity,
         title,
         description,
-        Error::of(&evidence),
+        evidence,
         reporter_name,
         contact,
-    ])?;
+    ))?;
     Ok(Filing {
-        party: party?,
+        party,
         subject: e.subject.clone(),
-        region: region?,
-        category: category?,
-        severity: severity?,
+        region,
+        category,
+        severity,
         title: e.title.clone(),
         description: e.description.clone(),
-        evidence: evidence?,
+        evidence,
         reporter_name: reporter.display_name,
         reporter_contact: reporter.contact,
     })
@@ -306,31 +307,29 @@ fn noted(field: &str, note: String, max_chars: usize) -> Result<StepInput, Error
     })
 }
 
-impl Supervision {
-    /// Takes `step` on the entry a request names, for an authenticated caller: `read`
-    /// checks what the request sends and returns the entry's name, the etag the caller read
-    /// and what the step writes.
-    async fn step<T>(
-        &self,
-        request: Request<T>,
-        step: Step,
-        read: impl FnOnce(T) -> Result<(String, String, StepInput), Error>,
-    ) -> Result<Response<SupervisionEntry>, Status> {
-        let call = authz::call(&request)?;
-        call.authenticated()?;
-        let (sent_name, etag, input) = read(request.into_inner())?;
-        let id = name::parse_id("name", "supervisionEntries", &sent_name)?;
-        let change = StepEntry {
-            id,
-            etag,
-            step,
-            input,
-            clock: self.clock.clone(),
-        };
-        let row = self.store.write(call, change).await?;
-        self.feed.stored();
-        Ok(Response::new(to_proto(row, true, self.clock.now())))
-    }
+/// Takes `step` on the entry a request names, for an authenticated caller: `read` checks
+/// what the request sends (dates against the time given) and returns the entry's name,
+/// the etag the caller read and what the step writes.
+async fn step<T>(
+    service: &Supervision,
+    call: Call,
+    req: T,
+    step: Step,
+    read: impl FnOnce(T, DateTime<Utc>) -> Result<(String, String, StepInput), Error>,
+) -> Result<SupervisionEntry, Error> {
+    call.authenticated()?;
+    let (sent_name, etag, input) = read(req, service.clock.now())?;
+    let id = name::parse_id("name", "supervisionEntries", &sent_name)?;
+    let change = StepEntry {
+        id,
+        etag,
+        step,
+        input,
+        clock: service.clock.clone(),
+    };
+    let row = service.store.write(call, change).await?;
+    service.feed.stored();
+    Ok(to_proto(row, true, service.clock.now()))
 }
 
 /// The entries of a summary's scope, checked to exist.
@@ -366,153 +365,34 @@ fn watched_event(row: EventRow) -> SupervisionEvent {
     event_to_proto(row, true)
 }
 
-#[tonic::async_trait]
-impl SupervisionService for Supervision {
+service! {
+    SupervisionService for Supervision {
+        list_supervision_entries(ListSupervisionEntriesRequest) -> ListSupervisionEntriesResponse;
+        watch_supervision_events(WatchSupervisionEventsRequest) -> Events;
+        get_supervision_summary(GetSupervisionSummaryRequest) -> SupervisionSummary;
+        get_supervision_entry(GetSupervisionEntryRequest) -> SupervisionEntry;
+        accept_supervision_entry(AcceptSupervisionEntryRequest) -> SupervisionEntry =
+            step(Step::Accept, acceptance);
+        reject_supervision_entry(RejectSupervisionEntryRequest) -> SupervisionEntry =
+            step(Step::Reject, |r, _| Ok((r.name, r.etag, noted("reason", r.reason, 1000)?)));
+        start_rectification(StartRectificationRequest) -> SupervisionEntry =
+            step(Step::StartRectification, |r, _| {
+                Ok((r.name, r.etag, noted("plan", r.plan, 4000)?))
+            });
+        resolve_supervision_entry(ResolveSupervisionEntryRequest) -> SupervisionEntry =
+            step(Step::Resolve, resolution);
+        close_supervision_entry(CloseSupervisionEntryRequest) -> SupervisionEntry =
+            step(Step::Close, |r, _| {
+                Ok((r.name, r.etag, noted("review_note", r.review_note, 4000)?))
+            });
+        reopen_supervision_entry(ReopenSupervisionEntryRequest) -> SupervisionEntry =
+            step(Step::Reopen, reopening);
+        add_supervision_comment(AddSupervisionCommentRequest) -> SupervisionEvent;
+        list_supervision_events(ListSupervisionEventsRequest) -> ListSupervisionEventsResponse;
+        lookup_supervision_entry(LookupSupervisionEntryRequest) -> PublicSupervisionView;
+    }
     type WatchSupervisionEventsStream = Events;
 
-    async fn list_supervision_entries(
-        &self,
-        request: Request<ListSupervisionEntriesRequest>,
-    ) -> Result<Response<ListSupervisionEntriesResponse>, Status> {
-        let caller = authz::caller(&request)?;
-        let req = request.into_inner();
-        let filter = EntryFilter::parse(&req.filter, Purpose::List);
-        let order = EntryOrder::parse(&req.order_by);
-        let page = Page::open(
-            req.page_size,
-            &req.page_token,
-            &["supervisionEntries", &req.filter, &req.order_by],
-        );
-        Error::collect([Error::of(&filter), Error::of(&order), Error::of(&page)])?;
-        let (filter, order, page) = (filter?, order?, page?);
-        let cursor = page.after.as_deref().map(|a| order.decode(a)).transpose()?;
-        let db = self.store.db();
-        let now = self.clock.now();
-        let query = EntryQuery {
-            state: filter.state,
-            party: filter.party,
-            category: filter.category,
-            severity: filter.severity,
-            subject: filter.subject,
-            region_within: filter_region_path(&self.store, filter.region.as_ref()).await?,
-            overdue_on: filter.overdue.map(|wanted| (wanted, today(now))),
-            ..Default::default()
-        };
-        let rows = entries::list(db, &query, order, cursor.as_ref(), page.fetch()).await?;
-        let sees = sees_reporter(Some(&caller));
-        Ok(page_of(
-            &page,
-            rows,
-            |r| {
-                order
-                    .cursor(r.id, r.create_time, r.due_date, r.severity.to_i16())
-                    .encode()
-            },
-            |r| to_proto(r, sees, now),
-        ))
-    }
-
-    async fn watch_supervision_events(
-        &self,
-        request: Request<WatchSupervisionEventsRequest>,
-    ) -> Result<Response<Events>, Status> {
-        let caller = authz::caller(&request)?;
-        let req = request.into_inner();
-        let filter = EntryFilter::parse(&req.filter, Purpose::Watch);
-        let start = match req.start_after.as_str() {
-            "" => Ok(None),
-            text => event_name(text).map(Some),
-        };
-        Error::collect([Error::of(&filter), Error::of(&start)])?;
-        let (filter, start) = (filter?, start?);
-        let db = self.store.db();
-        let region_within = filter_region_path(&self.store, filter.region.as_ref()).await?;
-        let after = match start {
-            None => entries::last_event_position(db).await?,
-            Some((entry, seq)) => {
-                entries::event_position(db, entry, seq)
-                    .await?
-                    .ok_or_else(|| Error::NotFound {
-                        reason: "SUPERVISION_EVENT_NOT_FOUND",
-                        resource: req.start_after.clone(),
-                    })?
-            }
-        };
-        let wanted = Wanted {
-            filter,
-            region_within,
-        };
-        let events = self
-            .feed
-            .open(caller.token_id, wanted, after, watched_event)?;
-        Ok(Response::new(events))
-    }
-
-    async fn get_supervision_summary(
-        &self,
-        request: Request<GetSupervisionSummaryRequest>,
-    ) -> Result<Response<SupervisionSummary>, Status> {
-        let req = request.into_inner();
-        let scope = required(&req.scope, "scope").map(|_| ());
-        let year = match req.year {
-            0 => Ok(None),
-            y if (1..=9999).contains(&y) => year_bounds(y)
-                .map(Some)
-                .ok_or_else(|| Error::invalid("year", "must be a year, or 0 for all years")),
-            _ => Err(Error::invalid("year", "must be a year, or 0 for all years")),
-        };
-        Error::collect([Error::of(&scope), Error::of(&year)])?;
-        let mut query = summary_query(&self.store, &req.scope).await?;
-        let db = self.store.db();
-        query.filed_between = year?;
-        let today = today(self.clock.now());
-        let counts = entries::counts(db, &query, today).await?;
-        let mut by_state = std::collections::BTreeMap::<i32, i64>::new();
-        let mut by_party = std::collections::BTreeMap::<i32, i64>::new();
-        let mut by_category = std::collections::BTreeMap::<i32, i64>::new();
-        let (mut entry_count, mut overdue_count, mut resolved, mut on_time_count) = (0, 0, 0, 0);
-        for c in counts {
-            *by_state.entry(c.state.number()).or_default() += c.entries;
-            *by_party.entry(c.party.number()).or_default() += c.entries;
-            *by_category.entry(c.category.number()).or_default() += c.entries;
-            entry_count += c.entries;
-            match c.state {
-                State::Accepted | State::Rectifying => overdue_count += c.past_due,
-                State::Resolved | State::Closed => {
-                    resolved += c.entries;
-                    on_time_count += c.resolved_on_time;
-                }
-                _ => {}
-            }
-        }
-        let middle: Vec<f64> = entries::middle_resolve_seconds(db, &query, resolved as u64)
-            .await?
-            .into_iter()
-            .map(|seconds| seconds as f64 / 86_400.0)
-            .collect();
-        Ok(Response::new(SupervisionSummary {
-            scope: req.scope,
-            year: req.year,
-            entry_count,
-            by_state: by_state
-                .into_iter()
-                .map(|(state, count)| SupervisionStateCount { state, count })
-                .collect(),
-            by_party: by_party
-                .into_iter()
-                .map(|(party, count)| SupervisionPartyCount { party, count })
-                .collect(),
-            by_category: by_category
-                .into_iter()
-                .map(|(category, count)| SupervisionCategoryCount { category, count })
-                .collect(),
-            overdue_count,
-            resolved_count: resolved,
-            resolved_on_time_count: on_time_count,
-            median_days_to_resolution: median(&middle),
-            on_time_share: (resolved > 0).then(|| on_time_count as f64 / resolved as f64),
-        }))
-    }
     async fn submit_supervision_entry(
         &self,
         request: Request<SubmitSupervisionEntryRequest>,
@@ -525,8 +405,7 @@ impl SupervisionService for Supervision {
         let mut req = request.into_inner();
         let key = request_key(&call, &mut req, |r| &mut r.request_id);
         let filing = parse_filing(&req.supervision_entry.unwrap_or_default());
-        Error::collect([Error::of(&key), Error::of(&filing)])?;
-        let (key, filing) = (key?, filing?);
+        let (key, filing) = Error::all((key, filing))?;
         // Who may file comes before anything is looked up.
         if call.caller().is_none() {
             Step::Submit.allowed(None, filing.party, &RegionPath::from_stored(String::new()))?;
@@ -548,201 +427,301 @@ impl SupervisionService for Supervision {
                 .unwrap_or_default(),
         }))
     }
+}
 
-    async fn get_supervision_entry(
-        &self,
-        request: Request<GetSupervisionEntryRequest>,
-    ) -> Result<Response<SupervisionEntry>, Status> {
-        let caller = authz::caller(&request)?;
-        let id = name::parse_id("name", "supervisionEntries", &request.get_ref().name)?;
-        let row = by_id::<EntryRow>(self.store.db(), id, Hold::Nothing)
+async fn list_supervision_entries(
+    service: &Supervision,
+    call: Call,
+    req: ListSupervisionEntriesRequest,
+) -> Result<ListSupervisionEntriesResponse, Error> {
+    let caller = call.authenticated()?.clone();
+    let filter = EntryFilter::parse(&req.filter, Purpose::List);
+    let order = EntryOrder::parse(&req.order_by);
+    let page = Page::open(
+        req.page_size,
+        &req.page_token,
+        &["supervisionEntries", &req.filter, &req.order_by],
+    );
+    let (filter, order, page) = Error::all((filter, order, page))?;
+    let cursor = page.after.as_deref().map(|a| order.decode(a)).transpose()?;
+    let db = service.store.db();
+    let now = service.clock.now();
+    let query = EntryQuery {
+        state: filter.state,
+        party: filter.party,
+        category: filter.category,
+        severity: filter.severity,
+        subject: filter.subject,
+        region_within: filter_region_path(&service.store, filter.region.as_ref()).await?,
+        overdue_on: filter.overdue.map(|wanted| (wanted, today(now))),
+        ..Default::default()
+    };
+    let rows = entries::list(db, &query, order, cursor.as_ref(), page.fetch()).await?;
+    let sees = sees_reporter(Some(&caller));
+    Ok(page_of(
+        &page,
+        rows,
+        |r| {
+            order
+                .cursor(r.id, r.create_time, r.due_date, r.severity.to_i16())
+                .encode()
+        },
+        |r| to_proto(r, sees, now),
+    ))
+}
+
+async fn watch_supervision_events(
+    service: &Supervision,
+    call: Call,
+    req: WatchSupervisionEventsRequest,
+) -> Result<Events, Error> {
+    let caller = call.authenticated()?.clone();
+    let filter = EntryFilter::parse(&req.filter, Purpose::Watch);
+    let start = match req.start_after.as_str() {
+        "" => Ok(None),
+        text => event_name(text).map(Some),
+    };
+    let (filter, start) = Error::all((filter, start))?;
+    let db = service.store.db();
+    let region_within = filter_region_path(&service.store, filter.region.as_ref()).await?;
+    let after = match start {
+        None => entries::last_event_position(db).await?,
+        Some((entry, seq)) => entries::event_position(db, entry, seq)
             .await?
-            .ok_or_else(|| not_found(id))?;
-        Ok(Response::new(to_proto(
-            row,
-            sees_reporter(Some(&caller)),
-            self.clock.now(),
-        )))
-    }
+            .ok_or_else(|| Error::NotFound {
+                reason: "SUPERVISION_EVENT_NOT_FOUND",
+                resource: req.start_after.clone(),
+            })?,
+    };
+    let wanted = Wanted {
+        filter,
+        region_within,
+    };
+    let events = service
+        .feed
+        .open(caller.token_id, wanted, after, watched_event)?;
+    Ok(events)
+}
 
-    async fn accept_supervision_entry(
-        &self,
-        request: Request<AcceptSupervisionEntryRequest>,
-    ) -> Result<Response<SupervisionEntry>, Status> {
-        self.step(request, Step::Accept, |req| {
-            let unit = text::check("responsible_unit", &req.responsible_unit, 200, true);
-            let due = due_date("due_date", &req.due_date, self.clock.now());
-            let note = text::check("note", &req.note, 4000, false);
-            Error::collect([unit, Error::of(&due), note])?;
-            let input = StepInput {
-                note: req.note,
-                responsible_unit: Some(req.responsible_unit),
-                due_date: Some(due?),
-                evidence: Vec::new(),
-            };
-            Ok((req.name, req.etag, input))
-        })
-        .await
-    }
-
-    async fn reject_supervision_entry(
-        &self,
-        request: Request<RejectSupervisionEntryRequest>,
-    ) -> Result<Response<SupervisionEntry>, Status> {
-        self.step(request, Step::Reject, |req| {
-            Ok((req.name, req.etag, noted("reason", req.reason, 1000)?))
-        })
-        .await
-    }
-
-    async fn start_rectification(
-        &self,
-        request: Request<StartRectificationRequest>,
-    ) -> Result<Response<SupervisionEntry>, Status> {
-        self.step(request, Step::StartRectification, |req| {
-            Ok((req.name, req.etag, noted("plan", req.plan, 4000)?))
-        })
-        .await
-    }
-
-    async fn resolve_supervision_entry(
-        &self,
-        request: Request<ResolveSupervisionEntryRequest>,
-    ) -> Result<Response<SupervisionEntry>, Status> {
-        self.step(request, Step::Resolve, |req| {
-            let resolution = text::check("resolution", &req.resolution, 4000, true);
-            let evidence = if req.evidence.is_empty() {
-                Err(Error::invalid("evidence", "is required: at least one item"))
-            } else {
-                evidence_of("evidence", &req.evidence)
-            };
-            Error::collect([resolution, Error::of(&evidence)])?;
-            let input = StepInput {
-                note: req.resolution,
-                evidence: evidence?,
-                ..Default::default()
-            };
-            Ok((req.name, req.etag, input))
-        })
-        .await
-    }
-
-    async fn close_supervision_entry(
-        &self,
-        request: Request<CloseSupervisionEntryRequest>,
-    ) -> Result<Response<SupervisionEntry>, Status> {
-        self.step(request, Step::Close, |req| {
-            Ok((
-                req.name,
-                req.etag,
-                noted("review_note", req.review_note, 4000)?,
-            ))
-        })
-        .await
-    }
-
-    async fn reopen_supervision_entry(
-        &self,
-        request: Request<ReopenSupervisionEntryRequest>,
-    ) -> Result<Response<SupervisionEntry>, Status> {
-        self.step(request, Step::Reopen, |req| {
-            let reason = text::check("reason", &req.reason, 1000, true);
-            let due = match req.due_date.as_str() {
-                "" => Ok(None),
-                text => due_date("due_date", text, self.clock.now()).map(Some),
-            };
-            Error::collect([reason, Error::of(&due)])?;
-            let input = StepInput {
-                note: req.reason,
-                due_date: due?,
-                ..Default::default()
-            };
-            Ok((req.name, req.etag, input))
-        })
-        .await
-    }
-
-    async fn add_supervision_comment(
-        &self,
-        request: Request<AddSupervisionCommentRequest>,
-    ) -> Result<Response<SupervisionEvent>, Status> {
-        let call = authz::call(&request)?;
-        call.authenticated()?;
-        let mut req = request.into_inner();
-        let key = request_key(&call, &mut req, |r| &mut r.request_id);
-        let id = required(&req.parent, "parent")
-            .and_then(|n| name::parse_id("parent", "supervisionEntries", n));
-        let text_ok = text::check("text", &req.text, 4000, true);
-        Error::collect([Error::of(&key), Error::of(&id), text_ok])?;
-        let (key, id) = (key?, id?);
-        let comment = AddComment {
-            entry_id: id,
-            text: req.text,
-            clock: self.clock.clone(),
-        };
-        let event = app::create_once(&self.store, call, key, comment).await?;
-        self.feed.stored();
-        Ok(Response::new(event_to_proto(event, true)))
-    }
-
-    async fn list_supervision_events(
-        &self,
-        request: Request<ListSupervisionEventsRequest>,
-    ) -> Result<Response<ListSupervisionEventsResponse>, Status> {
-        let req = request.into_inner();
-        let id = required(&req.parent, "parent")
-            .and_then(|n| name::parse_id("parent", "supervisionEntries", n));
-        let page = Page::open(
-            req.page_size,
-            &req.page_token,
-            &["supervisionEvents", &req.parent],
-        );
-        Error::collect([Error::of(&id), Error::of(&page)])?;
-        let (id, page) = (id?, page?);
-        let db = self.store.db();
-        by_id::<EntryRow>(db, id, Hold::Nothing)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        let rows = entries::events(db, id, page.after_id()?, page.fetch()).await?;
-        Ok(page_of(
-            &page,
-            rows,
-            |r| r.seq.to_string(),
-            |r| event_to_proto(r, true),
-        ))
-    }
-
-    async fn lookup_supervision_entry(
-        &self,
-        request: Request<LookupSupervisionEntryRequest>,
-    ) -> Result<Response<PublicSupervisionView>, Status> {
-        let code = request.into_inner().tracking_code;
-        if code.trim().is_empty() {
-            return Err(Error::invalid("tracking_code", "is required").into());
+async fn get_supervision_summary(
+    service: &Supervision,
+    _: Call,
+    req: GetSupervisionSummaryRequest,
+) -> Result<SupervisionSummary, Error> {
+    let scope = required(&req.scope, "scope").map(|_| ());
+    let year = match req.year {
+        0 => Ok(None),
+        y if (1..=9999).contains(&y) => year_bounds(y)
+            .map(Some)
+            .ok_or_else(|| Error::invalid("year", "must be a year, or 0 for all years")),
+        _ => Err(Error::invalid("year", "must be a year, or 0 for all years")),
+    };
+    Error::collect([Error::of(&scope), Error::of(&year)])?;
+    let mut query = summary_query(&service.store, &req.scope).await?;
+    let db = service.store.db();
+    query.filed_between = year?;
+    let today = today(service.clock.now());
+    let counts = entries::counts(db, &query, today).await?;
+    let mut by_state = std::collections::BTreeMap::<i32, i64>::new();
+    let mut by_party = std::collections::BTreeMap::<i32, i64>::new();
+    let mut by_category = std::collections::BTreeMap::<i32, i64>::new();
+    let (mut entry_count, mut overdue_count, mut resolved, mut on_time_count) = (0, 0, 0, 0);
+    for c in counts {
+        *by_state.entry(c.state.number()).or_default() += c.entries;
+        *by_party.entry(c.party.number()).or_default() += c.entries;
+        *by_category.entry(c.category.number()).or_default() += c.entries;
+        entry_count += c.entries;
+        match c.state {
+            State::Accepted | State::Rectifying => overdue_count += c.past_due,
+            State::Resolved | State::Closed => {
+                resolved += c.entries;
+                on_time_count += c.resolved_on_time;
+            }
+            _ => {}
         }
-        let db = self.store.db();
-        let unknown = || Error::NotFound {
-            reason: "TRACKING_CODE_UNKNOWN",
-            resource: "tracking code".to_owned(),
-        };
-        let row = entries::by_tracking_hash(db, &TrackingCode::hash_of(&code))
-            .await?
-            .ok_or_else(unknown)?;
-        let timeline = entries::events(db, row.id, None, u64::MAX >> 1).await?;
-        let entry = to_proto(row, false, self.clock.now());
-        Ok(Response::new(PublicSupervisionView {
-            name: entry.name,
-            state: entry.state,
-            category: entry.category,
-            region: entry.region,
-            responsible_unit: entry.responsible_unit,
-            due_date: entry.due_date,
-            overdue: entry.overdue,
-            create_time: entry.create_time,
-            timeline: timeline
-                .into_iter()
-                .map(|r| event_to_proto(r, false))
-                .collect(),
-        }))
     }
+    let middle: Vec<f64> = entries::middle_resolve_seconds(db, &query, resolved as u64)
+        .await?
+        .into_iter()
+        .map(|seconds| seconds as f64 / 86_400.0)
+        .collect();
+    Ok(SupervisionSummary {
+        scope: req.scope,
+        year: req.year,
+        entry_count,
+        by_state: by_state
+            .into_iter()
+            .map(|(state, count)| SupervisionStateCount { state, count })
+            .collect(),
+        by_party: by_party
+            .into_iter()
+            .map(|(party, count)| SupervisionPartyCount { party, count })
+            .collect(),
+        by_category: by_category
+            .into_iter()
+            .map(|(category, count)| SupervisionCategoryCount { category, count })
+            .collect(),
+        overdue_count,
+        resolved_count: resolved,
+        resolved_on_time_count: on_time_count,
+        median_days_to_resolution: median(&middle),
+        on_time_share: (resolved > 0).then(|| on_time_count as f64 / resolved as f64),
+    })
+}
+
+async fn get_supervision_entry(
+    service: &Supervision,
+    call: Call,
+    req: GetSupervisionEntryRequest,
+) -> Result<SupervisionEntry, Error> {
+    let caller = call.authenticated()?.clone();
+    let id = name::parse_id("name", "supervisionEntries", &req.name)?;
+    let row = by_id::<EntryRow>(service.store.db(), id, Hold::Nothing)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    Ok(to_proto(
+        row,
+        sees_reporter(Some(&caller)),
+        service.clock.now(),
+    ))
+}
+
+/// What an acceptance sends: the responsible unit, a due date not in the past and a note.
+fn acceptance(
+    req: AcceptSupervisionEntryRequest,
+    now: DateTime<Utc>,
+) -> Result<(String, String, StepInput), Error> {
+    let unit = text::check("responsible_unit", &req.responsible_unit, 200, true);
+    let due = due_date("due_date", &req.due_date, now);
+    let note = text::check("note", &req.note, 4000, false);
+    Error::collect([unit, Error::of(&due), note])?;
+    let input = StepInput {
+        note: req.note,
+        responsible_unit: Some(req.responsible_unit),
+        due_date: Some(due?),
+        evidence: Vec::new(),
+    };
+    Ok((req.name, req.etag, input))
+}
+
+/// What a resolution sends: what was done, with at least one item of evidence.
+fn resolution(
+    req: ResolveSupervisionEntryRequest,
+    _: DateTime<Utc>,
+) -> Result<(String, String, StepInput), Error> {
+    let resolution = text::check("resolution", &req.resolution, 4000, true);
+    let evidence = if req.evidence.is_empty() {
+        Err(Error::invalid("evidence", "is required: at least one item"))
+    } else {
+        evidence_of("evidence", &req.evidence)
+    };
+    Error::collect([resolution, Error::of(&evidence)])?;
+    let input = StepInput {
+        note: req.resolution,
+        evidence: evidence?,
+        ..Default::default()
+    };
+    Ok((req.name, req.etag, input))
+}
+
+/// What a reopening sends: the reason, and optionally a new due date not in the past.
+fn reopening(
+    req: ReopenSupervisionEntryRequest,
+    now: DateTime<Utc>,
+) -> Result<(String, String, StepInput), Error> {
+    let reason = text::check("reason", &req.reason, 1000, true);
+    let due = match req.due_date.as_str() {
+        "" => Ok(None),
+        text => due_date("due_date", text, now).map(Some),
+    };
+    Error::collect([reason, Error::of(&due)])?;
+    let input = StepInput {
+        note: req.reason,
+        due_date: due?,
+        ..Default::default()
+    };
+    Ok((req.name, req.etag, input))
+}
+
+async fn add_supervision_comment(
+    service: &Supervision,
+    call: Call,
+    mut req: AddSupervisionCommentRequest,
+) -> Result<SupervisionEvent, Error> {
+    call.authenticated()?;
+    let key = request_key(&call, &mut req, |r| &mut r.request_id);
+    let id = required(&req.parent, "parent")
+        .and_then(|n| name::parse_id("parent", "supervisionEntries", n));
+    let text_ok = text::check("text", &req.text, 4000, true);
+    Error::collect([Error::of(&key), Error::of(&id), text_ok])?;
+    let (key, id) = (key?, id?);
+    let comment = AddComment {
+        entry_id: id,
+        text: req.text,
+        clock: service.clock.clone(),
+    };
+    let event = app::create_once(&service.store, call, key, comment).await?;
+    service.feed.stored();
+    Ok(event_to_proto(event, true))
+}
+
+async fn list_supervision_events(
+    service: &Supervision,
+    _: Call,
+    req: ListSupervisionEventsRequest,
+) -> Result<ListSupervisionEventsResponse, Error> {
+    let id = required(&req.parent, "parent")
+        .and_then(|n| name::parse_id("parent", "supervisionEntries", n));
+    let page = Page::open(
+        req.page_size,
+        &req.page_token,
+        &["supervisionEvents", &req.parent],
+    );
+    let (id, page) = Error::all((id, page))?;
+    let db = service.store.db();
+    by_id::<EntryRow>(db, id, Hold::Nothing)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let rows = entries::events(db, id, page.after_id()?, page.fetch()).await?;
+    Ok(page_of(
+        &page,
+        rows,
+        |r| r.seq.to_string(),
+        |r| event_to_proto(r, true),
+    ))
+}
+
+async fn lookup_supervision_entry(
+    service: &Supervision,
+    _: Call,
+    req: LookupSupervisionEntryRequest,
+) -> Result<PublicSupervisionView, Error> {
+    let code = req.tracking_code;
+    if code.trim().is_empty() {
+        return Err(Error::invalid("tracking_code", "is required"));
+    }
+    let db = service.store.db();
+    let unknown = || Error::NotFound {
+        reason: "TRACKING_CODE_UNKNOWN",
+        resource: "tracking code".to_owned(),
+    };
+    let row = entries::by_tracking_hash(db, &TrackingCode::hash_of(&code))
+        .await?
+        .ok_or_else(unknown)?;
+    let timeline = entries::events(db, row.id, None, u64::MAX >> 1).await?;
+    let entry = to_proto(row, false, service.clock.now());
+    Ok(PublicSupervisionView {
+        name: entry.name,
+        state: entry.state,
+        category: entry.category,
+        region: entry.region,
+        responsible_unit: entry.responsible_unit,
+        due_date: entry.due_date,
+        overdue: entry.overdue,
+        create_time: entry.create_time,
+        timeline: timeline
+            .into_iter()
+            .map(|r| event_to_proto(r, false))
+            .collect(),
+    })
 }

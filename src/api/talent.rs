@@ -6,11 +6,9 @@
 
 use std::collections::HashMap;
 
-use tonic::{Request, Response, Status};
-
 use super::{
-    Listing, MaskRules, SummaryScope, authz, check_summary, digest, etag, filter_region_path,
-    request_key, required, summary_scope, timestamp,
+    Listing, MaskRules, SummaryScope, check_summary, digest, etag, filter_region_path, request_key,
+    required, service, summary_scope, timestamp,
 };
 use crate::{
     app::{
@@ -20,6 +18,7 @@ use crate::{
             not_found, participants_of, sees_people,
         },
     },
+    domain::audit::Call,
     domain::{
         audit::Audited,
         name,
@@ -190,191 +189,194 @@ async fn summary_query(store: &Store, scope: &str) -> Result<TalentQuery, Error>
     })
 }
 
-#[tonic::async_trait]
-impl TalentExchangeService for Talents {
-    async fn create_talent_exchange(
-        &self,
-        request: Request<CreateTalentExchangeRequest>,
-    ) -> Result<Response<TalentExchange>, Status> {
-        let call = authz::call(&request)?;
-        let mut req = request.into_inner();
-        let key = request_key(&call, &mut req, |r| &mut r.request_id);
-        let t = req.talent_exchange.unwrap_or_default();
-        let pairing_id = required(&t.pairing, "talent_exchange.pairing")
-            .and_then(|n| name::parse_id("talent_exchange.pairing", "pairings", n));
-        let draft = TalentDraft::parse(&fields_of(&t));
-        Error::collect([Error::of(&key), Error::of(&pairing_id), Error::of(&draft)])?;
-        let create = CreateTalentExchange {
-            pairing_id: pairing_id?,
-            draft: draft?,
-        };
-        let made = app::create_once(&self.store, call, key?, create).await?;
-        Ok(Response::new(to_proto(made.row, made.people)))
+service! {
+    TalentExchangeService for Talents {
+        create_talent_exchange(CreateTalentExchangeRequest) -> TalentExchange;
+        get_talent_exchange(GetTalentExchangeRequest) -> TalentExchange;
+        list_talent_exchanges(ListTalentExchangesRequest) -> ListTalentExchangesResponse;
+        update_talent_exchange(UpdateTalentExchangeRequest) -> TalentExchange;
+        delete_talent_exchange(DeleteTalentExchangeRequest) -> TalentExchange;
+        undelete_talent_exchange(UndeleteTalentExchangeRequest) -> TalentExchange;
+        get_talent_summary(GetTalentSummaryRequest) -> TalentSummary;
     }
+}
 
-    async fn get_talent_exchange(
-        &self,
-        request: Request<GetTalentExchangeRequest>,
-    ) -> Result<Response<TalentExchange>, Status> {
-        let caller = authz::caller(&request)?;
-        let id = name::parse_id("name", "talentExchanges", &request.get_ref().name)?;
-        let db = self.store.db();
-        let row = by_id::<TalentRow>(db, id, Hold::Nothing)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        let people = sees_people(&caller, || {
-            by_id::<PairingRow>(db, row.pairing_id, Hold::Nothing)
+async fn create_talent_exchange(
+    service: &Talents,
+    call: Call,
+    mut req: CreateTalentExchangeRequest,
+) -> Result<TalentExchange, Error> {
+    let key = request_key(&call, &mut req, |r| &mut r.request_id);
+    let t = req.talent_exchange.unwrap_or_default();
+    let pairing_id = required(&t.pairing, "talent_exchange.pairing")
+        .and_then(|n| name::parse_id("talent_exchange.pairing", "pairings", n));
+    let draft = TalentDraft::parse(&fields_of(&t));
+    Error::collect([Error::of(&key), Error::of(&pairing_id), Error::of(&draft)])?;
+    let create = CreateTalentExchange {
+        pairing_id: pairing_id?,
+        draft: draft?,
+    };
+    let made = app::create_once(&service.store, call, key?, create).await?;
+    Ok(to_proto(made.row, made.people))
+}
+
+async fn get_talent_exchange(
+    service: &Talents,
+    call: Call,
+    req: GetTalentExchangeRequest,
+) -> Result<TalentExchange, Error> {
+    let caller = call.authenticated()?.clone();
+    let id = name::parse_id("name", "talentExchanges", &req.name)?;
+    let db = service.store.db();
+    let row = by_id::<TalentRow>(db, id, Hold::Nothing)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let people = sees_people(&caller, || {
+        by_id::<PairingRow>(db, row.pairing_id, Hold::Nothing)
+    })
+    .await?;
+    Ok(to_proto(row, people))
+}
+
+async fn list_talent_exchanges(
+    service: &Talents,
+    call: Call,
+    req: ListTalentExchangesRequest,
+) -> Result<ListTalentExchangesResponse, Error> {
+    let caller = call.authenticated()?.clone();
+    let filter = TalentFilter::parse(&req.filter);
+    let deleted = if req.show_deleted { "deleted" } else { "live" };
+    let page = Page::open(
+        req.page_size,
+        &req.page_token,
+        &["talentExchanges", &req.filter, deleted],
+    );
+    let (filter, page) = Error::all((filter, page))?;
+    let db = service.store.db();
+    let query = TalentQuery {
+        pairing_id: filter.pairing_id,
+        program_id: None,
+        kind: filter.kind,
+        direction: filter.direction,
+        year: filter.year,
+        region_within: filter_region_path(&service.store, filter.region.as_ref()).await?,
+        show_deleted: req.show_deleted,
+    };
+    let rows = talents::list(db, &query, page.after_id()?, page.fetch()).await?;
+    let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
+    // Whether the caller sees people depends on each exchange's pairing.
+    let mut people: HashMap<i64, bool> = HashMap::new();
+    for row in &rows {
+        if let std::collections::hash_map::Entry::Vacant(slot) = people.entry(row.pairing_id) {
+            slot.insert(
+                sees_people(&caller, || {
+                    by_id::<PairingRow>(db, row.pairing_id, Hold::Nothing)
+                })
+                .await?,
+            );
+        }
+    }
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let sees = people.get(&row.pairing_id).copied().unwrap_or(false);
+            to_proto(row, sees)
         })
+        .collect();
+    Ok(ListTalentExchangesResponse::listing(items, next_page_token))
+}
+
+async fn update_talent_exchange(
+    service: &Talents,
+    call: Call,
+    req: UpdateTalentExchangeRequest,
+) -> Result<TalentExchange, Error> {
+    let change = MASK.edit(
+        req.talent_exchange,
+        req.update_mask,
+        |t| (&t.name, &t.etag),
+        |t, paths| Ok(patch_of(t, paths)),
+    )?;
+    let row = service.store.write(call, change).await?;
+    Ok(to_proto(row, true))
+}
+
+async fn delete_talent_exchange(
+    service: &Talents,
+    call: Call,
+    req: DeleteTalentExchangeRequest,
+) -> Result<TalentExchange, Error> {
+    let id = name::parse_id("name", "talentExchanges", &req.name)?;
+    let change = DeleteTalentExchange { id, etag: req.etag };
+    let row = service.store.write(call, change).await?;
+    Ok(to_proto(row, true))
+}
+
+async fn undelete_talent_exchange(
+    service: &Talents,
+    call: Call,
+    req: UndeleteTalentExchangeRequest,
+) -> Result<TalentExchange, Error> {
+    let id = name::parse_id("name", "talentExchanges", &req.name)?;
+    let row = service
+        .store
+        .write(call, UndeleteTalentExchange { id })
         .await?;
-        Ok(Response::new(to_proto(row, people)))
-    }
+    Ok(to_proto(row, true))
+}
 
-    async fn list_talent_exchanges(
-        &self,
-        request: Request<ListTalentExchangesRequest>,
-    ) -> Result<Response<ListTalentExchangesResponse>, Status> {
-        let caller = authz::caller(&request)?;
-        let req = request.into_inner();
-        let filter = TalentFilter::parse(&req.filter);
-        let deleted = if req.show_deleted { "deleted" } else { "live" };
-        let page = Page::open(
-            req.page_size,
-            &req.page_token,
-            &["talentExchanges", &req.filter, deleted],
-        );
-        Error::collect([Error::of(&filter), Error::of(&page)])?;
-        let (filter, page) = (filter?, page?);
-        let db = self.store.db();
-        let query = TalentQuery {
-            pairing_id: filter.pairing_id,
-            program_id: None,
-            kind: filter.kind,
-            direction: filter.direction,
-            year: filter.year,
-            region_within: filter_region_path(&self.store, filter.region.as_ref()).await?,
-            show_deleted: req.show_deleted,
+async fn get_talent_summary(
+    service: &Talents,
+    _: Call,
+    req: GetTalentSummaryRequest,
+) -> Result<TalentSummary, Error> {
+    check_summary(&req.scope, "year", req.year)?;
+    let db = service.store.db();
+    let mut query = summary_query(&service.store, &req.scope).await?;
+    query.year = (req.year != 0).then_some(req.year);
+    let sums = talents::sums(db, &query).await?;
+    let mut all = TalentTotals::default();
+    let mut by_kind: Vec<TalentKindTotals> = Vec::new();
+    let mut by_direction: Vec<TalentDirectionTotals> = Vec::new();
+    for (kind, direction, count, headcount, person_days) in sums {
+        let add = |t: &mut TalentTotals| {
+            t.exchange_count += count;
+            t.headcount += headcount;
+            t.person_days += person_days;
         };
-        let rows = talents::list(db, &query, page.after_id()?, page.fetch()).await?;
-        let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
-        // Whether the caller sees people depends on each exchange's pairing.
-        let mut people: HashMap<i64, bool> = HashMap::new();
-        for row in &rows {
-            if let std::collections::hash_map::Entry::Vacant(slot) = people.entry(row.pairing_id) {
-                slot.insert(
-                    sees_people(&caller, || {
-                        by_id::<PairingRow>(db, row.pairing_id, Hold::Nothing)
-                    })
-                    .await?,
-                );
+        add(&mut all);
+        let kind = kind.number();
+        match by_kind.iter_mut().find(|k| k.kind == kind) {
+            Some(k) => add(k.totals.get_or_insert_with(TalentTotals::default)),
+            None => {
+                let mut t = TalentTotals::default();
+                add(&mut t);
+                by_kind.push(TalentKindTotals {
+                    kind,
+                    totals: Some(t),
+                });
             }
         }
-        let items = rows
-            .into_iter()
-            .map(|row| {
-                let sees = people.get(&row.pairing_id).copied().unwrap_or(false);
-                to_proto(row, sees)
-            })
-            .collect();
-        Ok(Response::new(ListTalentExchangesResponse::listing(
-            items,
-            next_page_token,
-        )))
-    }
-
-    async fn update_talent_exchange(
-        &self,
-        request: Request<UpdateTalentExchangeRequest>,
-    ) -> Result<Response<TalentExchange>, Status> {
-        let call = authz::call(&request)?;
-        let req = request.into_inner();
-        let change = MASK.edit(
-            req.talent_exchange,
-            req.update_mask,
-            |t| (&t.name, &t.etag),
-            |t, paths| Ok(patch_of(t, paths)),
-        )?;
-        let row = self.store.write(call, change).await?;
-        Ok(Response::new(to_proto(row, true)))
-    }
-
-    async fn delete_talent_exchange(
-        &self,
-        request: Request<DeleteTalentExchangeRequest>,
-    ) -> Result<Response<TalentExchange>, Status> {
-        let call = authz::call(&request)?;
-        let req = request.into_inner();
-        let id = name::parse_id("name", "talentExchanges", &req.name)?;
-        let change = DeleteTalentExchange { id, etag: req.etag };
-        let row = self.store.write(call, change).await?;
-        Ok(Response::new(to_proto(row, true)))
-    }
-
-    async fn undelete_talent_exchange(
-        &self,
-        request: Request<UndeleteTalentExchangeRequest>,
-    ) -> Result<Response<TalentExchange>, Status> {
-        let call = authz::call(&request)?;
-        let id = name::parse_id("name", "talentExchanges", &request.get_ref().name)?;
-        let row = self
-            .store
-            .write(call, UndeleteTalentExchange { id })
-            .await?;
-        Ok(Response::new(to_proto(row, true)))
-    }
-
-    async fn get_talent_summary(
-        &self,
-        request: Request<GetTalentSummaryRequest>,
-    ) -> Result<Response<TalentSummary>, Status> {
-        let req = request.into_inner();
-        check_summary(&req.scope, "year", req.year)?;
-        let db = self.store.db();
-        let mut query = summary_query(&self.store, &req.scope).await?;
-        query.year = (req.year != 0).then_some(req.year);
-        let sums = talents::sums(db, &query).await?;
-        let mut all = TalentTotals::default();
-        let mut by_kind: Vec<TalentKindTotals> = Vec::new();
-        let mut by_direction: Vec<TalentDirectionTotals> = Vec::new();
-        for (kind, direction, count, headcount, person_days) in sums {
-            let add = |t: &mut TalentTotals| {
-                t.exchange_count += count;
-                t.headcount += headcount;
-                t.person_days += person_days;
-            };
-            add(&mut all);
-            let kind = kind.number();
-            match by_kind.iter_mut().find(|k| k.kind == kind) {
-                Some(k) => add(k.totals.get_or_insert_with(TalentTotals::default)),
-                None => {
-                    let mut t = TalentTotals::default();
-                    add(&mut t);
-                    by_kind.push(TalentKindTotals {
-                        kind,
-                        totals: Some(t),
-                    });
-                }
-            }
-            let direction = direction.number();
-            match by_direction.iter_mut().find(|d| d.direction == direction) {
-                Some(d) => add(d.totals.get_or_insert_with(TalentTotals::default)),
-                None => {
-                    let mut t = TalentTotals::default();
-                    add(&mut t);
-                    by_direction.push(TalentDirectionTotals {
-                        direction,
-                        totals: Some(t),
-                    });
-                }
+        let direction = direction.number();
+        match by_direction.iter_mut().find(|d| d.direction == direction) {
+            Some(d) => add(d.totals.get_or_insert_with(TalentTotals::default)),
+            None => {
+                let mut t = TalentTotals::default();
+                add(&mut t);
+                by_direction.push(TalentDirectionTotals {
+                    direction,
+                    totals: Some(t),
+                });
             }
         }
-        by_kind.sort_by_key(|k| k.kind);
-        by_direction.sort_by_key(|d| d.direction);
-        Ok(Response::new(TalentSummary {
-            scope: req.scope,
-            year: req.year,
-            totals: Some(all),
-            by_kind,
-            by_direction,
-        }))
     }
+    by_kind.sort_by_key(|k| k.kind);
+    by_direction.sort_by_key(|d| d.direction);
+    Ok(TalentSummary {
+        scope: req.scope,
+        year: req.year,
+        totals: Some(all),
+        by_kind,
+        by_direction,
+    })
 }

@@ -334,25 +334,25 @@ impl ProjectDraft {
             .map(|(title, due, done)| (title.as_str(), due.as_str(), done.as_str()))
             .collect();
         let milestones = Milestone::parse_list("project.milestones", &items);
-        Error::collect([
-            Error::of(&display_name),
-            Error::of(&description),
-            Error::of(&location),
-            Error::of(&implementing_org),
-            Error::of(&budget),
-            Error::of(&planned),
-            Error::of(&progress),
-            Error::of(&milestones),
-        ])?;
+        let ((), (), location, (), budget, planned, progress_percent, milestones) = Error::all((
+            display_name,
+            description,
+            location,
+            implementing_org,
+            budget,
+            planned,
+            progress,
+            milestones,
+        ))?;
         Ok(Self {
             display_name: p.display_name.clone(),
             description: p.description.clone(),
-            location: location?,
+            location,
             implementing_org: p.implementing_org.clone(),
-            budget: budget?,
-            planned: planned?,
-            progress_percent: progress?,
-            milestones: milestones?,
+            budget,
+            planned,
+            progress_percent,
+            milestones,
         })
     }
 }

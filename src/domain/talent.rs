@@ -336,29 +336,30 @@ impl TalentDraft {
             })
             .collect();
         let participants = Participant::parse_list("talent_exchange.participants", &items);
-        Error::collect([
-            Error::of(&kind),
-            Error::of(&direction),
-            Error::of(&field),
-            Error::of(&headcount),
-            Error::of(&start),
-            Error::of(&end),
-            host,
-            title,
-            description,
-            Error::of(&participants),
-        ])?;
+        let (kind, direction, field, headcount, start, end, (), (), (), participants) =
+            Error::all((
+                kind,
+                direction,
+                field,
+                headcount,
+                start,
+                end,
+                host,
+                title,
+                description,
+                participants,
+            ))?;
         Ok(Self {
-            kind: kind?,
-            direction: direction?,
-            field: field?,
-            headcount: headcount?,
-            start: start?,
-            end: end?,
+            kind,
+            direction,
+            field,
+            headcount,
+            start,
+            end,
             host_organization: t.host_organization.clone(),
             title: t.title.clone(),
             description: t.description.clone(),
-            participants: participants?,
+            participants,
         })
     }
 
