@@ -122,6 +122,78 @@ impl Condition {
     }
 }
 
+/// Declares the typed query of a list and its parser from a table: each row names a filter
+/// field, the query's field it sets and how a condition on it is read
+/// (`fn(&Condition) -> Result<T, Error>`). A filter names each field at most once; a field
+/// not in the table is refused with the list of those that are.
+macro_rules! filter {
+    (
+        $(#[$meta:meta])*
+        pub struct $query:ident of $method:literal {
+            $(
+                $(#[$doc:meta])*
+                $word:literal => $field:ident: $value:ty = $read:expr,
+            )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        pub struct $query {
+            $($(#[$doc])* pub $field: Option<$value>,)+
+        }
+
+        impl $query {
+            #[doc = concat!("Parses the `filter` of a `", $method, "` request.")]
+            ///
+            /// # Errors
+            /// INVALID_ARGUMENT on `filter` naming the condition at fault.
+            pub fn parse(text: &str) -> Result<Self, $crate::error::Error> {
+                $crate::domain::filter::read(text, |query: &mut Self, c| {
+                    match c.field.as_str() {
+                        $($word => query.$field = Some(($read)(c)?),)+
+                        _ => return Err(c.not_a_field(&[$($word),+])),
+                    }
+                    Ok(())
+                })
+            }
+        }
+    };
+}
+pub(crate) use filter;
+
+/// Reads an `=` condition on an API enum.
+///
+/// # Errors
+/// INVALID_ARGUMENT on `filter` for another operator or a value that is no word of `T`.
+pub fn word<T: Words>(c: &Condition) -> Result<T, Error> {
+    c.equals_only()?;
+    c.word()
+}
+
+/// Reads an `=` condition with `read`.
+pub fn equals<T>(
+    read: impl Fn(&Condition) -> Result<T, Error>,
+) -> impl Fn(&Condition) -> Result<T, Error> {
+    move |c| {
+        c.equals_only()?;
+        read(c)
+    }
+}
+
+/// Reads an `=` condition on the name of a resource of `collection`, as its id.
+pub fn id_in(collection: &'static str) -> impl Fn(&Condition) -> Result<i64, Error> {
+    equals(move |c: &Condition| c.id_in(collection))
+}
+
+/// Reads an `=` condition whose value `parse` reads, saying it expects `expected` when it
+/// does not.
+pub fn parsed<T>(
+    parse: fn(&str) -> Option<T>,
+    expected: &'static str,
+) -> impl Fn(&Condition) -> Result<T, Error> {
+    equals(move |c: &Condition| c.parse_with(parse, expected))
+}
+
 /// Parses a filter into its conditions; an empty filter has none.
 ///
 /// # Errors

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use super::{
-    filter,
+    filter::{self, filter},
     money::{Amount, Balance, Sum, add_fen},
     name,
     pairing::CooperationField,
@@ -856,63 +856,25 @@ fn total_keys(
         .collect()
 }
 
-/// The typed query of `ListFundTransactions`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LineFilter {
-    /// `pairing = "pairings/{id}"`.
-    pub pairing_id: Option<i64>,
-    /// `project = "projects/{id}"`.
-    pub project_id: Option<i64>,
-    /// `kind = ALLOCATION`.
-    pub kind: Option<Kind>,
-    /// `fiscal_year = 2025`.
-    pub fiscal_year: Option<i32>,
-    /// `source = ENTERPRISE`.
-    pub source: Option<Source>,
-    /// `instrument = GRANT`.
-    pub instrument: Option<Instrument>,
-    /// `region = "regions/…"`: lines of pairings with either region inside that one.
-    pub region: Option<RegionCode>,
-}
-
-impl LineFilter {
-    /// Parses the `filter` of a `ListFundTransactions` request.
-    ///
-    /// # Errors
-    /// INVALID_ARGUMENT on `filter` naming the condition at fault.
-    pub fn parse(text: &str) -> Result<Self, Error> {
-        filter::read(text, |query: &mut Self, c| {
-            c.equals_only()?;
-            match c.field.as_str() {
-                "pairing" => query.pairing_id = Some(c.id_in("pairings")?),
-                "project" => query.project_id = Some(c.id_in("projects")?),
-                "kind" => query.kind = Some(c.word()?),
-                "fiscal_year" => {
-                    query.fiscal_year =
-                        Some(c.parse_with(|v| v.parse().ok(), "a year such as 2025")?);
-                }
-                "source" => {
-                    query.source = Some(c.parse_with(Source::from_word, "a fund source")?);
-                }
-                "instrument" => {
-                    query.instrument =
-                        Some(c.parse_with(Instrument::from_word, "a fund instrument")?);
-                }
-                "region" => query.region = Some(RegionCode::from_condition(c)?),
-                _ => {
-                    return Err(c.not_a_field(&[
-                        "pairing",
-                        "project",
-                        "kind",
-                        "fiscal_year",
-                        "source",
-                        "instrument",
-                        "region",
-                    ]));
-                }
-            }
-            Ok(())
-        })
+filter! {
+    /// The typed query of `ListFundTransactions`.
+    pub struct LineFilter of "ListFundTransactions" {
+        /// `pairing = "pairings/{id}"`.
+        "pairing" => pairing_id: i64 = filter::id_in("pairings"),
+        /// `project = "projects/{id}"`.
+        "project" => project_id: i64 = filter::id_in("projects"),
+        /// `kind = ALLOCATION`.
+        "kind" => kind: Kind = filter::word,
+        /// `fiscal_year = 2025`.
+        "fiscal_year" => fiscal_year: i32 =
+            filter::parsed(|v| v.parse().ok(), "a year such as 2025"),
+        /// `source = ENTERPRISE`.
+        "source" => source: Source = filter::parsed(Source::from_word, "a fund source"),
+        /// `instrument = GRANT`.
+        "instrument" => instrument: Instrument =
+            filter::parsed(Instrument::from_word, "a fund instrument"),
+        /// `region = "regions/…"`: lines of pairings with either region inside that one.
+        "region" => region: RegionCode = filter::equals(RegionCode::from_condition),
     }
 }
 

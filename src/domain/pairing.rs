@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::{
-    filter::{self, Condition, Operator},
+    filter::{self, Condition, Operator, filter},
     period::Period,
     region::{RegionCode, RegionLevel, RegionPath},
 };
@@ -222,55 +222,19 @@ pub enum RegionMatch {
     Within(RegionCode),
 }
 
-/// The typed query of `ListPairings`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PairingFilter {
-    /// `program = "programs/{id}"`.
-    pub program_id: Option<i64>,
-    /// `supporting_region = …` or `supporting_region: …`.
-    pub supporting: Option<RegionMatch>,
-    /// `supported_region = …` or `supported_region: …`.
-    pub supported: Option<RegionMatch>,
-    /// `state = ACTIVE`.
-    pub state: Option<PairingState>,
-    /// `level = COUNTY`.
-    pub level: Option<RegionLevel>,
-}
-
-impl PairingFilter {
-    /// Parses the `filter` of a `ListPairings` request.
-    ///
-    /// # Errors
-    /// INVALID_ARGUMENT on `filter` naming the condition at fault.
-    pub fn parse(text: &str) -> Result<Self, Error> {
-        filter::read(text, |query: &mut Self, c| {
-            match c.field.as_str() {
-                "program" => {
-                    c.equals_only()?;
-                    query.program_id = Some(c.id_in("programs")?);
-                }
-                "supporting_region" => query.supporting = Some(region_match(c)?),
-                "supported_region" => query.supported = Some(region_match(c)?),
-                "state" => {
-                    c.equals_only()?;
-                    query.state = Some(c.word()?);
-                }
-                "level" => {
-                    c.equals_only()?;
-                    query.level = Some(c.word()?);
-                }
-                _ => {
-                    return Err(c.not_a_field(&[
-                        "program",
-                        "supporting_region",
-                        "supported_region",
-                        "state",
-                        "level",
-                    ]));
-                }
-            }
-            Ok(())
-        })
+filter! {
+    /// The typed query of `ListPairings`.
+    pub struct PairingFilter of "ListPairings" {
+        /// `program = "programs/{id}"`.
+        "program" => program_id: i64 = filter::id_in("programs"),
+        /// `supporting_region = …` or `supporting_region: …`.
+        "supporting_region" => supporting: RegionMatch = region_match,
+        /// `supported_region = …` or `supported_region: …`.
+        "supported_region" => supported: RegionMatch = region_match,
+        /// `state = ACTIVE`.
+        "state" => state: PairingState = filter::word,
+        /// `level = COUNTY`.
+        "level" => level: RegionLevel = filter::word,
     }
 }
 

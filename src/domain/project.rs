@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    filter, list,
+    filter::{self, filter},
+    list,
     money::{Amount, MoneyFields},
     pairing::CooperationField,
     period::{Period, format_date, parse_date},
@@ -214,50 +215,20 @@ pub fn check_placement(
     Error::collect(checks)
 }
 
-/// The typed query of `ListProjects`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProjectFilter {
-    /// `pairing = "pairings/{id}"`.
-    pub pairing_id: Option<i64>,
-    /// `pairing.program = "programs/{id}"`.
-    pub program_id: Option<i64>,
-    /// `state = APPROVED`.
-    pub state: Option<ProjectState>,
-    /// `field = WATER_SOURCE`.
-    pub field: Option<CooperationField>,
-    /// `location = "regions/…"`: that region and every region inside it.
-    pub location: Option<RegionCode>,
-}
-
-impl ProjectFilter {
-    /// Parses the `filter` of a `ListProjects` request.
-    ///
-    /// # Errors
-    /// INVALID_ARGUMENT on `filter` naming the condition at fault.
-    pub fn parse(text: &str) -> Result<Self, Error> {
-        filter::read(text, |query: &mut Self, c| {
-            c.equals_only()?;
-            match c.field.as_str() {
-                "pairing" => query.pairing_id = Some(c.id_in("pairings")?),
-                "pairing.program" => query.program_id = Some(c.id_in("programs")?),
-                "state" => query.state = Some(c.word()?),
-                "field" => {
-                    query.field =
-                        Some(c.parse_with(CooperationField::from_word, "a cooperation field")?);
-                }
-                "location" => query.location = Some(RegionCode::from_condition(c)?),
-                _ => {
-                    return Err(c.not_a_field(&[
-                        "pairing",
-                        "pairing.program",
-                        "state",
-                        "field",
-                        "location",
-                    ]));
-                }
-            }
-            Ok(())
-        })
+filter! {
+    /// The typed query of `ListProjects`.
+    pub struct ProjectFilter of "ListProjects" {
+        /// `pairing = "pairings/{id}"`.
+        "pairing" => pairing_id: i64 = filter::id_in("pairings"),
+        /// `pairing.program = "programs/{id}"`.
+        "pairing.program" => program_id: i64 = filter::id_in("programs"),
+        /// `state = APPROVED`.
+        "state" => state: ProjectState = filter::word,
+        /// `field = WATER_SOURCE`.
+        "field" => field: CooperationField =
+            filter::parsed(CooperationField::from_word, "a cooperation field"),
+        /// `location = "regions/…"`: that region and every region inside it.
+        "location" => location: RegionCode = filter::equals(RegionCode::from_condition),
     }
 }
 

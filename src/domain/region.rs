@@ -2,7 +2,7 @@
 
 use super::{
     Numbered,
-    filter::{self, Condition, Operator, Words},
+    filter::{self, Condition, Operator, Words, filter},
 };
 use crate::error::Error;
 
@@ -200,38 +200,17 @@ pub enum NameMatch {
     Contains(String),
 }
 
-/// The typed query of `ListRegions`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RegionFilter {
-    /// `level = COUNTY`.
-    pub level: Option<RegionLevel>,
-    /// `display_name = …` or `display_name: …`.
-    pub display_name: Option<NameMatch>,
-}
-
-impl RegionFilter {
-    /// Parses the `filter` of a `ListRegions` request.
-    ///
-    /// # Errors
-    /// INVALID_ARGUMENT on `filter` naming the condition at fault.
-    pub fn parse(text: &str) -> Result<Self, Error> {
-        filter::read(text, |query: &mut Self, c| {
-            match c.field.as_str() {
-                "level" => {
-                    c.equals_only()?;
-                    query.level = Some(c.word()?);
-                }
-                "display_name" => {
-                    query.display_name = Some(match c.operator {
-                        Operator::Equals => NameMatch::Exactly(c.value.clone()),
-                        Operator::Has => NameMatch::Contains(c.value.clone()),
-                        _ => return Err(c.error("supports only '=' and ':'")),
-                    });
-                }
-                _ => return Err(c.not_a_field(&["level", "display_name"])),
-            }
-            Ok(())
-        })
+filter! {
+    /// The typed query of `ListRegions`.
+    pub struct RegionFilter of "ListRegions" {
+        /// `level = COUNTY`.
+        "level" => level: RegionLevel = filter::word,
+        /// `display_name = …` or `display_name: …`.
+        "display_name" => display_name: NameMatch = |c: &Condition| match c.operator {
+            Operator::Equals => Ok(NameMatch::Exactly(c.value.clone())),
+            Operator::Has => Ok(NameMatch::Contains(c.value.clone())),
+            _ => Err(c.error("supports only '=' and ':'")),
+        },
     }
 }
 

@@ -9,7 +9,8 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    filter, list,
+    filter::{self, filter},
+    list,
     pairing::CooperationField,
     period::{Period, parse_date},
     region::RegionCode,
@@ -205,46 +206,22 @@ pub fn year_of(start: NaiveDate) -> i32 {
     start.year()
 }
 
-/// The typed query of `ListTalentExchanges`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TalentFilter {
-    /// `pairing = "pairings/{id}"`.
-    pub pairing_id: Option<i64>,
-    /// `kind = TRAINING`.
-    pub kind: Option<TalentKind>,
-    /// `direction = TO_SUPPORTED`.
-    pub direction: Option<Direction>,
-    /// `year = 2025`: exchanges that start in that year.
-    pub year: Option<i32>,
-    /// `region = "regions/…"`: exchanges of pairings with either region inside that one.
-    pub region: Option<RegionCode>,
-}
-
-impl TalentFilter {
-    /// Parses the `filter` of a `ListTalentExchanges` request.
-    ///
-    /// # Errors
-    /// INVALID_ARGUMENT on `filter` naming the condition at fault.
-    pub fn parse(text: &str) -> Result<Self, Error> {
-        filter::read(text, |query: &mut Self, c| {
-            c.equals_only()?;
-            match c.field.as_str() {
-                "pairing" => query.pairing_id = Some(c.id_in("pairings")?),
-                "kind" => query.kind = Some(c.word()?),
-                "direction" => query.direction = Some(c.word()?),
-                "year" => {
-                    query.year = Some(c.parse_with(
-                        |v| v.parse().ok().filter(|y| (1..=9999).contains(y)),
-                        "a year such as 2025",
-                    )?);
-                }
-                "region" => query.region = Some(RegionCode::from_condition(c)?),
-                _ => {
-                    return Err(c.not_a_field(&["pairing", "kind", "direction", "year", "region"]));
-                }
-            }
-            Ok(())
-        })
+filter! {
+    /// The typed query of `ListTalentExchanges`.
+    pub struct TalentFilter of "ListTalentExchanges" {
+        /// `pairing = "pairings/{id}"`.
+        "pairing" => pairing_id: i64 = filter::id_in("pairings"),
+        /// `kind = TRAINING`.
+        "kind" => kind: TalentKind = filter::word,
+        /// `direction = TO_SUPPORTED`.
+        "direction" => direction: Direction = filter::word,
+        /// `year = 2025`: exchanges that start in that year.
+        "year" => year: i32 = filter::parsed(
+            |v| v.parse().ok().filter(|y| (1..=9999).contains(y)),
+            "a year such as 2025",
+        ),
+        /// `region = "regions/…"`: exchanges of pairings with either region inside that one.
+        "region" => region: RegionCode = filter::equals(RegionCode::from_condition),
     }
 }
 
