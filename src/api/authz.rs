@@ -15,7 +15,7 @@ pub use crate::domain::access::{outside_scope, require_everywhere, require_scope
 
 use crate::{
     domain::{
-        access::{Bearer, Caller, Role},
+        access::{Bearer, Role},
         audit::Call,
     },
     error::Error,
@@ -353,30 +353,16 @@ fn unauthenticated(reason: &'static str, message: &str) -> Error {
     }
 }
 
-/// The call that the authorization layer let through for this request: its method, and
-/// its caller, if it carried a token.
+/// The call that the authorization layer let through for this request, taken out of it.
 ///
 /// # Errors
 /// PERMISSION_DENIED when there is none (a method reached without the layer).
-pub fn call<T>(request: &Request<T>) -> Result<Call, Error> {
-    call_of(request).cloned()
-}
-
-/// The call in the request's extensions, borrowed.
-fn call_of<T>(request: &Request<T>) -> Result<&Call, Error> {
+pub fn take_call<T>(request: &mut Request<T>) -> Result<Call, Error> {
     request
-        .extensions()
-        .get::<Call>()
+        .extensions_mut()
+        .remove::<Call>()
         .ok_or_else(|| Error::PermissionDenied {
             reason: "METHOD_NOT_ALLOWED",
             message: "the method was reached without the authorization layer".to_owned(),
         })
-}
-
-/// The authenticated caller that the authorization layer found for this request.
-///
-/// # Errors
-/// UNAUTHENTICATED when there is none.
-pub fn caller<T>(request: &Request<T>) -> Result<Caller, Error> {
-    call_of(request)?.authenticated().cloned()
 }

@@ -89,9 +89,9 @@ macro_rules! service {
             $(
                 async fn $method(
                     &self,
-                    request: tonic::Request<$request>,
+                    mut request: tonic::Request<$request>,
                 ) -> Result<tonic::Response<$response>, tonic::Status> {
-                    let call = $crate::api::authz::call(&request)?;
+                    let call = $crate::api::authz::take_call(&mut request)?;
                     let request = request.into_inner();
                     let reply = $crate::api::service!(
                         @run self, call, request, $method $(, $handler($($arg),*))?

@@ -395,9 +395,9 @@ service! {
 
     async fn submit_supervision_entry(
         &self,
-        request: Request<SubmitSupervisionEntryRequest>,
+        mut request: Request<SubmitSupervisionEntryRequest>,
     ) -> Result<Response<SubmitSupervisionEntryResponse>, Status> {
-        let call = authz::call(&request)?;
+        let call = authz::take_call(&mut request)?;
         let client = call
             .caller()
             .is_none()
