@@ -20,6 +20,7 @@ use crate::{
         name,
         page::Page,
         period::{format_date, parse_date},
+        request_id::RequestKey,
         text,
     },
     error::Error,
@@ -225,16 +226,8 @@ async fn record_fund_transaction(
     call.authenticated()?;
     let key = request_key(&call, &mut req, |r| &mut r.request_id);
     let draft = parse_draft(&req.fund_transaction.clone().unwrap_or_default());
-    Error::collect([Error::of(&key), Error::of(&draft)])?;
-    let view = service
-        .ledger
-        .post(LineRequest {
-            call,
-            entry: Entry::Record(draft?),
-            key: key?,
-        })
-        .await?;
-    Ok(line_to_proto(&view))
+    let (key, draft) = Error::all((key, draft))?;
+    post(service, call, key, Entry::Record(draft)).await
 }
 
 async fn reverse_fund_transaction(
@@ -246,19 +239,24 @@ async fn reverse_fund_transaction(
     let key = request_key(&call, &mut req, |r| &mut r.request_id);
     let line_id = name::parse_id("name", "fundTransactions", &req.name);
     let reason = text::check("reason", &req.reason, 1000, true);
-    Error::collect([Error::of(&key), Error::of(&line_id), reason])?;
-    let view = service
-        .ledger
-        .post(LineRequest {
-            call,
-            entry: Entry::Reverse {
-                line_id: line_id?,
-                reason: req.reason.clone(),
-                value_date: Utc::now().date_naive(),
-            },
-            key: key?,
-        })
-        .await?;
+    let (key, line_id, ()) = Error::all((key, line_id, reason))?;
+    let reversal = Entry::Reverse {
+        line_id,
+        reason: req.reason,
+        value_date: Utc::now().date_naive(),
+    };
+    post(service, call, key, reversal).await
+}
+
+/// Posts one entry to the ledger for `call`, under its request key if it sent one.
+async fn post(
+    service: &Funds,
+    call: Call,
+    key: Option<RequestKey>,
+    entry: Entry,
+) -> Result<FundTransaction, Error> {
+    let line = LineRequest { call, entry, key };
+    let view = service.ledger.post(line).await?;
     Ok(line_to_proto(&view))
 }
 

@@ -27,8 +27,4 @@ pub struct Model {
     pub revoke_time: Option<DateTimeUtc>,
 }
 
-/// No relations are navigated through sea-orm.
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+without_relations!();

@@ -1,6 +1,18 @@
 //! Table definitions, mirroring `migrations/`. Plain rows; the rules live in `domain`. Enum
 //! columns carry the domain's enums ([`stored_enum`]).
 
+/// What every entity here needs besides its model: no relations (none is navigated through
+/// sea-orm) and the default behaviour of its active model.
+macro_rules! without_relations {
+    () => {
+        /// No relations are navigated through sea-orm.
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
 pub mod access_token;
 pub mod audit_checkpoint;
 pub mod audit_event;
