@@ -243,11 +243,9 @@ async fn list_pairings(
     let (filter, descending, page) = Error::all((filter, descending, page))?;
     let after = page.after_id()?;
     let query = PairingQuery {
-        program_id: filter.program_id,
-        supporting: region_condition(service, filter.supporting).await?,
-        supported: region_condition(service, filter.supported).await?,
-        state: filter.state,
-        level: filter.level,
+        supporting: region_condition(service, filter.supporting.clone()).await?,
+        supported: region_condition(service, filter.supported.clone()).await?,
+        filter: &filter,
         show_deleted: req.show_deleted,
         descending,
     };

@@ -447,13 +447,9 @@ async fn list_supervision_entries(
     let db = service.store.db();
     let now = service.clock.now();
     let query = EntryQuery {
-        state: filter.state,
-        party: filter.party,
-        category: filter.category,
-        severity: filter.severity,
-        subject: filter.subject,
         region_within: filter_region_path(&service.store, filter.region.as_ref()).await?,
-        overdue_on: filter.overdue.map(|wanted| (wanted, today(now))),
+        filter,
+        today: today(now),
         ..Default::default()
     };
     let rows = entries::list(db, &query, order, cursor.as_ref(), page.fetch()).await?;

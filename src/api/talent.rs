@@ -172,7 +172,10 @@ async fn summary_query(store: &Store, scope: &str) -> Result<TalentQuery, Error>
     let scope = summary_scope(store, scope, &["pairings", "programs", "regions"]).await?;
     Ok(match scope {
         SummaryScope::Pairing(id) => TalentQuery {
-            pairing_id: Some(id),
+            filter: TalentFilter {
+                pairing_id: Some(id),
+                ..Default::default()
+            },
             ..Default::default()
         },
         SummaryScope::Program(id) => TalentQuery {
@@ -254,12 +257,9 @@ async fn list_talent_exchanges(
     let (filter, page) = Error::all((filter, page))?;
     let db = service.store.db();
     let query = TalentQuery {
-        pairing_id: filter.pairing_id,
-        program_id: None,
-        kind: filter.kind,
-        direction: filter.direction,
-        year: filter.year,
         region_within: filter_region_path(&service.store, filter.region.as_ref()).await?,
+        filter,
+        program_id: None,
         show_deleted: req.show_deleted,
     };
     let rows = talents::list(db, &query, page.after_id()?, page.fetch()).await?;
@@ -333,7 +333,7 @@ async fn get_talent_summary(
     check_summary(&req.scope, "year", req.year)?;
     let db = service.store.db();
     let mut query = summary_query(&service.store, &req.scope).await?;
-    query.year = (req.year != 0).then_some(req.year);
+    query.filter.year = (req.year != 0).then_some(req.year);
     let sums = talents::sums(db, &query).await?;
     let mut all = TalentTotals::default();
     let mut by_kind: Vec<TalentKindTotals> = Vec::new();

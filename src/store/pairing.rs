@@ -17,9 +17,8 @@ use super::{
 };
 use crate::{
     domain::{
-        pairing::{CooperationField, PairingState},
+        pairing::{CooperationField, PairingFilter, PairingState},
         period::Period,
-        region::RegionLevel,
     },
     error::Error,
 };
@@ -66,19 +65,16 @@ pub enum RegionCondition {
     Within(String),
 }
 
-/// The resolved query of a pairing list.
-#[derive(Debug, Clone, Default)]
-pub struct PairingQuery {
-    /// Only this program.
-    pub program_id: Option<i64>,
-    /// Supporting region condition.
+/// The resolved query of a pairing list: the caller's filter, with its region conditions
+/// resolved to stored codes or paths.
+#[derive(Debug, Clone)]
+pub struct PairingQuery<'a> {
+    /// The filter; its region conditions are read from the two fields below.
+    pub filter: &'a PairingFilter,
+    /// The supporting region's condition.
     pub supporting: Option<RegionCondition>,
-    /// Supported region condition.
+    /// The supported region's condition.
     pub supported: Option<RegionCondition>,
-    /// Only this state.
-    pub state: Option<PairingState>,
-    /// Only this level.
-    pub level: Option<RegionLevel>,
     /// Include deleted pairings.
     pub show_deleted: bool,
     /// Newest first.
@@ -155,14 +151,14 @@ pub async fn save(
 /// A page of pairings in id order, after `after` if given.
 pub async fn list(
     db: &impl ConnectionTrait,
-    query: &PairingQuery,
+    query: &PairingQuery<'_>,
     after: Option<i64>,
     limit: u64,
 ) -> Result<Vec<PairingRow>, Error> {
     use pairing::Column as C;
     let mut select = pairing::Entity::find().filter(
         Condition::all()
-            .add_option(query.program_id.map(|id| C::ProgramId.eq(id)))
+            .add_option(query.filter.program_id.map(|id| C::ProgramId.eq(id)))
             .add(region_condition(
                 &query.supporting,
                 C::SupportingCode,
@@ -173,8 +169,8 @@ pub async fn list(
                 C::SupportedCode,
                 C::SupportedPath,
             ))
-            .add_option(query.state.map(|state| C::State.eq(state)))
-            .add_option(query.level.map(|level| C::Level.eq(level)))
+            .add_option(query.filter.state.map(|state| C::State.eq(state)))
+            .add_option(query.filter.level.map(|level| C::Level.eq(level)))
             .add_option((!query.show_deleted).then(|| C::DeleteTime.is_null())),
     );
     select = match (after, query.descending) {

@@ -18,7 +18,7 @@ use crate::{
     domain::{
         access::Role,
         supervision::{Category, Evidence, Party, Severity, State, Step},
-        supervision_query::{Cursor, EntryOrder, OrderKey},
+        supervision_query::{Cursor, EntryFilter, EntryOrder, OrderKey},
     },
     error::Error,
 };
@@ -337,20 +337,12 @@ pub async fn events_after(
 /// Which entries a list or a summary covers.
 #[derive(Debug, Clone, Default)]
 pub struct EntryQuery {
-    /// Only this state.
-    pub state: Option<State>,
-    /// Only this party's.
-    pub party: Option<Party>,
-    /// Only this category.
-    pub category: Option<Category>,
-    /// Only this severity.
-    pub severity: Option<Severity>,
-    /// Only about this subject.
-    pub subject: Option<String>,
+    /// What the caller's filter asks for; its region is read from `region_within`.
+    pub filter: EntryFilter,
+    /// The day in China on which the filter's `overdue` is judged.
+    pub today: NaiveDate,
     /// Only entries whose region's path starts with this one.
     pub region_within: Option<String>,
-    /// Only overdue entries (true) or only the others (false), on this day in China.
-    pub overdue_on: Option<(bool, NaiveDate)>,
     /// Only entries whose subject belongs to this pairing.
     pub pairing_id: Option<i64>,
     /// Only entries whose subject belongs to a pairing of this program.
@@ -375,24 +367,26 @@ fn overdue_on(today: NaiveDate) -> Condition {
 impl EntryQuery {
     fn condition(&self) -> Condition {
         use supervision_entry::Column as C;
+        let (filter, today) = (&self.filter, self.today);
         let within = self.region_within.as_deref();
         let mut cond = Condition::all()
-            .add_option(self.state.map(|state| C::State.eq(state)))
-            .add_option(self.party.map(|party| C::Party.eq(party)))
-            .add_option(self.category.map(|category| C::Category.eq(category)))
-            .add_option(self.severity.map(|severity| C::Severity.eq(severity)))
+            .add_option(filter.state.map(|state| C::State.eq(state)))
+            .add_option(filter.party.map(|party| C::Party.eq(party)))
+            .add_option(filter.category.map(|category| C::Category.eq(category)))
+            .add_option(filter.severity.map(|severity| C::Severity.eq(severity)))
             .add_option(
-                self.subject
+                filter
+                    .subject
                     .as_deref()
                     .map(|subject| C::Subject.eq(subject)),
             )
             .add_option(within.map(|path| rows::path_within(C::RegionPath, path)));
-        match self.overdue_on {
-            Some((true, today)) => cond = cond.add(overdue_on(today)),
+        match filter.overdue {
+            Some(true) => cond = cond.add(overdue_on(today)),
             // Without a due date the comparison is NULL, and so is its negation: those
             // entries are named apart. (A NOT NULL inside `overdue_on` would instead lead
             // SQLite to sort every past-due entry for each page.)
-            Some((false, today)) => {
+            Some(false) => {
                 cond = cond.add(
                     Condition::any()
                         .add(C::DueDate.is_null())

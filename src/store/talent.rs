@@ -10,7 +10,9 @@ use sea_orm::{
 
 use super::{changed, entities::talent_exchange, rows};
 use crate::{
-    domain::talent::{self as rules, Direction, Participant, TalentDraft, TalentKind},
+    domain::talent::{
+        self as rules, Direction, Participant, TalentDraft, TalentFilter, TalentKind,
+    },
     error::Error,
 };
 
@@ -80,16 +82,10 @@ pub async fn save(
 /// Which exchanges a list or a summary covers.
 #[derive(Debug, Clone, Default)]
 pub struct TalentQuery {
-    /// Only this pairing.
-    pub pairing_id: Option<i64>,
+    /// What the caller's filter asks for; its region is read from `region_within`.
+    pub filter: TalentFilter,
     /// Only pairings of this program.
     pub program_id: Option<i64>,
-    /// Only this kind.
-    pub kind: Option<TalentKind>,
-    /// Only this direction.
-    pub direction: Option<Direction>,
-    /// Only exchanges that start in this year.
-    pub year: Option<i32>,
     /// Only pairings with either region's path starting with this one.
     pub region_within: Option<String>,
     /// Deleted exchanges too.
@@ -101,17 +97,21 @@ impl TalentQuery {
         use talent_exchange::Column as C;
         let within = self.region_within.as_deref();
         let mut cond = Condition::all()
-            .add_option(self.pairing_id.map(|id| C::PairingId.eq(id)))
+            .add_option(self.filter.pairing_id.map(|id| C::PairingId.eq(id)))
             .add_option(
                 self.program_id
                     .map(|id| C::PairingId.in_subquery(rows::pairings_of_program(id))),
             )
-            .add_option(self.kind.map(|kind| C::Kind.eq(kind)))
-            .add_option(self.direction.map(|direction| C::Direction.eq(direction)))
+            .add_option(self.filter.kind.map(|kind| C::Kind.eq(kind)))
+            .add_option(
+                self.filter
+                    .direction
+                    .map(|direction| C::Direction.eq(direction)),
+            )
             .add_option(within.map(|path| {
                 C::PairingId.in_subquery(rows::pairings_where(rows::pairing_within(path)))
             }));
-        if let Some(year) = self.year {
+        if let Some(year) = self.filter.year {
             let first = |y: i32| NaiveDate::from_ymd_opt(y, 1, 1);
             if let (Some(from), Some(to)) = (first(year), first(year + 1)) {
                 cond = cond.add(C::StartDate.gte(from)).add(C::StartDate.lt(to));
