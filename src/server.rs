@@ -123,36 +123,36 @@ pub async fn serve(
     // The signal is needed several times: to close the listener, to let tonic finish the
     // connections, to start the grace period, and to end watch streams and checkpoints.
     let (stop_tx, mut stop_rx) = watch::channel(false);
-    let regions = RegionServiceServer::new(Regions::new(store.clone()))
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
-    let pairings = PairingServiceServer::new(Pairings::new(store.clone()))
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
+    // Every service takes and sends messages up to the same size.
+    macro_rules! limited {
+        ($server:expr) => {
+            $server
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max)
+        };
+    }
+    let regions = limited!(RegionServiceServer::new(Regions::new(store.clone())));
+    let pairings = limited!(PairingServiceServer::new(Pairings::new(store.clone())));
     let tokens = TokenCache::new(Duration::from_millis(settings.token_cache_ms));
-    let access = AccessServiceServer::new(Access::new(store.clone(), tokens.clone()))
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
-    let projects = ProjectServiceServer::new(Projects::new(store.clone()))
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
-    let funds = FundServiceServer::new(Funds::new(store.clone()))
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
-    let talents = TalentExchangeServiceServer::new(Talents::new(store.clone()))
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
-    let supervision = SupervisionServiceServer::new(Supervision::new(
+    let access = limited!(AccessServiceServer::new(Access::new(
+        store.clone(),
+        tokens.clone()
+    )));
+    let projects = limited!(ProjectServiceServer::new(Projects::new(store.clone())));
+    let funds = limited!(FundServiceServer::new(Funds::new(store.clone())));
+    let talents = limited!(TalentExchangeServiceServer::new(Talents::new(
+        store.clone()
+    )));
+    let supervision = limited!(SupervisionServiceServer::new(Supervision::new(
         store.clone(),
         clock,
         settings,
         stop_rx.clone(),
-    ))
-    .max_decoding_message_size(max)
-    .max_encoding_message_size(max);
-    let audit = AuditServiceServer::new(Audit::new(store.clone(), audit_key.clone()))
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
+    )));
+    let audit = limited!(AuditServiceServer::new(Audit::new(
+        store.clone(),
+        audit_key.clone()
+    )));
 
     let (health, health_service) = tonic_health::server::health_reporter();
     for name in service_names() {

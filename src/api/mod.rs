@@ -240,37 +240,31 @@ pub(crate) async fn summary_scope(
         .map(|(c, _)| c)
         .filter(|c| allowed.contains(c))
         .ok_or_else(wrong)?;
+    let db = store.db();
+    let id_in = |collection| name::parse_id("scope", collection, scope);
     match collection {
         "pairings" => {
-            let id = name::parse_id("scope", "pairings", scope)?;
-            by_id::<PairingRow>(store.db(), id, Hold::Nothing)
-                .await?
-                .ok_or_else(|| missing("PAIRING_NOT_FOUND"))?;
+            let id = id_in("pairings")?;
+            let row = by_id::<PairingRow>(db, id, Hold::Nothing).await?;
+            row.ok_or_else(|| missing("PAIRING_NOT_FOUND"))?;
             Ok(SummaryScope::Pairing(id))
         }
         "projects" => {
-            let id = name::parse_id("scope", "projects", scope)?;
-            let row = by_id::<ProjectRow>(store.db(), id, Hold::Nothing)
-                .await?
-                .ok_or_else(|| missing("PROJECT_NOT_FOUND"))?;
-            Ok(SummaryScope::Project {
-                id,
-                budget_fen: row.budget_fen,
-            })
+            let id = id_in("projects")?;
+            let row = by_id::<ProjectRow>(db, id, Hold::Nothing).await?;
+            let budget_fen = row.ok_or_else(|| missing("PROJECT_NOT_FOUND"))?.budget_fen;
+            Ok(SummaryScope::Project { id, budget_fen })
         }
         "programs" => {
-            let id = name::parse_id("scope", "programs", scope)?;
-            by_id::<ProgramRow>(store.db(), id, Hold::Nothing)
-                .await?
-                .ok_or_else(|| missing("PROGRAM_NOT_FOUND"))?;
+            let id = id_in("programs")?;
+            let row = by_id::<ProgramRow>(db, id, Hold::Nothing).await?;
+            row.ok_or_else(|| missing("PROGRAM_NOT_FOUND"))?;
             Ok(SummaryScope::Program(id))
         }
         "regions" => {
-            let code = RegionCode::from_name("scope", scope)?;
-            let row = region::get(store.db(), &code)
-                .await?
-                .ok_or_else(|| missing("REGION_NOT_FOUND"))?;
-            Ok(SummaryScope::Region(row.path))
+            let row = region::get(db, &RegionCode::from_name("scope", scope)?).await?;
+            let path = row.ok_or_else(|| missing("REGION_NOT_FOUND"))?.path;
+            Ok(SummaryScope::Region(path))
         }
         _ => Err(wrong()),
     }
