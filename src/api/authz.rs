@@ -1,7 +1,7 @@
 //! Who may call what: the one table that names, for every RPC the server offers, who may
 //! call it, and the check that applies it to each request before any handler runs.
 //! Object-level checks (a pairing's regions inside the caller's scope) happen in the
-//! handlers, which find the [`Caller`] in the request's extensions.
+//! handlers and use cases, which are given the [`Call`] the check left in the request.
 
 use std::{
     collections::HashMap,

@@ -332,32 +332,17 @@ async fn step<T>(
     Ok(to_proto(row, true, service.clock.now()))
 }
 
-/// The entries of a summary's scope, checked to exist.
-async fn summary_query(store: &Store, scope: &str) -> Result<EntryQuery, Error> {
-    let scope = summary_scope(
-        store,
-        scope,
-        &["pairings", "projects", "programs", "regions"],
-    )
-    .await?;
-    Ok(match scope {
-        SummaryScope::Pairing(id) => EntryQuery {
-            pairing_id: Some(id),
-            ..Default::default()
-        },
-        SummaryScope::Project { id, .. } => EntryQuery {
-            project_id: Some(id),
-            ..Default::default()
-        },
-        SummaryScope::Program(id) => EntryQuery {
-            program_id: Some(id),
-            ..Default::default()
-        },
-        SummaryScope::Region(path) => EntryQuery {
-            region_within: Some(path),
-            ..Default::default()
-        },
-    })
+/// The entries of a summary's scope, checked to exist, with overdue judged on `today`.
+async fn summary_query(store: &Store, scope: &str, today: NaiveDate) -> Result<EntryQuery, Error> {
+    let allowed = ["pairings", "projects", "programs", "regions"];
+    let mut query = EntryQuery::on(today);
+    match summary_scope(store, scope, &allowed).await? {
+        SummaryScope::Pairing(id) => query.pairing_id = Some(id),
+        SummaryScope::Project { id, .. } => query.project_id = Some(id),
+        SummaryScope::Program(id) => query.program_id = Some(id),
+        SummaryScope::Region(path) => query.region_within = Some(path),
+    }
+    Ok(query)
 }
 
 /// A watched event, with actors' labels (every watcher holds a token).
@@ -449,8 +434,7 @@ async fn list_supervision_entries(
     let query = EntryQuery {
         region_within: filter_region_path(&service.store, filter.region.as_ref()).await?,
         filter,
-        today: today(now),
-        ..Default::default()
+        ..EntryQuery::on(today(now))
     };
     let rows = entries::list(db, &query, order, cursor.as_ref(), page.fetch()).await?;
     let sees = sees_reporter(Some(&caller));
@@ -513,11 +497,11 @@ async fn get_supervision_summary(
         _ => Err(Error::invalid("year", "must be a year, or 0 for all years")),
     };
     Error::collect([Error::of(&scope), Error::of(&year)])?;
-    let mut query = summary_query(&service.store, &req.scope).await?;
+    let today = today(service.clock.now());
+    let mut query = summary_query(&service.store, &req.scope, today).await?;
     let db = service.store.db();
     query.filed_between = year?;
-    let today = today(service.clock.now());
-    let counts = entries::counts(db, &query, today).await?;
+    let counts = entries::counts(db, &query).await?;
     let mut by_state = std::collections::BTreeMap::<i32, i64>::new();
     let mut by_party = std::collections::BTreeMap::<i32, i64>::new();
     let mut by_category = std::collections::BTreeMap::<i32, i64>::new();

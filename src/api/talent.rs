@@ -169,27 +169,16 @@ fn patch_of(t: TalentExchange, paths: &[&str]) -> TalentPatch {
 
 /// The exchanges of a summary's scope, checked to exist.
 async fn summary_query(store: &Store, scope: &str) -> Result<TalentQuery, Error> {
-    let scope = summary_scope(store, scope, &["pairings", "programs", "regions"]).await?;
-    Ok(match scope {
-        SummaryScope::Pairing(id) => TalentQuery {
-            filter: TalentFilter {
-                pairing_id: Some(id),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-        SummaryScope::Program(id) => TalentQuery {
-            program_id: Some(id),
-            ..Default::default()
-        },
-        SummaryScope::Region(path) => TalentQuery {
-            region_within: Some(path),
-            ..Default::default()
-        },
+    let mut query = TalentQuery::default();
+    match summary_scope(store, scope, &["pairings", "programs", "regions"]).await? {
+        SummaryScope::Pairing(id) => query.filter.pairing_id = Some(id),
+        SummaryScope::Program(id) => query.program_id = Some(id),
+        SummaryScope::Region(path) => query.region_within = Some(path),
         SummaryScope::Project { .. } => {
             return Err(anyhow::anyhow!("a talent summary was given a project").into());
         }
-    })
+    }
+    Ok(query)
 }
 
 service! {

@@ -88,7 +88,7 @@ impl fmt::Display for Amount {
 
 /// A signed sum of fen as one stored figure holds it: a balance, a total, or what remains
 /// available. One amount is at most 10^14 fen, but `i64` holds only 9.2 × 10^18, so 92,234
-/// of the largest amounts fill it: every addition is checked ([`Balance::plus`]).
+/// of the largest amounts fill it: every addition is checked ([`add_fen`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Balance(pub i64);
 

@@ -335,7 +335,7 @@ pub async fn events_after(
 }
 
 /// Which entries a list or a summary covers.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EntryQuery {
     /// What the caller's filter asks for; its region is read from `region_within`.
     pub filter: EntryFilter,
@@ -365,6 +365,19 @@ fn overdue_on(today: NaiveDate) -> Condition {
 }
 
 impl EntryQuery {
+    /// Every entry, with overdue judged on `today`, a day in China.
+    pub fn on(today: NaiveDate) -> Self {
+        Self {
+            filter: EntryFilter::default(),
+            today,
+            region_within: None,
+            pairing_id: None,
+            program_id: None,
+            project_id: None,
+            filed_between: None,
+        }
+    }
+
     fn condition(&self) -> Condition {
         use supervision_entry::Column as C;
         let (filter, today) = (&self.filter, self.today);
@@ -512,13 +525,13 @@ pub struct EntryCounts {
 }
 
 /// The entries of `query`, counted per state, party and category by the database, with
-/// those past their due date on `today`.
+/// those past their due date on the query's day.
 pub async fn counts(
     db: &impl ConnectionTrait,
     query: &EntryQuery,
-    today: NaiveDate,
 ) -> Result<Vec<EntryCounts>, Error> {
     use supervision_entry::Column as C;
+    let today = query.today;
     let count_when = |cond: Condition| {
         Expr::expr(
             CaseStatement::new()

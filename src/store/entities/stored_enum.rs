@@ -3,7 +3,7 @@
 //! filters on `Column::State.eq(state)`.
 //!
 //! The domain may not know sea-orm, and a trait of sea-orm cannot be implemented for every
-//! [`Numbered`] type at once, so [`stored_as_smallint!`] implements, for each enum it
+//! [`Numbered`] type at once, so `stored_as_smallint!` implements, for each enum it
 //! names, what a column type needs (the list [`DeriveActiveEnum`](sea_orm::DeriveActiveEnum)
 //! would generate), all from the enum's own numbers. A stored number that no value has is
 //! an error naming the column, never a panic. An enum becomes a column type by being named

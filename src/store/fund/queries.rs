@@ -159,7 +159,7 @@ const SPLIT: i64 = 1 << 32;
 /// The totals of the pairings with either region inside the region at `path` (a stored
 /// path), summed per fiscal year, source, instrument and field; one fiscal year or (0) all.
 /// The sums run over the pairings' totals rows, never over the ledger; each is exact,
-/// however many pairings there are (see [`SPLIT`]).
+/// however many pairings there are (see `SPLIT`).
 ///
 /// # Errors
 /// The database's failures.
