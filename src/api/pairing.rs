@@ -184,14 +184,14 @@ async fn transition<T>(
 /// Resolves a region condition of a list filter into a stored code or path.
 async fn region_condition(
     service: &Pairings,
-    m: Option<RegionMatch>,
+    m: Option<&RegionMatch>,
 ) -> Result<Option<RegionCondition>, Error> {
     Ok(match m {
         None => None,
         Some(RegionMatch::Exactly(code)) => {
             Some(RegionCondition::Exactly(code.as_str().to_owned()))
         }
-        Some(RegionMatch::Within(code)) => filter_region_path(&service.store, Some(&code))
+        Some(RegionMatch::Within(code)) => filter_region_path(&service.store, Some(code))
             .await?
             .map(RegionCondition::Within),
     })
@@ -243,8 +243,8 @@ async fn list_pairings(
     let (filter, descending, page) = Error::all((filter, descending, page))?;
     let after = page.after_id()?;
     let query = PairingQuery {
-        supporting: region_condition(service, filter.supporting.clone()).await?,
-        supported: region_condition(service, filter.supported.clone()).await?,
+        supporting: region_condition(service, filter.supporting.as_ref()).await?,
+        supported: region_condition(service, filter.supported.as_ref()).await?,
         filter: &filter,
         show_deleted: req.show_deleted,
         descending,
