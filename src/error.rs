@@ -229,3 +229,29 @@ impl From<anyhow::Error> for Error {
         Error::Internal(Arc::new(error))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(error: Error) -> Vec<String> {
+        match error {
+            Error::InvalidArgument { violations, .. } => {
+                violations.into_iter().map(|v| v.field).collect()
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn all_gives_every_value_or_every_bad_field_in_order() {
+        let good = Error::all((Ok::<_, Error>(1), Ok::<_, Error>("a")));
+        assert_eq!(good.ok(), Some((1, "a")));
+        let bad = Error::all((
+            Err::<i32, _>(Error::invalid("first", "is bad")),
+            Ok::<_, Error>(2),
+            Err::<(), _>(Error::invalid("third", "is bad")),
+        ));
+        assert_eq!(fields(bad.unwrap_err()), ["first", "third"]);
+    }
+}

@@ -366,3 +366,28 @@ pub fn take_call<T>(request: &mut Request<T>) -> Result<Call, Error> {
             message: "the method was reached without the authorization layer".to_owned(),
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_call_is_taken_from_the_request_once_and_missing_without_the_layer() {
+        let mut bare = Request::new(());
+        assert!(matches!(
+            take_call(&mut bare),
+            Err(Error::PermissionDenied {
+                reason: "METHOD_NOT_ALLOWED",
+                ..
+            })
+        ));
+        let method = "/duikou.v1.RegionService/GetRegion";
+        let mut passed = Request::new(());
+        passed.extensions_mut().insert(Call::new(None, method));
+        assert_eq!(
+            take_call(&mut passed).map(|c| c.method()).ok(),
+            Some(method)
+        );
+        assert!(take_call(&mut passed).is_err(), "the call was moved out");
+    }
+}

@@ -439,22 +439,18 @@ mod tests {
         assert_eq!(c[1].operator, Operator::Less);
     }
 
-    #[derive(Debug, Default, PartialEq)]
-    struct Query {
-        state: Option<PairingState>,
-        count: Option<u32>,
+    filter! {
+        /// A query of two fields, declared as every list's is.
+        pub struct Query of "ListTests" {
+            /// `state = ACTIVE`.
+            "state" => state: PairingState = word,
+            /// `count = 3`.
+            "count" => count: u32 = parsed(|v| v.parse().ok(), "a count"),
+        }
     }
 
     fn query(text: &str) -> Result<Query, Error> {
-        read(text, |query: &mut Query, c| {
-            c.equals_only()?;
-            match c.field.as_str() {
-                "state" => query.state = Some(c.word()?),
-                "count" => query.count = Some(c.parse_with(|v| v.parse().ok(), "a count")?),
-                _ => return Err(c.not_a_field(&["state", "count"])),
-            }
-            Ok(())
-        })
+        Query::parse(text)
     }
 
     #[test]
@@ -484,6 +480,11 @@ mod tests {
         assert_eq!(
             said("state:ENDED"),
             "at character 1: state: supports only '='"
+        );
+        // A field the list does not know is named as such, whatever its operator.
+        assert_eq!(
+            said("colour < 3"),
+            "at character 1: colour: is not a filter field; use state or count"
         );
         assert_eq!(
             said("count = 1 AND count = 2"),
