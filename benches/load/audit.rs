@@ -17,7 +17,7 @@ use duikou::{
         audit::{Audited, Call},
         pairing::CooperationField,
         period::Period,
-        program::ProgramDraft,
+        program::{ProgramDraft, ProgramFields},
         region::{RegionCode, RegionLevel},
     },
     error::Error,
@@ -385,13 +385,12 @@ pub async fn cost(config: &BenchConfig) -> Result<serde_json::Value> {
         .context("opening the audit-cost store")?;
     store.migrate().await.context("migrating")?;
     store.seed_regions().await.context("seeding regions")?;
-    let draft = ProgramDraft::new(
-        "京堰对口协作".to_owned(),
-        String::new(),
-        "2021-01-01",
-        "2035-12-31",
-        String::new(),
-    )
+    let draft = ProgramDraft::parse(&ProgramFields {
+        display_name: "京堰对口协作".to_owned(),
+        period_start: "2021-01-01".to_owned(),
+        period_end: "2035-12-31".to_owned(),
+        ..ProgramFields::default()
+    })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let program = programs::insert(store.db(), &draft)
         .await

@@ -2,11 +2,11 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{authz, digest, page_of, service, timestamp};
+use super::{audited, authz, page_of, service, timestamp};
 use crate::{
     app::token::{CreateToken, IssuedToken, RevokeToken},
     domain::audit::Call,
-    domain::{access::Role, audit::Audited, name, page::Page, region::RegionCode, text},
+    domain::{access::Role, name, page::Page, region::RegionCode, text},
     error::Error,
     proto::v1::{
         AccessToken, CreateAccessTokenRequest, ListAccessTokensRequest, ListAccessTokensResponse,
@@ -52,15 +52,7 @@ pub fn to_proto(row: TokenRow) -> AccessToken {
     }
 }
 
-impl Audited for TokenRow {
-    fn audit_name(&self) -> String {
-        name::format_id("accessTokens", self.id)
-    }
-
-    fn audit_digest(&self) -> String {
-        digest(&to_proto(self.clone()))
-    }
-}
+audited!(TokenRow: |t| name::format_id("accessTokens", t.id), to_proto(t.clone()));
 
 service! {
     AccessService for Access {

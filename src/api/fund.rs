@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 
 use super::{
-    Listing, SummaryScope, check_summary, digest, filter_region_path,
+    SummaryScope, audited, check_summary, filter_region_path, page_of,
     project::{amount, money},
     request_key, service, summary_scope, timestamp,
 };
@@ -14,7 +14,6 @@ use crate::{
     app::fund::{LedgerQueue, LineRequest},
     domain::audit::Call,
     domain::{
-        audit::Audited,
         ledger::{Entry, Instrument, Kind, LineDraft, LineFilter, Source, Sums},
         money::{Balance, Sum},
         name,
@@ -52,15 +51,7 @@ impl Funds {
     }
 }
 
-impl Audited for LineView {
-    fn audit_name(&self) -> String {
-        name::format_id("fundTransactions", self.row.id)
-    }
-
-    fn audit_digest(&self) -> String {
-        digest(&line_to_proto(self))
-    }
-}
+audited!(LineView: |line| name::format_id("fundTransactions", line.row.id), line_to_proto(line));
 
 /// The API form of a stored line.
 fn line_to_proto(view: &LineView) -> FundTransaction {
@@ -286,7 +277,7 @@ async fn list_fund_transactions(
     let (filter, page) = Error::all((filter, page))?;
     let db = service.store.db();
     let region_within = filter_region_path(&service.store, filter.region.as_ref()).await?;
-    let rows = fund::list(
+    let views = fund::list(
         db,
         &filter,
         region_within.as_deref(),
@@ -294,19 +285,11 @@ async fn list_fund_transactions(
         page.fetch(),
     )
     .await?;
-    let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let reversals = fund::reversals_of(db, &ids).await?;
-    let items = rows
-        .into_iter()
-        .map(|row| {
-            let reversed_by = reversals.get(&row.id).copied();
-            line_to_proto(&LineView { row, reversed_by })
-        })
-        .collect();
-    Ok(ListFundTransactionsResponse::listing(
-        items,
-        next_page_token,
+    Ok(page_of(
+        &page,
+        views,
+        |v| v.row.id.to_string(),
+        |v| line_to_proto(&v),
     ))
 }
 

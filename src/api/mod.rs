@@ -24,11 +24,12 @@ use crate::{
     domain::{
         audit::Call,
         page::Page,
+        patch::Patch,
         request_id::{RequestId, RequestKey},
     },
     error::Error,
     proto::v1 as proto,
-    store::Hold,
+    store::{Hold, Store, tx::Change},
 };
 
 /// A protobuf timestamp of a stored time.
@@ -72,14 +73,16 @@ pub(crate) fn required<'a>(value: &'a str, field: &str) -> Result<&'a str, Error
 /// either the function of the same name in the invoking module
 /// (`fn(&Server, Call, Request) -> Result<Response, Error>`) or, after `=`, a shared one
 /// given further arguments (`= step(Step::Approve)` runs `step(server, call, request,
-/// Step::Approve)`); it answers the value, or the error as a status. Methods that need more
+/// Step::Approve)`), or a method of a value over the server's store (`= PAIRING.write(…)`
+/// runs `PAIRING.write(&server.store, call, request, …)`); it answers the value, or the
+/// error as a status. Methods that need more
 /// of the transport (a stream, the peer's address) follow the table as plain trait items.
 macro_rules! service {
     (
         $service:ident for $server:ty {
             $(
                 $method:ident($request:ty) -> $response:ty
-                $(= $handler:ident($($arg:expr),* $(,)?))?;
+                $(= $handler:ident $(.$on:ident)? ($($arg:expr),* $(,)?))?;
             )*
         }
         $($more:tt)*
@@ -94,7 +97,7 @@ macro_rules! service {
                     let call = $crate::api::authz::take_call(&mut request)?;
                     let request = request.into_inner();
                     let reply = $crate::api::service!(
-                        @run self, call, request, $method $(, $handler($($arg),*))?
+                        @run self, call, request, $method $(, $handler $(.$on)? ($($arg),*))?
                     )
                     .await?;
                     Ok(tonic::Response::new(reply))
@@ -112,8 +115,93 @@ macro_rules! service {
     ) => {
         $handler($server, $call, $request, $($arg),*)
     };
+    (
+        @run $server:expr, $call:expr, $request:expr, $method:ident,
+        $value:ident.$handler:ident($($arg:expr),*)
+    ) => {
+        $value.$handler(&$server.store, $call, $request, $($arg),*)
+    };
 }
 pub(crate) use service;
+
+/// A resource that methods name as `{collection}/{id}`: where its names lie, and how a
+/// stored one is answered. A method that only names the resource and asks one change of it
+/// is a row of [`service!`] that calls [`Named::write`].
+pub(crate) struct Named<R, P> {
+    /// The collection its names lie in, e.g. "pairings".
+    pub collection: &'static str,
+    /// The API form of a stored one.
+    pub reply: fn(R) -> P,
+}
+
+impl<R, P> Named<R, P> {
+    /// Writes the change `make` builds, from the id and the etag the caller read, for the
+    /// resource a request names (`sent` reads the name and the etag from `req`), and
+    /// answers the resource as the change leaves it.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT on `name` when it is malformed; then what the change returns.
+    pub async fn write<T, C: Change<Output = R>>(
+        &self,
+        store: &Store,
+        call: Call,
+        req: T,
+        sent: impl FnOnce(T) -> (String, String),
+        make: impl FnOnce(i64, String) -> C,
+    ) -> Result<P, Error> {
+        let (name, etag) = sent(req);
+        let id = crate::domain::name::parse_id("name", self.collection, &name)?;
+        let row = store.write(call, make(id, etag)).await?;
+        Ok((self.reply)(row))
+    }
+
+    /// Writes the update a request asks for (`sent` reads the resource and the mask from
+    /// `req`) as `what` makes it of the resource sent and the fields `mask` names, and
+    /// answers the resource as the update leaves it.
+    ///
+    /// # Errors
+    /// What [`MaskRules::edit`] returns; then what the change returns.
+    pub async fn update<T, W>(
+        &self,
+        store: &Store,
+        call: Call,
+        req: T,
+        mask: &MaskRules,
+        sent: impl FnOnce(T) -> (Option<P>, Option<FieldMask>),
+        what: impl FnOnce(P, &[&'static str]) -> Result<W, Error>,
+    ) -> Result<P, Error>
+    where
+        P: Sent,
+        Edit<W>: Change<Output = R>,
+    {
+        let (resource, fields) = sent(req);
+        let row = store
+            .write(call, mask.edit(resource, fields, what)?)
+            .await?;
+        Ok((self.reply)(row))
+    }
+}
+
+/// Implements [`Audited`](crate::domain::audit::Audited) for stored values: with `it` the
+/// value, its name, and the API form the audit log digests — the whole, personal data
+/// included, whoever made the change:
+/// `audited!(PairingRow: |p| name::format_id("pairings", p.id), pairing_to_proto(p.clone()));`
+macro_rules! audited {
+    ($row:ty: |$it:ident| $name:expr, $published:expr $(;)?) => {
+        impl $crate::domain::audit::Audited for $row {
+            fn audit_name(&self) -> String {
+                let $it = self;
+                $name
+            }
+
+            fn audit_digest(&self) -> String {
+                let $it = self;
+                $crate::api::digest(&$published)
+            }
+        }
+    };
+}
+pub(crate) use audited;
 
 /// A list response: one page of items and the token of the page after it.
 pub(crate) trait Listing {
@@ -205,7 +293,7 @@ pub(crate) enum SummaryScope {
 /// INVALID_ARGUMENT on `scope` for a name of another collection or a malformed one;
 /// NOT_FOUND when it does not exist; the database's failures.
 pub(crate) async fn summary_scope(
-    store: &crate::store::Store,
+    store: &Store,
     scope: &str,
     allowed: &[&str],
 ) -> Result<SummaryScope, Error> {
@@ -275,7 +363,7 @@ pub(crate) async fn summary_scope(
 /// # Errors
 /// INVALID_ARGUMENT on `filter` when the region does not exist; the database's failures.
 pub(crate) async fn filter_region_path(
-    store: &crate::store::Store,
+    store: &Store,
     code: Option<&crate::domain::region::RegionCode>,
 ) -> Result<Option<String>, Error> {
     let Some(code) = code else {
@@ -288,6 +376,44 @@ pub(crate) async fn filter_region_path(
 }
 
 pub(crate) use crate::domain::revision::etag;
+
+/// A resource as an Update request sends it: its name and the etag the caller read.
+pub(crate) trait Sent: Default {
+    /// The resource's name.
+    fn name(&self) -> &str;
+    /// The etag the caller read, or empty.
+    fn etag(&self) -> &str;
+}
+
+/// Implements [`Sent`] for API resources, each with a `name` and an `etag`.
+macro_rules! sent {
+    ($($resource:ident),+ $(,)?) => {$(
+        impl Sent for proto::$resource {
+            fn name(&self) -> &str {
+                &self.name
+            }
+
+            fn etag(&self) -> &str {
+                &self.etag
+            }
+        }
+    )+};
+}
+
+sent!(Pairing, Program, Project, TalentExchange);
+
+/// What makes an update by fields of a resource `R` as sent: `fields` reads its writable
+/// fields, and the patch takes those the mask names over the stored ones.
+pub(crate) fn patch<R, F>(
+    fields: impl FnOnce(&R) -> F,
+) -> impl FnOnce(R, &[&'static str]) -> Result<Patch<F>, Error> {
+    move |resource, paths| {
+        Ok(Patch {
+            sent: fields(&resource),
+            paths: paths.to_vec(),
+        })
+    }
+}
 
 /// The fields of a resource as an update mask sees them, and where an update names the
 /// resource it changes.
@@ -323,26 +449,24 @@ impl MaskRules {
     }
 
     /// The edit an Update request asks for: of `resource` as sent (empty when it is not),
-    /// whose name and etag `sent` reads, the id its name gives, with what `patch` makes of
-    /// it and the fields `mask` names.
+    /// the id its name gives and the etag it carries, with what `what` makes of it and the
+    /// fields `mask` names ([`patch`] for an update by fields).
     ///
     /// # Errors
-    /// What [`MaskRules::target`] returns, then what `patch` returns.
-    pub fn edit<R: Default, W>(
+    /// What [`MaskRules::target`] returns, then what `what` returns.
+    pub fn edit<R: Sent, W>(
         &self,
         resource: Option<R>,
         mask: Option<FieldMask>,
-        sent: impl Fn(&R) -> (&str, &str),
-        patch: impl FnOnce(R, &[&'static str]) -> Result<W, Error>,
+        what: impl FnOnce(R, &[&'static str]) -> Result<W, Error>,
     ) -> Result<Edit<W>, Error> {
         let resource = resource.unwrap_or_default();
-        let (name, etag) = sent(&resource);
-        let (id, paths) = self.target(name, mask)?;
-        let etag = etag.to_owned();
+        let (id, paths) = self.target(resource.name(), mask)?;
+        let etag = resource.etag().to_owned();
         Ok(Edit {
             id,
             etag,
-            what: patch(resource, &paths)?,
+            what: what(resource, &paths)?,
         })
     }
 

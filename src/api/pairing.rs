@@ -1,19 +1,17 @@
 //! `duikou.v1.PairingService`: cooperation programs and pairings.
 
 use super::{
-    MaskRules, digest, etag, filter_region_path, page_of,
+    MaskRules, Named, audited, etag, filter_region_path, page_of,
     program::{create_program, get_program, list_programs, update_program},
     request_key, required, service, timestamp,
 };
 use crate::{
     app::{
-        self,
-        pairing::{
-            CreatePairing, DeletePairing, PairingDraft, PairingPatch, StepPairing, UndeletePairing,
-        },
+        self, Edit,
+        pairing::{CreatePairing, PairingDeletion, PairingDraft, PairingPatch},
     },
     domain::{
-        audit::{Audited, Call},
+        audit::Call,
         name,
         page::Page,
         pairing::{self as rules, CooperationField, PairingFilter, RegionMatch, Transition},
@@ -42,6 +40,11 @@ const PAIRING_MASK: MaskRules = MaskRules {
     updatable: rules::UPDATABLE,
     immutable: rules::IMMUTABLE,
     output_only: rules::OUTPUT_ONLY,
+};
+
+const PAIRING: Named<PairingRow, Pairing> = Named {
+    collection: "pairings",
+    reply: pairing_to_proto,
 };
 
 /// Serves programs and pairings from the store.
@@ -84,15 +87,7 @@ pub(crate) fn pairing_to_proto(row: PairingRow) -> Pairing {
     }
 }
 
-impl Audited for PairingRow {
-    fn audit_name(&self) -> String {
-        name::format_id("pairings", self.id)
-    }
-
-    fn audit_digest(&self) -> String {
-        digest(&pairing_to_proto(self.clone()))
-    }
-}
+audited!(PairingRow: |p| name::format_id("pairings", p.id), pairing_to_proto(p.clone()));
 
 /// Reads the content of a CreatePairing request.
 fn parse_draft(p: &Pairing) -> Result<PairingDraft, Error> {
@@ -149,36 +144,19 @@ service! {
         create_pairing(CreatePairingRequest) -> Pairing;
         get_pairing(GetPairingRequest) -> Pairing;
         list_pairings(ListPairingsRequest) -> ListPairingsResponse;
-        update_pairing(UpdatePairingRequest) -> Pairing;
-        delete_pairing(DeletePairingRequest) -> Pairing;
-        undelete_pairing(UndeletePairingRequest) -> Pairing;
+        update_pairing(UpdatePairingRequest) -> Pairing =
+            PAIRING.update(&PAIRING_MASK, |r| (r.pairing, r.update_mask), patch_of);
+        delete_pairing(DeletePairingRequest) -> Pairing =
+            PAIRING.write(|r| (r.name, r.etag), PairingDeletion::delete);
+        undelete_pairing(UndeletePairingRequest) -> Pairing =
+            PAIRING.write(|r| (r.name, String::new()), PairingDeletion::undelete);
         suspend_pairing(SuspendPairingRequest) -> Pairing =
-            transition(Transition::Suspend, |r| (r.name, r.etag));
+            PAIRING.write(|r| (r.name, r.etag), Edit::with(Transition::Suspend));
         resume_pairing(ResumePairingRequest) -> Pairing =
-            transition(Transition::Resume, |r| (r.name, r.etag));
+            PAIRING.write(|r| (r.name, r.etag), Edit::with(Transition::Resume));
         end_pairing(EndPairingRequest) -> Pairing =
-            transition(Transition::End, |r| (r.name, r.etag));
+            PAIRING.write(|r| (r.name, r.etag), Edit::with(Transition::End));
     }
-}
-
-/// Moves the pairing a request names (`sent`: its name and the etag the caller read) one
-/// step along its course.
-async fn transition<T>(
-    service: &Pairings,
-    call: Call,
-    req: T,
-    step: Transition,
-    sent: impl FnOnce(T) -> (String, String),
-) -> Result<Pairing, Error> {
-    let (name, etag) = sent(req);
-    let id = name::parse_id("name", "pairings", &name)?;
-    let change = StepPairing {
-        id,
-        etag,
-        what: step,
-    };
-    let row = service.store.write(call, change).await?;
-    Ok(pairing_to_proto(row))
 }
 
 /// Resolves a region condition of a list filter into a stored code or path.
@@ -251,40 +229,4 @@ async fn list_pairings(
     };
     let rows = pairings::list(service.store.db(), &query, after, page.fetch()).await?;
     Ok(page_of(&page, rows, |r| r.id.to_string(), pairing_to_proto))
-}
-
-async fn update_pairing(
-    service: &Pairings,
-    call: Call,
-    req: UpdatePairingRequest,
-) -> Result<Pairing, Error> {
-    let change = PAIRING_MASK.edit(
-        req.pairing,
-        req.update_mask,
-        |p| (&p.name, &p.etag),
-        patch_of,
-    )?;
-    let row = service.store.write(call, change).await?;
-    Ok(pairing_to_proto(row))
-}
-
-async fn delete_pairing(
-    service: &Pairings,
-    call: Call,
-    req: DeletePairingRequest,
-) -> Result<Pairing, Error> {
-    let id = name::parse_id("name", "pairings", &req.name)?;
-    let change = DeletePairing { id, etag: req.etag };
-    let row = service.store.write(call, change).await?;
-    Ok(pairing_to_proto(row))
-}
-
-async fn undelete_pairing(
-    service: &Pairings,
-    call: Call,
-    req: UndeletePairingRequest,
-) -> Result<Pairing, Error> {
-    let id = name::parse_id("name", "pairings", &req.name)?;
-    let row = service.store.write(call, UndeletePairing { id }).await?;
-    Ok(pairing_to_proto(row))
 }

@@ -1,18 +1,21 @@
 //! Cooperation programs (协作计划), served as part of `duikou.v1.PairingService`: the
 //! schemes, with their basis and period, that pairings belong to.
 
-use super::{MaskRules, authz, digest, etag, page_of, pairing::Pairings, request_key, timestamp};
+use super::{
+    MaskRules, audited, authz, etag, page_of, pairing::Pairings, patch, request_key, timestamp,
+};
 use crate::{
     app::{
         self,
         program::{CreateProgram, not_found},
     },
     domain::{
-        audit::{Audited, Call},
+        audit::Call,
         name,
         page::Page,
+        patch::Writable,
         period::format_date,
-        program::{self as program_rules, ProgramDraft, ProgramPatch},
+        program::{self as program_rules, ProgramDraft, ProgramFields},
     },
     error::Error,
     proto::v1::{
@@ -28,10 +31,21 @@ use crate::{
 const PROGRAM_MASK: MaskRules = MaskRules {
     name_field: "program.name",
     collection: "programs",
-    updatable: program_rules::UPDATABLE,
+    updatable: ProgramFields::UPDATABLE,
     immutable: &[],
     output_only: program_rules::OUTPUT_ONLY,
 };
+
+/// The fields of a program that callers write, as the request sends them.
+fn fields_of(p: &Program) -> ProgramFields {
+    ProgramFields {
+        display_name: p.display_name.clone(),
+        basis_document: p.basis_document.clone(),
+        period_start: p.period_start.clone(),
+        period_end: p.period_end.clone(),
+        description: p.description.clone(),
+    }
+}
 
 /// The API form of a stored program.
 fn program_to_proto(row: ProgramRow) -> Program {
@@ -48,15 +62,7 @@ fn program_to_proto(row: ProgramRow) -> Program {
     }
 }
 
-impl Audited for ProgramRow {
-    fn audit_name(&self) -> String {
-        name::format_id("programs", self.id)
-    }
-
-    fn audit_digest(&self) -> String {
-        digest(&program_to_proto(self.clone()))
-    }
-}
+audited!(ProgramRow: |p| name::format_id("programs", p.id), program_to_proto(p.clone()));
 
 /// CreateProgram: ADMIN only, anywhere.
 pub(super) async fn create_program(
@@ -66,14 +72,7 @@ pub(super) async fn create_program(
 ) -> Result<Program, Error> {
     authz::require_everywhere(call.authenticated()?)?;
     let key = request_key(&call, &mut req, |r| &mut r.request_id)?;
-    let p = req.program.unwrap_or_default();
-    let draft = ProgramDraft::new(
-        p.display_name,
-        p.basis_document,
-        &p.period_start,
-        &p.period_end,
-        p.description,
-    )?;
+    let draft = ProgramDraft::parse(&fields_of(&req.program.unwrap_or_default()))?;
     let row = app::create_once(&service.store, call, key, CreateProgram(draft)).await?;
     Ok(program_to_proto(row))
 }
@@ -110,21 +109,7 @@ pub(super) async fn update_program(
     req: UpdateProgramRequest,
 ) -> Result<Program, Error> {
     authz::require_everywhere(call.authenticated()?)?;
-    let change = PROGRAM_MASK.edit(
-        req.program,
-        req.update_mask,
-        |p| (&p.name, &p.etag),
-        |p, paths| {
-            let sent = |field: &str, value: String| paths.contains(&field).then_some(value);
-            Ok(ProgramPatch {
-                display_name: sent("display_name", p.display_name),
-                basis_document: sent("basis_document", p.basis_document),
-                period_start: sent("period_start", p.period_start),
-                period_end: sent("period_end", p.period_end),
-                description: sent("description", p.description),
-            })
-        },
-    )?;
+    let change = PROGRAM_MASK.edit(req.program, req.update_mask, patch(fields_of))?;
     let row = service.store.write(call, change).await?;
     Ok(program_to_proto(row))
 }

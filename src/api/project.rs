@@ -1,7 +1,8 @@
 //! `duikou.v1.ProjectService`: cooperation projects and their lifecycle.
 
 use super::{
-    Listing, MaskRules, digest, etag, filter_region_path, request_key, required, service, timestamp,
+    MaskRules, Named, audited, etag, filter_region_path, page_of, patch, request_key, required,
+    service, timestamp,
 };
 use crate::{
     app::{
@@ -10,16 +11,13 @@ use crate::{
     },
     domain::audit::Call,
     domain::{
-        audit::Audited,
         money::{Amount, Balance, MoneyFields},
         name,
         page::Page,
         pairing::CooperationField,
+        patch::Writable,
         period::format_date,
-        project::{
-            self as rules, Milestone, ProjectDraft, ProjectFields, ProjectFilter, ProjectPatch,
-            Step,
-        },
+        project::{self as rules, Milestone, ProjectDraft, ProjectFields, ProjectFilter, Step},
         text,
     },
     error::Error,
@@ -38,9 +36,14 @@ use crate::{
 const PROJECT_MASK: MaskRules = MaskRules {
     name_field: "project.name",
     collection: "projects",
-    updatable: rules::UPDATABLE,
+    updatable: ProjectFields::UPDATABLE,
     immutable: rules::IMMUTABLE,
     output_only: rules::OUTPUT_ONLY,
+};
+
+const PROJECT: Named<FundedProject, Project> = Named {
+    collection: "projects",
+    reply: |p| project_to_proto(p.row, &p.balance),
 };
 
 /// Serves projects from the store.
@@ -129,15 +132,10 @@ fn milestones_to_proto(milestones: &[Milestone]) -> Vec<crate::proto::v1::Milest
         .collect()
 }
 
-impl Audited for FundedProject {
-    fn audit_name(&self) -> String {
-        name::format_id("projects", self.row.id)
-    }
-
-    fn audit_digest(&self) -> String {
-        digest(&project_to_proto(self.row.clone(), &self.balance))
-    }
-}
+audited!(
+    FundedProject: |p| name::format_id("projects", p.row.id),
+    project_to_proto(p.row.clone(), &p.balance)
+);
 
 /// The milestones of a request as (title, due date, done date) texts.
 fn milestone_fields(milestones: &[crate::proto::v1::Milestone]) -> Vec<(String, String, String)> {
@@ -159,22 +157,6 @@ fn fields_of(p: &Project) -> ProjectFields {
         planned_end: p.planned_end.clone(),
         progress_percent: p.progress_percent,
         milestones: milestone_fields(&p.milestones),
-    }
-}
-
-/// The fields of `p` that the update mask's `paths` name.
-fn patch_of(p: Project, paths: &[&str]) -> ProjectPatch {
-    let has = |field: &str| paths.contains(&field);
-    ProjectPatch {
-        display_name: has("display_name").then_some(p.display_name),
-        description: has("description").then_some(p.description),
-        location: has("location").then_some(p.location),
-        implementing_org: has("implementing_org").then_some(p.implementing_org),
-        budget: has("budget").then(|| money_fields(p.budget.as_ref())),
-        planned_start: has("planned_start").then_some(p.planned_start),
-        planned_end: has("planned_end").then_some(p.planned_end),
-        progress_percent: has("progress_percent").then_some(p.progress_percent),
-        milestones: has("milestones").then(|| milestone_fields(&p.milestones)),
     }
 }
 
@@ -207,7 +189,8 @@ service! {
         create_project(CreateProjectRequest) -> Project;
         get_project(GetProjectRequest) -> Project;
         list_projects(ListProjectsRequest) -> ListProjectsResponse;
-        update_project(UpdateProjectRequest) -> Project;
+        update_project(UpdateProjectRequest) -> Project =
+            PROJECT.update(&PROJECT_MASK, |r| (r.project, r.update_mask), patch(fields_of));
         approve_project(ApproveProjectRequest) -> Project =
             step(Step::Approve, |r| (r.name, r.etag, None));
         start_project(StartProjectRequest) -> Project =
@@ -280,32 +263,10 @@ async fn list_projects(
         page.fetch(),
     )
     .await?;
-    let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut balances = projects::balances(db, &ids).await?;
-    let items = rows
-        .into_iter()
-        .map(|r| {
-            let balance = balances
-                .remove(&r.id)
-                .unwrap_or_else(|| projects::no_money(r.id));
-            project_to_proto(r, &balance)
-        })
-        .collect();
-    Ok(ListProjectsResponse::listing(items, next_page_token))
-}
-
-async fn update_project(
-    service: &Projects,
-    call: Call,
-    req: UpdateProjectRequest,
-) -> Result<Project, Error> {
-    let change = PROJECT_MASK.edit(
-        req.project,
-        req.update_mask,
-        |p| (&p.name, &p.etag),
-        |p, paths| Ok(patch_of(p, paths)),
-    )?;
-    let project = service.store.write(call, change).await?;
-    Ok(project_to_proto(project.row, &project.balance))
+    Ok(page_of(
+        &page,
+        rows,
+        |(r, _)| r.id.to_string(),
+        |(r, b)| project_to_proto(r, &b),
+    ))
 }

@@ -1,12 +1,11 @@
 //! `duikou.v1.RegionService`.
 
-use super::{digest, page_of, service};
+use super::{audited, page_of, service};
 
 use crate::{
     app::region::CreateRegion,
     domain::audit::Call,
     domain::{
-        audit::Audited,
         page::Page,
         region::{RegionCode, RegionFilter},
         text,
@@ -49,15 +48,7 @@ pub(crate) fn to_proto(row: RegionRow) -> Region {
     }
 }
 
-impl Audited for RegionRow {
-    fn audit_name(&self) -> String {
-        format!("regions/{}", self.code)
-    }
-
-    fn audit_digest(&self) -> String {
-        digest(&to_proto(self.clone()))
-    }
-}
+audited!(RegionRow: |r| format!("regions/{}", r.code), to_proto(r.clone()));
 
 fn not_found(code: &RegionCode) -> Error {
     Error::NotFound {

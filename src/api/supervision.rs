@@ -9,8 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tonic::{Request, Response, Status};
 
 use super::{
-    SummaryScope, authz, digest, etag, filter_region_path, page_of, request_key, required, service,
-    summary_scope,
+    SummaryScope, audited, authz, etag, filter_region_path, page_of, request_key, required,
+    service, summary_scope,
     supervision_feed::{Events, Feed, Wanted},
     timestamp,
 };
@@ -24,7 +24,6 @@ use crate::{
     domain::{
         Numbered,
         access::{Caller, Role},
-        audit::Audited,
         clock::Clock,
         name,
         page::Page,
@@ -206,28 +205,15 @@ fn event_name_of(row: &EventRow) -> String {
     )
 }
 
-/// An entry is audited in its full form, reporter shown, and overdue as of the change
-/// that wrote it last.
-impl Audited for EntryRow {
-    fn audit_name(&self) -> String {
-        name::format_id("supervisionEntries", self.id)
-    }
+// An entry is audited in its full form, reporter shown, and overdue as of the change
+// that wrote it last.
+audited!(
+    EntryRow: |e| name::format_id("supervisionEntries", e.id),
+    to_proto(e.clone(), true, e.update_time)
+);
 
-    fn audit_digest(&self) -> String {
-        digest(&to_proto(self.clone(), true, self.update_time))
-    }
-}
-
-/// An event is audited in its full form, actor's label shown.
-impl Audited for EventRow {
-    fn audit_name(&self) -> String {
-        event_name_of(self)
-    }
-
-    fn audit_digest(&self) -> String {
-        digest(&event_to_proto(self.clone(), true))
-    }
-}
+// An event is audited in its full form, actor's label shown.
+audited!(EventRow: |e| event_name_of(e), event_to_proto(e.clone(), true));
 
 /// Reads the content of a SubmitSupervisionEntry request.
 fn parse_filing(e: &SupervisionEntry) -> Result<Filing, Error> {

@@ -4,27 +4,28 @@
 //! COORDINATOR whose scope covers the exchange's pairing; everyone else gets the exchange
 //! without them and `participants_redacted` set. Summaries carry counts, never names.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashSet};
 
 use super::{
-    Listing, MaskRules, SummaryScope, check_summary, digest, etag, filter_region_path, request_key,
-    required, service, summary_scope, timestamp,
+    MaskRules, Named, SummaryScope, audited, check_summary, etag, filter_region_path, page_of,
+    patch, request_key, required, service, summary_scope, timestamp,
 };
 use crate::{
     app::{
         self,
         talent::{
-            CreateTalentExchange, DeleteTalentExchange, RecordedExchange, UndeleteTalentExchange,
-            not_found, participants_of, sees_people,
+            CreateTalentExchange, RecordedExchange, TalentDeletion, not_found, participants_of,
+            sees_people,
         },
     },
-    domain::audit::Call,
     domain::{
-        audit::Audited,
+        access::Caller,
+        audit::Call,
         name,
         page::Page,
+        patch::Writable,
         period::format_date,
-        talent::{self as rules, TalentDraft, TalentFields, TalentFilter, TalentPatch},
+        talent::{self as rules, TalentDraft, TalentFields, TalentFilter},
     },
     error::Error,
     proto::v1::{
@@ -44,9 +45,14 @@ use crate::{
 const MASK: MaskRules = MaskRules {
     name_field: "talent_exchange.name",
     collection: "talentExchanges",
-    updatable: rules::UPDATABLE,
+    updatable: TalentFields::UPDATABLE,
     immutable: rules::IMMUTABLE,
     output_only: rules::OUTPUT_ONLY,
+};
+
+const EXCHANGE: Named<TalentRow, TalentExchange> = Named {
+    collection: "talentExchanges",
+    reply: |row| to_proto(row, true),
 };
 
 /// Serves talent exchanges from the store.
@@ -97,26 +103,9 @@ fn to_proto(row: TalentRow, people: bool) -> TalentExchange {
     }
 }
 
-impl Audited for TalentRow {
-    fn audit_name(&self) -> String {
-        name::format_id("talentExchanges", self.id)
-    }
+audited!(TalentRow: |t| name::format_id("talentExchanges", t.id), to_proto(t.clone(), true));
 
-    /// The digest of the whole exchange, its people included, whoever made the change.
-    fn audit_digest(&self) -> String {
-        digest(&to_proto(self.clone(), true))
-    }
-}
-
-impl Audited for RecordedExchange {
-    fn audit_name(&self) -> String {
-        self.row.audit_name()
-    }
-
-    fn audit_digest(&self) -> String {
-        self.row.audit_digest()
-    }
-}
+audited!(RecordedExchange: |r| r.row.audit_name(), to_proto(r.row.clone(), true));
 
 /// The people of a request as (name, organisation, position) texts.
 fn participant_fields(
@@ -150,23 +139,6 @@ fn fields_of(t: &TalentExchange) -> TalentFields {
     }
 }
 
-/// The fields of `t` that the update mask's `paths` name.
-fn patch_of(t: TalentExchange, paths: &[&str]) -> TalentPatch {
-    let has = |field: &str| paths.contains(&field);
-    TalentPatch {
-        kind: has("kind").then_some(t.kind),
-        direction: has("direction").then_some(t.direction),
-        field: has("field").then_some(t.field),
-        headcount: has("headcount").then_some(t.headcount),
-        start_date: has("start_date").then_some(t.start_date),
-        end_date: has("end_date").then_some(t.end_date),
-        host_organization: has("host_organization").then_some(t.host_organization),
-        title: has("title").then_some(t.title),
-        description: has("description").then_some(t.description),
-        participants: has("participants").then(|| participant_fields(&t.participants)),
-    }
-}
-
 /// The exchanges of a summary's scope, checked to exist.
 async fn summary_query(store: &Store, scope: &str) -> Result<TalentQuery, Error> {
     let mut query = TalentQuery::default();
@@ -186,9 +158,12 @@ service! {
         create_talent_exchange(CreateTalentExchangeRequest) -> TalentExchange;
         get_talent_exchange(GetTalentExchangeRequest) -> TalentExchange;
         list_talent_exchanges(ListTalentExchangesRequest) -> ListTalentExchangesResponse;
-        update_talent_exchange(UpdateTalentExchangeRequest) -> TalentExchange;
-        delete_talent_exchange(DeleteTalentExchangeRequest) -> TalentExchange;
-        undelete_talent_exchange(UndeleteTalentExchangeRequest) -> TalentExchange;
+        update_talent_exchange(UpdateTalentExchangeRequest) -> TalentExchange =
+            EXCHANGE.update(&MASK, |r| (r.talent_exchange, r.update_mask), patch(fields_of));
+        delete_talent_exchange(DeleteTalentExchangeRequest) -> TalentExchange =
+            EXCHANGE.write(|r| (r.name, r.etag), TalentDeletion::delete);
+        undelete_talent_exchange(UndeleteTalentExchangeRequest) -> TalentExchange =
+            EXCHANGE.write(|r| (r.name, String::new()), TalentDeletion::undelete);
         get_talent_summary(GetTalentSummaryRequest) -> TalentSummary;
     }
 }
@@ -223,10 +198,8 @@ async fn get_talent_exchange(
     let row = by_id::<TalentRow>(db, id, Hold::Nothing)
         .await?
         .ok_or_else(|| not_found(id))?;
-    let people = sees_people(&caller, || {
-        by_id::<PairingRow>(db, row.pairing_id, Hold::Nothing)
-    })
-    .await?;
+    let seen = pairings_seen(&caller, &service.store, std::slice::from_ref(&row)).await?;
+    let people = seen.contains(&row.pairing_id);
     Ok(to_proto(row, people))
 }
 
@@ -252,66 +225,38 @@ async fn list_talent_exchanges(
         show_deleted: req.show_deleted,
     };
     let rows = talents::list(db, &query, page.after_id()?, page.fetch()).await?;
-    let (rows, next_page_token) = page.close(rows, |r| r.id.to_string());
-    // Whether the caller sees people depends on each exchange's pairing.
-    let mut people: HashMap<i64, bool> = HashMap::new();
-    for row in &rows {
-        if let std::collections::hash_map::Entry::Vacant(slot) = people.entry(row.pairing_id) {
-            slot.insert(
-                sees_people(&caller, || {
-                    by_id::<PairingRow>(db, row.pairing_id, Hold::Nothing)
-                })
-                .await?,
-            );
+    let seen = pairings_seen(&caller, &service.store, &rows).await?;
+    Ok(page_of(
+        &page,
+        rows,
+        |r| r.id.to_string(),
+        |r| {
+            let people = seen.contains(&r.pairing_id);
+            to_proto(r, people)
+        },
+    ))
+}
+
+/// The pairings, among those of `rows`, whose exchanges' people `caller` sees; each is
+/// read at most once, and only when the caller's role makes it matter.
+async fn pairings_seen(
+    caller: &Caller,
+    store: &Store,
+    rows: &[TalentRow],
+) -> Result<HashSet<i64>, Error> {
+    let (mut asked, mut seen) = (HashSet::new(), HashSet::new());
+    for row in rows {
+        let id = row.pairing_id;
+        if asked.insert(id)
+            && sees_people(caller, || {
+                by_id::<PairingRow>(store.db(), id, Hold::Nothing)
+            })
+            .await?
+        {
+            seen.insert(id);
         }
     }
-    let items = rows
-        .into_iter()
-        .map(|row| {
-            let sees = people.get(&row.pairing_id).copied().unwrap_or(false);
-            to_proto(row, sees)
-        })
-        .collect();
-    Ok(ListTalentExchangesResponse::listing(items, next_page_token))
-}
-
-async fn update_talent_exchange(
-    service: &Talents,
-    call: Call,
-    req: UpdateTalentExchangeRequest,
-) -> Result<TalentExchange, Error> {
-    let change = MASK.edit(
-        req.talent_exchange,
-        req.update_mask,
-        |t| (&t.name, &t.etag),
-        |t, paths| Ok(patch_of(t, paths)),
-    )?;
-    let row = service.store.write(call, change).await?;
-    Ok(to_proto(row, true))
-}
-
-async fn delete_talent_exchange(
-    service: &Talents,
-    call: Call,
-    req: DeleteTalentExchangeRequest,
-) -> Result<TalentExchange, Error> {
-    let id = name::parse_id("name", "talentExchanges", &req.name)?;
-    let change = DeleteTalentExchange { id, etag: req.etag };
-    let row = service.store.write(call, change).await?;
-    Ok(to_proto(row, true))
-}
-
-async fn undelete_talent_exchange(
-    service: &Talents,
-    call: Call,
-    req: UndeleteTalentExchangeRequest,
-) -> Result<TalentExchange, Error> {
-    let id = name::parse_id("name", "talentExchanges", &req.name)?;
-    let row = service
-        .store
-        .write(call, UndeleteTalentExchange { id })
-        .await?;
-    Ok(to_proto(row, true))
+    Ok(seen)
 }
 
 async fn get_talent_summary(
@@ -325,47 +270,35 @@ async fn get_talent_summary(
     query.filter.year = (req.year != 0).then_some(req.year);
     let sums = talents::sums(db, &query).await?;
     let mut all = TalentTotals::default();
-    let mut by_kind: Vec<TalentKindTotals> = Vec::new();
-    let mut by_direction: Vec<TalentDirectionTotals> = Vec::new();
+    // Each breakdown by the API number of its key, in that order.
+    let mut by_kind: BTreeMap<i32, TalentTotals> = BTreeMap::new();
+    let mut by_direction: BTreeMap<i32, TalentTotals> = BTreeMap::new();
     for (kind, direction, count, headcount, person_days) in sums {
-        let add = |t: &mut TalentTotals| {
-            t.exchange_count += count;
-            t.headcount += headcount;
-            t.person_days += person_days;
-        };
-        add(&mut all);
-        let kind = kind.number();
-        match by_kind.iter_mut().find(|k| k.kind == kind) {
-            Some(k) => add(k.totals.get_or_insert_with(TalentTotals::default)),
-            None => {
-                let mut t = TalentTotals::default();
-                add(&mut t);
-                by_kind.push(TalentKindTotals {
-                    kind,
-                    totals: Some(t),
-                });
-            }
-        }
-        let direction = direction.number();
-        match by_direction.iter_mut().find(|d| d.direction == direction) {
-            Some(d) => add(d.totals.get_or_insert_with(TalentTotals::default)),
-            None => {
-                let mut t = TalentTotals::default();
-                add(&mut t);
-                by_direction.push(TalentDirectionTotals {
-                    direction,
-                    totals: Some(t),
-                });
-            }
+        let of_kind = by_kind.entry(kind.number()).or_default();
+        let of_direction = by_direction.entry(direction.number()).or_default();
+        for totals in [&mut all, of_kind, of_direction] {
+            totals.exchange_count += count;
+            totals.headcount += headcount;
+            totals.person_days += person_days;
         }
     }
-    by_kind.sort_by_key(|k| k.kind);
-    by_direction.sort_by_key(|d| d.direction);
     Ok(TalentSummary {
         scope: req.scope,
         year: req.year,
         totals: Some(all),
-        by_kind,
-        by_direction,
+        by_kind: by_kind
+            .into_iter()
+            .map(|(kind, totals)| TalentKindTotals {
+                kind,
+                totals: Some(totals),
+            })
+            .collect(),
+        by_direction: by_direction
+            .into_iter()
+            .map(|(direction, totals)| TalentDirectionTotals {
+                direction,
+                totals: Some(totals),
+            })
+            .collect(),
     })
 }

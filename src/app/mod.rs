@@ -23,7 +23,9 @@ pub mod supervision;
 pub mod talent;
 pub mod token;
 
-use std::future::Future;
+use std::{future::Future, marker::PhantomData};
+
+use chrono::{DateTime, Utc};
 
 use crate::{
     domain::{
@@ -48,6 +50,53 @@ pub struct Edit<W> {
     pub etag: String,
     /// What the edit does: the fields sent, or the step.
     pub what: W,
+}
+
+impl<W> Edit<W> {
+    /// What makes the edit `what` of a resource from its id and the etag the caller read.
+    pub fn with(what: W) -> impl FnOnce(i64, String) -> Self {
+        move |id, etag| Self { id, etag, what }
+    }
+}
+
+/// DeleteX or UndeleteX of a resource that keeps its record and history when deleted: `R`
+/// is its stored row, and each resource's module says, as a [`Change`], what it checks
+/// before each.
+pub struct SoftDelete<R> {
+    /// The resource's id.
+    pub id: i64,
+    /// The etag the caller read, or empty; an undeletion sends none.
+    pub etag: String,
+    /// True to delete, false to undelete.
+    pub delete: bool,
+    resource: PhantomData<fn() -> R>,
+}
+
+impl<R> SoftDelete<R> {
+    /// Deletes resource `id` at the revision the caller read.
+    pub fn delete(id: i64, etag: String) -> Self {
+        Self {
+            id,
+            etag,
+            delete: true,
+            resource: PhantomData,
+        }
+    }
+
+    /// Undeletes resource `id`; an undeletion reads no etag.
+    pub fn undelete(id: i64, _etag: String) -> Self {
+        Self {
+            id,
+            etag: String::new(),
+            delete: false,
+            resource: PhantomData,
+        }
+    }
+
+    /// The delete time the change writes: now for a deletion, none for an undeletion.
+    pub fn delete_time(&self) -> Option<DateTime<Utc>> {
+        self.delete.then(Utc::now)
+    }
 }
 
 /// A create that a request id makes safe to retry.

@@ -3,9 +3,7 @@
 //! change is to a pairing inside the caller's reach: both its regions in the caller's
 //! scope, checked before whether the pairing exists.
 
-use chrono::Utc;
-
-use super::{Create, Edit, program::not_found as program_not_found};
+use super::{Create, Edit, SoftDelete, program::not_found as program_not_found};
 use crate::{
     domain::{
         access::{Caller, outside_scope, require_scope, unrestricted},
@@ -181,89 +179,80 @@ fn patch_period(patch: &PairingPatch, current: &PairingRow) -> Result<Period, Er
     })
 }
 
-/// DeletePairing: a live pairing without live children.
-pub struct DeletePairing {
-    /// The pairing's id.
-    pub id: i64,
-    /// The etag the caller read, or empty.
-    pub etag: String,
-}
+/// DeletePairing: a live pairing without live children. UndeletePairing: a deleted pairing
+/// whose parent and program still hold it.
+pub type PairingDeletion = SoftDelete<PairingRow>;
 
-impl Change for DeletePairing {
+impl Change for PairingDeletion {
     type Output = PairingRow;
 
     async fn apply(&self, tx: &mut Tx<'_>) -> Result<PairingRow, Error> {
-        let current = live_for_update(tx, self.id, &self.etag).await?;
-        let children = pairings::live_children(tx.db(), self.id).await?;
-        if children > 0 {
-            return Err(Error::FailedPrecondition {
-                reason: "HAS_LIVE_CHILDREN",
-                message: format!(
-                    "the pairing has {children} live child pairing(s); delete them first"
-                ),
-                metadata: vec![("live_children", children.to_string())],
-            });
-        }
+        let current = if self.delete {
+            deletable(tx, self.id, &self.etag).await?
+        } else {
+            undeletable(tx, self.id).await?
+        };
         let change = PairingChange {
-            delete_time: Some(Some(Utc::now())),
+            delete_time: Some(self.delete_time()),
             ..Default::default()
         };
         save(tx, &current, change).await
     }
 }
 
-/// UndeletePairing: a deleted pairing whose parent and program still hold it.
-pub struct UndeletePairing {
-    /// The pairing's id.
-    pub id: i64,
+/// Pairing `id`, live, without live children, at the revision the caller read.
+async fn deletable(tx: &Tx<'_>, id: i64, etag: &str) -> Result<PairingRow, Error> {
+    let current = live_for_update(tx, id, etag).await?;
+    let children = pairings::live_children(tx.db(), id).await?;
+    if children > 0 {
+        return Err(Error::FailedPrecondition {
+            reason: "HAS_LIVE_CHILDREN",
+            message: format!("the pairing has {children} live child pairing(s); delete them first"),
+            metadata: vec![("live_children", children.to_string())],
+        });
+    }
+    Ok(current)
 }
 
-impl Change for UndeletePairing {
-    type Output = PairingRow;
-
-    async fn apply(&self, tx: &mut Tx<'_>) -> Result<PairingRow, Error> {
-        let current = in_reach(tx, self.id).await?;
-        if current.delete_time.is_none() {
-            return Err(Error::precondition(
-                "PAIRING_NOT_DELETED",
-                "the pairing is not deleted",
-            ));
-        }
-        let placement = placement_of(&current)?;
-        if let Some(parent_id) = current.parent_id {
-            let parent = by_id::<PairingRow>(tx.db(), parent_id, Hold::Share)
-                .await?
-                .filter(|p| p.delete_time.is_none())
-                .ok_or_else(|| {
-                    Error::precondition(
-                        "PARENT_DELETED",
-                        "the parent pairing is deleted; undelete it first",
-                    )
-                })?;
-            // The parent may have changed while this pairing was deleted.
-            if !placement_of(&parent)?.period.contains(&placement.period) {
-                return Err(Error::precondition(
-                    "OUTSIDE_PARENT_PERIOD",
-                    "the parent pairing's period changed and no longer covers this pairing; \
-                     change its period first",
-                ));
-            }
-        }
-        if !program_period(tx, current.program_id)
+/// Pairing `id`, deleted, its placement still held by its live parent and its program.
+async fn undeletable(tx: &Tx<'_>, id: i64) -> Result<PairingRow, Error> {
+    let current = in_reach(tx, id).await?;
+    if current.delete_time.is_none() {
+        return Err(Error::precondition(
+            "PAIRING_NOT_DELETED",
+            "the pairing is not deleted",
+        ));
+    }
+    let placement = placement_of(&current)?;
+    if let Some(parent_id) = current.parent_id {
+        let parent = by_id::<PairingRow>(tx.db(), parent_id, Hold::Share)
             .await?
-            .contains(&placement.period)
-        {
+            .filter(|p| p.delete_time.is_none())
+            .ok_or_else(|| {
+                Error::precondition(
+                    "PARENT_DELETED",
+                    "the parent pairing is deleted; undelete it first",
+                )
+            })?;
+        // The parent may have changed while this pairing was deleted.
+        if !placement_of(&parent)?.period.contains(&placement.period) {
             return Err(Error::precondition(
-                "OUTSIDE_PROGRAM_PERIOD",
-                "the program's period changed and no longer covers this pairing",
+                "OUTSIDE_PARENT_PERIOD",
+                "the parent pairing's period changed and no longer covers this pairing; \
+                 change its period first",
             ));
         }
-        let change = PairingChange {
-            delete_time: Some(None),
-            ..Default::default()
-        };
-        save(tx, &current, change).await
     }
+    if !program_period(tx, current.program_id)
+        .await?
+        .contains(&placement.period)
+    {
+        return Err(Error::precondition(
+            "OUTSIDE_PROGRAM_PERIOD",
+            "the program's period changed and no longer covers this pairing",
+        ));
+    }
+    Ok(current)
 }
 
 /// SuspendPairing, ResumePairing and EndPairing: one step of a live pairing's states.

@@ -5,7 +5,9 @@ use super::{Create, Edit};
 use crate::{
     domain::{
         name,
-        program::{ProgramDraft, ProgramPatch},
+        patch::Patch,
+        period::format_date,
+        program::{ProgramDraft, ProgramFields},
         revision::check_etag,
     },
     error::Error,
@@ -45,7 +47,7 @@ impl Create for CreateProgram {
 
 /// UpdateProgram: the sent fields over the stored program, whose period must still hold
 /// every live pairing.
-pub type UpdateProgram = Edit<ProgramPatch>;
+pub type UpdateProgram = Edit<Patch<ProgramFields>>;
 
 impl Change for UpdateProgram {
     type Output = ProgramRow;
@@ -55,7 +57,7 @@ impl Change for UpdateProgram {
             .await?
             .ok_or_else(|| not_found(self.id))?;
         check_etag(&self.etag, current.revision)?;
-        let draft = self.what.apply(&programs::draft_of(&current)?)?;
+        let draft = ProgramDraft::parse(&self.what.over(fields_of(&current)))?;
         let outside =
             pairings::live_outside(tx.db(), Members::OfProgram(self.id), &draft.period).await?;
         if outside > 0 {
@@ -71,5 +73,17 @@ impl Change for UpdateProgram {
         let row = programs::update(tx.db(), current, &draft).await?;
         tx.record(None, &row);
         Ok(row)
+    }
+}
+
+/// The fields of a stored program as a request would send them, for an update to start
+/// from.
+fn fields_of(row: &ProgramRow) -> ProgramFields {
+    ProgramFields {
+        display_name: row.display_name.clone(),
+        basis_document: row.basis_document.clone(),
+        period_start: format_date(row.period_start),
+        period_end: format_date(row.period_end),
+        description: row.description.clone(),
     }
 }

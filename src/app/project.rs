@@ -12,10 +12,9 @@ use crate::{
         money::{Balance, MoneyFields},
         name,
         pairing::{CooperationField, PairingState},
+        patch::Patch,
         period::{self, format_date},
-        project::{
-            self as rules, Milestone, PairingFrame, ProjectDraft, ProjectFields, ProjectPatch, Step,
-        },
+        project::{self as rules, Milestone, PairingFrame, ProjectDraft, ProjectFields, Step},
         region::{RegionCode, RegionPath},
         revision::check_etag,
     },
@@ -129,7 +128,7 @@ impl Create for CreateProject {
 
 /// UpdateProject: the sent fields over an open project, still placed inside its pairing,
 /// with a budget no smaller than what is already allocated to it.
-pub type UpdateProject = Edit<ProjectPatch>;
+pub type UpdateProject = Edit<Patch<ProjectFields>>;
 
 impl Change for UpdateProject {
     type Output = FundedProject;
@@ -145,7 +144,7 @@ impl Change for UpdateProject {
                 metadata: vec![("state", state.to_string())],
             });
         }
-        let draft = self.what.apply(fields_of(&current)?)?;
+        let draft = ProjectDraft::parse(&self.what.over(fields_of(&current)?))?;
         let location = location_row(tx, &draft.location).await?;
         let field = current.field;
         let mut frame = frame_of(&pairing)?;

@@ -7,10 +7,8 @@
 
 use std::future::Future;
 
-use chrono::Utc;
-
 use super::{
-    Create, Edit,
+    Create, Edit, SoftDelete,
     pairing::placement_of,
     project::{hung_in_reach, pairing_in_reach},
 };
@@ -18,9 +16,10 @@ use crate::{
     domain::{
         access::{Caller, Role, require_scope},
         name,
+        patch::Patch,
         period::format_date,
         revision::check_etag,
-        talent::{Participant, TalentDraft, TalentFields, TalentPatch},
+        talent::{Participant, TalentDraft, TalentFields},
     },
     error::Error,
     store::{
@@ -115,7 +114,7 @@ impl Create for CreateTalentExchange {
 
 /// UpdateTalentExchange: the sent fields over a live exchange, still inside its pairing's
 /// period.
-pub type UpdateTalentExchange = Edit<TalentPatch>;
+pub type UpdateTalentExchange = Edit<Patch<TalentFields>>;
 
 impl Change for UpdateTalentExchange {
     type Output = TalentRow;
@@ -123,7 +122,7 @@ impl Change for UpdateTalentExchange {
     async fn apply(&self, tx: &mut Tx<'_>) -> Result<TalentRow, Error> {
         let deleted = "a deleted exchange cannot change; undelete it first";
         let (current, pairing) = live_for_update(tx, self.id, &self.etag, deleted).await?;
-        let draft = self.what.apply(fields_of(&current))?;
+        let draft = TalentDraft::parse(&self.what.over(fields_of(&current)))?;
         check_within(&draft, &pairing)?;
         let change = TalentChange {
             draft: Some(draft),
@@ -133,66 +132,53 @@ impl Change for UpdateTalentExchange {
     }
 }
 
-/// DeleteTalentExchange: a live exchange.
-pub struct DeleteTalentExchange {
-    /// The exchange's id.
-    pub id: i64,
-    /// The etag the caller read, or empty.
-    pub etag: String,
-}
+/// DeleteTalentExchange: a live exchange. UndeleteTalentExchange: a deleted exchange whose
+/// pairing is live and still covers it.
+pub type TalentDeletion = SoftDelete<TalentRow>;
 
-impl Change for DeleteTalentExchange {
+impl Change for TalentDeletion {
     type Output = TalentRow;
 
     async fn apply(&self, tx: &mut Tx<'_>) -> Result<TalentRow, Error> {
-        let deleted = "the exchange is already deleted";
-        let (current, _) = live_for_update(tx, self.id, &self.etag, deleted).await?;
+        let current = if self.delete {
+            let deleted = "the exchange is already deleted";
+            live_for_update(tx, self.id, &self.etag, deleted).await?.0
+        } else {
+            undeletable(tx, self.id).await?
+        };
         let change = TalentChange {
-            delete_time: Some(Some(Utc::now())),
+            delete_time: Some(self.delete_time()),
             ..Default::default()
         };
         save(tx, &current, change).await
     }
 }
 
-/// UndeleteTalentExchange: a deleted exchange whose pairing is live and still covers it.
-pub struct UndeleteTalentExchange {
-    /// The exchange's id.
-    pub id: i64,
-}
-
-impl Change for UndeleteTalentExchange {
-    type Output = TalentRow;
-
-    async fn apply(&self, tx: &mut Tx<'_>) -> Result<TalentRow, Error> {
-        let (current, pairing) = for_update(tx, self.id).await?;
-        if current.delete_time.is_none() {
-            return Err(Error::precondition(
-                "TALENT_EXCHANGE_NOT_DELETED",
-                "the exchange is not deleted",
-            ));
-        }
-        if pairing.delete_time.is_some() {
-            return Err(Error::precondition(
-                "PAIRING_DELETED",
-                "the exchange's pairing is deleted; undelete it first",
-            ));
-        }
-        // The pairing's period may have changed while the exchange was deleted.
-        let draft = TalentDraft::parse(&fields_of(&current))?;
-        check_within(&draft, &pairing).map_err(|_| {
-            Error::precondition(
-                "OUTSIDE_PAIRING_PERIOD",
-                "the pairing's period changed and no longer covers this exchange; \
-                 change its dates first",
-            )
-        })?;
-        let change = TalentChange {
-            delete_time: Some(None),
-            ..Default::default()
-        };
-        save(tx, &current, change).await
+/// Exchange `id`, deleted, with a live pairing that still covers it.
+async fn undeletable(tx: &Tx<'_>, id: i64) -> Result<TalentRow, Error> {
+    let (current, pairing) = for_update(tx, id).await?;
+    if current.delete_time.is_none() {
+        return Err(Error::precondition(
+            "TALENT_EXCHANGE_NOT_DELETED",
+            "the exchange is not deleted",
+        ));
     }
+    if pairing.delete_time.is_some() {
+        return Err(Error::precondition(
+            "PAIRING_DELETED",
+            "the exchange's pairing is deleted; undelete it first",
+        ));
+    }
+    // The pairing's period may have changed while the exchange was deleted.
+    let draft = TalentDraft::parse(&fields_of(&current))?;
+    check_within(&draft, &pairing).map_err(|_| {
+        Error::precondition(
+            "OUTSIDE_PAIRING_PERIOD",
+            "the pairing's period changed and no longer covers this exchange; \
+             change its dates first",
+        )
+    })?;
+    Ok(current)
 }
 
 /// Writes a change to an exchange and records it.

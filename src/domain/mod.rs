@@ -10,8 +10,9 @@
 //!   its events ([`audit`]), their Merkle tree ([`merkle`]) and signed checkpoints
 //!   ([`checkpoint`]);
 //! - what every resource shares: names ([`name`]), civil dates and periods ([`period`]),
-//!   free text ([`text`]), lists sent in one field ([`list`]), filters ([`filter`]), pages
-//!   ([`page`]), request ids ([`request_id`]) and the clock the service reads ([`clock`]).
+//!   free text ([`text`]), lists sent in one field ([`list`]), filters ([`filter`]), the
+//!   fields an update sends ([`patch`]), pages ([`page`]), request ids ([`request_id`])
+//!   and the clock the service reads ([`clock`]).
 //!
 //! Requests become these values through constructors that reject bad input, so code past
 //! the edge never checks again.
@@ -106,6 +107,7 @@ pub mod money;
 pub mod name;
 pub mod page;
 pub mod pairing;
+pub mod patch;
 pub mod period;
 pub mod program;
 pub mod project;

@@ -11,6 +11,7 @@ use super::{
     list,
     money::{Amount, MoneyFields},
     pairing::CooperationField,
+    patch::writable,
     period::{Period, format_date, parse_date},
     region::{RegionCode, RegionPath},
     text,
@@ -328,66 +329,17 @@ impl ProjectDraft {
     }
 }
 
-/// What an update sends for the fields its mask names; a field it does not name stays as
-/// stored.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProjectPatch {
-    /// A new name.
-    pub display_name: Option<String>,
-    /// A new description.
-    pub description: Option<String>,
-    /// A new location, as sent.
-    pub location: Option<String>,
-    /// A new implementing organisation.
-    pub implementing_org: Option<String>,
-    /// A new budget, as sent.
-    pub budget: Option<MoneyFields>,
-    /// A new planned first day, as sent.
-    pub planned_start: Option<String>,
-    /// A new planned last day, as sent.
-    pub planned_end: Option<String>,
-    /// A new progress figure, as sent.
-    pub progress_percent: Option<i32>,
-    /// New milestones, as sent.
-    pub milestones: Option<Vec<(String, String, String)>>,
-}
-
-impl ProjectPatch {
-    /// The project as it will stand: `stored`, the fields of the stored project, with the
-    /// sent fields over it, checked as a whole.
-    ///
-    /// # Errors
-    /// INVALID_ARGUMENT naming each bad field.
-    pub fn apply(&self, stored: ProjectFields) -> Result<ProjectDraft, Error> {
-        ProjectDraft::parse(&ProjectFields {
-            display_name: self.display_name.clone().unwrap_or(stored.display_name),
-            description: self.description.clone().unwrap_or(stored.description),
-            location: self.location.clone().unwrap_or(stored.location),
-            implementing_org: self
-                .implementing_org
-                .clone()
-                .unwrap_or(stored.implementing_org),
-            budget: self.budget.clone().unwrap_or(stored.budget),
-            planned_start: self.planned_start.clone().unwrap_or(stored.planned_start),
-            planned_end: self.planned_end.clone().unwrap_or(stored.planned_end),
-            progress_percent: self.progress_percent.unwrap_or(stored.progress_percent),
-            milestones: self.milestones.clone().unwrap_or(stored.milestones),
-        })
-    }
-}
-
-/// The fields an update mask may name on a project.
-pub const UPDATABLE: &[&str] = &[
-    "display_name",
-    "description",
-    "location",
-    "implementing_org",
-    "budget",
-    "planned_start",
-    "planned_end",
-    "progress_percent",
-    "milestones",
-];
+writable!(ProjectFields {
+    display_name,
+    description,
+    location,
+    implementing_org,
+    budget,
+    planned_start,
+    planned_end,
+    progress_percent,
+    milestones,
+});
 
 /// Fields fixed at creation.
 pub const IMMUTABLE: &[&str] = &["pairing", "field"];
@@ -406,6 +358,7 @@ pub const OUTPUT_ONLY: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::patch::Patch;
 
     #[test]
     fn the_lifecycle_allows_only_its_steps() {
@@ -516,20 +469,24 @@ mod tests {
 
     #[test]
     fn a_patch_keeps_what_it_does_not_name_and_checks_the_whole() {
-        let patch = ProjectPatch {
-            progress_percent: Some(60),
-            planned_end: Some("2026-06-30".to_owned()),
-            ..ProjectPatch::default()
+        let patch = Patch {
+            sent: ProjectFields {
+                progress_percent: 60,
+                planned_end: "2026-06-30".to_owned(),
+                ..ProjectFields::default()
+            },
+            paths: vec!["progress_percent", "planned_end"],
+        };
+        let too_early = Patch {
+            sent: ProjectFields {
+                planned_end: "2025-01-01".to_owned(),
+                ..ProjectFields::default()
+            },
+            paths: vec!["planned_end", "display_name"],
         };
 
-        let draft = patch.apply(stored()).unwrap();
-        let too_early = ProjectPatch {
-            planned_end: Some("2025-01-01".to_owned()),
-            display_name: Some(String::new()),
-            ..ProjectPatch::default()
-        }
-        .apply(stored())
-        .unwrap_err();
+        let draft = ProjectDraft::parse(&patch.over(stored())).unwrap();
+        let too_early = ProjectDraft::parse(&too_early.over(stored())).unwrap_err();
 
         assert_eq!(draft.progress_percent, 60);
         assert_eq!(draft.display_name, "丹江口水库库周生态修复");

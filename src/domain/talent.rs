@@ -12,6 +12,7 @@ use super::{
     filter::{self, filter},
     list,
     pairing::CooperationField,
+    patch::writable,
     period::{Period, parse_date},
     region::RegionCode,
     text,
@@ -357,70 +358,18 @@ impl TalentDraft {
     }
 }
 
-/// What an update sends for the fields its mask names; a field it does not name stays as
-/// stored.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TalentPatch {
-    /// A new kind's number.
-    pub kind: Option<i32>,
-    /// A new direction's number.
-    pub direction: Option<i32>,
-    /// A new cooperation field's number.
-    pub field: Option<i32>,
-    /// A new headcount.
-    pub headcount: Option<i32>,
-    /// A new first day, as sent.
-    pub start_date: Option<String>,
-    /// A new last day, as sent, or empty.
-    pub end_date: Option<String>,
-    /// A new host organisation.
-    pub host_organization: Option<String>,
-    /// A new title.
-    pub title: Option<String>,
-    /// A new description.
-    pub description: Option<String>,
-    /// New participants, as sent.
-    pub participants: Option<Vec<(String, String, String)>>,
-}
-
-impl TalentPatch {
-    /// The exchange as it will stand: `stored`, the fields of the stored exchange, with the
-    /// sent fields over it, checked as a whole.
-    ///
-    /// # Errors
-    /// INVALID_ARGUMENT naming each bad field.
-    pub fn apply(&self, stored: TalentFields) -> Result<TalentDraft, Error> {
-        TalentDraft::parse(&TalentFields {
-            kind: self.kind.unwrap_or(stored.kind),
-            direction: self.direction.unwrap_or(stored.direction),
-            field: self.field.unwrap_or(stored.field),
-            headcount: self.headcount.unwrap_or(stored.headcount),
-            start_date: self.start_date.clone().unwrap_or(stored.start_date),
-            end_date: self.end_date.clone().unwrap_or(stored.end_date),
-            host_organization: self
-                .host_organization
-                .clone()
-                .unwrap_or(stored.host_organization),
-            title: self.title.clone().unwrap_or(stored.title),
-            description: self.description.clone().unwrap_or(stored.description),
-            participants: self.participants.clone().unwrap_or(stored.participants),
-        })
-    }
-}
-
-/// The fields an update mask may name on an exchange.
-pub const UPDATABLE: &[&str] = &[
-    "kind",
-    "direction",
-    "field",
-    "headcount",
-    "start_date",
-    "end_date",
-    "host_organization",
-    "title",
-    "description",
-    "participants",
-];
+writable!(TalentFields {
+    kind,
+    direction,
+    field,
+    headcount,
+    start_date,
+    end_date,
+    host_organization,
+    title,
+    description,
+    participants,
+});
 
 /// Fields fixed at creation.
 pub const IMMUTABLE: &[&str] = &["pairing"];
@@ -438,6 +387,7 @@ pub const OUTPUT_ONLY: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::patch::Patch;
 
     fn date(text: &str) -> NaiveDate {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
@@ -593,24 +543,26 @@ mod tests {
 
     #[test]
     fn a_patch_keeps_what_it_does_not_name_and_checks_the_whole() {
-        let longer = TalentPatch {
-            headcount: Some(3),
-            end_date: Some("2025-08-31".to_owned()),
-            ..TalentPatch::default()
-        }
-        .apply(stored_secondment())
+        let patch = |sent: TalentFields, paths: Vec<&'static str>| {
+            TalentDraft::parse(&Patch { sent, paths }.over(stored_secondment()))
+        };
+        let longer = patch(
+            TalentFields {
+                headcount: 3,
+                end_date: "2025-08-31".to_owned(),
+                ..TalentFields::default()
+            },
+            vec!["headcount", "end_date"],
+        )
         .unwrap();
-        let unended = TalentPatch {
-            end_date: Some(String::new()),
-            ..TalentPatch::default()
-        }
-        .apply(stored_secondment())
-        .unwrap();
-        let bad_kind = TalentPatch {
-            kind: Some(99),
-            ..TalentPatch::default()
-        }
-        .apply(stored_secondment())
+        let unended = patch(TalentFields::default(), vec!["end_date"]).unwrap();
+        let bad_kind = patch(
+            TalentFields {
+                kind: 99,
+                ..TalentFields::default()
+            },
+            vec!["kind"],
+        )
         .unwrap_err();
 
         assert_eq!(longer.headcount, 3);

@@ -58,16 +58,3 @@ pub async fn update(
     row.revision = Set(revision);
     Ok(row.update(db).await?)
 }
-
-/// The fields of a stored program as a draft, for an update to start from.
-///
-/// # Errors
-/// INTERNAL when its stored period is out of order.
-pub fn draft_of(row: &ProgramRow) -> Result<ProgramDraft, Error> {
-    Ok(ProgramDraft {
-        display_name: row.display_name.clone(),
-        basis_document: row.basis_document.clone(),
-        period: crate::domain::period::stored(row.period_start, row.period_end)?,
-        description: row.description.clone(),
-    })
-}

@@ -180,15 +180,15 @@ pub fn no_money(project_id: i64) -> ProjectBalanceRow {
     }
 }
 
-/// A page of the projects `query` asks for in id order, after `after` if given; its
-/// location, if any, is `location_within`, that region's path.
+/// A page of the projects `query` asks for in id order, after `after` if given, each with
+/// its money; its location, if any, is `location_within`, that region's path.
 pub async fn list(
     db: &impl ConnectionTrait,
     query: &ProjectFilter,
     location_within: Option<&str>,
     after: Option<i64>,
     limit: u64,
-) -> Result<Vec<ProjectRow>, Error> {
+) -> Result<Vec<(ProjectRow, ProjectBalanceRow)>, Error> {
     use project::Column as C;
     let select = project::Entity::find().filter(
         Condition::all()
@@ -202,5 +202,14 @@ pub async fn list(
             .add_option(query.field.map(|field| C::Field.eq(field)))
             .add_option(location_within.map(|path| rows::path_within(C::LocationPath, path))),
     );
-    rows::page_after(db, select, C::Id, after, limit).await
+    let rows = rows::page_after(db, select, C::Id, after, limit).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut balances = balances(db, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let balance = balances.remove(&row.id).unwrap_or_else(|| no_money(row.id));
+            (row, balance)
+        })
+        .collect())
 }

@@ -68,25 +68,38 @@ pub async fn views(
     ids: &[i64],
 ) -> Result<HashMap<i64, LineView>, Error> {
     let rows = get_many(db, ids).await?;
-    let reversals = reversals_of(db, ids).await?;
+    Ok(with_reversals(db, rows)
+        .await?
+        .into_iter()
+        .map(|view| (view.row.id, view))
+        .collect())
+}
+
+/// `rows`, each with its reversal, in their order.
+async fn with_reversals(
+    db: &impl ConnectionTrait,
+    rows: Vec<LineRow>,
+) -> Result<Vec<LineView>, Error> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let reversals = reversals_of(db, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|row| {
             let reversed_by = reversals.get(&row.id).copied();
-            (row.id, LineView { row, reversed_by })
+            LineView { row, reversed_by }
         })
         .collect())
 }
 
-/// A page of the lines `query` asks for in id order, after `after` if given; its region,
-/// if any, is `region_within`, that region's path.
+/// A page of the lines `query` asks for in id order, after `after` if given, each with its
+/// reversal; its region, if any, is `region_within`, that region's path.
 pub async fn list(
     db: &impl ConnectionTrait,
     query: &LineFilter,
     region_within: Option<&str>,
     after: Option<i64>,
     limit: u64,
-) -> Result<Vec<LineRow>, Error> {
+) -> Result<Vec<LineView>, Error> {
     use fund_transaction::Column as C;
     let select = fund_transaction::Entity::find().filter(
         Condition::all()
@@ -100,7 +113,8 @@ pub async fn list(
                 C::PairingId.in_subquery(rows::pairings_where(rows::pairing_within(path)))
             })),
     );
-    rows::page_after(db, select, C::Id, after, limit).await
+    let rows = rows::page_after(db, select, C::Id, after, limit).await?;
+    with_reversals(db, rows).await
 }
 
 /// One row of a summary: the sums of one fiscal year, source, instrument and field.
