@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use crate::{
-    app::token::{CreateToken, IssuedToken, RevokeToken},
+    app::token::{CreateToken, IssuedToken, RevokeToken, TokenFields},
     config::{Overrides, Settings},
     domain::{
         access::Role,
@@ -16,6 +16,7 @@ use crate::{
         checkpoint::{Checkpoint, verify_signed},
         merkle,
         region::RegionCode,
+        text,
     },
     server,
     store::{Store, audit, token},
@@ -96,7 +97,8 @@ pub struct TokenCreateArgs {
     /// ADMIN, COORDINATOR, FUND_OFFICER, SUPERVISOR or AUDITOR.
     #[arg(long)]
     pub role: String,
-    /// A region the token may act on, e.g. regions/420300 (repeatable; none: everywhere).
+    /// A region the token may act on, e.g. regions/420300 (repeatable; none: everywhere;
+    /// COORDINATOR and FUND_OFFICER only).
     #[arg(long = "scope", value_name = "regions/CODE")]
     pub scopes: Vec<String>,
     /// Who holds the token.
@@ -230,7 +232,7 @@ async fn run_token(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
                 role,
                 label: args.label,
                 scopes,
-                scope_field: "--scope",
+                fields: TokenFields::COMMAND_LINE,
                 expire_time,
             };
             let IssuedToken { row, secret } = store
@@ -260,7 +262,9 @@ async fn run_token(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
                         (None, Some(t)) => format!("expires {t}"),
                         (None, None) => "valid".to_owned(),
                     };
-                    println!("{}\t{role}\t{}\t{scope}\t{state}", row.id, row.label);
+                    // A label stored before labels were one line must not forge a row.
+                    let (label, scope) = (text::printable(&row.label), text::printable(scope));
+                    println!("{}\t{role}\t{label}\t{scope}\t{state}", row.id);
                 }
             }
         }

@@ -196,6 +196,60 @@ fn token_commands_print_the_secret_alone_list_and_revoke() {
     );
 }
 
+/// A label with a tab and a line break once made `token list` print a forged ADMIN row;
+/// such a label is refused now, and one stored before is printed escaped, on its own row.
+#[test]
+fn token_labels_cannot_forge_a_row_of_the_token_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let db = url(&path);
+    let forged = "十堰\t1\tADMIN\t\teverywhere\tvalid\n2\tADMIN";
+
+    let refused = duikou()
+        .args(["token", "create", "--role", "auditor", "--label", forged])
+        .args(["--database-url", &db])
+        .output()
+        .unwrap();
+    let scoped_auditor = duikou()
+        .args([
+            "token",
+            "create",
+            "--role",
+            "auditor",
+            "--scope",
+            "regions/420300",
+        ])
+        .args(["--database-url", &db])
+        .output()
+        .unwrap();
+    let fine = duikou()
+        .args(["token", "create", "--role", "auditor", "--label", "审计局"])
+        .args(["--database-url", &db])
+        .output()
+        .unwrap();
+    // As a label written before the rule would stand.
+    Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE access_tokens SET label = ?1", [forged])
+        .unwrap();
+    let listed = duikou()
+        .args(["token", "list", "--database-url", &db])
+        .output()
+        .unwrap();
+
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("--label") && why.contains("one line"), "{why}");
+    assert!(!scoped_auditor.status.success());
+    let why = String::from_utf8_lossy(&scoped_auditor.stderr);
+    assert!(why.contains("--scope") && why.contains("AUDITOR"), "{why}");
+    assert!(fine.status.success(), "{fine:?}");
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert_eq!(listed.lines().count(), 1, "one token, one row: {listed:?}");
+    assert_eq!(listed.matches('\t').count(), 4, "five columns: {listed:?}");
+    assert!(listed.contains("十堰\\u{9}1\\u{9}ADMIN"), "{listed:?}");
+}
+
 #[test]
 fn audit_verify_passes_an_intact_log_and_names_the_first_altered_event() {
     let dir = tempfile::tempdir().unwrap();

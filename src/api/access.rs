@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 
 use super::{audited, authz, page_of, service, timestamp};
 use crate::{
-    app::token::{CreateToken, IssuedToken, RevokeToken},
+    app::token::{CreateToken, IssuedToken, RevokeToken, TokenFields},
     domain::audit::Call,
-    domain::{access::Role, name, page::Page, region::RegionCode, text},
+    domain::{access::Role, name, page::Page, region::RegionCode},
     error::Error,
     proto::v1::{
         AccessToken, CreateAccessTokenRequest, ListAccessTokensRequest, ListAccessTokensResponse,
@@ -79,11 +79,7 @@ async fn create_access_token(
                 .ok_or_else(|| Error::invalid("access_token.expire_time", "must lie in the future"))
         })
         .transpose();
-    Error::collect([
-        Error::of(&role),
-        text::check("access_token.label", &t.label, 200, false),
-        Error::of(&expire_time),
-    ])?;
+    Error::collect([Error::of(&role), Error::of(&expire_time)])?;
     let (role, expire_time) = (role?, expire_time?);
     let scopes = t
         .scopes
@@ -94,7 +90,7 @@ async fn create_access_token(
         role,
         label: t.label,
         scopes,
-        scope_field: "access_token.scopes",
+        fields: TokenFields::API,
         expire_time,
     };
     let IssuedToken { row, secret } = service.store.write(call, change).await?;

@@ -2,6 +2,11 @@
 //! call it, and the check that applies it to each request before any handler runs.
 //! Object-level checks (a pairing's regions inside the caller's scope) happen in the
 //! handlers and use cases, which are given the [`Call`] the check left in the request.
+//!
+//! Only COORDINATOR and FUND_OFFICER tokens carry a scope (`Role::takes_scope`): the
+//! `Scoped` rows below hold those two roles to their regions and let ADMIN act anywhere;
+//! SUPERVISOR and AUDITOR, in `Roles` rows, act on or read every region. A token of the
+//! other roles stored with a scope is refused here, as `TOKEN_SCOPE_NOT_ALLOWED`.
 
 use std::{
     collections::HashMap,
@@ -320,6 +325,13 @@ pub async fn authorize(
                 }
                 Err(Refusal::Revoked) => {
                     return Err(unauthenticated("TOKEN_REVOKED", "the token was revoked"));
+                }
+                Err(Refusal::ScopeNotAllowed) => {
+                    return Err(unauthenticated(
+                        "TOKEN_SCOPE_NOT_ALLOWED",
+                        "the token carries a scope its role cannot have: revoke it and \
+                         issue one without a scope",
+                    ));
                 }
             }
         }

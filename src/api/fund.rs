@@ -139,7 +139,12 @@ fn parse_draft(t: &FundTransaction) -> Result<LineDraft, Error> {
     }
     match kind {
         Ok(Kind::Disbursement) => {
-            shape.push(text::check("fund_transaction.payee", &t.payee, 200, true));
+            shape.push(text::check_line(
+                "fund_transaction.payee",
+                &t.payee,
+                200,
+                true,
+            ));
         }
         _ if !t.payee.is_empty() => shape.push(Err(Error::invalid(
             "fund_transaction.payee",

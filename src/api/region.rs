@@ -119,7 +119,7 @@ async fn create_region(
     };
     Error::collect([
         Error::of(&code),
-        text::check("region.display_name", &region.display_name, 100, true),
+        text::check_line("region.display_name", &region.display_name, 100, true),
         Error::of(&parent),
     ])?;
     let change = CreateRegion {

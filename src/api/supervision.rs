@@ -231,18 +231,18 @@ fn parse_filing(e: &SupervisionEntry) -> Result<Filing, Error> {
         ("", _) => Ok(None),
         (name, _) => RegionCode::from_name("supervision_entry.region", name).map(Some),
     };
-    let subject = text::check("supervision_entry.subject", &e.subject, 64, false);
-    let title = text::check("supervision_entry.title", &e.title, 200, true);
+    let subject = text::check_line("supervision_entry.subject", &e.subject, 64, false);
+    let title = text::check_line("supervision_entry.title", &e.title, 200, true);
     let description = text::check("supervision_entry.description", &e.description, 4000, true);
     let evidence = evidence_of("supervision_entry.evidence", &e.evidence);
     let reporter = e.reporter.clone().unwrap_or_default();
-    let reporter_name = text::check(
+    let reporter_name = text::check_line(
         "supervision_entry.reporter.display_name",
         &reporter.display_name,
         100,
         false,
     );
-    let contact = text::check(
+    let contact = text::check_line(
         "supervision_entry.reporter.contact",
         &reporter.contact,
         200,
@@ -557,7 +557,7 @@ fn acceptance(
     req: AcceptSupervisionEntryRequest,
     now: DateTime<Utc>,
 ) -> Result<(String, String, StepInput), Error> {
-    let unit = text::check("responsible_unit", &req.responsible_unit, 200, true);
+    let unit = text::check_line("responsible_unit", &req.responsible_unit, 200, true);
     let due = due_date("due_date", &req.due_date, now);
     let note = text::check("note", &req.note, 4000, false);
     Error::collect([unit, Error::of(&due), note])?;

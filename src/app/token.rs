@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     domain::{
-        access::Role,
+        access::{self, Role},
         region::{RegionCode, RegionPath},
+        text,
     },
     error::Error,
     store::{
@@ -26,7 +27,8 @@ pub struct IssuedToken {
     pub secret: String,
 }
 
-/// CreateAccessToken and `duikou token create`: a new token whose scope regions exist.
+/// CreateAccessToken and `duikou token create`: a new token with a one-line label, and a
+/// scope only for a role that takes one, whose regions exist.
 pub struct CreateToken {
     /// Its role.
     pub role: Role,
@@ -34,17 +36,43 @@ pub struct CreateToken {
     pub label: String,
     /// The regions it covers; none for everywhere.
     pub scopes: Vec<RegionCode>,
-    /// The field or flag that named the scopes, for errors.
-    pub scope_field: &'static str,
+    /// The fields or flags that sent the label and the scopes, for errors.
+    pub fields: TokenFields,
     /// When it stops working.
     pub expire_time: Option<DateTime<Utc>>,
+}
+
+/// Where a token's label and scopes were sent, so that an error names the caller's words.
+pub struct TokenFields {
+    /// The label's field or flag.
+    pub label: &'static str,
+    /// The scopes' field or flag.
+    pub scopes: &'static str,
+}
+
+impl TokenFields {
+    /// The fields of CreateAccessToken.
+    pub const API: Self = Self {
+        label: "access_token.label",
+        scopes: "access_token.scopes",
+    };
+    /// The flags of `duikou token create`.
+    pub const COMMAND_LINE: Self = Self {
+        label: "--label",
+        scopes: "--scope",
+    };
 }
 
 impl Change for CreateToken {
     type Output = IssuedToken;
 
     async fn apply(&self, tx: &mut Tx<'_>) -> Result<IssuedToken, Error> {
-        let scopes = scope_paths(tx, self.scope_field, &self.scopes).await?;
+        let fields = &self.fields;
+        Error::collect([
+            text::check_line(fields.label, &self.label, 200, false),
+            access::check_scope(self.role, fields.scopes, &self.scopes),
+        ])?;
+        let scopes = scope_paths(tx, fields.scopes, &self.scopes).await?;
         let (row, secret) = token::create(
             tx.db(),
             &NewToken {

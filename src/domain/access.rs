@@ -3,7 +3,10 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{Numbered, region::RegionPath};
+use super::{
+    Numbered,
+    region::{RegionCode, RegionPath},
+};
 use crate::error::Error;
 
 /// What a caller may do; the numbers are those stored and sent.
@@ -65,6 +68,52 @@ impl Role {
             Self::Auditor => "AUDITOR",
         }
     }
+}
+
+impl Role {
+    /// Whether a regional scope limits the role. A COORDINATOR and a FUND_OFFICER act
+    /// inside their scope; an ADMIN, a SUPERVISOR and an AUDITOR act on, or read, every
+    /// region, so a token of theirs carries no scope: one that named a region would
+    /// promise a limit that nothing enforces.
+    pub fn takes_scope(self) -> bool {
+        matches!(self, Self::Coordinator | Self::FundOfficer)
+    }
+}
+
+/// The most regions one token's scope names.
+pub const MAX_SCOPES: usize = 50;
+
+/// Checks the scope of a new token of `role`, sent in `field`: none for a role that takes
+/// no scope; else each region once, and at most [`MAX_SCOPES`].
+///
+/// # Errors
+/// INVALID_ARGUMENT naming `field`.
+pub fn check_scope(role: Role, field: &str, scopes: &[RegionCode]) -> Result<(), Error> {
+    if !scopes.is_empty() && !role.takes_scope() {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "must be empty for a {} token: the role acts on every region, so only \
+                 COORDINATOR and FUND_OFFICER tokens take a scope",
+                role.word()
+            ),
+        ));
+    }
+    if scopes.len() > MAX_SCOPES {
+        return Err(Error::invalid(
+            field,
+            format!("must name at most {MAX_SCOPES} regions"),
+        ));
+    }
+    for (i, code) in scopes.iter().enumerate() {
+        if scopes[..i].contains(code) {
+            return Err(Error::invalid(
+                field,
+                format!("names {} more than once", code.name()),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Numbered for Role {
@@ -226,7 +275,30 @@ fn hash_random(random: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::region::RegionCode;
+
+    #[test]
+    fn only_coordinators_and_fund_officers_take_a_scope() {
+        let shiyan = RegionCode::parse("s", "420300").unwrap();
+        let tianjin = RegionCode::parse("s", "120000").unwrap();
+        for role in Role::ALL {
+            let scoped = check_scope(role, "access_token.scopes", std::slice::from_ref(&shiyan));
+            assert_eq!(scoped.is_ok(), role.takes_scope(), "{role:?}");
+            assert!(
+                check_scope(role, "access_token.scopes", &[]).is_ok(),
+                "{role:?}"
+            );
+        }
+        assert!(!Role::Admin.takes_scope() && !Role::Supervisor.takes_scope());
+        assert!(!Role::Auditor.takes_scope());
+        let twice = [shiyan.clone(), tianjin, shiyan.clone()];
+        let err = check_scope(Role::Coordinator, "--scope", &twice).unwrap_err();
+        assert!(format!("{err}").contains("more than once"), "{err}");
+        let many: Vec<RegionCode> = (0..=MAX_SCOPES)
+            .map(|i| RegionCode::parse("s", &format!("{:06}", 110_000 + i)).unwrap())
+            .collect();
+        assert!(check_scope(Role::FundOfficer, "--scope", &many).is_err());
+        assert!(check_scope(Role::FundOfficer, "--scope", &many[..MAX_SCOPES]).is_ok());
+    }
 
     #[test]
     fn a_new_secret_matches_only_its_own_hash() {

@@ -46,8 +46,8 @@ impl ProgramDraft {
     /// INVALID_ARGUMENT naming each bad field.
     pub fn parse(p: &ProgramFields) -> Result<Self, Error> {
         let texts = Error::collect([
-            text::check("program.display_name", &p.display_name, 200, true),
-            text::check("program.basis_document", &p.basis_document, 500, false),
+            text::check_line("program.display_name", &p.display_name, 200, true),
+            text::check_line("program.basis_document", &p.basis_document, 500, false),
             text::check("program.description", &p.description, 4000, false),
         ]);
         let period = Period::parse("program.", &p.period_start, &p.period_end);

@@ -113,7 +113,7 @@ impl Milestone {
             MAX_MILESTONES,
             "milestones",
             |at, (title, due, done)| {
-                let title_ok = text::check(&format!("{at}.title"), title, 200, true);
+                let title_ok = text::check_line(&format!("{at}.title"), title, 200, true);
                 let due = parse_date(&format!("{at}.due_date"), due);
                 let done = match *done {
                     "" => Ok(None),
@@ -283,7 +283,7 @@ impl ProjectDraft {
     /// # Errors
     /// INVALID_ARGUMENT naming each bad field.
     pub fn parse(p: &ProjectFields) -> Result<Self, Error> {
-        let display_name = text::check("project.display_name", &p.display_name, 200, true);
+        let display_name = text::check_line("project.display_name", &p.display_name, 200, true);
         let description = text::check("project.description", &p.description, 4000, false);
         let location = if p.location.is_empty() {
             Err(Error::invalid("project.location", "is required"))
@@ -291,7 +291,7 @@ impl ProjectDraft {
             RegionCode::from_name("project.location", &p.location)
         };
         let implementing_org =
-            text::check("project.implementing_org", &p.implementing_org, 200, true);
+            text::check_line("project.implementing_org", &p.implementing_org, 200, true);
         let budget = p.budget.amount("project.budget");
         let planned = Period::parse_fields(
             "project.planned_start",

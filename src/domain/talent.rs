@@ -78,9 +78,9 @@ impl Participant {
             "people",
             |at, (display_name, organization, position)| {
                 Error::collect([
-                    text::check(&format!("{at}.display_name"), display_name, 100, true),
-                    text::check(&format!("{at}.organization"), organization, 200, false),
-                    text::check(&format!("{at}.position"), position, 100, false),
+                    text::check_line(&format!("{at}.display_name"), display_name, 100, true),
+                    text::check_line(&format!("{at}.organization"), organization, 200, false),
+                    text::check_line(&format!("{at}.position"), position, 100, false),
                 ])?;
                 Ok(Self {
                     display_name: (*display_name).to_owned(),
@@ -298,13 +298,13 @@ impl TalentDraft {
             "" => Ok(None),
             text => parse_date("talent_exchange.end_date", text).map(Some),
         };
-        let host = text::check(
+        let host = text::check_line(
             "talent_exchange.host_organization",
             &t.host_organization,
             200,
             false,
         );
-        let title = text::check("talent_exchange.title", &t.title, 200, true);
+        let title = text::check_line("talent_exchange.title", &t.title, 200, true);
         let description = text::check("talent_exchange.description", &t.description, 4000, false);
         let items: Vec<(&str, &str, &str)> = t
             .participants

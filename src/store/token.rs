@@ -98,6 +98,9 @@ pub enum Refusal {
     Expired,
     /// Revoked.
     Revoked,
+    /// Issued with a scope to a role that takes none, before such tokens were refused:
+    /// it promised a limit that was never enforced, so it serves nobody until reissued.
+    ScopeNotAllowed,
 }
 
 /// The caller that a bearer secret stands for, judged against the token's row (`None`
@@ -117,6 +120,9 @@ pub fn authenticate(row: Option<&TokenRow>, bearer: &Bearer) -> Result<Caller, R
     }
     if row.expire_time.is_some_and(|t| t <= Utc::now()) {
         return Err(Refusal::Expired);
+    }
+    if !row.scopes.is_empty() && !row.role.takes_scope() {
+        return Err(Refusal::ScopeNotAllowed);
     }
     Ok(Caller {
         token_id: row.id,

@@ -115,9 +115,18 @@ async fn every_method_answers_every_kind_of_caller_as_the_table_says() {
         .await
         .unwrap();
     let forged = format!("dk_1_{}", "A".repeat(43));
+    // Tokens scoped to Tianjin, stored directly, as tokens issued before roles that take no
+    // scope were refused one would stand: those of COORDINATOR and FUND_OFFICER are held to
+    // Tianjin, the others serve nobody.
     let mut out_of_scope = std::collections::HashMap::new();
+    let mut scoped_by_mistake = Vec::new();
     for role in Role::ALL {
-        out_of_scope.insert(role, app.token(role, &["120000"]).await);
+        let secret = app.token(role, &["120000"]).await;
+        if role.takes_scope() {
+            out_of_scope.insert(role, secret);
+        } else {
+            scoped_by_mistake.push(secret);
+        }
     }
     let program = app.program().await;
     let beijing_hubei = app.pairing(pairing(&program, "110101", "420381")).await;
@@ -180,7 +189,11 @@ async fn every_method_answers_every_kind_of_caller_as_the_table_says() {
             // Health watches and reflection: open to all, and not one-shot calls.
             continue;
         }
-        for bad in [&expired, &revoked, &forged, &"not-a-token".to_owned()] {
+        let malformed = "not-a-token".to_owned();
+        for bad in [&expired, &revoked, &forged, &malformed]
+            .into_iter()
+            .chain(&scoped_by_mistake)
+        {
             assert_eq!(
                 call(&app, &method, Some(bad), streaming).await,
                 Code::Unauthenticated,
@@ -208,7 +221,7 @@ async fn every_method_answers_every_kind_of_caller_as_the_table_says() {
             }
         }
         if let Access::Scoped(roles) = access {
-            for &role in roles.iter().filter(|&&r| r != Role::Admin) {
+            for &role in roles.iter().filter(|&&r| r.takes_scope()) {
                 let secret = &out_of_scope[&role];
                 assert_eq!(
                     call_on_beijing_and_hubei(&app, &method, secret, &targets).await,
@@ -601,8 +614,8 @@ async fn a_token_made_over_grpc_shows_its_secret_once_and_stops_when_revoked() {
         .access
         .create_access_token(CreateAccessTokenRequest {
             access_token: Some(AccessToken {
-                role: Role::Auditor.number(),
-                label: "审计局".into(),
+                role: Role::Coordinator.number(),
+                label: "十堰协作办".into(),
                 scopes: vec!["regions/420300".into()],
                 ..Default::default()
             }),
@@ -684,5 +697,110 @@ async fn token_requests_with_bad_fields_name_them() {
         Code::InvalidArgument,
         "INVALID_FIELD",
         Some("access_token.expire_time"),
+    );
+}
+
+/// The probe found an ADMIN token scoped to Tianjin suspending a Beijing–Shiyan pairing,
+/// and a SUPERVISOR and an AUDITOR so scoped seeing a reporter and participants: the scope
+/// of those roles was stored and never enforced. Such tokens are refused when issued, and
+/// one stored before is refused when used.
+#[tokio::test]
+async fn only_coordinator_and_fund_officer_tokens_take_a_scope() {
+    let mut app = spawn().await;
+    let token = |role: Role, scopes: &[&str], label: &str| CreateAccessTokenRequest {
+        access_token: Some(AccessToken {
+            role: role.number(),
+            label: label.into(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            ..Default::default()
+        }),
+    };
+    let count = |app: &TestApp| {
+        let mut access = app.access.clone();
+        async move {
+            access
+                .list_access_tokens(ListAccessTokensRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+                .access_tokens
+                .len()
+        }
+    };
+    let before = count(&app).await;
+
+    let mut refused = Vec::new();
+    for role in [Role::Admin, Role::Supervisor, Role::Auditor] {
+        let request = token(role, &["regions/120000"], "天津");
+        refused.push(app.access.create_access_token(request).await.unwrap_err());
+    }
+    let twice = token(
+        Role::Coordinator,
+        &["regions/420300", "regions/110101", "regions/420300"],
+        "",
+    );
+    let twice = app.access.create_access_token(twice).await.unwrap_err();
+    let forged_row = token(Role::Auditor, &[], "审计\tADMIN\n2");
+    let forged_row = app
+        .access
+        .create_access_token(forged_row)
+        .await
+        .unwrap_err();
+    let reordered = token(Role::Auditor, &[], "审计\u{202E}局");
+    let reordered = app.access.create_access_token(reordered).await.unwrap_err();
+    let after = count(&app).await;
+    let scoped = token(Role::FundOfficer, &["regions/420300"], "十堰财政局");
+    let scoped = app.access.create_access_token(scoped).await;
+    let everywhere = token(Role::Auditor, &[], "审计局");
+    let everywhere = app.access.create_access_token(everywhere).await;
+    let legacy = app.token(Role::Admin, &["120000"]).await;
+    let used = app
+        .pairings_as(Some(&legacy))
+        .list_programs(duikou::proto::v1::ListProgramsRequest::default())
+        .await
+        .unwrap_err();
+
+    for err in &refused {
+        let message = assert_error(
+            err,
+            Code::InvalidArgument,
+            "INVALID_FIELD",
+            Some("access_token.scopes"),
+        );
+        assert!(
+            message.contains("COORDINATOR and FUND_OFFICER"),
+            "{message}"
+        );
+    }
+    let message = assert_error(
+        &twice,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("access_token.scopes"),
+    );
+    assert!(
+        message.contains("regions/420300 more than once"),
+        "{message}"
+    );
+    assert_error(
+        &forged_row,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("access_token.label"),
+    );
+    assert_error(
+        &reordered,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("access_token.label"),
+    );
+    assert_eq!(after, before, "a refused token leaves no trace");
+    assert!(scoped.is_ok(), "{scoped:?}");
+    assert!(everywhere.is_ok(), "{everywhere:?}");
+    assert_error(
+        &used,
+        Code::Unauthenticated,
+        "TOKEN_SCOPE_NOT_ALLOWED",
+        None,
     );
 }
