@@ -144,6 +144,9 @@ impl Change for UpdatePairing {
                 metadata: vec![("children_outside", outside.to_string())],
             });
         }
+        pairings::bound(tx.db(), id, &period, &fields)
+            .await?
+            .check()?;
         let change = PairingChange {
             parent_id: Some(parent_id),
             fields: Some(fields),

@@ -247,6 +247,66 @@ fn region_match(c: &Condition) -> Result<RegionMatch, Error> {
     }
 }
 
+/// What hangs off a pairing that a change of its period or fields would leave outside
+/// them; a pairing keeps the promises it made when each record was placed under it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bound {
+    /// Projects, other than cancelled ones, planned to run outside the period.
+    pub projects: u64,
+    /// Ledger lines of fiscal years outside the period.
+    pub lines: u64,
+    /// Live talent exchanges with days outside the period.
+    pub exchanges: u64,
+    /// The fields that projects, other than cancelled ones, work in and the change drops.
+    pub dropped_fields: Vec<CooperationField>,
+}
+
+impl Bound {
+    /// Checks that nothing stands outside.
+    ///
+    /// # Errors
+    /// FAILED_PRECONDITION `RECORDS_OUTSIDE_PERIOD`, with a count of each kind of record
+    /// outside, or `FIELD_IN_USE`, naming the fields still worked in.
+    pub fn check(&self) -> Result<(), Error> {
+        let counts = [
+            (self.projects, "project(s)", "projects_outside"),
+            (self.lines, "ledger line(s)", "lines_outside"),
+            (self.exchanges, "talent exchange(s)", "exchanges_outside"),
+        ];
+        let outside: Vec<_> = counts.iter().filter(|(n, _, _)| *n > 0).collect();
+        if !outside.is_empty() {
+            let what: Vec<String> = outside
+                .iter()
+                .map(|(n, kind, _)| format!("{n} {kind}"))
+                .collect();
+            return Err(Error::FailedPrecondition {
+                reason: "RECORDS_OUTSIDE_PERIOD",
+                message: format!(
+                    "{} of the pairing would fall outside the new period; change them first \
+                     or keep a period that holds them",
+                    what.join(", ")
+                ),
+                metadata: outside
+                    .iter()
+                    .map(|(n, _, key)| (*key, n.to_string()))
+                    .collect(),
+            });
+        }
+        if !self.dropped_fields.is_empty() {
+            let words: Vec<&str> = self.dropped_fields.iter().map(|f| f.word()).collect();
+            return Err(Error::FailedPrecondition {
+                reason: "FIELD_IN_USE",
+                message: format!(
+                    "the pairing's projects work in {}, which the change drops",
+                    words.join(", ")
+                ),
+                metadata: vec![("fields", words.join(","))],
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The fields an update mask may name on a pairing.
 pub const UPDATABLE: &[&str] = &["parent", "fields", "period_start", "period_end"];
 

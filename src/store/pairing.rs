@@ -1,6 +1,6 @@
 //! Pairing queries.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
@@ -17,8 +17,9 @@ use super::{
 };
 use crate::{
     domain::{
-        pairing::{CooperationField, PairingFilter, PairingState},
+        pairing::{Bound, CooperationField, PairingFilter, PairingState},
         period::Period,
+        project::ProjectState,
     },
     error::Error,
 };
@@ -236,6 +237,65 @@ pub async fn live_outside(
         )
         .count(db)
         .await?)
+}
+
+/// What of pairing `id` would stand outside `period`, or work in a field not in `fields`.
+pub async fn bound(
+    db: &impl ConnectionTrait,
+    id: i64,
+    period: &Period,
+    fields: &[CooperationField],
+) -> Result<Bound, Error> {
+    use super::entities::{fund_transaction as line, project, talent_exchange as exchange};
+    let (start, end) = (period.start(), period.end());
+    let open_projects = || {
+        project::Entity::find()
+            .filter(project::Column::PairingId.eq(id))
+            .filter(project::Column::State.ne(ProjectState::Cancelled))
+    };
+    let projects = open_projects()
+        .filter(
+            Condition::any()
+                .add(project::Column::PlannedStart.lt(start))
+                .add(project::Column::PlannedEnd.gt(end)),
+        )
+        .count(db)
+        .await?;
+    let lines = line::Entity::find()
+        .filter(line::Column::PairingId.eq(id))
+        .filter(
+            Condition::any()
+                .add(line::Column::FiscalYear.lt(start.year()))
+                .add(line::Column::FiscalYear.gt(end.year())),
+        )
+        .count(db)
+        .await?;
+    let exchanges = exchange::Entity::find()
+        .filter(exchange::Column::PairingId.eq(id))
+        .filter(exchange::Column::DeleteTime.is_null())
+        .filter(
+            Condition::any()
+                .add(exchange::Column::StartDate.lt(start))
+                .add(exchange::Column::StartDate.gt(end))
+                .add(exchange::Column::EndDate.gt(end)),
+        )
+        .count(db)
+        .await?;
+    let mut dropped_fields: Vec<CooperationField> = open_projects()
+        .filter(project::Column::Field.is_not_in(fields.iter().copied()))
+        .select_only()
+        .column(project::Column::Field)
+        .distinct()
+        .into_tuple()
+        .all(db)
+        .await?;
+    dropped_fields.sort();
+    Ok(Bound {
+        projects,
+        lines,
+        exchanges,
+        dropped_fields,
+    })
 }
 
 /// The ids from `id` up its parent chain, `id` first; stops early at `stop`, which then is

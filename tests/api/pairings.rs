@@ -2,14 +2,16 @@
 //! retries.
 
 use duikou::proto::v1::{
-    CreatePairingRequest, CreateRegionRequest, DeletePairingRequest, EndPairingRequest,
-    GetPairingRequest, ListPairingsRequest, Pairing, PairingState, Region, RegionLevel,
+    CancelProjectRequest, CreatePairingRequest, CreateRegionRequest, CreateTalentExchangeRequest,
+    DeletePairingRequest, EndPairingRequest, FundTransaction, GetPairingRequest,
+    ListPairingsRequest, Pairing, PairingState, RecordFundTransactionRequest, Region, RegionLevel,
     ResumePairingRequest, SuspendPairingRequest, UndeletePairingRequest, UpdatePairingRequest,
 };
 use prost_types::FieldMask;
 use tonic::Code;
+use tonic_types::StatusExt;
 
-use crate::helpers::{TestApp, assert_error, pairing, spawn};
+use crate::helpers::{TestApp, assert_error, cny, pairing, project, secondment, spawn};
 
 fn mask(paths: &[&str]) -> Option<FieldMask> {
     Some(FieldMask {
@@ -1014,4 +1016,137 @@ async fn a_start_moved_past_the_end_names_the_start() {
         "INVALID_FIELD",
         Some("pairing.period_start"),
     );
+}
+
+/// The probe shortened a pairing's period to end before its projects, ledger lines and
+/// exchanges, and dropped a field its projects work in; UpdateProgram already refused the
+/// same for its pairings. Each is refused, naming what stands outside, and nothing changes.
+#[tokio::test]
+async fn an_update_keeps_what_hangs_off_the_pairing_inside_it() {
+    let mut app = spawn().await;
+    let program = app.program().await;
+    // 2021–2025, water source and industry.
+    let created = app.pairing(pairing(&program, "110101", "420381")).await;
+    // A water-source project over 2022–2023.
+    let project = app.project(project(&created, "420381")).await;
+    app.funds
+        .record_fund_transaction(RecordFundTransactionRequest {
+            fund_transaction: Some(FundTransaction {
+                kind: 1,
+                pairing: created.name.clone(),
+                fiscal_year: 2025,
+                amount: Some(cny(100, 0)),
+                source: 1,
+                instrument: 1,
+                value_date: "2025-01-02".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    // March 2024 to February 2025.
+    app.talents
+        .create_talent_exchange(CreateTalentExchangeRequest {
+            talent_exchange: Some(secondment(&created)),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let update = |pairing: Pairing, paths: &[&str]| UpdatePairingRequest {
+        pairing: Some(Pairing {
+            name: created.name.clone(),
+            etag: created.etag.clone(),
+            ..pairing
+        }),
+        update_mask: mask(paths),
+    };
+
+    let ends_early = Pairing {
+        period_end: "2023-12-31".into(),
+        ..Default::default()
+    };
+    let ends_early = app
+        .pairings
+        .update_pairing(update(ends_early, &["period_end"]))
+        .await
+        .unwrap_err();
+    let starts_late = Pairing {
+        period_start: "2023-01-01".into(),
+        ..Default::default()
+    };
+    let starts_late = app
+        .pairings
+        .update_pairing(update(starts_late, &["period_start"]))
+        .await
+        .unwrap_err();
+    let water_dropped = Pairing {
+        fields: vec![2],
+        ..Default::default()
+    };
+    let drops_water = app
+        .pairings
+        .update_pairing(update(water_dropped.clone(), &["fields"]))
+        .await
+        .unwrap_err();
+    let unchanged = app
+        .pairings
+        .get_pairing(GetPairingRequest {
+            name: created.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // Once the project is cancelled, nothing works in water source any more.
+    app.projects
+        .cancel_project(CancelProjectRequest {
+            name: project.name.clone(),
+            etag: project.etag.clone(),
+            reason: "选址未获批复".into(),
+        })
+        .await
+        .unwrap();
+    let dropped = app
+        .pairings
+        .update_pairing(update(water_dropped, &["fields"]))
+        .await;
+
+    let metadata = |status: &tonic::Status| {
+        let info = status.get_error_details().error_info().unwrap().clone();
+        let mut facts: Vec<(String, String)> = info.metadata.into_iter().collect();
+        facts.sort();
+        facts
+    };
+    let fact = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+    let message = assert_error(
+        &ends_early,
+        Code::FailedPrecondition,
+        "RECORDS_OUTSIDE_PERIOD",
+        None,
+    );
+    assert!(
+        message.contains("1 ledger line(s), 1 talent exchange(s)"),
+        "{message}"
+    );
+    assert_eq!(
+        metadata(&ends_early),
+        [fact("exchanges_outside", "1"), fact("lines_outside", "1")]
+    );
+    assert_error(
+        &starts_late,
+        Code::FailedPrecondition,
+        "RECORDS_OUTSIDE_PERIOD",
+        None,
+    );
+    assert_eq!(metadata(&starts_late), [fact("projects_outside", "1")]);
+    let message = assert_error(&drops_water, Code::FailedPrecondition, "FIELD_IN_USE", None);
+    assert!(message.contains("WATER_SOURCE"), "{message}");
+    assert_eq!(metadata(&drops_water), [fact("fields", "WATER_SOURCE")]);
+    assert_eq!(
+        unchanged.etag, created.etag,
+        "a refused update writes nothing"
+    );
+    assert_eq!(unchanged.period_end, "2025-12-31");
+    assert_eq!(unchanged.fields, [4, 2]);
+    assert_eq!(dropped.unwrap().into_inner().fields, [2]);
 }
