@@ -120,7 +120,7 @@ call SupervisionService/ReopenSupervisionEntry "{\"name\": \"$ENTRY\", \"reason\
 call SupervisionService/ResolveSupervisionEntry "{\"name\": \"$ENTRY\", \"resolution\": \"加密巡查后清理完毕\", \"evidence\": [{\"uri\": \"https://example.org/photos/tianhe.jpg\",
     \"sha256\": \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\", \"description\": \"整改后照片\"}]}" >/dev/null
 call SupervisionService/CloseSupervisionEntry "{\"name\": \"$ENTRY\", \"review_note\": \"复核通过\"}" >/dev/null
-call SupervisionService/AddSupervisionComment "{\"parent\": \"$ENTRY\", \"text\": \"归档\"}" >/dev/null
+call SupervisionService/AddSupervisionComment "{\"parent\": \"$ENTRY\", \"text\": \"归档\", \"public\": true}" >/dev/null
 call SupervisionService/ListSupervisionEvents "{\"parent\": \"$ENTRY\"}" >/dev/null
 REJECTED=$(entry "重复的报告")
 call SupervisionService/RejectSupervisionEntry "{\"name\": \"$REJECTED\", \"reason\": \"与前一条重复\"}" >/dev/null

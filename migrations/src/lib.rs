@@ -12,6 +12,7 @@ mod m0007_supervision;
 mod m0008_supervision_lists_and_summaries;
 mod m0009_money_stays_whole;
 mod m0010_request_ids_per_caller;
+mod m0011_internal_comments;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_supervision_lists_and_summaries::Migration),
             Box::new(m0009_money_stays_whole::Migration),
             Box::new(m0010_request_ids_per_caller::Migration),
+            Box::new(m0011_internal_comments::Migration),
         ]
     }
 }

@@ -111,6 +111,7 @@ const FUNDS: Access = Access::Scoped(&[Role::Admin, Role::FundOfficer]);
 const OVERSIGHT: Access = Access::Roles(&[Role::Admin, Role::Auditor]);
 const OVERSEERS: Access = Access::Roles(&[Role::Admin, Role::Supervisor]);
 const RECTIFIERS: Access = Access::Scoped(&[Role::Admin, Role::Coordinator]);
+const COURSE: Access = Access::Scoped(&[Role::Admin, Role::Supervisor, Role::Coordinator]);
 
 /// Every RPC the server offers, by its path, and who may call it. A method missing here is
 /// refused to everyone.
@@ -248,7 +249,7 @@ pub const TABLE: &[(&str, Access)] = &[
     ),
     (
         "/duikou.v1.SupervisionService/AddSupervisionComment",
-        Access::Authenticated,
+        COURSE,
     ),
     (
         "/duikou.v1.SupervisionService/ListSupervisionEvents",

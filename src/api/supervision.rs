@@ -193,6 +193,7 @@ fn event_to_proto(row: EventRow, labels: bool) -> SupervisionEvent {
         responsible_unit: row.responsible_unit,
         due_date: row.due_date.map(format_date).unwrap_or_default(),
         evidence: evidence_to_proto(&row.evidence),
+        public: row.public,
     }
 }
 
@@ -624,6 +625,7 @@ async fn add_supervision_comment(
     let comment = AddComment {
         entry_id: id,
         text: req.text,
+        public: req.public,
         clock: service.clock.clone(),
     };
     let event = app::create_once(&service.store, call, key, comment).await?;
@@ -687,6 +689,7 @@ async fn lookup_supervision_entry(
         create_time: entry.create_time,
         timeline: timeline
             .into_iter()
+            .filter(|r| r.public)
             .map(|r| event_to_proto(r, false))
             .collect(),
     })

@@ -433,6 +433,7 @@ mod tests {
             responsible_unit: String::new(),
             due_date: None,
             evidence: Vec::new(),
+            public: false,
         };
         let event = entries::append(store.db(), entry, event, Utc::now()).await?;
         let entry =

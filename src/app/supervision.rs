@@ -163,12 +163,15 @@ impl Create for SubmitEntry {
     }
 }
 
-/// AddSupervisionComment: a note on an entry's timeline, in any state; it changes nothing.
+/// AddSupervisionComment: a note on an entry's timeline, in any state, by a caller in the
+/// entry's course; it changes nothing, and is internal unless marked public.
 pub struct AddComment {
     /// The entry's id.
     pub entry_id: i64,
     /// The comment.
     pub text: String,
+    /// Whether the public view shows it.
+    pub public: bool,
     /// The time the comment is added at.
     pub clock: Clock,
 }
@@ -178,13 +181,13 @@ impl Create for AddComment {
 
     async fn make(&self, tx: &mut Tx<'_>) -> Result<EventRow, Error> {
         let (id, now) = (self.entry_id, self.clock.now());
-        let current = by_id::<EntryRow>(tx.db(), id, Hold::Update)
-            .await?
-            .ok_or_else(|| not_found(id))?;
+        let caller = tx.caller()?;
+        let current = in_reach(tx, caller, id, Step::Comment).await?;
         let state = stored_state(&current)?;
         let event = NewEvent {
             note: self.text.clone(),
-            ..event_by(Some(tx.caller()?), Step::Comment, Some(state), state)
+            public: self.public,
+            ..event_by(Some(caller), Step::Comment, Some(state), state)
         };
         entries::append(tx.db(), &current, event, now).await
     }
@@ -287,6 +290,7 @@ fn event_by(caller: Option<&Caller>, step: Step, from: Option<State>, to: State)
         responsible_unit: String::new(),
         due_date: None,
         evidence: Vec::new(),
+        public: true,
     }
 }
 

@@ -182,7 +182,7 @@ impl Step {
                 &[Role::Admin, Role::Supervisor]
             }
             Step::StartRectification | Step::Resolve => &[Role::Admin, Role::Coordinator],
-            Step::Comment => Role::ALL.as_slice(),
+            Step::Comment => &[Role::Admin, Role::Supervisor, Role::Coordinator],
         };
         if !roles.contains(&caller.role) {
             return Err(Error::PermissionDenied {
@@ -194,8 +194,10 @@ impl Step {
                 ),
             });
         }
-        let scoped = matches!(self, Step::StartRectification | Step::Resolve)
-            && caller.role == Role::Coordinator;
+        let scoped = matches!(
+            self,
+            Step::StartRectification | Step::Resolve | Step::Comment
+        ) && caller.role == Role::Coordinator;
         if scoped && !caller.scope.covers(region) {
             return Err(Error::PermissionDenied {
                 reason: "OUTSIDE_SCOPE",
@@ -486,7 +488,9 @@ mod tests {
                     Step::StartRectification | Step::Resolve => {
                         matches!(role, Role::Admin | Role::Coordinator)
                     }
-                    Step::Comment => true,
+                    Step::Comment => {
+                        matches!(role, Role::Admin | Role::Supervisor | Role::Coordinator)
+                    }
                 };
                 assert_eq!(outcome.is_ok(), expected, "{step:?} by {role:?}");
                 if let Err(e) = outcome {
@@ -494,7 +498,7 @@ mod tests {
                 }
             }
         }
-        for step in [Step::StartRectification, Step::Resolve] {
+        for step in [Step::StartRectification, Step::Resolve, Step::Comment] {
             step.allowed(Some(&inside), Party::Media, &region).unwrap();
             let refused = step.allowed(Some(&outside), Party::Media, &region);
             assert_eq!(reason(refused.unwrap_err()), "OUTSIDE_SCOPE");

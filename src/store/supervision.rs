@@ -114,6 +114,8 @@ pub struct NewEvent {
     pub due_date: Option<NaiveDate>,
     /// The evidence the step brought.
     pub evidence: Vec<Evidence>,
+    /// Whether the public view of the entry shows the event.
+    pub public: bool,
 }
 
 /// Inserts an entry filed at `now`.
@@ -249,6 +251,7 @@ pub async fn append(
         responsible_unit: Set(event.responsible_unit),
         due_date: Set(event.due_date),
         evidence: Set(Evidence::store_list(&event.evidence)),
+        public: Set(event.public),
         ..Default::default()
     };
     Ok(row.insert(db).await?)

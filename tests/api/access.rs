@@ -7,8 +7,8 @@ use duikou::{
     api::authz::{self, Access},
     domain::access::Role,
     proto::v1::{
-        AccessToken, ApproveProjectRequest, CancelProjectRequest, CreateAccessTokenRequest,
-        CreatePairingRequest, CreateProgramRequest, CreateProjectRequest,
+        AccessToken, AddSupervisionCommentRequest, ApproveProjectRequest, CancelProjectRequest,
+        CreateAccessTokenRequest, CreatePairingRequest, CreateProgramRequest, CreateProjectRequest,
         CreateTalentExchangeRequest, DeletePairingRequest, DeleteTalentExchangeRequest,
         EndPairingRequest, Evidence, FundTransaction, GetPairingRequest, GetRegionRequest,
         ListAccessTokensRequest, Pairing, Program, Project, RecordFundTransactionRequest,
@@ -468,6 +468,15 @@ async fn call_on_beijing_and_hubei(
                 },
             )
             .await
+        }
+        "AddSupervisionComment" => {
+            let request = AddSupervisionCommentRequest {
+                parent: targets.entry.name.clone(),
+                text: "天津的意见".into(),
+                request_id: String::new(),
+                public: true,
+            };
+            call_with(app, path, secret, request).await
         }
         _ => panic!("{path} is scoped, but the walk has no out-of-scope request for it"),
     }

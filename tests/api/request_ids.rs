@@ -23,6 +23,7 @@ async fn one_callers_request_id_neither_blocks_nor_answers_another_callers_reque
     let tianjin = app.token(Role::FundOfficer, &["120000"]).await;
     let beijing = app.token(Role::FundOfficer, &["110000", "420300"]).await;
     let auditor = app.token(Role::Auditor, &[]).await;
+    let supervisor = app.token(Role::Supervisor, &[]).await;
     let entry = app
         .supervision
         .clone()
@@ -36,11 +37,12 @@ async fn one_callers_request_id_neither_blocks_nor_answers_another_callers_reque
         .supervision_entry
         .unwrap();
     let taken = "commit-2023-dongcheng";
-    app.supervision_as(Some(&tianjin))
+    app.supervision_as(Some(&supervisor))
         .add_supervision_comment(AddSupervisionCommentRequest {
             parent: entry.name.clone(),
             text: "占用他人的请求号".into(),
             request_id: taken.into(),
+            public: false,
         })
         .await
         .unwrap();

@@ -62,7 +62,6 @@ async fn a_public_report_runs_its_course_to_closure_and_the_reporter_is_never_sh
     let app = spawn().await;
     let supervisor = app.token(Role::Supervisor, &[]).await;
     let coordinator = app.token(Role::Coordinator, &["420300"]).await;
-    let auditor = app.token(Role::Auditor, &[]).await;
 
     // Filed without a token, as the public: a tracking code comes back once.
     let filed = submit(&app, None, water_report("regions/420381"), "public-1")
@@ -200,11 +199,12 @@ async fn a_public_report_runs_its_course_to_closure_and_the_reporter_is_never_sh
         .into_inner();
     assert_eq!(reopened.state, RECTIFYING);
     let comment = app
-        .supervision_as(Some(&auditor))
+        .supervision_as(Some(&coordinator))
         .add_supervision_comment(AddSupervisionCommentRequest {
             parent: entry.name.clone(),
             text: "请同步整改资金使用情况".into(),
             request_id: "comment-1".into(),
+            public: false,
         })
         .await
         .unwrap()
@@ -530,4 +530,95 @@ async fn public_reports_are_limited_per_client_address() {
     };
     store.close().await.unwrap();
     assert_eq!(stored, 3);
+}
+
+/// The probe found a Tianjin fund officer's and an AUDITOR's comments in the anonymous view
+/// of a Shiyan resident's report. Comments are for those in the entry's course — ADMIN, a
+/// SUPERVISOR, the COORDINATOR of its region — and the public sees only those marked public.
+#[tokio::test]
+async fn comments_are_for_the_entry_s_course_and_internal_unless_public() {
+    let app = spawn().await;
+    let supervisor = app.token(Role::Supervisor, &[]).await;
+    let shiyan = app.token(Role::Coordinator, &["420300"]).await;
+    let tianjin = app.token(Role::Coordinator, &["120000"]).await;
+    let fund_officer = app.token(Role::FundOfficer, &["420300"]).await;
+    let auditor = app.token(Role::Auditor, &[]).await;
+    let filed = submit(&app, None, water_report("regions/420381"), "")
+        .await
+        .unwrap();
+    let entry = filed.supervision_entry.unwrap();
+    let comment = |secret: &str, text: &str, public: bool| {
+        let mut client = app.supervision_as(Some(secret));
+        let request = AddSupervisionCommentRequest {
+            parent: entry.name.clone(),
+            text: text.into(),
+            request_id: String::new(),
+            public,
+        };
+        async move { client.add_supervision_comment(request).await }
+    };
+
+    let by_auditor = comment(&auditor, "审计意见", true).await.unwrap_err();
+    let by_fund_officer = comment(&fund_officer, "资金意见", true).await.unwrap_err();
+    let by_tianjin = comment(&tianjin, "天津意见", true).await.unwrap_err();
+    let internal = comment(&supervisor, "内部：核实排污单位", false)
+        .await
+        .unwrap()
+        .into_inner();
+    let public = comment(&shiyan, "已安排现场核查", true)
+        .await
+        .unwrap()
+        .into_inner();
+    let view = app
+        .supervision_as(None)
+        .lookup_supervision_entry(LookupSupervisionEntryRequest {
+            tracking_code: filed.tracking_code.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let timeline = app
+        .supervision
+        .clone()
+        .list_supervision_events(ListSupervisionEventsRequest {
+            parent: entry.name.clone(),
+            page_size: 0,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .supervision_events;
+
+    assert_error(
+        &by_auditor,
+        Code::PermissionDenied,
+        "ROLE_NOT_ALLOWED",
+        None,
+    );
+    assert_error(
+        &by_fund_officer,
+        Code::PermissionDenied,
+        "ROLE_NOT_ALLOWED",
+        None,
+    );
+    assert_error(&by_tianjin, Code::PermissionDenied, "OUTSIDE_SCOPE", None);
+    assert!(!internal.public && public.public);
+    let notes: Vec<&str> = view.timeline.iter().map(|e| e.note.as_str()).collect();
+    assert_eq!(
+        notes,
+        ["", "已安排现场核查"],
+        "the public sees the filing and one comment"
+    );
+    assert!(view.timeline.iter().all(|e| e.public));
+    assert!(
+        view.timeline[1].actor.as_ref().unwrap().label.is_empty(),
+        "the public never sees an official's label"
+    );
+    let publics: Vec<bool> = timeline.iter().map(|e| e.public).collect();
+    assert_eq!(
+        publics,
+        [true, false, true],
+        "refused comments left no event"
+    );
 }

@@ -443,6 +443,7 @@ async fn comment(app: &TestApp, name: &str, text: &str) -> SupervisionEvent {
             parent: name.into(),
             text: text.into(),
             request_id: String::new(),
+            public: false,
         })
         .await
         .unwrap()
@@ -541,6 +542,7 @@ async fn two_watchers_receive_the_same_events_in_order_and_a_third_only_its_regi
         responsible_unit: String::new(),
         due_date: None,
         evidence: Vec::new(),
+        public: false,
     };
     duikou::store::supervision::append(store.db(), &entry, elsewhere, app.clock.now())
         .await
@@ -815,6 +817,7 @@ async fn take(
                 parent: name,
                 text: "请尽快处理".into(),
                 request_id: String::new(),
+                public: false,
             })
             .await
             .map(drop),
@@ -851,7 +854,12 @@ async fn every_step_by_every_role_is_taken_or_refused_as_the_course_says() {
             4,
             &[Role::Admin, Role::Supervisor],
         ),
-        ("comment", &[], 1, &Role::ALL),
+        (
+            "comment",
+            &[],
+            1,
+            &[Role::Admin, Role::Supervisor, Role::Coordinator],
+        ),
     ];
     for role in Role::ALL {
         let scopes: &[&str] = if role.takes_scope() { &["420300"] } else { &[] };
@@ -917,6 +925,7 @@ async fn a_watcher_that_reads_late_still_gets_every_event_in_order() {
                         parent: name.clone(),
                         text: format!("第{w}组第{i}条补充说明"),
                         request_id: String::new(),
+                        public: false,
                     })
                     .await
                     .unwrap();

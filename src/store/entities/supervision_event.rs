@@ -40,6 +40,8 @@ pub struct Model {
     pub due_date: Option<Date>,
     /// JSON array of evidence.
     pub evidence: String,
+    /// Whether the public view of the entry shows the event.
+    pub public: bool,
 }
 
 without_relations!();
