@@ -68,7 +68,10 @@ impl Settings {
             }
         });
         match std::fs::read_to_string(&path) {
-            Ok(text) => seed(&text, &path.display().to_string()),
+            Ok(text) => {
+                refuse_shared(&path)?;
+                seed(&text, &path.display().to_string())
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut bytes = [0u8; 32];
                 getrandom::fill(&mut bytes)
@@ -81,6 +84,27 @@ impl Settings {
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
     }
+}
+
+/// Refuses a key file that others than its owner may read or write: whoever reads the key
+/// can sign checkpoints of a forged log.
+fn refuse_shared(path: &std::path::Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            anyhow::bail!(
+                "the audit key {} may be read by others (mode {:o}): chmod 600 it",
+                path.display(),
+                mode & 0o777
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Writes a file that only its owner may read.
@@ -115,6 +139,9 @@ pub struct ServerSettings {
     /// more are refused with RESOURCE_EXHAUSTED. Counted in the database, so the limit
     /// holds across servers. 0 turns the limit off.
     pub public_reports_per_hour: u32,
+    /// Whether supervision evidence may link over plain `http://` besides `https://`, for
+    /// an office whose evidence store has no TLS yet; off by default.
+    pub http_evidence: bool,
     /// How often a supervision watcher looks for events stored through other servers, in
     /// milliseconds. Events stored through this server wake its watchers at once.
     pub watch_poll_ms: u64,
@@ -180,6 +207,7 @@ impl Settings {
             .set_default("server.shutdown_grace_secs", 30)?
             .set_default("server.token_cache_ms", 1000)?
             .set_default("server.public_reports_per_hour", 10)?
+            .set_default("server.http_evidence", false)?
             .set_default("server.watch_poll_ms", 500)?
             .set_default("server.max_watchers", 256)?
             .set_default("database.url", "sqlite://duikou.db?mode=rwc")?
@@ -260,6 +288,29 @@ fn redact_userinfo(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_may_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("duikou.key");
+        let settings = |key: &std::path::Path| {
+            let mut settings = Settings::load(None, &Overrides::default()).unwrap();
+            settings.audit.key_file = Some(key.to_owned());
+            settings
+        };
+        settings(&key).audit_key().unwrap();
+        let made = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let shared = settings(&key).audit_key().map(drop).unwrap_err();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let private = settings(&key).audit_key();
+
+        assert_eq!(made, 0o600);
+        assert!(format!("{shared:#}").contains("chmod 600"), "{shared:#}");
+        assert!(private.is_ok());
+    }
 
     #[test]
     fn passwords_never_reach_the_log() {

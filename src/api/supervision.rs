@@ -63,6 +63,8 @@ pub struct Supervision {
     clock: Clock,
     /// Public reports one client address may file per hour; 0: no limit.
     public_reports_per_hour: u32,
+    /// Whether evidence may link over plain `http://` besides `https://`.
+    http_evidence: bool,
     /// The watchers of new events.
     feed: Feed,
 }
@@ -81,8 +83,24 @@ impl Supervision {
             store,
             clock,
             public_reports_per_hour: settings.public_reports_per_hour,
+            http_evidence: settings.http_evidence,
         }
     }
+
+    /// What a request is read against now.
+    fn reading(&self) -> Reading {
+        Reading {
+            now: self.clock.now(),
+            http_evidence: self.http_evidence,
+        }
+    }
+}
+
+/// What a request is read against: the time now, and whether evidence may link over plain
+/// `http://`.
+struct Reading {
+    now: DateTime<Utc>,
+    http_evidence: bool,
 }
 
 /// The key a public report's client address is counted under: its SHA-256, so that
@@ -129,12 +147,16 @@ fn evidence_to_proto(stored: &str) -> Vec<crate::proto::v1::Evidence> {
         .collect()
 }
 
-fn evidence_of(field: &str, items: &[crate::proto::v1::Evidence]) -> Result<Vec<Evidence>, Error> {
+fn evidence_of(
+    field: &str,
+    items: &[crate::proto::v1::Evidence],
+    at: &Reading,
+) -> Result<Vec<Evidence>, Error> {
     let items: Vec<(&str, &str, &str)> = items
         .iter()
         .map(|e| (e.uri.as_str(), e.sha256.as_str(), e.description.as_str()))
         .collect();
-    Evidence::parse_list(field, &items)
+    Evidence::parse_list(field, &items, at.http_evidence)
 }
 
 /// Whether `caller` may see who reported an entry.
@@ -217,7 +239,7 @@ audited!(
 audited!(EventRow: |e| event_name_of(e), event_to_proto(e.clone(), true));
 
 /// Reads the content of a SubmitSupervisionEntry request.
-fn parse_filing(e: &SupervisionEntry) -> Result<Filing, Error> {
+fn parse_filing(e: &SupervisionEntry, at: &Reading) -> Result<Filing, Error> {
     let party = Party::from_number(e.party)
         .ok_or_else(|| Error::invalid("supervision_entry.party", "must be an overseeing party"));
     let category = Category::from_number(e.category)
@@ -235,7 +257,7 @@ fn parse_filing(e: &SupervisionEntry) -> Result<Filing, Error> {
     let subject = text::check_line("supervision_entry.subject", &e.subject, 64, false);
     let title = text::check_line("supervision_entry.title", &e.title, 200, true);
     let description = text::check("supervision_entry.description", &e.description, 4000, true);
-    let evidence = evidence_of("supervision_entry.evidence", &e.evidence);
+    let evidence = evidence_of("supervision_entry.evidence", &e.evidence, at);
     let reporter = e.reporter.clone().unwrap_or_default();
     let reporter_name = text::check_line(
         "supervision_entry.reporter.display_name",
@@ -302,10 +324,10 @@ async fn step<T>(
     call: Call,
     req: T,
     step: Step,
-    read: impl FnOnce(T, DateTime<Utc>) -> Result<(String, String, StepInput), Error>,
+    read: impl FnOnce(T, &Reading) -> Result<(String, String, StepInput), Error>,
 ) -> Result<SupervisionEntry, Error> {
     call.authenticated()?;
-    let (sent_name, etag, input) = read(req, service.clock.now())?;
+    let (sent_name, etag, input) = read(req, &service.reading())?;
     let id = name::parse_id("name", "supervisionEntries", &sent_name)?;
     let change = StepEntry {
         id,
@@ -376,7 +398,7 @@ service! {
             .then(|| client_key(request.remote_addr()));
         let mut req = request.into_inner();
         let key = request_key(&call, &mut req, |r| &mut r.request_id);
-        let filing = parse_filing(&req.supervision_entry.unwrap_or_default());
+        let filing = parse_filing(&req.supervision_entry.unwrap_or_default(), &self.reading());
         let (key, filing) = Error::all((key, filing))?;
         // Who may file comes before anything is looked up.
         if call.caller().is_none() {
@@ -556,10 +578,10 @@ async fn get_supervision_entry(
 /// What an acceptance sends: the responsible unit, a due date not in the past and a note.
 fn acceptance(
     req: AcceptSupervisionEntryRequest,
-    now: DateTime<Utc>,
+    at: &Reading,
 ) -> Result<(String, String, StepInput), Error> {
     let unit = text::check_line("responsible_unit", &req.responsible_unit, 200, true);
-    let due = due_date("due_date", &req.due_date, now);
+    let due = due_date("due_date", &req.due_date, at.now);
     let note = text::check("note", &req.note, 4000, false);
     Error::collect([unit, Error::of(&due), note])?;
     let input = StepInput {
@@ -574,13 +596,13 @@ fn acceptance(
 /// What a resolution sends: what was done, with at least one item of evidence.
 fn resolution(
     req: ResolveSupervisionEntryRequest,
-    _: DateTime<Utc>,
+    at: &Reading,
 ) -> Result<(String, String, StepInput), Error> {
     let resolution = text::check("resolution", &req.resolution, 4000, true);
     let evidence = if req.evidence.is_empty() {
         Err(Error::invalid("evidence", "is required: at least one item"))
     } else {
-        evidence_of("evidence", &req.evidence)
+        evidence_of("evidence", &req.evidence, at)
     };
     Error::collect([resolution, Error::of(&evidence)])?;
     let input = StepInput {
@@ -594,12 +616,12 @@ fn resolution(
 /// What a reopening sends: the reason, and optionally a new due date not in the past.
 fn reopening(
     req: ReopenSupervisionEntryRequest,
-    now: DateTime<Utc>,
+    at: &Reading,
 ) -> Result<(String, String, StepInput), Error> {
     let reason = text::check("reason", &req.reason, 1000, true);
     let due = match req.due_date.as_str() {
         "" => Ok(None),
-        text => due_date("due_date", text, now).map(Some),
+        text => due_date("due_date", text, at.now).map(Some),
     };
     Error::collect([reason, Error::of(&due)])?;
     let input = StepInput {

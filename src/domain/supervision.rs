@@ -226,11 +226,17 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    /// Checks a list of (uri, sha256, description) under `field`.
+    /// Checks a list of (uri, sha256, description) under `field`. A link is `https://`, or
+    /// `http://` when `http` allows it: never a local file or another scheme that would send
+    /// whoever follows it somewhere the record cannot vouch for.
     ///
     /// # Errors
     /// INVALID_ARGUMENT naming every bad item, as `{field}[i].uri` and so on.
-    pub fn parse_list(field: &str, items: &[(&str, &str, &str)]) -> Result<Vec<Self>, Error> {
+    pub fn parse_list(
+        field: &str,
+        items: &[(&str, &str, &str)],
+        http: bool,
+    ) -> Result<Vec<Self>, Error> {
         list::read(
             field,
             items,
@@ -239,22 +245,24 @@ impl Evidence {
             |at, (uri, sha256, description)| {
                 let mut checks = Vec::new();
                 let uri_field = format!("{at}.uri");
-                checks.push(text::check(&uri_field, uri, 2000, true).and_then(|()| {
-                    let scheme = uri.split_once("://").map(|(s, _)| s);
-                    match scheme {
-                        Some(s)
-                            if !s.is_empty()
-                                && s.chars()
-                                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
-                        {
-                            Ok(())
+                checks.push(
+                    text::check_line(&uri_field, uri, 2000, true).and_then(|()| {
+                        let rest = uri
+                            .strip_prefix("https://")
+                            .or_else(|| uri.strip_prefix("http://").filter(|_| http));
+                        match rest {
+                            Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(()),
+                            _ if http => Err(Error::invalid(
+                                &uri_field,
+                                "must be an https:// or http:// link, e.g. https://…",
+                            )),
+                            _ => Err(Error::invalid(
+                                &uri_field,
+                                "must be an https:// link, e.g. https://…",
+                            )),
                         }
-                        _ => Err(Error::invalid(
-                            &uri_field,
-                            "must be an absolute URI, e.g. https://…",
-                        )),
-                    }
-                }));
+                    }),
+                );
                 let hex = sha256.len() == 64
                     && sha256
                         .bytes()
@@ -562,6 +570,7 @@ mod tests {
         let ok = Evidence::parse_list(
             "e",
             &[("https://example.org/photo.jpg", &hash, "排污口照片")],
+            false,
         )
         .unwrap();
         assert_eq!(Evidence::load_list(&Evidence::store_list(&ok)).unwrap(), ok);
@@ -571,6 +580,7 @@ mod tests {
                 ("photo.jpg", "ABC", ""),
                 ("https://x", "", &"长".repeat(1001)),
             ],
+            false,
         )
         .unwrap_err();
         let Error::InvalidArgument { violations, .. } = err else {
@@ -578,6 +588,24 @@ mod tests {
         };
         let fields: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(fields, ["e[0].uri", "e[0].sha256", "e[1].description"]);
+    }
+
+    #[test]
+    fn evidence_links_are_https_or_where_allowed_http() {
+        let one = |uri: &str, http: bool| Evidence::parse_list("e", &[(uri, "", "")], http);
+        for uri in [
+            "file:///etc/passwd",
+            "ftp://example.org/a.jpg",
+            "javascript://x",
+            "https://",
+            "https:///etc/passwd",
+            "HTTPS://example.org",
+        ] {
+            assert!(one(uri, true).is_err(), "{uri}");
+        }
+        assert!(one("http://example.org/a.jpg", false).is_err());
+        assert!(one("http://example.org/a.jpg", true).is_ok());
+        assert!(one("https://example.org/a.jpg", false).is_ok());
     }
 
     #[test]

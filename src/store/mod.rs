@@ -76,6 +76,11 @@ impl Store {
             // A file on this machine: no connection to go stale, so no ping before each use.
             options.test_before_acquire(false);
         }
+        if settings.url.starts_with("sqlite:") {
+            if let Some(path) = sqlite_file(&settings.url)? {
+                keep_private(&path, settings.url.contains("mode=rwc"))?;
+            }
+        }
         let db = Database::connect(options.clone())
             .await
             .with_context(|| format!("connecting to {}", settings.redacted_url()))?;
@@ -270,6 +275,45 @@ fn sqlite_file(url: &str) -> anyhow::Result<Option<std::path::PathBuf>> {
     Ok((!in_memory && !path.as_os_str().is_empty()).then(|| path.to_owned()))
 }
 
+/// Makes the SQLite file `path`, when it is missing and `may_create`, readable and writable
+/// by its owner alone: it holds reporters' contacts and participants' names. SQLite gives
+/// the WAL and shared-memory files it makes beside it the database file's permissions. An
+/// existing file that others may read is left as it is, with a warning in the log.
+fn keep_private(path: &std::path::Path, may_create: bool) -> anyhow::Result<()> {
+    if may_create {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            // A missing folder: SQLite's own error says it when it tries.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+        }
+    } else if !path.exists() {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{:o}", mode & 0o777),
+                "the database file holds personal data and others may read it: chmod 600 it \
+                 (and its -wal and -shm files)"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// A few milliseconds of spread so that retrying writers do not collide again in step.
 fn rand_jitter() -> u64 {
     u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 8)
@@ -376,6 +420,34 @@ pub fn constraint_error(err: DbErr, on_unique: impl FnOnce() -> Error) -> Error 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The database file, its WAL and shared-memory files and the audit key beside them
+    /// hold personal data and the signing key: the probe found them 0644.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_database_and_its_key_are_for_their_owner_alone() -> anyhow::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("duikou.db");
+        let settings = crate::config::Settings::load(
+            None,
+            &crate::config::Overrides {
+                listen: None,
+                database_url: Some(format!("sqlite://{}?mode=rwc", file.display())),
+            },
+        )?;
+        let store = Store::connect(&settings.database).await?;
+        store.migrate().await?;
+        settings.audit_key()?;
+        let mode = |suffix: &str| -> anyhow::Result<u32> {
+            let path = format!("{}{suffix}", file.display());
+            Ok(std::fs::metadata(path)?.permissions().mode() & 0o777)
+        };
+        for suffix in ["", "-wal", "-shm", ".audit-key"] {
+            assert_eq!(mode(suffix)?, 0o600, "duikou.db{suffix}");
+        }
+        store.close().await
+    }
 
     #[tokio::test]
     async fn an_in_memory_database_takes_writes_through_the_writer() -> anyhow::Result<()> {

@@ -14,7 +14,9 @@ use duikou::{
 use prost::Message;
 use tonic::{Code, Status};
 
-use crate::helpers::{TestApp, assert_error, pairing, project, spawn, water_report};
+use crate::helpers::{
+    Fresh, TestApp, assert_error, pairing, project, spawn, spawn_with, water_report,
+};
 
 const SUBMITTED: i32 = 1;
 const ACCEPTED: i32 = 2;
@@ -621,4 +623,40 @@ async fn comments_are_for_the_entry_s_course_and_internal_unless_public() {
         [true, false, true],
         "refused comments left no event"
     );
+}
+
+/// The probe filed evidence linking to `file://` paths. Links are `https://`, or `http://`
+/// where the office turns `server.http_evidence` on.
+#[tokio::test]
+async fn evidence_links_only_to_the_web() {
+    let strict = spawn().await;
+    let lenient = spawn_with(Fresh::Prepared, |s| s.server.http_evidence = true).await;
+    let with_link = |uri: &str| SupervisionEntry {
+        evidence: vec![Evidence {
+            uri: uri.into(),
+            ..Default::default()
+        }],
+        ..water_report("regions/420381")
+    };
+
+    let local = submit(&strict, None, with_link("file:///etc/passwd"), "")
+        .await
+        .unwrap_err();
+    let plain = submit(&strict, None, with_link("http://example.org/a.jpg"), "")
+        .await
+        .unwrap_err();
+    let allowed = submit(&lenient, None, with_link("http://example.org/a.jpg"), "").await;
+    let still_local = submit(&lenient, None, with_link("file:///etc/passwd"), "")
+        .await
+        .unwrap_err();
+
+    for refused in [&local, &plain, &still_local] {
+        assert_error(
+            refused,
+            Code::InvalidArgument,
+            "INVALID_FIELD",
+            Some("supervision_entry.evidence[0].uri"),
+        );
+    }
+    assert!(allowed.is_ok(), "{allowed:?}");
 }
