@@ -227,10 +227,14 @@ pub async fn serve(
 }
 
 /// Gives an error that tonic produced itself (an oversized message, an unknown method, a
-/// body that does not decode) the same ErrorInfo as every other error.
-fn with_error_info(response: http::Response<Body>, code: Code) -> http::Response<Body> {
+/// body that does not decode) the same ErrorInfo as every other error, and answers its
+/// code. A request that does not decode — invalid UTF-8 in a string, a truncated message,
+/// a wrong wire type, a unary call without its message — is the caller's fault, which
+/// tonic reports as INTERNAL: it becomes INVALID_ARGUMENT `MALFORMED_REQUEST`. duikou's own
+/// errors always carry their details, so an INTERNAL without them is tonic's decoding.
+fn with_error_info(response: http::Response<Body>, code: Code) -> (http::Response<Body>, Code) {
     if code == Code::Ok || response.headers().contains_key("grpc-status-details-bin") {
-        return response;
+        return (response, code);
     }
     let message = response
         .headers()
@@ -238,14 +242,17 @@ fn with_error_info(response: http::Response<Body>, code: Code) -> http::Response
         .and_then(|v| v.to_str().ok())
         .map(percent_decode)
         .unwrap_or_default();
-    let reason = match code {
-        Code::OutOfRange | Code::ResourceExhausted => "MESSAGE_TOO_LARGE",
-        Code::Unimplemented => "METHOD_NOT_FOUND",
-        Code::Internal => "MALFORMED_REQUEST",
-        _ => "TRANSPORT_ERROR",
+    let (code, reason) = match code {
+        Code::OutOfRange | Code::ResourceExhausted => (code, "MESSAGE_TOO_LARGE"),
+        Code::Unimplemented => (code, "METHOD_NOT_FOUND"),
+        Code::Internal => (Code::InvalidArgument, MALFORMED),
+        _ => (code, "TRANSPORT_ERROR"),
     };
-    status(code, reason, message).into_http()
+    (status(code, reason, message).into_http(), code)
 }
+
+/// The reason of a request that does not decode.
+const MALFORMED: &str = "MALFORMED_REQUEST";
 
 /// Decodes the percent-encoding of a `grpc-message` header.
 fn percent_decode(text: &str) -> String {
@@ -441,9 +448,13 @@ where
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse::<i32>().ok())
                     .map_or(Code::Ok, Code::from_i32);
-                let response = with_error_info(response, code);
+                let tonic_said = code;
+                let (response, code) = with_error_info(response, code);
                 let latency_us = started.elapsed().as_micros() as u64;
-                if matches!(code, Code::Internal | Code::Unknown | Code::DataLoss) {
+                if tonic_said != code {
+                    // Bad bytes from a caller: theirs to fix, not an operator's alarm.
+                    tracing::debug!(code = ?code, reason = MALFORMED, latency_us, "rpc finished");
+                } else if matches!(code, Code::Internal | Code::Unknown | Code::DataLoss) {
                     tracing::error!(code = ?code, latency_us, "rpc finished");
                 } else {
                     tracing::info!(code = ?code, latency_us, "rpc finished");

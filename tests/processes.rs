@@ -74,26 +74,29 @@ fn cny(yuan: i64) -> Money {
 struct Server {
     child: Child,
     port: u16,
+    /// Where its log goes.
+    log: std::path::PathBuf,
     bearer: Bearer,
     channel: Authed,
 }
 
 impl Server {
-    /// Starts the binary on `db`, with `settings` as `DUIKOU_*` variables, and waits until
-    /// it answers.
+    /// Starts the binary on `db`, with `settings` as `DUIKOU_*` variables (or `RUST_LOG`),
+    /// its log in a file beside `key_file`, and waits until it answers.
     async fn start(db: &str, key_file: &Path, secret: &str, settings: &[(&str, &str)]) -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
+        let log = key_file.with_file_name(format!("server-{port}.log"));
         let child = duikou()
             .args(["serve", "--database-url", db])
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .env("DUIKOU_AUDIT__KEY_FILE", key_file)
             .envs(settings.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("the server's log file"))
             .spawn()
             .expect("start duikou");
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -120,6 +123,7 @@ impl Server {
         Server {
             child,
             port,
+            log,
             channel: InterceptedService::new(channel, bearer.clone()),
             bearer,
         }
@@ -823,5 +827,85 @@ async fn sigterm_refuses_new_connections_and_the_write_in_flight_finishes_and_is
         .into_inner();
     assert_eq!(stored, recorded);
     restarted.kill();
+    db.remove().await;
+}
+
+/// Bytes that do not decode are the caller's fault: the probe got INTERNAL without an
+/// ErrorInfo for each, and an ERROR line in the log (1,024 bodiless health checks made 1,024
+/// of them). They get INVALID_ARGUMENT `MALFORMED_REQUEST`, and the log keeps its ERROR
+/// lines for the operator's faults.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_that_do_not_decode_are_invalid_arguments_not_server_errors() {
+    use tonic_types::StatusExt;
+    let db = TestDatabase::fresh().await;
+    let secret = db.admin_token();
+    let server = db
+        .start_with(
+            &secret,
+            &[("RUST_LOG", "info"), ("DUIKOU_LOG__FORMAT", "json")],
+        )
+        .await;
+    let path = |p: &str| http::uri::PathAndQuery::try_from(p).unwrap();
+    let mut grpc = tonic::client::Grpc::new(server.connect().await);
+    grpc.ready().await.unwrap();
+    // GetRegionRequest's field 1 is a string: as bytes that are not UTF-8, and as a varint.
+    // prost encodes a Vec<u8> as google.protobuf.BytesValue and an i64 as Int64Value: field 1.
+    let not_utf8: Vec<u8> = vec![0xff, 0xfe, 0xfd];
+    let not_utf8 = grpc
+        .unary(
+            Request::new(not_utf8),
+            path("/duikou.v1.RegionService/GetRegion"),
+            tonic_prost::ProstCodec::<Vec<u8>, ()>::default(),
+        )
+        .await
+        .unwrap_err();
+    grpc.ready().await.unwrap();
+    let wrong_wire_type = grpc
+        .unary(
+            Request::new(7i64),
+            path("/duikou.v1.RegionService/GetRegion"),
+            tonic_prost::ProstCodec::<i64, ()>::default(),
+        )
+        .await
+        .unwrap_err();
+    // A unary call whose stream ends before its one message.
+    grpc.ready().await.unwrap();
+    let no_message = grpc
+        .client_streaming(
+            Request::new(tokio_stream::empty::<()>()),
+            path("/grpc.health.v1.Health/Check"),
+            tonic_prost::ProstCodec::<(), ()>::default(),
+        )
+        .await
+        .unwrap_err();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(server.connect().await);
+    let still_serving = health
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await;
+    server.terminate();
+    let log = server.log.clone();
+    server.exit_within(Duration::from_secs(10)).await;
+    let log = std::fs::read_to_string(log).unwrap();
+
+    for status in [&not_utf8, &wrong_wire_type, &no_message] {
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        let info = status.get_error_details();
+        let info = info.error_info().expect("an ErrorInfo");
+        assert_eq!(info.reason, "MALFORMED_REQUEST", "{status:?}");
+    }
+    assert!(still_serving.is_ok(), "{still_serving:?}");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["level"] == "INFO"),
+        "the log is written at info: {log}"
+    );
+    let errors: Vec<_> = lines.iter().filter(|l| l["level"] == "ERROR").collect();
+    assert!(
+        errors.is_empty(),
+        "no ERROR lines for a caller's bad bytes: {errors:?}"
+    );
     db.remove().await;
 }
