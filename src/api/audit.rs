@@ -1,6 +1,14 @@
 //! `duikou.v1.AuditService`: the change record, its signed checkpoints and proofs, for
 //! AUDITOR and ADMIN (see [`super::authz`]).
 
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
 use super::{page_of, service, timestamp};
 use crate::{
     app::audit::SignCheckpoint,
@@ -25,12 +33,59 @@ use crate::{
 pub struct Audit {
     store: Store,
     key: AuditKey,
+    /// VerifyAuditLog reads the whole log: one verification runs at a time, and the
+    /// callers that waited on it share its answer.
+    verification: Arc<Shared<VerifyAuditLogResponse>>,
 }
 
 impl Audit {
     /// A service over `store`, signing checkpoints with `key`.
     pub fn new(store: Store, key: AuditKey) -> Self {
-        Self { store, key }
+        Self {
+            store,
+            key,
+            verification: Arc::default(),
+        }
+    }
+}
+
+/// One run at a time of an expensive read, its answer shared with every caller that waited
+/// on it: a caller that comes while a run is under way gets that run's answer; one that
+/// comes after it has finished starts a new run. A run that fails or is abandoned shares
+/// nothing, and the next waiter runs again.
+struct Shared<T> {
+    /// Runs finished so far.
+    finished: AtomicU64,
+    /// The last run's answer, and the lock that lets one run at a time.
+    last: tokio::sync::Mutex<Option<T>>,
+}
+
+impl<T> Default for Shared<T> {
+    fn default() -> Self {
+        Self {
+            finished: AtomicU64::new(0),
+            last: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl<T: Clone> Shared<T> {
+    /// The answer of a run of `work` that finishes after this call began.
+    async fn run<F: Future<Output = Result<T, Error>>>(
+        &self,
+        work: impl FnOnce() -> F,
+    ) -> Result<T, Error> {
+        let came = self.finished.load(Ordering::Acquire);
+        let mut last = self.last.lock().await;
+        if self.finished.load(Ordering::Acquire) > came {
+            if let Some(answer) = last.as_ref() {
+                return Ok(answer.clone());
+            }
+        }
+        let answer = work().await?;
+        *last = Some(answer.clone());
+        self.finished.fetch_add(1, Ordering::Release);
+        Ok(answer)
     }
 }
 
@@ -97,11 +152,19 @@ async fn verify_audit_log(
     _: Call,
     _: VerifyAuditLogRequest,
 ) -> Result<VerifyAuditLogResponse, Error> {
-    let db = service.store.db();
+    service
+        .verification
+        .run(|| verify(&service.store, &service.key))
+        .await
+}
+
+/// Verifies the whole log and its kept checkpoints.
+async fn verify(store: &Store, key: &AuditKey) -> Result<VerifyAuditLogResponse, Error> {
+    let db = store.db();
     let size = audit::size(db).await? as i64;
     let (first_bad_sequence, problem) = match audit::verify(db).await? {
         Some(mismatch) => (mismatch.seq, mismatch.problem),
-        None => match audit::verify_checkpoints(db, &service.key.public_key()).await? {
+        None => match audit::verify_checkpoints(db, &key.public_key()).await? {
             Some((claimed, why)) => (claimed as i64, format!("checkpoint {claimed}: {why}")),
             None => (0, String::new()),
         },
@@ -212,5 +275,64 @@ pub async fn sign_checkpoints(
             }
             Err(e) => tracing::warn!(error = %e, "signing an audit checkpoint failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        sync::{
+            Arc,
+            atomic::{AtomicU64, Ordering},
+        },
+        time::Duration,
+    };
+
+    use super::Shared;
+
+    /// The probe's 32 concurrent VerifyAuditLog calls each read the whole log.
+    #[tokio::test]
+    async fn callers_that_wait_on_a_run_share_its_answer_and_later_ones_run_again() {
+        let shared: Arc<Shared<u64>> = Arc::default();
+        let runs = Arc::new(AtomicU64::new(0));
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let mut callers = Vec::new();
+        for _ in 0..16 {
+            let (shared, runs, gate) = (shared.clone(), runs.clone(), gate.clone());
+            callers.push(tokio::spawn(async move {
+                shared
+                    .run(|| async move {
+                        let n = runs.fetch_add(1, Ordering::SeqCst) + 1;
+                        let _open = gate.acquire().await.unwrap();
+                        Ok(n)
+                    })
+                    .await
+            }));
+        }
+        // Every caller is waiting: the first inside its run, the others for it.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        gate.add_permits(16);
+        let mut answers = Vec::new();
+        for caller in callers {
+            answers.push(caller.await.unwrap().unwrap());
+        }
+        let later = shared
+            .run(|| async { Ok(runs.fetch_add(1, Ordering::SeqCst) + 1) })
+            .await
+            .unwrap();
+
+        assert_eq!(answers, vec![1; 16], "one run, its answer for all");
+        assert_eq!(later, 2, "a caller after the run gets a fresh one");
+    }
+
+    #[tokio::test]
+    async fn a_failed_run_shares_nothing() {
+        let shared: Shared<u64> = Shared::default();
+        let failed = shared
+            .run(|| async { Err(crate::error::Error::Contention) })
+            .await;
+        let next = shared.run(|| async { Ok(5) }).await;
+        assert!(failed.is_err());
+        assert_eq!(next.unwrap(), 5);
     }
 }

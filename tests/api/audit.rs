@@ -272,6 +272,7 @@ mod service {
         proto::v1::{
             GetCheckpointRequest, GetConsistencyProofRequest, GetInclusionProofRequest,
             ListAuditEventsRequest, VerifyAuditLogRequest,
+            audit_service_client::AuditServiceClient,
         },
     };
     use tonic::Code;
@@ -391,6 +392,38 @@ mod service {
         let program = app.program().await;
         app.pairing(crate::helpers::pairing(&program, "110102", "420302"))
             .await;
+    }
+
+    /// The probe's 32 concurrent calls each read the whole log and all timed out; now one
+    /// verification runs at a time and the callers waiting on it share its answer.
+    #[tokio::test]
+    async fn concurrent_verifications_from_separate_clients_all_answer_alike() {
+        let mut app = spawn().await;
+        three_changes(&mut app).await;
+        let auditor = app.token(duikou::domain::access::Role::Auditor, &[]).await;
+        let mut calls = Vec::new();
+        for _ in 0..16 {
+            let channel = tonic::transport::Channel::from_shared(format!("http://{}", app.address))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let mut client = AuditServiceClient::with_interceptor(
+                channel,
+                crate::helpers::Bearer::new(Some(&auditor)),
+            );
+            calls.push(tokio::spawn(async move {
+                client.verify_audit_log(VerifyAuditLogRequest {}).await
+            }));
+        }
+        let mut answers = Vec::new();
+        for call in calls {
+            answers.push(call.await.unwrap().unwrap().into_inner());
+        }
+
+        assert!(answers.iter().all(|a| a.intact && a.problem.is_empty()));
+        assert!(answers.iter().all(|a| a.tree_size == answers[0].tree_size));
+        assert!(answers[0].tree_size >= 3);
     }
 
     #[tokio::test]
