@@ -89,32 +89,50 @@ impl Settings {
 /// Refuses a key file that others than its owner may read or write: whoever reads the key
 /// can sign checkpoints of a forged log.
 fn refuse_shared(path: &std::path::Path) -> anyhow::Result<()> {
+    match shared_mode(path)? {
+        Some(mode) => anyhow::bail!(
+            "the audit key {} may be read by others (mode {mode:o}): chmod 600 it",
+            path.display()
+        ),
+        None => Ok(()),
+    }
+}
+
+/// The permission bits of `path` when others than its owner may read or write it.
+///
+/// # Errors
+/// When its metadata cannot be read.
+pub(crate) fn shared_mode(path: &std::path::Path) -> anyhow::Result<Option<u32>> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(path)
             .with_context(|| format!("reading {}", path.display()))?
             .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            anyhow::bail!(
-                "the audit key {} may be read by others (mode {:o}): chmod 600 it",
-                path.display(),
-                mode & 0o777
-            );
-        }
+            .mode()
+            & 0o777;
+        Ok((mode & 0o077 != 0).then_some(mode))
     }
-    Ok(())
+    #[cfg(not(unix))]
+    Ok(None)
+}
+
+/// Creates the new file `path`, which only its owner may read or write.
+///
+/// # Errors
+/// `AlreadyExists` when there is one, or why it cannot be made.
+pub(crate) fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 /// Writes a file that only its owner may read.
 fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(text.as_bytes())
+    create_private(path)?.write_all(text.as_bytes())
 }
 
 /// The gRPC server's settings.

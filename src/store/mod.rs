@@ -281,11 +281,7 @@ fn sqlite_file(url: &str) -> anyhow::Result<Option<std::path::PathBuf>> {
 /// existing file that others may read is left as it is, with a warning in the log.
 fn keep_private(path: &std::path::Path, may_create: bool) -> anyhow::Result<()> {
     if may_create {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(path) {
+        match crate::config::create_private(path) {
             Ok(_) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             // A missing folder: SQLite's own error says it when it tries.
@@ -295,21 +291,13 @@ fn keep_private(path: &std::path::Path, may_create: bool) -> anyhow::Result<()> 
     } else if !path.exists() {
         return Ok(());
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .with_context(|| format!("reading {}", path.display()))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            tracing::warn!(
-                path = %path.display(),
-                mode = format!("{:o}", mode & 0o777),
-                "the database file holds personal data and others may read it: chmod 600 it \
-                 (and its -wal and -shm files)"
-            );
-        }
+    if let Some(mode) = crate::config::shared_mode(path)? {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{mode:o}"),
+            "the database file holds personal data and others may read it: chmod 600 it \
+             (and its -wal and -shm files)"
+        );
     }
     Ok(())
 }
