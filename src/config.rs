@@ -166,6 +166,11 @@ pub struct ServerSettings {
     /// Supervision watch streams served at once; more are refused with
     /// RESOURCE_EXHAUSTED.
     pub max_watchers: usize,
+    /// Supervision watch streams one token may hold at once; 0: no limit of its own.
+    pub max_watchers_per_token: usize,
+    /// Supervision watch streams one client address may hold at once; 0: no limit of its
+    /// own.
+    pub max_watchers_per_address: usize,
 }
 
 /// The database's settings.
@@ -228,6 +233,8 @@ impl Settings {
             .set_default("server.http_evidence", false)?
             .set_default("server.watch_poll_ms", 500)?
             .set_default("server.max_watchers", 256)?
+            .set_default("server.max_watchers_per_token", 16)?
+            .set_default("server.max_watchers_per_address", 64)?
             .set_default("database.url", "sqlite://duikou.db?mode=rwc")?
             .set_default("database.pool_size", 16)?
             .set_default("database.busy_timeout_ms", 10_000)?

@@ -7,9 +7,9 @@
 //! - [`api`]: one module per gRPC service (regions, programs and pairings, projects, funds,
 //!   talent exchanges, supervision, access tokens, the audit log) — parses requests into
 //!   domain values, checks who may call what, calls a use case, maps the result back; no
-//!   storage crate; each service's trait is written by `service!` from a table of methods
-//!   (SubmitSupervisionEntry, which reads the peer's address, by hand), where a step, a
-//!   deletion or an update of a named resource is one row (`api::Named`);
+//!   storage crate; each service's trait is written by `service!` from a table of all its
+//!   methods, where a step, a deletion or an update of a named resource is one row
+//!   (`api::Named`);
 //! - [`app`]: the use cases, one module per resource — each change runs as one
 //!   transaction ([`store::tx::Tx`]) that loads, checks the caller's reach and the
 //!   domain's rules, writes and records its audit event; request ids make creates safe to

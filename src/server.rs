@@ -294,12 +294,17 @@ where
         .headers()
         .get(http::header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or_default().to_owned());
+    let peer = request
+        .extensions()
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|info| info.remote_addr())
+        .map(|address| address.ip());
     match authz::authorize(store, tokens, method, header.as_deref()).await {
         Ok(call) => {
             if let Some(caller) = call.caller() {
                 tracing::Span::current().record("token", caller.token_id);
             }
-            request.extensions_mut().insert(call);
+            request.extensions_mut().insert(call.from_peer(peer));
             inner.call(request).await
         }
         Err(refusal) => Ok(tonic::Status::from(refusal).into_http()),

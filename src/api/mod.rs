@@ -75,8 +75,8 @@ pub(crate) fn required<'a>(value: &'a str, field: &str) -> Result<&'a str, Error
 /// given further arguments (`= step(Step::Approve)` runs `step(server, call, request,
 /// Step::Approve)`), or a method of a value over the server's store (`= PAIRING.write(…)`
 /// runs `PAIRING.write(&server.store, call, request, …)`); it answers the value, or the
-/// error as a status. Methods that need more
-/// of the transport (a stream, the peer's address) follow the table as plain trait items.
+/// error as a status. The call carries the client's address (`Call::peer`); what else a
+/// trait needs (a stream's type) follows the table as plain trait items.
 macro_rules! service {
     (
         $service:ident for $server:ty {

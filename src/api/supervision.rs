@@ -6,11 +6,10 @@
 //! view of a report never shows it.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use tonic::{Request, Response, Status};
 
 use super::{
-    SummaryScope, audited, authz, etag, filter_region_path, page_of, request_key, required,
-    service, summary_scope,
+    SummaryScope, audited, etag, filter_region_path, page_of, request_key, required, service,
+    summary_scope,
     supervision_feed::{Events, Feed, Wanted},
     timestamp,
 };
@@ -105,9 +104,9 @@ struct Reading {
 
 /// The key a public report's client address is counted under: its SHA-256, so that
 /// addresses themselves are not kept.
-fn client_key(address: Option<std::net::SocketAddr>) -> String {
+fn client_key(address: Option<std::net::IpAddr>) -> String {
     use sha2::{Digest, Sha256};
-    let ip = address.map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
+    let ip = address.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     Sha256::digest(ip.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -361,6 +360,7 @@ fn watched_event(row: EventRow) -> SupervisionEvent {
 
 service! {
     SupervisionService for Supervision {
+        submit_supervision_entry(SubmitSupervisionEntryRequest) -> SubmitSupervisionEntryResponse;
         list_supervision_entries(ListSupervisionEntriesRequest) -> ListSupervisionEntriesResponse;
         watch_supervision_events(WatchSupervisionEventsRequest) -> Events;
         get_supervision_summary(GetSupervisionSummaryRequest) -> SupervisionSummary;
@@ -386,41 +386,40 @@ service! {
         lookup_supervision_entry(LookupSupervisionEntryRequest) -> PublicSupervisionView;
     }
     type WatchSupervisionEventsStream = Events;
+}
 
-    async fn submit_supervision_entry(
-        &self,
-        mut request: Request<SubmitSupervisionEntryRequest>,
-    ) -> Result<Response<SubmitSupervisionEntryResponse>, Status> {
-        let call = authz::take_call(&mut request)?;
-        let client = call
-            .caller()
-            .is_none()
-            .then(|| client_key(request.remote_addr()));
-        let mut req = request.into_inner();
-        let key = request_key(&call, &mut req, |r| &mut r.request_id);
-        let filing = parse_filing(&req.supervision_entry.unwrap_or_default(), &self.reading());
-        let (key, filing) = Error::all((key, filing))?;
-        // Who may file comes before anything is looked up.
-        if call.caller().is_none() {
-            Step::Submit.allowed(None, filing.party, &RegionPath::from_stored(String::new()))?;
-        }
-        let sees = sees_reporter(call.caller());
-        let submit = SubmitEntry {
-            filing,
-            client,
-            limit: self.public_reports_per_hour,
-            clock: self.clock.clone(),
-        };
-        let filed = app::create_once(&self.store, call, key, submit).await?;
-        self.feed.stored();
-        Ok(Response::new(SubmitSupervisionEntryResponse {
-            supervision_entry: Some(to_proto(filed.entry, sees, self.clock.now())),
-            tracking_code: filed
-                .tracking_code
-                .map(|t| t.as_str().to_owned())
-                .unwrap_or_default(),
-        }))
+async fn submit_supervision_entry(
+    service: &Supervision,
+    call: Call,
+    mut req: SubmitSupervisionEntryRequest,
+) -> Result<SubmitSupervisionEntryResponse, Error> {
+    let client = call.caller().is_none().then(|| client_key(call.peer()));
+    let key = request_key(&call, &mut req, |r| &mut r.request_id);
+    let filing = parse_filing(
+        &req.supervision_entry.unwrap_or_default(),
+        &service.reading(),
+    );
+    let (key, filing) = Error::all((key, filing))?;
+    // Who may file comes before anything is looked up.
+    if call.caller().is_none() {
+        Step::Submit.allowed(None, filing.party, &RegionPath::from_stored(String::new()))?;
     }
+    let sees = sees_reporter(call.caller());
+    let submit = SubmitEntry {
+        filing,
+        client,
+        limit: service.public_reports_per_hour,
+        clock: service.clock.clone(),
+    };
+    let filed = app::create_once(&service.store, call, key, submit).await?;
+    service.feed.stored();
+    Ok(SubmitSupervisionEntryResponse {
+        supervision_entry: Some(to_proto(filed.entry, sees, service.clock.now())),
+        tracking_code: filed
+            .tracking_code
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_default(),
+    })
 }
 
 async fn list_supervision_entries(
@@ -488,7 +487,7 @@ async fn watch_supervision_events(
     };
     let events = service
         .feed
-        .open(caller.token_id, wanted, after, watched_event)?;
+        .open(caller.token_id, call.peer(), wanted, after, watched_event)?;
     Ok(events)
 }
 

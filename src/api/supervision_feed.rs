@@ -13,10 +13,14 @@
 //! `server.token_cache_ms` (at most once a second), also while it catches up, and ends
 //! with UNAUTHENTICATED once the token is revoked or expired. A watcher whose caller has
 //! stopped reading waits, holding its place among `server.max_watchers`, until the caller
-//! leaves, the token lapses or the server stops.
+//! leaves, the token lapses or the server stops. Besides the server's limit, one token may
+//! hold `server.max_watchers_per_token` watches and one client address
+//! `server.max_watchers_per_address`, so that no caller takes every place.
 
 use std::{
-    sync::Arc,
+    collections::HashMap,
+    net::IpAddr,
+    sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
@@ -66,6 +70,7 @@ pub struct Feed {
     token_check: Duration,
     watchers: Arc<Semaphore>,
     max_watchers: usize,
+    holders: Arc<Holders>,
     stored: Arc<Notify>,
     runs: broadcast::Sender<Arc<Run>>,
     stop: watch::Receiver<bool>,
@@ -106,6 +111,11 @@ impl Feed {
             token_check: Duration::from_millis(settings.token_cache_ms).max(TOKEN_CHECK_FLOOR),
             watchers: Arc::new(Semaphore::new(settings.max_watchers)),
             max_watchers: settings.max_watchers,
+            holders: Arc::new(Holders {
+                per_token: settings.max_watchers_per_token,
+                per_address: settings.max_watchers_per_address,
+                open: Mutex::default(),
+            }),
             stored: Arc::new(Notify::new()),
             runs,
             stop,
@@ -170,19 +180,23 @@ impl Feed {
         }
     }
 
-    /// Starts a watcher, for the caller holding token `token_id`, of the events stored
-    /// after position `after` that `wanted` picks, each turned into its API form by
-    /// `to_proto`.
+    /// Starts a watcher, for the caller holding token `token_id` at address `address`, of
+    /// the events stored after position `after` that `wanted` picks, each turned into its
+    /// API form by `to_proto`.
     ///
     /// # Errors
-    /// RESOURCE_EXHAUSTED `WATCHER_LIMIT` when `server.max_watchers` streams are open.
+    /// RESOURCE_EXHAUSTED `WATCHER_LIMIT_PER_TOKEN` or `WATCHER_LIMIT_PER_ADDRESS` when the
+    /// token or the address holds as many watches as it may, and `WATCHER_LIMIT` when
+    /// `server.max_watchers` streams are open.
     pub fn open(
         &self,
         token_id: i64,
+        address: Option<IpAddr>,
         wanted: Wanted,
         after: i64,
         to_proto: fn(EventRow) -> SupervisionEvent,
     ) -> Result<Events, Error> {
+        let claim = self.holders.claim(token_id, address)?;
         let permit =
             self.watchers
                 .clone()
@@ -211,7 +225,7 @@ impl Feed {
             stop: self.stop.clone(),
         };
         tokio::spawn(async move {
-            let _permit = permit;
+            let _held = (permit, claim);
             if let Err(ended) = watcher.run(runs).await {
                 tracing::debug!(reason = ended, "a supervision watch ended");
             }
@@ -219,6 +233,83 @@ impl Feed {
         // The reader may be idle with nobody to read for: wake it.
         self.stored();
         Ok(ReceiverStream::new(receiver))
+    }
+}
+
+/// Who holds a watch: its token, and the client address it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Holder {
+    Token(i64),
+    Address(IpAddr),
+}
+
+/// The watches each token and each client address holds, against their limits (0: none).
+struct Holders {
+    per_token: usize,
+    per_address: usize,
+    open: Mutex<HashMap<Holder, usize>>,
+}
+
+impl Holders {
+    /// Counts a new watch for `token` from `address`, unless either holds its limit.
+    fn claim(self: &Arc<Self>, token: i64, address: Option<IpAddr>) -> Result<Claim, Error> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let held = |holder: Holder| open.get(&holder).copied().unwrap_or(0);
+        let full = |limit: usize, count: usize| limit > 0 && count >= limit;
+        if full(self.per_token, held(Holder::Token(token))) {
+            return Err(Error::ResourceExhausted {
+                reason: "WATCHER_LIMIT_PER_TOKEN",
+                message: format!(
+                    "this token holds {} supervision watches, the most one token may; close \
+                     one first",
+                    self.per_token
+                ),
+            });
+        }
+        if let Some(address) = address {
+            if full(self.per_address, held(Holder::Address(address))) {
+                return Err(Error::ResourceExhausted {
+                    reason: "WATCHER_LIMIT_PER_ADDRESS",
+                    message: format!(
+                        "this address holds {} supervision watches, the most one address \
+                         may; close one first",
+                        self.per_address
+                    ),
+                });
+            }
+        }
+        let holders = [Some(Holder::Token(token)), address.map(Holder::Address)];
+        for holder in holders.iter().flatten() {
+            *open.entry(*holder).or_default() += 1;
+        }
+        Ok(Claim {
+            holders: Arc::clone(self),
+            held: holders,
+        })
+    }
+}
+
+/// One watch counted against its holders until it ends.
+struct Claim {
+    holders: Arc<Holders>,
+    held: [Option<Holder>; 2],
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let mut open = self
+            .holders
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for holder in self.held.iter().flatten() {
+            if let Some(count) = open.get_mut(holder) {
+                *count -= 1;
+                if *count == 0 {
+                    open.remove(holder);
+                }
+            }
+        }
     }
 }
 

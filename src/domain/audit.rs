@@ -1,5 +1,7 @@
 //! Audit events: who changed what, in a canonical byte form that the Merkle tree hashes.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, SubsecRound, Utc};
 
 use super::access::{Caller, Role};
@@ -54,13 +56,15 @@ impl Actor {
     }
 }
 
-/// One call of a method: who makes it and which method it is. Every write runs as one,
-/// and its audit events and request ids name both.
+/// One call of a method: who makes it, which method it is, and from which address when it
+/// came over a network. Every write runs as one, and its audit events and request ids name
+/// the first two.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
     caller: Option<Caller>,
     actor: Actor,
     method: &'static str,
+    peer: Option<IpAddr>,
 }
 
 impl Call {
@@ -71,6 +75,7 @@ impl Call {
             caller,
             actor,
             method,
+            peer: None,
         }
     }
 
@@ -80,6 +85,7 @@ impl Call {
             caller: None,
             actor: Actor::command_line(),
             method: command,
+            peer: None,
         }
     }
 
@@ -90,7 +96,18 @@ impl Call {
             caller: None,
             actor: Actor::server(),
             method: task,
+            peer: None,
         }
+    }
+
+    /// The call as made from `peer`, the client's address.
+    pub fn from_peer(self, peer: Option<IpAddr>) -> Self {
+        Self { peer, ..self }
+    }
+
+    /// The client's address, when the call came over a network.
+    pub fn peer(&self) -> Option<IpAddr> {
+        self.peer
     }
 
     /// The authenticated caller, if there is one.

@@ -629,6 +629,64 @@ async fn watches_beyond_the_limit_are_refused_and_end_when_the_server_stops() {
     stopping.await.unwrap().unwrap();
 }
 
+/// The probe's one AUDITOR opened 256 watches, after which ADMIN got WATCHER_LIMIT. One
+/// token and one client address each hold a share of the server's places.
+#[tokio::test]
+async fn one_token_or_one_address_cannot_take_every_watch() {
+    let app = crate::helpers::spawn_with(crate::helpers::Fresh::Prepared, |s| {
+        s.server.max_watchers = 10;
+        s.server.max_watchers_per_token = 2;
+        s.server.max_watchers_per_address = 3;
+    })
+    .await;
+    let auditor = app.token(Role::Auditor, &[]).await;
+    let open = |secret: Option<String>| {
+        let mut client = match &secret {
+            Some(secret) => app.supervision_as(Some(secret)),
+            None => app.supervision.clone(),
+        };
+        async move {
+            client
+                .watch_supervision_events(WatchSupervisionEventsRequest::default())
+                .await
+                .map(tonic::Response::into_inner)
+        }
+    };
+
+    let first = open(Some(auditor.clone())).await.unwrap();
+    let _second = open(Some(auditor.clone())).await.unwrap();
+    let third_for_the_token = open(Some(auditor.clone())).await.unwrap_err();
+    // The ADMIN's first watch is the address's third, its second one too many.
+    let _admins = open(None).await.unwrap();
+    let fourth_for_the_address = open(None).await.unwrap_err();
+    drop(first);
+    let mut again = None;
+    for _ in 0..50 {
+        if let Ok(stream) = open(Some(auditor.clone())).await {
+            again = Some(stream);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    assert_error(
+        &third_for_the_token,
+        Code::ResourceExhausted,
+        "WATCHER_LIMIT_PER_TOKEN",
+        None,
+    );
+    assert_error(
+        &fourth_for_the_address,
+        Code::ResourceExhausted,
+        "WATCHER_LIMIT_PER_ADDRESS",
+        None,
+    );
+    assert!(
+        again.is_some(),
+        "a closed watch gives its token's place back"
+    );
+}
+
 #[tokio::test]
 async fn the_lists_migration_fills_in_what_entries_filed_before_it_hold() {
     use duikou::proto::v1::{
