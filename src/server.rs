@@ -230,8 +230,8 @@ pub async fn serve(
 /// body that does not decode) the same ErrorInfo as every other error, and answers its
 /// code. A request that does not decode — invalid UTF-8 in a string, a truncated message,
 /// a wrong wire type, a unary call without its message — is the caller's fault, which
-/// tonic reports as INTERNAL: it becomes INVALID_ARGUMENT `MALFORMED_REQUEST`. duikou's own
-/// errors always carry their details, so an INTERNAL without them is tonic's decoding.
+/// tonic reports as INTERNAL: it becomes INVALID_ARGUMENT `MALFORMED_REQUEST`. Any other
+/// INTERNAL of tonic's stays one.
 fn with_error_info(response: http::Response<Body>, code: Code) -> (http::Response<Body>, Code) {
     if code == Code::Ok || response.headers().contains_key("grpc-status-details-bin") {
         return (response, code);
@@ -245,7 +245,8 @@ fn with_error_info(response: http::Response<Body>, code: Code) -> (http::Respons
     let (code, reason) = match code {
         Code::OutOfRange | Code::ResourceExhausted => (code, "MESSAGE_TOO_LARGE"),
         Code::Unimplemented => (code, "METHOD_NOT_FOUND"),
-        Code::Internal => (Code::InvalidArgument, MALFORMED),
+        Code::Internal if is_decoding(&message) => (Code::InvalidArgument, MALFORMED),
+        Code::Internal => (code, "TRANSPORT_ERROR"),
         _ => (code, "TRANSPORT_ERROR"),
     };
     (status(code, reason, message).into_http(), code)
@@ -253,6 +254,19 @@ fn with_error_info(response: http::Response<Body>, code: Code) -> (http::Respons
 
 /// The reason of a request that does not decode.
 const MALFORMED: &str = "MALFORMED_REQUEST";
+
+/// Whether tonic's message of an INTERNAL says the request did not decode: prost's decode
+/// errors ("failed to decode Protobuf message: …", "invalid string value: …") or a unary
+/// call that ended without its message.
+fn is_decoding(message: &str) -> bool {
+    [
+        "failed to decode",
+        "Missing request message",
+        "invalid string value",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+}
 
 /// Decodes the percent-encoding of a `grpc-message` header.
 fn percent_decode(text: &str) -> String {

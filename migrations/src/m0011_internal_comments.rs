@@ -1,8 +1,9 @@
 //! Comments on a supervision entry are internal unless marked public. Before, every comment,
 //! by any role in any region, stood in the timeline that the public reporter reads by the
-//! tracking code. Each event now says whether the public sees it: every step of the course
-//! does, a comment only when its author marks it so. Comments made so far become internal,
-//! since nobody chose to publish them.
+//! tracking code. Each event now says whether its author published it; the public sees
+//! every step of the course and only the comments marked public. The column defaults to
+//! false, so the comments made so far become internal, since nobody chose to publish them,
+//! without touching a row of the append-only timeline.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -12,12 +13,10 @@ pub struct Migration;
 #[derive(DeriveIden)]
 enum SupervisionEvents {
     Table,
-    /// Whether the public view of the entry shows the event.
+    /// Whether the author of a comment published it; the steps of the course are public
+    /// whatever it says.
     Public,
 }
-
-/// The stored number of a comment step.
-const COMMENT: i16 = 8;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -26,16 +25,7 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(SupervisionEvents::Table)
-                    .add_column(boolean(SupervisionEvents::Public).default(true))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .exec_stmt(
-                Query::update()
-                    .table(SupervisionEvents::Table)
-                    .value(SupervisionEvents::Public, false)
-                    .and_where(Expr::col(Alias::new("step")).eq(COMMENT))
+                    .add_column(boolean(SupervisionEvents::Public).default(false))
                     .to_owned(),
             )
             .await

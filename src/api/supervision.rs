@@ -195,6 +195,7 @@ fn to_proto(row: EntryRow, reporter: bool, now: DateTime<Utc>) -> SupervisionEnt
 
 /// The API form of a stored event; `labels` false reduces the actor to its role.
 fn event_to_proto(row: EventRow, labels: bool) -> SupervisionEvent {
+    let public = is_public(&row);
     SupervisionEvent {
         name: event_name_of(&row),
         create_time: Some(timestamp(row.create_time)),
@@ -213,9 +214,15 @@ fn event_to_proto(row: EventRow, labels: bool) -> SupervisionEvent {
         note: row.note,
         responsible_unit: row.responsible_unit,
         due_date: row.due_date.map(format_date).unwrap_or_default(),
+        public,
         evidence: evidence_to_proto(&row.evidence),
-        public: row.public,
     }
+}
+
+/// Whether the public view shows a stored event: every step of the course, and the
+/// comments their authors marked public.
+fn is_public(row: &EventRow) -> bool {
+    row.step != Step::Comment || row.public
 }
 
 /// The name of a stored event, "supervisionEntries/{id}/events/{n}".
@@ -710,7 +717,7 @@ async fn lookup_supervision_entry(
         create_time: entry.create_time,
         timeline: timeline
             .into_iter()
-            .filter(|r| r.public)
+            .filter(is_public)
             .map(|r| event_to_proto(r, false))
             .collect(),
     })

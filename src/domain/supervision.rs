@@ -149,8 +149,8 @@ impl Step {
     }
 
     /// Checks that `caller` (`None`: anonymous) may take this step on an entry in
-    /// `region` filed by `party`. Comments are for anyone who may read entries: every
-    /// valid token.
+    /// `region` filed by `party`. Comments are for those in the entry's course: ADMIN, a
+    /// SUPERVISOR, and a COORDINATOR whose scope covers the region.
     ///
     /// # Errors
     /// UNAUTHENTICATED for an anonymous caller where a token is needed; PERMISSION_DENIED

@@ -36,13 +36,14 @@ pub fn check(field: &str, value: &str, max_chars: usize, required: bool) -> Resu
     Ok(())
 }
 
-/// Checks a text of one line, as [`check`] does, and refuses line breaks and tabs too.
+/// Checks a text of one line, as [`check`] does, and refuses line breaks (the Unicode line
+/// and paragraph separators among them) and tabs too.
 ///
 /// # Errors
 /// INVALID_ARGUMENT naming `field`.
 pub fn check_line(field: &str, value: &str, max_chars: usize, required: bool) -> Result<(), Error> {
     check(field, value, max_chars, required)?;
-    if value.contains(['\n', '\t']) {
+    if value.contains(['\n', '\t', '\u{2028}', '\u{2029}']) {
         return Err(Error::invalid(
             field,
             "must be one line: no line breaks or tabs",
@@ -109,9 +110,13 @@ mod tests {
     #[test]
     fn a_line_holds_no_break_or_tab() {
         assert!(check_line("f", "东城区 协调员", 20, true).is_ok());
-        for text in ["x\tADMIN", "x\nADMIN", "x\r"] {
+        for text in ["x\tADMIN", "x\nADMIN", "x\u{2028}ADMIN", "x\u{2029}ADMIN"] {
             let err = check_line("f", text, 20, true).unwrap_err();
-            assert!(format!("{err}").contains('f'), "{text:?}: {err}");
+            assert!(format!("{err:?}").contains("one line"), "{text:?}: {err:?}");
+            assert!(
+                check("f", text, 20, true).is_ok(),
+                "{text:?} is fine in free text"
+            );
         }
     }
 

@@ -114,7 +114,8 @@ pub struct NewEvent {
     pub due_date: Option<NaiveDate>,
     /// The evidence the step brought.
     pub evidence: Vec<Evidence>,
-    /// Whether the public view of the entry shows the event.
+    /// Whether the author of a comment published it (the steps of the course are public
+    /// whatever it says).
     pub public: bool,
 }
 

@@ -723,3 +723,15 @@ pub fn water_report(region: &str) -> SupervisionEntry {
         ..Default::default()
     }
 }
+
+/// How many steps `Migrator::down` takes to undo the migration `name` and every one after
+/// it, so that a test of one migration stays one when more are added.
+pub fn undoing(name: &str) -> u32 {
+    use migration::MigratorTrait;
+    let all = migration::Migrator::migrations();
+    let at = all
+        .iter()
+        .position(|m| m.name() == name)
+        .unwrap_or_else(|| panic!("no migration named {name}"));
+    u32::try_from(all.len() - at).expect("a handful of migrations")
+}

@@ -207,7 +207,8 @@ async fn request_ids_used_before_they_were_keyed_by_caller_still_replay_for_thei
     // Back to one namespace of ids, and forward again: each id finds its caller through
     // the audit event of what it made.
     let store = app.store().await;
-    migration::Migrator::down(store.db(), Some(1))
+    let steps = crate::helpers::undoing("m0010_request_ids_per_caller");
+    migration::Migrator::down(store.db(), Some(steps))
         .await
         .unwrap();
     migration::Migrator::up(store.db(), None).await.unwrap();

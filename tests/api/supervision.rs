@@ -660,3 +660,48 @@ async fn evidence_links_only_to_the_web() {
     }
     assert!(allowed.is_ok(), "{allowed:?}");
 }
+
+/// Comments made before comments could be internal become internal: nobody chose to
+/// publish them. The migration adds the column without touching the append-only timeline.
+#[tokio::test]
+async fn comments_made_before_the_public_flag_become_internal() {
+    use migration::MigratorTrait;
+    let app = spawn().await;
+    let filed = submit(&app, None, water_report("regions/420381"), "")
+        .await
+        .unwrap();
+    let entry = filed.supervision_entry.unwrap();
+    app.supervision
+        .clone()
+        .add_supervision_comment(AddSupervisionCommentRequest {
+            parent: entry.name.clone(),
+            text: "旧的评论".into(),
+            request_id: String::new(),
+            public: true,
+        })
+        .await
+        .unwrap();
+    let store = app.store().await;
+    let steps = crate::helpers::undoing("m0011_internal_comments");
+    migration::Migrator::down(store.db(), Some(steps))
+        .await
+        .unwrap();
+    migration::Migrator::up(store.db(), None).await.unwrap();
+    store.close().await.unwrap();
+
+    let view = app
+        .supervision_as(None)
+        .lookup_supervision_entry(LookupSupervisionEntryRequest {
+            tracking_code: filed.tracking_code,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        view.timeline.len(),
+        1,
+        "only the filing: {:?}",
+        view.timeline
+    );
+    assert!(view.timeline[0].public);
+}

@@ -759,9 +759,10 @@ async fn the_lists_migration_fills_in_what_entries_filed_before_it_hold() {
     assert_eq!(written[5].resolved_on_time, Some(true));
     assert!(written[4].resolve_seconds.unwrap() >= 3 * 86_400);
 
-    // Undone (with the two migrations after it), the columns go; redone, they are filled
-    // in from what the entries hold.
-    migration::Migrator::down(store.db(), Some(3))
+    // Undone (with the migrations after it), the columns go; redone, they are filled in
+    // from what the entries hold.
+    let steps = crate::helpers::undoing("m0008_supervision_lists_and_summaries");
+    migration::Migrator::down(store.db(), Some(steps))
         .await
         .unwrap();
     migration::Migrator::up(store.db(), None).await.unwrap();

@@ -40,7 +40,8 @@ pub struct Model {
     pub due_date: Option<Date>,
     /// JSON array of evidence.
     pub evidence: String,
-    /// Whether the public view of the entry shows the event.
+    /// Whether the author of a comment published it (the steps of the course are public
+    /// whatever it says).
     pub public: bool,
 }
 
