@@ -292,10 +292,12 @@ mod tests {
 
     /// The probe's 32 concurrent VerifyAuditLog calls each read the whole log.
     #[tokio::test]
-    async fn callers_that_wait_on_a_run_share_its_answer_and_later_ones_run_again() {
+    async fn callers_that_wait_on_a_run_share_its_answer_and_later_ones_run_again()
+    -> anyhow::Result<()> {
         let shared: Arc<Shared<u64>> = Arc::default();
         let runs = Arc::new(AtomicU64::new(0));
-        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        // Holds the one run open until every caller has come.
+        let gate = Arc::new(tokio::sync::Notify::new());
         let mut callers = Vec::new();
         for _ in 0..16 {
             let (shared, runs, gate) = (shared.clone(), runs.clone(), gate.clone());
@@ -303,7 +305,7 @@ mod tests {
                 shared
                     .run(|| async move {
                         let n = runs.fetch_add(1, Ordering::SeqCst) + 1;
-                        let _open = gate.acquire().await.unwrap();
+                        gate.notified().await;
                         Ok(n)
                     })
                     .await
@@ -311,18 +313,18 @@ mod tests {
         }
         // Every caller is waiting: the first inside its run, the others for it.
         tokio::time::sleep(Duration::from_millis(50)).await;
-        gate.add_permits(16);
+        gate.notify_one();
         let mut answers = Vec::new();
         for caller in callers {
-            answers.push(caller.await.unwrap().unwrap());
+            answers.push(caller.await??);
         }
         let later = shared
             .run(|| async { Ok(runs.fetch_add(1, Ordering::SeqCst) + 1) })
-            .await
-            .unwrap();
+            .await?;
 
         assert_eq!(answers, vec![1; 16], "one run, its answer for all");
         assert_eq!(later, 2, "a caller after the run gets a fresh one");
+        Ok(())
     }
 
     #[tokio::test]
@@ -333,6 +335,6 @@ mod tests {
             .await;
         let next = shared.run(|| async { Ok(5) }).await;
         assert!(failed.is_err());
-        assert_eq!(next.unwrap(), 5);
+        assert!(matches!(next, Ok(5)), "{next:?}");
     }
 }
