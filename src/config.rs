@@ -146,6 +146,28 @@ pub struct ServerSettings {
     pub request_timeout_secs: u64,
     /// Requests served at once; more are shed with RESOURCE_EXHAUSTED.
     pub concurrency_limit: usize,
+    /// Of those, requests from one client address; 0: no limit of its own (behind a
+    /// balancer every request comes from its address).
+    pub max_requests_per_address: usize,
+    /// Of those, requests without a token, from every address together; 0: no limit of
+    /// their own.
+    pub anonymous_concurrency: usize,
+    /// How long a request's message may take to arrive after its headers, in
+    /// milliseconds; a request is counted against the limits only once it has.
+    pub request_body_timeout_ms: u64,
+    /// Requests one connection may have open at once (HTTP/2 concurrent streams).
+    pub max_streams_per_connection: u32,
+    /// Connections open at once; more are closed as they are accepted. 0: no cap.
+    pub max_connections: usize,
+    /// Of those, connections from one client address; 0: no cap of its own.
+    pub max_connections_per_address: usize,
+    /// How long a new connection may take to send the HTTP/2 preface, in seconds.
+    pub handshake_timeout_secs: u64,
+    /// How long a connection may stay open with no request on it, in seconds; 0: forever.
+    pub idle_timeout_secs: u64,
+    /// How often an open connection is pinged, in seconds; one whose client does not
+    /// answer within as long again is closed. 0: never pinged.
+    pub keepalive_secs: u64,
     /// How long shutdown waits for requests in flight, in seconds.
     pub shutdown_grace_secs: u64,
     /// How long a token read from the database is trusted before it is read again, in
@@ -227,6 +249,15 @@ impl Settings {
             .set_default("server.max_message_bytes", 4 * 1024 * 1024)?
             .set_default("server.request_timeout_secs", 30)?
             .set_default("server.concurrency_limit", 1024)?
+            .set_default("server.max_requests_per_address", 512)?
+            .set_default("server.anonymous_concurrency", 256)?
+            .set_default("server.request_body_timeout_ms", 10_000)?
+            .set_default("server.max_streams_per_connection", 100)?
+            .set_default("server.max_connections", 4096)?
+            .set_default("server.max_connections_per_address", 256)?
+            .set_default("server.handshake_timeout_secs", 10)?
+            .set_default("server.idle_timeout_secs", 300)?
+            .set_default("server.keepalive_secs", 60)?
             .set_default("server.shutdown_grace_secs", 30)?
             .set_default("server.token_cache_ms", 1000)?
             .set_default("server.public_reports_per_hour", 10)?

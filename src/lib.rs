@@ -23,7 +23,8 @@
 //!   free of tonic;
 //! - [`error`]: the one error type, free of tonic and sea-orm (statuses: [`api::status`];
 //!   database errors become it in [`store`]);
-//! - [`server`]: services, reflection, health, limits and graceful shutdown;
+//! - [`server`]: services, reflection, health, admission of connections and requests, and
+//!   graceful shutdown; [`limits`]: what keys hold at once against their limits;
 //! - [`proto`]: the code generated from `proto/`;
 //! - [`config`], [`telemetry`], [`cli`]: settings, logs and the command line.
 
@@ -33,6 +34,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod limits;
 pub mod proto;
 pub mod server;
 pub mod store;

@@ -1,24 +1,31 @@
 //! The gRPC server: duikou's services, health, reflection, limits, per-RPC logs, and
 //! graceful shutdown.
 
+mod admission;
+mod connection;
+
 use std::{
     future::Future,
     pin::Pin,
-    sync::Arc,
     task::{Context, Poll},
     time::{Duration, Instant},
 };
 
 use anyhow::Context as _;
+use http_body_util::BodyExt;
 use tokio::{
-    net::{TcpListener, TcpStream},
-    sync::{Semaphore, mpsc, watch},
+    net::TcpListener,
+    sync::{mpsc, watch},
 };
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, body::Body, server::NamedService, transport::Server};
 use tower::{Layer, Service};
 use tracing::Instrument;
 
+use self::{
+    admission::Admission,
+    connection::{ConnectionInfo, ConnectionLimits, Connections},
+};
 use crate::{
     api::{
         access::Access,
@@ -194,12 +201,23 @@ pub async fn serve(
         ));
     }
     let grace = Duration::from_secs(settings.shutdown_grace_secs);
-    let incoming = accepted(listener, stop_rx.clone());
+    let connections = Connections::new(ConnectionLimits {
+        max: settings.max_connections,
+        per_address: settings.max_connections_per_address,
+        handshake: Duration::from_secs(settings.handshake_timeout_secs),
+        idle: Duration::from_secs(settings.idle_timeout_secs),
+    });
+    let incoming = accepted(listener, connections, stop_rx.clone());
+    let keepalive =
+        (settings.keepalive_secs > 0).then(|| Duration::from_secs(settings.keepalive_secs));
     let stopping = async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
     };
 
     let server = Server::builder()
+        .max_concurrent_streams(settings.max_streams_per_connection)
+        .http2_keepalive_interval(keepalive)
+        .http2_keepalive_timeout(keepalive)
         .layer(RpcLayer::new(settings, store, tokens))
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -298,6 +316,7 @@ async fn authorized<S>(
     store: &Store,
     tokens: &TokenCache,
     method: &str,
+    peer: Option<std::net::IpAddr>,
     mut request: http::Request<Body>,
     inner: &mut S,
 ) -> Result<http::Response<Body>, S::Error>
@@ -308,11 +327,6 @@ where
         .headers()
         .get(http::header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or_default().to_owned());
-    let peer = request
-        .extensions()
-        .get::<tonic::transport::server::TcpConnectInfo>()
-        .and_then(|info| info.remote_addr())
-        .map(|address| address.ip());
     match authz::authorize(store, tokens, method, header.as_deref()).await {
         Ok(call) => {
             if let Some(caller) = call.caller() {
@@ -325,7 +339,8 @@ where
     }
 }
 
-/// The connections accepted on `listener` until `stop`, with Nagle's algorithm off: a
+/// The connections accepted on `listener` until `stop`, within the caps of `connections`
+/// and held to its timeouts, with Nagle's algorithm off: a
 /// reply that spans several packets must not wait for the client's delayed ACK (about
 /// 40 ms a call for a client paging through a list one request at a time).
 ///
@@ -336,9 +351,10 @@ where
 /// clients would hang instead of trying another server.
 fn accepted(
     listener: TcpListener,
+    connections: Connections,
     mut stop: watch::Receiver<bool>,
-) -> ReceiverStream<std::io::Result<TcpStream>> {
-    let (connections, incoming) = mpsc::channel(16);
+) -> ReceiverStream<std::io::Result<connection::Connection>> {
+    let (accepted_tx, incoming) = mpsc::channel(16);
     tokio::spawn(async move {
         let stopped = stop.wait_for(|stop| *stop);
         tokio::pin!(stopped);
@@ -347,13 +363,18 @@ fn accepted(
                 _ = &mut stopped => return,
                 accepted = listener.accept() => accepted,
             };
-            let connection = accepted.and_then(|(connection, _)| {
+            let connection = match accepted.and_then(|(connection, _)| {
                 connection.set_nodelay(true)?;
-                Ok(connection)
-            });
+                Ok(connections.admit(connection))
+            }) {
+                Ok(Some(connection)) => Ok(connection),
+                // Over the cap: dropped, so closed.
+                Ok(None) => continue,
+                Err(error) => Err(error),
+            };
             tokio::select! {
                 _ = &mut stopped => return,
-                sent = connections.send(connection) => if sent.is_err() { return },
+                sent = accepted_tx.send(connection) => if sent.is_err() { return },
             }
         }
     });
@@ -374,12 +395,13 @@ pub fn service_names() -> [&'static str; 8] {
     ]
 }
 
-/// Wraps every RPC: a span with its method, load shedding past the concurrency limit, a
-/// deadline, authentication and the authorization table, and one log line with the status
-/// code and latency.
+/// Wraps every RPC: a span with its method; for duikou's own methods, the message read
+/// whole and the request admitted against the limits ([`Admission`]); a deadline,
+/// authentication and the authorization table; the request counted open on its
+/// connection until its response ends; and one log line with the status code and latency.
 #[derive(Clone)]
 struct RpcLayer {
-    permits: Arc<Semaphore>,
+    admission: Admission,
     timeout: Duration,
     store: Store,
     tokens: TokenCache,
@@ -388,10 +410,51 @@ struct RpcLayer {
 impl RpcLayer {
     fn new(settings: &ServerSettings, store: Store, tokens: TokenCache) -> Self {
         Self {
-            permits: Arc::new(Semaphore::new(settings.concurrency_limit)),
+            admission: Admission::new(settings),
             timeout: Duration::from_secs(settings.request_timeout_secs),
             store,
             tokens,
+        }
+    }
+
+    /// Serves a request: to one of duikou's methods, read whole and admitted first; then
+    /// authorized and run within the deadline.
+    async fn serve<S>(
+        &self,
+        method: &str,
+        request: http::Request<Body>,
+        inner: &mut S,
+    ) -> Result<http::Response<Body>, S::Error>
+    where
+        S: Service<http::Request<Body>, Response = http::Response<Body>>,
+    {
+        let peer = request
+            .extensions()
+            .get::<ConnectionInfo>()
+            .and_then(|info| info.remote)
+            .map(|address| address.ip());
+        let anonymous = !request.headers().contains_key(http::header::AUTHORIZATION);
+        let (request, _admitted) = if Admission::applies_to(method) {
+            let request = match self.admission.read_whole(request).await {
+                Ok(request) => request,
+                Err(refused) => return Ok(refused.into_http()),
+            };
+            match self.admission.admit(peer, anonymous) {
+                Ok(admitted) => (request, Some(admitted)),
+                Err(refused) => return Ok(refused.into_http()),
+            }
+        } else {
+            (request, None)
+        };
+        let work = authorized(&self.store, &self.tokens, method, peer, request, inner);
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Ok(status(
+                Code::DeadlineExceeded,
+                "REQUEST_TIMEOUT",
+                format!("the request took longer than {:?}", self.timeout),
+            )
+            .into_http()),
         }
     }
 }
@@ -436,31 +499,15 @@ where
         std::mem::swap(&mut inner, &mut self.inner);
         let layer = self.layer.clone();
         let method = request.uri().path().to_owned();
+        let open = request
+            .extensions()
+            .get::<ConnectionInfo>()
+            .map(|info| info.activity.request());
         let span = tracing::info_span!("rpc", %method, token = tracing::field::Empty);
         Box::pin(
             async move {
                 let started = Instant::now();
-                let response = match layer.permits.clone().try_acquire_owned() {
-                    Err(_) => status(
-                        Code::ResourceExhausted,
-                        "OVERLOADED",
-                        "the server is at its concurrency limit; retry with backoff",
-                    )
-                    .into_http(),
-                    Ok(_permit) => {
-                        let work =
-                            authorized(&layer.store, &layer.tokens, &method, request, &mut inner);
-                        match tokio::time::timeout(layer.timeout, work).await {
-                            Ok(result) => result?,
-                            Err(_) => status(
-                                Code::DeadlineExceeded,
-                                "REQUEST_TIMEOUT",
-                                format!("the request took longer than {:?}", layer.timeout),
-                            )
-                            .into_http(),
-                        }
-                    }
-                };
+                let response = layer.serve(&method, request, &mut inner).await?;
                 let code = response
                     .headers()
                     .get("grpc-status")
@@ -478,7 +525,16 @@ where
                 } else {
                     tracing::info!(code = ?code, latency_us, "rpc finished");
                 }
-                Ok(response)
+                // The connection is not idle while the response (a watch's stream) runs.
+                Ok(match open {
+                    Some(open) => response.map(|body| {
+                        Body::new(body.map_frame(move |frame| {
+                            let _open = &open;
+                            frame
+                        }))
+                    }),
+                    None => response,
+                })
             }
             .instrument(span),
         )

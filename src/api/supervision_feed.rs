@@ -18,9 +18,8 @@
 //! `server.max_watchers_per_address`, so that no caller takes every place.
 
 use std::{
-    collections::HashMap,
     net::IpAddr,
-    sync::{Arc, Mutex, PoisonError},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -33,6 +32,7 @@ use crate::{
     config::ServerSettings,
     domain::supervision_query::EntryFilter,
     error::Error,
+    limits::{Held, Tally},
     proto::v1::SupervisionEvent,
     store::{
         Store,
@@ -114,7 +114,7 @@ impl Feed {
             holders: Arc::new(Holders {
                 per_token: settings.max_watchers_per_token,
                 per_address: settings.max_watchers_per_address,
-                open: Mutex::default(),
+                open: Tally::new(),
             }),
             stored: Arc::new(Notify::new()),
             runs,
@@ -247,69 +247,34 @@ enum Holder {
 struct Holders {
     per_token: usize,
     per_address: usize,
-    open: Mutex<HashMap<Holder, usize>>,
+    open: Arc<Tally<Holder>>,
 }
 
 impl Holders {
     /// Counts a new watch for `token` from `address`, unless either holds its limit.
-    fn claim(self: &Arc<Self>, token: i64, address: Option<IpAddr>) -> Result<Claim, Error> {
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        let held = |holder: Holder| open.get(&holder).copied().unwrap_or(0);
-        let full = |limit: usize, count: usize| limit > 0 && count >= limit;
-        if full(self.per_token, held(Holder::Token(token))) {
-            return Err(Error::ResourceExhausted {
+    fn claim(&self, token: i64, address: Option<IpAddr>) -> Result<Held<Holder, 2>, Error> {
+        let keys = [
+            Some((Holder::Token(token), self.per_token)),
+            address.map(|a| (Holder::Address(a), self.per_address)),
+        ];
+        self.open.hold(keys).map_err(|full| match full {
+            Holder::Token(_) => Error::ResourceExhausted {
                 reason: "WATCHER_LIMIT_PER_TOKEN",
                 message: format!(
                     "this token holds {} supervision watches, the most one token may; close \
                      one first",
                     self.per_token
                 ),
-            });
-        }
-        if let Some(address) = address {
-            if full(self.per_address, held(Holder::Address(address))) {
-                return Err(Error::ResourceExhausted {
-                    reason: "WATCHER_LIMIT_PER_ADDRESS",
-                    message: format!(
-                        "this address holds {} supervision watches, the most one address \
-                         may; close one first",
-                        self.per_address
-                    ),
-                });
-            }
-        }
-        let holders = [Some(Holder::Token(token)), address.map(Holder::Address)];
-        for holder in holders.iter().flatten() {
-            *open.entry(*holder).or_default() += 1;
-        }
-        Ok(Claim {
-            holders: Arc::clone(self),
-            held: holders,
+            },
+            Holder::Address(_) => Error::ResourceExhausted {
+                reason: "WATCHER_LIMIT_PER_ADDRESS",
+                message: format!(
+                    "this address holds {} supervision watches, the most one address may; \
+                     close one first",
+                    self.per_address
+                ),
+            },
         })
-    }
-}
-
-/// One watch counted against its holders until it ends.
-struct Claim {
-    holders: Arc<Holders>,
-    held: [Option<Holder>; 2],
-}
-
-impl Drop for Claim {
-    fn drop(&mut self) {
-        let mut open = self
-            .holders
-            .open
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        for holder in self.held.iter().flatten() {
-            if let Some(count) = open.get_mut(holder) {
-                *count -= 1;
-                if *count == 0 {
-                    open.remove(holder);
-                }
-            }
-        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! driven through the generated clients. Runs on SQLite, or on PostgreSQL when
 //! `DUIKOU_TEST_DATABASE_URL` names a server.
 
+mod abuse;
 mod access;
 mod audit;
 mod funds;
