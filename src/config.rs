@@ -175,9 +175,10 @@ pub struct ServerSettings {
     /// server takes effect here. A supervision watch reads its token again this often, but
     /// at most once a second.
     pub token_cache_ms: u64,
-    /// Supervision reports one client address may file without a token in any hour;
-    /// more are refused with RESOURCE_EXHAUSTED. Counted in the database, so the limit
-    /// holds across servers. 0 turns the limit off.
+    /// Attempts one client address may make in any hour to file a supervision report
+    /// without a token, whether filed or refused; more are refused with
+    /// RESOURCE_EXHAUSTED. Counted in the database, so the limit holds across servers.
+    /// 0 turns the limit off.
     pub public_reports_per_hour: u32,
     /// Whether supervision evidence may link over plain `http://` besides `https://`, for
     /// an office whose evidence store has no TLS yet; off by default.

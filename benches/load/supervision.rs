@@ -262,7 +262,6 @@ fn seeded(
         state: Set(state),
         resolve_time: Set(resolved.then(|| filed + chrono::Duration::days(took_days as i64))),
         tracking_hash: Set(None),
-        client_key: Set(None),
         event_count: Set(0),
         create_time: Set(filed),
         update_time: Set(filed),

@@ -13,6 +13,7 @@ mod m0008_supervision_lists_and_summaries;
 mod m0009_money_stays_whole;
 mod m0010_request_ids_per_caller;
 mod m0011_internal_comments;
+mod m0012_keyed_rate_limits;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_money_stays_whole::Migration),
             Box::new(m0010_request_ids_per_caller::Migration),
             Box::new(m0011_internal_comments::Migration),
+            Box::new(m0012_keyed_rate_limits::Migration),
         ]
     }
 }

@@ -105,7 +105,12 @@ async fn list_access_tokens(
     _: Call,
     req: ListAccessTokensRequest,
 ) -> Result<ListAccessTokensResponse, Error> {
-    let page = Page::open(req.page_size, &req.page_token, &["accessTokens"])?;
+    let page = Page::open(
+        service.store.page_key().await?,
+        req.page_size,
+        &req.page_token,
+        &["accessTokens"],
+    )?;
     let rows = token::list(service.store.db(), page.after_id()?, page.fetch()).await?;
     Ok(page_of(&page, rows, |r| r.id.to_string(), to_proto))
 }

@@ -184,6 +184,7 @@ async fn list_audit_events(
 ) -> Result<ListAuditEventsResponse, Error> {
     let filter = AuditFilter::parse(&req.filter);
     let page = Page::open(
+        service.store.page_key().await?,
         req.page_size,
         &req.page_token,
         &["auditEvents", &req.filter],

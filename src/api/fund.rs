@@ -278,7 +278,12 @@ async fn list_fund_transactions(
     req: ListFundTransactionsRequest,
 ) -> Result<ListFundTransactionsResponse, Error> {
     let filter = LineFilter::parse(&req.filter);
-    let page = Page::open(req.page_size, &req.page_token, &["funds", &req.filter]);
+    let page = Page::open(
+        service.store.page_key().await?,
+        req.page_size,
+        &req.page_token,
+        &["funds", &req.filter],
+    );
     let (filter, page) = Error::all((filter, page))?;
     let db = service.store.db();
     let region_within = filter_region_path(&service.store, filter.region.as_ref()).await?;

@@ -214,6 +214,7 @@ async fn list_pairings(
     };
     let show_deleted = if req.show_deleted { "deleted" } else { "live" };
     let page = Page::open(
+        service.store.page_key().await?,
         req.page_size,
         &req.page_token,
         &["pairings", &req.filter, req.order_by.trim(), show_deleted],

@@ -96,7 +96,12 @@ pub(super) async fn list_programs(
     _: Call,
     req: ListProgramsRequest,
 ) -> Result<ListProgramsResponse, Error> {
-    let page = Page::open(req.page_size, &req.page_token, &["programs"])?;
+    let page = Page::open(
+        service.store.page_key().await?,
+        req.page_size,
+        &req.page_token,
+        &["programs"],
+    )?;
     let after = page.after_id()?;
     let rows = programs::list(service.store.db(), after, page.fetch()).await?;
     Ok(page_of(&page, rows, |r| r.id.to_string(), program_to_proto))

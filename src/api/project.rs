@@ -251,7 +251,12 @@ async fn list_projects(
     req: ListProjectsRequest,
 ) -> Result<ListProjectsResponse, Error> {
     let filter = ProjectFilter::parse(&req.filter);
-    let page = Page::open(req.page_size, &req.page_token, &["projects", &req.filter]);
+    let page = Page::open(
+        service.store.page_key().await?,
+        req.page_size,
+        &req.page_token,
+        &["projects", &req.filter],
+    );
     let (filter, page) = Error::all((filter, page))?;
     let db = service.store.db();
     let location_within = filter_region_path(&service.store, filter.location.as_ref()).await?;

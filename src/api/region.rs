@@ -85,6 +85,7 @@ async fn list_regions(
     };
     let filter = RegionFilter::parse(&req.filter)?;
     let page = Page::open(
+        service.store.page_key().await?,
         req.page_size,
         &req.page_token,
         &["regions", &req.parent, &req.filter],

@@ -16,7 +16,9 @@ use super::{
 use crate::{
     app::{
         self,
-        supervision::{AddComment, Filing, StepEntry, StepInput, SubmitEntry, not_found},
+        supervision::{
+            AddComment, Filing, PublicAttempt, StepEntry, StepInput, SubmitEntry, not_found,
+        },
     },
     config::ServerSettings,
     domain::audit::Call,
@@ -100,17 +102,6 @@ impl Supervision {
 struct Reading {
     now: DateTime<Utc>,
     http_evidence: bool,
-}
-
-/// The key a public report's client address is counted under: its SHA-256, so that
-/// addresses themselves are not kept.
-fn client_key(address: Option<std::net::IpAddr>) -> String {
-    use sha2::{Digest, Sha256};
-    let ip = address.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    Sha256::digest(ip.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The entry id and number of an event's name, "supervisionEntries/{id}/events/{n}".
@@ -400,7 +391,19 @@ async fn submit_supervision_entry(
     call: Call,
     mut req: SubmitSupervisionEntryRequest,
 ) -> Result<SubmitSupervisionEntryResponse, Error> {
-    let client = call.caller().is_none().then(|| client_key(call.peer()));
+    if call.caller().is_none() && service.public_reports_per_hour > 0 {
+        // Every public attempt counts, whatever becomes of it.
+        let attempt = PublicAttempt {
+            address: call.peer(),
+            clock: service.clock.clone(),
+        };
+        let attempts = service.store.write(call.clone(), attempt).await?;
+        if let Some(refused) =
+            app::supervision::over_public_limit(attempts, service.public_reports_per_hour)
+        {
+            return Err(refused);
+        }
+    }
     let key = request_key(&call, &mut req, |r| &mut r.request_id);
     let filing = parse_filing(
         &req.supervision_entry.unwrap_or_default(),
@@ -414,8 +417,6 @@ async fn submit_supervision_entry(
     let sees = sees_reporter(call.caller());
     let submit = SubmitEntry {
         filing,
-        client,
-        limit: service.public_reports_per_hour,
         clock: service.clock.clone(),
     };
     let filed = app::create_once(&service.store, call, key, submit).await?;
@@ -438,6 +439,7 @@ async fn list_supervision_entries(
     let filter = EntryFilter::parse(&req.filter, Purpose::List);
     let order = EntryOrder::parse(&req.order_by);
     let page = Page::open(
+        service.store.page_key().await?,
         req.page_size,
         &req.page_token,
         &["supervisionEntries", &req.filter, &req.order_by],
@@ -669,6 +671,7 @@ async fn list_supervision_events(
     let id = required(&req.parent, "parent")
         .and_then(|n| name::parse_id("parent", "supervisionEntries", n));
     let page = Page::open(
+        service.store.page_key().await?,
         req.page_size,
         &req.page_token,
         &["supervisionEvents", &req.parent],

@@ -468,7 +468,6 @@ mod tests {
                 reporter_name: "",
                 reporter_contact: "",
                 tracking_hash: None,
-                client_key: None,
             },
             Utc::now(),
         )

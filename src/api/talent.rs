@@ -212,6 +212,7 @@ async fn list_talent_exchanges(
     let filter = TalentFilter::parse(&req.filter);
     let deleted = if req.show_deleted { "deleted" } else { "live" };
     let page = Page::open(
+        service.store.page_key().await?,
         req.page_size,
         &req.page_token,
         &["talentExchanges", &req.filter, deleted],

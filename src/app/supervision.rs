@@ -3,6 +3,8 @@
 //! `domain::supervision`, checked inside the transaction against the stored entry; every
 //! filing, step and comment is one event on the entry's append-only timeline.
 
+use std::net::IpAddr;
+
 use chrono::NaiveDate;
 
 use super::Create;
@@ -14,6 +16,7 @@ use crate::{
         name,
         region::{RegionCode, RegionPath},
         revision::check_etag,
+        secret::{Secret, hex},
         supervision::{Category, Evidence, Party, Severity, State, Step, TrackingCode, on_time},
     },
     error::Error,
@@ -21,7 +24,7 @@ use crate::{
         Hold, by_id, fund,
         pairing::{self as pairings, PairingRow},
         project::{self as projects, ProjectRow},
-        region,
+        region, secret,
         supervision::{
             self as entries, EntryChange, EntryRow, EventRow, NewEntry, NewEvent, Resolution,
         },
@@ -82,17 +85,77 @@ impl Audited for Filed {
     }
 }
 
-/// SubmitSupervisionEntry: a new entry, SUBMITTED, by the caller or by the public. Public
-/// reports are counted per client address and refused beyond the hourly limit.
+/// SubmitSupervisionEntry: a new entry, SUBMITTED, by the caller or by the public. Each
+/// public attempt is counted first, apart ([`PublicAttempt`]).
 pub struct SubmitEntry {
     /// What the submission says.
     pub filing: Filing,
-    /// For a public report, the key its client address is counted under.
-    pub client: Option<String>,
-    /// Public reports one client address may file per hour; 0: no limit.
-    pub limit: u32,
     /// The time the entry is filed at.
     pub clock: Clock,
+}
+
+/// The limit public attempts to file are counted under.
+const PUBLIC_REPORTS: &str = "public_reports";
+
+/// The names of the keys client addresses are hashed with, one a day.
+const DAY_KEY: &str = "rate_limit:";
+
+/// One attempt of the public (no token) to file an entry, from `address`, counted whether
+/// or not the entry is filed: under an HMAC of the address with the key of the day, which
+/// is deleted the day after, so that no stored count leads back to an address. Answers the
+/// attempts from the address in the last hour, this one included.
+pub struct PublicAttempt {
+    /// The client's address.
+    pub address: Option<IpAddr>,
+    /// The time of the attempt.
+    pub clock: Clock,
+}
+
+impl Change for PublicAttempt {
+    type Output = u64;
+
+    async fn apply(&self, tx: &mut Tx<'_>) -> Result<u64, Error> {
+        let (db, now) = (tx.db(), self.clock.now());
+        let today = now.date_naive();
+        let yesterday = today.pred_opt().unwrap_or(today);
+        let day_key = |day: NaiveDate| format!("{DAY_KEY}{day}");
+        let current = secret::get_or_make(db, &day_key(today), now).await?;
+        let previous = secret::get(db, &day_key(yesterday)).await?;
+        secret::forget_before(db, DAY_KEY, &day_key(yesterday)).await?;
+        let counted = counted_address(self.address);
+        let keyed = |key: &Secret| hex(&key.mac(&[PUBLIC_REPORTS.as_bytes(), counted.as_bytes()]));
+        let key = keyed(&current);
+        let keys: Vec<String> = [Some(key.clone()), previous.as_ref().map(keyed)]
+            .into_iter()
+            .flatten()
+            .collect();
+        let hour_ago = now - chrono::Duration::hours(1);
+        secret::hit(db, PUBLIC_REPORTS, &key, &keys, now, hour_ago).await
+    }
+}
+
+/// The address an attempt is counted under: an IPv4 address as it is, an IPv6 address by
+/// its /64, the block one subscriber is given.
+fn counted_address(address: Option<IpAddr>) -> String {
+    match address {
+        None => "unknown".to_owned(),
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        Some(IpAddr::V6(v6)) => {
+            let block = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("{}/64", std::net::Ipv6Addr::from(block))
+        }
+    }
+}
+
+/// The refusal of a public attempt past `limit` in the hour.
+pub fn over_public_limit(attempts: u64, limit: u32) -> Option<Error> {
+    (limit > 0 && attempts > u64::from(limit)).then(|| Error::ResourceExhausted {
+        reason: "PUBLIC_REPORT_LIMIT",
+        message: format!(
+            "this address has tried to file {attempts} reports in the last hour, more than \
+             the {limit} allowed; try again later"
+        ),
+    })
 }
 
 impl Create for SubmitEntry {
@@ -100,19 +163,6 @@ impl Create for SubmitEntry {
 
     async fn make(&self, tx: &mut Tx<'_>) -> Result<Filed, Error> {
         let (filing, now) = (&self.filing, self.clock.now());
-        if let (Some(key), true) = (&self.client, self.limit > 0) {
-            let hour_ago = now - chrono::Duration::hours(1);
-            let filed = entries::filed_from(tx.db(), key, hour_ago).await?;
-            if filed >= u64::from(self.limit) {
-                return Err(Error::ResourceExhausted {
-                    reason: "PUBLIC_REPORT_LIMIT",
-                    message: format!(
-                        "this address has filed {filed} reports in the last hour, the most \
-                         allowed; try again later"
-                    ),
-                });
-            }
-        }
         let place = filing_place(tx, filing).await?;
         let caller = tx.call().caller();
         let tracking = match caller {
@@ -134,7 +184,6 @@ impl Create for SubmitEntry {
             reporter_name: &filing.reporter_name,
             reporter_contact: &filing.reporter_contact,
             tracking_hash: tracking.as_ref().map(TrackingCode::hash),
-            client_key: self.client.clone(),
         };
         let row = entries::insert(tx.db(), &new, now).await?;
         let event = NewEvent {
@@ -351,16 +400,32 @@ async fn filing_place(tx: &Tx<'_>, filing: &Filing) -> Result<Place, Error> {
             project_id: None,
         });
     }
-    let place = place_of_subject(tx, &filing.subject).await?;
-    if let Some(sent) = &filing.region {
-        if sent.as_str() != place.code {
-            return Err(Error::invalid(
-                "supervision_entry.region",
-                format!("must be empty or regions/{}, the subject's", place.code),
-            ));
+    let found = async {
+        let place = place_of_subject(tx, &filing.subject).await?;
+        if let Some(sent) = &filing.region {
+            if sent.as_str() != place.code {
+                return Err(Error::invalid(
+                    "supervision_entry.region",
+                    format!("must be empty or regions/{}, the subject's", place.code),
+                ));
+            }
         }
+        Ok(place)
+    };
+    if tx.call().caller().is_some() {
+        return found.await;
     }
-    Ok(place)
+    // The public learns nothing of records it may not read: whether the subject exists,
+    // is deleted, or lies elsewhere, the answer is the same.
+    found.await.map_err(|e| match e {
+        Error::InvalidArgument { .. } => Error::invalid(
+            "supervision_entry.subject",
+            "names no record a public report can be filed on in the region sent; leave \
+             supervision_entry.region empty to file on the subject where it lies, or leave \
+             the subject empty to report on a region",
+        ),
+        other => other,
+    })
 }
 
 /// The place of an entry about `subject`: a pairing's or talent exchange's supported

@@ -12,7 +12,8 @@
 //! - what every resource shares: names ([`name`]), civil dates and periods ([`period`]),
 //!   free text ([`text`]), lists sent in one field ([`list`]), filters ([`filter`]), the
 //!   fields an update sends ([`patch`]), pages ([`page`]), request ids ([`request_id`])
-//!   and the clock the service reads ([`clock`]).
+//!   and the clock the service reads ([`clock`]); the server's keys and the keyed hashes
+//!   made with them ([`secret`]).
 //!
 //! Requests become these values through constructors that reject bad input, so code past
 //! the edge never checks again.
@@ -114,6 +115,7 @@ pub mod project;
 pub mod region;
 pub mod request_id;
 pub mod revision;
+pub mod secret;
 pub mod supervision;
 pub mod supervision_query;
 pub mod talent;

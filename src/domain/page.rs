@@ -1,9 +1,14 @@
-//! Keyset pagination: page sizes and opaque page tokens bound to their query.
+//! Keyset pagination: page sizes and opaque page tokens bound to their query and signed
+//! with the server's key (an HMAC, shared by every server of the database), so that a
+//! caller can neither forge one nor change the key it continues after.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
 
-use crate::error::Error;
+use crate::{
+    domain::secret::{Secret, hex, hex_bytes},
+    error::Error,
+};
 
 /// The page size when a request gives none.
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
@@ -30,7 +35,10 @@ pub struct PageToken {
     pub after: String,
 }
 
-const VERSION: &str = "1";
+const VERSION: &str = "2";
+
+/// The bytes of a token's signature: half an HMAC-SHA256, as many as a forger must guess.
+const TAG_BYTES: usize = 16;
 
 /// A short digest of everything that shapes a query except the page itself, so that a
 /// token is refused when reused with another filter.
@@ -55,23 +63,31 @@ impl PageToken {
         }
     }
 
-    /// The token as sent to clients.
-    pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{VERSION}|{}|{}", self.query, self.after))
+    /// The token as sent to clients, signed with `key`.
+    pub fn encode(&self, key: &Secret) -> String {
+        let payload = format!("{VERSION}|{}|{}", self.query, self.after);
+        let tag = key.mac(&[b"page_token", payload.as_bytes()]);
+        URL_SAFE_NO_PAD.encode(format!("{payload}|{}", hex(&tag[..TAG_BYTES])))
     }
 
-    /// Reads a token sent back for the query with fingerprint `query`; an empty token
-    /// means the first page.
+    /// Reads a token sent back for the query with fingerprint `query`, signed with `key`;
+    /// an empty token means the first page.
     ///
     /// # Errors
-    /// INVALID_ARGUMENT on `page_token` when it is malformed or was made for another query.
-    pub fn decode(token: &str, query: &str) -> Result<Option<Self>, Error> {
+    /// INVALID_ARGUMENT on `page_token` when it is malformed, not signed with `key`, or was
+    /// made for another query.
+    pub fn decode(token: &str, query: &str, key: &Secret) -> Result<Option<Self>, Error> {
         if token.is_empty() {
             return Ok(None);
         }
         let malformed = || Error::invalid("page_token", "is not a token this server issued");
         let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| malformed())?;
-        let text = String::from_utf8(bytes).map_err(|_| malformed())?;
+        let signed = String::from_utf8(bytes).map_err(|_| malformed())?;
+        let (text, tag) = signed.rsplit_once('|').ok_or_else(malformed)?;
+        let tag: [u8; TAG_BYTES] = hex_bytes(tag).ok_or_else(malformed)?;
+        if !key.verify(&[b"page_token", text.as_bytes()], &tag) {
+            return Err(malformed());
+        }
         let mut parts = text.splitn(3, '|');
         let (Some(VERSION), Some(made_for), Some(after)) =
             (parts.next(), parts.next(), parts.next())
@@ -97,24 +113,31 @@ pub struct Page {
     /// The key after which this page starts.
     pub after: Option<String>,
     query: String,
+    key: Secret,
 }
 
 impl Page {
-    /// Reads `page_size` and `page_token` for the query described by `query_parts`
-    /// (everything that shapes the result but the page).
+    /// Reads `page_size` and `page_token` (signed with `key`) for the query described by
+    /// `query_parts` (everything that shapes the result but the page).
     ///
     /// # Errors
     /// INVALID_ARGUMENT on `page_size` or `page_token`.
-    pub fn open(page_size: i32, page_token: &str, query_parts: &[&str]) -> Result<Self, Error> {
+    pub fn open(
+        key: &Secret,
+        page_size: i32,
+        page_token: &str,
+        query_parts: &[&str],
+    ) -> Result<Self, Error> {
         let query = fingerprint(query_parts);
         match (
             self::page_size(page_size),
-            PageToken::decode(page_token, &query),
+            PageToken::decode(page_token, &query, key),
         ) {
             (Ok(size), Ok(token)) => Ok(Self {
                 size,
                 after: token.map(|t| t.after),
                 query,
+                key: key.clone(),
             }),
             (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(e),
             (Err(a), Err(b)) => Err(a.merge(b)),
@@ -145,7 +168,7 @@ impl Page {
             rows.truncate(self.size as usize);
             let next = rows
                 .last()
-                .map(|last| PageToken::new(&self.query, key(last)).encode())
+                .map(|last| PageToken::new(&self.query, key(last)).encode(&self.key))
                 .unwrap_or_default();
             (rows, next)
         } else {
@@ -168,13 +191,35 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_for_their_query_only() {
+        let key = Secret::generate().unwrap();
         let q = fingerprint(&["pairings", "state = ACTIVE"]);
-        let token = PageToken::new(&q, "42".into()).encode();
-        assert_eq!(PageToken::decode(&token, &q).unwrap().unwrap().after, "42");
+        let token = PageToken::new(&q, "42".into()).encode(&key);
+        assert_eq!(
+            PageToken::decode(&token, &q, &key).unwrap().unwrap().after,
+            "42"
+        );
         let other = fingerprint(&["pairings", "state = ENDED"]);
-        assert!(PageToken::decode(&token, &other).is_err());
-        assert!(PageToken::decode("not a token", &q).is_err());
-        assert_eq!(PageToken::decode("", &q).unwrap(), None);
+        assert!(PageToken::decode(&token, &other, &key).is_err());
+        assert!(PageToken::decode("not a token", &q, &key).is_err());
+        assert_eq!(PageToken::decode("", &q, &key).unwrap(), None);
+    }
+
+    #[test]
+    fn a_forged_or_foreign_token_is_refused() {
+        let (key, other_key) = (Secret::generate().unwrap(), Secret::generate().unwrap());
+        let q = fingerprint(&["pairings", ""]);
+        // The unsigned form of the first version, with a key the caller chose.
+        let unsigned = URL_SAFE_NO_PAD.encode(format!("1|{q}|1000000"));
+        assert!(PageToken::decode(&unsigned, &q, &key).is_err());
+        // A token of another database's servers.
+        let foreign = PageToken::new(&q, "7".into()).encode(&other_key);
+        assert!(PageToken::decode(&foreign, &q, &key).is_err());
+        // A real token whose key is changed, its signature kept.
+        let real = PageToken::new(&q, "7".into()).encode(&key);
+        let text = String::from_utf8(URL_SAFE_NO_PAD.decode(&real).unwrap()).unwrap();
+        let changed = URL_SAFE_NO_PAD.encode(text.replacen("|7|", "|8|", 1));
+        assert!(PageToken::decode(&changed, &q, &key).is_err());
+        assert!(PageToken::decode(&real, &q, &key).is_ok());
     }
 
     #[test]

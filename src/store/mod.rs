@@ -11,6 +11,7 @@ pub mod program;
 pub mod project;
 pub mod region;
 pub mod rows;
+pub mod secret;
 pub mod seed;
 pub mod sqlite;
 pub mod supervision;
@@ -34,10 +35,17 @@ use self::{
     sqlite::{group_commit, point_read},
     tx::{Change, Journal, Tx},
 };
-use crate::{config::DatabaseSettings, domain::audit::Call, error::Error};
+use crate::{
+    config::DatabaseSettings,
+    domain::{audit::Call, secret::Secret},
+    error::Error,
+};
 
 /// How many times a write that lost a race is tried again before the caller sees ABORTED.
 const WRITE_ATTEMPTS: usize = 4;
+
+/// The name of the key page tokens are signed with.
+const PAGE_KEY: &str = "page_tokens";
 
 /// The database behind duikou.
 #[derive(Clone)]
@@ -49,6 +57,8 @@ pub struct Store {
     writer_db: Option<DatabaseConnection>,
     /// Inline point reads, on a SQLite file.
     reader: Option<Arc<point_read::PointReader>>,
+    /// The key page tokens are signed with, once read.
+    page_key: Arc<tokio::sync::OnceCell<Secret>>,
 }
 
 impl Store {
@@ -113,7 +123,19 @@ impl Store {
             writer,
             writer_db,
             reader,
+            page_key: Arc::default(),
         })
+    }
+
+    /// The key page tokens are signed with: the database's, made by the first server that
+    /// needs it, so that a token one server issued continues on every other.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn page_key(&self) -> Result<&Secret, Error> {
+        self.page_key
+            .get_or_try_init(|| secret::get_or_make(&self.db, PAGE_KEY, chrono::Utc::now()))
+            .await
     }
 
     /// Applies pending migrations.

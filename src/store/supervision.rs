@@ -61,8 +61,6 @@ pub struct NewEntry<'a> {
     pub reporter_contact: &'a str,
     /// SHA-256 of a public report's tracking code.
     pub tracking_hash: Option<String>,
-    /// SHA-256 of a public report's client address.
-    pub client_key: Option<String>,
 }
 
 /// What a step sets on a stored entry; a field left `None` stays as stored.
@@ -146,7 +144,6 @@ pub async fn insert(
         state: Set(State::Submitted),
         resolve_time: Set(None),
         tracking_hash: Set(new.tracking_hash.clone()),
-        client_key: Set(new.client_key.clone()),
         create_time: Set(now),
         update_time: Set(now),
         event_count: Set(0),
@@ -154,20 +151,6 @@ pub async fn insert(
         ..Default::default()
     };
     Ok(row.insert(db).await?)
-}
-
-/// How many entries were filed from client `key` since `since`.
-pub async fn filed_from(
-    db: &impl ConnectionTrait,
-    key: &str,
-    since: chrono::DateTime<Utc>,
-) -> Result<u64, Error> {
-    use sea_orm::PaginatorTrait;
-    Ok(supervision_entry::Entity::find()
-        .filter(supervision_entry::Column::ClientKey.eq(key))
-        .filter(supervision_entry::Column::CreateTime.gt(since))
-        .count(db)
-        .await?)
 }
 
 /// The entry of a public report's tracking code hash.

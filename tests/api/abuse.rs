@@ -4,14 +4,20 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use duikou::proto::v1::GetRegionRequest;
+use duikou::proto::v1::{
+    DeletePairingRequest, GetRegionRequest, ListRegionsRequest, SubmitSupervisionEntryRequest,
+    SupervisionEntry,
+};
+use migration::MigratorTrait;
+use sha2::{Digest, Sha256};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
+use tonic::Code;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-use crate::helpers::{Fresh, spawn_with};
+use crate::helpers::{Fresh, assert_error, pairing, spawn_with, water_report};
 
 /// A raw HTTP/2 connection to `address`, its driver spawned; the peer's settings are in
 /// once this returns.
@@ -168,5 +174,248 @@ async fn a_connection_without_requests_is_closed_when_idle() -> anyhow::Result<(
     let ended = tokio::time::timeout(Duration::from_secs(5), connection).await;
 
     assert!(ended.is_ok(), "the idle connection is still open");
+    Ok(())
+}
+
+/// An anonymous report on `subject`, sent with `region`.
+fn report_on(subject: &str, region: &str) -> SupervisionEntry {
+    SupervisionEntry {
+        subject: subject.into(),
+        ..water_report(region)
+    }
+}
+
+#[tokio::test]
+async fn the_public_learns_nothing_of_subjects_it_may_not_read() -> anyhow::Result<()> {
+    let mut app = spawn_with(Fresh::Prepared, |s| s.server.public_reports_per_hour = 0).await;
+    let program = app.program().await;
+    let live = app.pairing(pairing(&program, "110105", "420381")).await;
+    let gone = app.pairing(pairing(&program, "110106", "420381")).await;
+    app.pairings
+        .delete_pairing(DeletePairingRequest {
+            name: gone.name.clone(),
+            etag: String::new(),
+        })
+        .await?;
+    let mut public = app.supervision_as(None);
+
+    let mut answers = Vec::new();
+    for entry in [
+        report_on(&live.name, "regions/420302"), // exists, elsewhere
+        report_on(&gone.name, "regions/420302"), // deleted
+        report_on("pairings/999999", "regions/420302"), // never existed
+        report_on("projects/999999", "regions/420302"),
+        report_on("fundTransactions/999999", "regions/420302"),
+        report_on("talentExchanges/999999", "regions/420302"),
+    ] {
+        let refused = public
+            .submit_supervision_entry(SubmitSupervisionEntryRequest {
+                supervision_entry: Some(entry),
+                request_id: String::new(),
+            })
+            .await
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("a report on a subject elsewhere was filed"))?;
+        assert_error(
+            &refused,
+            Code::InvalidArgument,
+            "INVALID_FIELD",
+            Some("supervision_entry.subject"),
+        );
+        answers.push((refused.message().to_owned(), refused.details().to_vec()));
+    }
+
+    assert!(
+        answers.windows(2).all(|w| w[0] == w[1]),
+        "the answers differ: {answers:?}"
+    );
+    assert!(!answers[0].0.contains("420381"), "{}", answers[0].0);
+    // An official still gets the precise answer.
+    let official = app
+        .supervision
+        .submit_supervision_entry(SubmitSupervisionEntryRequest {
+            supervision_entry: Some(report_on(&live.name, "regions/420302")),
+            request_id: String::new(),
+        })
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("filed"))?;
+    assert!(official.message().contains("420381"), "{official:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_public_attempt_counts_against_the_address_filed_or_not() -> anyhow::Result<()> {
+    let app = spawn_with(Fresh::Prepared, |s| s.server.public_reports_per_hour = 3).await;
+    let mut public = app.supervision_as(None);
+    let attempt = |subject: &str| SubmitSupervisionEntryRequest {
+        supervision_entry: Some(report_on(subject, "regions/420302")),
+        request_id: String::new(),
+    };
+
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        let refused = public
+            .submit_supervision_entry(attempt("pairings/999999"))
+            .await
+            .err()
+            .map(|s| s.code());
+        codes.push(refused);
+    }
+
+    use Code::{InvalidArgument, ResourceExhausted};
+    assert_eq!(
+        codes,
+        [
+            Some(InvalidArgument),
+            Some(InvalidArgument),
+            Some(InvalidArgument),
+            Some(ResourceExhausted),
+            Some(ResourceExhausted)
+        ]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_reporter_address_is_kept_only_as_a_keyed_hash_that_expires() -> anyhow::Result<()> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = spawn_with(Fresh::Prepared, |_| {}).await;
+    app.supervision_as(None)
+        .submit_supervision_entry(SubmitSupervisionEntryRequest {
+            supervision_entry: Some(water_report("regions/420381")),
+            request_id: String::new(),
+        })
+        .await?;
+    let store = app.store().await;
+    let db = store.db();
+    let backend = db.get_database_backend();
+    let rows = |sql: &str| db.query_all_raw(Statement::from_string(backend, sql.to_owned()));
+
+    // The entry holds no key of its address any more.
+    assert!(
+        rows("SELECT client_key FROM supervision_entries")
+            .await
+            .is_err()
+    );
+    // The hit is keyed, not the plain SHA-256 of the address anyone could recompute.
+    let hits = rows("SELECT client_key FROM rate_limit_hits").await?;
+    assert_eq!(hits.len(), 1);
+    let key: String = hits[0].try_get("", "client_key")?;
+    let plain: String = Sha256::digest(b"127.0.0.1")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(key.len(), 64);
+    assert_ne!(key, plain);
+    // Its key is the day's, which is forgotten the day after.
+    let today = format!("rate_limit:{}", chrono::Utc::now().date_naive());
+    let keys = rows("SELECT name FROM server_secrets WHERE name LIKE 'rate_limit:%'").await?;
+    let names: Vec<String> = keys
+        .iter()
+        .map(|r| r.try_get("", "name"))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(names, [today]);
+
+    // A day later the old day's key goes, and hits older than the hour with it.
+    app.clock.advance(chrono::Duration::days(2));
+    app.supervision_as(None)
+        .submit_supervision_entry(SubmitSupervisionEntryRequest {
+            supervision_entry: Some(water_report("regions/420381")),
+            request_id: String::new(),
+        })
+        .await?;
+    let later = format!("rate_limit:{}", app.clock.now().date_naive());
+    let keys = rows("SELECT name FROM server_secrets WHERE name LIKE 'rate_limit:%'").await?;
+    let names: Vec<String> = keys
+        .iter()
+        .map(|r| r.try_get("", "name"))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(names, [later]);
+    assert_eq!(rows("SELECT id FROM rate_limit_hits").await?.len(), 1);
+    store.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_upgrade_drops_the_reversible_address_hashes() -> anyhow::Result<()> {
+    let app = spawn_with(Fresh::Prepared, |_| {}).await;
+    let store = app.store().await;
+    let steps = crate::helpers::undoing("m0012_keyed_rate_limits");
+    migration::Migrator::down(store.db(), Some(steps)).await?;
+    app.supervision_as(None)
+        .submit_supervision_entry(SubmitSupervisionEntryRequest {
+            supervision_entry: Some(water_report("regions/420381")),
+            request_id: String::new(),
+        })
+        .await
+        .err(); // the tables of the rate limit are gone: refused, and no matter
+    app.sql(
+        "UPDATE supervision_entries SET client_key = \
+         '12ca17b49af2289436f303e0166030a21e525d266e209267433801a8fd4071a0'",
+    )
+    .await?;
+    migration::Migrator::up(store.db(), None).await?;
+
+    assert!(
+        app.sql("SELECT client_key FROM supervision_entries")
+            .await
+            .is_err()
+    );
+    store.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_page_token_cannot_be_forged() -> anyhow::Result<()> {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let mut app = spawn_with(Fresh::Prepared, |_| {}).await;
+    let first = app
+        .regions
+        .list_regions(ListRegionsRequest {
+            page_size: 2,
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let token = first.next_page_token;
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(&token)?)?;
+    let fields: Vec<&str> = text.split('|').collect();
+    assert_eq!(fields.len(), 4, "{text}");
+    let forged = [
+        // The first version's unsigned form, continuing where the caller chose.
+        URL_SAFE_NO_PAD.encode(format!("1|{}|110000", fields[1])),
+        // A real token with another key, its signature kept.
+        URL_SAFE_NO_PAD.encode(format!("2|{}|110000|{}", fields[1], fields[3])),
+    ];
+
+    for token in forged {
+        let refused = app
+            .regions
+            .list_regions(ListRegionsRequest {
+                page_size: 2,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("a forged token was taken"))?;
+        assert_error(
+            &refused,
+            Code::InvalidArgument,
+            "INVALID_FIELD",
+            Some("page_token"),
+        );
+    }
+    // The real one continues, and every server of the database signs with the same key.
+    app.regions
+        .list_regions(ListRegionsRequest {
+            page_size: 2,
+            page_token: token,
+            ..Default::default()
+        })
+        .await?;
+    let (one, two) = (app.store().await, app.store().await);
+    assert!(one.page_key().await? == two.page_key().await?);
     Ok(())
 }

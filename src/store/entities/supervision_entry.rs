@@ -43,8 +43,6 @@ pub struct Model {
     pub resolve_time: Option<DateTimeUtc>,
     /// SHA-256 of a public report's tracking code.
     pub tracking_hash: Option<String>,
-    /// SHA-256 of a public report's client address.
-    pub client_key: Option<String>,
     /// Events on the timeline so far.
     pub event_count: i32,
     /// Filing time.
