@@ -6,7 +6,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use duikou::proto::v1::{
     DeletePairingRequest, GetRegionRequest, ListRegionsRequest, SubmitSupervisionEntryRequest,
-    SupervisionEntry,
+    SupervisionEntry, WatchSupervisionEventsRequest,
 };
 use migration::MigratorTrait;
 use sha2::{Digest, Sha256};
@@ -417,5 +417,48 @@ async fn a_page_token_cannot_be_forged() -> anyhow::Result<()> {
         .await?;
     let (one, two) = (app.store().await, app.store().await);
     assert!(one.page_key().await? == two.page_key().await?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn health_checks_are_never_shed() -> anyhow::Result<()> {
+    let mut app = spawn_with(Fresh::Prepared, |s| s.server.concurrency_limit = 0).await;
+
+    let shed = app
+        .regions
+        .get_region(GetRegionRequest {
+            name: "regions/420300".into(),
+        })
+        .await;
+    let health = HealthClient::new(app.channel.clone())
+        .check(HealthCheckRequest::default())
+        .await;
+
+    assert_eq!(shed.err().map(|s| s.code()), Some(Code::ResourceExhausted));
+    assert!(health.is_ok(), "{health:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_open_watch_keeps_its_connection_past_the_idle_timeout() -> anyhow::Result<()> {
+    let app = spawn_with(Fresh::Prepared, |s| s.server.idle_timeout_secs = 1).await;
+    let mut events = app
+        .supervision
+        .clone()
+        .watch_supervision_events(WatchSupervisionEventsRequest::default())
+        .await?
+        .into_inner();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    app.supervision
+        .clone()
+        .submit_supervision_entry(SubmitSupervisionEntryRequest {
+            supervision_entry: Some(water_report("regions/420381")),
+            request_id: String::new(),
+        })
+        .await?;
+    let event = tokio::time::timeout(Duration::from_secs(5), events.message()).await??;
+
+    assert!(event.is_some(), "the watch ended");
     Ok(())
 }
