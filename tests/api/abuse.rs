@@ -1,6 +1,29 @@
 //! The abuse suite: what a hostile caller tried against the release binary, kept as
 //! regression tests, each named for what it protects. Callers speak raw HTTP/2 (the `h2`
 //! crate) or raw TCP where a well-behaved client could not misbehave as an attacker does.
+//!
+//! The probe's other findings are kept where the rest of their feature is tested:
+//! - one token or address taking every watch:
+//!   `supervision_lists::one_token_or_one_address_cannot_take_every_watch`;
+//! - concurrent `VerifyAuditLog` calls costing the whole log each:
+//!   `audit::service::concurrent_verifications_from_separate_clients_all_answer_alike`;
+//! - scopes ignored for ADMIN, SUPERVISOR and AUDITOR, and 1,000 duplicate scopes:
+//!   `access::only_coordinator_and_fund_officer_tokens_take_a_scope` and the authorization
+//!   walk `access::every_method_answers_every_kind_of_caller_as_the_table_says`;
+//! - anyone writing into a citizen's public timeline:
+//!   `supervision::comments_are_for_the_entry_s_course_and_internal_unless_public`,
+//!   `supervision::comments_made_before_the_public_flag_become_internal`;
+//! - `UpdatePairing` leaving records outside its period:
+//!   `pairings::an_update_keeps_what_hangs_off_the_pairing_inside_it`;
+//! - world-readable database and key files: `store::tests::a_new_database_and_its_key_are_for_their_owner_alone`
+//!   and `config::tests::a_key_file_others_may_read_is_refused` (unit tests);
+//! - `file://` evidence: `supervision::evidence_links_only_to_the_web`;
+//! - malformed protobuf answered INTERNAL:
+//!   `processes::bytes_that_do_not_decode_are_invalid_arguments_not_server_errors` (a server
+//!   process, raw bytes over a socket), and every method fed arbitrary bytes by
+//!   the `every_method` fuzz target in `fuzz/`;
+//! - a token label forging a row of `duikou token list`:
+//!   `cli::token_labels_cannot_forge_a_row_of_the_token_list`.
 
 use std::{net::SocketAddr, time::Duration};
 
