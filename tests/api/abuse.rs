@@ -28,8 +28,8 @@
 use std::{net::SocketAddr, time::Duration};
 
 use duikou::proto::v1::{
-    DeletePairingRequest, GetRegionRequest, ListRegionsRequest, SubmitSupervisionEntryRequest,
-    SupervisionEntry, WatchSupervisionEventsRequest,
+    DeletePairingRequest, GetRegionRequest, ListRegionsRequest, Region,
+    SubmitSupervisionEntryRequest, SupervisionEntry, WatchSupervisionEventsRequest,
 };
 use migration::MigratorTrait;
 use sha2::{Digest, Sha256};
@@ -38,9 +38,9 @@ use tokio::{
     net::TcpStream,
 };
 use tonic::Code;
-use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse, health_client::HealthClient};
 
-use crate::helpers::{Fresh, assert_error, pairing, spawn_with, water_report};
+use crate::helpers::{Fresh, TestApp, assert_error, pairing, spawn_with, water_report};
 
 /// A raw HTTP/2 connection to `address`, its driver spawned; the peer's settings are in
 /// once this returns.
@@ -81,6 +81,25 @@ async fn closed_within(socket: &mut TcpStream, wait: Duration) -> bool {
     }
 }
 
+/// What an ADMIN's GetRegion and an anonymous health check get now.
+async fn region_and_health(
+    app: &mut TestApp,
+) -> (
+    Result<tonic::Response<Region>, tonic::Status>,
+    Result<tonic::Response<HealthCheckResponse>, tonic::Status>,
+) {
+    let region = app
+        .regions
+        .get_region(GetRegionRequest {
+            name: "regions/420300".into(),
+        })
+        .await;
+    let health = HealthClient::new(app.channel.clone())
+        .check(HealthCheckRequest::default())
+        .await;
+    (region, health)
+}
+
 #[tokio::test]
 async fn headers_without_a_body_hold_no_permit_of_others() -> anyhow::Result<()> {
     let mut app = spawn_with(Fresh::Prepared, |s| {
@@ -97,15 +116,7 @@ async fn headers_without_a_body_hold_no_permit_of_others() -> anyhow::Result<()>
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let served = app
-        .regions
-        .get_region(GetRegionRequest {
-            name: "regions/420300".into(),
-        })
-        .await;
-    let health = HealthClient::new(app.channel.clone())
-        .check(HealthCheckRequest::default())
-        .await;
+    let (served, health) = region_and_health(&mut app).await;
 
     assert!(served.is_ok(), "{served:?}");
     assert!(health.is_ok(), "{health:?}");
@@ -447,15 +458,7 @@ async fn a_page_token_cannot_be_forged() -> anyhow::Result<()> {
 async fn health_checks_are_never_shed() -> anyhow::Result<()> {
     let mut app = spawn_with(Fresh::Prepared, |s| s.server.concurrency_limit = 0).await;
 
-    let shed = app
-        .regions
-        .get_region(GetRegionRequest {
-            name: "regions/420300".into(),
-        })
-        .await;
-    let health = HealthClient::new(app.channel.clone())
-        .check(HealthCheckRequest::default())
-        .await;
+    let (shed, health) = region_and_health(&mut app).await;
 
     assert_eq!(shed.err().map(|s| s.code()), Some(Code::ResourceExhausted));
     assert!(health.is_ok(), "{health:?}");
