@@ -6,6 +6,8 @@
 //! - supervision ([`supervision`]: entries and the course each runs to closure, who may
 //!   take each step, when one is overdue) and what its lists and watches ask for
 //!   ([`supervision_query`]);
+//! - water quality ([`water`]: the parameters, limits and classes of GB 3838-2002 and the
+//!   single-factor evaluation of a sample against its section's target);
 //! - who is calling ([`access`]: roles, region scopes, bearer secrets), and the audit log:
 //!   its events ([`audit`]), their Merkle tree ([`merkle`]) and signed checkpoints
 //!   ([`checkpoint`]);
@@ -120,6 +122,7 @@ pub mod supervision;
 pub mod supervision_query;
 pub mod talent;
 pub mod text;
+pub mod water;
 
 #[cfg(test)]
 mod tests {
