@@ -1,5 +1,5 @@
 //! Fuzz targets for what reads callers' text and numbers: filters, page tokens, resource
-//! names, money and dates. Each must answer every input with a value or an
+//! names, money, dates, and the HJ 212-2017 packets of monitoring stations. Each must answer every input with a value or an
 //! INVALID_ARGUMENT naming its field — never a panic, never another kind of error.
 //!
 //! `cargo test -p duikou-fuzz` replays the committed corpus (`tests/__fuzz__/<target>/`)
@@ -11,6 +11,7 @@ use duikou::{
     domain::{
         audit::AuditFilter,
         filter,
+        hj212::{self, Packet, Refusal},
         ledger::LineFilter,
         money::Amount,
         name,
@@ -168,5 +169,27 @@ fn dates() {
             if let Ok(period) = parsed {
                 assert!(period.start() <= period.end());
             }
+        });
+}
+
+#[test]
+fn hj212_packets() {
+    check!()
+        .with_iterations(RANDOM_INPUTS)
+        .for_each(|input: &[u8]| {
+            // Any bytes: read or refused, never a panic.
+            let _ = Packet::parse(input).map(|p| p.readings());
+            // Any text framed as the standard says passes the frame and the CRC: a refusal
+            // can only be about its fields.
+            let data: String = String::from_utf8_lossy(input)
+                .chars()
+                .filter(|c| c.is_ascii() && !c.is_ascii_control())
+                .take(hj212::MAX_DATA_BYTES)
+                .collect();
+            let framed = Packet::parse(&hj212::frame(&data));
+            assert!(
+                !matches!(framed, Err(Refusal::Frame(_) | Refusal::Crc { .. })),
+                "{framed:?}"
+            );
         });
 }

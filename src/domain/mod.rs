@@ -7,7 +7,8 @@
 //!   take each step, when one is overdue) and what its lists and watches ask for
 //!   ([`supervision_query`]);
 //! - water quality ([`water`]: the parameters, limits and classes of GB 3838-2002 and the
-//!   single-factor evaluation of a sample against its section's target);
+//!   single-factor evaluation of a sample against its section's target) and station data
+//!   in HJ 212-2017 ([`hj212`]: frames, their CRC, readings and data flags);
 //! - who is calling ([`access`]: roles, region scopes, bearer secrets), and the audit log:
 //!   its events ([`audit`]), their Merkle tree ([`merkle`]) and signed checkpoints
 //!   ([`checkpoint`]);
@@ -103,6 +104,7 @@ pub mod audit;
 pub mod checkpoint;
 pub mod clock;
 pub mod filter;
+pub mod hj212;
 pub mod ledger;
 pub mod list;
 pub mod merkle;
