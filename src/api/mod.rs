@@ -511,8 +511,5 @@ impl MaskRules {
 
 /// Lower-case hex SHA-256 of a resource's protobuf encoding, as audit events record it.
 pub fn digest(resource: &impl Message) -> String {
-    Sha256::digest(resource.encode_to_vec())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::domain::secret::hex(&Sha256::digest(resource.encode_to_vec()))
 }

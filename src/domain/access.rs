@@ -266,10 +266,7 @@ pub fn secret(token_id: i64, random: &str) -> String {
 }
 
 fn hash_random(random: &str) -> String {
-    Sha256::digest(random.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::domain::secret::hex(&Sha256::digest(random.as_bytes()))
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ impl Checkpoint {
     /// The text that is signed: a header line, the size, the root in hex and the time,
     /// each on its own line.
     pub fn text(&self) -> String {
-        let root: String = self.root.iter().map(|b| format!("{b:02x}")).collect();
+        let root = crate::domain::secret::hex(&self.root);
         format!(
             "{HEADER}\n{}\n{root}\n{}\n",
             self.tree_size,

@@ -71,9 +71,15 @@ impl Secret {
     }
 }
 
-/// Lower-case hex of `bytes`.
+/// Lower-case hex of `bytes`: how keys, digests and hashes are written everywhere.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(2 * bytes.len());
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 15)]));
+    }
+    text
 }
 
 /// The bytes of a hex text of exactly `N` bytes.
@@ -120,6 +126,13 @@ mod tests {
         forged[3] ^= 1;
         assert!(!key.verify(&[b"page"], &forged[..16]));
         Ok(())
+    }
+
+    #[test]
+    fn hex_is_lower_case_two_digits_a_byte_and_reads_back() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
+        assert_eq!(hex_bytes::<4>("000fa0ff"), Some([0x00, 0x0f, 0xa0, 0xff]));
+        assert_eq!(hex(&[]), "");
     }
 
     #[test]

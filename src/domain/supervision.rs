@@ -396,10 +396,7 @@ impl TrackingCode {
                 other => other,
             })
             .collect();
-        Sha256::digest(canonical.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::domain::secret::hex(&Sha256::digest(canonical.as_bytes()))
     }
 
     /// The stored hash of this code.

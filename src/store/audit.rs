@@ -331,7 +331,7 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<Option<Mismatch>, Error
 
 /// Lower-case hex of a hash.
 pub fn to_hex(hash: &Hash) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+    crate::domain::secret::hex(hash)
 }
 
 /// A hash from lower-case hex.
