@@ -98,7 +98,7 @@ pub struct TokenCreateArgs {
     #[arg(long)]
     pub role: String,
     /// A region the token may act on, e.g. regions/420300 (repeatable; none: everywhere;
-    /// COORDINATOR and FUND_OFFICER only).
+    /// COORDINATOR, FUND_OFFICER and MONITOR only).
     #[arg(long = "scope", value_name = "regions/CODE")]
     pub scopes: Vec<String>,
     /// Who holds the token.

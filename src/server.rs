@@ -38,6 +38,7 @@ use crate::{
         status::status,
         supervision::Supervision,
         talent::Talents,
+        water::Waters,
     },
     config::{ServerSettings, Settings},
     domain::{checkpoint::AuditKey, clock::Clock},
@@ -50,6 +51,7 @@ use crate::{
             region_service_server::RegionServiceServer,
             supervision_service_server::SupervisionServiceServer,
             talent_exchange_service_server::TalentExchangeServiceServer,
+            water_quality_service_server::WaterQualityServiceServer,
         },
     },
     store::Store,
@@ -150,6 +152,10 @@ pub async fn serve(
     let talents = limited!(TalentExchangeServiceServer::new(Talents::new(
         store.clone()
     )));
+    let waters = limited!(WaterQualityServiceServer::new(Waters::new(
+        store.clone(),
+        clock.clone()
+    )));
     let supervision = limited!(SupervisionServiceServer::new(Supervision::new(
         store.clone(),
         clock,
@@ -227,6 +233,7 @@ pub async fn serve(
         .add_service(projects)
         .add_service(funds)
         .add_service(talents)
+        .add_service(waters)
         .add_service(supervision)
         .add_service(access)
         .add_service(audit)
@@ -382,13 +389,14 @@ fn accepted(
 }
 
 /// The names of duikou's own services, as health checks know them.
-pub fn service_names() -> [&'static str; 8] {
+pub fn service_names() -> [&'static str; 9] {
     [
         <RegionServiceServer<Regions> as NamedService>::NAME,
         <PairingServiceServer<Pairings> as NamedService>::NAME,
         <ProjectServiceServer<Projects> as NamedService>::NAME,
         <FundServiceServer<Funds> as NamedService>::NAME,
         <TalentExchangeServiceServer<Talents> as NamedService>::NAME,
+        <WaterQualityServiceServer<Waters> as NamedService>::NAME,
         <SupervisionServiceServer<Supervision> as NamedService>::NAME,
         <AccessServiceServer<Access> as NamedService>::NAME,
         <AuditServiceServer<Audit> as NamedService>::NAME,

@@ -14,6 +14,7 @@ mod m0009_money_stays_whole;
 mod m0010_request_ids_per_caller;
 mod m0011_internal_comments;
 mod m0012_keyed_rate_limits;
+mod m0013_water_quality;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_request_ids_per_caller::Migration),
             Box::new(m0011_internal_comments::Migration),
             Box::new(m0012_keyed_rate_limits::Migration),
+            Box::new(m0013_water_quality::Migration),
         ]
     }
 }

@@ -3,8 +3,8 @@
 //! Object-level checks (a pairing's regions inside the caller's scope) happen in the
 //! handlers and use cases, which are given the [`Call`] the check left in the request.
 //!
-//! Only COORDINATOR and FUND_OFFICER tokens carry a scope (`Role::takes_scope`): the
-//! `Scoped` rows below hold those two roles to their regions and let ADMIN act anywhere;
+//! Only COORDINATOR, FUND_OFFICER and MONITOR tokens carry a scope (`Role::takes_scope`): the
+//! `Scoped` rows below hold those roles to their regions and let ADMIN act anywhere;
 //! SUPERVISOR and AUDITOR, in `Roles` rows, act on or read every region. A token of the
 //! other roles stored with a scope is refused here, as `TOKEN_SCOPE_NOT_ALLOWED`.
 
@@ -112,6 +112,7 @@ const OVERSIGHT: Access = Access::Roles(&[Role::Admin, Role::Auditor]);
 const OVERSEERS: Access = Access::Roles(&[Role::Admin, Role::Supervisor]);
 const RECTIFIERS: Access = Access::Scoped(&[Role::Admin, Role::Coordinator]);
 const COURSE: Access = Access::Scoped(&[Role::Admin, Role::Supervisor, Role::Coordinator]);
+const MONITORING: Access = Access::Scoped(&[Role::Admin, Role::Monitor]);
 
 /// Every RPC the server offers, by its path, and who may call it. A method missing here is
 /// refused to everyone.
@@ -266,6 +267,42 @@ pub const TABLE: &[(&str, Access)] = &[
     (
         "/duikou.v1.SupervisionService/GetSupervisionSummary",
         Access::Authenticated,
+    ),
+    (
+        "/duikou.v1.WaterQualityService/CreateMonitoringSection",
+        COORDINATION,
+    ),
+    (
+        "/duikou.v1.WaterQualityService/GetMonitoringSection",
+        Access::Public,
+    ),
+    (
+        "/duikou.v1.WaterQualityService/ListMonitoringSections",
+        Access::Public,
+    ),
+    (
+        "/duikou.v1.WaterQualityService/UpdateMonitoringSection",
+        COORDINATION,
+    ),
+    (
+        "/duikou.v1.WaterQualityService/RetireMonitoringSection",
+        COORDINATION,
+    ),
+    (
+        "/duikou.v1.WaterQualityService/RecordWaterSample",
+        MONITORING,
+    ),
+    (
+        "/duikou.v1.WaterQualityService/GetWaterSample",
+        Access::Public,
+    ),
+    (
+        "/duikou.v1.WaterQualityService/ListWaterSamples",
+        Access::Public,
+    ),
+    (
+        "/duikou.v1.WaterQualityService/RetractWaterSample",
+        MONITORING,
     ),
     ("/duikou.v1.AccessService/CreateAccessToken", ADMIN),
     ("/duikou.v1.AccessService/ListAccessTokens", ADMIN),

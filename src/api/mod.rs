@@ -13,6 +13,7 @@ pub mod status;
 pub mod supervision;
 pub mod supervision_feed;
 pub mod talent;
+pub mod water;
 
 use chrono::{DateTime, Utc};
 use prost::Message;
@@ -235,6 +236,8 @@ listing! {
     ListSupervisionEntriesResponse.supervision_entries: SupervisionEntry,
     ListSupervisionEventsResponse.supervision_events: SupervisionEvent,
     ListTalentExchangesResponse.talent_exchanges: TalentExchange,
+    ListMonitoringSectionsResponse.monitoring_sections: MonitoringSection,
+    ListWaterSamplesResponse.water_samples: WaterSample,
 }
 
 /// One page of a list as its response: `rows`, fetched for `page`, cut to it and each put
@@ -400,7 +403,7 @@ macro_rules! sent {
     )+};
 }
 
-sent!(Pairing, Program, Project, TalentExchange);
+sent!(MonitoringSection, Pairing, Program, Project, TalentExchange);
 
 /// What makes an update by fields of a resource `R` as sent: `fields` reads its writable
 /// fields, and the patch takes those the mask names over the stored ones.

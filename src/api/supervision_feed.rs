@@ -468,6 +468,8 @@ mod tests {
                 reporter_name: "",
                 reporter_contact: "",
                 tracking_hash: None,
+                responsible_unit: "",
+                water_section_id: None,
             },
             Utc::now(),
         )

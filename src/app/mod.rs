@@ -22,6 +22,7 @@ pub mod region;
 pub mod supervision;
 pub mod talent;
 pub mod token;
+pub mod water;
 
 use std::{future::Future, marker::PhantomData};
 

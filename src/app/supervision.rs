@@ -30,6 +30,7 @@ use crate::{
         },
         talent::TalentRow,
         tx::{Change, Tx},
+        water::SectionRow,
     },
 };
 
@@ -184,6 +185,8 @@ impl Create for SubmitEntry {
             reporter_name: &filing.reporter_name,
             reporter_contact: &filing.reporter_contact,
             tracking_hash: tracking.as_ref().map(TrackingCode::hash),
+            responsible_unit: "",
+            water_section_id: None,
         };
         let row = entries::insert(tx.db(), &new, now).await?;
         let event = NewEvent {
@@ -430,18 +433,16 @@ async fn filing_place(tx: &Tx<'_>, filing: &Filing) -> Result<Place, Error> {
 
 /// The place of an entry about `subject`: a pairing's or talent exchange's supported
 /// region, a project's location, a ledger line's project's location (or, for a
-/// commitment, its pairing's supported region).
+/// commitment, its pairing's supported region), a monitoring section's responsible
+/// region.
 async fn place_of_subject(tx: &Tx<'_>, subject: &str) -> Result<Place, Error> {
     const FIELD: &str = "supervision_entry.subject";
     let db = tx.db();
     let missing = || Error::invalid(FIELD, format!("{subject} does not exist"));
     let deleted = || Error::invalid(FIELD, format!("{subject} is deleted"));
-    let (collection, _) = subject.split_once('/').ok_or_else(|| {
-        Error::invalid(
-            FIELD,
-            "must name a pairing, project, fund transaction or talent exchange",
-        )
-    })?;
+    let (collection, _) = subject
+        .split_once('/')
+        .ok_or_else(|| Error::invalid(FIELD, SUBJECTS))?;
     let pairing_place = |row: pairings::PairingRow| -> Result<Place, Error> {
         if row.delete_time.is_some() {
             return Err(deleted());
@@ -512,9 +513,22 @@ async fn place_of_subject(tx: &Tx<'_>, subject: &str) -> Result<Place, Error> {
                     .ok_or_else(missing)?,
             )
         }
-        _ => Err(Error::invalid(
-            FIELD,
-            "must name a pairing, project, fund transaction or talent exchange",
-        )),
+        "monitoringSections" => {
+            let id = name::parse_id(FIELD, "monitoringSections", subject)?;
+            let s = by_id::<SectionRow>(db, id, Hold::Nothing)
+                .await?
+                .ok_or_else(missing)?;
+            Ok(Place {
+                pairing_id: None,
+                project_id: None,
+                code: s.responsible_code,
+                path: s.responsible_path,
+            })
+        }
+        _ => Err(Error::invalid(FIELD, SUBJECTS)),
     }
 }
+
+/// What a subject may name.
+const SUBJECTS: &str =
+    "must name a pairing, project, fund transaction, talent exchange or monitoring section";

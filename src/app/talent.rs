@@ -50,7 +50,7 @@ where
 {
     Ok(match caller.role {
         Role::Admin | Role::Auditor => true,
-        Role::FundOfficer | Role::Supervisor => false,
+        Role::FundOfficer | Role::Supervisor | Role::Monitor => false,
         Role::Coordinator => pairing()
             .await?
             .and_then(|p| placement_of(&p).ok())

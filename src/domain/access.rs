@@ -23,16 +23,19 @@ pub enum Role {
     Supervisor = 4,
     /// Reads everything; changes nothing.
     Auditor = 5,
+    /// Records and retracts water samples of the sections inside its scope.
+    Monitor = 6,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Admin,
         Role::Coordinator,
         Role::FundOfficer,
         Role::Supervisor,
         Role::Auditor,
+        Role::Monitor,
     ];
 
     /// The role with this number.
@@ -49,6 +52,7 @@ impl Role {
             "FUND_OFFICER" => Some(Self::FundOfficer),
             "SUPERVISOR" => Some(Self::Supervisor),
             "AUDITOR" => Some(Self::Auditor),
+            "MONITOR" => Some(Self::Monitor),
             _ => None,
         }
     }
@@ -66,17 +70,18 @@ impl Role {
             Self::FundOfficer => "FUND_OFFICER",
             Self::Supervisor => "SUPERVISOR",
             Self::Auditor => "AUDITOR",
+            Self::Monitor => "MONITOR",
         }
     }
 }
 
 impl Role {
-    /// Whether a regional scope limits the role. A COORDINATOR and a FUND_OFFICER act
-    /// inside their scope; an ADMIN, a SUPERVISOR and an AUDITOR act on, or read, every
-    /// region, so a token of theirs carries no scope: one that named a region would
-    /// promise a limit that nothing enforces.
+    /// Whether a regional scope limits the role. A COORDINATOR, a FUND_OFFICER and a
+    /// MONITOR act inside their scope; an ADMIN, a SUPERVISOR and an AUDITOR act on, or
+    /// read, every region, so a token of theirs carries no scope: one that named a region
+    /// would promise a limit that nothing enforces.
     pub fn takes_scope(self) -> bool {
-        matches!(self, Self::Coordinator | Self::FundOfficer)
+        matches!(self, Self::Coordinator | Self::FundOfficer | Self::Monitor)
     }
 }
 
@@ -94,7 +99,7 @@ pub fn check_scope(role: Role, field: &str, scopes: &[RegionCode]) -> Result<(),
             field,
             format!(
                 "must be empty for a {} token: the role acts on every region, so only \
-                 COORDINATOR and FUND_OFFICER tokens take a scope",
+                 COORDINATOR, FUND_OFFICER and MONITOR tokens take a scope",
                 role.word()
             ),
         ));

@@ -351,12 +351,24 @@ impl Parser {
 /// returns.
 pub fn read<Q: Default>(
     text: &str,
+    set: impl FnMut(&mut Q, &Condition) -> Result<(), Error>,
+) -> Result<Q, Error> {
+    read_conditions(&parse(text)?, set)
+}
+
+/// Reads parsed `conditions` into the query `Q`, as [`read`] does: refuses a field named
+/// twice, and hands each condition in turn to `set`. For a list whose filter takes a range
+/// on one field, read apart from the rest.
+///
+/// # Errors
+/// INVALID_ARGUMENT on `filter`: a repetition's, or the first that `set` returns.
+pub fn read_conditions<Q: Default>(
+    conditions: &[Condition],
     mut set: impl FnMut(&mut Q, &Condition) -> Result<(), Error>,
 ) -> Result<Q, Error> {
-    let conditions = parse(text)?;
-    reject_repeats(&conditions)?;
+    reject_repeats(conditions)?;
     let mut query = Q::default();
-    for c in &conditions {
+    for c in conditions {
         set(&mut query, c)?;
     }
     Ok(query)

@@ -7,8 +7,10 @@
 //!   take each step, when one is overdue) and what its lists and watches ask for
 //!   ([`supervision_query`]);
 //! - water quality ([`water`]: the parameters, limits and classes of GB 3838-2002 and the
-//!   single-factor evaluation of a sample against its section's target) and station data
-//!   in HJ 212-2017 ([`hj212`]: frames, their CRC, readings and data flags);
+//!   single-factor evaluation of a sample against its section's target), the sections and
+//!   samples it is measured by and how an exceedance goes into supervision
+//!   ([`monitoring`]), and station data in HJ 212-2017 ([`hj212`]: frames, their CRC,
+//!   readings and data flags);
 //! - who is calling ([`access`]: roles, region scopes, bearer secrets), and the audit log:
 //!   its events ([`audit`]), their Merkle tree ([`merkle`]) and signed checkpoints
 //!   ([`checkpoint`]);
@@ -109,6 +111,7 @@ pub mod ledger;
 pub mod list;
 pub mod merkle;
 pub mod money;
+pub mod monitoring;
 pub mod name;
 pub mod page;
 pub mod pairing;

@@ -153,6 +153,26 @@ impl Page {
             .map_err(|_| Error::invalid("page_token", "is not a token this server issued"))
     }
 
+    /// The key after which this page starts, for lists keyed by two numbers joined by `_`
+    /// (a time in microseconds and an id).
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT on `page_token` when the key is not two numbers.
+    pub fn after_pair(&self) -> Result<Option<(i64, i64)>, Error> {
+        self.after
+            .as_deref()
+            .map(|key| {
+                let (a, b) = key.split_once('_')?;
+                Some((a.parse().ok()?, b.parse().ok()?))
+            })
+            .map(|pair| {
+                pair.ok_or_else(|| {
+                    Error::invalid("page_token", "is not a token this server issued")
+                })
+            })
+            .transpose()
+    }
+
     /// How many rows to fetch: one more than the page, to learn whether another follows.
     pub fn fetch(&self) -> u64 {
         self.size + 1

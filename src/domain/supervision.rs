@@ -107,6 +107,8 @@ numbered!(
         Reopen = 7, "REOPEN";
         /// A note; the state stays.
         Comment = 8, "COMMENT";
+        /// A water sample on the entry's section while it is open; the state stays.
+        WaterSample = 9, "WATER_SAMPLE";
     }
 );
 
@@ -114,6 +116,12 @@ impl State {
     /// Whether the matter is settled: resolved or closed (and so never overdue).
     pub fn is_settled(self) -> bool {
         matches!(self, State::Resolved | State::Closed)
+    }
+
+    /// Whether the matter is still open: neither settled nor rejected. A section's
+    /// exceedances add to its open automatic entry rather than file another.
+    pub fn is_open(self) -> bool {
+        !self.is_settled() && self != State::Rejected
     }
 }
 
@@ -133,6 +141,7 @@ impl Step {
             (Step::Close, Some(S::Resolved)) => Some(S::Closed),
             (Step::Reopen, Some(S::Resolved | S::Closed)) => Some(S::Rectifying),
             (Step::Comment, Some(state)) => Some(state),
+            (Step::WaterSample, Some(state)) if state.is_open() => Some(state),
             _ => None,
         };
         to.ok_or_else(|| {
@@ -183,6 +192,7 @@ impl Step {
             }
             Step::StartRectification | Step::Resolve => &[Role::Admin, Role::Coordinator],
             Step::Comment => &[Role::Admin, Role::Supervisor, Role::Coordinator],
+            Step::WaterSample => &[Role::Admin, Role::Monitor],
         };
         if !roles.contains(&caller.role) {
             return Err(Error::PermissionDenied {
@@ -462,6 +472,9 @@ mod tests {
             for &from in &states {
                 let expected = if step == Step::Comment {
                     from
+                } else if step == Step::WaterSample {
+                    // Only an open entry takes a sample's note.
+                    from.filter(|s| !matches!(s, S::Resolved | S::Closed | S::Rejected))
                 } else {
                     allowed
                         .iter()
@@ -496,6 +509,7 @@ mod tests {
                     Step::Comment => {
                         matches!(role, Role::Admin | Role::Supervisor | Role::Coordinator)
                     }
+                    Step::WaterSample => matches!(role, Role::Admin | Role::Monitor),
                 };
                 assert_eq!(outcome.is_ok(), expected, "{step:?} by {role:?}");
                 if let Err(e) = outcome {

@@ -12,11 +12,12 @@ use super::{
 use crate::error::Error;
 
 /// The collections an entry's subject may name.
-pub const SUBJECT_COLLECTIONS: [&str; 4] = [
+pub const SUBJECT_COLLECTIONS: [&str; 5] = [
     "pairings",
     "projects",
     "fundTransactions",
     "talentExchanges",
+    "monitoringSections",
 ];
 
 /// Which request a filter belongs to: a watch follows events of entries whose state keeps
@@ -92,8 +93,8 @@ fn subject(c: &Condition) -> Result<String, Error> {
         Ok(c.value.clone())
     } else {
         Err(c.error(
-            "expects the name of a pairing, project, fund transaction or talent exchange, \
-             like \"projects/1\"",
+            "expects the name of a pairing, project, fund transaction, talent exchange or \
+             monitoring section, like \"projects/1\"",
         ))
     }
 }

@@ -316,6 +316,21 @@ impl WaterParameter {
         i64::try_from((over * 100 + limit / 2) / limit).ok()
     }
 
+    /// Whether `here` is no worse than `upstream` for this parameter, by concentration, as
+    /// attribution upstream compares them: not higher for an upper bound, not lower for
+    /// dissolved oxygen, no further outside 6–9 for pH. The body types do not enter: the
+    /// same water is the same water, whichever column classes it.
+    pub fn no_worse_than(self, here: Measure, upstream: Measure) -> bool {
+        match limit(self, WaterBodyType::LakeReservoir) {
+            Limit::AtMost(_) | Limit::Reported => here <= upstream,
+            Limit::AtLeast(_) => here >= upstream,
+            Limit::Within(low, high) => {
+                let outside = |v: Measure| (low - v.0).max(v.0 - high).max(0);
+                outside(here) <= outside(upstream)
+            }
+        }
+    }
+
     /// Whether a negative value of this parameter can be real: temperature and pH aside,
     /// every item is a concentration or a count.
     pub fn may_be_negative(self) -> bool {
@@ -327,8 +342,10 @@ impl WaterParameter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Measure(i64);
 
-/// The largest value taken: a trillion units, far above any measurement.
-const MAX_UNITS: i64 = 1_000_000_000_000;
+/// The largest value taken: a billion units, far above any measurement (fecal coliform of
+/// raw sewage is some ten million per litre), and small enough that a day's sums of one
+/// section's values stay exact in 64 bits.
+const MAX_UNITS: i64 = 1_000_000_000;
 
 impl Measure {
     /// A value of `millionths`.
@@ -346,7 +363,7 @@ impl Measure {
     ///
     /// # Errors
     /// INVALID_ARGUMENT on `field` when it is not such a decimal, has more than six
-    /// decimals, is larger than a trillion, or is negative for an item that cannot be.
+    /// decimals, is larger than a billion, or is negative for an item that cannot be.
     pub fn parse(field: &str, parameter: WaterParameter, text: &str) -> Result<Self, Error> {
         let wrong = || {
             Error::invalid(
@@ -374,7 +391,7 @@ impl Measure {
             .parse()
             .ok()
             .filter(|u| *u <= MAX_UNITS)
-            .ok_or_else(|| Error::invalid(field, "must be at most 1000000000000"))?;
+            .ok_or_else(|| Error::invalid(field, "must be at most 1000000000"))?;
         let micro: i64 = format!("{fraction:0<6}").parse().map_err(|_| wrong())?;
         let value = units * MILLION + micro;
         if negative && value != 0 && !parameter.may_be_negative() {
@@ -722,7 +739,25 @@ mod tests {
         }
         assert!(Measure::parse("value", P::Cod, "-0.1").is_err());
         assert!(Measure::parse("value", P::Cod, "-0").is_ok());
-        assert!(Measure::parse("value", P::Cod, "1000000000001").is_err());
+        assert!(Measure::parse("value", P::Cod, "1000000000").is_ok());
+        assert!(Measure::parse("value", P::Cod, "1000000001").is_err());
         assert!(Measure::parse("value", P::Cod, "99999999999999999999").is_err());
+    }
+
+    #[test]
+    fn no_worse_than_upstream_compares_concentrations_each_way() {
+        let (low, high) = (v("0.1"), v("0.2"));
+        assert!(P::TotalPhosphorus.no_worse_than(low, high));
+        assert!(P::TotalPhosphorus.no_worse_than(low, low));
+        assert!(!P::TotalPhosphorus.no_worse_than(high, low));
+        assert!(P::DissolvedOxygen.no_worse_than(v("6"), v("5")));
+        assert!(!P::DissolvedOxygen.no_worse_than(v("4"), v("5")));
+        let ph = |t: &str| Measure::parse("value", P::Ph, t).unwrap();
+        assert!(
+            P::Ph.no_worse_than(ph("9.2"), ph("5.5")),
+            "0.2 out against 0.5 out"
+        );
+        assert!(P::Ph.no_worse_than(ph("7"), ph("9")));
+        assert!(!P::Ph.no_worse_than(ph("5.5"), ph("9.2")));
     }
 }

@@ -18,6 +18,7 @@ pub mod supervision;
 pub mod talent;
 pub mod token;
 pub mod tx;
+pub mod water;
 
 use std::{str::FromStr, sync::Arc, time::Duration};
 

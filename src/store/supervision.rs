@@ -29,8 +29,8 @@ pub use supervision_event::Model as EventRow;
 /// The PostgreSQL advisory lock that orders timeline events store-wide ("duikou-sv").
 const FEED_LOCK: i64 = 0x6475_696b_6f75_7376;
 
-/// An entry to insert, its place already found. It starts SUBMITTED, with no responsible
-/// unit, due date or resolution.
+/// An entry to insert, its place already found. It starts SUBMITTED, with no due date or
+/// resolution.
 #[derive(Debug, Clone)]
 pub struct NewEntry<'a> {
     /// Who files it.
@@ -61,6 +61,11 @@ pub struct NewEntry<'a> {
     pub reporter_contact: &'a str,
     /// SHA-256 of a public report's tracking code.
     pub tracking_hash: Option<String>,
+    /// Who must fix it, where known at filing (an exceedance's section names it); else
+    /// empty until acceptance.
+    pub responsible_unit: &'a str,
+    /// The section whose exceedance files it; none for every other entry.
+    pub water_section_id: Option<i64>,
 }
 
 /// What a step sets on a stored entry; a field left `None` stays as stored.
@@ -139,7 +144,8 @@ pub async fn insert(
         evidence: Set(Evidence::store_list(new.evidence)),
         reporter_name: Set(new.reporter_name.to_owned()),
         reporter_contact: Set(new.reporter_contact.to_owned()),
-        responsible_unit: Set(String::new()),
+        responsible_unit: Set(new.responsible_unit.to_owned()),
+        water_section_id: Set(new.water_section_id),
         due_date: Set(None),
         state: Set(State::Submitted),
         resolve_time: Set(None),
@@ -151,6 +157,22 @@ pub async fn insert(
         ..Default::default()
     };
     Ok(row.insert(db).await?)
+}
+
+/// The open entry (neither settled nor rejected) that an exceedance at section
+/// `section_id` filed, latest first, locked for change.
+pub async fn open_water_entry(
+    db: &impl ConnectionTrait,
+    section_id: i64,
+) -> Result<Option<EntryRow>, Error> {
+    use supervision_entry::Column as C;
+    Ok(supervision_entry::Entity::find()
+        .filter(C::WaterSectionId.eq(section_id))
+        .filter(C::State.is_not_in([State::Resolved, State::Closed, State::Rejected]))
+        .order_by_desc(C::Id)
+        .lock_exclusive()
+        .one(db)
+        .await?)
 }
 
 /// The entry of a public report's tracking code hash.

@@ -8,15 +8,17 @@ use duikou::{
     domain::access::Role,
     proto::v1::{
         AccessToken, AddSupervisionCommentRequest, ApproveProjectRequest, CancelProjectRequest,
-        CreateAccessTokenRequest, CreatePairingRequest, CreateProgramRequest, CreateProjectRequest,
-        CreateTalentExchangeRequest, DeletePairingRequest, DeleteTalentExchangeRequest,
-        EndPairingRequest, Evidence, FundTransaction, GetPairingRequest, GetRegionRequest,
-        ListAccessTokensRequest, Pairing, Program, Project, RecordFundTransactionRequest,
-        ResolveSupervisionEntryRequest, ResumePairingRequest, ReverseFundTransactionRequest,
+        CreateAccessTokenRequest, CreateMonitoringSectionRequest, CreatePairingRequest,
+        CreateProgramRequest, CreateProjectRequest, CreateTalentExchangeRequest,
+        DeletePairingRequest, DeleteTalentExchangeRequest, EndPairingRequest, Evidence,
+        FundTransaction, GetPairingRequest, GetRegionRequest, ListAccessTokensRequest,
+        MonitoringSection, Pairing, Program, Project, RecordFundTransactionRequest,
+        RecordWaterSampleRequest, ResolveSupervisionEntryRequest, ResumePairingRequest,
+        RetireMonitoringSectionRequest, RetractWaterSampleRequest, ReverseFundTransactionRequest,
         RevokeAccessTokenRequest, StartRectificationRequest, SubmitSupervisionEntryRequest,
         SupervisionEntry, SuspendPairingRequest, TalentExchange, UndeletePairingRequest,
-        UndeleteTalentExchangeRequest, UpdatePairingRequest, UpdateProgramRequest,
-        UpdateProjectRequest, UpdateTalentExchangeRequest,
+        UndeleteTalentExchangeRequest, UpdateMonitoringSectionRequest, UpdatePairingRequest,
+        UpdateProgramRequest, UpdateProjectRequest, UpdateTalentExchangeRequest, WaterSample,
     },
 };
 use prost::Message;
@@ -24,7 +26,8 @@ use prost_types::FileDescriptorSet;
 use tonic::Code;
 
 use crate::helpers::{
-    TestApp, assert_error, cny, pairing, project, secondment, spawn, water_report,
+    TestApp, assert_error, cny, pairing, project, river_section, sample_of, secondment, spawn,
+    water_report,
 };
 
 /// Every RPC of every service the server offers, as `/package.Service/Method`, with
@@ -169,7 +172,14 @@ async fn every_method_answers_every_kind_of_caller_as_the_table_says() {
         .into_inner()
         .supervision_entry
         .unwrap();
+    let section = app.section(river_section("HB-WALK", "420381")).await;
+    let sample = app
+        .record(sample_of(&section, 5, &[(7, "0.2")]))
+        .await
+        .unwrap();
     let targets = Targets {
+        section,
+        sample,
         entry,
         exchange,
         line,
@@ -243,6 +253,8 @@ struct Targets {
     line: FundTransaction,
     exchange: TalentExchange,
     entry: SupervisionEntry,
+    section: MonitoringSection,
+    sample: WaterSample,
 }
 
 /// Calls a scoped method with a request that touches Beijing and Hubei, or programs, which
@@ -475,6 +487,44 @@ async fn call_on_beijing_and_hubei(
                 text: "天津的意见".into(),
                 request_id: String::new(),
                 public: true,
+            };
+            call_with(app, path, secret, request).await
+        }
+        "CreateMonitoringSection" => {
+            let request = CreateMonitoringSectionRequest {
+                monitoring_section: Some(river_section("HB-WALK-2", "420381")),
+                request_id: String::new(),
+            };
+            call_with(app, path, secret, request).await
+        }
+        "UpdateMonitoringSection" => {
+            let request = UpdateMonitoringSectionRequest {
+                monitoring_section: Some(targets.section.clone()),
+                update_mask: mask,
+            };
+            call_with(app, path, secret, request).await
+        }
+        "RetireMonitoringSection" => {
+            let (name, etag) = (targets.section.name.clone(), String::new());
+            call_with(
+                app,
+                path,
+                secret,
+                RetireMonitoringSectionRequest { name, etag },
+            )
+            .await
+        }
+        "RecordWaterSample" => {
+            let request = RecordWaterSampleRequest {
+                sample: Some(sample_of(&targets.section, 1, &[(7, "0.2")])),
+                request_id: String::new(),
+            };
+            call_with(app, path, secret, request).await
+        }
+        "RetractWaterSample" => {
+            let request = RetractWaterSampleRequest {
+                name: targets.sample.name.clone(),
+                reason: "天津的意见".into(),
             };
             call_with(app, path, secret, request).await
         }
@@ -777,7 +827,7 @@ async fn only_coordinator_and_fund_officer_tokens_take_a_scope() {
             Some("access_token.scopes"),
         );
         assert!(
-            message.contains("COORDINATOR and FUND_OFFICER"),
+            message.contains("COORDINATOR, FUND_OFFICER and MONITOR"),
             "{message}"
         );
     }

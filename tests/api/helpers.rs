@@ -10,13 +10,16 @@ use duikou::{
     config::{Overrides, Settings},
     domain::{access::Role, clock::Clock, region::RegionCode},
     proto::v1::{
-        CreatePairingRequest, CreateProgramRequest, CreateProjectRequest, Milestone, Money,
-        Pairing, Participant, Program, Project, Reporter, SupervisionEntry, TalentExchange,
-        access_service_client::AccessServiceClient, audit_service_client::AuditServiceClient,
-        fund_service_client::FundServiceClient, pairing_service_client::PairingServiceClient,
-        project_service_client::ProjectServiceClient, region_service_client::RegionServiceClient,
+        CreateMonitoringSectionRequest, CreatePairingRequest, CreateProgramRequest,
+        CreateProjectRequest, Milestone, Money, MonitoringSection, Pairing, Participant, Program,
+        Project, RecordWaterSampleRequest, Reporter, SupervisionEntry, TalentExchange, WaterSample,
+        WaterValue, access_service_client::AccessServiceClient,
+        audit_service_client::AuditServiceClient, fund_service_client::FundServiceClient,
+        pairing_service_client::PairingServiceClient, project_service_client::ProjectServiceClient,
+        region_service_client::RegionServiceClient,
         supervision_service_client::SupervisionServiceClient,
         talent_exchange_service_client::TalentExchangeServiceClient,
+        water_quality_service_client::WaterQualityServiceClient,
     },
     store::{
         Store, region,
@@ -72,6 +75,8 @@ pub struct TestApp {
     pub talents: TalentExchangeServiceClient<Authed>,
     /// SupervisionService client, as ADMIN.
     pub supervision: SupervisionServiceClient<Authed>,
+    /// WaterQualityService client, as ADMIN.
+    pub waters: WaterQualityServiceClient<Authed>,
     /// AccessService client, as ADMIN.
     pub access: AccessServiceClient<Authed>,
     /// AuditService client, as ADMIN.
@@ -377,6 +382,7 @@ pub async fn spawn_with(fresh: Fresh, adjust: impl FnOnce(&mut Settings)) -> Tes
         funds: FundServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         talents: TalentExchangeServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         supervision: SupervisionServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+        waters: WaterQualityServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         access: AccessServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         audit: AuditServiceClient::with_interceptor(channel.clone(), bearer),
         channel,
@@ -466,6 +472,36 @@ impl TestApp {
     /// A SupervisionService client calling with `secret` (anonymous with `None`).
     pub fn supervision_as(&self, secret: Option<&str>) -> SupervisionServiceClient<Authed> {
         SupervisionServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))
+    }
+
+    /// A WaterQualityService client calling with `secret` (anonymous with `None`).
+    pub fn waters_as(&self, secret: Option<&str>) -> WaterQualityServiceClient<Authed> {
+        WaterQualityServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))
+    }
+
+    /// Registers a monitoring section as ADMIN.
+    pub async fn section(&self, section: MonitoringSection) -> MonitoringSection {
+        self.waters
+            .clone()
+            .create_monitoring_section(CreateMonitoringSectionRequest {
+                monitoring_section: Some(section),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create section")
+            .into_inner()
+    }
+
+    /// Records a sample as ADMIN.
+    pub async fn record(&self, sample: WaterSample) -> Result<WaterSample, Status> {
+        self.waters
+            .clone()
+            .record_water_sample(RecordWaterSampleRequest {
+                sample: Some(sample),
+                request_id: String::new(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
     }
 
     /// A TalentExchangeService client calling with `secret` (anonymous with `None`).
@@ -734,4 +770,46 @@ pub fn undoing(name: &str) -> u32 {
         .position(|m| m.name() == name)
         .unwrap_or_else(|| panic!("no migration named {name}"));
     u32::try_from(all.len() - at).expect("a handful of migrations")
+}
+
+/// A river section `code` in `region` with target class II, answered for by its region.
+pub fn river_section(code: &str, region: &str) -> MonitoringSection {
+    MonitoringSection {
+        code: code.into(),
+        display_name: format!("断面{code}"),
+        water_body: "神定河".into(),
+        water_body_type: 1,
+        region: format!("regions/{region}"),
+        responsible_unit: "十堰市生态环境局".into(),
+        target_class: 2,
+        control_level: 1,
+        ..Default::default()
+    }
+}
+
+/// A manual sample at `section` taken `minutes_ago` before now, with `values` as
+/// (parameter number, decimal) pairs, flagged normal.
+pub fn sample_of(
+    section: &MonitoringSection,
+    minutes_ago: i64,
+    values: &[(i32, &str)],
+) -> WaterSample {
+    let time = chrono::Utc::now() - chrono::Duration::minutes(minutes_ago);
+    WaterSample {
+        section: section.name.clone(),
+        sample_time: Some(prost_types::Timestamp {
+            seconds: time.timestamp(),
+            nanos: 0,
+        }),
+        source: 1,
+        values: values
+            .iter()
+            .map(|(parameter, value)| WaterValue {
+                parameter: *parameter,
+                value: (*value).into(),
+                flag: 0,
+            })
+            .collect(),
+        ..Default::default()
+    }
 }

@@ -18,3 +18,4 @@ mod server;
 mod supervision;
 mod supervision_lists;
 mod talent;
+mod water;

@@ -17,11 +17,13 @@ use crate::domain::{
     Numbered,
     access::Role,
     ledger::{Instrument, Kind, Source},
+    monitoring::{ControlLevel, SampleSource, SectionState},
     pairing::{CooperationField, PairingState},
     project::ProjectState,
     region::RegionLevel,
     supervision::{Category, Party, Severity, State, Step},
     talent::{Direction, TalentKind},
+    water::{WaterBodyType, WaterClass},
 };
 
 /// The cooperation field of a ledger line or summary total: none for a commitment, which
@@ -198,6 +200,7 @@ macro_rules! stored_as_smallint {
 
 stored_as_smallint!(
     Category,
+    ControlLevel,
     CooperationField,
     Direction,
     Instrument,
@@ -208,11 +211,15 @@ stored_as_smallint!(
     ProjectState,
     RegionLevel,
     Role,
+    SampleSource,
+    SectionState,
     Severity,
     Source,
     State,
     Step,
     TalentKind,
+    WaterBodyType,
+    WaterClass,
 );
 
 #[cfg(test)]

@@ -59,6 +59,8 @@ pub struct Model {
     pub resolve_seconds: Option<i64>,
     /// Whether the last resolution met the due date.
     pub resolved_on_time: Option<bool>,
+    /// The section whose exceedance filed the entry; none for every other entry.
+    pub water_section_id: Option<i64>,
 }
 
 without_relations!();

@@ -1,0 +1,376 @@
+//! `duikou.v1.WaterQualityService`: monitoring sections, and the samples taken at them,
+//! classed by GB 3838-2002 as they are recorded.
+//!
+//! Water quality is public information: sections and samples are read by everyone,
+//! callers without a token included. Changes are checked for the caller's scope in `app`.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use prost_types::Timestamp;
+
+use super::{
+    MaskRules, Named, audited, etag, filter_region_path, page_of, patch, request_key, required,
+    service, timestamp,
+};
+use crate::{
+    app::{
+        self, Edit,
+        water::{
+            CreateSection, RecordSample, Retirement, RetractSample, Sample, fields_of,
+            sample_not_found, section_not_found,
+        },
+    },
+    domain::{
+        audit::Call,
+        clock::Clock,
+        monitoring::{
+            self as rules, Reading, SampleFilter, SampleSource, SectionCode, SectionDraft,
+            SectionFields, SectionFilter, check_sample_time, format_multiple,
+        },
+        name,
+        page::Page,
+        patch::Writable,
+        region::RegionCode,
+        text,
+        water::Part,
+    },
+    error::Error,
+    proto::v1::{
+        CreateMonitoringSectionRequest, EvaluatedParameter, GetMonitoringSectionRequest,
+        GetWaterSampleRequest, ListMonitoringSectionsRequest, ListMonitoringSectionsResponse,
+        ListWaterSamplesRequest, ListWaterSamplesResponse, MonitoringSection,
+        RecordWaterSampleRequest, RetireMonitoringSectionRequest, RetractWaterSampleRequest,
+        UpdateMonitoringSectionRequest, WaterExceedance, WaterSample, WaterValue,
+        water_quality_service_server::WaterQualityService,
+    },
+    store::{
+        Hold, Store, by_id,
+        water::{self as waters, SampleQuery, SampleRow, SectionQuery, SectionRow},
+    },
+};
+
+const MASK: MaskRules = MaskRules {
+    name_field: "monitoring_section.name",
+    collection: "monitoringSections",
+    updatable: SectionFields::UPDATABLE,
+    immutable: rules::IMMUTABLE,
+    output_only: rules::OUTPUT_ONLY,
+};
+
+const SECTION: Named<SectionRow, MonitoringSection> = Named {
+    collection: "monitoringSections",
+    reply: section_to_proto,
+};
+
+/// Serves monitoring sections and water samples from the store.
+#[derive(Clone)]
+pub struct Waters {
+    store: Store,
+    /// The time samples are recorded and retracted at, and checked against.
+    clock: Clock,
+}
+
+impl Waters {
+    /// A service over `store` reading time from `clock`.
+    pub fn new(store: Store, clock: Clock) -> Self {
+        Self { store, clock }
+    }
+}
+
+/// The API form of a stored section.
+fn section_to_proto(row: SectionRow) -> MonitoringSection {
+    let fields = fields_of(&row);
+    MonitoringSection {
+        name: name::format_id("monitoringSections", row.id),
+        code: row.code,
+        display_name: fields.display_name,
+        water_body: fields.water_body,
+        water_body_type: fields.water_body_type,
+        region: RegionCode::from_stored(row.region_code).name(),
+        responsible_region: RegionCode::from_stored(row.responsible_code).name(),
+        responsible_unit: fields.responsible_unit,
+        target_class: fields.target_class,
+        control_level: fields.control_level,
+        upstream_section: fields.upstream_section,
+        latitude: fields.latitude,
+        longitude: fields.longitude,
+        state: row.state.number(),
+        create_time: Some(timestamp(row.create_time)),
+        update_time: Some(timestamp(row.update_time)),
+        etag: etag(row.revision),
+    }
+}
+
+/// The API form of a sample; its evaluation is made again from what it stores.
+fn sample_to_proto(sample: Sample) -> Result<WaterSample, Error> {
+    let (readings, evaluation) = sample.evaluation()?;
+    let Sample { row, retraction } = sample;
+    Ok(WaterSample {
+        name: name::format_id("waterSamples", row.id),
+        section: name::format_id("monitoringSections", row.section_id),
+        sample_time: Some(timestamp(row.sample_time)),
+        source: row.source.number(),
+        values: readings
+            .iter()
+            .map(|r| WaterValue {
+                parameter: r.parameter.number(),
+                value: r.value.to_decimal(),
+                flag: r.flag.number(),
+            })
+            .collect(),
+        water_class: row.water_class.map_or(0, |c| c.number()),
+        evaluated: evaluation
+            .evaluated
+            .iter()
+            .map(|e| EvaluatedParameter {
+                parameter: e.parameter.number(),
+                value: e.value.to_decimal(),
+                water_class: e.class.map_or(0, |c| c.number()),
+                makes_class: e.part == Part::Makes,
+            })
+            .collect(),
+        exceedances: evaluation
+            .exceedances
+            .iter()
+            .map(|e| WaterExceedance {
+                parameter: e.parameter.number(),
+                water_class: e.class.number(),
+                multiple: e.multiple.map(format_multiple).unwrap_or_default(),
+            })
+            .collect(),
+        supervision_entry: row
+            .supervision_entry_id
+            .map(|id| name::format_id("supervisionEntries", id))
+            .unwrap_or_default(),
+        retracted: retraction.is_some(),
+        retract_reason: retraction
+            .as_ref()
+            .map(|r| r.reason.clone())
+            .unwrap_or_default(),
+        retract_time: retraction.as_ref().map(|r| timestamp(r.retract_time)),
+        create_time: Some(timestamp(row.create_time)),
+        creator: row.creator_label,
+    })
+}
+
+audited!(SectionRow: |s| name::format_id("monitoringSections", s.id), section_to_proto(s.clone()));
+
+// A sample whose stored values do not read back is audited by its row's fields alone; it
+// is never written so (the values are checked on the way in).
+audited!(
+    Sample: |s| name::format_id("waterSamples", s.row.id),
+    sample_to_proto(s.clone()).unwrap_or_default()
+);
+
+/// The fields of a section that callers write, as the request sends them.
+fn section_fields(s: &MonitoringSection) -> SectionFields {
+    SectionFields {
+        display_name: s.display_name.clone(),
+        water_body: s.water_body.clone(),
+        water_body_type: s.water_body_type,
+        responsible_region: s.responsible_region.clone(),
+        responsible_unit: s.responsible_unit.clone(),
+        target_class: s.target_class,
+        control_level: s.control_level,
+        upstream_section: s.upstream_section.clone(),
+        latitude: s.latitude,
+        longitude: s.longitude,
+    }
+}
+
+service! {
+    WaterQualityService for Waters {
+        create_monitoring_section(CreateMonitoringSectionRequest) -> MonitoringSection;
+        get_monitoring_section(GetMonitoringSectionRequest) -> MonitoringSection;
+        list_monitoring_sections(ListMonitoringSectionsRequest) -> ListMonitoringSectionsResponse;
+        update_monitoring_section(UpdateMonitoringSectionRequest) -> MonitoringSection =
+            SECTION.update(&MASK, |r| (r.monitoring_section, r.update_mask), patch(section_fields));
+        retire_monitoring_section(RetireMonitoringSectionRequest) -> MonitoringSection =
+            SECTION.write(|r| (r.name, r.etag), Edit::with(Retirement));
+        record_water_sample(RecordWaterSampleRequest) -> WaterSample;
+        get_water_sample(GetWaterSampleRequest) -> WaterSample;
+        list_water_samples(ListWaterSamplesRequest) -> ListWaterSamplesResponse;
+        retract_water_sample(RetractWaterSampleRequest) -> WaterSample;
+    }
+}
+
+async fn create_monitoring_section(
+    service: &Waters,
+    call: Call,
+    mut req: CreateMonitoringSectionRequest,
+) -> Result<MonitoringSection, Error> {
+    let key = request_key(&call, &mut req, |r| &mut r.request_id);
+    let s = req.monitoring_section.unwrap_or_default();
+    let code = SectionCode::parse("monitoring_section.code", &s.code);
+    let region = required(&s.region, "monitoring_section.region")
+        .and_then(|n| RegionCode::from_name("monitoring_section.region", n));
+    let draft = SectionDraft::parse(&section_fields(&s));
+    Error::collect([
+        Error::of(&key),
+        Error::of(&code),
+        Error::of(&region),
+        Error::of(&draft),
+    ])?;
+    let create = CreateSection {
+        code: code?,
+        region: region?,
+        draft: draft?,
+    };
+    let row = app::create_once(&service.store, call, key?, create).await?;
+    Ok(section_to_proto(row))
+}
+
+async fn get_monitoring_section(
+    service: &Waters,
+    _: Call,
+    req: GetMonitoringSectionRequest,
+) -> Result<MonitoringSection, Error> {
+    let id = name::parse_id("name", "monitoringSections", &req.name)?;
+    let row = by_id::<SectionRow>(service.store.db(), id, Hold::Nothing)
+        .await?
+        .ok_or_else(|| section_not_found(id))?;
+    Ok(section_to_proto(row))
+}
+
+async fn list_monitoring_sections(
+    service: &Waters,
+    _: Call,
+    req: ListMonitoringSectionsRequest,
+) -> Result<ListMonitoringSectionsResponse, Error> {
+    let filter = SectionFilter::parse(&req.filter);
+    let page = Page::open(
+        service.store.page_key().await?,
+        req.page_size,
+        &req.page_token,
+        &["monitoringSections", &req.filter],
+    );
+    let (filter, page) = Error::all((filter, page))?;
+    let query = SectionQuery {
+        region_within: filter_region_path(&service.store, filter.region.as_ref()).await?,
+        responsible_within: filter_region_path(&service.store, filter.responsible_region.as_ref())
+            .await?,
+        filter,
+    };
+    let rows =
+        waters::list_sections(service.store.db(), &query, page.after_id()?, page.fetch()).await?;
+    Ok(page_of(&page, rows, |r| r.id.to_string(), section_to_proto))
+}
+
+/// A protobuf timestamp as a time to the microsecond, both databases' precision; none for
+/// one out of range.
+fn time_of(t: &Timestamp) -> Option<DateTime<Utc>> {
+    let nanos = u32::try_from(t.nanos).ok().filter(|n| *n < 1_000_000_000)?;
+    DateTime::from_timestamp(t.seconds, nanos).map(|time| time.trunc_subsecs(6))
+}
+
+async fn record_water_sample(
+    service: &Waters,
+    call: Call,
+    mut req: RecordWaterSampleRequest,
+) -> Result<WaterSample, Error> {
+    let key = request_key(&call, &mut req, |r| &mut r.request_id);
+    let s = req.sample.unwrap_or_default();
+    let section_id = required(&s.section, "sample.section")
+        .and_then(|n| name::parse_id("sample.section", "monitoringSections", n));
+    let sent_time = match &s.sample_time {
+        Some(t) => time_of(t)
+            .map(Some)
+            .ok_or_else(|| Error::invalid("sample.sample_time", "is not a valid time")),
+        None => Ok(None),
+    };
+    let sample_time =
+        sent_time.and_then(|t| check_sample_time("sample.sample_time", t, service.clock.now()));
+    let source = SampleSource::from_number(s.source)
+        .ok_or_else(|| Error::invalid("sample.source", "must be MANUAL or AUTOMATIC"));
+    let sent: Vec<(i32, &str, i32)> = s
+        .values
+        .iter()
+        .map(|v| (v.parameter, v.value.as_str(), v.flag))
+        .collect();
+    let readings = Reading::parse_list("sample.values", &sent);
+    let (key, section_id, sample_time, source, readings) =
+        Error::all((key, section_id, sample_time, source, readings))?;
+    let record = RecordSample {
+        section_id,
+        sample_time,
+        source,
+        readings,
+        clock: service.clock.clone(),
+    };
+    sample_to_proto(app::create_once(&service.store, call, key, record).await?)
+}
+
+async fn get_water_sample(
+    service: &Waters,
+    _: Call,
+    req: GetWaterSampleRequest,
+) -> Result<WaterSample, Error> {
+    let id = name::parse_id("name", "waterSamples", &req.name)?;
+    let db = service.store.db();
+    let row = by_id::<SampleRow>(db, id, Hold::Nothing)
+        .await?
+        .ok_or_else(|| sample_not_found(id))?;
+    let retraction = waters::retractions(db, &[id]).await?.remove(&id);
+    sample_to_proto(Sample { row, retraction })
+}
+
+async fn list_water_samples(
+    service: &Waters,
+    _: Call,
+    req: ListWaterSamplesRequest,
+) -> Result<ListWaterSamplesResponse, Error> {
+    let filter = SampleFilter::parse(&req.filter);
+    let page = Page::open(
+        service.store.page_key().await?,
+        req.page_size,
+        &req.page_token,
+        &["waterSamples", &req.filter],
+    );
+    let (filter, page) = Error::all((filter, page))?;
+    let after = match page.after_pair()? {
+        Some((micros, id)) => Some((
+            DateTime::from_timestamp_micros(micros)
+                .ok_or_else(|| Error::invalid("page_token", "is not a token this server issued"))?,
+            id,
+        )),
+        None => None,
+    };
+    let db = service.store.db();
+    let query = SampleQuery {
+        region_within: filter_region_path(&service.store, filter.region.as_ref()).await?,
+        filter,
+    };
+    let rows = waters::list_samples(db, &query, after, page.fetch()).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut retractions = waters::retractions(db, &ids).await?;
+    let mut samples = Vec::with_capacity(rows.len());
+    for row in rows {
+        let retraction = retractions.remove(&row.id);
+        samples.push(Sample { row, retraction });
+    }
+    let (samples, next_page_token) = page.close(samples, |s| {
+        format!("{}_{}", s.row.sample_time.timestamp_micros(), s.row.id)
+    });
+    Ok(ListWaterSamplesResponse {
+        water_samples: samples
+            .into_iter()
+            .map(sample_to_proto)
+            .collect::<Result<_, _>>()?,
+        next_page_token,
+    })
+}
+
+async fn retract_water_sample(
+    service: &Waters,
+    call: Call,
+    req: RetractWaterSampleRequest,
+) -> Result<WaterSample, Error> {
+    let id = name::parse_id("name", "waterSamples", &req.name);
+    let reason = text::check("reason", &req.reason, 2000, true);
+    let (id, ()) = Error::all((id, reason))?;
+    let retract = RetractSample {
+        id,
+        reason: req.reason,
+        clock: service.clock.clone(),
+    };
+    sample_to_proto(service.store.write(call, retract).await?)
+}

@@ -1,0 +1,626 @@
+//! Water quality: registering and changing monitoring sections, recording samples (each
+//! classed on write, and an exceedance filed into supervision in the same transaction),
+//! and retracting a wrong sample.
+//!
+//! Sections are managed by a caller whose scope covers both the region they lie in and
+//! the region that answers for them; samples are recorded by one whose scope covers the
+//! region they lie in. A sample holds its section's row for the rest of its transaction,
+//! so that the samples of one section, their day totals and the section's open entry
+//! change one at a time, on every server of a database.
+
+use chrono::DateTime;
+
+use super::{Create, Edit};
+use crate::{
+    domain::{
+        access::{Caller, require_scope},
+        clock::Clock,
+        monitoring::{
+            Reading, SampleSource, SectionCode, SectionDraft, SectionFields, SectionState,
+            attributable_upstream, attribution_window, describe_exceedances, severity_of,
+        },
+        name,
+        patch::Patch,
+        region::{RegionCode, RegionPath},
+        revision::check_etag,
+        supervision::{Category, Party, State, Step, today},
+        water::{Evaluation, evaluate},
+    },
+    error::Error,
+    store::{
+        Hold, by_id,
+        region::{self, RegionRow},
+        supervision::{self as entries, EntryRow, NewEntry, NewEvent},
+        tx::{Change, Tx},
+        water::{self as waters, NewSample, RetractionRow, SampleRow, SectionChange, SectionRow},
+    },
+};
+
+/// NOT_FOUND for section `id`.
+pub fn section_not_found(id: i64) -> Error {
+    Error::NotFound {
+        reason: "MONITORING_SECTION_NOT_FOUND",
+        resource: name::format_id("monitoringSections", id),
+    }
+}
+
+/// NOT_FOUND for sample `id`.
+pub fn sample_not_found(id: i64) -> Error {
+    Error::NotFound {
+        reason: "WATER_SAMPLE_NOT_FOUND",
+        resource: name::format_id("waterSamples", id),
+    }
+}
+
+/// Checks that `caller` manages section `row`: both its regions lie in the caller's scope.
+///
+/// # Errors
+/// PERMISSION_DENIED `OUTSIDE_SCOPE`.
+fn require_manager(caller: &Caller, row: &SectionRow) -> Result<(), Error> {
+    require_scope(
+        caller,
+        &[
+            &RegionPath::from_stored(row.region_path.clone()),
+            &RegionPath::from_stored(row.responsible_path.clone()),
+        ],
+    )
+}
+
+/// CreateMonitoringSection: a new ACTIVE section in regions inside the caller's scope.
+pub struct CreateSection {
+    /// Its code.
+    pub code: SectionCode,
+    /// Where it lies.
+    pub region: RegionCode,
+    /// The fields that callers write.
+    pub draft: SectionDraft,
+}
+
+impl Create for CreateSection {
+    type Made = SectionRow;
+
+    async fn make(&self, tx: &mut Tx<'_>) -> Result<SectionRow, Error> {
+        let region = region_row(tx, &self.region, "monitoring_section.region").await;
+        let responsible = match &self.draft.responsible_region {
+            Some(code) => region_row(tx, code, "monitoring_section.responsible_region").await,
+            None => region.clone(),
+        };
+        let upstream = match self.draft.upstream_id {
+            Some(id) => upstream_row(tx, id).await.map(|_| ()),
+            None => Ok(()),
+        };
+        let (region, responsible, ()) = Error::all((region, responsible, upstream))?;
+        require_scope(
+            tx.caller()?,
+            &[
+                &RegionPath::from_stored(region.path.clone()),
+                &RegionPath::from_stored(responsible.path.clone()),
+            ],
+        )?;
+        waters::insert_section(tx.db(), &self.code, &region, &responsible, &self.draft).await
+    }
+
+    /// A replay is authorized as the request was: the section must lie in the caller's
+    /// reach.
+    async fn replay(&self, tx: &mut Tx<'_>, earlier: &str) -> Result<SectionRow, Error> {
+        let id = name::parse_id("request_id", "monitoringSections", earlier)?;
+        section_in_reach(tx, id).await
+    }
+}
+
+/// UpdateMonitoringSection: the sent fields over an active section, its regions inside
+/// the caller's scope before and after.
+pub type UpdateSection = Edit<Patch<SectionFields>>;
+
+impl Change for UpdateSection {
+    type Output = SectionRow;
+
+    async fn apply(&self, tx: &mut Tx<'_>) -> Result<SectionRow, Error> {
+        let current = active_for_update(tx, self.id, &self.etag).await?;
+        let draft = SectionDraft::parse(&self.what.over(fields_of(&current)))?;
+        let responsible = match &draft.responsible_region {
+            Some(code) => region_row(tx, code, "monitoring_section.responsible_region").await?,
+            None => region_of(tx, &current).await?,
+        };
+        require_scope(
+            tx.caller()?,
+            &[&RegionPath::from_stored(responsible.path.clone())],
+        )?;
+        if let Some(upstream) = draft.upstream_id {
+            upstream_row(tx, upstream).await?;
+            if waters::upstream_chain(tx.db(), upstream, current.id)
+                .await?
+                .contains(&current.id)
+            {
+                return Err(Error::invalid(
+                    "monitoring_section.upstream_section",
+                    "would make the section upstream of itself",
+                ));
+            }
+        }
+        let change = SectionChange {
+            draft: Some((draft, responsible)),
+            state: None,
+        };
+        save(tx, &current, change).await
+    }
+}
+
+/// RetireMonitoringSection: ACTIVE → RETIRED.
+#[derive(Debug, Clone, Copy)]
+pub struct Retirement;
+
+/// RetireMonitoringSection of a section.
+pub type RetireSection = Edit<Retirement>;
+
+impl Change for RetireSection {
+    type Output = SectionRow;
+
+    async fn apply(&self, tx: &mut Tx<'_>) -> Result<SectionRow, Error> {
+        let current = active_for_update(tx, self.id, &self.etag).await?;
+        let change = SectionChange {
+            draft: None,
+            state: Some(SectionState::Retired),
+        };
+        save(tx, &current, change).await
+    }
+}
+
+/// Writes a change to a section and records it.
+async fn save(
+    tx: &mut Tx<'_>,
+    current: &SectionRow,
+    change: SectionChange,
+) -> Result<SectionRow, Error> {
+    let row = waters::save_section(tx.db(), current, change).await?;
+    tx.record(None, &row);
+    Ok(row)
+}
+
+/// A stored region named in `field`.
+async fn region_row(tx: &Tx<'_>, code: &RegionCode, field: &str) -> Result<RegionRow, Error> {
+    region::get(tx.db(), code)
+        .await?
+        .ok_or_else(|| Error::invalid(field, format!("{} does not exist", code.name())))
+}
+
+/// The stored region a section's region code names, when the draft leaves the responsible
+/// region to it.
+async fn region_of(tx: &Tx<'_>, section: &SectionRow) -> Result<RegionRow, Error> {
+    region::get(
+        tx.db(),
+        &RegionCode::from_stored(section.region_code.clone()),
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("section {} lies in no stored region", section.id).into())
+}
+
+/// The section named as upstream, read-locked so that it stays while the change commits.
+async fn upstream_row(tx: &Tx<'_>, id: i64) -> Result<SectionRow, Error> {
+    by_id::<SectionRow>(tx.db(), id, Hold::Share)
+        .await?
+        .ok_or_else(|| {
+            Error::invalid(
+                "monitoring_section.upstream_section",
+                format!(
+                    "{} does not exist",
+                    name::format_id("monitoringSections", id)
+                ),
+            )
+        })
+}
+
+/// Section `id`, locked for change, if the caller manages it. Sections are public, so
+/// existence comes first.
+async fn section_in_reach(tx: &Tx<'_>, id: i64) -> Result<SectionRow, Error> {
+    let row = by_id::<SectionRow>(tx.db(), id, Hold::Update)
+        .await?
+        .ok_or_else(|| section_not_found(id))?;
+    require_manager(tx.caller()?, &row)?;
+    Ok(row)
+}
+
+/// An active section the caller manages, locked for change, at the revision the caller
+/// read.
+async fn active_for_update(tx: &Tx<'_>, id: i64, sent_etag: &str) -> Result<SectionRow, Error> {
+    let row = section_in_reach(tx, id).await?;
+    check_etag(sent_etag, row.revision)?;
+    if row.state == SectionState::Retired {
+        return Err(Error::precondition(
+            "MONITORING_SECTION_RETIRED",
+            format!(
+                "{} is retired and cannot change",
+                name::format_id("monitoringSections", id)
+            ),
+        ));
+    }
+    Ok(row)
+}
+
+/// The fields of a stored section as a request would send them, for an update to write
+/// over.
+pub fn fields_of(row: &SectionRow) -> SectionFields {
+    let responsible_region = if row.responsible_code == row.region_code {
+        String::new()
+    } else {
+        RegionCode::from_stored(row.responsible_code.clone()).name()
+    };
+    let degrees = |micro: Option<i64>| micro.map(|m| m as f64 / 1_000_000.0);
+    SectionFields {
+        display_name: row.display_name.clone(),
+        water_body: row.water_body.clone(),
+        water_body_type: row.water_body_type.number(),
+        responsible_region,
+        responsible_unit: row.responsible_unit.clone(),
+        target_class: row.target_class.number(),
+        control_level: row.control_level.number(),
+        upstream_section: row
+            .upstream_section_id
+            .map(|id| name::format_id("monitoringSections", id))
+            .unwrap_or_default(),
+        latitude: degrees(row.latitude_micro),
+        longitude: degrees(row.longitude_micro),
+    }
+}
+
+/// A sample as its methods answer it: the recorded row and its retraction, if any.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// The sample.
+    pub row: SampleRow,
+    /// Its retraction.
+    pub retraction: Option<RetractionRow>,
+}
+
+impl Sample {
+    /// The evaluation the sample was given when recorded, made again from its values and
+    /// the section's water body type and target of that time.
+    ///
+    /// # Errors
+    /// INTERNAL when its stored values do not read back.
+    pub fn evaluation(&self) -> Result<(Vec<Reading>, Evaluation), Error> {
+        let readings = Reading::load_list(&self.row.readings)?;
+        let evaluation = evaluate(
+            self.row.water_body_type,
+            self.row.target_class,
+            &Reading::evaluated(&readings),
+        );
+        Ok((readings, evaluation))
+    }
+}
+
+/// RecordWaterSample: a sample at an active section inside the caller's scope, classed,
+/// with its exceedance filed into supervision.
+pub struct RecordSample {
+    /// The section's id.
+    pub section_id: i64,
+    /// When it was taken, already checked against the clock.
+    pub sample_time: DateTime<chrono::Utc>,
+    /// Laboratory or station.
+    pub source: SampleSource,
+    /// The values.
+    pub readings: Vec<Reading>,
+    /// The time it is recorded at.
+    pub clock: Clock,
+}
+
+impl Create for RecordSample {
+    type Made = Sample;
+
+    async fn make(&self, tx: &mut Tx<'_>) -> Result<Sample, Error> {
+        let now = self.clock.now();
+        let caller = tx.caller()?;
+        let section = by_id::<SectionRow>(tx.db(), self.section_id, Hold::Update)
+            .await?
+            .ok_or_else(|| {
+                Error::invalid(
+                    "sample.section",
+                    format!(
+                        "{} does not exist",
+                        name::format_id("monitoringSections", self.section_id)
+                    ),
+                )
+            })?;
+        require_scope(
+            caller,
+            &[&RegionPath::from_stored(section.region_path.clone())],
+        )?;
+        if section.state == SectionState::Retired {
+            return Err(Error::invalid(
+                "sample.section",
+                format!(
+                    "{} is retired and takes no samples",
+                    name::format_id("monitoringSections", section.id)
+                ),
+            ));
+        }
+        let evaluated = Reading::evaluated(&self.readings);
+        let evaluation = evaluate(section.water_body_type, section.target_class, &evaluated);
+        let exceeding = !evaluation.exceedances.is_empty();
+        let sample = Observation {
+            section: &section,
+            sample_time: self.sample_time,
+            evaluated: &evaluated,
+            evaluation: &evaluation,
+        };
+        let entry_id = into_supervision(tx, caller, &sample, now).await?;
+        let row = waters::insert_sample(
+            tx.db(),
+            &NewSample {
+                section: &section,
+                sample_time: self.sample_time,
+                source: self.source,
+                readings: &self.readings,
+                class: evaluation.class,
+                exceeding,
+                entry_id,
+                creator_label: &caller.label,
+            },
+            now,
+        )
+        .await?;
+        let day = today(self.sample_time);
+        waters::count_in_day(tx.db(), section.id, day, &self.readings, exceeding, 1).await?;
+        Ok(Sample {
+            row,
+            retraction: None,
+        })
+    }
+
+    /// A replay is authorized as the request was: the sample's section must lie in the
+    /// caller's scope.
+    async fn replay(&self, tx: &mut Tx<'_>, earlier: &str) -> Result<Sample, Error> {
+        let id = name::parse_id("request_id", "waterSamples", earlier)?;
+        let row = by_id::<SampleRow>(tx.db(), id, Hold::Nothing)
+            .await?
+            .ok_or_else(|| sample_not_found(id))?;
+        require_scope(
+            tx.caller()?,
+            &[&RegionPath::from_stored(row.region_path.clone())],
+        )?;
+        let retraction = waters::retractions(tx.db(), &[id]).await?.remove(&id);
+        Ok(Sample { row, retraction })
+    }
+}
+
+/// A sample being recorded, as supervision sees it.
+struct Observation<'a> {
+    section: &'a SectionRow,
+    sample_time: DateTime<chrono::Utc>,
+    evaluated: &'a [(
+        crate::domain::water::WaterParameter,
+        crate::domain::water::Measure,
+    )],
+    evaluation: &'a Evaluation,
+}
+
+impl Observation<'_> {
+    /// The sample's time and class in words, for a timeline.
+    fn summary(&self) -> String {
+        let class = self
+            .evaluation
+            .class
+            .map_or("no class".to_owned(), |c| format!("class {}", c.word()));
+        format!(
+            "sample of {} at {}: {class}",
+            self.section.display_name,
+            self.sample_time.to_rfc3339()
+        )
+    }
+}
+
+/// Files an exceedance into supervision, or notes a sample on the section's open entry:
+/// the entry it files or adds to, if any.
+///
+/// While the section has an open entry that an exceedance filed, a further exceedance
+/// and a sample meeting the target each add an event to it; else an exceedance files a
+/// new entry for the responsible region, or the upstream section's when the exceedance is
+/// no worse than upstream's sample of the 24 hours before.
+async fn into_supervision(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    sample: &Observation<'_>,
+    now: DateTime<chrono::Utc>,
+) -> Result<Option<i64>, Error> {
+    let (section, evaluation) = (sample.section, sample.evaluation);
+    let target = section.target_class;
+    let exceeding = !evaluation.exceedances.is_empty();
+    if let Some(open) = entries::open_water_entry(tx.db(), section.id).await? {
+        let note = if exceeding {
+            format!(
+                "{}, worse than the target class {}: {}",
+                sample.summary(),
+                target.word(),
+                describe_exceedances(evaluation, target)
+            )
+        } else if evaluation.class.is_some() {
+            format!(
+                "{}, meets the target class {}",
+                sample.summary(),
+                target.word()
+            )
+        } else {
+            return Ok(None);
+        };
+        note_on(tx, caller, &open, note, now).await?;
+        return Ok(Some(open.id));
+    }
+    let Some(class) = evaluation.class.filter(|_| exceeding) else {
+        return Ok(None);
+    };
+    let (mut place, mut unit) = (
+        (
+            section.responsible_code.clone(),
+            section.responsible_path.clone(),
+        ),
+        section.responsible_unit.clone(),
+    );
+    let mut description = format!(
+        "{}, worse than the target class {}: {}.",
+        sample.summary(),
+        target.word(),
+        describe_exceedances(evaluation, target)
+    );
+    if let Some(upstream) = attributed_upstream(tx, sample).await? {
+        place = (
+            upstream.responsible_code.clone(),
+            upstream.responsible_path.clone(),
+        );
+        unit = upstream.responsible_unit.clone();
+        description.push_str(&format!(
+            " Attributed upstream to {} ({}, {}): its sample of the 24 hours before was no \
+             better in any exceeding item.",
+            upstream.display_name,
+            upstream.code,
+            name::format_id("monitoringSections", upstream.id)
+        ));
+    }
+    let subject = name::format_id("monitoringSections", section.id);
+    let title = format!(
+        "{} ({}): class {}, target {}",
+        section.display_name,
+        section.code,
+        class.word(),
+        target.word()
+    );
+    let new = NewEntry {
+        party: Party::GovernmentAgency,
+        subject: &subject,
+        region_code: place.0,
+        region_path: place.1,
+        pairing_id: None,
+        project_id: None,
+        category: Category::WaterQuality,
+        severity: severity_of(class, target),
+        title: &title,
+        description: &description,
+        evidence: &[],
+        reporter_name: "",
+        reporter_contact: "",
+        tracking_hash: None,
+        responsible_unit: &unit,
+        water_section_id: Some(section.id),
+    };
+    let row = entries::insert(tx.db(), &new, now).await?;
+    let event = NewEvent {
+        note: description.clone(),
+        responsible_unit: unit.clone(),
+        ..event_by(caller, Step::Submit, None, State::Submitted)
+    };
+    let row = EntryRow {
+        event_count: entries::append(tx.db(), &row, event, now).await?.seq,
+        ..row
+    };
+    tx.record(None, &row);
+    Ok(Some(row.id))
+}
+
+/// The upstream section an exceedance is attributed to: the section's upstream one, when
+/// its latest classed sample of the 24 hours before is no better in any exceeding item.
+async fn attributed_upstream(
+    tx: &Tx<'_>,
+    sample: &Observation<'_>,
+) -> Result<Option<SectionRow>, Error> {
+    let Some(upstream_id) = sample.section.upstream_section_id else {
+        return Ok(None);
+    };
+    let from = sample.sample_time - attribution_window();
+    let Some(theirs) =
+        waters::latest_classed(tx.db(), upstream_id, from, sample.sample_time).await?
+    else {
+        return Ok(None);
+    };
+    let upstream_values = Reading::evaluated(&Reading::load_list(&theirs.readings)?);
+    if !attributable_upstream(
+        &sample.evaluation.exceedances,
+        sample.evaluated,
+        &upstream_values,
+    ) {
+        return Ok(None);
+    }
+    by_id::<SectionRow>(tx.db(), upstream_id, Hold::Nothing).await
+}
+
+/// Adds a WATER_SAMPLE event with `note` to the open entry `entry`, by `caller`.
+async fn note_on(
+    tx: &Tx<'_>,
+    caller: &Caller,
+    entry: &EntryRow,
+    note: String,
+    now: DateTime<chrono::Utc>,
+) -> Result<(), Error> {
+    let state = entry.state;
+    let to = Step::WaterSample.apply(Some(state))?;
+    let event = NewEvent {
+        note,
+        ..event_by(caller, Step::WaterSample, Some(state), to)
+    };
+    entries::append(tx.db(), entry, event, now).await?;
+    Ok(())
+}
+
+/// The event `caller` leaves with `step`, public, with no note, unit, due date or
+/// evidence.
+fn event_by(caller: &Caller, step: Step, from: Option<State>, to: State) -> NewEvent {
+    NewEvent {
+        actor_role: Some(caller.role),
+        actor_label: caller.label.clone(),
+        anonymous: false,
+        step,
+        from_state: from,
+        to_state: to,
+        note: String::new(),
+        responsible_unit: String::new(),
+        due_date: None,
+        evidence: Vec::new(),
+        public: true,
+    }
+}
+
+/// RetractWaterSample: marks one sample retracted, once, with its reason; it leaves its
+/// day's totals, and its open entry is told.
+pub struct RetractSample {
+    /// The sample's id.
+    pub id: i64,
+    /// Why it is wrong.
+    pub reason: String,
+    /// The time it is retracted at.
+    pub clock: Clock,
+}
+
+impl Change for RetractSample {
+    type Output = Sample;
+
+    async fn apply(&self, tx: &mut Tx<'_>) -> Result<Sample, Error> {
+        let now = self.clock.now();
+        let caller = tx.caller()?;
+        let row = by_id::<SampleRow>(tx.db(), self.id, Hold::Nothing)
+            .await?
+            .ok_or_else(|| sample_not_found(self.id))?;
+        require_scope(caller, &[&RegionPath::from_stored(row.region_path.clone())])?;
+        // The section's row orders this retraction with the section's other samples.
+        by_id::<SectionRow>(tx.db(), row.section_id, Hold::Update).await?;
+        let retraction =
+            waters::insert_retraction(tx.db(), row.id, &self.reason, &caller.label, now).await?;
+        let readings = Reading::load_list(&row.readings)?;
+        let day = today(row.sample_time);
+        waters::count_in_day(tx.db(), row.section_id, day, &readings, row.exceeding, -1).await?;
+        if let Some(entry_id) = row.supervision_entry_id {
+            let entry = by_id::<EntryRow>(tx.db(), entry_id, Hold::Update).await?;
+            if let Some(entry) = entry.filter(|e| e.state.is_open()) {
+                let note = format!(
+                    "{} retracted: {}",
+                    name::format_id("waterSamples", row.id),
+                    self.reason
+                );
+                note_on(tx, caller, &entry, note, now).await?;
+            }
+        }
+        let sample = Sample {
+            row,
+            retraction: Some(retraction),
+        };
+        tx.record(None, &sample);
+        Ok(sample)
+    }
+}

@@ -1,0 +1,504 @@
+//! Water quality queries: monitoring sections, the append-only samples and their
+//! retractions, and the day totals an assessment sums.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::{Set, Unchanged},
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, Query},
+};
+
+use super::{
+    changed, constraint_error,
+    entities::{monitoring_section, water_sample, water_sample_retraction, water_section_day},
+    region::RegionRow,
+    rows,
+};
+use crate::{
+    domain::{
+        Numbered,
+        monitoring::{
+            DayTotals, ParameterSum, Reading, SampleFilter, SampleSource, SectionCode,
+            SectionDraft, SectionFilter, SectionState,
+        },
+        water::{WaterClass, WaterParameter},
+    },
+    error::Error,
+};
+
+pub use monitoring_section::Model as SectionRow;
+pub use water_sample::Model as SampleRow;
+pub use water_sample_retraction::Model as RetractionRow;
+
+/// The columns a section's draft sets, with its responsible region.
+fn section_columns(
+    draft: &SectionDraft,
+    responsible: &RegionRow,
+) -> monitoring_section::ActiveModel {
+    monitoring_section::ActiveModel {
+        display_name: Set(draft.display_name.clone()),
+        water_body: Set(draft.water_body.clone()),
+        water_body_type: Set(draft.body_type),
+        responsible_code: Set(responsible.code.clone()),
+        responsible_path: Set(responsible.path.clone()),
+        responsible_unit: Set(draft.responsible_unit.clone()),
+        target_class: Set(draft.target),
+        control_level: Set(draft.control_level),
+        upstream_section_id: Set(draft.upstream_id),
+        latitude_micro: Set(draft.position.map(|p| p.latitude)),
+        longitude_micro: Set(draft.position.map(|p| p.longitude)),
+        ..Default::default()
+    }
+}
+
+/// Inserts a section, ACTIVE, its references already checked.
+///
+/// # Errors
+/// ALREADY_EXISTS `SECTION_CODE_TAKEN` when another section has the code.
+pub async fn insert_section(
+    db: &impl ConnectionTrait,
+    code: &SectionCode,
+    region: &RegionRow,
+    responsible: &RegionRow,
+    draft: &SectionDraft,
+) -> Result<SectionRow, Error> {
+    let now = Utc::now();
+    let row = monitoring_section::ActiveModel {
+        code: Set(code.as_str().to_owned()),
+        region_code: Set(region.code.clone()),
+        region_path: Set(region.path.clone()),
+        state: Set(SectionState::Active),
+        create_time: Set(now),
+        update_time: Set(now),
+        revision: Set(1),
+        ..section_columns(draft, responsible)
+    };
+    row.insert(db).await.map_err(|e| {
+        constraint_error(e, || Error::AlreadyExists {
+            reason: "SECTION_CODE_TAKEN",
+            message: format!("a monitoring section with code {} exists", code.as_str()),
+        })
+    })
+}
+
+/// What a change sets on a stored section; a field left `None` stays as stored.
+#[derive(Debug, Clone, Default)]
+pub struct SectionChange {
+    /// New values of every field that callers write, with the responsible region.
+    pub draft: Option<(SectionDraft, RegionRow)>,
+    /// A new state.
+    pub state: Option<SectionState>,
+}
+
+/// Writes the changed columns of a section, bumping its revision and update time.
+pub async fn save_section(
+    db: &impl ConnectionTrait,
+    current: &SectionRow,
+    change: SectionChange,
+) -> Result<SectionRow, Error> {
+    let row = monitoring_section::ActiveModel {
+        id: Unchanged(current.id),
+        state: changed(change.state),
+        revision: Set(current.revision + 1),
+        update_time: Set(Utc::now()),
+        ..change
+            .draft
+            .as_ref()
+            .map(|(draft, responsible)| section_columns(draft, responsible))
+            .unwrap_or_default()
+    };
+    Ok(row.update(db).await?)
+}
+
+/// The longest chain of upstream sections followed.
+const MAX_UPSTREAM_CHAIN: usize = 256;
+
+/// The sections upstream of section `from`, nearest first, following `upstream_section`
+/// until it ends, returns to one already seen, or reaches `stop` (included).
+pub async fn upstream_chain(
+    db: &impl ConnectionTrait,
+    from: i64,
+    stop: i64,
+) -> Result<Vec<i64>, Error> {
+    use monitoring_section::Column as C;
+    let mut chain = vec![from];
+    let mut at = from;
+    while at != stop && chain.len() < MAX_UPSTREAM_CHAIN {
+        let next: Option<Option<i64>> = monitoring_section::Entity::find_by_id(at)
+            .select_only()
+            .column(C::UpstreamSectionId)
+            .into_tuple()
+            .one(db)
+            .await?;
+        match next.flatten() {
+            Some(up) if !chain.contains(&up) => {
+                chain.push(up);
+                at = up;
+            }
+            Some(up) => {
+                chain.push(up);
+                break;
+            }
+            None => break,
+        }
+    }
+    Ok(chain)
+}
+
+/// Which sections a list covers.
+#[derive(Debug, Clone, Default)]
+pub struct SectionQuery {
+    /// What the caller's filter asks for; its regions are read from the paths below.
+    pub filter: SectionFilter,
+    /// Only sections whose region's path starts with this one.
+    pub region_within: Option<String>,
+    /// Only sections whose responsible region's path starts with this one.
+    pub responsible_within: Option<String>,
+}
+
+impl SectionQuery {
+    fn condition(&self) -> Condition {
+        use monitoring_section::Column as C;
+        let f = &self.filter;
+        Condition::all()
+            .add_option(
+                self.region_within
+                    .as_deref()
+                    .map(|path| rows::path_within(C::RegionPath, path)),
+            )
+            .add_option(
+                self.responsible_within
+                    .as_deref()
+                    .map(|path| rows::path_within(C::ResponsiblePath, path)),
+            )
+            .add_option(f.water_body.as_deref().map(|w| C::WaterBody.eq(w)))
+            .add_option(f.target_class.map(|c| C::TargetClass.eq(c)))
+            .add_option(f.control_level.map(|l| C::ControlLevel.eq(l)))
+            .add_option(f.state.map(|s| C::State.eq(s)))
+    }
+}
+
+/// A page of sections in id order, after `after` if given.
+pub async fn list_sections(
+    db: &impl ConnectionTrait,
+    query: &SectionQuery,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<SectionRow>, Error> {
+    use monitoring_section::Column as C;
+    let select = monitoring_section::Entity::find().filter(query.condition());
+    rows::page_after(db, select, C::Id, after, limit).await
+}
+
+/// Several sections by id, in one query; missing ones are left out.
+pub async fn sections(db: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<SectionRow>, Error> {
+    Ok(monitoring_section::Entity::find()
+        .filter(monitoring_section::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
+/// A sample to insert, its section checked and its evaluation made.
+#[derive(Debug, Clone)]
+pub struct NewSample<'a> {
+    /// The section, as read in this transaction.
+    pub section: &'a SectionRow,
+    /// When it was taken.
+    pub sample_time: DateTime<Utc>,
+    /// Laboratory or station.
+    pub source: SampleSource,
+    /// The values.
+    pub readings: &'a [Reading],
+    /// Its class.
+    pub class: Option<WaterClass>,
+    /// Worse than the section's target.
+    pub exceeding: bool,
+    /// The supervision entry it filed or added to.
+    pub entry_id: Option<i64>,
+    /// The label of the token that records it.
+    pub creator_label: &'a str,
+}
+
+/// Inserts a sample recorded at `now`.
+pub async fn insert_sample(
+    db: &impl ConnectionTrait,
+    new: &NewSample<'_>,
+    now: DateTime<Utc>,
+) -> Result<SampleRow, Error> {
+    let row = water_sample::ActiveModel {
+        section_id: Set(new.section.id),
+        region_path: Set(new.section.region_path.clone()),
+        sample_time: Set(new.sample_time),
+        source: Set(new.source),
+        water_class: Set(new.class),
+        water_body_type: Set(new.section.water_body_type),
+        target_class: Set(new.section.target_class),
+        readings: Set(Reading::store_list(new.readings)),
+        exceeding: Set(new.exceeding),
+        supervision_entry_id: Set(new.entry_id),
+        creator_label: Set(new.creator_label.to_owned()),
+        create_time: Set(now),
+        ..Default::default()
+    };
+    Ok(row.insert(db).await?)
+}
+
+/// The ids of retracted samples, as a subquery.
+fn retracted_ids() -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(water_sample_retraction::Column::SampleId)
+        .from(water_sample_retraction::Entity)
+        .to_owned()
+}
+
+/// The latest classed, unretracted sample of section `section_id` taken in
+/// `[from, to]`.
+pub async fn latest_classed(
+    db: &impl ConnectionTrait,
+    section_id: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Option<SampleRow>, Error> {
+    use water_sample::Column as C;
+    Ok(water_sample::Entity::find()
+        .filter(C::SectionId.eq(section_id))
+        .filter(C::SampleTime.gte(from))
+        .filter(C::SampleTime.lte(to))
+        .filter(C::WaterClass.is_not_null())
+        .filter(C::Id.not_in_subquery(retracted_ids()))
+        .order_by_desc(C::SampleTime)
+        .order_by_desc(C::Id)
+        .one(db)
+        .await?)
+}
+
+/// Which samples a list covers.
+#[derive(Debug, Clone, Default)]
+pub struct SampleQuery {
+    /// What the caller's filter asks for; its region is read from `region_within`.
+    pub filter: SampleFilter,
+    /// Only samples of sections whose region's path starts with this one.
+    pub region_within: Option<String>,
+}
+
+/// A page of samples in (sample time, id) order, after the key `after` if given.
+pub async fn list_samples(
+    db: &impl ConnectionTrait,
+    query: &SampleQuery,
+    after: Option<(DateTime<Utc>, i64)>,
+    limit: u64,
+) -> Result<Vec<SampleRow>, Error> {
+    use water_sample::Column as C;
+    let f = &query.filter;
+    let mut select = water_sample::Entity::find()
+        .filter(
+            Condition::all()
+                .add_option(f.section_id.map(|id| C::SectionId.eq(id)))
+                .add_option(
+                    query
+                        .region_within
+                        .as_deref()
+                        .map(|path| rows::path_within(C::RegionPath, path)),
+                )
+                .add_option(f.from.map(|t| C::SampleTime.gte(t)))
+                .add_option(f.before.map(|t| C::SampleTime.lt(t)))
+                .add_option(f.water_class.map(|c| C::WaterClass.eq(c)))
+                .add_option(f.source.map(|s| C::Source.eq(s)))
+                .add_option(f.retracted.map(|retracted| {
+                    if retracted {
+                        C::Id.in_subquery(retracted_ids())
+                    } else {
+                        C::Id.not_in_subquery(retracted_ids())
+                    }
+                })),
+        )
+        .order_by_asc(C::SampleTime)
+        .order_by_asc(C::Id);
+    if let Some((time, id)) = after {
+        let row = Expr::tuple([Expr::col(C::SampleTime), Expr::col(C::Id)]);
+        select = select.filter(row.gt(Expr::tuple([Expr::val(time), Expr::val(id)])));
+    }
+    Ok(select.limit(limit).all(db).await?)
+}
+
+/// The retractions of the samples `ids`, by sample.
+pub async fn retractions(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<HashMap<i64, RetractionRow>, Error> {
+    Ok(water_sample_retraction::Entity::find()
+        .filter(water_sample_retraction::Column::SampleId.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.sample_id, r))
+        .collect())
+}
+
+/// Records the retraction of sample `sample_id` at `now`.
+///
+/// # Errors
+/// FAILED_PRECONDITION `SAMPLE_ALREADY_RETRACTED` when it was retracted before.
+pub async fn insert_retraction(
+    db: &impl ConnectionTrait,
+    sample_id: i64,
+    reason: &str,
+    actor_label: &str,
+    now: DateTime<Utc>,
+) -> Result<RetractionRow, Error> {
+    let row = water_sample_retraction::ActiveModel {
+        sample_id: Set(sample_id),
+        reason: Set(reason.to_owned()),
+        actor_label: Set(actor_label.to_owned()),
+        retract_time: Set(now),
+    };
+    row.insert(db).await.map_err(|e| {
+        constraint_error(e, || {
+            Error::precondition(
+                "SAMPLE_ALREADY_RETRACTED",
+                "the sample is already retracted",
+            )
+        })
+    })
+}
+
+/// Bytes of one item's sum in a day row: its number, the count (4 bytes) and the sum
+/// (8 bytes), little-endian.
+const SUM_BYTES: usize = 13;
+
+/// A day row's sums as stored.
+fn encode_sums(sums: &[ParameterSum]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(sums.len() * SUM_BYTES);
+    for s in sums {
+        bytes.push(s.parameter.to_i16() as u8);
+        bytes.extend_from_slice(&(s.count as u32).to_le_bytes());
+        bytes.extend_from_slice(&s.sum.to_le_bytes());
+    }
+    bytes
+}
+
+/// A day row's sums as [`encode_sums`] stored them.
+///
+/// # Errors
+/// INTERNAL when the bytes do not read back.
+pub fn decode_sums(bytes: &[u8]) -> Result<Vec<ParameterSum>, Error> {
+    let damaged = || Error::from(anyhow::anyhow!("stored water day totals are damaged"));
+    if bytes.len() % SUM_BYTES != 0 {
+        return Err(damaged());
+    }
+    bytes
+        .chunks_exact(SUM_BYTES)
+        .map(|chunk| {
+            let parameter = WaterParameter::from_i16(i16::from(chunk[0])).ok_or_else(damaged)?;
+            let count = u32::from_le_bytes(chunk[1..5].try_into().map_err(|_| damaged())?);
+            let sum = i64::from_le_bytes(chunk[5..13].try_into().map_err(|_| damaged())?);
+            Ok(ParameterSum {
+                parameter,
+                count: i64::from(count),
+                sum,
+            })
+        })
+        .collect()
+}
+
+/// Counts a sample's `readings` into (`sign` 1) or out of (−1) the totals of section
+/// `section_id` on `day`. The caller holds the section's row, so no other writer changes
+/// the day meanwhile.
+pub async fn count_in_day(
+    db: &impl ConnectionTrait,
+    section_id: i64,
+    day: NaiveDate,
+    readings: &[Reading],
+    exceeding: bool,
+    sign: i64,
+) -> Result<(), Error> {
+    if Reading::evaluated(readings).is_empty() {
+        return Ok(());
+    }
+    let stored = water_section_day::Entity::find_by_id((section_id, day))
+        .one(db)
+        .await?;
+    let mut totals = match &stored {
+        Some(row) => DayTotals {
+            samples: i64::from(row.samples),
+            exceeding: i64::from(row.exceeding),
+            sums: decode_sums(&row.sums)?,
+        },
+        None => DayTotals::default(),
+    };
+    totals.count(readings, exceeding, sign)?;
+    let too_many = || Error::from(anyhow::anyhow!("a day holds too many samples"));
+    let row = water_section_day::ActiveModel {
+        section_id: Set(section_id),
+        day: Set(day),
+        samples: Set(i32::try_from(totals.samples).map_err(|_| too_many())?),
+        exceeding: Set(i32::try_from(totals.exceeding).map_err(|_| too_many())?),
+        sums: Set(encode_sums(&totals.sums)),
+    };
+    if stored.is_some() {
+        row.update(db).await?;
+    } else {
+        row.insert(db).await?;
+    }
+    Ok(())
+}
+
+/// The day totals of sections `ids` on the days `[from, to]`, by section and day.
+pub async fn days(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(i64, NaiveDate, DayTotals)>, Error> {
+    use water_section_day::Column as C;
+    let rows: Vec<(i64, NaiveDate, i32, i32, Vec<u8>)> = water_section_day::Entity::find()
+        .select_only()
+        .columns([C::SectionId, C::Day, C::Samples, C::Exceeding, C::Sums])
+        .filter(C::SectionId.is_in(ids.iter().copied()))
+        .filter(C::Day.gte(from))
+        .filter(C::Day.lte(to))
+        .order_by_asc(C::SectionId)
+        .order_by_asc(C::Day)
+        .into_tuple()
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|(id, day, samples, exceeding, sums)| {
+            Ok((
+                id,
+                day,
+                DayTotals {
+                    samples: i64::from(samples),
+                    exceeding: i64::from(exceeding),
+                    sums: decode_sums(&sums)?,
+                },
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_sums_read_back_as_written() {
+        let sums = vec![
+            ParameterSum {
+                parameter: WaterParameter::Ph,
+                count: 3,
+                sum: 22_500_000,
+            },
+            ParameterSum {
+                parameter: WaterParameter::FecalColiform,
+                count: 86_400,
+                sum: -1,
+            },
+        ];
+        assert_eq!(decode_sums(&encode_sums(&sums)).unwrap(), sums);
+        assert!(decode_sums(&[1, 2, 3]).is_err());
+    }
+}
