@@ -2,7 +2,8 @@
 # Every method the README does not show, called with grpcurl as printed here, in an order
 # that builds what each call needs: a program and pairings, a project taken to acceptance
 # and one cancelled, ledger lines read and reversed, a talent exchange updated, deleted and
-# undeleted, a supervision entry taken through its whole course, tokens and the audit log.
+# undeleted, a supervision entry taken through its whole course, a monitoring section and a
+# sample retracted, tokens and the audit log.
 #
 # Usage: DUIKOU_ADDR=127.0.0.1:50051 DUIKOU_TOKEN=dk_… bash examples/every-method.sh
 # (an ADMIN token on a server with the national regions loaded). Stops at the first call
@@ -124,6 +125,22 @@ call SupervisionService/AddSupervisionComment "{\"parent\": \"$ENTRY\", \"text\"
 call SupervisionService/ListSupervisionEvents "{\"parent\": \"$ENTRY\"}" >/dev/null
 REJECTED=$(entry "重复的报告")
 call SupervisionService/RejectSupervisionEntry "{\"name\": \"$REJECTED\", \"reason\": \"与前一条重复\"}" >/dev/null
+
+echo "== water quality"
+SECTION=$(call WaterQualityService/CreateMonitoringSection '{"monitoring_section": {"code": "HB-EXAMPLE-01",
+    "display_name": "天河口", "water_body": "天河", "water_body_type": "WATER_BODY_TYPE_RIVER",
+    "region": "regions/420322", "responsible_unit": "郧西县人民政府", "target_class": "WATER_CLASS_II",
+    "control_level": "CONTROL_LEVEL_PROVINCIAL"}}' | name_of)
+call WaterQualityService/GetMonitoringSection "{\"name\": \"$SECTION\"}" >/dev/null
+call WaterQualityService/ListMonitoringSections '{"filter": "region = \"regions/420322\" AND state = ACTIVE"}' >/dev/null
+call WaterQualityService/UpdateMonitoringSection "{\"monitoring_section\": {\"name\": \"$SECTION\",
+    \"responsible_unit\": \"郧西县生态环境分局\"}, \"update_mask\": {\"paths\": [\"responsible_unit\"]}}" >/dev/null
+SAMPLE=$(call WaterQualityService/RecordWaterSample "{\"sample\": {\"section\": \"$SECTION\",
+    \"sample_time\": \"2026-11-30T10:00:00+08:00\", \"source\": \"WATER_SAMPLE_SOURCE_AUTOMATIC\",
+    \"values\": [{\"parameter\": \"WATER_PARAMETER_AMMONIA_NITROGEN\", \"value\": \"0.3\"}]}}" | name_of)
+call WaterQualityService/GetWaterSample "{\"name\": \"$SAMPLE\"}" >/dev/null
+call WaterQualityService/RetractWaterSample "{\"name\": \"$SAMPLE\", \"reason\": \"站点校准期间的数据\"}" >/dev/null
+call WaterQualityService/RetireMonitoringSection "{\"name\": \"$SECTION\"}" >/dev/null
 
 echo "== access tokens"
 SECOND=$(call AccessService/CreateAccessToken '{"access_token": {"role": "ROLE_AUDITOR", "label": "审计局示例"}}' | name_of)
