@@ -304,6 +304,10 @@ pub const TABLE: &[(&str, Access)] = &[
         "/duikou.v1.WaterQualityService/RetractWaterSample",
         MONITORING,
     ),
+    (
+        "/duikou.v1.WaterQualityService/GetWaterQualityAssessment",
+        Access::Public,
+    ),
     ("/duikou.v1.AccessService/CreateAccessToken", ADMIN),
     ("/duikou.v1.AccessService/ListAccessTokens", ADMIN),
     ("/duikou.v1.AccessService/RevokeAccessToken", ADMIN),

@@ -24,23 +24,25 @@ use crate::{
         clock::Clock,
         monitoring::{
             self as rules, Reading, SampleFilter, SampleSource, SectionCode, SectionDraft,
-            SectionFields, SectionFilter, check_sample_time, format_multiple,
+            SectionFields, SectionFilter, assess, check_sample_time, format_multiple, percentage,
         },
         name,
         page::Page,
         patch::Writable,
+        period::parse_date,
         region::RegionCode,
         text,
-        water::Part,
+        water::{Exceedance, Part, WaterClass},
     },
     error::Error,
     proto::v1::{
         CreateMonitoringSectionRequest, EvaluatedParameter, GetMonitoringSectionRequest,
-        GetWaterSampleRequest, ListMonitoringSectionsRequest, ListMonitoringSectionsResponse,
-        ListWaterSamplesRequest, ListWaterSamplesResponse, MonitoringSection,
-        RecordWaterSampleRequest, RetireMonitoringSectionRequest, RetractWaterSampleRequest,
-        UpdateMonitoringSectionRequest, WaterExceedance, WaterSample, WaterValue,
-        water_quality_service_server::WaterQualityService,
+        GetWaterQualityAssessmentRequest, GetWaterSampleRequest, ListMonitoringSectionsRequest,
+        ListMonitoringSectionsResponse, ListWaterSamplesRequest, ListWaterSamplesResponse,
+        MonitoringSection, ParameterMean, RecordWaterSampleRequest, RetireMonitoringSectionRequest,
+        RetractWaterSampleRequest, SectionAssessment, SectionsOfClass,
+        UpdateMonitoringSectionRequest, WaterExceedance, WaterQualityAssessment, WaterSample,
+        WaterValue, water_quality_service_server::WaterQualityService,
     },
     store::{
         Hold, Store, by_id,
@@ -128,15 +130,7 @@ fn sample_to_proto(sample: Sample) -> Result<WaterSample, Error> {
                 makes_class: e.part == Part::Makes,
             })
             .collect(),
-        exceedances: evaluation
-            .exceedances
-            .iter()
-            .map(|e| WaterExceedance {
-                parameter: e.parameter.number(),
-                water_class: e.class.number(),
-                multiple: e.multiple.map(format_multiple).unwrap_or_default(),
-            })
-            .collect(),
+        exceedances: exceedances_to_proto(&evaluation.exceedances),
         supervision_entry: row
             .supervision_entry_id
             .map(|id| name::format_id("supervisionEntries", id))
@@ -190,6 +184,7 @@ service! {
         get_water_sample(GetWaterSampleRequest) -> WaterSample;
         list_water_samples(ListWaterSamplesRequest) -> ListWaterSamplesResponse;
         retract_water_sample(RetractWaterSampleRequest) -> WaterSample;
+        get_water_quality_assessment(GetWaterQualityAssessmentRequest) -> WaterQualityAssessment;
     }
 }
 
@@ -373,4 +368,136 @@ async fn retract_water_sample(
         clock: service.clock.clone(),
     };
     sample_to_proto(service.store.write(call, retract).await?)
+}
+
+/// The API form of exceedances.
+fn exceedances_to_proto(exceedances: &[Exceedance]) -> Vec<WaterExceedance> {
+    exceedances
+        .iter()
+        .map(|e| WaterExceedance {
+            parameter: e.parameter.number(),
+            water_class: e.class.number(),
+            multiple: e.multiple.map(format_multiple).unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The longest period an assessment covers: three years and a leap day.
+const MAX_ASSESSED_DAYS: i64 = 3 * 365 + 1;
+
+async fn get_water_quality_assessment(
+    service: &Waters,
+    _: Call,
+    req: GetWaterQualityAssessmentRequest,
+) -> Result<WaterQualityAssessment, Error> {
+    let start = parse_date("period_start", &req.period_start);
+    let end = parse_date("period_end", &req.period_end);
+    let scope = required(&req.scope, "scope").and_then(|scope| {
+        match scope.split_once('/').map(|(collection, _)| collection) {
+            Some("monitoringSections") => {
+                name::parse_id("scope", "monitoringSections", scope).map(Ok)
+            }
+            Some("regions") => RegionCode::from_name("scope", scope).map(Err),
+            _ => Err(Error::invalid(
+                "scope",
+                "must name a monitoring section or a region, e.g. \"regions/420300\"",
+            )),
+        }
+    });
+    let (start, end, scope) = Error::all((start, end, scope))?;
+    if end < start {
+        return Err(Error::invalid(
+            "period_end",
+            "must not be before period_start",
+        ));
+    }
+    if (end - start).num_days() >= MAX_ASSESSED_DAYS {
+        return Err(Error::invalid(
+            "period_end",
+            "must be at most three years after period_start",
+        ));
+    }
+    let db = service.store.db();
+    let sections = match scope {
+        Ok(id) => vec![
+            by_id::<SectionRow>(db, id, Hold::Nothing)
+                .await?
+                .ok_or_else(|| section_not_found(id))?,
+        ],
+        Err(code) => {
+            let region =
+                crate::store::region::get(db, &code)
+                    .await?
+                    .ok_or_else(|| Error::NotFound {
+                        reason: "REGION_NOT_FOUND",
+                        resource: code.name(),
+                    })?;
+            waters::answered_within(db, &region.path).await?
+        }
+    };
+    let ids: Vec<i64> = sections.iter().map(|s| s.id).collect();
+    let mut days: std::collections::HashMap<i64, Vec<_>> = std::collections::HashMap::new();
+    for (id, _, totals) in waters::days(db, &ids, start, end).await? {
+        days.entry(id).or_default().push(totals);
+    }
+    let mut assessed = Vec::with_capacity(sections.len());
+    let (mut counted, mut meeting, mut good) = (0, 0, 0);
+    let mut by_class = [0i32; 6];
+    for section in &sections {
+        let of_section: Vec<_> = days.get(&section.id).into_iter().flatten().collect();
+        let a = assess(section.water_body_type, section.target_class, &of_section);
+        let class = a.evaluation.class.filter(|_| a.valid_samples > 0);
+        let meets = class.is_some_and(|c| c <= section.target_class);
+        if let Some(c) = class {
+            counted += 1;
+            meeting += i64::from(meets);
+            good += i64::from(c <= WaterClass::III);
+            by_class[(c.number() - 1) as usize] += 1;
+        }
+        assessed.push(SectionAssessment {
+            section: name::format_id("monitoringSections", section.id),
+            display_name: section.display_name.clone(),
+            target_class: section.target_class.number(),
+            valid_samples: a.valid_samples,
+            means: a
+                .evaluation
+                .evaluated
+                .iter()
+                .zip(&a.means)
+                .map(|(e, (_, _, count))| ParameterMean {
+                    parameter: e.parameter.number(),
+                    mean: e.value.to_decimal(),
+                    value_count: *count,
+                    water_class: e.class.map_or(0, |c| c.number()),
+                    makes_class: e.part == Part::Makes,
+                })
+                .collect(),
+            water_class: class.map_or(0, |c| c.number()),
+            meets_target: meets,
+            exceedances: exceedances_to_proto(&a.evaluation.exceedances),
+            exceeding_days: i32::try_from(a.exceeding_days).unwrap_or(i32::MAX),
+        });
+    }
+    let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+    Ok(WaterQualityAssessment {
+        scope: req.scope,
+        period_start: req.period_start,
+        period_end: req.period_end,
+        section_count: count(sections.len()),
+        assessed_section_count: i32::try_from(counted).unwrap_or(i32::MAX),
+        meeting_target_count: i32::try_from(meeting).unwrap_or(i32::MAX),
+        class_iii_or_better_count: i32::try_from(good).unwrap_or(i32::MAX),
+        share_meeting_target: percentage(meeting, counted),
+        share_class_iii_or_better: percentage(good, counted),
+        sections_by_class: WaterClass::ALL
+            .iter()
+            .zip(by_class)
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| SectionsOfClass {
+                water_class: c.number(),
+                section_count: n,
+            })
+            .collect(),
+        sections: assessed,
+    })
 }

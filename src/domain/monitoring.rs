@@ -621,6 +621,74 @@ impl DayTotals {
     }
 }
 
+/// One section's samples over a period, assessed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    /// Samples with an evaluated value, not retracted.
+    pub valid_samples: i64,
+    /// Each item measured with its mean and the number of values, in item order.
+    pub means: Vec<(WaterParameter, Measure, i64)>,
+    /// The means evaluated against the target.
+    pub evaluation: Evaluation,
+    /// Days with a sample worse than the target when recorded.
+    pub exceeding_days: i64,
+}
+
+/// Assesses the `days` of a section on `body` with target `target`: the mean of each item
+/// (rounded half away from zero to a millionth) and the class of the means.
+pub fn assess(body: WaterBodyType, target: WaterClass, days: &[&DayTotals]) -> Assessment {
+    let mut sums: Vec<(WaterParameter, i64, i128)> = Vec::new();
+    let (mut valid_samples, mut exceeding_days) = (0, 0);
+    for day in days {
+        valid_samples += day.samples;
+        if day.exceeding > 0 {
+            exceeding_days += 1;
+        }
+        for s in &day.sums {
+            match sums.binary_search_by_key(&s.parameter, |(p, ..)| *p) {
+                Ok(at) => {
+                    sums[at].1 += s.count;
+                    sums[at].2 += i128::from(s.sum);
+                }
+                Err(at) => sums.insert(at, (s.parameter, s.count, i128::from(s.sum))),
+            }
+        }
+    }
+    let means: Vec<(WaterParameter, Measure, i64)> = sums
+        .into_iter()
+        .filter(|(_, count, _)| *count > 0)
+        .map(|(parameter, count, sum)| {
+            let count_wide = i128::from(count);
+            let half = count_wide / 2;
+            let rounded = if sum >= 0 {
+                (sum + half) / count_wide
+            } else {
+                (sum - half) / count_wide
+            };
+            // A mean lies between the smallest and largest value, which fit in 64 bits.
+            let mean = i64::try_from(rounded).unwrap_or(i64::MAX);
+            (parameter, Measure::from_millionths(mean), count)
+        })
+        .collect();
+    let values: Vec<(WaterParameter, Measure)> = means.iter().map(|(p, m, _)| (*p, *m)).collect();
+    Assessment {
+        valid_samples,
+        means,
+        evaluation: super::water::evaluate(body, target, &values),
+        exceeding_days,
+    }
+}
+
+/// `part` of `whole` as a percentage with two decimals, rounded half up: 7 of 8 → "87.50";
+/// empty for a whole of 0.
+pub fn percentage(part: i64, whole: i64) -> String {
+    if whole <= 0 {
+        return String::new();
+    }
+    let hundredths = (i128::from(part) * 10_000 + i128::from(whole) / 2) / i128::from(whole);
+    format!("{}.{:02}", hundredths / 100, hundredths % 100)
+}
+
 /// The typed query of `ListWaterSamples`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SampleFilter {
@@ -851,6 +919,48 @@ mod tests {
             describe_exceedances(&evaluation, WaterClass::II)
                 .starts_with("TOTAL_PHOSPHORUS 0.3: class IV, 2.00 times over the class II limit")
         );
+    }
+
+    #[test]
+    fn an_assessment_classes_the_means_of_the_valid_values_of_every_day() {
+        let reading = |p: WaterParameter, v: &str| Reading {
+            parameter: p,
+            value: Measure::parse("v", p, v).unwrap(),
+            flag: DataFlag::N,
+        };
+        let tp = WaterParameter::TotalPhosphorus;
+        let (mut first, mut second) = (DayTotals::default(), DayTotals::default());
+        first.count(&[reading(tp, "0.02")], false, 1).unwrap();
+        first.count(&[reading(tp, "0.03")], true, 1).unwrap();
+        second.count(&[reading(tp, "0.025")], false, 1).unwrap();
+        let retracted = [reading(tp, "9")];
+        second.count(&retracted, true, 1).unwrap();
+        second.count(&retracted, true, -1).unwrap();
+        let flagged = Reading {
+            flag: DataFlag::D,
+            ..reading(tp, "5")
+        };
+        second.count(&[flagged], true, 1).unwrap();
+        let a = assess(
+            WaterBodyType::LakeReservoir,
+            WaterClass::II,
+            &[&first, &second],
+        );
+        assert_eq!(
+            a.valid_samples, 3,
+            "the flagged sample has no evaluated value"
+        );
+        assert_eq!(a.exceeding_days, 1);
+        assert_eq!(a.means, vec![(tp, Measure::from_millionths(25_000), 3)]);
+        assert_eq!(
+            a.evaluation.class,
+            Some(WaterClass::II),
+            "0.025 meets the lake's class II"
+        );
+        assert!(a.evaluation.exceedances.is_empty());
+        assert_eq!(percentage(7, 8), "87.50");
+        assert_eq!(percentage(2, 3), "66.67");
+        assert_eq!(percentage(0, 0), "");
     }
 
     #[test]

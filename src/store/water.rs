@@ -201,6 +201,20 @@ pub async fn sections(db: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<Sect
         .await?)
 }
 
+/// The active sections whose responsible region's path starts with `path`, in id order.
+pub async fn answered_within(
+    db: &impl ConnectionTrait,
+    path: &str,
+) -> Result<Vec<SectionRow>, Error> {
+    use monitoring_section::Column as C;
+    Ok(monitoring_section::Entity::find()
+        .filter(rows::path_within(C::ResponsiblePath, path))
+        .filter(C::State.eq(SectionState::Active))
+        .order_by_asc(C::Id)
+        .all(db)
+        .await?)
+}
+
 /// A sample to insert, its section checked and its evaluation made.
 #[derive(Debug, Clone)]
 pub struct NewSample<'a> {

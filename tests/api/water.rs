@@ -5,11 +5,12 @@
 use duikou::{
     domain::access::Role,
     proto::v1::{
-        CreateMonitoringSectionRequest, GetMonitoringSectionRequest, GetWaterSampleRequest,
-        ListMonitoringSectionsRequest, ListSupervisionEntriesRequest, ListSupervisionEventsRequest,
-        ListWaterSamplesRequest, MonitoringSection, RecordWaterSampleRequest,
-        RejectSupervisionEntryRequest, RetireMonitoringSectionRequest, RetractWaterSampleRequest,
-        SupervisionEntry, SupervisionEvent, UpdateMonitoringSectionRequest, WaterSample,
+        CreateMonitoringSectionRequest, GetMonitoringSectionRequest,
+        GetWaterQualityAssessmentRequest, GetWaterSampleRequest, ListMonitoringSectionsRequest,
+        ListSupervisionEntriesRequest, ListSupervisionEventsRequest, ListWaterSamplesRequest,
+        MonitoringSection, RecordWaterSampleRequest, RejectSupervisionEntryRequest,
+        RetireMonitoringSectionRequest, RetractWaterSampleRequest, SupervisionEntry,
+        SupervisionEvent, UpdateMonitoringSectionRequest, WaterSample,
     },
 };
 use prost_types::FieldMask;
@@ -616,5 +617,101 @@ async fn bad_samples_name_their_field_and_write_nothing() {
     );
     let entries = entries_on(&app, &section).await;
     assert_eq!(entries.len(), 1);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_assessment_classes_the_means_and_a_retraction_leaves_it() {
+    let app = spawn().await;
+    let meets = app.section(river_section("HB-A", "420381")).await;
+    let fails = app.section(river_section("HB-B", "420302")).await;
+    let elsewhere = app.section(river_section("BJ-C", "110101")).await;
+    for value in ["0.4", "0.6"] {
+        app.record(sample_of(&meets, 30, &[(AMMONIA_NITROGEN, value)]))
+            .await
+            .unwrap();
+    }
+    let bad = app
+        .record(sample_of(&fails, 20, &[(TOTAL_PHOSPHORUS, "0.3")]))
+        .await
+        .unwrap();
+    app.record(sample_of(&elsewhere, 20, &[(TOTAL_PHOSPHORUS, "0.3")]))
+        .await
+        .unwrap();
+    let china = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let today = chrono::Utc::now().with_timezone(&china).date_naive();
+    let assess = |scope: &str, start: chrono::NaiveDate| {
+        let mut client = app.waters_as(None);
+        let request = GetWaterQualityAssessmentRequest {
+            scope: scope.into(),
+            period_start: start.to_string(),
+            period_end: today.to_string(),
+        };
+        async move { client.get_water_quality_assessment(request).await }
+    };
+    let yesterday = today.pred_opt().unwrap();
+    let shiyan = assess("regions/420300", yesterday)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(shiyan.section_count, 2, "Beijing's section is not Shiyan's");
+    assert_eq!(shiyan.assessed_section_count, 2);
+    assert_eq!(shiyan.meeting_target_count, 1);
+    assert_eq!(shiyan.share_meeting_target, "50.00");
+    assert_eq!(shiyan.share_class_iii_or_better, "50.00");
+    let classes: Vec<(i32, i32)> = shiyan
+        .sections_by_class
+        .iter()
+        .map(|c| (c.water_class, c.section_count))
+        .collect();
+    assert_eq!(classes, vec![(CLASS_II, 1), (4, 1)]);
+    let a = &shiyan.sections[0];
+    assert_eq!(a.valid_samples, 2);
+    assert_eq!(
+        a.means[0].mean, "0.5",
+        "the mean of 0.4 and 0.6, at the class II limit"
+    );
+    assert_eq!(a.means[0].value_count, 2);
+    assert_eq!(a.water_class, CLASS_II);
+    assert!(a.meets_target);
+    let b = &shiyan.sections[1];
+    assert!(!b.meets_target);
+    assert_eq!(b.exceeding_days, 1);
+    assert_eq!(b.exceedances[0].parameter, TOTAL_PHOSPHORUS);
+
+    app.waters
+        .clone()
+        .retract_water_sample(RetractWaterSampleRequest {
+            name: bad.name.clone(),
+            reason: "采样瓶污染".into(),
+        })
+        .await
+        .unwrap();
+    let after = assess("regions/420300", yesterday)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(after.assessed_section_count, 1, "the retracted sample left");
+    assert_eq!(after.share_meeting_target, "100.00");
+    assert_eq!(after.sections[1].valid_samples, 0);
+    assert_eq!(after.sections[1].water_class, 0);
+
+    let one = assess(&fails.name, yesterday).await.unwrap().into_inner();
+    assert_eq!(one.section_count, 1);
+    assert_eq!(one.share_meeting_target, "");
+    let backwards = assess(
+        "regions/420300",
+        today.succ_opt().unwrap().succ_opt().unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert_error(
+        &backwards,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("period_end"),
+    );
+    let nowhere = assess("regions/999999", yesterday).await.unwrap_err();
+    assert_eq!(nowhere.code(), Code::NotFound);
     app.stop().await.unwrap();
 }
