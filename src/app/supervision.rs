@@ -330,7 +330,7 @@ impl Change for StepEntry {
 
 /// The event a step leaves, by `caller` (`None`: the public), with no note, unit, due
 /// date or evidence.
-fn event_by(caller: Option<&Caller>, step: Step, from: Option<State>, to: State) -> NewEvent {
+pub fn event_by(caller: Option<&Caller>, step: Step, from: Option<State>, to: State) -> NewEvent {
     NewEvent {
         actor_role: caller.map(|c| c.role),
         actor_label: caller.map(|c| c.label.clone()).unwrap_or_default(),

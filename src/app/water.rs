@@ -10,7 +10,7 @@
 
 use chrono::DateTime;
 
-use super::{Create, Edit};
+use super::{Create, Edit, supervision::event_by};
 use crate::{
     domain::{
         access::{Caller, require_scope},
@@ -505,7 +505,7 @@ async fn into_supervision(
     let event = NewEvent {
         note: description.clone(),
         responsible_unit: unit.clone(),
-        ..event_by(caller, Step::Submit, None, State::Submitted)
+        ..event_by(Some(caller), Step::Submit, None, State::Submitted)
     };
     let row = EntryRow {
         event_count: entries::append(tx.db(), &row, event, now).await?.seq,
@@ -553,28 +553,10 @@ async fn note_on(
     let to = Step::WaterSample.apply(Some(state))?;
     let event = NewEvent {
         note,
-        ..event_by(caller, Step::WaterSample, Some(state), to)
+        ..event_by(Some(caller), Step::WaterSample, Some(state), to)
     };
     entries::append(tx.db(), entry, event, now).await?;
     Ok(())
-}
-
-/// The event `caller` leaves with `step`, public, with no note, unit, due date or
-/// evidence.
-fn event_by(caller: &Caller, step: Step, from: Option<State>, to: State) -> NewEvent {
-    NewEvent {
-        actor_role: Some(caller.role),
-        actor_label: caller.label.clone(),
-        anonymous: false,
-        step,
-        from_state: from,
-        to_state: to,
-        note: String::new(),
-        responsible_unit: String::new(),
-        due_date: None,
-        evidence: Vec::new(),
-        public: true,
-    }
 }
 
 /// RetractWaterSample: marks one sample retracted, once, with its reason; it leaves its
