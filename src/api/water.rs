@@ -103,7 +103,7 @@ fn section_to_proto(row: SectionRow) -> MonitoringSection {
 }
 
 /// The API form of a sample; its evaluation is made again from what it stores.
-fn sample_to_proto(sample: Sample) -> Result<WaterSample, Error> {
+fn sample_to_proto(sample: &Sample) -> Result<WaterSample, Error> {
     let (readings, evaluation) = sample.evaluation()?;
     let Sample { row, retraction } = sample;
     Ok(WaterSample {
@@ -142,7 +142,7 @@ fn sample_to_proto(sample: Sample) -> Result<WaterSample, Error> {
             .unwrap_or_default(),
         retract_time: retraction.as_ref().map(|r| timestamp(r.retract_time)),
         create_time: Some(timestamp(row.create_time)),
-        creator: row.creator_label,
+        creator: row.creator_label.clone(),
     })
 }
 
@@ -152,7 +152,7 @@ audited!(SectionRow: |s| name::format_id("monitoringSections", s.id), section_to
 // is never written so (the values are checked on the way in).
 audited!(
     Sample: |s| name::format_id("waterSamples", s.row.id),
-    sample_to_proto(s.clone()).unwrap_or_default()
+    sample_to_proto(s).unwrap_or_default()
 );
 
 /// The fields of a section that callers write, as the request sends them.
@@ -291,7 +291,7 @@ async fn record_water_sample(
         readings,
         clock: service.clock.clone(),
     };
-    sample_to_proto(app::create_once(&service.store, call, key, record).await?)
+    sample_to_proto(&app::create_once(&service.store, call, key, record).await?)
 }
 
 async fn get_water_sample(
@@ -305,7 +305,7 @@ async fn get_water_sample(
         .await?
         .ok_or_else(|| sample_not_found(id))?;
     let retraction = waters::retractions(db, &[id]).await?.remove(&id);
-    sample_to_proto(Sample { row, retraction })
+    sample_to_proto(&Sample { row, retraction })
 }
 
 async fn list_water_samples(
@@ -348,7 +348,7 @@ async fn list_water_samples(
     Ok(ListWaterSamplesResponse {
         water_samples: samples
             .into_iter()
-            .map(sample_to_proto)
+            .map(|s| sample_to_proto(&s))
             .collect::<Result<_, _>>()?,
         next_page_token,
     })
@@ -367,7 +367,7 @@ async fn retract_water_sample(
         reason: req.reason,
         clock: service.clock.clone(),
     };
-    sample_to_proto(service.store.write(call, retract).await?)
+    sample_to_proto(&service.store.write(call, retract).await?)
 }
 
 /// The API form of exceedances.

@@ -8,7 +8,7 @@
 //! so that the samples of one section, their day totals and the section's open entry
 //! change one at a time, on every server of a database.
 
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 
 use super::{Create, Edit, supervision::event_by};
 use crate::{
@@ -16,15 +16,16 @@ use crate::{
         access::{Caller, require_scope},
         clock::Clock,
         monitoring::{
-            Reading, SampleSource, SectionCode, SectionDraft, SectionFields, SectionState,
-            attributable_upstream, attribution_window, describe_exceedances, severity_of,
+            Position, Reading, SampleSource, SectionCode, SectionDraft, SectionFields,
+            SectionState, attributable_upstream, attribution_window, describe_exceedances,
+            severity_of,
         },
         name,
         patch::Patch,
         region::{RegionCode, RegionPath},
         revision::check_etag,
         supervision::{Category, Party, State, Step, today},
-        water::{Evaluation, evaluate},
+        water::{Evaluation, Measure, WaterParameter, evaluate},
     },
     error::Error,
     store::{
@@ -245,7 +246,13 @@ pub fn fields_of(row: &SectionRow) -> SectionFields {
     } else {
         RegionCode::from_stored(row.responsible_code.clone()).name()
     };
-    let degrees = |micro: Option<i64>| micro.map(|m| m as f64 / 1_000_000.0);
+    let position = row
+        .latitude_micro
+        .zip(row.longitude_micro)
+        .map(|(latitude, longitude)| Position {
+            latitude,
+            longitude,
+        });
     SectionFields {
         display_name: row.display_name.clone(),
         water_body: row.water_body.clone(),
@@ -258,8 +265,8 @@ pub fn fields_of(row: &SectionRow) -> SectionFields {
             .upstream_section_id
             .map(|id| name::format_id("monitoringSections", id))
             .unwrap_or_default(),
-        latitude: degrees(row.latitude_micro),
-        longitude: degrees(row.longitude_micro),
+        latitude: position.map(Position::latitude_degrees),
+        longitude: position.map(Position::longitude_degrees),
     }
 }
 
@@ -295,7 +302,7 @@ pub struct RecordSample {
     /// The section's id.
     pub section_id: i64,
     /// When it was taken, already checked against the clock.
-    pub sample_time: DateTime<chrono::Utc>,
+    pub sample_time: DateTime<Utc>,
     /// Laboratory or station.
     pub source: SampleSource,
     /// The values.
@@ -386,11 +393,8 @@ impl Create for RecordSample {
 /// A sample being recorded, as supervision sees it.
 struct Observation<'a> {
     section: &'a SectionRow,
-    sample_time: DateTime<chrono::Utc>,
-    evaluated: &'a [(
-        crate::domain::water::WaterParameter,
-        crate::domain::water::Measure,
-    )],
+    sample_time: DateTime<Utc>,
+    evaluated: &'a [(WaterParameter, Measure)],
     evaluation: &'a Evaluation,
 }
 
@@ -420,7 +424,7 @@ async fn into_supervision(
     tx: &mut Tx<'_>,
     caller: &Caller,
     sample: &Observation<'_>,
-    now: DateTime<chrono::Utc>,
+    now: DateTime<Utc>,
 ) -> Result<Option<i64>, Error> {
     let (section, evaluation) = (sample.section, sample.evaluation);
     let target = section.target_class;
@@ -547,7 +551,7 @@ async fn note_on(
     caller: &Caller,
     entry: &EntryRow,
     note: String,
-    now: DateTime<chrono::Utc>,
+    now: DateTime<Utc>,
 ) -> Result<(), Error> {
     let state = entry.state;
     let to = Step::WaterSample.apply(Some(state))?;

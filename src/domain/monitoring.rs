@@ -361,9 +361,7 @@ impl Reading {
                 ));
                 continue;
             };
-            if readings.iter().any(|r| r.parameter == parameter)
-                || sent[..i].iter().any(|s| s.0 == parameter.number())
-            {
+            if sent[..i].iter().any(|s| s.0 == parameter.number()) {
                 errors.push(Error::invalid(
                     at("parameter"),
                     format!("gives {} a second time", parameter.word()),

@@ -193,14 +193,6 @@ pub async fn list_sections(
     rows::page_after(db, select, C::Id, after, limit).await
 }
 
-/// Several sections by id, in one query; missing ones are left out.
-pub async fn sections(db: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<SectionRow>, Error> {
-    Ok(monitoring_section::Entity::find()
-        .filter(monitoring_section::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?)
-}
-
 /// The active sections whose responsible region's path starts with `path`, in id order.
 pub async fn answered_within(
     db: &impl ConnectionTrait,
@@ -398,7 +390,7 @@ fn encode_sums(sums: &[ParameterSum]) -> Vec<u8> {
 ///
 /// # Errors
 /// INTERNAL when the bytes do not read back.
-pub fn decode_sums(bytes: &[u8]) -> Result<Vec<ParameterSum>, Error> {
+fn decode_sums(bytes: &[u8]) -> Result<Vec<ParameterSum>, Error> {
     let damaged = || Error::from(anyhow::anyhow!("stored water day totals are damaged"));
     if bytes.len() % SUM_BYTES != 0 {
         return Err(damaged());

@@ -715,3 +715,51 @@ async fn an_assessment_classes_the_means_and_a_retraction_leaves_it() {
     assert_eq!(nowhere.code(), Code::NotFound);
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn samples_page_by_sample_time_whatever_order_they_were_recorded_in() {
+    let app = spawn().await;
+    let section = app.section(river_section("HB-SDH", "420381")).await;
+    let mut recorded = Vec::new();
+    for minutes_ago in [10, 30, 20] {
+        let sample = app
+            .record(sample_of(&section, minutes_ago, &[(PH, "7.2")]))
+            .await
+            .unwrap();
+        recorded.push(sample.name);
+    }
+    let page = |token: String| {
+        let mut client = app.waters_as(None);
+        async move {
+            client
+                .list_water_samples(ListWaterSamplesRequest {
+                    page_size: 2,
+                    page_token: token,
+                    filter: String::new(),
+                })
+                .await
+                .map(tonic::Response::into_inner)
+        }
+    };
+    let first = page(String::new()).await.unwrap();
+    let names =
+        |samples: &[WaterSample]| samples.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&first.water_samples),
+        vec![recorded[1].clone(), recorded[2].clone()]
+    );
+    assert!(!first.next_page_token.is_empty());
+    let second = page(first.next_page_token.clone()).await.unwrap();
+    assert_eq!(names(&second.water_samples), vec![recorded[0].clone()]);
+    assert!(second.next_page_token.is_empty());
+    let forged = page(format!("{}x", first.next_page_token))
+        .await
+        .unwrap_err();
+    assert_error(
+        &forged,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("page_token"),
+    );
+    app.stop().await.unwrap();
+}
