@@ -155,8 +155,14 @@ static TARGET: LazyLock<Target> = LazyLock::new(|| {
         };
         // Wait for migrations and the region list: the server answers once they are in.
         let ready = Instant::now() + Duration::from_secs(120);
-        let Ok(store) = Store::connect(&settings.database).await else {
-            panic!("store");
+        // The server may still be creating the file (and tightening its permissions):
+        // a connection made meanwhile can fail, so it is tried again until ready.
+        let store = loop {
+            match Store::connect(&settings.database).await {
+                Ok(store) => break store,
+                Err(e) if Instant::now() > ready => panic!("store: {e:#}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
         };
         let admin = loop {
             let made = token::create(
