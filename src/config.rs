@@ -18,6 +18,29 @@ pub struct Settings {
     pub log: LogSettings,
     /// The audit log.
     pub audit: AuditSettings,
+    /// Water quality: the HJ 212-2017 ingest listener of automatic stations.
+    pub water: WaterSettings,
+}
+
+/// Settings of the HJ 212-2017 ingest listener, where automatic stations send their data.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WaterSettings {
+    /// Address the listener takes stations' TCP connections on, e.g. `0.0.0.0:9212`; off
+    /// when unset.
+    pub hj212_listen: Option<SocketAddr>,
+    /// Station connections open at once; more are closed as they are accepted.
+    pub hj212_max_connections: usize,
+    /// Of those, connections from one client address; 0: no cap of its own.
+    pub hj212_max_connections_per_address: usize,
+    /// How long a station connection may stay open without sending a packet, in seconds.
+    pub hj212_idle_timeout_secs: u64,
+    /// Packets of one connection recorded at once; a station that sends more before their
+    /// answers waits.
+    pub hj212_in_flight_per_connection: usize,
+    /// Wrong passwords one station's MN may be sent with in any minute, on connections
+    /// that have not yet sent its right one; beyond it, such connections are refused for
+    /// the rest of the minute, while those already proven keep sending.
+    pub hj212_wrong_passwords_per_minute: u32,
 }
 
 /// Settings of the audit log.
@@ -273,7 +296,12 @@ impl Settings {
             .set_default("database.acquire_timeout_secs", 30)?
             .set_default("log.format", "auto")?
             .set_default("log.filter", "info")?
-            .set_default("audit.checkpoint_interval_secs", 60)?;
+            .set_default("audit.checkpoint_interval_secs", 60)?
+            .set_default("water.hj212_max_connections", 1024)?
+            .set_default("water.hj212_max_connections_per_address", 64)?
+            .set_default("water.hj212_idle_timeout_secs", 900)?
+            .set_default("water.hj212_in_flight_per_connection", 32)?
+            .set_default("water.hj212_wrong_passwords_per_minute", 10)?;
         if let Some(file) = file {
             builder = builder.add_source(
                 File::from(file)

@@ -3,6 +3,7 @@
 
 mod admission;
 mod connection;
+pub mod stations;
 
 use std::{
     future::Future,
@@ -25,6 +26,7 @@ use tracing::Instrument;
 use self::{
     admission::Admission,
     connection::{ConnectionInfo, ConnectionLimits, Connections},
+    stations::StationLimits,
 };
 use crate::{
     api::{
@@ -82,6 +84,39 @@ pub async fn run_with_clock(
     clock: Clock,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let stations = match settings.water.hj212_listen {
+        Some(address) => Some(
+            TcpListener::bind(address)
+                .await
+                .with_context(|| format!("listening for HJ 212 stations on {address}"))?,
+        ),
+        None => None,
+    };
+    let listeners = Listeners {
+        grpc: listener,
+        stations,
+    };
+    run_with(settings, listeners, clock, shutdown).await
+}
+
+/// Where a server listens: gRPC, and the HJ 212 ingest listener of stations if any.
+pub struct Listeners {
+    /// gRPC.
+    pub grpc: TcpListener,
+    /// HJ 212-2017 stations.
+    pub stations: Option<TcpListener>,
+}
+
+/// As [`run_with_clock`], on listeners already bound (tests bind port 0 and read it).
+///
+/// # Errors
+/// When the database cannot be opened or migrated, or the server fails.
+pub async fn run_with(
+    settings: Settings,
+    listeners: Listeners,
+    clock: Clock,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let store = Store::connect(&settings.database).await?;
     store.migrate().await?;
     let started = Instant::now();
@@ -93,7 +128,8 @@ pub async fn run_with_clock(
             "loaded the national region list"
         );
     }
-    let address = listener
+    let address = listeners
+        .grpc
         .local_addr()
         .context("reading the listening address")?;
     tracing::info!(%address, database = %settings.database.redacted_url(), "duikou is serving");
@@ -103,9 +139,8 @@ pub async fn run_with_clock(
         store.clone(),
         audit_key,
         clock,
-        listener,
-        &settings.server,
-        Duration::from_secs(settings.audit.checkpoint_interval_secs),
+        listeners,
+        &settings,
         shutdown,
     )
     .await?;
@@ -114,20 +149,27 @@ pub async fn run_with_clock(
     Ok(())
 }
 
-/// Serves duikou's services over an open store, signing a checkpoint of the audit log
-/// every `checkpoint_every` when it has grown (never, for zero).
+/// Serves duikou's services over an open store on `listeners.grpc`, and HJ 212 stations
+/// on `listeners.stations` when given, signing a checkpoint of the audit log as often as
+/// the settings say when it has grown.
 ///
 /// # Errors
-/// When reflection cannot be built or the transport fails.
+/// When a listener's address cannot be read, reflection cannot be built or the transport
+/// fails.
 pub async fn serve(
     store: Store,
     audit_key: AuditKey,
     clock: Clock,
-    listener: TcpListener,
-    settings: &ServerSettings,
-    checkpoint_every: Duration,
+    listeners: Listeners,
+    all: &Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let settings = &all.server;
+    let checkpoint_every = Duration::from_secs(all.audit.checkpoint_interval_secs);
+    let Listeners {
+        grpc: listener,
+        stations,
+    } = listeners;
     let max = settings.max_message_bytes;
     // The signal is needed several times: to close the listener, to let tonic finish the
     // connections, to start the grace period, and to end watch streams and checkpoints.
@@ -152,10 +194,21 @@ pub async fn serve(
     let talents = limited!(TalentExchangeServiceServer::new(Talents::new(
         store.clone()
     )));
-    let waters = limited!(WaterQualityServiceServer::new(Waters::new(
-        store.clone(),
-        clock.clone()
-    )));
+    let water = Waters::new(store.clone(), clock.clone());
+    if let Some(stations) = stations {
+        let address = stations
+            .local_addr()
+            .context("reading the HJ 212 listening address")?;
+        tracing::info!(%address, "HJ 212-2017 stations are taken");
+        self::stations::serve(
+            stations,
+            store.clone(),
+            water.clone(),
+            StationLimits::of(&all.water),
+            stop_rx.clone(),
+        );
+    }
+    let waters = limited!(WaterQualityServiceServer::new(water));
     let supervision = limited!(SupervisionServiceServer::new(Supervision::new(
         store.clone(),
         clock,

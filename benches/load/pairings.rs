@@ -95,16 +95,18 @@ pub async fn measure(config: &BenchConfig) -> Result<Reads> {
     let real_addr = real_listener.local_addr().context("duikou address")?;
     let (real_stop, real_stop_rx) = oneshot::channel::<()>();
     let server_store = store.clone();
-    let server_settings = settings.server.clone();
+    let server_settings = settings.clone();
     let audit_key = settings.audit_key().context("the audit signing key")?;
     let real_server = tokio::spawn(async move {
         server::serve(
             server_store,
             audit_key,
             duikou::domain::clock::Clock::system(),
-            real_listener,
+            server::Listeners {
+                grpc: real_listener,
+                stations: None,
+            },
             &server_settings,
-            Duration::from_secs(60),
             async {
                 let _ = real_stop_rx.await;
             },

@@ -85,9 +85,11 @@ impl OwnServer {
                 server_store,
                 key,
                 duikou::domain::clock::Clock::system(),
-                listener,
-                &settings.server,
-                Duration::from_secs(60),
+                server::Listeners {
+                    grpc: listener,
+                    stations: None,
+                },
+                &settings,
                 async {
                     let _ = stopped.await;
                 },

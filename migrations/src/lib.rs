@@ -15,6 +15,7 @@ mod m0010_request_ids_per_caller;
 mod m0011_internal_comments;
 mod m0012_keyed_rate_limits;
 mod m0013_water_quality;
+mod m0014_monitoring_stations;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_internal_comments::Migration),
             Box::new(m0012_keyed_rate_limits::Migration),
             Box::new(m0013_water_quality::Migration),
+            Box::new(m0014_monitoring_stations::Migration),
         ]
     }
 }

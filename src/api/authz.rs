@@ -308,6 +308,22 @@ pub const TABLE: &[(&str, Access)] = &[
         "/duikou.v1.WaterQualityService/GetWaterQualityAssessment",
         Access::Public,
     ),
+    (
+        "/duikou.v1.WaterQualityService/CreateMonitoringStation",
+        MONITORING,
+    ),
+    (
+        "/duikou.v1.WaterQualityService/GetMonitoringStation",
+        Access::Authenticated,
+    ),
+    (
+        "/duikou.v1.WaterQualityService/ListMonitoringStations",
+        Access::Authenticated,
+    ),
+    (
+        "/duikou.v1.WaterQualityService/ResetMonitoringStationPassword",
+        MONITORING,
+    ),
     ("/duikou.v1.AccessService/CreateAccessToken", ADMIN),
     ("/duikou.v1.AccessService/ListAccessTokens", ADMIN),
     ("/duikou.v1.AccessService/RevokeAccessToken", ADMIN),

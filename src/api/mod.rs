@@ -237,6 +237,7 @@ listing! {
     ListSupervisionEventsResponse.supervision_events: SupervisionEvent,
     ListTalentExchangesResponse.talent_exchanges: TalentExchange,
     ListMonitoringSectionsResponse.monitoring_sections: MonitoringSection,
+    ListMonitoringStationsResponse.monitoring_stations: MonitoringStation,
     ListWaterSamplesResponse.water_samples: WaterSample,
 }
 

@@ -14,6 +14,7 @@ use super::{
 use crate::{
     app::{
         self, Edit,
+        station::{CreateStation, ResetPassword, Station, station_not_found},
         water::{
             CreateSection, RecordSample, Retirement, RetractSample, Sample, fields_of,
             sample_not_found, section_not_found,
@@ -31,21 +32,25 @@ use crate::{
         patch::Writable,
         period::parse_date,
         region::RegionCode,
+        station::{StationCode, StationFilter},
         text,
         water::{Exceedance, Part, WaterClass},
     },
     error::Error,
     proto::v1::{
-        CreateMonitoringSectionRequest, EvaluatedParameter, GetMonitoringSectionRequest,
-        GetWaterQualityAssessmentRequest, GetWaterSampleRequest, ListMonitoringSectionsRequest,
-        ListMonitoringSectionsResponse, ListWaterSamplesRequest, ListWaterSamplesResponse,
-        MonitoringSection, ParameterMean, RecordWaterSampleRequest, RetireMonitoringSectionRequest,
-        RetractWaterSampleRequest, SectionAssessment, SectionsOfClass,
-        UpdateMonitoringSectionRequest, WaterExceedance, WaterQualityAssessment, WaterSample,
-        WaterValue, water_quality_service_server::WaterQualityService,
+        CreateMonitoringSectionRequest, CreateMonitoringStationRequest, EvaluatedParameter,
+        GetMonitoringSectionRequest, GetMonitoringStationRequest, GetWaterQualityAssessmentRequest,
+        GetWaterSampleRequest, ListMonitoringSectionsRequest, ListMonitoringSectionsResponse,
+        ListMonitoringStationsRequest, ListMonitoringStationsResponse, ListWaterSamplesRequest,
+        ListWaterSamplesResponse, MonitoringSection, MonitoringStation, ParameterMean,
+        RecordWaterSampleRequest, ResetMonitoringStationPasswordRequest,
+        RetireMonitoringSectionRequest, RetractWaterSampleRequest, SectionAssessment,
+        SectionsOfClass, UpdateMonitoringSectionRequest, WaterExceedance, WaterQualityAssessment,
+        WaterSample, WaterValue, water_quality_service_server::WaterQualityService,
     },
     store::{
         Hold, Store, by_id,
+        station::{self as stations, StationRow},
         water::{self as waters, SampleQuery, SampleRow, SectionQuery, SectionRow},
     },
 };
@@ -146,6 +151,8 @@ fn sample_to_proto(sample: &Sample) -> Result<WaterSample, Error> {
     })
 }
 
+audited!(Station: |s| name::format_id("monitoringStations", s.row.id), station_to_proto(&s.row, None));
+
 audited!(SectionRow: |s| name::format_id("monitoringSections", s.id), section_to_proto(s.clone()));
 
 // A sample whose stored values do not read back is audited by its row's fields alone; it
@@ -185,6 +192,25 @@ service! {
         list_water_samples(ListWaterSamplesRequest) -> ListWaterSamplesResponse;
         retract_water_sample(RetractWaterSampleRequest) -> WaterSample;
         get_water_quality_assessment(GetWaterQualityAssessmentRequest) -> WaterQualityAssessment;
+        create_monitoring_station(CreateMonitoringStationRequest) -> MonitoringStation;
+        get_monitoring_station(GetMonitoringStationRequest) -> MonitoringStation;
+        list_monitoring_stations(ListMonitoringStationsRequest) -> ListMonitoringStationsResponse;
+        reset_monitoring_station_password(ResetMonitoringStationPasswordRequest) -> MonitoringStation;
+    }
+}
+
+impl Waters {
+    /// RecordWaterSample as the gRPC method runs it, for the HJ 212 listener: the same
+    /// checks, the same idempotency under the request's id, the same audit event.
+    ///
+    /// # Errors
+    /// As RecordWaterSample's.
+    pub(crate) async fn record(
+        &self,
+        call: Call,
+        req: RecordWaterSampleRequest,
+    ) -> Result<WaterSample, Error> {
+        record_water_sample(self, call, req).await
     }
 }
 
@@ -500,4 +526,96 @@ async fn get_water_quality_assessment(
             .collect(),
         sections: assessed,
     })
+}
+
+/// The API form of a stored station, with its password when the reply is the one that
+/// made it.
+fn station_to_proto(row: &StationRow, password: Option<String>) -> MonitoringStation {
+    MonitoringStation {
+        name: name::format_id("monitoringStations", row.id),
+        mn: row.mn.clone(),
+        display_name: row.display_name.clone(),
+        section: name::format_id("monitoringSections", row.section_id),
+        monitor: name::format_id("accessTokens", row.monitor_token_id),
+        password: password.unwrap_or_default(),
+        create_time: Some(timestamp(row.create_time)),
+        creator: row.creator_label.clone(),
+    }
+}
+
+async fn create_monitoring_station(
+    service: &Waters,
+    call: Call,
+    mut req: CreateMonitoringStationRequest,
+) -> Result<MonitoringStation, Error> {
+    let key = request_key(&call, &mut req, |r| &mut r.request_id);
+    let s = req.monitoring_station.unwrap_or_default();
+    let mn = StationCode::parse("monitoring_station.mn", &s.mn);
+    let display_name = text::check_line(
+        "monitoring_station.display_name",
+        &s.display_name,
+        100,
+        false,
+    );
+    let section_id = required(&s.section, "monitoring_station.section")
+        .and_then(|n| name::parse_id("monitoring_station.section", "monitoringSections", n));
+    let monitor = if s.monitor.is_empty() {
+        Ok(None)
+    } else {
+        name::parse_id("monitoring_station.monitor", "accessTokens", &s.monitor).map(Some)
+    };
+    let (key, mn, (), section_id, monitor_token_id) =
+        Error::all((key, mn, display_name, section_id, monitor))?;
+    let create = CreateStation {
+        mn,
+        display_name: s.display_name,
+        section_id,
+        monitor_token_id,
+    };
+    let station = app::create_once(&service.store, call, key, create).await?;
+    Ok(station_to_proto(&station.row, station.password))
+}
+
+async fn get_monitoring_station(
+    service: &Waters,
+    _: Call,
+    req: GetMonitoringStationRequest,
+) -> Result<MonitoringStation, Error> {
+    let id = name::parse_id("name", "monitoringStations", &req.name)?;
+    let row = by_id::<StationRow>(service.store.db(), id, Hold::Nothing)
+        .await?
+        .ok_or_else(|| station_not_found(id))?;
+    Ok(station_to_proto(&row, None))
+}
+
+async fn list_monitoring_stations(
+    service: &Waters,
+    _: Call,
+    req: ListMonitoringStationsRequest,
+) -> Result<ListMonitoringStationsResponse, Error> {
+    let filter = StationFilter::parse(&req.filter);
+    let page = Page::open(
+        service.store.page_key().await?,
+        req.page_size,
+        &req.page_token,
+        &["monitoringStations", &req.filter],
+    );
+    let (filter, page) = Error::all((filter, page))?;
+    let rows = stations::list(service.store.db(), &filter, page.after_id()?, page.fetch()).await?;
+    Ok(page_of(
+        &page,
+        rows,
+        |r| r.id.to_string(),
+        |r| station_to_proto(&r, None),
+    ))
+}
+
+async fn reset_monitoring_station_password(
+    service: &Waters,
+    call: Call,
+    req: ResetMonitoringStationPasswordRequest,
+) -> Result<MonitoringStation, Error> {
+    let id = name::parse_id("name", "monitoringStations", &req.name)?;
+    let station = service.store.write(call, ResetPassword { id }).await?;
+    Ok(station_to_proto(&station.row, station.password))
 }

@@ -19,6 +19,7 @@ pub mod pairing;
 pub mod program;
 pub mod project;
 pub mod region;
+pub mod station;
 pub mod supervision;
 pub mod talent;
 pub mod token;

@@ -10,7 +10,8 @@
 //!   single-factor evaluation of a sample against its section's target), the sections and
 //!   samples it is measured by and how an exceedance goes into supervision
 //!   ([`monitoring`]), and station data in HJ 212-2017 ([`hj212`]: frames, their CRC,
-//!   readings and data flags);
+//!   readings and data flags) from the stations that send it ([`station`]: codes and
+//!   passwords);
 //! - who is calling ([`access`]: roles, region scopes, bearer secrets), and the audit log:
 //!   its events ([`audit`]), their Merkle tree ([`merkle`]) and signed checkpoints
 //!   ([`checkpoint`]);
@@ -123,6 +124,7 @@ pub mod region;
 pub mod request_id;
 pub mod revision;
 pub mod secret;
+pub mod station;
 pub mod supervision;
 pub mod supervision_query;
 pub mod talent;

@@ -14,6 +14,7 @@ pub mod rows;
 pub mod secret;
 pub mod seed;
 pub mod sqlite;
+pub mod station;
 pub mod supervision;
 pub mod talent;
 pub mod token;

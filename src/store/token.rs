@@ -115,6 +115,16 @@ pub fn authenticate(row: Option<&TokenRow>, bearer: &Bearer) -> Result<Caller, R
     if !bearer.matches(&row.secret_hash) {
         return Err(Refusal::Unknown);
     }
+    caller_of(row)
+}
+
+/// The caller a stored token stands for while it serves: not revoked, not expired, and
+/// not a scoped token of a role that takes none. A station records as its token through
+/// this, its own password standing for the bearer secret.
+///
+/// # Errors
+/// The refusal when the token no longer serves.
+pub fn caller_of(row: &TokenRow) -> Result<Caller, Refusal> {
     if row.revoke_time.is_some() {
         return Err(Refusal::Revoked);
     }

@@ -8,17 +8,19 @@ use duikou::{
     domain::access::Role,
     proto::v1::{
         AccessToken, AddSupervisionCommentRequest, ApproveProjectRequest, CancelProjectRequest,
-        CreateAccessTokenRequest, CreateMonitoringSectionRequest, CreatePairingRequest,
-        CreateProgramRequest, CreateProjectRequest, CreateTalentExchangeRequest,
-        DeletePairingRequest, DeleteTalentExchangeRequest, EndPairingRequest, Evidence,
-        FundTransaction, GetPairingRequest, GetRegionRequest, ListAccessTokensRequest,
-        MonitoringSection, Pairing, Program, Project, RecordFundTransactionRequest,
-        RecordWaterSampleRequest, ResolveSupervisionEntryRequest, ResumePairingRequest,
-        RetireMonitoringSectionRequest, RetractWaterSampleRequest, ReverseFundTransactionRequest,
-        RevokeAccessTokenRequest, StartRectificationRequest, SubmitSupervisionEntryRequest,
-        SupervisionEntry, SuspendPairingRequest, TalentExchange, UndeletePairingRequest,
-        UndeleteTalentExchangeRequest, UpdateMonitoringSectionRequest, UpdatePairingRequest,
-        UpdateProgramRequest, UpdateProjectRequest, UpdateTalentExchangeRequest, WaterSample,
+        CreateAccessTokenRequest, CreateMonitoringSectionRequest, CreateMonitoringStationRequest,
+        CreatePairingRequest, CreateProgramRequest, CreateProjectRequest,
+        CreateTalentExchangeRequest, DeletePairingRequest, DeleteTalentExchangeRequest,
+        EndPairingRequest, Evidence, FundTransaction, GetPairingRequest, GetRegionRequest,
+        ListAccessTokensRequest, MonitoringSection, MonitoringStation, Pairing, Program, Project,
+        RecordFundTransactionRequest, RecordWaterSampleRequest,
+        ResetMonitoringStationPasswordRequest, ResolveSupervisionEntryRequest,
+        ResumePairingRequest, RetireMonitoringSectionRequest, RetractWaterSampleRequest,
+        ReverseFundTransactionRequest, RevokeAccessTokenRequest, StartRectificationRequest,
+        SubmitSupervisionEntryRequest, SupervisionEntry, SuspendPairingRequest, TalentExchange,
+        UndeletePairingRequest, UndeleteTalentExchangeRequest, UpdateMonitoringSectionRequest,
+        UpdatePairingRequest, UpdateProgramRequest, UpdateProjectRequest,
+        UpdateTalentExchangeRequest, WaterSample,
     },
 };
 use prost::Message;
@@ -177,7 +179,27 @@ async fn every_method_answers_every_kind_of_caller_as_the_table_says() {
         .record(sample_of(&section, 5, &[(7, "0.2")]))
         .await
         .unwrap();
+    let station_monitor = app.token(Role::Monitor, &["420300"]).await;
+    let station_monitor_id = station_monitor
+        .strip_prefix("dk_")
+        .and_then(|rest| rest.split('_').next())
+        .unwrap();
+    let station = app
+        .waters
+        .create_monitoring_station(CreateMonitoringStationRequest {
+            monitoring_station: Some(MonitoringStation {
+                mn: "420381WALK00000000000001".into(),
+                section: section.name.clone(),
+                monitor: format!("accessTokens/{station_monitor_id}"),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let targets = Targets {
+        station,
         section,
         sample,
         entry,
@@ -255,6 +277,7 @@ struct Targets {
     entry: SupervisionEntry,
     section: MonitoringSection,
     sample: WaterSample,
+    station: MonitoringStation,
 }
 
 /// Calls a scoped method with a request that touches Beijing and Hubei, or programs, which
@@ -525,6 +548,23 @@ async fn call_on_beijing_and_hubei(
             let request = RetractWaterSampleRequest {
                 name: targets.sample.name.clone(),
                 reason: "天津的意见".into(),
+            };
+            call_with(app, path, secret, request).await
+        }
+        "CreateMonitoringStation" => {
+            let request = CreateMonitoringStationRequest {
+                monitoring_station: Some(MonitoringStation {
+                    mn: "420381WALK00000000000002".into(),
+                    section: targets.section.name.clone(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            };
+            call_with(app, path, secret, request).await
+        }
+        "ResetMonitoringStationPassword" => {
+            let request = ResetMonitoringStationPasswordRequest {
+                name: targets.station.name.clone(),
             };
             call_with(app, path, secret, request).await
         }

@@ -85,6 +85,8 @@ pub struct TestApp {
     pub channel: Channel,
     /// Where the server listens.
     pub address: std::net::SocketAddr,
+    /// Where the server takes HJ 212-2017 stations.
+    pub stations: std::net::SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     /// The server's clock, which a test may move forward.
@@ -353,11 +355,16 @@ pub async fn spawn_with(fresh: Fresh, adjust: impl FnOnce(&mut Settings)) -> Tes
     let url = settings.database.url.clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
+    let stations = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let stations_address = stations.local_addr().expect("address");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let clock = Clock::adjustable();
-    let server = tokio::spawn(duikou::server::run_with_clock(
+    let server = tokio::spawn(duikou::server::run_with(
         settings,
-        listener,
+        duikou::server::Listeners {
+            grpc: listener,
+            stations: Some(stations),
+        },
         clock.clone(),
         async {
             let _ = stopped.await;
@@ -387,6 +394,7 @@ pub async fn spawn_with(fresh: Fresh, adjust: impl FnOnce(&mut Settings)) -> Tes
         audit: AuditServiceClient::with_interceptor(channel.clone(), bearer),
         channel,
         address,
+        stations: stations_address,
         clock,
         stop: Some(stop),
         server: Some(server),

@@ -15,6 +15,7 @@ mod projects;
 mod regions;
 mod request_ids;
 mod server;
+mod stations;
 mod supervision;
 mod supervision_lists;
 mod talent;

@@ -21,6 +21,7 @@ pub mod audit_node;
 pub mod fund_total;
 pub mod fund_transaction;
 pub mod monitoring_section;
+pub mod monitoring_station;
 pub mod pairing;
 pub mod pairing_year_balance;
 pub mod program;
