@@ -2,8 +2,9 @@
 # Every method the README does not show, called with grpcurl as printed here, in an order
 # that builds what each call needs: a program and pairings, a project taken to acceptance
 # and one cancelled, ledger lines read and reversed, a talent exchange updated, deleted and
-# undeleted, a supervision entry taken through its whole course, a monitoring section and a
-# sample retracted, tokens and the audit log.
+# undeleted, a supervision entry taken through its whole course, a monitoring section, a
+# sample retracted and a station registered for a MONITOR token made here, tokens and the
+# audit log.
 #
 # Usage: DUIKOU_ADDR=127.0.0.1:50051 DUIKOU_TOKEN=dk_… bash examples/every-method.sh
 # (an ADMIN token on a server with the national regions loaded). Stops at the first call
@@ -140,6 +141,13 @@ SAMPLE=$(call WaterQualityService/RecordWaterSample "{\"sample\": {\"section\": 
     \"values\": [{\"parameter\": \"WATER_PARAMETER_AMMONIA_NITROGEN\", \"value\": \"0.3\"}]}}" | name_of)
 call WaterQualityService/GetWaterSample "{\"name\": \"$SAMPLE\"}" >/dev/null
 call WaterQualityService/RetractWaterSample "{\"name\": \"$SAMPLE\", \"reason\": \"站点校准期间的数据\"}" >/dev/null
+MONITOR=$(call AccessService/CreateAccessToken '{"access_token": {"role": "ROLE_MONITOR",
+    "label": "郧西县环境监测站", "scopes": ["regions/420322"]}}' | name_of)
+STATION=$(call WaterQualityService/CreateMonitoringStation "{\"monitoring_station\": {\"mn\": \"420322TIANHEKOU000000001\",
+    \"display_name\": \"天河口水质自动站\", \"section\": \"$SECTION\", \"monitor\": \"$MONITOR\"}}" | name_of)
+call WaterQualityService/GetMonitoringStation "{\"name\": \"$STATION\"}" >/dev/null
+call WaterQualityService/ListMonitoringStations "{\"filter\": \"section = \\\"$SECTION\\\"\"}" >/dev/null
+call WaterQualityService/ResetMonitoringStationPassword "{\"name\": \"$STATION\"}" >/dev/null
 call WaterQualityService/RetireMonitoringSection "{\"name\": \"$SECTION\"}" >/dev/null
 
 echo "== access tokens"
