@@ -38,8 +38,15 @@
 //! driven the same way; then `DUIKOU_BENCH_SUPERVISION_ENTRIES` entries (default
 //! 1,000,000) and ListSupervisionEntries with `overdue = true` (first pages, 200 pages deep,
 //! and one county's), each against GetRegion's p99, under `supervision`.
-//! `DUIKOU_BENCH_ONLY=ledger` or `DUIKOU_BENCH_ONLY=supervision` runs that part alone and
-//! prints its figures.
+//!
+//! Then water quality (`load/water.rs`), on its own server, SQLite file and HJ 212
+//! listener: RecordWaterSample of 9 values from the same number of concurrent clients (the
+//! bar is 5,000 samples/s), the same path filling a year of hourly samples of 50 sections
+//! in Shiyan (438,000), GetWaterQualityAssessment of Shiyan over that year timed one call
+//! after another (the bar is p99 under 50 ms), and HJ 212-2017 packets over 8 TCP
+//! connections (the bar is 5,000 packets/s), under `water`.
+//! `DUIKOU_BENCH_ONLY=ledger`, `=supervision` or `=water` runs that part alone and prints
+//! its figures.
 //!
 //! The table, the bars and the JSON are written last, by `load/report.rs`, once every part
 //! has run.
@@ -69,6 +76,8 @@ mod seed;
 mod servers;
 #[path = "load/supervision.rs"]
 mod supervision;
+#[path = "load/water.rs"]
+mod water;
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -82,14 +91,21 @@ async fn main() -> Result<()> {
         config.measure.as_secs_f64(),
     );
 
-    // `DUIKOU_BENCH_ONLY=ledger` or `=supervision` measures that part alone, for quick
-    // iterations.
+    // `DUIKOU_BENCH_ONLY=ledger`, `=supervision` or `=water` measures that part alone, for
+    // quick iterations.
     match std::env::var("DUIKOU_BENCH_ONLY").as_deref() {
         Ok("ledger") => {
             let ledger = ledger::measure(&config)
                 .await
                 .context("measuring the funds ledger")?;
             println!("{}", serde_json::to_string_pretty(&ledger)?);
+            return Ok(());
+        }
+        Ok("water") => {
+            let water = water::measure(&config)
+                .await
+                .context("measuring water quality")?;
+            println!("{}", serde_json::to_string_pretty(&water)?);
             return Ok(());
         }
         Ok("supervision") => {
@@ -115,6 +131,9 @@ async fn main() -> Result<()> {
     let supervision = supervision::measure(&config)
         .await
         .context("measuring supervision")?;
+    let water = water::measure(&config)
+        .await
+        .context("measuring water quality")?;
     report::summarize(
         &config,
         pairings.regions_secs,
@@ -122,6 +141,6 @@ async fn main() -> Result<()> {
         &pairings.results,
         &audit,
         &cost,
-        &json!({ "ledger": ledger, "supervision": supervision }),
+        &json!({ "ledger": ledger, "supervision": supervision, "water": water }),
     )
 }

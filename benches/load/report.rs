@@ -148,10 +148,12 @@ pub fn summarize(
     println!("Auditing's cost to a create (through the store): {audit_cost}");
     println!("The funds ledger: {}", later["ledger"]);
     println!("Supervision: {}", later["supervision"]);
+    println!("Water quality: {}", later["water"]);
 
     let json = json!({
         "ledger": later["ledger"],
         "supervision": later["supervision"],
+        "water": later["water"],
         "audit_cost": audit_cost,
         "audit_inclusion_proof": audit.json(),
         "config": {

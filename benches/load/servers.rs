@@ -37,6 +37,8 @@ pub struct OwnServer {
     pub store: Store,
     pub secret: String,
     pub addr: SocketAddr,
+    /// Where it takes HJ 212 stations, when started with them.
+    pub stations: Option<SocketAddr>,
     what: &'static str,
     stop: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<Result<()>>,
@@ -46,6 +48,12 @@ pub struct OwnServer {
 impl OwnServer {
     /// Starts the server for `what` ("ledger", "supervision"), with a token of `role`.
     pub async fn start(what: &'static str, role: Role) -> Result<Self> {
+        Self::start_with(what, role, false).await
+    }
+
+    /// As [`OwnServer::start`], taking HJ 212 stations on a port of its own when
+    /// `stations` is set.
+    pub async fn start_with(what: &'static str, role: Role, stations: bool) -> Result<Self> {
         let dir = tempfile::tempdir().with_context(|| format!("creating the {what} directory"))?;
         let settings = Settings::load(
             None,
@@ -77,6 +85,14 @@ impl OwnServer {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         let listener = listen().with_context(|| format!("binding the {what} server"))?;
         let addr = listener.local_addr().context("the server's address")?;
+        let stations = match stations {
+            true => Some(listen().context("binding the stations' listener")?),
+            false => None,
+        };
+        let stations_addr = match &stations {
+            Some(l) => Some(l.local_addr().context("the stations' address")?),
+            None => None,
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         let server_store = store.clone();
         let key = settings.audit_key().context("the audit key")?;
@@ -87,7 +103,7 @@ impl OwnServer {
                 duikou::domain::clock::Clock::system(),
                 server::Listeners {
                     grpc: listener,
-                    stations: None,
+                    stations,
                 },
                 &settings,
                 async {
@@ -100,6 +116,7 @@ impl OwnServer {
             store,
             secret,
             addr,
+            stations: stations_addr,
             what,
             stop,
             server,

@@ -463,7 +463,7 @@ async fn get_water_quality_assessment(
     };
     let ids: Vec<i64> = sections.iter().map(|s| s.id).collect();
     let mut days: std::collections::HashMap<i64, Vec<_>> = std::collections::HashMap::new();
-    for (id, _, totals) in waters::days(db, &ids, start, end).await? {
+    for (id, _, totals) in waters::days_of(&service.store, &ids, start, end).await? {
         days.entry(id).or_default().push(totals);
     }
     let mut assessed = Vec::with_capacity(sections.len());

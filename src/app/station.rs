@@ -2,11 +2,10 @@
 //! token its packets are recorded as, and giving one a new password. A password is
 //! handed back once, in the reply that made it; the store keeps its salted hash.
 
-use super::Create;
+use super::{Create, water::sampled_section};
 use crate::{
     domain::{
         access::{Caller, Role, require_scope},
-        monitoring::SectionState,
         name,
         region::RegionPath,
         station::{NewPassword, StationCode},
@@ -56,28 +55,14 @@ impl Create for CreateStation {
 
     async fn make(&self, tx: &mut Tx<'_>) -> Result<Station, Error> {
         let caller = tx.caller()?;
-        let section = by_id::<SectionRow>(tx.db(), self.section_id, Hold::Share)
-            .await?
-            .ok_or_else(|| {
-                Error::invalid(
-                    "monitoring_station.section",
-                    format!(
-                        "{} does not exist",
-                        name::format_id("monitoringSections", self.section_id)
-                    ),
-                )
-            })?;
+        let section = sampled_section(
+            tx,
+            self.section_id,
+            "monitoring_station.section",
+            Hold::Share,
+        )
+        .await?;
         let region = RegionPath::from_stored(section.region_path.clone());
-        require_scope(caller, &[&region])?;
-        if section.state == SectionState::Retired {
-            return Err(Error::invalid(
-                "monitoring_station.section",
-                format!(
-                    "{} is retired and takes no samples",
-                    name::format_id("monitoringSections", section.id)
-                ),
-            ));
-        }
         let monitor = monitor_token(tx, caller, self.monitor_token_id).await?;
         let serving = token::caller_of(&monitor).map_err(|refusal| {
             Error::invalid(

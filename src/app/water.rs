@@ -317,30 +317,7 @@ impl Create for RecordSample {
     async fn make(&self, tx: &mut Tx<'_>) -> Result<Sample, Error> {
         let now = self.clock.now();
         let caller = tx.caller()?;
-        let section = by_id::<SectionRow>(tx.db(), self.section_id, Hold::Update)
-            .await?
-            .ok_or_else(|| {
-                Error::invalid(
-                    "sample.section",
-                    format!(
-                        "{} does not exist",
-                        name::format_id("monitoringSections", self.section_id)
-                    ),
-                )
-            })?;
-        require_scope(
-            caller,
-            &[&RegionPath::from_stored(section.region_path.clone())],
-        )?;
-        if section.state == SectionState::Retired {
-            return Err(Error::invalid(
-                "sample.section",
-                format!(
-                    "{} is retired and takes no samples",
-                    name::format_id("monitoringSections", section.id)
-                ),
-            ));
-        }
+        let section = sampled_section(tx, self.section_id, "sample.section", Hold::Update).await?;
         let evaluated = Reading::evaluated(&self.readings);
         let evaluation = evaluate(section.water_body_type, section.target_class, &evaluated);
         let exceeding = !evaluation.exceedances.is_empty();
@@ -388,6 +365,35 @@ impl Create for RecordSample {
         let retraction = waters::retractions(tx.db(), &[id]).await?.remove(&id);
         Ok(Sample { row, retraction })
     }
+}
+
+/// The active section `id` that samples are taken at, named in `field`, held as `hold`
+/// says, when it lies in the caller's scope.
+///
+/// # Errors
+/// INVALID_ARGUMENT on `field` for a missing or retired section; PERMISSION_DENIED
+/// `OUTSIDE_SCOPE`.
+pub(super) async fn sampled_section(
+    tx: &Tx<'_>,
+    id: i64,
+    field: &str,
+    hold: Hold,
+) -> Result<SectionRow, Error> {
+    let named = || name::format_id("monitoringSections", id);
+    let section = by_id::<SectionRow>(tx.db(), id, hold)
+        .await?
+        .ok_or_else(|| Error::invalid(field, format!("{} does not exist", named())))?;
+    require_scope(
+        tx.caller()?,
+        &[&RegionPath::from_stored(section.region_path.clone())],
+    )?;
+    if section.state == SectionState::Retired {
+        return Err(Error::invalid(
+            field,
+            format!("{} is retired and takes no samples", named()),
+        ));
+    }
+    Ok(section)
 }
 
 /// A sample being recorded, as supervision sees it.

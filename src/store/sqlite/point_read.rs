@@ -88,6 +88,34 @@ impl PointReader {
     }
 }
 
+impl PointReader {
+    /// Runs `sql` with `params` and maps every row: for a scan of many small rows, which
+    /// sqlx would hand over one by one. Callers run it off the async threads.
+    ///
+    /// # Errors
+    /// INTERNAL when the database fails or stays busy; callers then read through the pool.
+    pub fn rows<T>(
+        &self,
+        sql: &'static str,
+        params: impl Params,
+        map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, Error> {
+        let connection = self.take()?;
+        let result = connection.prepare_cached(sql).and_then(|mut statement| {
+            statement
+                .query_map(params, map)?
+                .collect::<rusqlite::Result<Vec<T>>>()
+        });
+        match result {
+            Ok(rows) => {
+                self.give_back(connection);
+                Ok(rows)
+            }
+            Err(e) => Err(anyhow::Error::new(e).context("inline scan").into()),
+        }
+    }
+}
+
 /// One row by key: inline through the store's point reader when it has one and the read
 /// succeeds, else through `pool`.
 ///
