@@ -11,7 +11,7 @@ use super::{
     request_key, service, summary_scope, timestamp,
 };
 use crate::{
-    app::fund::{LedgerQueue, LineRequest},
+    app::fund::{Ledger, LedgerQueue, LineRequest},
     domain::audit::Call,
     domain::{
         ledger::{Entry, Instrument, Kind, LineDraft, LineFilter, Source, Sums},
@@ -46,7 +46,7 @@ impl Funds {
     /// A service over `store`; starts the task that posts ledger lines, which ends when
     /// the service is dropped.
     pub fn new(store: Store) -> Self {
-        let ledger = LedgerQueue::new(store.clone());
+        let ledger = LedgerQueue::new(store.clone(), Ledger);
         Self { store, ledger }
     }
 }

@@ -16,8 +16,8 @@ use crate::{
         self, Edit,
         station::{CreateStation, ResetPassword, Station, station_not_found},
         water::{
-            CreateSection, RecordSample, Retirement, RetractSample, Sample, fields_of,
-            sample_not_found, section_not_found,
+            CreateSection, RecordSample, Retirement, RetractSample, Sample, SampleQueue,
+            SampleRequest, Samples, fields_of, sample_not_found, section_not_found,
         },
     },
     domain::{
@@ -74,12 +74,25 @@ pub struct Waters {
     store: Store,
     /// The time samples are recorded and retracted at, and checked against.
     clock: Clock,
+    /// Where RecordWaterSample requests wait to be recorded in batches.
+    samples: SampleQueue,
 }
 
 impl Waters {
-    /// A service over `store` reading time from `clock`.
+    /// A service over `store` reading time from `clock`; starts the task that records
+    /// samples, which ends when the service is dropped.
     pub fn new(store: Store, clock: Clock) -> Self {
-        Self { store, clock }
+        let samples = SampleQueue::new(
+            store.clone(),
+            Samples {
+                clock: clock.clone(),
+            },
+        );
+        Self {
+            store,
+            clock,
+            samples,
+        }
     }
 }
 
@@ -310,14 +323,17 @@ async fn record_water_sample(
     let readings = Reading::parse_list("sample.values", &sent);
     let (key, section_id, sample_time, source, readings) =
         Error::all((key, section_id, sample_time, source, readings))?;
-    let record = RecordSample {
-        section_id,
-        sample_time,
-        source,
-        readings,
-        clock: service.clock.clone(),
+    let request = SampleRequest {
+        call,
+        key,
+        sample: RecordSample {
+            section_id,
+            sample_time,
+            source,
+            readings,
+        },
     };
-    sample_to_proto(&app::create_once(&service.store, call, key, record).await?)
+    sample_to_proto(&service.samples.post(request).await?)
 }
 
 async fn get_water_sample(

@@ -10,10 +10,11 @@
 //! A create that carries a request id runs through [`Once`], the one idempotency mechanism
 //! of every create: it claims the caller's key for the method, makes the resource and
 //! remembers its name, or, for a retry, replays what the first request made, checked for
-//! the caller as a fresh request would be. Ledger lines, which are posted in batches, use
-//! the same claims through [`crate::store::idempotency`] a batch at a time.
+//! the caller as a fresh request would be. Ledger lines and water samples, which are made
+//! in batches ([`batch`]), use the same claims a batch at a time.
 
 pub mod audit;
+pub mod batch;
 pub mod fund;
 pub mod pairing;
 pub mod program;

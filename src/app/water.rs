@@ -8,30 +8,38 @@
 //! so that the samples of one section, their day totals and the section's open entry
 //! change one at a time, on every server of a database.
 
-use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 
-use super::{Create, Edit, supervision::event_by};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+
+use super::{
+    Create, Edit,
+    batch::{BatchQueue, Batched},
+    supervision::event_by,
+};
 use crate::{
     domain::{
         access::{Caller, require_scope},
+        audit::Call,
         clock::Clock,
         monitoring::{
-            Position, Reading, SampleSource, SectionCode, SectionDraft, SectionFields,
+            DayTotals, Position, Reading, SampleSource, SectionCode, SectionDraft, SectionFields,
             SectionState, attributable_upstream, attribution_window, describe_exceedances,
             severity_of,
         },
         name,
         patch::Patch,
         region::{RegionCode, RegionPath},
+        request_id::RequestKey,
         revision::check_etag,
         supervision::{Category, Party, State, Step, today},
-        water::{Evaluation, Measure, WaterParameter, evaluate},
+        water::{Evaluation, Measure, WaterClass, WaterParameter, evaluate},
     },
     error::Error,
     store::{
         Hold, by_id,
         region::{self, RegionRow},
-        supervision::{self as entries, EntryRow, NewEntry, NewEvent},
+        supervision::{self as entries, Appended, EntryRow, NewEntry, NewEvent},
         tx::{Change, Tx},
         water::{self as waters, NewSample, RetractionRow, SampleRow, SectionChange, SectionRow},
     },
@@ -298,6 +306,7 @@ impl Sample {
 
 /// RecordWaterSample: a sample at an active section inside the caller's scope, classed,
 /// with its exceedance filed into supervision.
+#[derive(Debug, Clone)]
 pub struct RecordSample {
     /// The section's id.
     pub section_id: i64,
@@ -307,84 +316,363 @@ pub struct RecordSample {
     pub source: SampleSource,
     /// The values.
     pub readings: Vec<Reading>,
-    /// The time it is recorded at.
+}
+
+/// One RecordWaterSample request: the sample, the call that sent it and its request key.
+#[derive(Debug, Clone)]
+pub struct SampleRequest {
+    /// The call: its caller must reach the section, and the sample's audit event names it.
+    pub call: Call,
+    /// The request key, if the request sent an id.
+    pub key: Option<RequestKey>,
+    /// The sample.
+    pub sample: RecordSample,
+}
+
+/// The queue of RecordWaterSample requests, and the task that records them in batches.
+pub type SampleQueue = BatchQueue<Samples>;
+
+/// Water samples, recorded in batches: a batch reads the sections its samples are taken
+/// at, their open entries and day totals once, takes the samples one after another in
+/// memory (each checked, classed and answered on its own), and writes the samples, the
+/// events they add to open entries and the day totals at once. An exceedance that files
+/// a new entry first writes what the batch holds so far, so that it sees, as a sample
+/// recorded alone would, every sample before it, upstream ones included.
+pub struct Samples {
+    /// The time samples are recorded at.
     pub clock: Clock,
 }
 
-impl Create for RecordSample {
+impl Batched for Samples {
+    type Request = SampleRequest;
     type Made = Sample;
 
-    async fn make(&self, tx: &mut Tx<'_>) -> Result<Sample, Error> {
-        let now = self.clock.now();
-        let caller = tx.caller()?;
-        let section = sampled_section(tx, self.section_id, "sample.section", Hold::Update).await?;
-        let evaluated = Reading::evaluated(&self.readings);
-        let evaluation = evaluate(section.water_body_type, section.target_class, &evaluated);
-        let exceeding = !evaluation.exceedances.is_empty();
-        let sample = Observation {
-            section: &section,
-            sample_time: self.sample_time,
-            evaluated: &evaluated,
-            evaluation: &evaluation,
-        };
-        let entry_id = into_supervision(tx, caller, &sample, now).await?;
-        let row = waters::insert_sample(
-            tx.db(),
-            &NewSample {
-                section: &section,
-                sample_time: self.sample_time,
-                source: self.source,
-                readings: &self.readings,
-                class: evaluation.class,
-                exceeding,
-                entry_id,
-                creator_label: &caller.label,
-            },
-            now,
-        )
-        .await?;
-        let day = today(self.sample_time);
-        waters::count_in_day(tx.db(), section.id, day, &self.readings, exceeding, 1).await?;
-        Ok(Sample {
-            row,
-            retraction: None,
-        })
+    const NAME: &'static str = "water sample batch";
+    const COLLECTION: &'static str = "waterSamples";
+
+    fn call(request: &SampleRequest) -> &Call {
+        &request.call
     }
 
-    /// A replay is authorized as the request was: the sample's section must lie in the
-    /// caller's scope.
-    async fn replay(&self, tx: &mut Tx<'_>, earlier: &str) -> Result<Sample, Error> {
-        let id = name::parse_id("request_id", "waterSamples", earlier)?;
-        let row = by_id::<SampleRow>(tx.db(), id, Hold::Nothing)
-            .await?
-            .ok_or_else(|| sample_not_found(id))?;
-        require_scope(
-            tx.caller()?,
-            &[&RegionPath::from_stored(row.region_path.clone())],
-        )?;
-        let retraction = waters::retractions(tx.db(), &[id]).await?.remove(&id);
-        Ok(Sample { row, retraction })
+    fn key(request: &SampleRequest) -> Option<&RequestKey> {
+        request.key.as_ref()
+    }
+
+    async fn make(
+        &self,
+        tx: &mut Tx<'_>,
+        fresh: &[&SampleRequest],
+    ) -> Result<Vec<Result<Sample, Error>>, Error> {
+        let now = self.clock.now().trunc_subsecs(6);
+        let mut book = SampleBook::load(tx, fresh).await?;
+        let mut refused = Vec::with_capacity(fresh.len());
+        for (index, item) in fresh.iter().enumerate() {
+            refused.push(book.take(tx, fresh, index, item, now).await?.err());
+        }
+        book.flush(tx, fresh, now).await?;
+        let mut made: HashMap<usize, SampleRow> = book.made.into_iter().collect();
+        Ok(refused
+            .into_iter()
+            .enumerate()
+            .map(|(index, refusal)| match refusal {
+                Some(error) => Err(error),
+                None => made
+                    .remove(&index)
+                    .map(|row| Sample {
+                        row,
+                        retraction: None,
+                    })
+                    .ok_or_else(|| anyhow::anyhow!("a sample of a batch went unwritten").into()),
+            })
+            .collect())
+    }
+
+    /// Each sample, once its caller is found still to reach its section.
+    async fn replay(
+        &self,
+        tx: &mut Tx<'_>,
+        replays: &[(&SampleRequest, i64)],
+    ) -> Result<Vec<Result<Sample, Error>>, Error> {
+        let ids: Vec<i64> = replays.iter().map(|(_, id)| *id).collect();
+        let mut retractions = waters::retractions(tx.db(), &ids).await?;
+        let mut answers = Vec::with_capacity(replays.len());
+        for (item, id) in replays {
+            let row = by_id::<SampleRow>(tx.db(), *id, Hold::Nothing).await?;
+            answers.push(row.ok_or_else(|| sample_not_found(*id)).and_then(|row| {
+                require_scope(
+                    item.call.authenticated()?,
+                    &[&RegionPath::from_stored(row.region_path.clone())],
+                )?;
+                let retraction = retractions.remove(id);
+                Ok(Sample { row, retraction })
+            }));
+        }
+        Ok(answers)
     }
 }
 
-/// The active section `id` that samples are taken at, named in `field`, held as `hold`
-/// says, when it lies in the caller's scope.
+/// An open entry as a batch holds it: the stored row, its event count as stored, and the
+/// events the batch has yet to append.
+struct Open {
+    row: EntryRow,
+    stored_count: i32,
+    events: Vec<NewEvent>,
+}
+
+/// A sample a batch has taken and yet to write: its request's index and what it stores.
+struct Taken {
+    index: usize,
+    section_id: i64,
+    class: Option<WaterClass>,
+    exceeding: bool,
+    entry_id: Option<i64>,
+}
+
+/// What a batch of samples reads once and changes as it takes its samples.
+struct SampleBook {
+    /// The sections sampled, as read (and locked) in this transaction.
+    sections: HashMap<i64, SectionRow>,
+    /// Each section's open entry, by section.
+    open: HashMap<i64, Open>,
+    /// The totals of the (section, day) pairs sampled, and whether the batch changed them.
+    days: HashMap<(i64, NaiveDate), (DayTotals, bool)>,
+    /// Taken and not yet written.
+    taken: Vec<Taken>,
+    /// Written: each request's index and its stored row.
+    made: Vec<(usize, SampleRow)>,
+}
+
+impl SampleBook {
+    /// Reads the sections `fresh` names, their open entries and the day totals of the
+    /// samples' days.
+    async fn load(tx: &Tx<'_>, fresh: &[&SampleRequest]) -> Result<Self, Error> {
+        let mut ids: Vec<i64> = fresh.iter().map(|r| r.sample.section_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let sections: HashMap<i64, SectionRow> = waters::sections_for_samples(tx.db(), &ids)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect();
+        let ids: Vec<i64> = sections.keys().copied().collect();
+        let mut open = HashMap::new();
+        // In id order: a section's latest open entry is the one that stays.
+        for row in entries::open_water_entries(tx.db(), &ids).await? {
+            let stored_count = row.event_count;
+            let section = row.water_section_id.unwrap_or_default();
+            open.insert(
+                section,
+                Open {
+                    row,
+                    stored_count,
+                    events: Vec::new(),
+                },
+            );
+        }
+        let mut keys: Vec<(i64, NaiveDate)> = fresh
+            .iter()
+            .map(|r| (r.sample.section_id, today(r.sample.sample_time)))
+            .filter(|(id, _)| sections.contains_key(id))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let stored = waters::days_for(tx.db(), &keys).await?;
+        let days = keys
+            .into_iter()
+            .map(|key| (key, (stored.get(&key).cloned().unwrap_or_default(), false)))
+            .collect();
+        Ok(Self {
+            sections,
+            open,
+            days,
+            taken: Vec::new(),
+            made: Vec::new(),
+        })
+    }
+
+    /// Takes request `index` of `fresh`: checks, classes and counts its sample, and files
+    /// its exceedance or notes it on the section's open entry. The inner result is the
+    /// request's own refusal; the outer one fails the batch.
+    async fn take(
+        &mut self,
+        tx: &mut Tx<'_>,
+        fresh: &[&SampleRequest],
+        index: usize,
+        item: &SampleRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), Error>, Error> {
+        let r = &item.sample;
+        let checked = item.call.authenticated().and_then(|caller| {
+            let section = sampling_at(
+                caller,
+                self.sections.get(&r.section_id),
+                r.section_id,
+                "sample.section",
+            )?;
+            let evaluated = Reading::evaluated(&r.readings);
+            let evaluation = evaluate(section.water_body_type, section.target_class, &evaluated);
+            let exceeding = !evaluation.exceedances.is_empty();
+            let key = (section.id, today(r.sample_time));
+            let mut totals = self
+                .days
+                .get(&key)
+                .map(|(t, _)| t.clone())
+                .unwrap_or_default();
+            totals.count(&r.readings, exceeding, 1)?;
+            let sample = Observation {
+                section,
+                sample_time: r.sample_time,
+                evaluated: &evaluated,
+                evaluation: &evaluation,
+            };
+            let note = match self.open.get(&section.id) {
+                Some(open) => match sample.note_for_open() {
+                    Some(note) => {
+                        let state = open.row.state;
+                        let to = Step::WaterSample.apply(Some(state))?;
+                        Some(NewEvent {
+                            note,
+                            ..event_by(Some(caller), Step::WaterSample, Some(state), to)
+                        })
+                    }
+                    None => None,
+                },
+                None => None,
+            };
+            let files =
+                !self.open.contains_key(&section.id) && exceeding && evaluation.class.is_some();
+            Ok((
+                caller,
+                section.clone(),
+                evaluated,
+                evaluation,
+                key,
+                totals,
+                note,
+                files,
+            ))
+        });
+        let (caller, section, evaluated, evaluation, key, totals, note, files) = match checked {
+            Ok(checked) => checked,
+            Err(error) => return Ok(Err(error)),
+        };
+        let exceeding = !evaluation.exceedances.is_empty();
+        let entry_id = if files {
+            // The new entry's attribution reads the samples before it: write them first.
+            self.flush(tx, fresh, now).await?;
+            let sample = Observation {
+                section: &section,
+                sample_time: r.sample_time,
+                evaluated: &evaluated,
+                evaluation: &evaluation,
+            };
+            let row = file_entry(tx, &item.call, caller, &sample, now).await?;
+            let id = row.id;
+            self.open.insert(
+                section.id,
+                Open {
+                    stored_count: row.event_count,
+                    row,
+                    events: Vec::new(),
+                },
+            );
+            Some(id)
+        } else {
+            match (note, self.open.get_mut(&section.id)) {
+                (Some(event), Some(open)) => {
+                    open.events.push(event);
+                    Some(open.row.id)
+                }
+                _ => None,
+            }
+        };
+        self.days.insert(key, (totals, true));
+        self.taken.push(Taken {
+            index,
+            section_id: section.id,
+            class: evaluation.class,
+            exceeding,
+            entry_id,
+        });
+        Ok(Ok(()))
+    }
+
+    /// Writes what the batch has taken and not yet written: the samples, the events they
+    /// add to open entries, and the day totals they changed.
+    async fn flush(
+        &mut self,
+        tx: &Tx<'_>,
+        fresh: &[&SampleRequest],
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let taken = std::mem::take(&mut self.taken);
+        let mut new = Vec::with_capacity(taken.len());
+        for t in &taken {
+            let item = fresh[t.index];
+            let section = self
+                .sections
+                .get(&t.section_id)
+                .ok_or_else(|| anyhow::anyhow!("a taken sample's section is not held"))?;
+            new.push(NewSample {
+                section,
+                sample_time: item.sample.sample_time,
+                source: item.sample.source,
+                readings: &item.sample.readings,
+                class: t.class,
+                exceeding: t.exceeding,
+                entry_id: t.entry_id,
+                creator_label: &item.call.authenticated()?.label,
+            });
+        }
+        let rows = waters::insert_samples(tx.db(), &new, now).await?;
+        self.made.extend(taken.iter().map(|t| t.index).zip(rows));
+        let appended: Vec<Appended> = self
+            .open
+            .values_mut()
+            .filter(|open| !open.events.is_empty())
+            .map(|open| {
+                let events = std::mem::take(&mut open.events);
+                let appended = Appended {
+                    entry_id: open.row.id,
+                    count: open.stored_count,
+                    events,
+                };
+                open.stored_count += appended.events.len() as i32;
+                open.row.event_count = open.stored_count;
+                appended
+            })
+            .collect();
+        entries::append_many(tx.db(), &appended, now).await?;
+        let changed: Vec<((i64, NaiveDate), &DayTotals)> = self
+            .days
+            .iter_mut()
+            .filter(|(_, (_, changed))| *changed)
+            .map(|(key, (totals, changed))| {
+                *changed = false;
+                (*key, &*totals)
+            })
+            .collect();
+        waters::save_days(tx.db(), &changed).await
+    }
+}
+
+/// The active section `id` that samples are taken at, as `found`, named in `field`, when
+/// it lies in the caller's scope.
 ///
 /// # Errors
 /// INVALID_ARGUMENT on `field` for a missing or retired section; PERMISSION_DENIED
 /// `OUTSIDE_SCOPE`.
-pub(super) async fn sampled_section(
-    tx: &Tx<'_>,
+fn sampling_at<'s>(
+    caller: &Caller,
+    found: Option<&'s SectionRow>,
     id: i64,
     field: &str,
-    hold: Hold,
-) -> Result<SectionRow, Error> {
+) -> Result<&'s SectionRow, Error> {
     let named = || name::format_id("monitoringSections", id);
-    let section = by_id::<SectionRow>(tx.db(), id, hold)
-        .await?
-        .ok_or_else(|| Error::invalid(field, format!("{} does not exist", named())))?;
+    let section =
+        found.ok_or_else(|| Error::invalid(field, format!("{} does not exist", named())))?;
     require_scope(
-        tx.caller()?,
+        caller,
         &[&RegionPath::from_stored(section.region_path.clone())],
     )?;
     if section.state == SectionState::Retired {
@@ -394,6 +682,21 @@ pub(super) async fn sampled_section(
         ));
     }
     Ok(section)
+}
+
+/// The active section `id` that samples are taken at, named in `field`, held as `hold`
+/// says, when it lies in the caller's scope.
+///
+/// # Errors
+/// As [`sampling_at`].
+pub(super) async fn sampled_section(
+    tx: &Tx<'_>,
+    id: i64,
+    field: &str,
+    hold: Hold,
+) -> Result<SectionRow, Error> {
+    let found = by_id::<SectionRow>(tx.db(), id, hold).await?;
+    sampling_at(tx.caller()?, found.as_ref(), id, field).cloned()
 }
 
 /// A sample being recorded, as supervision sees it.
@@ -417,47 +720,45 @@ impl Observation<'_> {
             self.sample_time.to_rfc3339()
         )
     }
+
+    /// What the sample adds to the section's open entry: a further exceedance, or that it
+    /// meets the target; nothing when it has no class.
+    fn note_for_open(&self) -> Option<String> {
+        let target = self.section.target_class;
+        if !self.evaluation.exceedances.is_empty() {
+            Some(format!(
+                "{}, worse than the target class {}: {}",
+                self.summary(),
+                target.word(),
+                describe_exceedances(self.evaluation, target)
+            ))
+        } else if self.evaluation.class.is_some() {
+            Some(format!(
+                "{}, meets the target class {}",
+                self.summary(),
+                target.word()
+            ))
+        } else {
+            None
+        }
+    }
 }
 
-/// Files an exceedance into supervision, or notes a sample on the section's open entry:
-/// the entry it files or adds to, if any.
-///
-/// While the section has an open entry that an exceedance filed, a further exceedance
-/// and a sample meeting the target each add an event to it; else an exceedance files a
-/// new entry for the responsible region, or the upstream section's when the exceedance is
+/// Files an exceedance of a section without an open entry into supervision, by `call`:
+/// an entry for the responsible region, or the upstream section's when the exceedance is
 /// no worse than upstream's sample of the 24 hours before.
-async fn into_supervision(
+async fn file_entry(
     tx: &mut Tx<'_>,
+    call: &Call,
     caller: &Caller,
     sample: &Observation<'_>,
     now: DateTime<Utc>,
-) -> Result<Option<i64>, Error> {
+) -> Result<EntryRow, Error> {
     let (section, evaluation) = (sample.section, sample.evaluation);
     let target = section.target_class;
-    let exceeding = !evaluation.exceedances.is_empty();
-    if let Some(open) = entries::open_water_entry(tx.db(), section.id).await? {
-        let note = if exceeding {
-            format!(
-                "{}, worse than the target class {}: {}",
-                sample.summary(),
-                target.word(),
-                describe_exceedances(evaluation, target)
-            )
-        } else if evaluation.class.is_some() {
-            format!(
-                "{}, meets the target class {}",
-                sample.summary(),
-                target.word()
-            )
-        } else {
-            return Ok(None);
-        };
-        note_on(tx, caller, &open, note, now).await?;
-        return Ok(Some(open.id));
-    }
-    let Some(class) = evaluation.class.filter(|_| exceeding) else {
-        return Ok(None);
-    };
+    let class = evaluation
+        .class
+        .ok_or_else(|| anyhow::anyhow!("an exceedance without a class"))?;
     let (mut place, mut unit) = (
         (
             section.responsible_code.clone(),
@@ -521,8 +822,8 @@ async fn into_supervision(
         event_count: entries::append(tx.db(), &row, event, now).await?.seq,
         ..row
     };
-    tx.record(None, &row);
-    Ok(Some(row.id))
+    tx.record_for(call, None, &row);
+    Ok(row)
 }
 
 /// The upstream section an exceedance is attributed to: the section's upstream one, when

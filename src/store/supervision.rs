@@ -13,6 +13,7 @@ use super::{
     changed,
     entities::{supervision_entry, supervision_event},
     rows,
+    sqlite::script,
 };
 use crate::{
     domain::{
@@ -175,6 +176,22 @@ pub async fn open_water_entry(
         .await?)
 }
 
+/// The open entries that exceedances at sections `section_ids` filed, in id order, locked
+/// for change: a section's latest is the one [`open_water_entry`] finds.
+pub async fn open_water_entries(
+    db: &impl ConnectionTrait,
+    section_ids: &[i64],
+) -> Result<Vec<EntryRow>, Error> {
+    use supervision_entry::Column as C;
+    Ok(supervision_entry::Entity::find()
+        .filter(C::WaterSectionId.is_in(section_ids.iter().copied()))
+        .filter(C::State.is_not_in([State::Resolved, State::Closed, State::Rejected]))
+        .order_by_asc(C::Id)
+        .lock_exclusive()
+        .all(db)
+        .await?)
+}
+
 /// The entry of a public report's tracking code hash.
 pub async fn by_tracking_hash(
     db: &impl ConnectionTrait,
@@ -226,13 +243,7 @@ pub async fn append(
     event: NewEvent,
     now: DateTime<Utc>,
 ) -> Result<EventRow, Error> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        db.execute_raw(Statement::from_string(
-            DbBackend::Postgres,
-            format!("SELECT pg_advisory_xact_lock({FEED_LOCK})"),
-        ))
-        .await?;
-    }
+    lock_feed(db).await?;
     use supervision_entry::Column as C;
     let counted = supervision_entry::Entity::update_many()
         .col_expr(C::EventCount, Expr::col(C::EventCount).add(1))
@@ -243,9 +254,107 @@ pub async fn append(
     if counted.rows_affected != 1 {
         return Err(Error::Contention);
     }
-    let row = supervision_event::ActiveModel {
-        entry_id: Set(entry.id),
-        seq: Set(entry.event_count + 1),
+    Ok(event_model(entry.id, entry.event_count + 1, event, now)
+        .insert(db)
+        .await?)
+}
+
+/// Events to append to one entry's timeline: the entry, its event count as read in this
+/// transaction, and the events, in order.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    /// The entry.
+    pub entry_id: i64,
+    /// Its event count when read.
+    pub count: i32,
+    /// The events to append after it.
+    pub events: Vec<NewEvent>,
+}
+
+/// As [`append`], for many events of many entries at `now`: the entries' counts move in
+/// one statement and the events are inserted in one, numbered store-wide in the order
+/// given.
+///
+/// # Errors
+/// [`Error::Contention`] when a concurrent transaction appended to one of the entries
+/// first (retried); the database's failures.
+pub async fn append_many(
+    db: &impl ConnectionTrait,
+    appended: &[Appended],
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let appended: Vec<&Appended> = appended.iter().filter(|a| !a.events.is_empty()).collect();
+    if appended.is_empty() {
+        return Ok(());
+    }
+    lock_feed(db).await?;
+    let backend = db.get_database_backend();
+    let mut counts = Vec::with_capacity(appended.len());
+    for a in &appended {
+        let after = i32::try_from(a.events.len())
+            .ok()
+            .and_then(|n| a.count.checked_add(n))
+            .ok_or_else(|| anyhow::anyhow!("entry {} would hold too many events", a.entry_id))?;
+        counts.push(serde_json::json!([a.entry_id, a.count, after]));
+    }
+    let counts = script::json_array(counts);
+    let sql = match backend {
+        DbBackend::Sqlite => {
+            "UPDATE supervision_entries AS t SET event_count = k.value ->> 2 \
+             FROM json_each(?) AS k \
+             WHERE t.id = k.value ->> 0 AND t.event_count = k.value ->> 1 RETURNING 1"
+        }
+        _ => {
+            "UPDATE supervision_entries AS t SET event_count = (k.x ->> 2)::int \
+             FROM jsonb_array_elements($1::jsonb) AS k(x) \
+             WHERE t.id = (k.x ->> 0)::bigint AND t.event_count = (k.x ->> 1)::int RETURNING 1"
+        }
+    };
+    let counted = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [counts.into()],
+        ))
+        .await?;
+    if counted.len() != appended.len() {
+        return Err(Error::Contention);
+    }
+    let models = appended.iter().flat_map(|a| {
+        a.events
+            .iter()
+            .zip(a.count + 1..)
+            .map(|(event, seq)| event_model(a.entry_id, seq, event.clone(), now))
+    });
+    supervision_event::Entity::insert_many(models)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Takes the lock that orders the supervision feed, on PostgreSQL, until the transaction
+/// ends; SQLite's write lock already orders it.
+async fn lock_feed(db: &impl ConnectionTrait) -> Result<(), Error> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT pg_advisory_xact_lock({FEED_LOCK})"),
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Event `seq` of entry `entry_id`, as stored.
+fn event_model(
+    entry_id: i64,
+    seq: i32,
+    event: NewEvent,
+    now: DateTime<Utc>,
+) -> supervision_event::ActiveModel {
+    supervision_event::ActiveModel {
+        entry_id: Set(entry_id),
+        seq: Set(seq),
         create_time: Set(now),
         actor_role: Set(event.actor_role),
         actor_label: Set(event.actor_label),
@@ -259,8 +368,7 @@ pub async fn append(
         evidence: Set(Evidence::store_list(&event.evidence)),
         public: Set(event.public),
         ..Default::default()
-    };
-    Ok(row.insert(db).await?)
+    }
 }
 
 /// A page of an entry's timeline, oldest first, after event `after` if given.

@@ -16,6 +16,7 @@ use super::{
     entities::{monitoring_section, water_sample, water_sample_retraction, water_section_day},
     region::RegionRow,
     rows,
+    sqlite::script,
 };
 use crate::{
     domain::{
@@ -228,28 +229,73 @@ pub struct NewSample<'a> {
     pub creator_label: &'a str,
 }
 
-/// Inserts a sample recorded at `now`.
-pub async fn insert_sample(
+/// Inserts samples recorded at `now`, in order; returns them as stored, in the same order.
+pub async fn insert_samples(
     db: &impl ConnectionTrait,
-    new: &NewSample<'_>,
+    new: &[NewSample<'_>],
     now: DateTime<Utc>,
-) -> Result<SampleRow, Error> {
-    let row = water_sample::ActiveModel {
-        section_id: Set(new.section.id),
-        region_path: Set(new.section.region_path.clone()),
-        sample_time: Set(new.sample_time),
-        source: Set(new.source),
-        water_class: Set(new.class),
-        water_body_type: Set(new.section.water_body_type),
-        target_class: Set(new.section.target_class),
-        readings: Set(Reading::store_list(new.readings)),
-        exceeding: Set(new.exceeding),
-        supervision_entry_id: Set(new.entry_id),
-        creator_label: Set(new.creator_label.to_owned()),
+) -> Result<Vec<SampleRow>, Error> {
+    if new.is_empty() {
+        return Ok(Vec::new());
+    }
+    let models = new.iter().map(|n| water_sample::ActiveModel {
+        section_id: Set(n.section.id),
+        region_path: Set(n.section.region_path.clone()),
+        sample_time: Set(n.sample_time),
+        source: Set(n.source),
+        water_class: Set(n.class),
+        water_body_type: Set(n.section.water_body_type),
+        target_class: Set(n.section.target_class),
+        readings: Set(Reading::store_list(n.readings)),
+        exceeding: Set(n.exceeding),
+        supervision_entry_id: Set(n.entry_id),
+        creator_label: Set(n.creator_label.to_owned()),
         create_time: Set(now),
         ..Default::default()
-    };
-    Ok(row.insert(db).await?)
+    });
+    let mut ids = water_sample::Entity::insert_many(models)
+        .exec_with_returning_keys(db)
+        .await?;
+    // Ids are drawn in the order of the rows.
+    ids.sort_unstable();
+    if ids.len() != new.len() {
+        return Err(anyhow::anyhow!("a sample insert returned {} ids", ids.len()).into());
+    }
+    Ok(new
+        .iter()
+        .zip(ids)
+        .map(|(n, id)| SampleRow {
+            id,
+            section_id: n.section.id,
+            region_path: n.section.region_path.clone(),
+            sample_time: n.sample_time,
+            source: n.source,
+            water_class: n.class,
+            water_body_type: n.section.water_body_type,
+            target_class: n.section.target_class,
+            readings: Reading::store_list(n.readings),
+            exceeding: n.exceeding,
+            supervision_entry_id: n.entry_id,
+            creator_label: n.creator_label.to_owned(),
+            create_time: now,
+        })
+        .collect())
+}
+
+/// The sections `ids` that samples are being recorded at, in id order, locked for change
+/// on PostgreSQL until the transaction ends: the samples of one section, its day totals
+/// and its open entry change one transaction at a time.
+pub async fn sections_for_samples(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<Vec<SectionRow>, Error> {
+    use monitoring_section::Column as C;
+    Ok(monitoring_section::Entity::find()
+        .filter(C::Id.is_in(ids.iter().copied()))
+        .order_by_asc(C::Id)
+        .lock_exclusive()
+        .all(db)
+        .await?)
 }
 
 /// The ids of retracted samples, as a subquery.
@@ -424,31 +470,88 @@ pub async fn count_in_day(
     if Reading::evaluated(readings).is_empty() {
         return Ok(());
     }
-    let stored = water_section_day::Entity::find_by_id((section_id, day))
-        .one(db)
-        .await?;
-    let mut totals = match &stored {
-        Some(row) => DayTotals {
-            samples: i64::from(row.samples),
-            exceeding: i64::from(row.exceeding),
-            sums: decode_sums(&row.sums)?,
-        },
-        None => DayTotals::default(),
-    };
+    let mut days = days_for(db, &[(section_id, day)]).await?;
+    let mut totals = days.remove(&(section_id, day)).unwrap_or_default();
     totals.count(readings, exceeding, sign)?;
-    let too_many = || Error::from(anyhow::anyhow!("a day holds too many samples"));
-    let row = water_section_day::ActiveModel {
-        section_id: Set(section_id),
-        day: Set(day),
-        samples: Set(i32::try_from(totals.samples).map_err(|_| too_many())?),
-        exceeding: Set(i32::try_from(totals.exceeding).map_err(|_| too_many())?),
-        sums: Set(encode_sums(&totals.sums)),
-    };
-    if stored.is_some() {
-        row.update(db).await?;
-    } else {
-        row.insert(db).await?;
+    save_days(db, &[((section_id, day), &totals)]).await
+}
+
+/// The stored totals of the (section, day) `keys` that have any; the caller holds the
+/// sections' rows.
+pub async fn days_for(
+    db: &impl ConnectionTrait,
+    keys: &[(i64, NaiveDate)],
+) -> Result<HashMap<(i64, NaiveDate), DayTotals>, Error> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
     }
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DatabaseBackend::Sqlite => {
+            "SELECT d.section_id, d.day, d.samples, d.exceeding, d.sums FROM json_each(?) AS k \
+             JOIN water_section_days AS d ON d.section_id = k.value ->> 0 AND d.day = k.value ->> 1"
+        }
+        _ => {
+            "SELECT d.section_id, d.day, d.samples, d.exceeding, d.sums \
+             FROM jsonb_array_elements($1::jsonb) AS k(x) JOIN water_section_days AS d \
+             ON d.section_id = (k.x ->> 0)::bigint AND d.day = (k.x ->> 1)::date"
+        }
+    };
+    let keys = script::json_array(
+        keys.iter()
+            .map(|(id, day)| serde_json::json!([id, day.to_string()])),
+    );
+    let rows = water_section_day::Entity::find()
+        .from_raw_sql(sea_orm::Statement::from_sql_and_values(
+            backend,
+            sql,
+            [keys.into()],
+        ))
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let (id, day, totals) = day_totals((
+                row.section_id,
+                row.day,
+                row.samples,
+                row.exceeding,
+                row.sums,
+            ))?;
+            Ok(((id, day), totals))
+        })
+        .collect()
+}
+
+/// Writes the totals of (section, day) keys as they now stand, over what is stored; the
+/// caller holds the sections' rows, so no other writer changes the days meanwhile.
+pub async fn save_days(
+    db: &impl ConnectionTrait,
+    days: &[((i64, NaiveDate), &DayTotals)],
+) -> Result<(), Error> {
+    use water_section_day::Column as C;
+    if days.is_empty() {
+        return Ok(());
+    }
+    let too_many = || Error::from(anyhow::anyhow!("a day holds too many samples"));
+    let mut rows = Vec::with_capacity(days.len());
+    for ((section_id, day), totals) in days {
+        rows.push(water_section_day::ActiveModel {
+            section_id: Set(*section_id),
+            day: Set(*day),
+            samples: Set(i32::try_from(totals.samples).map_err(|_| too_many())?),
+            exceeding: Set(i32::try_from(totals.exceeding).map_err(|_| too_many())?),
+            sums: Set(encode_sums(&totals.sums)),
+        });
+    }
+    water_section_day::Entity::insert_many(rows)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns([C::SectionId, C::Day])
+                .update_columns([C::Samples, C::Exceeding, C::Sums])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
