@@ -39,9 +39,12 @@ use crate::{
     store::{
         Hold, by_id,
         region::{self, RegionRow},
-        supervision::{self as entries, Appended, EntryRow, NewEntry, NewEvent},
+        supervision::{self as entries, Appended, EntryRow, NewEntry, NewEvent, OpenWaterEntry},
         tx::{Change, Tx},
-        water::{self as waters, NewSample, RetractionRow, SampleRow, SectionChange, SectionRow},
+        water::{
+            self as waters, NewSample, RetractionRow, SampleRow, SampleWrites, SectionChange,
+            SectionRow,
+        },
     },
 };
 
@@ -411,11 +414,10 @@ impl Batched for Samples {
     }
 }
 
-/// An open entry as a batch holds it: the stored row, its event count as stored, and the
-/// events the batch has yet to append.
+/// An open entry as a batch holds it: as read or filed, with its event count as stored,
+/// and the events the batch has yet to append.
 struct Open {
-    row: EntryRow,
-    stored_count: i32,
+    entry: OpenWaterEntry,
     events: Vec<NewEvent>,
 }
 
@@ -455,20 +457,6 @@ impl SampleBook {
             .map(|row| (row.id, row))
             .collect();
         let ids: Vec<i64> = sections.keys().copied().collect();
-        let mut open = HashMap::new();
-        // In id order: a section's latest open entry is the one that stays.
-        for row in entries::open_water_entries(tx.db(), &ids).await? {
-            let stored_count = row.event_count;
-            let section = row.water_section_id.unwrap_or_default();
-            open.insert(
-                section,
-                Open {
-                    row,
-                    stored_count,
-                    events: Vec::new(),
-                },
-            );
-        }
         let mut keys: Vec<(i64, NaiveDate)> = fresh
             .iter()
             .map(|r| (r.sample.section_id, today(r.sample.sample_time)))
@@ -476,7 +464,18 @@ impl SampleBook {
             .collect();
         keys.sort_unstable();
         keys.dedup();
-        let stored = waters::days_for(tx.db(), &keys).await?;
+        let (entries, stored) = waters::entries_and_days(tx.db(), &ids, &keys).await?;
+        let mut open = HashMap::new();
+        // In id order: a section's latest open entry is the one that stays.
+        for entry in entries {
+            open.insert(
+                entry.section_id,
+                Open {
+                    entry,
+                    events: Vec::new(),
+                },
+            );
+        }
         let days = keys
             .into_iter()
             .map(|key| (key, (stored.get(&key).cloned().unwrap_or_default(), false)))
@@ -528,7 +527,7 @@ impl SampleBook {
             let note = match self.open.get(&section.id) {
                 Some(open) => match sample.note_for_open() {
                     Some(note) => {
-                        let state = open.row.state;
+                        let state = open.entry.state;
                         let to = Step::WaterSample.apply(Some(state))?;
                         Some(NewEvent {
                             note,
@@ -567,21 +566,25 @@ impl SampleBook {
                 evaluation: &evaluation,
             };
             let row = file_entry(tx, &item.call, caller, &sample, now).await?;
-            let id = row.id;
+            let entry = OpenWaterEntry {
+                id: row.id,
+                section_id: section.id,
+                state: row.state,
+                event_count: row.event_count,
+            };
             self.open.insert(
                 section.id,
                 Open {
-                    stored_count: row.event_count,
-                    row,
+                    entry,
                     events: Vec::new(),
                 },
             );
-            Some(id)
+            Some(row.id)
         } else {
             match (note, self.open.get_mut(&section.id)) {
                 (Some(event), Some(open)) => {
                     open.events.push(event);
-                    Some(open.row.id)
+                    Some(open.entry.id)
                 }
                 _ => None,
             }
@@ -624,8 +627,6 @@ impl SampleBook {
                 creator_label: &item.call.authenticated()?.label,
             });
         }
-        let rows = waters::insert_samples(tx.db(), &new, now).await?;
-        self.made.extend(taken.iter().map(|t| t.index).zip(rows));
         let appended: Vec<Appended> = self
             .open
             .values_mut()
@@ -633,17 +634,18 @@ impl SampleBook {
             .map(|open| {
                 let events = std::mem::take(&mut open.events);
                 let appended = Appended {
-                    entry_id: open.row.id,
-                    count: open.stored_count,
+                    entry_id: open.entry.id,
+                    count: open.entry.event_count,
                     events,
                 };
-                open.stored_count += appended.events.len() as i32;
-                open.row.event_count = open.stored_count;
+                open.entry.event_count = open
+                    .entry
+                    .event_count
+                    .saturating_add(i32::try_from(appended.events.len()).unwrap_or(i32::MAX));
                 appended
             })
             .collect();
-        entries::append_many(tx.db(), &appended, now).await?;
-        let changed: Vec<((i64, NaiveDate), &DayTotals)> = self
+        let days: Vec<((i64, NaiveDate), &DayTotals)> = self
             .days
             .iter_mut()
             .filter(|(_, (_, changed))| *changed)
@@ -652,7 +654,14 @@ impl SampleBook {
                 (*key, &*totals)
             })
             .collect();
-        waters::save_days(tx.db(), &changed).await
+        let writes = SampleWrites {
+            samples: new,
+            appended,
+            days,
+        };
+        let rows = waters::write_samples(tx.db(), &writes, now).await?;
+        self.made.extend(taken.iter().map(|t| t.index).zip(rows));
+        Ok(())
     }
 }
 

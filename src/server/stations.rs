@@ -351,7 +351,7 @@ impl Ingest {
         }
         let sample_time = data_time(&packet).map_err(|r| refuse(r.into()))?;
         let readings = packet.readings().map_err(|r| refuse(r.into()))?;
-        let station = stations::by_mn(self.store.db(), &mn)
+        let station = stations::by_mn(&self.store, &mn)
             .await
             .map_err(|e| refuse(Dropped::new("failed", format!("reading the station: {e}"))))?
             .ok_or_else(|| refuse(Dropped::new("unknown_mn", "no station has this MN")))?;

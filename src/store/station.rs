@@ -8,7 +8,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
 };
 
-use super::{constraint_error, entities::monitoring_station, rows};
+use super::{Store, constraint_error, entities::monitoring_station, rows, sqlite::point_read};
 use crate::{
     domain::station::{NewPassword, StationCode, StationFilter},
     error::Error,
@@ -71,13 +71,40 @@ pub async fn set_password(
     Ok(row.update(db).await?)
 }
 
-/// The station with MN `mn`.
-pub async fn by_mn(db: &impl ConnectionTrait, mn: &str) -> Result<Option<StationRow>, Error> {
+/// The inline read of [`by_mn`]; its columns are those of `monitoring_stations`.
+const STATION_BY_MN: &str = "SELECT id, mn, display_name, section_id, monitor_token_id, \
+     password_salt, password_hash, creator_label, create_time FROM monitoring_stations \
+     WHERE mn = ?1";
+
+/// The station with MN `mn`, as each packet of an ingest connection reads it: inline on
+/// a SQLite file, through the pool elsewhere.
+pub async fn by_mn(store: &Store, mn: &str) -> Result<Option<StationRow>, Error> {
     use monitoring_station::Column as C;
-    Ok(monitoring_station::Entity::find()
-        .filter(C::Mn.eq(mn))
-        .one(db)
-        .await?)
+    point_read::read_one(
+        store,
+        STATION_BY_MN,
+        [mn.to_owned()],
+        |row| {
+            Ok(StationRow {
+                id: row.get("id")?,
+                mn: row.get("mn")?,
+                display_name: row.get("display_name")?,
+                section_id: row.get("section_id")?,
+                monitor_token_id: row.get("monitor_token_id")?,
+                password_salt: row.get("password_salt")?,
+                password_hash: row.get("password_hash")?,
+                creator_label: row.get("creator_label")?,
+                create_time: point_read::timestamp(row, "create_time")?,
+            })
+        },
+        || async {
+            Ok(monitoring_station::Entity::find()
+                .filter(C::Mn.eq(mn))
+                .one(store.db())
+                .await?)
+        },
+    )
+    .await
 }
 
 /// A page of the stations `filter` matches, in id order.

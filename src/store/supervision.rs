@@ -11,12 +11,13 @@ use sea_orm::{
 
 use super::{
     changed,
-    entities::{supervision_entry, supervision_event},
+    entities::{stored_enum, supervision_entry, supervision_event},
     rows,
-    sqlite::script,
+    sqlite::script::{self, JsonSelect},
 };
 use crate::{
     domain::{
+        Numbered,
         access::Role,
         supervision::{Category, Evidence, Party, Severity, State, Step},
         supervision_query::{Cursor, EntryFilter, EntryOrder, OrderKey},
@@ -176,20 +177,57 @@ pub async fn open_water_entry(
         .await?)
 }
 
-/// The open entries that exceedances at sections `section_ids` filed, in id order, locked
-/// for change: a section's latest is the one [`open_water_entry`] finds.
-pub async fn open_water_entries(
-    db: &impl ConnectionTrait,
-    section_ids: &[i64],
-) -> Result<Vec<EntryRow>, Error> {
+/// An open entry as a batch of samples needs it: its id, section, state and event count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenWaterEntry {
+    /// The entry.
+    pub id: i64,
+    /// The section whose exceedance filed it.
+    pub section_id: i64,
+    /// Its state.
+    pub state: State,
+    /// Its events so far.
+    pub event_count: i32,
+}
+
+/// The select of the open entries that exceedances at sections `section_ids` filed, in
+/// id order, locked for change on PostgreSQL: a section's latest is the one
+/// [`open_water_entry`] finds. [`open_water_rows`] reads what it returns.
+pub fn open_water_select(backend: DbBackend, section_ids: &[i64]) -> JsonSelect {
     use supervision_entry::Column as C;
-    Ok(supervision_entry::Entity::find()
-        .filter(C::WaterSectionId.is_in(section_ids.iter().copied()))
-        .filter(C::State.is_not_in([State::Resolved, State::Closed, State::Rejected]))
-        .order_by_asc(C::Id)
-        .lock_exclusive()
-        .all(db)
-        .await?)
+    let mut select = script::json_select(
+        supervision_entry::Entity,
+        &[C::Id, C::WaterSectionId, C::State, C::EventCount],
+        Condition::all()
+            .add(C::WaterSectionId.in_subquery(script::listed(backend, section_ids)))
+            .add(C::State.is_not_in([State::Resolved, State::Closed, State::Rejected])),
+    );
+    select.select.order_by(C::Id, Order::Asc).lock_exclusive();
+    select
+}
+
+/// The open entries [`open_water_select`] returned.
+///
+/// # Errors
+/// INTERNAL when a row does not read back.
+pub fn open_water_rows(rows: Vec<serde_json::Value>) -> Result<Vec<OpenWaterEntry>, Error> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        id: i64,
+        water_section_id: i64,
+        #[serde(deserialize_with = "stored_enum::deserialize")]
+        state: State,
+        event_count: i32,
+    }
+    Ok(script::rows_of::<Row>(rows)?
+        .into_iter()
+        .map(|r| OpenWaterEntry {
+            id: r.id,
+            section_id: r.water_section_id,
+            state: r.state,
+            event_count: r.event_count,
+        })
+        .collect())
 }
 
 /// The entry of a public report's tracking code hash.
@@ -271,21 +309,22 @@ pub struct Appended {
     pub events: Vec<NewEvent>,
 }
 
-/// As [`append`], for many events of many entries at `now`: the entries' counts move in
-/// one statement and the events are inserted in one, numbered store-wide in the order
-/// given.
+/// As [`append`], for many events of many entries at `now`, whose rows the caller has
+/// read locked in this transaction (so no other writer appends to them meanwhile): the
+/// statements that move the entries' counts and insert the events, numbered store-wide
+/// in the order given, for the caller to run in the same transaction. Neither returns
+/// rows.
 ///
 /// # Errors
-/// [`Error::Contention`] when a concurrent transaction appended to one of the entries
-/// first (retried); the database's failures.
-pub async fn append_many(
+/// The database's failures.
+pub async fn append_statements(
     db: &impl ConnectionTrait,
     appended: &[Appended],
     now: DateTime<Utc>,
-) -> Result<(), Error> {
+) -> Result<Vec<Statement>, Error> {
     let appended: Vec<&Appended> = appended.iter().filter(|a| !a.events.is_empty()).collect();
     if appended.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     lock_feed(db).await?;
     let backend = db.get_database_backend();
@@ -295,42 +334,54 @@ pub async fn append_many(
             .ok()
             .and_then(|n| a.count.checked_add(n))
             .ok_or_else(|| anyhow::anyhow!("entry {} would hold too many events", a.entry_id))?;
-        counts.push(serde_json::json!([a.entry_id, a.count, after]));
+        counts.push(serde_json::json!([a.entry_id, after]));
     }
-    let counts = script::json_array(counts);
     let sql = match backend {
         DbBackend::Sqlite => {
-            "UPDATE supervision_entries AS t SET event_count = k.value ->> 2 \
-             FROM json_each(?) AS k \
-             WHERE t.id = k.value ->> 0 AND t.event_count = k.value ->> 1 RETURNING 1"
+            "UPDATE supervision_entries AS t SET event_count = k.value ->> 1 \
+             FROM json_each(?) AS k WHERE t.id = k.value ->> 0"
         }
         _ => {
-            "UPDATE supervision_entries AS t SET event_count = (k.x ->> 2)::int \
-             FROM jsonb_array_elements($1::jsonb) AS k(x) \
-             WHERE t.id = (k.x ->> 0)::bigint AND t.event_count = (k.x ->> 1)::int RETURNING 1"
+            "UPDATE supervision_entries AS t SET event_count = (k.x ->> 1)::int \
+             FROM jsonb_array_elements($1::jsonb) AS k(x) WHERE t.id = (k.x ->> 0)::bigint"
         }
     };
-    let counted = db
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [counts.into()],
-        ))
-        .await?;
-    if counted.len() != appended.len() {
-        return Err(Error::Contention);
-    }
-    let models = appended.iter().flat_map(|a| {
-        a.events
-            .iter()
-            .zip(a.count + 1..)
-            .map(|(event, seq)| event_model(a.entry_id, seq, event.clone(), now))
+    let count = Statement::from_sql_and_values(backend, sql, [script::json_array(counts).into()]);
+    let rows = appended.iter().flat_map(|a| {
+        a.events.iter().zip(a.count + 1..).map(|(e, seq)| {
+            serde_json::json!([
+                a.entry_id,
+                seq,
+                e.actor_role.map(Role::to_i16),
+                e.actor_label,
+                e.anonymous,
+                e.step.to_i16(),
+                e.from_state.map(State::to_i16),
+                e.to_state.to_i16(),
+                e.note,
+                e.responsible_unit,
+                e.due_date.map(|d| d.to_string()),
+                Evidence::store_list(&e.evidence),
+                e.public,
+            ])
+        })
     });
-    supervision_event::Entity::insert_many(models)
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    let select = script::json_table(backend, EVENT_TYPES, true);
+    let sql = format!(
+        "INSERT INTO supervision_events (entry_id, seq, actor_role, actor_label, anonymous, \
+         step, from_state, to_state, note, responsible_unit, due_date, evidence, public, \
+         create_time) {select}"
+    );
+    let insert =
+        Statement::from_sql_and_values(backend, sql, [now.into(), script::json_array(rows).into()]);
+    Ok(vec![count, insert])
 }
+
+/// The types of an event's columns as [`append_statements`] sends them.
+const EVENT_TYPES: &[&str] = &[
+    "bigint", "int", "smallint", "text", "boolean", "smallint", "smallint", "smallint", "text",
+    "text", "date", "text", "boolean",
+];
 
 /// Takes the lock that orders the supervision feed, on PostgreSQL, until the transaction
 /// ends; SQLite's write lock already orders it.

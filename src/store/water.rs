@@ -7,8 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, Query},
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
+    sea_query::{Alias, Expr, ExprTrait, Func, Query},
 };
 
 use super::{
@@ -17,6 +18,7 @@ use super::{
     region::RegionRow,
     rows,
     sqlite::script,
+    supervision::{self, Appended, OpenWaterEntry},
 };
 use crate::{
     domain::{
@@ -229,39 +231,66 @@ pub struct NewSample<'a> {
     pub creator_label: &'a str,
 }
 
-/// Inserts samples recorded at `now`, in order; returns them as stored, in the same order.
-pub async fn insert_samples(
+/// What a batch of samples writes at once: the samples, in order, the events they add to
+/// open entries, and the day totals they changed, as they now stand.
+#[derive(Debug, Default)]
+pub struct SampleWrites<'a> {
+    /// The samples.
+    pub samples: Vec<NewSample<'a>>,
+    /// The events, by entry.
+    pub appended: Vec<Appended>,
+    /// The (section, day) totals.
+    pub days: Vec<((i64, NaiveDate), &'a DayTotals)>,
+}
+
+/// Writes a batch's samples recorded at `now` with their events and day totals; returns
+/// the samples as stored, in order. The caller holds the sections' rows and the entries'
+/// (see [`supervision::append_statements`]).
+/// On SQLite the inserts go as one script, each statement's text the same for any number
+/// of rows (see [`script`]).
+///
+/// # Errors
+/// The database's failures.
+pub async fn write_samples(
     db: &impl ConnectionTrait,
-    new: &[NewSample<'_>],
+    writes: &SampleWrites<'_>,
     now: DateTime<Utc>,
 ) -> Result<Vec<SampleRow>, Error> {
-    if new.is_empty() {
-        return Ok(Vec::new());
+    let backend = db.get_database_backend();
+    let mut statements = Vec::with_capacity(3);
+    if !writes.samples.is_empty() {
+        statements.push(insert_samples(backend, &writes.samples, now));
     }
-    let models = new.iter().map(|n| water_sample::ActiveModel {
-        section_id: Set(n.section.id),
-        region_path: Set(n.section.region_path.clone()),
-        sample_time: Set(n.sample_time),
-        source: Set(n.source),
-        water_class: Set(n.class),
-        water_body_type: Set(n.section.water_body_type),
-        target_class: Set(n.section.target_class),
-        readings: Set(Reading::store_list(n.readings)),
-        exceeding: Set(n.exceeding),
-        supervision_entry_id: Set(n.entry_id),
-        creator_label: Set(n.creator_label.to_owned()),
-        create_time: Set(now),
-        ..Default::default()
-    });
-    let mut ids = water_sample::Entity::insert_many(models)
-        .exec_with_returning_keys(db)
-        .await?;
+    statements.extend(supervision::append_statements(db, &writes.appended, now).await?);
+    if !writes.days.is_empty() {
+        statements.push(save_days(backend, &writes.days)?);
+    }
+    let sqlite = backend == DatabaseBackend::Sqlite;
+    if sqlite && !writes.samples.is_empty() {
+        statements.push(Statement::from_string(
+            backend,
+            "SELECT max(id) FROM water_samples",
+        ));
+    }
+    // Of the statements only the samples' insert returns rows: their ids on PostgreSQL,
+    // and on SQLite, where each returned row is a hand-off of its own, the last id alone.
+    let returned = script::run_all(db, statements).await?;
+    let mut ids = returned
+        .iter()
+        .map(|row| row.try_get_by_index::<i64>(0))
+        .collect::<Result<Vec<_>, _>>()?;
+    if sqlite && let [last] = ids[..] {
+        // One statement inside the one write transaction draws consecutive ids.
+        let first = last + 1 - writes.samples.len() as i64;
+        ids = (first..=last).collect();
+    }
     // Ids are drawn in the order of the rows.
     ids.sort_unstable();
-    if ids.len() != new.len() {
+    if ids.len() != writes.samples.len() {
         return Err(anyhow::anyhow!("a sample insert returned {} ids", ids.len()).into());
     }
-    Ok(new
+    Ok(writes
+        .samples
         .iter()
         .zip(ids)
         .map(|(n, id)| SampleRow {
@@ -280,6 +309,57 @@ pub async fn insert_samples(
             create_time: now,
         })
         .collect())
+}
+
+/// The types of a sample's columns as [`insert_samples`] sends them.
+const SAMPLE_TYPES: &[&str] = &[
+    "bigint",
+    "text",
+    "timestamptz",
+    "smallint",
+    "smallint",
+    "smallint",
+    "smallint",
+    "text",
+    "boolean",
+    "bigint",
+    "text",
+];
+
+/// The insert of samples recorded at `now`, in order, returning their ids on PostgreSQL.
+fn insert_samples(
+    backend: DatabaseBackend,
+    samples: &[NewSample<'_>],
+    now: DateTime<Utc>,
+) -> Statement {
+    let rows = samples.iter().map(|n| {
+        serde_json::json!([
+            n.section.id,
+            n.section.region_path,
+            // As sqlx stores a time on SQLite, so that it compares with every other.
+            n.sample_time
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false),
+            n.source.to_i16(),
+            n.class.map(WaterClass::to_i16),
+            n.section.water_body_type.to_i16(),
+            n.section.target_class.to_i16(),
+            Reading::store_list(n.readings),
+            n.exceeding,
+            n.entry_id,
+            n.creator_label,
+        ])
+    });
+    let select = script::json_table(backend, SAMPLE_TYPES, true);
+    let returning = match backend {
+        DatabaseBackend::Sqlite => "",
+        _ => " RETURNING id",
+    };
+    let sql = format!(
+        "INSERT INTO water_samples (section_id, region_path, sample_time, source, \
+         water_class, water_body_type, target_class, readings, exceeding, \
+         supervision_entry_id, creator_label, create_time) {select}{returning}"
+    );
+    Statement::from_sql_and_values(backend, sql, [now.into(), script::json_array(rows).into()])
 }
 
 /// The sections `ids` that samples are being recorded at, in id order, locked for change
@@ -473,7 +553,82 @@ pub async fn count_in_day(
     let mut days = days_for(db, &[(section_id, day)]).await?;
     let mut totals = days.remove(&(section_id, day)).unwrap_or_default();
     totals.count(readings, exceeding, sign)?;
-    save_days(db, &[((section_id, day), &totals)]).await
+    let backend = db.get_database_backend();
+    db.execute_raw(save_days(backend, &[((section_id, day), &totals)])?)
+        .await?;
+    Ok(())
+}
+
+/// What a batch of samples reads besides its sections, in one trip: the open entries of
+/// sections `section_ids` (locked, see [`supervision::open_water_select`]) and the stored
+/// totals of the (section, day) `keys` that have any. The caller holds the sections' rows.
+pub async fn entries_and_days(
+    db: &impl ConnectionTrait,
+    section_ids: &[i64],
+    keys: &[(i64, NaiveDate)],
+) -> Result<(Vec<OpenWaterEntry>, HashMap<(i64, NaiveDate), DayTotals>), Error> {
+    use water_section_day::Column as C;
+    // A part that nothing names is not read.
+    if section_ids.is_empty() || keys.is_empty() {
+        return Ok((Vec::new(), HashMap::new()));
+    }
+    let backend = db.get_database_backend();
+    let listed = match backend {
+        DatabaseBackend::Sqlite => Query::select()
+            .expr_as(Expr::cust("\"value\" ->> 0"), Alias::new("first"))
+            .expr_as(Expr::cust("\"value\" ->> 1"), Alias::new("second"))
+            .from_function(
+                Func::cust(Alias::new("json_each")).arg(Expr::val(script::json_array(
+                    keys.iter()
+                        .map(|(id, day)| serde_json::json!([id, day.to_string()])),
+                ))),
+                Alias::new("listed"),
+            )
+            .to_owned(),
+        _ => Query::select()
+            .column(Alias::new("column1"))
+            .column(Alias::new("column2"))
+            .from_values(keys.iter().copied(), Alias::new("listed"))
+            .to_owned(),
+    };
+    let mut days = script::json_select(
+        water_section_day::Entity,
+        &[C::SectionId, C::Day, C::Samples, C::Exceeding],
+        Expr::tuple([Expr::col(C::SectionId), Expr::col(C::Day)]).in_subquery(listed),
+    );
+    // JSON holds no bytes: the sums come back as hex.
+    let hex = match backend {
+        DatabaseBackend::Sqlite => "hex(\"sums\")",
+        _ => "encode(\"sums\", 'hex')",
+    };
+    days.select.expr_as(Expr::cust(hex), Alias::new("sums"));
+    days.columns.push("sums".to_owned());
+    let mut parts = script::select_json(
+        db,
+        vec![supervision::open_water_select(backend, section_ids), days],
+    )
+    .await?
+    .into_iter();
+    let (entries, days) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    #[derive(serde::Deserialize)]
+    struct DayRow {
+        section_id: i64,
+        day: NaiveDate,
+        samples: i32,
+        exceeding: i32,
+        sums: String,
+    }
+    let mut totals = HashMap::new();
+    for row in script::rows_of::<DayRow>(days)? {
+        let sums = from_hex(&row.sums)
+            .ok_or_else(|| anyhow::anyhow!("stored water day totals are damaged"))?;
+        let (id, day, t) = day_totals((row.section_id, row.day, row.samples, row.exceeding, sums))?;
+        totals.insert((id, day), t);
+    }
+    Ok((supervision::open_water_rows(entries)?, totals))
 }
 
 /// The stored totals of the (section, day) `keys` that have any; the caller holds the
@@ -482,77 +637,55 @@ pub async fn days_for(
     db: &impl ConnectionTrait,
     keys: &[(i64, NaiveDate)],
 ) -> Result<HashMap<(i64, NaiveDate), DayTotals>, Error> {
-    if keys.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        sea_orm::DatabaseBackend::Sqlite => {
-            "SELECT d.section_id, d.day, d.samples, d.exceeding, d.sums FROM json_each(?) AS k \
-             JOIN water_section_days AS d ON d.section_id = k.value ->> 0 AND d.day = k.value ->> 1"
-        }
-        _ => {
-            "SELECT d.section_id, d.day, d.samples, d.exceeding, d.sums \
-             FROM jsonb_array_elements($1::jsonb) AS k(x) JOIN water_section_days AS d \
-             ON d.section_id = (k.x ->> 0)::bigint AND d.day = (k.x ->> 1)::date"
-        }
-    };
-    let keys = script::json_array(
-        keys.iter()
-            .map(|(id, day)| serde_json::json!([id, day.to_string()])),
-    );
-    let rows = water_section_day::Entity::find()
-        .from_raw_sql(sea_orm::Statement::from_sql_and_values(
-            backend,
-            sql,
-            [keys.into()],
-        ))
-        .all(db)
-        .await?;
-    rows.into_iter()
-        .map(|row| {
-            let (id, day, totals) = day_totals((
-                row.section_id,
-                row.day,
-                row.samples,
-                row.exceeding,
-                row.sums,
-            ))?;
-            Ok(((id, day), totals))
-        })
-        .collect()
+    let section_ids: Vec<i64> = keys.iter().map(|(id, _)| *id).collect();
+    Ok(entries_and_days(db, &section_ids, keys).await?.1)
 }
 
-/// Writes the totals of (section, day) keys as they now stand, over what is stored; the
-/// caller holds the sections' rows, so no other writer changes the days meanwhile.
-pub async fn save_days(
-    db: &impl ConnectionTrait,
+/// The write of the totals of (section, day) keys as they now stand, over what is
+/// stored; the caller holds the sections' rows, so no other writer changes the days
+/// meanwhile.
+fn save_days(
+    backend: DatabaseBackend,
     days: &[((i64, NaiveDate), &DayTotals)],
-) -> Result<(), Error> {
-    use water_section_day::Column as C;
-    if days.is_empty() {
-        return Ok(());
-    }
+) -> Result<Statement, Error> {
     let too_many = || Error::from(anyhow::anyhow!("a day holds too many samples"));
     let mut rows = Vec::with_capacity(days.len());
     for ((section_id, day), totals) in days {
-        rows.push(water_section_day::ActiveModel {
-            section_id: Set(*section_id),
-            day: Set(*day),
-            samples: Set(i32::try_from(totals.samples).map_err(|_| too_many())?),
-            exceeding: Set(i32::try_from(totals.exceeding).map_err(|_| too_many())?),
-            sums: Set(encode_sums(&totals.sums)),
-        });
+        rows.push(serde_json::json!([
+            section_id,
+            day.to_string(),
+            i32::try_from(totals.samples).map_err(|_| too_many())?,
+            i32::try_from(totals.exceeding).map_err(|_| too_many())?,
+            to_hex(&encode_sums(&totals.sums)),
+        ]));
     }
-    water_section_day::Entity::insert_many(rows)
-        .on_conflict(
-            sea_orm::sea_query::OnConflict::columns([C::SectionId, C::Day])
-                .update_columns([C::Samples, C::Exceeding, C::Sums])
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    let select = script::json_table(backend, &["bigint", "date", "int", "int", "bytea"], false);
+    let sql = format!(
+        "INSERT INTO water_section_days (section_id, day, samples, exceeding, sums) {select} \
+         ON CONFLICT (section_id, day) DO UPDATE SET samples = excluded.samples, \
+         exceeding = excluded.exceeding, sums = excluded.sums"
+    );
+    Ok(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [script::json_array(rows).into()],
+    ))
+}
+
+/// Bytes as lowercase hex.
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Bytes from hex of either case.
+fn from_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(hex.get(at..at + 2)?, 16).ok())
+        .collect()
 }
 
 /// The inline scan of [`days_of`]; its columns are those of `water_section_days`.

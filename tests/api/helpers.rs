@@ -567,21 +567,49 @@ impl TestApp {
         }
     }
 
-    /// A FundService client on a connection of its own, calling with `secret`, as a
-    /// separate client process would.
-    pub async fn funds_on_own_connection(&self, secret: &str) -> FundServiceClient<Authed> {
-        let channel = Channel::from_shared(format!("http://{}", self.address))
+    /// A connection of its own to the server, as a separate client process would make.
+    pub async fn own_channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.address))
             .expect("uri")
             .connect()
             .await
-            .expect("connect");
-        FundServiceClient::with_interceptor(channel, Bearer::new(Some(secret)))
+            .expect("connect")
+    }
+
+    /// A FundService client on a connection of its own, calling with `secret`.
+    pub async fn funds_on_own_connection(&self, secret: &str) -> FundServiceClient<Authed> {
+        FundServiceClient::with_interceptor(self.own_channel().await, Bearer::new(Some(secret)))
+    }
+
+    /// A WaterQualityService client on a connection of its own, calling with `secret`.
+    pub async fn waters_on_own_connection(
+        &self,
+        secret: &str,
+    ) -> WaterQualityServiceClient<Authed> {
+        WaterQualityServiceClient::with_interceptor(
+            self.own_channel().await,
+            Bearer::new(Some(secret)),
+        )
+    }
+
+    /// Holds the writes of samples at section `section_id` until the returned value is
+    /// dropped: on SQLite by taking the database's write lock, on PostgreSQL by locking
+    /// the section's row, which every sample batch at that section locks.
+    pub async fn hold_section_writes(&self, section_id: i64) -> Box<dyn std::any::Any + Send> {
+        self.hold_row_or_writes("monitoring_sections", section_id)
+            .await
     }
 
     /// Holds the ledger's writes until the returned value is dropped: on SQLite by taking
     /// the database's write lock, on PostgreSQL by locking the row of pairing `pairing_id`,
     /// which every ledger batch touching that pairing reads with a share lock.
     pub async fn hold_ledger_writes(&self, pairing_id: i64) -> Box<dyn std::any::Any + Send> {
+        self.hold_row_or_writes("pairings", pairing_id).await
+    }
+
+    /// On PostgreSQL a lock of row `id` of `table` from outside the server; on SQLite the
+    /// database's write lock; either held until the returned value is dropped.
+    async fn hold_row_or_writes(&self, table: &str, id: i64) -> Box<dyn std::any::Any + Send> {
         if postgres_url().is_some() {
             use sea_orm::TransactionTrait;
             let db = Database::connect(&self.database_url)
@@ -589,10 +617,10 @@ impl TestApp {
                 .expect("connect");
             let tx = db.begin().await.expect("begin");
             tx.execute_unprepared(&format!(
-                "SELECT id FROM pairings WHERE id = {pairing_id} FOR UPDATE"
+                "SELECT id FROM {table} WHERE id = {id} FOR UPDATE"
             ))
             .await
-            .expect("lock the pairing");
+            .expect("lock the row");
             Box::new((tx, db))
         } else {
             self.hold_program_writes().await

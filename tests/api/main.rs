@@ -14,6 +14,7 @@ mod programs;
 mod projects;
 mod regions;
 mod request_ids;
+mod sample_batches;
 mod server;
 mod stations;
 mod supervision;

@@ -5,11 +5,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, IdenStatic, Statement,
-    sea_query::{
-        Alias, Asterisk, Expr, ExprTrait, IntoIden, IntoTableRef, Order, Query, SelectStatement,
-        UnionType,
-    },
+    ColumnTrait, ConnectionTrait, DatabaseBackend, Statement,
+    sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, SelectStatement, UnionType},
 };
 use serde::Deserialize;
 
@@ -346,7 +343,7 @@ impl Wanted {
             let lines = L::Id.in_subquery(script::listed(backend, &self.lines));
             selects.push((
                 Part::Lines,
-                json_select(
+                script::json_select(
                     fund_transaction::Entity,
                     &[
                         L::Id,
@@ -365,12 +362,12 @@ impl Wanted {
             let reversals = L::ReversesId.in_subquery(script::listed(backend, &self.lines));
             selects.push((
                 Part::Reversals,
-                json_select(fund_transaction::Entity, &[L::Id, L::ReversesId], reversals),
+                script::json_select(fund_transaction::Entity, &[L::Id, L::ReversesId], reversals),
             ));
         }
         if let Some(projects) = projects {
             use project::Column as P;
-            let mut select = json_select(
+            let mut select = script::json_select(
                 project::Entity,
                 &[P::Id, P::PairingId, P::State, P::BudgetFen, P::Field],
                 projects,
@@ -380,7 +377,7 @@ impl Wanted {
         }
         if let Some(pairings) = pairings {
             use pairing::Column as C;
-            let mut select = json_select(
+            let mut select = script::json_select(
                 pairing::Entity,
                 &[
                     C::Id,
@@ -402,7 +399,7 @@ impl Wanted {
             selects.push((Part::Pairings, select));
         }
         if let Some(years) = years {
-            let mut select = json_select(
+            let mut select = script::json_select(
                 pairing_year_balance::Entity,
                 &[
                     Y::PairingId,
@@ -421,7 +418,7 @@ impl Wanted {
         }
         if let Some(balances) = balances {
             use project_balance::Column as B;
-            let mut select = json_select(
+            let mut select = script::json_select(
                 project_balance::Entity,
                 &[B::ProjectId, B::AllocatedFen, B::DisbursedFen],
                 balances,
@@ -451,22 +448,6 @@ fn union(selects: Vec<SelectStatement>) -> Option<SelectStatement> {
             .from_subquery(all, Alias::new("keys"))
             .to_owned(),
     )
-}
-
-/// A select of `columns` of `table` where `condition` holds, read back as JSON objects.
-fn json_select<T, C>(table: T, columns: &[C], condition: impl Into<Condition>) -> JsonSelect
-where
-    T: IntoTableRef,
-    C: IntoIden + IdenStatic,
-{
-    JsonSelect {
-        select: Query::select()
-            .columns(columns.iter().copied())
-            .from(table)
-            .cond_where(condition)
-            .to_owned(),
-        columns: columns.iter().map(|c| c.as_str().to_owned()).collect(),
-    }
 }
 
 /// What the books need of a line to be reversed.

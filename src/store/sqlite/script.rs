@@ -12,10 +12,10 @@
 use std::fmt::Write as _;
 
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DbErr, QueryResult, Statement,
+    Condition, ConnectionTrait, DatabaseBackend, DbErr, IdenStatic, QueryResult, Statement,
     sea_query::{
-        Alias, Expr, Func, FunctionCall, PostgresQueryBuilder, Query, SelectStatement,
-        SqliteQueryBuilder, Values,
+        Alias, Expr, Func, FunctionCall, IntoIden, IntoTableRef, PostgresQueryBuilder, Query,
+        SelectStatement, SqliteQueryBuilder, Values,
     },
 };
 
@@ -87,6 +87,22 @@ pub async fn select_json(
         arrays.push(json_rows(&row.try_get_by_index::<String>(0)?)?);
     }
     Ok(arrays)
+}
+
+/// A select of `columns` of `table` where `condition` holds, read back as JSON objects.
+pub fn json_select<T, C>(table: T, columns: &[C], condition: impl Into<Condition>) -> JsonSelect
+where
+    T: IntoTableRef,
+    C: IntoIden + IdenStatic,
+{
+    JsonSelect {
+        select: Query::select()
+            .columns(columns.iter().copied())
+            .from(table)
+            .cond_where(condition)
+            .to_owned(),
+        columns: columns.iter().map(|c| c.as_str().to_owned()).collect(),
+    }
 }
 
 /// The rows of a JSON array of objects.
@@ -207,7 +223,7 @@ fn json_each(json: String) -> FunctionCall {
 }
 
 /// A select of the rows of a JSON array of arrays, for `INSERT ... SELECT`: the columns in
-/// array order, each cast to its PostgreSQL type in `types`, and then, with `time`, a
+/// array order, each cast to its PostgreSQL type in `types` (a `bytea` sent as hex), and then, with `time`, a
 /// time bound apart. The statement binds the time first, if any, then the array. Rows
 /// come in array order, so ids drawn for them follow it.
 pub fn json_table(backend: DatabaseBackend, types: &[&str], time: bool) -> String {
@@ -215,9 +231,12 @@ pub fn json_table(backend: DatabaseBackend, types: &[&str], time: bool) -> Strin
     let mut columns: Vec<String> = types
         .iter()
         .enumerate()
-        .map(|(n, t)| match sqlite {
-            true => format!("\"value\" ->> {n}"),
-            false => format!("(\"element\" ->> {n})::{t}"),
+        .map(|(n, t)| match (sqlite, *t) {
+            // Bytes travel as hex.
+            (true, "bytea") => format!("unhex(\"value\" ->> {n})"),
+            (false, "bytea") => format!("decode(\"element\" ->> {n}, 'hex')"),
+            (true, _) => format!("\"value\" ->> {n}"),
+            (false, t) => format!("(\"element\" ->> {n})::{t}"),
         })
         .collect();
     if time {
