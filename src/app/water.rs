@@ -451,20 +451,16 @@ impl SampleBook {
         let mut ids: Vec<i64> = fresh.iter().map(|r| r.sample.section_id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let sections: HashMap<i64, SectionRow> = waters::sections_for_samples(tx.db(), &ids)
-            .await?
-            .into_iter()
-            .map(|row| (row.id, row))
-            .collect();
-        let ids: Vec<i64> = sections.keys().copied().collect();
         let mut keys: Vec<(i64, NaiveDate)> = fresh
             .iter()
             .map(|r| (r.sample.section_id, today(r.sample.sample_time)))
-            .filter(|(id, _)| sections.contains_key(id))
             .collect();
         keys.sort_unstable();
         keys.dedup();
-        let (entries, stored) = waters::entries_and_days(tx.db(), &ids, &keys).await?;
+        let read = waters::sampling(tx.db(), &ids, &keys).await?;
+        let sections: HashMap<i64, SectionRow> =
+            read.sections.into_iter().map(|row| (row.id, row)).collect();
+        let (entries, stored) = (read.entries, read.days);
         let mut open = HashMap::new();
         // In id order: a section's latest open entry is the one that stays.
         for entry in entries {
@@ -478,6 +474,7 @@ impl SampleBook {
         }
         let days = keys
             .into_iter()
+            .filter(|(id, _)| sections.contains_key(id))
             .map(|key| (key, (stored.get(&key).cloned().unwrap_or_default(), false)))
             .collect();
         Ok(Self {

@@ -14,7 +14,9 @@ use sea_orm::{
 
 use super::{
     Store, changed, constraint_error,
-    entities::{monitoring_section, water_sample, water_sample_retraction, water_section_day},
+    entities::{
+        monitoring_section, stored_enum, water_sample, water_sample_retraction, water_section_day,
+    },
     region::RegionRow,
     rows,
     sqlite::script,
@@ -24,10 +26,10 @@ use crate::{
     domain::{
         Numbered,
         monitoring::{
-            DayTotals, ParameterSum, Reading, SampleFilter, SampleSource, SectionCode,
-            SectionDraft, SectionFilter, SectionState,
+            ControlLevel, DayTotals, ParameterSum, Reading, SampleFilter, SampleSource,
+            SectionCode, SectionDraft, SectionFilter, SectionState,
         },
-        water::{WaterClass, WaterParameter},
+        water::{WaterBodyType, WaterClass, WaterParameter},
     },
     error::Error,
 };
@@ -362,22 +364,6 @@ fn insert_samples(
     Statement::from_sql_and_values(backend, sql, [now.into(), script::json_array(rows).into()])
 }
 
-/// The sections `ids` that samples are being recorded at, in id order, locked for change
-/// on PostgreSQL until the transaction ends: the samples of one section, its day totals
-/// and its open entry change one transaction at a time.
-pub async fn sections_for_samples(
-    db: &impl ConnectionTrait,
-    ids: &[i64],
-) -> Result<Vec<SectionRow>, Error> {
-    use monitoring_section::Column as C;
-    Ok(monitoring_section::Entity::find()
-        .filter(C::Id.is_in(ids.iter().copied()))
-        .order_by_asc(C::Id)
-        .lock_exclusive()
-        .all(db)
-        .await?)
-}
-
 /// The ids of retracted samples, as a subquery.
 fn retracted_ids() -> sea_orm::sea_query::SelectStatement {
     Query::select()
@@ -559,18 +545,31 @@ pub async fn count_in_day(
     Ok(())
 }
 
-/// What a batch of samples reads besides its sections, in one trip: the open entries of
-/// sections `section_ids` (locked, see [`supervision::open_water_select`]) and the stored
-/// totals of the (section, day) `keys` that have any. The caller holds the sections' rows.
-pub async fn entries_and_days(
+/// What a batch of samples reads, in one trip.
+#[derive(Debug, Default)]
+pub struct Sampling {
+    /// The sections, in id order.
+    pub sections: Vec<SectionRow>,
+    /// Their open entries, in id order.
+    pub entries: Vec<OpenWaterEntry>,
+    /// The stored totals of the (section, day) keys that have any.
+    pub days: HashMap<(i64, NaiveDate), DayTotals>,
+}
+
+/// What a batch of samples at sections `section_ids` on the (section, day) `keys` reads,
+/// in one trip (on SQLite one statement, see [`script`]): the sections, locked for change
+/// on PostgreSQL until the transaction ends (the samples of one section, its day totals
+/// and its open entry change one transaction at a time); their open entries, locked after
+/// them (see [`supervision::open_water_select`]); and the day totals.
+pub async fn sampling(
     db: &impl ConnectionTrait,
     section_ids: &[i64],
     keys: &[(i64, NaiveDate)],
-) -> Result<(Vec<OpenWaterEntry>, HashMap<(i64, NaiveDate), DayTotals>), Error> {
+) -> Result<Sampling, Error> {
     use water_section_day::Column as C;
     // A part that nothing names is not read.
     if section_ids.is_empty() || keys.is_empty() {
-        return Ok((Vec::new(), HashMap::new()));
+        return Ok(Sampling::default());
     }
     let backend = db.get_database_backend();
     let listed = match backend {
@@ -603,13 +602,51 @@ pub async fn entries_and_days(
     };
     days.select.expr_as(Expr::cust(hex), Alias::new("sums"));
     days.columns.push("sums".to_owned());
+    let sections = {
+        use monitoring_section::Column as S;
+        let mut select = script::json_select(
+            monitoring_section::Entity,
+            &[
+                S::Id,
+                S::Code,
+                S::DisplayName,
+                S::WaterBody,
+                S::WaterBodyType,
+                S::RegionCode,
+                S::RegionPath,
+                S::ResponsibleCode,
+                S::ResponsiblePath,
+                S::ResponsibleUnit,
+                S::TargetClass,
+                S::ControlLevel,
+                S::UpstreamSectionId,
+                S::LatitudeMicro,
+                S::LongitudeMicro,
+                S::State,
+                S::CreateTime,
+                S::UpdateTime,
+                S::Revision,
+            ],
+            S::Id.in_subquery(script::listed(backend, section_ids)),
+        );
+        select
+            .select
+            .order_by(S::Id, sea_orm::Order::Asc)
+            .lock_exclusive();
+        select
+    };
     let mut parts = script::select_json(
         db,
-        vec![supervision::open_water_select(backend, section_ids), days],
+        vec![
+            sections,
+            supervision::open_water_select(backend, section_ids),
+            days,
+        ],
     )
     .await?
     .into_iter();
-    let (entries, days) = (
+    let (sections, entries, days) = (
+        parts.next().unwrap_or_default(),
         parts.next().unwrap_or_default(),
         parts.next().unwrap_or_default(),
     );
@@ -628,7 +665,68 @@ pub async fn entries_and_days(
         let (id, day, t) = day_totals((row.section_id, row.day, row.samples, row.exceeding, sums))?;
         totals.insert((id, day), t);
     }
-    Ok((supervision::open_water_rows(entries)?, totals))
+    Ok(Sampling {
+        sections: script::rows_of::<SectionJson>(sections)?
+            .into_iter()
+            .map(SectionRow::from)
+            .collect(),
+        entries: supervision::open_water_rows(entries)?,
+        days: totals,
+    })
+}
+
+/// A section as [`sampling`] reads it back from JSON.
+#[derive(serde::Deserialize)]
+struct SectionJson {
+    id: i64,
+    code: String,
+    display_name: String,
+    water_body: String,
+    #[serde(deserialize_with = "stored_enum::deserialize")]
+    water_body_type: WaterBodyType,
+    region_code: String,
+    region_path: String,
+    responsible_code: String,
+    responsible_path: String,
+    responsible_unit: String,
+    #[serde(deserialize_with = "stored_enum::deserialize")]
+    target_class: WaterClass,
+    #[serde(deserialize_with = "stored_enum::deserialize")]
+    control_level: ControlLevel,
+    upstream_section_id: Option<i64>,
+    latitude_micro: Option<i64>,
+    longitude_micro: Option<i64>,
+    #[serde(deserialize_with = "stored_enum::deserialize")]
+    state: SectionState,
+    create_time: DateTime<Utc>,
+    update_time: DateTime<Utc>,
+    revision: i64,
+}
+
+impl From<SectionJson> for SectionRow {
+    fn from(s: SectionJson) -> Self {
+        Self {
+            id: s.id,
+            code: s.code,
+            display_name: s.display_name,
+            water_body: s.water_body,
+            water_body_type: s.water_body_type,
+            region_code: s.region_code,
+            region_path: s.region_path,
+            responsible_code: s.responsible_code,
+            responsible_path: s.responsible_path,
+            responsible_unit: s.responsible_unit,
+            target_class: s.target_class,
+            control_level: s.control_level,
+            upstream_section_id: s.upstream_section_id,
+            latitude_micro: s.latitude_micro,
+            longitude_micro: s.longitude_micro,
+            state: s.state,
+            create_time: s.create_time,
+            update_time: s.update_time,
+            revision: s.revision,
+        }
+    }
 }
 
 /// The stored totals of the (section, day) `keys` that have any; the caller holds the
@@ -638,7 +736,7 @@ pub async fn days_for(
     keys: &[(i64, NaiveDate)],
 ) -> Result<HashMap<(i64, NaiveDate), DayTotals>, Error> {
     let section_ids: Vec<i64> = keys.iter().map(|(id, _)| *id).collect();
-    Ok(entries_and_days(db, &section_ids, keys).await?.1)
+    Ok(sampling(db, &section_ids, keys).await?.days)
 }
 
 /// The write of the totals of (section, day) keys as they now stand, over what is
