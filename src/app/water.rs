@@ -369,8 +369,8 @@ impl Batched for Samples {
         let now = self.clock.now().trunc_subsecs(6);
         let mut book = SampleBook::load(tx, fresh).await?;
         let mut refused = Vec::with_capacity(fresh.len());
-        for (index, item) in fresh.iter().enumerate() {
-            refused.push(book.take(tx, fresh, index, item, now).await?.err());
+        for index in 0..fresh.len() {
+            refused.push(book.take(tx, fresh, index, now).await?.err());
         }
         book.flush(tx, fresh, now).await?;
         let mut made: HashMap<usize, SampleRow> = book.made.into_iter().collect();
@@ -428,6 +428,19 @@ struct Taken {
     class: Option<WaterClass>,
     exceeding: bool,
     entry_id: Option<i64>,
+}
+
+/// A sample checked against what its batch holds, before it is taken.
+struct Checked {
+    section_id: i64,
+    evaluated: Vec<(WaterParameter, Measure)>,
+    evaluation: Evaluation,
+    /// Its day in China.
+    day: NaiveDate,
+    /// Its day's totals with it counted in.
+    totals: DayTotals,
+    /// The event it adds to its section's open entry, if the section has one.
+    note: Option<NewEvent>,
 }
 
 /// What a batch of samples reads once and changes as it takes its samples.
@@ -494,107 +507,113 @@ impl SampleBook {
         tx: &mut Tx<'_>,
         fresh: &[&SampleRequest],
         index: usize,
-        item: &SampleRequest,
         now: DateTime<Utc>,
     ) -> Result<Result<(), Error>, Error> {
-        let r = &item.sample;
-        let checked = item.call.authenticated().and_then(|caller| {
-            let section = sampling_at(
-                caller,
-                self.sections.get(&r.section_id),
-                r.section_id,
-                "sample.section",
-            )?;
-            let evaluated = Reading::evaluated(&r.readings);
-            let evaluation = evaluate(section.water_body_type, section.target_class, &evaluated);
-            let exceeding = !evaluation.exceedances.is_empty();
-            let key = (section.id, today(r.sample_time));
-            let mut totals = self
-                .days
-                .get(&key)
-                .map(|(t, _)| t.clone())
-                .unwrap_or_default();
-            totals.count(&r.readings, exceeding, 1)?;
-            let sample = Observation {
-                section,
-                sample_time: r.sample_time,
-                evaluated: &evaluated,
-                evaluation: &evaluation,
-            };
-            let note = match self.open.get(&section.id) {
-                Some(open) => match sample.note_for_open() {
-                    Some(note) => {
-                        let state = open.entry.state;
-                        let to = Step::WaterSample.apply(Some(state))?;
-                        Some(NewEvent {
-                            note,
-                            ..event_by(Some(caller), Step::WaterSample, Some(state), to)
-                        })
-                    }
-                    None => None,
-                },
-                None => None,
-            };
-            let files =
-                !self.open.contains_key(&section.id) && exceeding && evaluation.class.is_some();
-            Ok((
-                caller,
-                section.clone(),
-                evaluated,
-                evaluation,
-                key,
-                totals,
-                note,
-                files,
-            ))
-        });
-        let (caller, section, evaluated, evaluation, key, totals, note, files) = match checked {
+        let item = fresh[index];
+        let checked = item
+            .call
+            .authenticated()
+            .and_then(|caller| Ok((caller, self.check(caller, &item.sample)?)));
+        let (caller, checked) = match checked {
             Ok(checked) => checked,
-            Err(error) => return Ok(Err(error)),
+            Err(refusal) => return Ok(Err(refusal)),
         };
-        let exceeding = !evaluation.exceedances.is_empty();
-        let entry_id = if files {
-            // The new entry's attribution reads the samples before it: write them first.
-            self.flush(tx, fresh, now).await?;
-            let sample = Observation {
-                section: &section,
-                sample_time: r.sample_time,
-                evaluated: &evaluated,
-                evaluation: &evaluation,
-            };
-            let row = file_entry(tx, &item.call, caller, &sample, now).await?;
-            let entry = OpenWaterEntry {
-                id: row.id,
-                section_id: section.id,
-                state: row.state,
-                event_count: row.event_count,
-            };
-            self.open.insert(
-                section.id,
-                Open {
-                    entry,
-                    events: Vec::new(),
-                },
-            );
-            Some(row.id)
-        } else {
-            match (note, self.open.get_mut(&section.id)) {
-                (Some(event), Some(open)) => {
-                    open.events.push(event);
-                    Some(open.entry.id)
-                }
-                _ => None,
+        let Checked {
+            section_id,
+            evaluated,
+            evaluation,
+            day,
+            totals,
+            note,
+        } = checked;
+        let entry_id = match (note, self.open.get_mut(&section_id)) {
+            (Some(event), Some(open)) => {
+                open.events.push(event);
+                Some(open.entry.id)
+            }
+            (_, Some(_)) => None,
+            (_, None) if evaluation.exceedances.is_empty() || evaluation.class.is_none() => None,
+            (_, None) => {
+                // The new entry's attribution reads the samples before it: write them first.
+                self.flush(tx, fresh, now).await?;
+                let section = self
+                    .sections
+                    .get(&section_id)
+                    .ok_or_else(|| anyhow::anyhow!("a taken sample's section is not held"))?;
+                let sample = Observation {
+                    section,
+                    sample_time: item.sample.sample_time,
+                    evaluated: &evaluated,
+                    evaluation: &evaluation,
+                };
+                let row = file_entry(tx, &item.call, caller, &sample, now).await?;
+                let entry = OpenWaterEntry {
+                    id: row.id,
+                    section_id,
+                    state: row.state,
+                    event_count: row.event_count,
+                };
+                self.open.insert(
+                    section_id,
+                    Open {
+                        entry,
+                        events: Vec::new(),
+                    },
+                );
+                Some(row.id)
             }
         };
-        self.days.insert(key, (totals, true));
+        self.days.insert((section_id, day), (totals, true));
         self.taken.push(Taken {
             index,
-            section_id: section.id,
+            section_id,
             class: evaluation.class,
-            exceeding,
+            exceeding: !evaluation.exceedances.is_empty(),
             entry_id,
         });
         Ok(Ok(()))
+    }
+
+    /// Checks `sample` for `caller` against what the batch holds, classes it, counts it
+    /// into its day's totals (not yet kept) and, when its section has an open entry, makes
+    /// the event it adds there.
+    fn check(&self, caller: &Caller, sample: &RecordSample) -> Result<Checked, Error> {
+        let id = sample.section_id;
+        let section = sampling_at(caller, self.sections.get(&id), id, "sample.section")?;
+        let evaluated = Reading::evaluated(&sample.readings);
+        let evaluation = evaluate(section.water_body_type, section.target_class, &evaluated);
+        let day = today(sample.sample_time);
+        let mut totals = self
+            .days
+            .get(&(id, day))
+            .map(|(t, _)| t.clone())
+            .unwrap_or_default();
+        totals.count(&sample.readings, !evaluation.exceedances.is_empty(), 1)?;
+        let observed = Observation {
+            section,
+            sample_time: sample.sample_time,
+            evaluated: &evaluated,
+            evaluation: &evaluation,
+        };
+        let note = match (self.open.get(&id), observed.note_for_open()) {
+            (Some(open), Some(note)) => {
+                let state = open.entry.state;
+                let to = Step::WaterSample.apply(Some(state))?;
+                Some(NewEvent {
+                    note,
+                    ..event_by(Some(caller), Step::WaterSample, Some(state), to)
+                })
+            }
+            _ => None,
+        };
+        Ok(Checked {
+            section_id: id,
+            evaluated,
+            evaluation,
+            day,
+            totals,
+            note,
+        })
     }
 
     /// Writes what the batch has taken and not yet written: the samples, the events they

@@ -84,14 +84,18 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// The bytes of a hex text of exactly `N` bytes.
 pub fn hex_bytes<const N: usize>(text: &str) -> Option<[u8; N]> {
-    if text.len() != 2 * N || !text.is_ascii() {
+    hex_to_bytes(text)?.try_into().ok()
+}
+
+/// The bytes of a hex text of any length, of either case.
+pub fn hex_to_bytes(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 || !text.is_ascii() {
         return None;
     }
-    let mut out = [0u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
+        .collect()
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use sea_orm::{
     ActiveValue::{Set, Unchanged},
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Statement,
-    sea_query::{Alias, Expr, ExprTrait, Func, Query},
+    sea_query::{Alias, Expr, ExprTrait, Query},
 };
 
 use super::{
@@ -29,6 +29,7 @@ use crate::{
             ControlLevel, DayTotals, ParameterSum, Reading, SampleFilter, SampleSource,
             SectionCode, SectionDraft, SectionFilter, SectionState,
         },
+        secret,
         water::{WaterBodyType, WaterClass, WaterParameter},
     },
     error::Error,
@@ -566,34 +567,73 @@ pub async fn sampling(
     section_ids: &[i64],
     keys: &[(i64, NaiveDate)],
 ) -> Result<Sampling, Error> {
-    use water_section_day::Column as C;
     // A part that nothing names is not read.
     if section_ids.is_empty() || keys.is_empty() {
         return Ok(Sampling::default());
     }
     let backend = db.get_database_backend();
-    let listed = match backend {
-        DatabaseBackend::Sqlite => Query::select()
-            .expr_as(Expr::cust("\"value\" ->> 0"), Alias::new("first"))
-            .expr_as(Expr::cust("\"value\" ->> 1"), Alias::new("second"))
-            .from_function(
-                Func::cust(Alias::new("json_each")).arg(Expr::val(script::json_array(
-                    keys.iter()
-                        .map(|(id, day)| serde_json::json!([id, day.to_string()])),
-                ))),
-                Alias::new("listed"),
-            )
-            .to_owned(),
-        _ => Query::select()
-            .column(Alias::new("column1"))
-            .column(Alias::new("column2"))
-            .from_values(keys.iter().copied(), Alias::new("listed"))
-            .to_owned(),
-    };
+    let selects = vec![
+        sections_select(backend, section_ids),
+        supervision::open_water_select(backend, section_ids),
+        days_select(backend, keys),
+    ];
+    let mut parts = script::select_json(db, selects).await?.into_iter();
+    let mut next = || parts.next().unwrap_or_default();
+    let (sections, entries, days) = (next(), next(), next());
+    Ok(Sampling {
+        sections: script::rows_of::<SectionJson>(sections)?
+            .into_iter()
+            .map(SectionRow::from)
+            .collect(),
+        entries: supervision::open_water_rows(entries)?,
+        days: day_rows(days)?,
+    })
+}
+
+/// The select of sections `ids`, in id order, locked for change on PostgreSQL.
+fn sections_select(backend: DatabaseBackend, ids: &[i64]) -> script::JsonSelect {
+    use monitoring_section::Column as S;
+    let mut select = script::json_select(
+        monitoring_section::Entity,
+        &[
+            S::Id,
+            S::Code,
+            S::DisplayName,
+            S::WaterBody,
+            S::WaterBodyType,
+            S::RegionCode,
+            S::RegionPath,
+            S::ResponsibleCode,
+            S::ResponsiblePath,
+            S::ResponsibleUnit,
+            S::TargetClass,
+            S::ControlLevel,
+            S::UpstreamSectionId,
+            S::LatitudeMicro,
+            S::LongitudeMicro,
+            S::State,
+            S::CreateTime,
+            S::UpdateTime,
+            S::Revision,
+        ],
+        S::Id.in_subquery(script::listed(backend, ids)),
+    );
+    select
+        .select
+        .order_by(S::Id, sea_orm::Order::Asc)
+        .lock_exclusive();
+    select
+}
+
+/// The select of the stored totals of the (section, day) `keys`; [`day_rows`] reads what
+/// it returns.
+fn days_select(backend: DatabaseBackend, keys: &[(i64, NaiveDate)]) -> script::JsonSelect {
+    use water_section_day::Column as C;
     let mut days = script::json_select(
         water_section_day::Entity,
         &[C::SectionId, C::Day, C::Samples, C::Exceeding],
-        Expr::tuple([Expr::col(C::SectionId), Expr::col(C::Day)]).in_subquery(listed),
+        Expr::tuple([Expr::col(C::SectionId), Expr::col(C::Day)])
+            .in_subquery(script::pairs(backend, keys)),
     );
     // JSON holds no bytes: the sums come back as hex.
     let hex = match backend {
@@ -602,54 +642,11 @@ pub async fn sampling(
     };
     days.select.expr_as(Expr::cust(hex), Alias::new("sums"));
     days.columns.push("sums".to_owned());
-    let sections = {
-        use monitoring_section::Column as S;
-        let mut select = script::json_select(
-            monitoring_section::Entity,
-            &[
-                S::Id,
-                S::Code,
-                S::DisplayName,
-                S::WaterBody,
-                S::WaterBodyType,
-                S::RegionCode,
-                S::RegionPath,
-                S::ResponsibleCode,
-                S::ResponsiblePath,
-                S::ResponsibleUnit,
-                S::TargetClass,
-                S::ControlLevel,
-                S::UpstreamSectionId,
-                S::LatitudeMicro,
-                S::LongitudeMicro,
-                S::State,
-                S::CreateTime,
-                S::UpdateTime,
-                S::Revision,
-            ],
-            S::Id.in_subquery(script::listed(backend, section_ids)),
-        );
-        select
-            .select
-            .order_by(S::Id, sea_orm::Order::Asc)
-            .lock_exclusive();
-        select
-    };
-    let mut parts = script::select_json(
-        db,
-        vec![
-            sections,
-            supervision::open_water_select(backend, section_ids),
-            days,
-        ],
-    )
-    .await?
-    .into_iter();
-    let (sections, entries, days) = (
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-    );
+    days
+}
+
+/// The day totals [`days_select`] returned, by (section, day).
+fn day_rows(rows: Vec<serde_json::Value>) -> Result<HashMap<(i64, NaiveDate), DayTotals>, Error> {
     #[derive(serde::Deserialize)]
     struct DayRow {
         section_id: i64,
@@ -659,20 +656,13 @@ pub async fn sampling(
         sums: String,
     }
     let mut totals = HashMap::new();
-    for row in script::rows_of::<DayRow>(days)? {
-        let sums = from_hex(&row.sums)
+    for row in script::rows_of::<DayRow>(rows)? {
+        let sums = secret::hex_to_bytes(&row.sums)
             .ok_or_else(|| anyhow::anyhow!("stored water day totals are damaged"))?;
         let (id, day, t) = day_totals((row.section_id, row.day, row.samples, row.exceeding, sums))?;
         totals.insert((id, day), t);
     }
-    Ok(Sampling {
-        sections: script::rows_of::<SectionJson>(sections)?
-            .into_iter()
-            .map(SectionRow::from)
-            .collect(),
-        entries: supervision::open_water_rows(entries)?,
-        days: totals,
-    })
+    Ok(totals)
 }
 
 /// A section as [`sampling`] reads it back from JSON.
@@ -731,12 +721,13 @@ impl From<SectionJson> for SectionRow {
 
 /// The stored totals of the (section, day) `keys` that have any; the caller holds the
 /// sections' rows.
-pub async fn days_for(
+async fn days_for(
     db: &impl ConnectionTrait,
     keys: &[(i64, NaiveDate)],
 ) -> Result<HashMap<(i64, NaiveDate), DayTotals>, Error> {
-    let section_ids: Vec<i64> = keys.iter().map(|(id, _)| *id).collect();
-    Ok(sampling(db, &section_ids, keys).await?.days)
+    let select = days_select(db.get_database_backend(), keys);
+    let rows = script::select_json(db, vec![select]).await?;
+    day_rows(rows.into_iter().next().unwrap_or_default())
 }
 
 /// The write of the totals of (section, day) keys as they now stand, over what is
@@ -754,7 +745,7 @@ fn save_days(
             day.to_string(),
             i32::try_from(totals.samples).map_err(|_| too_many())?,
             i32::try_from(totals.exceeding).map_err(|_| too_many())?,
-            to_hex(&encode_sums(&totals.sums)),
+            secret::hex(&encode_sums(&totals.sums)),
         ]));
     }
     let select = script::json_table(backend, &["bigint", "date", "int", "int", "bytea"], false);
@@ -768,22 +759,6 @@ fn save_days(
         sql,
         [script::json_array(rows).into()],
     ))
-}
-
-/// Bytes as lowercase hex.
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Bytes from hex of either case.
-fn from_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
-        return None;
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|at| u8::from_str_radix(hex.get(at..at + 2)?, 16).ok())
-        .collect()
 }
 
 /// The inline scan of [`days_of`]; its columns are those of `water_section_days`.

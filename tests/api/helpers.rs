@@ -11,9 +11,10 @@ use duikou::{
     domain::{access::Role, clock::Clock, region::RegionCode},
     proto::v1::{
         CreateMonitoringSectionRequest, CreatePairingRequest, CreateProgramRequest,
-        CreateProjectRequest, Milestone, Money, MonitoringSection, Pairing, Participant, Program,
-        Project, RecordWaterSampleRequest, Reporter, SupervisionEntry, TalentExchange, WaterSample,
-        WaterValue, access_service_client::AccessServiceClient,
+        CreateProjectRequest, ListSupervisionEntriesRequest, ListSupervisionEventsRequest,
+        Milestone, Money, MonitoringSection, Pairing, Participant, Program, Project,
+        RecordWaterSampleRequest, Reporter, SupervisionEntry, SupervisionEvent, TalentExchange,
+        WaterSample, WaterValue, access_service_client::AccessServiceClient,
         audit_service_client::AuditServiceClient, fund_service_client::FundServiceClient,
         pairing_service_client::PairingServiceClient, project_service_client::ProjectServiceClient,
         region_service_client::RegionServiceClient,
@@ -806,6 +807,42 @@ pub fn undoing(name: &str) -> u32 {
         .position(|m| m.name() == name)
         .unwrap_or_else(|| panic!("no migration named {name}"));
     u32::try_from(all.len() - at).expect("a handful of migrations")
+}
+
+/// The id at the end of a resource name.
+pub fn id_of(name: &str) -> i64 {
+    name.rsplit('/').next().unwrap().parse().unwrap()
+}
+
+/// The supervision entries whose subject is `section`.
+pub async fn entries_on(app: &TestApp, section: &MonitoringSection) -> Vec<SupervisionEntry> {
+    app.supervision
+        .clone()
+        .list_supervision_entries(ListSupervisionEntriesRequest {
+            page_size: 100,
+            page_token: String::new(),
+            filter: format!("subject = \"{}\"", section.name),
+            order_by: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .supervision_entries
+}
+
+/// The timeline of entry `entry`, up to 1,000 events.
+pub async fn events_of(app: &TestApp, entry: &str) -> Vec<SupervisionEvent> {
+    app.supervision
+        .clone()
+        .list_supervision_events(ListSupervisionEventsRequest {
+            parent: entry.into(),
+            page_size: 1000,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .supervision_events
 }
 
 /// A river section `code` in `region` with target class II, answered for by its region.

@@ -17,7 +17,7 @@ use crate::{
         allocation, commitment, disbursement, lines, pairing_and_project, record, record_with,
         reverse, summary,
     },
-    helpers::{TestApp, assert_error, cny, pairing, spawn},
+    helpers::{TestApp, assert_error, cny, id_of, pairing, spawn},
 };
 
 const ENTERPRISE: i32 = 3;
@@ -25,10 +25,6 @@ const ENTERPRISE: i32 = 3;
 const MAX_FEN: i64 = i64::MAX;
 
 /// The id in a resource name such as `pairings/3`.
-fn id_of(name: &str) -> i64 {
-    name.rsplit('/').next().unwrap().parse().unwrap()
-}
-
 #[tokio::test]
 async fn retries_of_one_request_id_from_separate_connections_all_get_the_first_line() {
     let mut app = spawn().await;

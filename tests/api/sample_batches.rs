@@ -7,52 +7,19 @@ use std::{collections::BTreeSet, time::Duration};
 use duikou::{
     domain::access::Role,
     proto::v1::{
-        GetWaterQualityAssessmentRequest, ListSupervisionEntriesRequest,
-        ListSupervisionEventsRequest, MonitoringSection, RecordWaterSampleRequest,
-        SupervisionEntry, SupervisionEvent, WaterSample,
+        GetWaterQualityAssessmentRequest, MonitoringSection, RecordWaterSampleRequest, WaterSample,
         water_quality_service_client::WaterQualityServiceClient,
     },
 };
 use tonic::{Code, Status};
 
-use crate::helpers::{Authed, TestApp, river_section, sample_of, spawn};
+use crate::helpers::{
+    Authed, TestApp, entries_on, events_of, id_of, river_section, sample_of, spawn,
+};
 
 const TOTAL_PHOSPHORUS: i32 = 8;
 const STEP_SUBMIT: i32 = 1;
 const STEP_WATER_SAMPLE: i32 = 9;
-
-fn id_of(name: &str) -> i64 {
-    name.rsplit('/').next().unwrap().parse().unwrap()
-}
-
-async fn entries_on(app: &TestApp, section: &MonitoringSection) -> Vec<SupervisionEntry> {
-    app.supervision
-        .clone()
-        .list_supervision_entries(ListSupervisionEntriesRequest {
-            page_size: 100,
-            page_token: String::new(),
-            filter: format!("subject = \"{}\"", section.name),
-            order_by: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .supervision_entries
-}
-
-async fn events_of(app: &TestApp, entry: &str) -> Vec<SupervisionEvent> {
-    app.supervision
-        .clone()
-        .list_supervision_events(ListSupervisionEventsRequest {
-            parent: entry.into(),
-            page_size: 1000,
-            page_token: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .supervision_events
-}
 
 /// Sends `requests` on `clients` (round robin) while the writes of `section` are held, a
 /// pause after each so that they queue in the order given, then lets them through: they

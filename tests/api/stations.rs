@@ -8,9 +8,8 @@ use duikou::{
     domain::{access::Role, hj212},
     proto::v1::{
         CreateMonitoringStationRequest, GetMonitoringStationRequest, ListMonitoringStationsRequest,
-        ListSupervisionEntriesRequest, ListWaterSamplesRequest, MonitoringSection,
-        MonitoringStation, ResetMonitoringStationPasswordRequest, RevokeAccessTokenRequest,
-        WaterSample,
+        ListWaterSamplesRequest, MonitoringSection, MonitoringStation,
+        ResetMonitoringStationPasswordRequest, RevokeAccessTokenRequest, WaterSample,
     },
 };
 use tokio::{
@@ -19,7 +18,7 @@ use tokio::{
 };
 use tonic::Code;
 
-use crate::helpers::{TestApp, assert_error, river_section, spawn};
+use crate::helpers::{TestApp, assert_error, entries_on, river_section, spawn};
 
 const MN: &str = "420381SHENDINGHE00000001";
 const AUTOMATIC: i32 = 2;
@@ -367,20 +366,7 @@ async fn a_station_session_over_tcp_is_answered_recorded_once_and_refuses_bad_pa
     assert_eq!(answer.qn, first_qn);
     let samples = samples_of(&app, &section).await;
     assert_eq!(samples.len(), 4, "the resent packet made no second sample");
-    let entries = app
-        .supervision
-        .clone()
-        .list_supervision_entries(ListSupervisionEntriesRequest {
-            page_size: 10,
-            page_token: String::new(),
-            filter: format!("subject = \"{}\"", section.name),
-            order_by: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .supervision_entries;
-    assert_eq!(entries.len(), 1);
+    assert_eq!(entries_on(&app, &section).await.len(), 1);
 
     // Three wrong passwords close a connection.
     let mut guesser = Station::connect(&app).await;

@@ -18,7 +18,7 @@ use duikou::{
 use tokio_stream::StreamExt;
 use tonic::{Code, Streaming};
 
-use crate::helpers::{TestApp, assert_error, pairing, project, spawn, water_report};
+use crate::helpers::{TestApp, assert_error, id_of, pairing, project, spawn, water_report};
 
 const ACCEPTED: i32 = 2;
 const REJECTED: i32 = 3;
@@ -767,10 +767,6 @@ async fn the_lists_migration_fills_in_what_entries_filed_before_it_hold() {
         .unwrap();
     migration::Migrator::up(store.db(), None).await.unwrap();
     assert_eq!(all().await, written);
-}
-
-fn id_of(name: &str) -> i64 {
-    name.rsplit('/').next().unwrap().parse().unwrap()
 }
 
 #[tokio::test]

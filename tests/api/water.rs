@@ -7,16 +7,17 @@ use duikou::{
     proto::v1::{
         CreateMonitoringSectionRequest, GetMonitoringSectionRequest,
         GetWaterQualityAssessmentRequest, GetWaterSampleRequest, ListMonitoringSectionsRequest,
-        ListSupervisionEntriesRequest, ListSupervisionEventsRequest, ListWaterSamplesRequest,
-        MonitoringSection, RecordWaterSampleRequest, RejectSupervisionEntryRequest,
-        RetireMonitoringSectionRequest, RetractWaterSampleRequest, SupervisionEntry,
-        SupervisionEvent, UpdateMonitoringSectionRequest, WaterSample,
+        ListWaterSamplesRequest, MonitoringSection, RecordWaterSampleRequest,
+        RejectSupervisionEntryRequest, RetireMonitoringSectionRequest, RetractWaterSampleRequest,
+        UpdateMonitoringSectionRequest, WaterSample,
     },
 };
 use prost_types::FieldMask;
 use tonic::Code;
 
-use crate::helpers::{TestApp, assert_error, river_section, sample_of, spawn};
+use crate::helpers::{
+    TestApp, assert_error, entries_on, events_of, river_section, sample_of, spawn,
+};
 
 const AMMONIA_NITROGEN: i32 = 7;
 const TOTAL_PHOSPHORUS: i32 = 8;
@@ -29,35 +30,6 @@ const STEP_WATER_SAMPLE: i32 = 9;
 const MEDIUM: i32 = 2;
 const HIGH: i32 = 3;
 const CRITICAL: i32 = 4;
-
-async fn entries_on(app: &TestApp, section: &MonitoringSection) -> Vec<SupervisionEntry> {
-    app.supervision
-        .clone()
-        .list_supervision_entries(ListSupervisionEntriesRequest {
-            page_size: 100,
-            page_token: String::new(),
-            filter: format!("subject = \"{}\"", section.name),
-            order_by: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .supervision_entries
-}
-
-async fn events_of(app: &TestApp, entry: &str) -> Vec<SupervisionEvent> {
-    app.supervision
-        .clone()
-        .list_supervision_events(ListSupervisionEventsRequest {
-            parent: entry.into(),
-            page_size: 100,
-            page_token: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .supervision_events
-}
 
 async fn samples(app: &TestApp, filter: &str) -> Vec<WaterSample> {
     app.waters_as(None)

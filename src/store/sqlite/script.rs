@@ -191,20 +191,18 @@ pub fn listed(backend: DatabaseBackend, ids: &[i64]) -> SelectStatement {
 
 /// A select of `pairs` as rows of two columns, `first` and `second`; on SQLite from one
 /// JSON value, as in [`listed`].
-pub fn pairs(backend: DatabaseBackend, pairs: &[(i64, i32)]) -> SelectStatement {
+pub fn pairs<T>(backend: DatabaseBackend, pairs: &[(i64, T)]) -> SelectStatement
+where
+    T: Copy + serde::Serialize + Into<sea_orm::Value>,
+{
     let (first, second) = (Alias::new("first"), Alias::new("second"));
     match backend {
         DatabaseBackend::Sqlite => Query::select()
             .expr_as(Expr::cust("\"value\" ->> 0"), first)
             .expr_as(Expr::cust("\"value\" ->> 1"), second)
             .from_function(
-                json_each(format!(
-                    "[{}]",
-                    pairs
-                        .iter()
-                        .map(|(a, b)| format!("[{a},{b}]"))
-                        .collect::<Vec<_>>()
-                        .join(",")
+                json_each(json_array(
+                    pairs.iter().map(|(a, b)| serde_json::json!([a, b])),
                 )),
                 Alias::new("listed"),
             )
