@@ -7,23 +7,22 @@
 //! on the claimed row until the first commits, meets it as a unique violation
 //! ([`Error::Contention`]), and is run again to replay the first. A request that fails
 //! rolls its claim back with everything else; a line refused inside a ledger batch that
-//! commits has its claim released, so a refused request leaves no trace.
+//! commits has its claim released, so a refused request leaves no trace. On SQLite a write
+//! transaction holds the database's only write lock throughout, so a claim there only
+//! reads, and the key is written once, when it is settled. Each step is one statement of
+//! fixed text, however many keys a batch holds.
 
 use std::collections::HashMap;
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+use serde_json::json;
 
-use super::{constraint_error, entities::request_key};
+use super::{constraint_error, sqlite::script};
 use crate::{
     domain::request_id::{RequestKey, reused},
     error::Error,
 };
-
-/// Rows per multi-row INSERT: well inside SQLite's limit on bound values.
-const INSERT_CHUNK: usize = 500;
 
 /// Claims `key`, if there is one, for the request at hand; or, when the key was used
 /// before, the name of the resource its request made, to replay.
@@ -57,6 +56,12 @@ pub async fn claim_many(
     keys: &[&RequestKey],
 ) -> Result<HashMap<RequestKey, Result<String, Error>>, Error> {
     let used = earlier_many(db, keys).await?;
+    // On SQLite the write transaction holds the database's one write lock from its first
+    // statement: no other can claim a key meanwhile, and the key's row is written once,
+    // when it is settled.
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        return Ok(used);
+    }
     let mut fresh: Vec<&RequestKey> = Vec::new();
     for key in keys {
         let seen = |k: &&RequestKey| {
@@ -89,7 +94,7 @@ pub async fn settle(
     }
 }
 
-/// Records, for each claimed key, the resource its request made.
+/// Records, for each claimed key, the resource its request made, in one statement.
 ///
 /// # Errors
 /// The database's failures.
@@ -97,14 +102,26 @@ pub async fn settle_many(
     db: &impl ConnectionTrait,
     made: Vec<(&RequestKey, String)>,
 ) -> Result<(), Error> {
-    use request_key::Column as C;
-    for (key, resource) in made {
-        request_key::Entity::update_many()
-            .col_expr(C::Resource, sea_orm::sea_query::Expr::value(resource))
-            .filter(of(key))
-            .exec(db)
-            .await?;
+    let backend = db.get_database_backend();
+    if made.is_empty() {
+        return Ok(());
     }
+    // SQLite's claims wrote nothing (see `claim_many`): the keys are written now.
+    if backend == DatabaseBackend::Sqlite {
+        return insert(db, made).await;
+    }
+    let sql = "UPDATE request_keys AS t SET resource = k.x ->> 3 \
+               FROM jsonb_array_elements($1::jsonb) AS k(x) \
+               WHERE t.caller = k.x ->> 0 AND t.method = k.x ->> 1 AND t.request_id = k.x ->> 2";
+    let rows = made
+        .iter()
+        .map(|(key, resource)| json!([key.caller(), key.method(), key.id().as_str(), resource]));
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [script::json_array(rows).into()],
+    ))
+    .await?;
     Ok(())
 }
 
@@ -114,27 +131,37 @@ pub async fn settle_many(
 /// # Errors
 /// The database's failures.
 pub async fn release_many(db: &impl ConnectionTrait, keys: Vec<&RequestKey>) -> Result<(), Error> {
-    if keys.is_empty() {
+    let backend = db.get_database_backend();
+    // On SQLite a claim writes nothing (see `claim_many`): there is nothing to give up.
+    if keys.is_empty() || backend == DatabaseBackend::Sqlite {
         return Ok(());
     }
-    let mut any = Condition::any();
-    for key in keys {
-        any = any.add(of(key));
-    }
-    request_key::Entity::delete_many()
-        .filter(any)
-        .exec(db)
-        .await?;
+    let sql = format!("DELETE FROM request_keys WHERE {}", among(backend));
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [listed(&keys).into()],
+    ))
+    .await?;
     Ok(())
 }
 
-/// The row of `key`.
-fn of(key: &RequestKey) -> Condition {
-    use request_key::Column as C;
-    Condition::all()
-        .add(C::Caller.eq(key.caller()))
-        .add(C::Method.eq(key.method()))
-        .add(C::RequestId.eq(key.id().as_str()))
+/// The condition that a row's key is one of a JSON array of keys (see [`listed`]), bound
+/// as the statement's only value: the statement's text is the same however many keys
+/// there are, so it is prepared once.
+fn among(backend: DatabaseBackend) -> String {
+    format!(
+        "(caller, method, request_id) IN ({})",
+        script::json_table(backend, &["text", "text", "text"], false)
+    )
+}
+
+/// `keys` as one JSON array of `[caller, method, id]`.
+fn listed(keys: &[&RequestKey]) -> String {
+    script::json_array(
+        keys.iter()
+            .map(|key| json!([key.caller(), key.method(), key.id().as_str()])),
+    )
 }
 
 /// What each of `keys` was first used for. Keys never used are absent.
@@ -145,21 +172,31 @@ async fn earlier_many(
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut any = Condition::any();
-    for key in keys {
-        any = any.add(of(key));
+    let backend = db.get_database_backend();
+    let sql = format!(
+        "SELECT caller, method, request_id, fingerprint, resource FROM request_keys WHERE {}",
+        among(backend)
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [listed(keys).into()],
+        ))
+        .await?;
+    let mut stored = Vec::with_capacity(rows.len());
+    for row in rows {
+        let text = |n: usize| row.try_get_by_index::<String>(n);
+        stored.push([text(0)?, text(1)?, text(2)?, text(3)?, text(4)?]);
     }
-    let rows = request_key::Entity::find().filter(any).all(db).await?;
-    let mut found = HashMap::with_capacity(rows.len());
+    let mut found = HashMap::with_capacity(stored.len());
     for key in keys {
-        let row = rows.iter().find(|r| {
-            r.caller == key.caller()
-                && r.method == key.method()
-                && r.request_id == key.id().as_str()
+        let row = stored.iter().find(|[caller, method, id, ..]| {
+            caller == key.caller() && method == key.method() && id == key.id().as_str()
         });
-        if let Some(row) = row {
-            let answer = if row.fingerprint == key.fingerprint() {
-                Ok(row.resource.clone())
+        if let Some([.., fingerprint, resource]) = row {
+            let answer = if fingerprint == key.fingerprint() {
+                Ok(resource.clone())
             } else {
                 Err(reused())
             };
@@ -169,28 +206,32 @@ async fn earlier_many(
     Ok(found)
 }
 
-/// Inserts a row for each key.
+/// Inserts a row for each key, in one statement.
 ///
 /// # Errors
 /// [`Error::Contention`] when one of the keys is taken; the database's failures.
 async fn insert(db: &impl ConnectionTrait, made: Vec<(&RequestKey, String)>) -> Result<(), Error> {
-    let now = Utc::now();
-    let rows: Vec<_> = made
-        .into_iter()
-        .map(|(key, resource)| request_key::ActiveModel {
-            caller: Set(key.caller().to_owned()),
-            method: Set(key.method().to_owned()),
-            request_id: Set(key.id().as_str().to_owned()),
-            fingerprint: Set(key.fingerprint().to_owned()),
-            resource: Set(resource),
-            create_time: Set(now),
-        })
-        .collect();
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        request_key::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(db)
-            .await
-            .map_err(|e| constraint_error(e, || Error::Contention))?;
+    if made.is_empty() {
+        return Ok(());
     }
+    let backend = db.get_database_backend();
+    let sql = format!(
+        "INSERT INTO request_keys (caller, method, request_id, fingerprint, resource, \
+         create_time) {}",
+        script::json_table(backend, &["text"; 5], true)
+    );
+    let rows = made.iter().map(|(key, resource)| {
+        json!([
+            key.caller(),
+            key.method(),
+            key.id().as_str(),
+            key.fingerprint(),
+            resource
+        ])
+    });
+    let values: [sea_orm::Value; 2] = [Utc::now().into(), script::json_array(rows).into()];
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await
+        .map_err(|e| constraint_error(e, || Error::Contention))?;
     Ok(())
 }

@@ -82,6 +82,11 @@ impl Store {
                 o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
                     .foreign_keys(true)
+                    // A statement writing many rows in a transaction keeps the pages it
+                    // changes in a statement journal, spilled to a temporary file past
+                    // 64 KiB: a sample batch wrote as much there as to the WAL, in small
+                    // writes. In memory it is a copy.
+                    .pragma("temp_store", "memory")
                     .busy_timeout(busy_timeout)
             });
         if settings.url.starts_with("sqlite:") {
