@@ -133,13 +133,36 @@ static TARGET: LazyLock<Target> = LazyLock::new(|| {
         settings.audit.signing_key = Some(AUDIT_KEY.to_owned());
         // The target's calls come from one address, many at a time under the engine.
         settings.server.public_reports_per_hour = 0;
+        // The database is made and migrated here, before the server opens it: a server
+        // and another connection opening a new file at the same moment race to set it up.
+        let store = match Store::connect(&settings.database).await {
+            Ok(store) => store,
+            Err(e) => panic!("store: {e:#}"),
+        };
+        if let Err(e) = store.migrate().await {
+            panic!("migrations: {e:#}");
+        }
+        let admin = match token::create(
+            store.db(),
+            &NewToken {
+                role: Role::Admin,
+                label: "fuzz",
+                scopes: &[],
+                expire_time: None,
+            },
+        )
+        .await
+        {
+            Ok((_, secret)) => secret,
+            Err(e) => panic!("no token: {e}"),
+        };
         let Ok(listener) = tokio::net::TcpListener::bind("127.0.0.1:0").await else {
             panic!("bind");
         };
         let Ok(address) = listener.local_addr() else {
             panic!("address");
         };
-        tokio::spawn(duikou::server::run(
+        let server = tokio::spawn(duikou::server::run(
             settings.clone(),
             listener,
             std::future::pending(),
@@ -147,40 +170,43 @@ static TARGET: LazyLock<Target> = LazyLock::new(|| {
         let Ok(endpoint) = Channel::from_shared(format!("http://{address}")) else {
             panic!("endpoint");
         };
+        // The server answers once it has loaded the region list; until then, or if it
+        // stopped, there is nothing to fuzz.
+        let ready = Instant::now() + Duration::from_secs(120);
         let channel = loop {
+            if server.is_finished() {
+                match server.await {
+                    Ok(Err(e)) => panic!("the server stopped: {e:#}"),
+                    other => panic!("the server stopped: {other:?}"),
+                }
+            }
             if let Ok(channel) = endpoint.connect().await {
                 break channel;
             }
+            if Instant::now() > ready {
+                panic!("the server did not answer in time");
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        // Wait for migrations and the region list: the server answers once they are in.
-        let ready = Instant::now() + Duration::from_secs(120);
-        // The server may still be creating the file (and tightening its permissions):
-        // a connection made meanwhile can fail, so it is tried again until ready.
-        let store = loop {
-            match Store::connect(&settings.database).await {
-                Ok(store) => break store,
-                Err(e) if Instant::now() > ready => panic!("store: {e:#}"),
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        // A connection is accepted before the server serves: a first call shows it does.
+        loop {
+            let mut grpc = tonic::client::Grpc::new(channel.clone());
+            let path = http::uri::PathAndQuery::from_static("/duikou.v1.RegionService/ListRegions");
+            let answered = match grpc.ready().await {
+                Ok(()) => grpc
+                    .unary(tonic::Request::new(Vec::new()), path, Raw)
+                    .await
+                    .is_ok(),
+                Err(_) => false,
+            };
+            if answered {
+                break;
             }
-        };
-        let admin = loop {
-            let made = token::create(
-                store.db(),
-                &NewToken {
-                    role: Role::Admin,
-                    label: "fuzz",
-                    scopes: &[],
-                    expire_time: None,
-                },
-            )
-            .await;
-            match made {
-                Ok((_, secret)) => break secret,
-                Err(e) if Instant::now() > ready => panic!("no token: {e}"),
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            if server.is_finished() || Instant::now() > ready {
+                panic!("the server does not answer");
             }
-        };
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         (channel, admin)
     });
     Target {
