@@ -335,6 +335,12 @@ async fn record(
         latencies.extend(l);
         errors += e;
     }
+    // Slots that ran out before the measured time ended would make the rate look low.
+    ensure!(
+        !timed || slots.load(Ordering::Relaxed) < SECTIONS * hours,
+        "the {hours} hours ran out while RecordWaterSample was measured: \
+         raise DUIKOU_BENCH_WATER_HOURS"
+    );
     latencies.sort_unstable();
     Ok(Rate {
         rate: latencies.len() as f64 / config.measure.as_secs_f64(),
