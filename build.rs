@@ -16,6 +16,7 @@ const PROTOS: &[&str] = &[
     "duikou/v1/talent.proto",
     "duikou/v1/supervision.proto",
     "duikou/v1/water.proto",
+    "duikou/v1/organization.proto",
     // Not generated into Rust (tonic-types has them); compiled so that reflection can
     // describe the error details the server sends.
     "google/rpc/error_details.proto",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every method the README does not show, called with grpcurl as printed here, in an order
-# that builds what each call needs: a program and pairings, a project taken to acceptance
+# that builds what each call needs: a program, organisations and pairings, a project taken to acceptance
 # and one cancelled, ledger lines read and reversed, a talent exchange updated, deleted and
 # undeleted, a supervision entry taken through its whole course, a monitoring section, a
 # sample retracted and a station registered for a MONITOR token made here, tokens and the
@@ -39,6 +39,17 @@ call PairingService/GetProgram "{\"name\": \"$PROGRAM\"}" >/dev/null
 call PairingService/ListPrograms '{"page_size": 10}' >/dev/null
 call PairingService/UpdateProgram "{\"program\": {\"name\": \"$PROGRAM\", \"description\": \"京堰对口协作示例\"},
     \"update_mask\": {\"paths\": [\"description\"]}}" >/dev/null
+
+echo "== organisations"
+ORGANIZATION=$(call OrganizationService/CreateOrganization '{"organization": {"display_name": "示例区政府",
+    "kind": "ORGANIZATION_KIND_GOVERNMENT_AGENCY", "region": "regions/110102"}}' | name_of)
+BUREAU=$(call OrganizationService/CreateOrganization "{\"organization\": {\"display_name\": \"示例区水务局\",
+    \"kind\": \"ORGANIZATION_KIND_GOVERNMENT_AGENCY\", \"region\": \"regions/110102\",
+    \"parent\": \"$ORGANIZATION\"}}" | name_of)
+call OrganizationService/GetOrganization "{\"name\": \"$BUREAU\"}" >/dev/null
+call OrganizationService/UpdateOrganization "{\"organization\": {\"name\": \"$BUREAU\",
+    \"display_name\": \"示例区水务局（更名）\"},
+    \"update_mask\": {\"paths\": [\"display_name\"]}}" >/dev/null
 
 echo "== pairings"
 PAIRING=$(call PairingService/CreatePairing "{\"pairing\": {\"program\": \"$PROGRAM\",

@@ -34,6 +34,7 @@ use crate::{
         audit::Audit,
         authz::{self, TokenCache},
         fund::Funds,
+        organization::Organizations,
         pairing::Pairings,
         project::Projects,
         region::Regions,
@@ -48,7 +49,9 @@ use crate::{
         self,
         v1::{
             access_service_server::AccessServiceServer, audit_service_server::AuditServiceServer,
-            fund_service_server::FundServiceServer, pairing_service_server::PairingServiceServer,
+            fund_service_server::FundServiceServer,
+            organization_service_server::OrganizationServiceServer,
+            pairing_service_server::PairingServiceServer,
             project_service_server::ProjectServiceServer,
             region_service_server::RegionServiceServer,
             supervision_service_server::SupervisionServiceServer,
@@ -209,6 +212,9 @@ pub async fn serve(
         );
     }
     let waters = limited!(WaterQualityServiceServer::new(water));
+    let organizations = limited!(OrganizationServiceServer::new(Organizations::new(
+        store.clone()
+    )));
     let supervision = limited!(SupervisionServiceServer::new(Supervision::new(
         store.clone(),
         clock,
@@ -287,6 +293,7 @@ pub async fn serve(
         .add_service(funds)
         .add_service(talents)
         .add_service(waters)
+        .add_service(organizations)
         .add_service(supervision)
         .add_service(access)
         .add_service(audit)
@@ -442,7 +449,7 @@ fn accepted(
 }
 
 /// The names of duikou's own services, as health checks know them.
-pub fn service_names() -> [&'static str; 9] {
+pub fn service_names() -> [&'static str; 10] {
     [
         <RegionServiceServer<Regions> as NamedService>::NAME,
         <PairingServiceServer<Pairings> as NamedService>::NAME,
@@ -450,6 +457,7 @@ pub fn service_names() -> [&'static str; 9] {
         <FundServiceServer<Funds> as NamedService>::NAME,
         <TalentExchangeServiceServer<Talents> as NamedService>::NAME,
         <WaterQualityServiceServer<Waters> as NamedService>::NAME,
+        <OrganizationServiceServer<Organizations> as NamedService>::NAME,
         <SupervisionServiceServer<Supervision> as NamedService>::NAME,
         <AccessServiceServer<Access> as NamedService>::NAME,
         <AuditServiceServer<Audit> as NamedService>::NAME,

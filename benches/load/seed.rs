@@ -10,7 +10,7 @@ use std::sync::{
 use anyhow::{Context, Result, ensure};
 use chrono::{NaiveDate, Utc};
 use duikou::{
-    domain::{pairing::PairingState, region::RegionLevel},
+    domain::{pairing::PairingState, program::ProgramKind, region::RegionLevel},
     proto::v1::Pairing,
     store::{
         Store,
@@ -85,6 +85,7 @@ pub async fn seed_pairings(store: &Store) -> Result<Seed> {
         period_start: Set(start),
         period_end: Set(end),
         description: Set(String::new()),
+        kind: Set(ProgramKind::CounterpartCooperation),
         create_time: Set(now),
         update_time: Set(now),
         revision: Set(1),

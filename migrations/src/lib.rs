@@ -16,6 +16,8 @@ mod m0011_internal_comments;
 mod m0012_keyed_rate_limits;
 mod m0013_water_quality;
 mod m0014_monitoring_stations;
+mod m0015_program_kinds;
+mod m0016_organizations;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -38,6 +40,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0012_keyed_rate_limits::Migration),
             Box::new(m0013_water_quality::Migration),
             Box::new(m0014_monitoring_stations::Migration),
+            Box::new(m0015_program_kinds::Migration),
+            Box::new(m0016_organizations::Migration),
         ]
     }
 }

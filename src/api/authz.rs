@@ -324,6 +324,22 @@ pub const TABLE: &[(&str, Access)] = &[
         "/duikou.v1.WaterQualityService/ResetMonitoringStationPassword",
         MONITORING,
     ),
+    (
+        "/duikou.v1.OrganizationService/CreateOrganization",
+        COORDINATION,
+    ),
+    (
+        "/duikou.v1.OrganizationService/GetOrganization",
+        Access::Authenticated,
+    ),
+    (
+        "/duikou.v1.OrganizationService/ListOrganizations",
+        Access::Authenticated,
+    ),
+    (
+        "/duikou.v1.OrganizationService/UpdateOrganization",
+        COORDINATION,
+    ),
     ("/duikou.v1.AccessService/CreateAccessToken", ADMIN),
     ("/duikou.v1.AccessService/ListAccessTokens", ADMIN),
     ("/duikou.v1.AccessService/RevokeAccessToken", ADMIN),

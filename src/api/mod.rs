@@ -5,6 +5,7 @@ pub mod access;
 pub mod audit;
 pub mod authz;
 pub mod fund;
+pub mod organization;
 pub mod pairing;
 pub mod program;
 pub mod project;
@@ -238,6 +239,7 @@ listing! {
     ListTalentExchangesResponse.talent_exchanges: TalentExchange,
     ListMonitoringSectionsResponse.monitoring_sections: MonitoringSection,
     ListMonitoringStationsResponse.monitoring_stations: MonitoringStation,
+    ListOrganizationsResponse.organizations: Organization,
     ListWaterSamplesResponse.water_samples: WaterSample,
 }
 
@@ -404,7 +406,14 @@ macro_rules! sent {
     )+};
 }
 
-sent!(MonitoringSection, Pairing, Program, Project, TalentExchange);
+sent!(
+    MonitoringSection,
+    Organization,
+    Pairing,
+    Program,
+    Project,
+    TalentExchange
+);
 
 /// What makes an update by fields of a resource `R` as sent: `fields` reads its writable
 /// fields, and the patch takes those the mask names over the stored ones.

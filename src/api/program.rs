@@ -15,7 +15,7 @@ use crate::{
         page::Page,
         patch::Writable,
         period::format_date,
-        program::{self as program_rules, ProgramDraft, ProgramFields},
+        program::{self as program_rules, ProgramDraft, ProgramFields, ProgramFilter},
     },
     error::Error,
     proto::v1::{
@@ -44,6 +44,7 @@ fn fields_of(p: &Program) -> ProgramFields {
         period_start: p.period_start.clone(),
         period_end: p.period_end.clone(),
         description: p.description.clone(),
+        kind: p.kind,
     }
 }
 
@@ -59,6 +60,7 @@ fn program_to_proto(row: ProgramRow) -> Program {
         create_time: Some(timestamp(row.create_time)),
         update_time: Some(timestamp(row.update_time)),
         etag: etag(row.revision),
+        kind: row.kind.number(),
     }
 }
 
@@ -90,20 +92,21 @@ pub(super) async fn get_program(
     Ok(program_to_proto(row))
 }
 
-/// ListPrograms, in creation order.
+/// ListPrograms, in creation order, of one kind if the filter says so.
 pub(super) async fn list_programs(
     service: &Pairings,
     _: Call,
     req: ListProgramsRequest,
 ) -> Result<ListProgramsResponse, Error> {
+    let filter = ProgramFilter::parse(&req.filter);
     let page = Page::open(
         service.store.page_key().await?,
         req.page_size,
         &req.page_token,
-        &["programs"],
-    )?;
-    let after = page.after_id()?;
-    let rows = programs::list(service.store.db(), after, page.fetch()).await?;
+        &["programs", &req.filter],
+    );
+    let (filter, page) = Error::all((filter, page))?;
+    let rows = programs::list(service.store.db(), &filter, page.after_id()?, page.fetch()).await?;
     Ok(page_of(&page, rows, |r| r.id.to_string(), program_to_proto))
 }
 

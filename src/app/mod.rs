@@ -16,6 +16,7 @@
 pub mod audit;
 pub mod batch;
 pub mod fund;
+pub mod organization;
 pub mod pairing;
 pub mod program;
 pub mod project;

@@ -85,5 +85,6 @@ fn fields_of(row: &ProgramRow) -> ProgramFields {
         period_start: format_date(row.period_start),
         period_end: format_date(row.period_end),
         description: row.description.clone(),
+        kind: row.kind.number(),
     }
 }

@@ -114,6 +114,7 @@ pub mod merkle;
 pub mod money;
 pub mod monitoring;
 pub mod name;
+pub mod organization;
 pub mod page;
 pub mod pairing;
 pub mod patch;

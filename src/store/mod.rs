@@ -6,6 +6,7 @@ pub mod audit;
 pub mod entities;
 pub mod fund;
 pub mod idempotency;
+pub mod organization;
 pub mod pairing;
 pub mod program;
 pub mod project;

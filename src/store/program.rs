@@ -1,27 +1,30 @@
 //! Program queries.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoActiveModel};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    IntoActiveModel, QueryFilter,
+};
 
 use super::{entities::program, rows};
-use crate::{domain::program::ProgramDraft, error::Error};
+use crate::{
+    domain::program::{ProgramDraft, ProgramFilter},
+    error::Error,
+};
 
 pub use program::Model as ProgramRow;
 
-/// A page of programs in id order.
+/// A page of the programs `filter` asks for, in id order.
 pub async fn list(
     db: &impl ConnectionTrait,
+    filter: &ProgramFilter,
     after: Option<i64>,
     limit: u64,
 ) -> Result<Vec<ProgramRow>, Error> {
-    rows::page_after(
-        db,
-        program::Entity::find(),
-        program::Column::Id,
-        after,
-        limit,
-    )
-    .await
+    use program::Column as C;
+    let select = program::Entity::find()
+        .filter(Condition::all().add_option(filter.kind.map(|k| C::Kind.eq(k))));
+    rows::page_after(db, select, C::Id, after, limit).await
 }
 
 /// Inserts a program.
@@ -33,6 +36,7 @@ pub async fn insert(db: &impl ConnectionTrait, draft: &ProgramDraft) -> Result<P
         period_start: Set(draft.period.start()),
         period_end: Set(draft.period.end()),
         description: Set(draft.description.clone()),
+        kind: Set(draft.kind),
         create_time: Set(now),
         update_time: Set(now),
         revision: Set(1),
@@ -54,6 +58,7 @@ pub async fn update(
     row.period_start = Set(draft.period.start());
     row.period_end = Set(draft.period.end());
     row.description = Set(draft.description.clone());
+    row.kind = Set(draft.kind);
     row.update_time = Set(Utc::now());
     row.revision = Set(revision);
     Ok(row.update(db).await?)

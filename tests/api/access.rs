@@ -9,16 +9,17 @@ use duikou::{
     proto::v1::{
         AccessToken, AddSupervisionCommentRequest, ApproveProjectRequest, CancelProjectRequest,
         CreateAccessTokenRequest, CreateMonitoringSectionRequest, CreateMonitoringStationRequest,
-        CreatePairingRequest, CreateProgramRequest, CreateProjectRequest,
-        CreateTalentExchangeRequest, DeletePairingRequest, DeleteTalentExchangeRequest,
-        EndPairingRequest, Evidence, FundTransaction, GetPairingRequest, GetRegionRequest,
-        ListAccessTokensRequest, MonitoringSection, MonitoringStation, Pairing, Program, Project,
-        RecordFundTransactionRequest, RecordWaterSampleRequest,
-        ResetMonitoringStationPasswordRequest, ResolveSupervisionEntryRequest,
-        ResumePairingRequest, RetireMonitoringSectionRequest, RetractWaterSampleRequest,
-        ReverseFundTransactionRequest, RevokeAccessTokenRequest, StartRectificationRequest,
-        SubmitSupervisionEntryRequest, SupervisionEntry, SuspendPairingRequest, TalentExchange,
-        UndeletePairingRequest, UndeleteTalentExchangeRequest, UpdateMonitoringSectionRequest,
+        CreateOrganizationRequest, CreatePairingRequest, CreateProgramRequest,
+        CreateProjectRequest, CreateTalentExchangeRequest, DeletePairingRequest,
+        DeleteTalentExchangeRequest, EndPairingRequest, Evidence, FundTransaction,
+        GetPairingRequest, GetRegionRequest, ListAccessTokensRequest, MonitoringSection,
+        MonitoringStation, Organization, Pairing, Program, Project, RecordFundTransactionRequest,
+        RecordWaterSampleRequest, ResetMonitoringStationPasswordRequest,
+        ResolveSupervisionEntryRequest, ResumePairingRequest, RetireMonitoringSectionRequest,
+        RetractWaterSampleRequest, ReverseFundTransactionRequest, RevokeAccessTokenRequest,
+        StartRectificationRequest, SubmitSupervisionEntryRequest, SupervisionEntry,
+        SuspendPairingRequest, TalentExchange, UndeletePairingRequest,
+        UndeleteTalentExchangeRequest, UpdateMonitoringSectionRequest, UpdateOrganizationRequest,
         UpdatePairingRequest, UpdateProgramRequest, UpdateProjectRequest,
         UpdateTalentExchangeRequest, WaterSample,
     },
@@ -28,8 +29,8 @@ use prost_types::FileDescriptorSet;
 use tonic::Code;
 
 use crate::helpers::{
-    TestApp, assert_error, cny, pairing, project, river_section, sample_of, secondment, spawn,
-    water_report,
+    TestApp, assert_error, cny, county_bureau, pairing, project, river_section, sample_of,
+    secondment, spawn, water_report,
 };
 
 /// Every RPC of every service the server offers, as `/package.Service/Method`, with
@@ -198,7 +199,9 @@ async fn every_method_answers_every_kind_of_caller_as_the_table_says() {
         .await
         .unwrap()
         .into_inner();
+    let organization = app.organization(county_bureau("420381")).await;
     let targets = Targets {
+        organization,
         station,
         section,
         sample,
@@ -278,6 +281,7 @@ struct Targets {
     section: MonitoringSection,
     sample: WaterSample,
     station: MonitoringStation,
+    organization: Organization,
 }
 
 /// Calls a scoped method with a request that touches Beijing and Hubei, or programs, which
@@ -565,6 +569,20 @@ async fn call_on_beijing_and_hubei(
         "ResetMonitoringStationPassword" => {
             let request = ResetMonitoringStationPasswordRequest {
                 name: targets.station.name.clone(),
+            };
+            call_with(app, path, secret, request).await
+        }
+        "CreateOrganization" => {
+            let request = CreateOrganizationRequest {
+                organization: Some(county_bureau("420381")),
+                request_id: String::new(),
+            };
+            call_with(app, path, secret, request).await
+        }
+        "UpdateOrganization" => {
+            let request = UpdateOrganizationRequest {
+                organization: Some(targets.organization.clone()),
+                update_mask: mask,
             };
             call_with(app, path, secret, request).await
         }

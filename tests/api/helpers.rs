@@ -10,12 +10,14 @@ use duikou::{
     config::{Overrides, Settings},
     domain::{access::Role, clock::Clock, region::RegionCode},
     proto::v1::{
-        CreateMonitoringSectionRequest, CreatePairingRequest, CreateProgramRequest,
-        CreateProjectRequest, ListSupervisionEntriesRequest, ListSupervisionEventsRequest,
-        Milestone, Money, MonitoringSection, Pairing, Participant, Program, Project,
-        RecordWaterSampleRequest, Reporter, SupervisionEntry, SupervisionEvent, TalentExchange,
-        WaterSample, WaterValue, access_service_client::AccessServiceClient,
-        audit_service_client::AuditServiceClient, fund_service_client::FundServiceClient,
+        CreateMonitoringSectionRequest, CreateOrganizationRequest, CreatePairingRequest,
+        CreateProgramRequest, CreateProjectRequest, ListSupervisionEntriesRequest,
+        ListSupervisionEventsRequest, Milestone, Money, MonitoringSection, Organization, Pairing,
+        Participant, Program, Project, RecordWaterSampleRequest, Reporter, SupervisionEntry,
+        SupervisionEvent, TalentExchange, WaterSample, WaterValue,
+        access_service_client::AccessServiceClient, audit_service_client::AuditServiceClient,
+        fund_service_client::FundServiceClient,
+        organization_service_client::OrganizationServiceClient,
         pairing_service_client::PairingServiceClient, project_service_client::ProjectServiceClient,
         region_service_client::RegionServiceClient,
         supervision_service_client::SupervisionServiceClient,
@@ -488,6 +490,24 @@ impl TestApp {
         WaterQualityServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))
     }
 
+    /// An OrganizationService client as the caller `secret` (none: anonymous).
+    pub fn organizations_as(&self, secret: Option<&str>) -> OrganizationServiceClient<Authed> {
+        OrganizationServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))
+    }
+
+    /// Registers an organisation as ADMIN.
+    pub async fn organization(&self, organization: Organization) -> Organization {
+        let admin = self.token(Role::Admin, &[]).await;
+        self.organizations_as(Some(&admin))
+            .create_organization(CreateOrganizationRequest {
+                organization: Some(organization),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create organization")
+            .into_inner()
+    }
+
     /// Registers a monitoring section as ADMIN.
     pub async fn section(&self, section: MonitoringSection) -> MonitoringSection {
         self.waters
@@ -793,6 +813,16 @@ pub fn water_report(region: &str) -> SupervisionEntry {
             display_name: "张秀兰".into(),
             contact: "13800000000".into(),
         }),
+        ..Default::default()
+    }
+}
+
+/// A county's ecology and environment bureau in region `code`, without a credit code.
+pub fn county_bureau(code: &str) -> Organization {
+    Organization {
+        display_name: "生态环境分局".into(),
+        kind: 1,
+        region: format!("regions/{code}"),
         ..Default::default()
     }
 }

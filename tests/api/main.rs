@@ -9,6 +9,7 @@ mod funds;
 mod helpers;
 mod ledger_batches;
 mod ledger_model;
+mod organizations;
 mod pairings;
 mod programs;
 mod projects;

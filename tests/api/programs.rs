@@ -1,4 +1,4 @@
-//! Programs: create, read, list, update with masks and etags.
+//! Programs: create, read, list (by kind), update with masks and etags.
 
 use duikou::proto::v1::{
     CreateProgramRequest, GetProgramRequest, ListProgramsRequest, Program, UpdateProgramRequest,
@@ -206,4 +206,154 @@ async fn a_missing_program_is_not_found() {
         .unwrap_err();
 
     assert_error(&err, Code::NotFound, "PROGRAM_NOT_FOUND", None);
+}
+
+/// ProgramKind numbers of the API.
+const COUNTERPART_SUPPORT: i32 = 1;
+const EAST_WEST_COOPERATION: i32 = 3;
+const COUNTERPART_COOPERATION: i32 = 4;
+
+fn program_of_kind(display_name: &str, kind: i32) -> CreateProgramRequest {
+    CreateProgramRequest {
+        program: Some(Program {
+            display_name: display_name.into(),
+            period_start: "2021-01-01".into(),
+            period_end: "2025-12-31".into(),
+            kind,
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_program_without_a_kind_is_counterpart_cooperation_and_lists_filter_by_kind() {
+    let mut app = spawn().await;
+    let danjiangkou = app.program().await;
+    let east_west = app
+        .pairings
+        .create_program(program_of_kind("京蒙东西部协作", EAST_WEST_COOPERATION))
+        .await
+        .unwrap()
+        .into_inner();
+    let listed = |filter: &str| {
+        let mut pairings = app.pairings.clone();
+        let filter = filter.to_owned();
+        async move {
+            pairings
+                .list_programs(ListProgramsRequest {
+                    filter,
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().programs)
+        }
+    };
+
+    let of_east_west = listed("kind = EAST_WEST_COOPERATION").await.unwrap();
+    let of_cooperation = listed("kind = PROGRAM_KIND_COUNTERPART_COOPERATION")
+        .await
+        .unwrap();
+    let of_support = listed("kind = COUNTERPART_SUPPORT").await.unwrap();
+    let not_a_kind = listed("kind = TWINNING").await.unwrap_err();
+    let not_a_field = listed("region = \"regions/420300\"").await.unwrap_err();
+
+    assert_eq!(danjiangkou.kind, COUNTERPART_COOPERATION);
+    assert_eq!(east_west.kind, EAST_WEST_COOPERATION);
+    assert_eq!(of_east_west, vec![east_west]);
+    assert_eq!(of_cooperation, vec![danjiangkou]);
+    assert!(of_support.is_empty());
+    for err in [&not_a_kind, &not_a_field] {
+        assert_error(err, Code::InvalidArgument, "INVALID_FIELD", Some("filter"));
+    }
+    assert!(
+        not_a_field.message().contains("kind"),
+        "{}",
+        not_a_field.message()
+    );
+}
+
+#[tokio::test]
+async fn a_program_of_no_known_kind_is_refused_and_not_written() {
+    let mut app = spawn().await;
+
+    let err = app
+        .pairings
+        .create_program(program_of_kind("未知形式", 9))
+        .await
+        .unwrap_err();
+
+    assert_error(
+        &err,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("program.kind"),
+    );
+    let listed = app
+        .pairings
+        .list_programs(ListProgramsRequest::default())
+        .await
+        .unwrap();
+    assert!(listed.into_inner().programs.is_empty());
+}
+
+#[tokio::test]
+async fn a_program_s_kind_changes_by_mask() {
+    let mut app = spawn().await;
+    let created = app.program().await;
+    let update = |kind: i32, paths: &[&str], etag: &str| UpdateProgramRequest {
+        program: Some(Program {
+            name: created.name.clone(),
+            kind,
+            etag: etag.to_owned(),
+            ..created.clone()
+        }),
+        update_mask: mask(paths),
+    };
+
+    let unmasked = app
+        .pairings
+        .update_program(update(COUNTERPART_SUPPORT, &["description"], &created.etag))
+        .await
+        .unwrap()
+        .into_inner();
+    let changed = app
+        .pairings
+        .update_program(update(COUNTERPART_SUPPORT, &["kind"], &unmasked.etag))
+        .await
+        .unwrap()
+        .into_inner();
+
+    assert_eq!(unmasked.kind, COUNTERPART_COOPERATION);
+    assert_eq!(changed.kind, COUNTERPART_SUPPORT);
+}
+
+#[tokio::test]
+async fn programs_made_before_kinds_are_counterpart_cooperation() {
+    use migration::MigratorTrait;
+
+    let mut app = spawn().await;
+    app.pairings
+        .create_program(program_of_kind("京蒙东西部协作", EAST_WEST_COOPERATION))
+        .await
+        .unwrap();
+    let store = app.store().await;
+
+    // Undone (with the migrations after it), the kinds go; redone, every program is of the
+    // kind all programs were made for before.
+    let steps = crate::helpers::undoing("m0015_program_kinds");
+    migration::Migrator::down(store.db(), Some(steps))
+        .await
+        .unwrap();
+    migration::Migrator::up(store.db(), None).await.unwrap();
+
+    let listed = app
+        .pairings
+        .list_programs(ListProgramsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .programs;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].kind, COUNTERPART_COOPERATION);
 }

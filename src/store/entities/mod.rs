@@ -22,6 +22,7 @@ pub mod fund_total;
 pub mod fund_transaction;
 pub mod monitoring_section;
 pub mod monitoring_station;
+pub mod organization;
 pub mod pairing;
 pub mod pairing_year_balance;
 pub mod program;

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::program::ProgramKind;
+
 /// One cooperation program.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "programs")]
@@ -25,6 +27,8 @@ pub struct Model {
     pub update_time: DateTimeUtc,
     /// Bumped on every change; the etag.
     pub revision: i64,
+    /// The form of cooperation.
+    pub kind: ProgramKind,
 }
 
 without_relations!();

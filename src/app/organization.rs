@@ -1,0 +1,140 @@
+//! Organisations: registering and changing them. An organisation is managed by a caller
+//! whose scope covers its region, before and after a change; its parent must exist and
+//! may not end up below it.
+
+use super::{Create, Edit};
+use crate::{
+    domain::{
+        access::require_scope,
+        name,
+        organization::{OrganizationDraft, OrganizationFields},
+        patch::Patch,
+        region::{RegionCode, RegionPath},
+        revision::check_etag,
+    },
+    error::Error,
+    store::{
+        Hold, by_id,
+        organization::{self as organizations, OrganizationRow},
+        region::{self, RegionRow},
+        tx::{Change, Tx},
+    },
+};
+
+/// NOT_FOUND for organisation `id`.
+pub fn not_found(id: i64) -> Error {
+    Error::NotFound {
+        reason: "ORGANIZATION_NOT_FOUND",
+        resource: name::format_id("organizations", id),
+    }
+}
+
+/// CreateOrganization: a new organisation in a region inside the caller's scope.
+pub struct CreateOrganization(pub OrganizationDraft);
+
+impl Create for CreateOrganization {
+    type Made = OrganizationRow;
+
+    async fn make(&self, tx: &mut Tx<'_>) -> Result<OrganizationRow, Error> {
+        let region = region_in_reach(tx, &self.0).await?;
+        if let Some(parent) = self.0.parent_id {
+            parent_row(tx, parent).await?;
+        }
+        let row = organizations::insert(tx.db(), &self.0, &region).await?;
+        Ok(row)
+    }
+
+    /// A replay is authorized as the request was: the organisation must lie in the
+    /// caller's reach.
+    async fn replay(&self, tx: &mut Tx<'_>, earlier: &str) -> Result<OrganizationRow, Error> {
+        let id = name::parse_id("request_id", "organizations", earlier)?;
+        in_reach(tx, id).await
+    }
+}
+
+/// UpdateOrganization: the sent fields over the stored organisation, its region inside
+/// the caller's scope before and after.
+pub type UpdateOrganization = Edit<Patch<OrganizationFields>>;
+
+impl Change for UpdateOrganization {
+    type Output = OrganizationRow;
+
+    async fn apply(&self, tx: &mut Tx<'_>) -> Result<OrganizationRow, Error> {
+        let current = in_reach(tx, self.id).await?;
+        check_etag(&self.etag, current.revision)?;
+        let draft = OrganizationDraft::parse(&self.what.over(fields_of(&current)))?;
+        let region = region_in_reach(tx, &draft).await?;
+        if let Some(parent) = draft.parent_id {
+            parent_row(tx, parent).await?;
+            if parent == current.id
+                || organizations::ancestors(tx.db(), parent)
+                    .await?
+                    .contains(&current.id)
+            {
+                return Err(Error::invalid(
+                    "organization.parent",
+                    "would put the organization below itself",
+                ));
+            }
+        }
+        let row = organizations::save(tx.db(), &current, &draft, &region).await?;
+        tx.record(None, &row);
+        Ok(row)
+    }
+}
+
+/// The region a draft names, if it exists and lies inside the caller's scope.
+async fn region_in_reach(tx: &Tx<'_>, draft: &OrganizationDraft) -> Result<RegionRow, Error> {
+    let region = region::get(tx.db(), &draft.region).await?.ok_or_else(|| {
+        Error::invalid(
+            "organization.region",
+            format!("{} does not exist", draft.region.name()),
+        )
+    })?;
+    require_scope(
+        tx.caller()?,
+        &[&RegionPath::from_stored(region.path.clone())],
+    )?;
+    Ok(region)
+}
+
+/// The organisation named as parent, read-locked so that it stays while the change
+/// commits.
+async fn parent_row(tx: &Tx<'_>, id: i64) -> Result<OrganizationRow, Error> {
+    by_id::<OrganizationRow>(tx.db(), id, Hold::Share)
+        .await?
+        .ok_or_else(|| {
+            Error::invalid(
+                "organization.parent",
+                format!("{} does not exist", name::format_id("organizations", id)),
+            )
+        })
+}
+
+/// Organisation `id`, locked for change, if the caller manages it. Every authenticated
+/// role reads organisations, so existence comes first.
+async fn in_reach(tx: &Tx<'_>, id: i64) -> Result<OrganizationRow, Error> {
+    let row = by_id::<OrganizationRow>(tx.db(), id, Hold::Update)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    require_scope(
+        tx.caller()?,
+        &[&RegionPath::from_stored(row.region_path.clone())],
+    )?;
+    Ok(row)
+}
+
+/// The fields of a stored organisation as a request would send them, for an update to
+/// write over.
+pub fn fields_of(row: &OrganizationRow) -> OrganizationFields {
+    OrganizationFields {
+        display_name: row.display_name.clone(),
+        kind: row.kind.number(),
+        region: RegionCode::from_stored(row.region_code.clone()).name(),
+        credit_code: row.credit_code.clone().unwrap_or_default(),
+        parent: row
+            .parent_id
+            .map(|id| name::format_id("organizations", id))
+            .unwrap_or_default(),
+    }
+}

@@ -1,0 +1,156 @@
+//! Organisation queries.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::{Set, Unchanged},
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+};
+
+use super::{constraint_error, entities::organization, region::RegionRow, rows};
+use crate::{
+    domain::organization::{CreditCode, OrganizationDraft, OrganizationFilter},
+    error::Error,
+};
+
+pub use organization::Model as OrganizationRow;
+
+/// ALREADY_EXISTS for a credit code another organisation has.
+fn code_taken(code: Option<&CreditCode>) -> Error {
+    Error::AlreadyExists {
+        reason: "CREDIT_CODE_TAKEN",
+        message: format!(
+            "an organization with credit code {} exists",
+            code.map_or("", CreditCode::as_str)
+        ),
+    }
+}
+
+/// The columns a draft sets, in its region.
+fn columns(draft: &OrganizationDraft, region: &RegionRow) -> organization::ActiveModel {
+    organization::ActiveModel {
+        display_name: Set(draft.display_name.clone()),
+        kind: Set(draft.kind),
+        region_code: Set(region.code.clone()),
+        region_path: Set(region.path.clone()),
+        credit_code: Set(draft.credit_code.as_ref().map(|c| c.as_str().to_owned())),
+        parent_id: Set(draft.parent_id),
+        ..Default::default()
+    }
+}
+
+/// Inserts an organisation, its references already checked.
+///
+/// # Errors
+/// ALREADY_EXISTS `CREDIT_CODE_TAKEN` when another organisation has the code.
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    draft: &OrganizationDraft,
+    region: &RegionRow,
+) -> Result<OrganizationRow, Error> {
+    let now = Utc::now();
+    let row = organization::ActiveModel {
+        create_time: Set(now),
+        update_time: Set(now),
+        revision: Set(1),
+        ..columns(draft, region)
+    };
+    row.insert(db)
+        .await
+        .map_err(|e| constraint_error(e, || code_taken(draft.credit_code.as_ref())))
+}
+
+/// Writes `draft` over organisation `current`, bumping its revision and update time.
+///
+/// # Errors
+/// ALREADY_EXISTS `CREDIT_CODE_TAKEN` when another organisation has the new code.
+pub async fn save(
+    db: &impl ConnectionTrait,
+    current: &OrganizationRow,
+    draft: &OrganizationDraft,
+    region: &RegionRow,
+) -> Result<OrganizationRow, Error> {
+    let row = organization::ActiveModel {
+        id: Unchanged(current.id),
+        revision: Set(current.revision + 1),
+        update_time: Set(Utc::now()),
+        ..columns(draft, region)
+    };
+    row.update(db)
+        .await
+        .map_err(|e| constraint_error(e, || code_taken(draft.credit_code.as_ref())))
+}
+
+/// The longest chain of parents followed.
+pub const MAX_DEPTH: usize = 64;
+
+/// The organisations above organisation `from`, nearest first, as far as the chain goes
+/// (at most [`MAX_DEPTH`], stopping where it returns to one already seen).
+pub async fn ancestors(db: &impl ConnectionTrait, from: i64) -> Result<Vec<i64>, Error> {
+    use organization::Column as C;
+    let mut chain = Vec::new();
+    let mut at = from;
+    while chain.len() < MAX_DEPTH {
+        let parent: Option<Option<i64>> = organization::Entity::find_by_id(at)
+            .select_only()
+            .column(C::ParentId)
+            .into_tuple()
+            .one(db)
+            .await?;
+        match parent.flatten() {
+            Some(up) if up != from && !chain.contains(&up) => {
+                chain.push(up);
+                at = up;
+            }
+            _ => break,
+        }
+    }
+    Ok(chain)
+}
+
+/// Which organisations a list covers.
+#[derive(Debug, Clone, Default)]
+pub struct OrganizationQuery {
+    /// What the caller's filter asks for; its region is read from `region_within`.
+    pub filter: OrganizationFilter,
+    /// Only organisations whose region's path starts with this one.
+    pub region_within: Option<String>,
+}
+
+/// A page of organisations in id order, after `after` if given.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    query: &OrganizationQuery,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<OrganizationRow>, Error> {
+    use organization::Column as C;
+    let f = &query.filter;
+    let condition = Condition::all()
+        .add_option(f.kind.map(|k| C::Kind.eq(k)))
+        .add_option(
+            query
+                .region_within
+                .as_deref()
+                .map(|path| rows::path_within(C::RegionPath, path)),
+        )
+        .add_option(f.parent_id.map(|id| C::ParentId.eq(id)))
+        .add_option(
+            f.display_name
+                .as_deref()
+                .map(|text| rows::contains(C::DisplayName, text)),
+        )
+        .add_option(
+            f.credit_code
+                .as_ref()
+                .map(|code| C::CreditCode.eq(code.as_str())),
+        );
+    rows::page_after(
+        db,
+        organization::Entity::find().filter(condition),
+        C::Id,
+        after,
+        limit,
+    )
+    .await
+}
