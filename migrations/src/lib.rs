@@ -18,6 +18,7 @@ mod m0013_water_quality;
 mod m0014_monitoring_stations;
 mod m0015_program_kinds;
 mod m0016_organizations;
+mod m0017_organization_links;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0014_monitoring_stations::Migration),
             Box::new(m0015_program_kinds::Migration),
             Box::new(m0016_organizations::Migration),
+            Box::new(m0017_organization_links::Migration),
         ]
     }
 }

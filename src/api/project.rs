@@ -101,6 +101,10 @@ pub(crate) fn project_to_proto(row: ProjectRow, balance: &ProjectBalanceRow) -> 
         field: row.field.number(),
         location: format!("regions/{}", row.location_code),
         implementing_org: row.implementing_org,
+        implementing_organization: row
+            .implementing_organization_id
+            .map(|id| name::format_id("organizations", id))
+            .unwrap_or_default(),
         budget: Some(money(Balance(row.budget_fen))),
         planned_start: format_date(row.planned_start),
         planned_end: format_date(row.planned_end),
@@ -152,6 +156,7 @@ fn fields_of(p: &Project) -> ProjectFields {
         description: p.description.clone(),
         location: p.location.clone(),
         implementing_org: p.implementing_org.clone(),
+        implementing_organization: p.implementing_organization.clone(),
         budget: money_fields(p.budget.as_ref()),
         planned_start: p.planned_start.clone(),
         planned_end: p.planned_end.clone(),

@@ -37,9 +37,7 @@ impl Create for CreateOrganization {
 
     async fn make(&self, tx: &mut Tx<'_>) -> Result<OrganizationRow, Error> {
         let region = region_in_reach(tx, &self.0).await?;
-        if let Some(parent) = self.0.parent_id {
-            parent_row(tx, parent).await?;
-        }
+        named(tx, self.0.parent_id, "organization.parent").await?;
         let row = organizations::insert(tx.db(), &self.0, &region).await?;
         Ok(row)
     }
@@ -65,7 +63,7 @@ impl Change for UpdateOrganization {
         let draft = OrganizationDraft::parse(&self.what.over(fields_of(&current)))?;
         let region = region_in_reach(tx, &draft).await?;
         if let Some(parent) = draft.parent_id {
-            parent_row(tx, parent).await?;
+            named(tx, Some(parent), "organization.parent").await?;
             if parent == current.id
                 || organizations::ancestors(tx.db(), parent)
                     .await?
@@ -98,17 +96,37 @@ async fn region_in_reach(tx: &Tx<'_>, draft: &OrganizationDraft) -> Result<Regio
     Ok(region)
 }
 
-/// The organisation named as parent, read-locked so that it stays while the change
-/// commits.
-async fn parent_row(tx: &Tx<'_>, id: i64) -> Result<OrganizationRow, Error> {
-    by_id::<OrganizationRow>(tx.db(), id, Hold::Share)
+/// The organisation a record names in `field`, if it names one: read-locked, so that it
+/// stays while the change commits.
+///
+/// # Errors
+/// INVALID_ARGUMENT on `field` when it does not exist.
+pub async fn named(
+    tx: &Tx<'_>,
+    id: Option<i64>,
+    field: &str,
+) -> Result<Option<OrganizationRow>, Error> {
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    let row = by_id::<OrganizationRow>(tx.db(), id, Hold::Share)
         .await?
         .ok_or_else(|| {
             Error::invalid(
-                "organization.parent",
+                field,
                 format!("{} does not exist", name::format_id("organizations", id)),
             )
-        })
+        })?;
+    Ok(Some(row))
+}
+
+/// The free text a record keeps beside its link: as sent, or, left empty, the linked
+/// organisation's name, so that readers of the text alone still see who it is.
+pub fn text_or_name(text: &str, organization: Option<&OrganizationRow>) -> String {
+    match organization {
+        Some(o) if text.trim().is_empty() => o.display_name.clone(),
+        _ => text.to_owned(),
+    }
 }
 
 /// Organisation `id`, locked for change, if the caller manages it. Every authenticated

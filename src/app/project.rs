@@ -3,7 +3,7 @@
 //! the caller's reach, checked before whether the project exists.
 
 use super::{
-    Create, Edit,
+    Create, Edit, organization,
     pairing::{not_found as pairing_not_found, placement_of, reached},
 };
 use crate::{
@@ -89,6 +89,12 @@ impl Create for CreateProject {
             ));
         }
         let location = location_row(tx, &draft.location).await?;
+        let implementer = organization::named(
+            tx,
+            draft.implementing_organization_id,
+            "project.implementing_organization",
+        )
+        .await?;
         rules::check_placement(
             &frame_of(&pairing)?,
             &RegionPath::from_stored(location.path.clone()),
@@ -103,7 +109,11 @@ impl Create for CreateProject {
                 description: &draft.description,
                 field: self.field,
                 location: (&location.code, &location.path),
-                implementing_org: &draft.implementing_org,
+                implementing_org: &organization::text_or_name(
+                    &draft.implementing_org,
+                    implementer.as_ref(),
+                ),
+                implementing_organization_id: draft.implementing_organization_id,
                 budget: draft.budget,
                 planned: draft.planned,
                 progress_percent: draft.progress_percent,
@@ -146,6 +156,23 @@ impl Change for UpdateProject {
         }
         let draft = ProjectDraft::parse(&self.what.over(fields_of(&current)?))?;
         let location = location_row(tx, &draft.location).await?;
+        let implementer = organization::named(
+            tx,
+            draft.implementing_organization_id,
+            "project.implementing_organization",
+        )
+        .await?;
+        // An organisation named without the text renames the text after it; one taken
+        // away leaves the text as it stands.
+        let paths = &self.what.paths;
+        let implementer_text = if implementer.is_some()
+            && paths.contains(&"implementing_organization")
+            && !paths.contains(&"implementing_org")
+        {
+            ""
+        } else {
+            &draft.implementing_org
+        };
         let field = current.field;
         let mut frame = frame_of(&pairing)?;
         // The pairing's fields may have changed since; the project's stays.
@@ -171,7 +198,11 @@ impl Change for UpdateProject {
             display_name: Some(draft.display_name),
             description: Some(draft.description),
             location: Some(location),
-            implementing_org: Some(draft.implementing_org),
+            implementing_org: Some(organization::text_or_name(
+                implementer_text,
+                implementer.as_ref(),
+            )),
+            implementing_organization_id: Some(draft.implementing_organization_id),
             budget: Some(draft.budget),
             planned: Some(draft.planned),
             progress_percent: Some(draft.progress_percent),
@@ -283,6 +314,10 @@ fn fields_of(row: &ProjectRow) -> Result<ProjectFields, Error> {
         description: row.description.clone(),
         location: format!("regions/{}", row.location_code),
         implementing_org: row.implementing_org.clone(),
+        implementing_organization: row
+            .implementing_organization_id
+            .map(|id| name::format_id("organizations", id))
+            .unwrap_or_default(),
         budget: MoneyFields::of(Balance(row.budget_fen)),
         planned_start: format_date(row.planned_start),
         planned_end: format_date(row.planned_end),

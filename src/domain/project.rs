@@ -10,6 +10,7 @@ use super::{
     filter::{self, filter},
     list,
     money::{Amount, MoneyFields},
+    name,
     pairing::CooperationField,
     patch::writable,
     period::{Period, format_date, parse_date},
@@ -230,6 +231,9 @@ filter! {
             filter::parsed(CooperationField::from_word, "a cooperation field"),
         /// `location = "regions/…"`: that region and every region inside it.
         "location" => location: RegionCode = filter::equals(RegionCode::from_condition),
+        /// `implementing_organization = "organizations/{id}"`.
+        "implementing_organization" => implementing_organization_id: i64 =
+            filter::id_in("organizations"),
     }
 }
 
@@ -244,6 +248,8 @@ pub struct ProjectFields {
     pub location: String,
     /// Who carries it out.
     pub implementing_org: String,
+    /// The registered organisation that carries it out, `organizations/{id}`, or empty.
+    pub implementing_organization: String,
     /// The budget.
     pub budget: MoneyFields,
     /// The planned first day.
@@ -265,8 +271,10 @@ pub struct ProjectDraft {
     pub description: String,
     /// Where the work happens.
     pub location: RegionCode,
-    /// Who carries it out.
+    /// Who carries it out; empty when the organisation below names it.
     pub implementing_org: String,
+    /// The registered organisation that carries it out.
+    pub implementing_organization_id: Option<i64>,
     /// The budget.
     pub budget: Amount,
     /// The planned period.
@@ -290,8 +298,19 @@ impl ProjectDraft {
         } else {
             RegionCode::from_name("project.location", &p.location)
         };
-        let implementing_org =
-            text::check_line("project.implementing_org", &p.implementing_org, 200, true);
+        // The free text may be left to a registered organisation's name.
+        let implementing_organization_id = match p.implementing_organization.as_str() {
+            "" => Ok(None),
+            text => {
+                name::parse_id("project.implementing_organization", "organizations", text).map(Some)
+            }
+        };
+        let implementing_org = text::check_line(
+            "project.implementing_org",
+            &p.implementing_org,
+            200,
+            p.implementing_organization.is_empty(),
+        );
         let budget = p.budget.amount("project.budget");
         let planned = Period::parse_fields(
             "project.planned_start",
@@ -306,11 +325,22 @@ impl ProjectDraft {
             .map(|(title, due, done)| (title.as_str(), due.as_str(), done.as_str()))
             .collect();
         let milestones = Milestone::parse_list("project.milestones", &items);
-        let ((), (), location, (), budget, planned, progress_percent, milestones) = Error::all((
+        let (
+            (),
+            (),
+            location,
+            (),
+            implementing_organization_id,
+            budget,
+            planned,
+            progress_percent,
+            milestones,
+        ) = Error::all((
             display_name,
             description,
             location,
             implementing_org,
+            implementing_organization_id,
             budget,
             planned,
             progress,
@@ -321,6 +351,7 @@ impl ProjectDraft {
             description: p.description.clone(),
             location,
             implementing_org: p.implementing_org.clone(),
+            implementing_organization_id,
             budget,
             planned,
             progress_percent,
@@ -334,6 +365,7 @@ writable!(ProjectFields {
     description,
     location,
     implementing_org,
+    implementing_organization,
     budget,
     planned_start,
     planned_end,

@@ -37,8 +37,10 @@ pub struct ProjectChange {
     pub description: Option<String>,
     /// A new location: its code and path.
     pub location: Option<RegionRow>,
-    /// A new implementing organisation.
+    /// A new implementing organisation, in words.
     pub implementing_org: Option<String>,
+    /// A new registered implementing organisation, or none.
+    pub implementing_organization_id: Option<Option<i64>>,
     /// A new budget.
     pub budget: Option<Amount>,
     /// A new planned period.
@@ -67,6 +69,8 @@ pub struct NewProject<'a> {
     pub location: (&'a str, &'a str),
     /// Who carries it out.
     pub implementing_org: &'a str,
+    /// The registered organisation that carries it out.
+    pub implementing_organization_id: Option<i64>,
     /// The budget.
     pub budget: Amount,
     /// The planned period.
@@ -88,6 +92,7 @@ pub async fn insert(db: &impl ConnectionTrait, new: &NewProject<'_>) -> Result<P
         location_code: Set(new.location.0.to_owned()),
         location_path: Set(new.location.1.to_owned()),
         implementing_org: Set(new.implementing_org.to_owned()),
+        implementing_organization_id: Set(new.implementing_organization_id),
         budget_fen: Set(new.budget.fen()),
         planned_start: Set(new.planned.start()),
         planned_end: Set(new.planned.end()),
@@ -126,6 +131,7 @@ pub async fn save(
         location_code: changed(location_code),
         location_path: changed(location_path),
         implementing_org: changed(change.implementing_org),
+        implementing_organization_id: changed(change.implementing_organization_id),
         budget_fen: changed(change.budget.map(Amount::fen)),
         planned_start: changed(change.planned.map(|p| p.start())),
         planned_end: changed(change.planned.map(|p| p.end())),
@@ -200,6 +206,11 @@ pub async fn list(
             )
             .add_option(query.state.map(|state| C::State.eq(state)))
             .add_option(query.field.map(|field| C::Field.eq(field)))
+            .add_option(
+                query
+                    .implementing_organization_id
+                    .map(|id| C::ImplementingOrganizationId.eq(id)),
+            )
             .add_option(location_within.map(|path| rows::path_within(C::LocationPath, path))),
     );
     let rows = rows::page_after(db, select, C::Id, after, limit).await?;

@@ -570,3 +570,109 @@ async fn a_retried_create_with_its_request_id_proposes_one_project() {
     );
     assert_eq!(count(&app).await, 1);
 }
+
+#[tokio::test]
+async fn a_project_names_its_implementing_organization_beside_the_text() {
+    let mut app = spawn().await;
+    let pairing = dongcheng_danjiangkou(&mut app).await;
+    let water = app
+        .organization(duikou::proto::v1::Organization {
+            display_name: "丹江口市水利和湖泊局".into(),
+            ..crate::helpers::county_bureau("420381")
+        })
+        .await;
+    let firm = app
+        .organization(duikou::proto::v1::Organization {
+            display_name: "丹江口水务有限公司".into(),
+            kind: 3,
+            ..crate::helpers::county_bureau("420381")
+        })
+        .await;
+
+    let linked = create(
+        &app,
+        Project {
+            implementing_org: String::new(),
+            implementing_organization: water.name.clone(),
+            ..project(&pairing, "420381")
+        },
+    )
+    .await
+    .unwrap();
+    let plain = create(&app, project(&pairing, "420381")).await.unwrap();
+    let unknown = create(
+        &app,
+        Project {
+            implementing_organization: "organizations/77".into(),
+            ..project(&pairing, "420381")
+        },
+    )
+    .await
+    .unwrap_err();
+    let neither = create(
+        &app,
+        Project {
+            implementing_org: String::new(),
+            ..project(&pairing, "420381")
+        },
+    )
+    .await
+    .unwrap_err();
+    let moved = app
+        .projects
+        .update_project(UpdateProjectRequest {
+            project: Some(Project {
+                implementing_organization: firm.name.clone(),
+                ..linked.clone()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["implementing_organization".into()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let by_firm = app
+        .projects
+        .list_projects(ListProjectsRequest {
+            filter: format!("implementing_organization = \"{}\"", firm.name),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .projects;
+
+    assert_eq!(
+        linked.implementing_org, "丹江口市水利和湖泊局",
+        "the text defaults to the name"
+    );
+    assert_eq!(linked.implementing_organization, water.name);
+    assert!(plain.implementing_organization.is_empty());
+    assert_error(
+        &unknown,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("project.implementing_organization"),
+    );
+    assert_error(
+        &neither,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("project.implementing_org"),
+    );
+    assert_eq!(moved.implementing_organization, firm.name);
+    assert_eq!(
+        moved.implementing_org, "丹江口水务有限公司",
+        "renamed after it"
+    );
+    assert_eq!(by_firm, vec![moved]);
+    let all = app
+        .projects
+        .list_projects(ListProjectsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .projects;
+    assert_eq!(all.len(), 2, "the refused ones wrote nothing");
+}

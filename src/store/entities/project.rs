@@ -25,6 +25,8 @@ pub struct Model {
     pub location_path: String,
     /// Who carries it out.
     pub implementing_org: String,
+    /// The registered organisation that carries it out, if one is named.
+    pub implementing_organization_id: Option<i64>,
     /// The budget in fen.
     pub budget_fen: i64,
     /// Planned first day.
