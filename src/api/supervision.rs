@@ -174,6 +174,10 @@ fn to_proto(row: EntryRow, reporter: bool, now: DateTime<Utc>) -> SupervisionEnt
         }),
         reporter_redacted: !reporter,
         responsible_unit: row.responsible_unit,
+        responsible_organization: row
+            .responsible_organization_id
+            .map(|id| name::format_id("organizations", id))
+            .unwrap_or_default(),
         due_date: row.due_date.map(format_date).unwrap_or_default(),
         state: row.state.number(),
         overdue,
@@ -588,13 +592,24 @@ fn acceptance(
     req: AcceptSupervisionEntryRequest,
     at: &Reading,
 ) -> Result<(String, String, StepInput), Error> {
-    let unit = text::check_line("responsible_unit", &req.responsible_unit, 200, true);
+    // The unit in words may be left to a registered organisation's name.
+    let organization = match req.responsible_organization.as_str() {
+        "" => Ok(None),
+        text => name::parse_id("responsible_organization", "organizations", text).map(Some),
+    };
+    let unit = text::check_line(
+        "responsible_unit",
+        &req.responsible_unit,
+        200,
+        req.responsible_organization.is_empty(),
+    );
     let due = due_date("due_date", &req.due_date, at.now);
     let note = text::check("note", &req.note, 4000, false);
-    Error::collect([unit, Error::of(&due), note])?;
+    Error::collect([Error::of(&organization), unit, Error::of(&due), note])?;
     let input = StepInput {
         note: req.note,
         responsible_unit: Some(req.responsible_unit),
+        responsible_organization_id: organization?,
         due_date: Some(due?),
         evidence: Vec::new(),
     };

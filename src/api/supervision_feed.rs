@@ -469,6 +469,7 @@ mod tests {
                 reporter_contact: "",
                 tracking_hash: None,
                 responsible_unit: "",
+                responsible_organization_id: None,
                 water_section_id: None,
             },
             Utc::now(),

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use chrono::NaiveDate;
 
-use super::Create;
+use super::{Create, organization};
 use crate::{
     domain::{
         access::{Caller, Role, outside_scope, unrestricted},
@@ -186,6 +186,7 @@ impl Create for SubmitEntry {
             reporter_contact: &filing.reporter_contact,
             tracking_hash: tracking.as_ref().map(TrackingCode::hash),
             responsible_unit: "",
+            responsible_organization_id: None,
             water_section_id: None,
         };
         let row = entries::insert(tx.db(), &new, now).await?;
@@ -262,8 +263,11 @@ impl Create for AddComment {
 pub struct StepInput {
     /// The event's text: the reason, plan, resolution or review note.
     pub note: String,
-    /// On acceptance, the responsible unit.
+    /// On acceptance, the responsible unit, in words; empty to take the organisation's
+    /// name.
     pub responsible_unit: Option<String>,
+    /// On acceptance, the registered organisation that must fix it, if one is named.
+    pub responsible_organization_id: Option<i64>,
     /// On acceptance or reopening, a new due date.
     pub due_date: Option<NaiveDate>,
     /// On resolution, the evidence of it, added to the entry's.
@@ -296,9 +300,23 @@ impl Change for StepEntry {
         check_etag(&self.etag, current.revision)?;
         let from = stored_state(&current)?;
         let to = step.apply(Some(from))?;
+        let responsible = organization::named(
+            tx,
+            input.responsible_organization_id,
+            "responsible_organization",
+        )
+        .await?;
+        let responsible_unit = input
+            .responsible_unit
+            .as_deref()
+            .map(|unit| organization::text_or_name(unit, responsible.as_ref()));
         let mut change = EntryChange {
             state: Some(to),
-            responsible_unit: input.responsible_unit.clone(),
+            responsible_unit: responsible_unit.clone(),
+            responsible_organization_id: input
+                .responsible_unit
+                .is_some()
+                .then_some(input.responsible_organization_id),
             due_date: input.due_date,
             ..Default::default()
         };
@@ -316,7 +334,7 @@ impl Change for StepEntry {
         }
         let event = NewEvent {
             note: input.note.clone(),
-            responsible_unit: input.responsible_unit.clone().unwrap_or_default(),
+            responsible_unit: responsible_unit.unwrap_or_default(),
             due_date: input.due_date,
             evidence: input.evidence.clone(),
             ..event_by(Some(caller), step, Some(from), to)

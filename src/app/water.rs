@@ -15,6 +15,7 @@ use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use super::{
     Create, Edit,
     batch::{BatchQueue, Batched},
+    organization,
     supervision::event_by,
 };
 use crate::{
@@ -109,7 +110,8 @@ impl Create for CreateSection {
                 &RegionPath::from_stored(responsible.path.clone()),
             ],
         )?;
-        waters::insert_section(tx.db(), &self.code, &region, &responsible, &self.draft).await
+        let draft = with_unit(tx, &self.draft).await?;
+        waters::insert_section(tx.db(), &self.code, &region, &responsible, &draft).await
     }
 
     /// A replay is authorized as the request was: the section must lie in the caller's
@@ -150,12 +152,28 @@ impl Change for UpdateSection {
                 ));
             }
         }
+        let draft = with_unit(tx, &draft).await?;
         let change = SectionChange {
             draft: Some((draft, responsible)),
             state: None,
         };
         save(tx, &current, change).await
     }
+}
+
+/// `draft` with its responsible organisation checked, and its unit that organisation's
+/// name where the draft leaves it empty.
+async fn with_unit(tx: &Tx<'_>, draft: &SectionDraft) -> Result<SectionDraft, Error> {
+    let responsible = organization::named(
+        tx,
+        draft.responsible_organization_id,
+        "monitoring_section.responsible_organization",
+    )
+    .await?;
+    Ok(SectionDraft {
+        responsible_unit: organization::text_or_name(&draft.responsible_unit, responsible.as_ref()),
+        ..draft.clone()
+    })
 }
 
 /// RetireMonitoringSection: ACTIVE → RETIRED.
@@ -270,6 +288,10 @@ pub fn fields_of(row: &SectionRow) -> SectionFields {
         water_body_type: row.water_body_type.number(),
         responsible_region,
         responsible_unit: row.responsible_unit.clone(),
+        responsible_organization: row
+            .responsible_organization_id
+            .map(|id| name::format_id("organizations", id))
+            .unwrap_or_default(),
         target_class: row.target_class.number(),
         control_level: row.control_level.number(),
         upstream_section: row
@@ -784,12 +806,13 @@ async fn file_entry(
     let class = evaluation
         .class
         .ok_or_else(|| anyhow::anyhow!("an exceedance without a class"))?;
-    let (mut place, mut unit) = (
+    let (mut place, mut unit, mut organization) = (
         (
             section.responsible_code.clone(),
             section.responsible_path.clone(),
         ),
         section.responsible_unit.clone(),
+        section.responsible_organization_id,
     );
     let mut description = format!(
         "{}, worse than the target class {}: {}.",
@@ -803,6 +826,7 @@ async fn file_entry(
             upstream.responsible_path.clone(),
         );
         unit = upstream.responsible_unit.clone();
+        organization = upstream.responsible_organization_id;
         description.push_str(&format!(
             " Attributed upstream to {} ({}, {}): its sample of the 24 hours before was no \
              better in any exceeding item.",
@@ -835,6 +859,7 @@ async fn file_entry(
         reporter_contact: "",
         tracking_hash: None,
         responsible_unit: &unit,
+        responsible_organization_id: organization,
         water_section_id: Some(section.id),
     };
     let row = entries::insert(tx.db(), &new, now).await?;

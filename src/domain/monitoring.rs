@@ -164,6 +164,8 @@ pub struct SectionFields {
     pub responsible_region: String,
     /// The responsible unit.
     pub responsible_unit: String,
+    /// The registered responsible organisation's name, or empty.
+    pub responsible_organization: String,
     /// The target class's number.
     pub target_class: i32,
     /// The control level's number.
@@ -182,6 +184,7 @@ writable!(SectionFields {
     water_body_type,
     responsible_region,
     responsible_unit,
+    responsible_organization,
     target_class,
     control_level,
     upstream_section,
@@ -206,8 +209,10 @@ pub struct SectionDraft {
     pub body_type: WaterBodyType,
     /// The responsible region; none for the section's own region.
     pub responsible_region: Option<RegionCode>,
-    /// The responsible unit.
+    /// The responsible unit; left empty, the organisation below names it.
     pub responsible_unit: String,
+    /// The registered organisation that answers for it.
+    pub responsible_organization_id: Option<i64>,
     /// The class it must meet, I to V.
     pub target: WaterClass,
     /// Who controls it.
@@ -256,6 +261,15 @@ impl SectionDraft {
                 "must be NATIONAL, PROVINCIAL, MUNICIPAL or COUNTY",
             )
         });
+        let responsible_organization_id = match s.responsible_organization.as_str() {
+            "" => Ok(None),
+            text => name::parse_id(
+                &format!("{P}.responsible_organization"),
+                "organizations",
+                text,
+            )
+            .map(Some),
+        };
         let upstream_id = match s.upstream_section.as_str() {
             "" => Ok(None),
             text => name::parse_id(&format!("{P}.upstream_section"), "monitoringSections", text)
@@ -268,6 +282,7 @@ impl SectionDraft {
             body_type,
             responsible_region,
             (),
+            responsible_organization_id,
             target,
             control_level,
             upstream_id,
@@ -278,6 +293,7 @@ impl SectionDraft {
             body_type,
             responsible_region,
             responsible_unit,
+            responsible_organization_id,
             target,
             control_level,
             upstream_id,
@@ -289,6 +305,7 @@ impl SectionDraft {
             body_type,
             responsible_region,
             responsible_unit: s.responsible_unit.clone(),
+            responsible_organization_id,
             target,
             control_level,
             upstream_id,
@@ -314,6 +331,9 @@ filter! {
         "control_level" => control_level: ControlLevel = filter::word,
         /// `state = ACTIVE`.
         "state" => state: SectionState = filter::word,
+        /// `responsible_organization = "organizations/…"`.
+        "responsible_organization" => responsible_organization_id: i64 =
+            filter::id_in("organizations"),
     }
 }
 

@@ -47,6 +47,8 @@ pub struct EntryFilter {
     pub region: Option<RegionCode>,
     /// `overdue = true` or `overdue = false`.
     pub overdue: Option<bool>,
+    /// `responsible_organization = "organizations/1"`.
+    pub responsible_organization_id: Option<i64>,
 }
 
 impl EntryFilter {
@@ -68,9 +70,19 @@ impl EntryFilter {
                 ("overdue", Purpose::List) => {
                     query.overdue = Some(c.parse_with(|v| v.parse().ok(), "true or false")?);
                 }
+                ("responsible_organization", Purpose::List) => {
+                    query.responsible_organization_id = Some(c.id_in("organizations")?);
+                }
                 (_, Purpose::List) => {
                     return Err(c.not_a_field(&[
-                        "state", "party", "category", "severity", "subject", "region", "overdue",
+                        "state",
+                        "party",
+                        "category",
+                        "severity",
+                        "subject",
+                        "region",
+                        "overdue",
+                        "responsible_organization",
                     ]));
                 }
                 (_, Purpose::Watch) => {

@@ -66,6 +66,8 @@ pub struct NewEntry<'a> {
     /// Who must fix it, where known at filing (an exceedance's section names it); else
     /// empty until acceptance.
     pub responsible_unit: &'a str,
+    /// The registered organisation that must fix it.
+    pub responsible_organization_id: Option<i64>,
     /// The section whose exceedance files it; none for every other entry.
     pub water_section_id: Option<i64>,
 }
@@ -77,6 +79,8 @@ pub struct EntryChange {
     pub state: Option<State>,
     /// A new responsible unit.
     pub responsible_unit: Option<String>,
+    /// A new registered responsible organisation, or none.
+    pub responsible_organization_id: Option<Option<i64>>,
     /// A new due date.
     pub due_date: Option<NaiveDate>,
     /// The whole evidence list, as it now stands.
@@ -147,6 +151,7 @@ pub async fn insert(
         reporter_name: Set(new.reporter_name.to_owned()),
         reporter_contact: Set(new.reporter_contact.to_owned()),
         responsible_unit: Set(new.responsible_unit.to_owned()),
+        responsible_organization_id: Set(new.responsible_organization_id),
         water_section_id: Set(new.water_section_id),
         due_date: Set(None),
         state: Set(State::Submitted),
@@ -253,6 +258,7 @@ pub async fn save(
         id: Unchanged(current.id),
         state: changed(change.state),
         responsible_unit: changed(change.responsible_unit),
+        responsible_organization_id: changed(change.responsible_organization_id),
         due_date: changed(change.due_date.map(Some)),
         evidence: changed(change.evidence.map(|e| Evidence::store_list(&e))),
         resolve_time: changed(resolution.map(|r| Some(r.time))),
@@ -561,7 +567,12 @@ impl EntryQuery {
                     .as_deref()
                     .map(|subject| C::Subject.eq(subject)),
             )
-            .add_option(within.map(|path| rows::path_within(C::RegionPath, path)));
+            .add_option(within.map(|path| rows::path_within(C::RegionPath, path)))
+            .add_option(
+                filter
+                    .responsible_organization_id
+                    .map(|id| C::ResponsibleOrganizationId.eq(id)),
+            );
         match filter.overdue {
             Some(true) => cond = cond.add(overdue_on(today)),
             // Without a due date the comparison is NULL, and so is its negation: those

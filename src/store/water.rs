@@ -51,6 +51,7 @@ fn section_columns(
         responsible_code: Set(responsible.code.clone()),
         responsible_path: Set(responsible.path.clone()),
         responsible_unit: Set(draft.responsible_unit.clone()),
+        responsible_organization_id: Set(draft.responsible_organization_id),
         target_class: Set(draft.target),
         control_level: Set(draft.control_level),
         upstream_section_id: Set(draft.upstream_id),
@@ -184,6 +185,10 @@ impl SectionQuery {
             .add_option(f.target_class.map(|c| C::TargetClass.eq(c)))
             .add_option(f.control_level.map(|l| C::ControlLevel.eq(l)))
             .add_option(f.state.map(|s| C::State.eq(s)))
+            .add_option(
+                f.responsible_organization_id
+                    .map(|id| C::ResponsibleOrganizationId.eq(id)),
+            )
     }
 }
 
@@ -606,6 +611,7 @@ fn sections_select(backend: DatabaseBackend, ids: &[i64]) -> script::JsonSelect 
             S::ResponsibleCode,
             S::ResponsiblePath,
             S::ResponsibleUnit,
+            S::ResponsibleOrganizationId,
             S::TargetClass,
             S::ControlLevel,
             S::UpstreamSectionId,
@@ -679,6 +685,7 @@ struct SectionJson {
     responsible_code: String,
     responsible_path: String,
     responsible_unit: String,
+    responsible_organization_id: Option<i64>,
     #[serde(deserialize_with = "stored_enum::deserialize")]
     target_class: WaterClass,
     #[serde(deserialize_with = "stored_enum::deserialize")]
@@ -706,6 +713,7 @@ impl From<SectionJson> for SectionRow {
             responsible_code: s.responsible_code,
             responsible_path: s.responsible_path,
             responsible_unit: s.responsible_unit,
+            responsible_organization_id: s.responsible_organization_id,
             target_class: s.target_class,
             control_level: s.control_level,
             upstream_section_id: s.upstream_section_id,

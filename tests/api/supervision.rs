@@ -118,6 +118,7 @@ async fn a_public_report_runs_its_course_to_closure_and_the_reporter_is_never_sh
             due_date: DUE.into(),
             note: "转属地核查".into(),
             etag: entry.etag.clone(),
+            responsible_organization: String::new(),
         })
         .await
         .unwrap()
@@ -303,6 +304,7 @@ async fn steps_out_of_turn_or_by_the_wrong_hands_are_refused_and_change_nothing(
             due_date: "2020-01-01".into(),
             note: String::new(),
             etag: String::new(),
+            responsible_organization: String::new(),
         })
         .await
         .unwrap_err();
@@ -325,6 +327,7 @@ async fn steps_out_of_turn_or_by_the_wrong_hands_are_refused_and_change_nothing(
             due_date: DUE.into(),
             note: String::new(),
             etag: "\"99\"".into(),
+            responsible_organization: String::new(),
         })
         .await
         .unwrap_err();
@@ -336,6 +339,7 @@ async fn steps_out_of_turn_or_by_the_wrong_hands_are_refused_and_change_nothing(
             due_date: DUE.into(),
             note: String::new(),
             etag: String::new(),
+            responsible_organization: String::new(),
         })
         .await
         .unwrap();
@@ -704,4 +708,94 @@ async fn comments_made_before_the_public_flag_become_internal() {
         view.timeline
     );
     assert!(view.timeline[0].public);
+}
+
+#[tokio::test]
+async fn an_accepted_entry_names_its_responsible_organization_beside_the_unit() {
+    let app = spawn().await;
+    let supervisor = app.token(Role::Supervisor, &[]).await;
+    let bureau = app
+        .organization(duikou::proto::v1::Organization {
+            display_name: "丹江口市生态环境局".into(),
+            ..crate::helpers::county_bureau("420381")
+        })
+        .await;
+    let app = &app;
+    let filed = |n: u32| async move {
+        submit(
+            app,
+            None,
+            water_report("regions/420381"),
+            &format!("org-{n}"),
+        )
+        .await
+        .unwrap()
+        .supervision_entry
+        .unwrap()
+    };
+    let (entry, other) = (filed(1).await, filed(2).await);
+    let mut overseer = app.supervision_as(Some(&supervisor));
+    let accept = |entry: &SupervisionEntry, organization: &str| AcceptSupervisionEntryRequest {
+        name: entry.name.clone(),
+        responsible_unit: String::new(),
+        due_date: DUE.into(),
+        note: String::new(),
+        etag: entry.etag.clone(),
+        responsible_organization: organization.into(),
+    };
+
+    let unknown = overseer
+        .accept_supervision_entry(accept(&entry, "organizations/77"))
+        .await
+        .unwrap_err();
+    let neither = overseer
+        .accept_supervision_entry(accept(&entry, ""))
+        .await
+        .unwrap_err();
+    let accepted = overseer
+        .accept_supervision_entry(accept(&entry, &bureau.name))
+        .await
+        .unwrap()
+        .into_inner();
+    let untouched = overseer
+        .get_supervision_entry(GetSupervisionEntryRequest {
+            name: other.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let answering = overseer
+        .list_supervision_entries(duikou::proto::v1::ListSupervisionEntriesRequest {
+            filter: format!("responsible_organization = \"{}\"", bureau.name),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .supervision_entries;
+
+    assert_error(
+        &unknown,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("responsible_organization"),
+    );
+    assert_error(
+        &neither,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("responsible_unit"),
+    );
+    assert_eq!(accepted.state, ACCEPTED);
+    assert_eq!(accepted.responsible_organization, bureau.name);
+    assert_eq!(
+        accepted.responsible_unit, "丹江口市生态环境局",
+        "the unit is its name"
+    );
+    assert_eq!(untouched.state, SUBMITTED);
+    assert!(untouched.responsible_organization.is_empty());
+    assert_eq!(
+        answering.iter().map(|e| &e.name).collect::<Vec<_>>(),
+        vec![&entry.name]
+    );
 }

@@ -58,6 +58,7 @@ async fn accept(app: &TestApp, name: &str, due: NaiveDate) -> SupervisionEntry {
             due_date: due.to_string(),
             note: String::new(),
             etag: String::new(),
+            responsible_organization: String::new(),
         })
         .await
         .expect("accept")
@@ -818,6 +819,7 @@ async fn take(
                 due_date: due.to_string(),
                 note: String::new(),
                 etag,
+                responsible_organization: String::new(),
             })
             .await
             .map(drop),

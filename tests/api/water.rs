@@ -735,3 +735,68 @@ async fn samples_page_by_sample_time_whatever_order_they_were_recorded_in() {
     );
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_section_s_responsible_organization_answers_for_its_exceedances() {
+    let app = spawn().await;
+    let bureau = app
+        .organization(duikou::proto::v1::Organization {
+            display_name: "丹江口市生态环境局".into(),
+            ..crate::helpers::county_bureau("420381")
+        })
+        .await;
+    let section = app
+        .section(MonitoringSection {
+            responsible_unit: String::new(),
+            responsible_organization: bureau.name.clone(),
+            ..river_section("HB-ORG", "420381")
+        })
+        .await;
+    let unknown = app
+        .waters
+        .clone()
+        .create_monitoring_section(CreateMonitoringSectionRequest {
+            monitoring_section: Some(MonitoringSection {
+                responsible_organization: "organizations/77".into(),
+                ..river_section("HB-ORG-2", "420381")
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+
+    let exceeding = app
+        .record(sample_of(&section, 30, &[(TOTAL_PHOSPHORUS, "0.3")]))
+        .await
+        .unwrap();
+    let entries = entries_on(&app, &section).await;
+    let listed = app
+        .waters
+        .clone()
+        .list_monitoring_sections(ListMonitoringSectionsRequest {
+            page_size: 10,
+            page_token: String::new(),
+            filter: format!("responsible_organization = \"{}\"", bureau.name),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .monitoring_sections;
+
+    assert_eq!(
+        section.responsible_unit, "丹江口市生态环境局",
+        "the unit is its name"
+    );
+    assert_eq!(section.responsible_organization, bureau.name);
+    assert_error(
+        &unknown,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("monitoring_section.responsible_organization"),
+    );
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].name, exceeding.supervision_entry);
+    assert_eq!(entries[0].responsible_organization, bureau.name);
+    assert_eq!(entries[0].responsible_unit, "丹江口市生态环境局");
+    assert_eq!(listed, vec![section]);
+}

@@ -32,6 +32,8 @@ pub struct Model {
     pub responsible_path: String,
     /// The unit that answers for it.
     pub responsible_unit: String,
+    /// The registered organisation that answers for it, if one is named.
+    pub responsible_organization_id: Option<i64>,
     /// The class it must meet.
     pub target_class: WaterClass,
     /// Who controls it.

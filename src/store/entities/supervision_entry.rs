@@ -35,6 +35,8 @@ pub struct Model {
     pub reporter_contact: String,
     /// Who must fix it.
     pub responsible_unit: String,
+    /// The registered organisation that must fix it, if one is named.
+    pub responsible_organization_id: Option<i64>,
     /// By when.
     pub due_date: Option<Date>,
     /// Where it stands.
