@@ -92,6 +92,10 @@ fn to_proto(row: TalentRow, people: bool) -> TalentExchange {
         start_date: format_date(row.start_date),
         end_date: row.end_date.map(format_date).unwrap_or_default(),
         host_organization: row.host_organization,
+        host_organization_ref: row
+            .host_organization_id
+            .map(|id| name::format_id("organizations", id))
+            .unwrap_or_default(),
         title: row.title,
         description: row.description,
         participants,
@@ -133,6 +137,7 @@ fn fields_of(t: &TalentExchange) -> TalentFields {
         start_date: t.start_date.clone(),
         end_date: t.end_date.clone(),
         host_organization: t.host_organization.clone(),
+        host_organization_ref: t.host_organization_ref.clone(),
         title: t.title.clone(),
         description: t.description.clone(),
         participants: participant_fields(&t.participants),

@@ -8,7 +8,7 @@
 use std::future::Future;
 
 use super::{
-    Create, Edit, SoftDelete,
+    Create, Edit, SoftDelete, organization,
     pairing::placement_of,
     project::{hung_in_reach, pairing_in_reach},
 };
@@ -91,8 +91,9 @@ impl Create for CreateTalentExchange {
 
     async fn make(&self, tx: &mut Tx<'_>) -> Result<RecordedExchange, Error> {
         let pairing = live_pairing(tx, self.pairing_id).await?;
-        check_within(&self.draft, &pairing)?;
-        let row = talents::insert(tx.db(), self.pairing_id, &self.draft).await?;
+        let draft = with_host(tx, &self.draft).await?;
+        check_within(&draft, &pairing)?;
+        let row = talents::insert(tx.db(), self.pairing_id, &draft).await?;
         Ok(RecordedExchange { row, people: true })
     }
 
@@ -123,6 +124,7 @@ impl Change for UpdateTalentExchange {
         let deleted = "a deleted exchange cannot change; undelete it first";
         let (current, pairing) = live_for_update(tx, self.id, &self.etag, deleted).await?;
         let draft = TalentDraft::parse(&self.what.over(fields_of(&current)))?;
+        let draft = with_host(tx, &draft).await?;
         check_within(&draft, &pairing)?;
         let change = TalentChange {
             draft: Some(draft),
@@ -192,6 +194,21 @@ async fn save(
     Ok(row)
 }
 
+/// `draft` with its host organisation checked, and its host in words that organisation's
+/// name where the draft leaves it empty.
+async fn with_host(tx: &Tx<'_>, draft: &TalentDraft) -> Result<TalentDraft, Error> {
+    let host = organization::named(
+        tx,
+        draft.host_organization_id,
+        "talent_exchange.host_organization_ref",
+    )
+    .await?;
+    Ok(TalentDraft {
+        host_organization: organization::text_or_name(&draft.host_organization, host.as_ref()),
+        ..draft.clone()
+    })
+}
+
 /// Checks the rules between an exchange's fields, and its dates against its pairing's
 /// period.
 fn check_within(draft: &TalentDraft, pairing: &PairingRow) -> Result<(), Error> {
@@ -250,6 +267,10 @@ fn fields_of(row: &TalentRow) -> TalentFields {
         start_date: format_date(row.start_date),
         end_date: row.end_date.map(format_date).unwrap_or_default(),
         host_organization: row.host_organization.clone(),
+        host_organization_ref: row
+            .host_organization_id
+            .map(|id| name::format_id("organizations", id))
+            .unwrap_or_default(),
         title: row.title.clone(),
         description: row.description.clone(),
         participants: participants_of(row)

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     filter::{self, filter},
-    list,
+    list, name,
     pairing::CooperationField,
     patch::writable,
     period::{Period, parse_date},
@@ -223,6 +223,8 @@ filter! {
         ),
         /// `region = "regions/…"`: exchanges of pairings with either region inside that one.
         "region" => region: RegionCode = filter::equals(RegionCode::from_condition),
+        /// `host_organization_ref = "organizations/{id}"`.
+        "host_organization_ref" => host_organization_id: i64 = filter::id_in("organizations"),
     }
 }
 
@@ -243,6 +245,8 @@ pub struct TalentFields {
     pub end_date: String,
     /// Who receives the people.
     pub host_organization: String,
+    /// The registered organisation that receives them, `organizations/{id}`, or empty.
+    pub host_organization_ref: String,
     /// What the exchange is.
     pub title: String,
     /// Free text.
@@ -266,8 +270,10 @@ pub struct TalentDraft {
     pub start: NaiveDate,
     /// The last day, if any.
     pub end: Option<NaiveDate>,
-    /// Who receives the people.
+    /// Who receives the people; empty when the organisation below names them.
     pub host_organization: String,
+    /// The registered organisation that receives them.
+    pub host_organization_id: Option<i64>,
     /// What the exchange is.
     pub title: String,
     /// Free text.
@@ -304,6 +310,11 @@ impl TalentDraft {
             200,
             false,
         );
+        let host_ref = match t.host_organization_ref.as_str() {
+            "" => Ok(None),
+            text => name::parse_id("talent_exchange.host_organization_ref", "organizations", text)
+                .map(Some),
+        };
         let title = text::check_line("talent_exchange.title", &t.title, 200, true);
         let description = text::check("talent_exchange.description", &t.description, 4000, false);
         let items: Vec<(&str, &str, &str)> = t
@@ -314,7 +325,7 @@ impl TalentDraft {
             })
             .collect();
         let participants = Participant::parse_list("talent_exchange.participants", &items);
-        let (kind, direction, field, headcount, start, end, (), (), (), participants) =
+        let (kind, direction, field, headcount, start, end, (), host_organization_id, (), (), participants) =
             Error::all((
                 kind,
                 direction,
@@ -323,6 +334,7 @@ impl TalentDraft {
                 start,
                 end,
                 host,
+                host_ref,
                 title,
                 description,
                 participants,
@@ -335,6 +347,7 @@ impl TalentDraft {
             start,
             end,
             host_organization: t.host_organization.clone(),
+            host_organization_id,
             title: t.title.clone(),
             description: t.description.clone(),
             participants,
@@ -366,6 +379,7 @@ writable!(TalentFields {
     start_date,
     end_date,
     host_organization,
+    host_organization_ref,
     title,
     description,
     participants,

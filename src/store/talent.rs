@@ -38,6 +38,7 @@ fn columns(draft: &TalentDraft) -> talent_exchange::ActiveModel {
         end_date: Set(draft.end),
         days: Set(i32::try_from(rules::days(draft.start, draft.end)).unwrap_or(i32::MAX)),
         host_organization: Set(draft.host_organization.clone()),
+        host_organization_id: Set(draft.host_organization_id),
         title: Set(draft.title.clone()),
         description: Set(draft.description.clone()),
         participants: Set(Participant::store_list(&draft.participants)),
@@ -103,6 +104,11 @@ impl TalentQuery {
                     .map(|id| C::PairingId.in_subquery(rows::pairings_of_program(id))),
             )
             .add_option(self.filter.kind.map(|kind| C::Kind.eq(kind)))
+            .add_option(
+                self.filter
+                    .host_organization_id
+                    .map(|id| C::HostOrganizationId.eq(id)),
+            )
             .add_option(
                 self.filter
                     .direction

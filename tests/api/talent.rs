@@ -582,3 +582,79 @@ async fn summaries_count_headcount_and_person_days_by_kind_and_direction() {
         assert_error(&status, code, reason, None);
     }
 }
+
+#[tokio::test]
+async fn a_secondment_names_its_host_organization_beside_the_text() {
+    let mut app = spawn().await;
+    let program = app.program().await;
+    let p = app.pairing(pairing(&program, "110101", "420381")).await;
+    let host = app
+        .organization(duikou::proto::v1::Organization {
+            display_name: "丹江口市人民医院".into(),
+            kind: 2,
+            ..crate::helpers::county_bureau("420381")
+        })
+        .await;
+    let create = |exchange: TalentExchange| {
+        let mut talents = app.talents.clone();
+        async move {
+            talents
+                .create_talent_exchange(duikou::proto::v1::CreateTalentExchangeRequest {
+                    talent_exchange: Some(exchange),
+                    request_id: String::new(),
+                })
+                .await
+                .map(tonic::Response::into_inner)
+        }
+    };
+
+    let hosted = create(TalentExchange {
+        host_organization: String::new(),
+        host_organization_ref: host.name.clone(),
+        ..secondment(&p)
+    })
+    .await
+    .unwrap();
+    let unknown = create(TalentExchange {
+        host_organization_ref: "organizations/77".into(),
+        ..secondment(&p)
+    })
+    .await
+    .unwrap_err();
+    let unhosted = create(TalentExchange {
+        host_organization: String::new(),
+        ..secondment(&p)
+    })
+    .await
+    .unwrap_err();
+    create(secondment(&p)).await.unwrap();
+    let at_host = app
+        .talents
+        .list_talent_exchanges(duikou::proto::v1::ListTalentExchangesRequest {
+            filter: format!("host_organization_ref = \"{}\"", host.name),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .talent_exchanges;
+
+    assert_eq!(hosted.host_organization, "丹江口市人民医院", "the text is its name");
+    assert_eq!(hosted.host_organization_ref, host.name);
+    assert_error(
+        &unknown,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("talent_exchange.host_organization_ref"),
+    );
+    assert_error(
+        &unhosted,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("talent_exchange.host_organization"),
+    );
+    assert_eq!(
+        at_host.iter().map(|t| &t.name).collect::<Vec<_>>(),
+        vec![&hosted.name]
+    );
+}

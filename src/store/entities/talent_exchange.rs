@@ -32,6 +32,8 @@ pub struct Model {
     pub days: i32,
     /// Who receives the people.
     pub host_organization: String,
+    /// The registered organisation that receives the people, if one is named.
+    pub host_organization_id: Option<i64>,
     /// What the exchange is.
     pub title: String,
     /// Free text.
