@@ -460,6 +460,7 @@ fn seed_entry(books: &Books, i: usize) -> Result<Entry> {
         source: Source::from_number(line.source).context("source")?,
         instrument: Instrument::from_number(line.instrument).context("instrument")?,
         payee: line.payee,
+        payee_organization_id: None,
         value_date: chrono::NaiveDate::from_ymd_opt(2025, 6, 30).context("date")?,
         memo: String::new(),
     }))

@@ -70,6 +70,10 @@ fn line_to_proto(view: &LineView) -> FundTransaction {
         source: row.source.number(),
         instrument: row.instrument.number(),
         payee: row.payee.clone(),
+        payee_organization: row
+            .payee_organization_id
+            .map(|id| name::format_id("organizations", id))
+            .unwrap_or_default(),
         value_date: format_date(row.value_date),
         memo: row.memo.clone(),
         reverses: name_of("fundTransactions", row.reverses_id),
@@ -137,20 +141,37 @@ fn parse_draft(t: &FundTransaction) -> Result<LineDraft, Error> {
         }
         _ => {}
     }
+    let mut payee_organization_id = None;
     match kind {
         Ok(Kind::Disbursement) => {
+            // The payee in words may be left to a registered organisation's name.
             shape.push(text::check_line(
                 "fund_transaction.payee",
                 &t.payee,
                 200,
-                true,
+                t.payee_organization.is_empty(),
             ));
+            if !t.payee_organization.is_empty() {
+                match name::parse_id(
+                    "fund_transaction.payee_organization",
+                    "organizations",
+                    &t.payee_organization,
+                ) {
+                    Ok(id) => payee_organization_id = Some(id),
+                    Err(e) => shape.push(Err(e)),
+                }
+            }
         }
-        _ if !t.payee.is_empty() => shape.push(Err(Error::invalid(
-            "fund_transaction.payee",
-            "is only for a disbursement",
-        ))),
-        _ => {}
+        _ => {
+            for (field, sent) in [
+                ("fund_transaction.payee", &t.payee),
+                ("fund_transaction.payee_organization", &t.payee_organization),
+            ] {
+                if !sent.is_empty() {
+                    shape.push(Err(Error::invalid(field, "is only for a disbursement")));
+                }
+            }
+        }
     }
     let (kind, pairing_id, project_id, fiscal_year, amount, source, instrument, value_date, (), ()) =
         Error::all((
@@ -174,6 +195,7 @@ fn parse_draft(t: &FundTransaction) -> Result<LineDraft, Error> {
         source,
         instrument,
         payee: t.payee.clone(),
+        payee_organization_id,
         value_date,
         memo: t.memo.clone(),
     })

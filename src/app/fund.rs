@@ -8,14 +8,21 @@
 //! touches are row-locked, so servers sharing one database still post one line after
 //! another, and a batch that loses a race is run again.
 
-use std::collections::{HashMap, hash_map};
+use std::{
+    borrow::Cow,
+    collections::{HashMap, hash_map},
+};
 
-use super::batch::{BatchQueue, Batched};
+use super::{
+    batch::{BatchQueue, Batched},
+    organization::text_or_name,
+};
 use crate::{
     domain::{
         access::{Caller, outside_scope, require_scope, unrestricted},
         audit::Call,
-        ledger::{Books, Entry},
+        ledger::{Books, Entry, LineDraft},
+        name,
         region::RegionPath,
         request_id::RequestKey,
     },
@@ -23,6 +30,7 @@ use crate::{
     store::{
         Hold, by_id,
         fund::{self, LineView},
+        organization::{self as organizations, OrganizationRow},
         pairing::PairingRow,
         tx::Tx,
     },
@@ -69,6 +77,10 @@ impl Batched for Ledger {
         fresh: &[&LineRequest],
     ) -> Result<Vec<Result<LineView, Error>>, Error> {
         let entries: Vec<&Entry> = fresh.iter().map(|item| &item.entry).collect();
+        let mut payees: Vec<i64> = entries.iter().filter_map(|e| payee_of(e)).collect();
+        payees.sort_unstable();
+        payees.dedup();
+        let payees = organizations::by_ids(tx.db(), &payees).await?;
         let mut ledger = fund::load_books(tx.db(), &entries).await?;
         let books = &mut ledger.books;
         let mut answers: Vec<Option<Result<LineView, Error>>> = vec![None; fresh.len()];
@@ -77,7 +89,8 @@ impl Batched for Ledger {
         for (index, item) in fresh.iter().enumerate() {
             let posting = item.call.authenticated().and_then(|caller| {
                 in_reach(books, caller, &item.entry)?;
-                Ok((books.post(&item.entry)?, caller.token_id))
+                let entry = with_payee(&item.entry, &payees)?;
+                Ok((books.post(&entry)?, caller.token_id))
             });
             match posting {
                 Ok((posting, creator)) => {
@@ -137,6 +150,38 @@ impl Batched for Ledger {
             })
             .collect())
     }
+}
+
+/// The registered organisation a disbursement pays, if it names one.
+fn payee_of(entry: &Entry) -> Option<i64> {
+    match entry {
+        Entry::Record(draft) => draft.payee_organization_id,
+        _ => None,
+    }
+}
+
+/// `entry` with its payee organisation found among `payees`, and its payee in words that
+/// organisation's name where the entry leaves it empty.
+///
+/// # Errors
+/// INVALID_ARGUMENT on `fund_transaction.payee_organization` when it does not exist.
+fn with_payee<'e>(
+    entry: &'e Entry,
+    payees: &HashMap<i64, OrganizationRow>,
+) -> Result<Cow<'e, Entry>, Error> {
+    let (Entry::Record(draft), Some(id)) = (entry, payee_of(entry)) else {
+        return Ok(Cow::Borrowed(entry));
+    };
+    let payee = payees.get(&id).ok_or_else(|| {
+        Error::invalid(
+            "fund_transaction.payee_organization",
+            format!("{} does not exist", name::format_id("organizations", id)),
+        )
+    })?;
+    Ok(Cow::Owned(Entry::Record(LineDraft {
+        payee: text_or_name(&draft.payee, Some(payee)),
+        ..draft.clone()
+    })))
 }
 
 /// Checks that the caller may move money on the pairing an entry belongs to. Permission

@@ -88,6 +88,8 @@ pub struct LineDraft {
     pub instrument: Instrument,
     /// Who is paid, for a disbursement.
     pub payee: String,
+    /// The registered organisation paid, for a disbursement.
+    pub payee_organization_id: Option<i64>,
     /// The day the money moves.
     pub value_date: NaiveDate,
     /// Free text.
@@ -295,6 +297,8 @@ pub struct Posting {
     pub field: Option<CooperationField>,
     /// Who is paid.
     pub payee: String,
+    /// The registered organisation paid.
+    pub payee_organization_id: Option<i64>,
     /// The day the money moves.
     pub value_date: NaiveDate,
     /// Free text.
@@ -466,6 +470,7 @@ impl Books {
             instrument: d.instrument,
             field: project.as_ref().map(|(_, p)| p.field),
             payee: d.payee.clone(),
+            payee_organization_id: d.payee_organization_id,
             value_date: d.value_date,
             memo: d.memo.clone(),
             reverses: None,
@@ -616,6 +621,7 @@ impl Books {
             instrument: line.instrument,
             field: line.field,
             payee: String::new(),
+            payee_organization_id: None,
             value_date,
             memo: reason.to_owned(),
             reverses: Some(line_id),
@@ -875,6 +881,8 @@ filter! {
             filter::parsed(Instrument::from_word, "a fund instrument"),
         /// `region = "regions/…"`: lines of pairings with either region inside that one.
         "region" => region: RegionCode = filter::equals(RegionCode::from_condition),
+        /// `payee_organization = "organizations/{id}"`.
+        "payee_organization" => payee_organization_id: i64 = filter::id_in("organizations"),
     }
 }
 
@@ -921,6 +929,7 @@ mod tests {
             source: Source::SupportingGovernment,
             instrument: Instrument::Grant,
             payee: "丹江口市水务局".to_owned(),
+            payee_organization_id: None,
             value_date: NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
             memo: String::new(),
         })

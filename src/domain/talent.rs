@@ -312,8 +312,12 @@ impl TalentDraft {
         );
         let host_ref = match t.host_organization_ref.as_str() {
             "" => Ok(None),
-            text => name::parse_id("talent_exchange.host_organization_ref", "organizations", text)
-                .map(Some),
+            text => name::parse_id(
+                "talent_exchange.host_organization_ref",
+                "organizations",
+                text,
+            )
+            .map(Some),
         };
         let title = text::check_line("talent_exchange.title", &t.title, 200, true);
         let description = text::check("talent_exchange.description", &t.description, 4000, false);
@@ -325,20 +329,31 @@ impl TalentDraft {
             })
             .collect();
         let participants = Participant::parse_list("talent_exchange.participants", &items);
-        let (kind, direction, field, headcount, start, end, (), host_organization_id, (), (), participants) =
-            Error::all((
-                kind,
-                direction,
-                field,
-                headcount,
-                start,
-                end,
-                host,
-                host_ref,
-                title,
-                description,
-                participants,
-            ))?;
+        let (
+            kind,
+            direction,
+            field,
+            headcount,
+            start,
+            end,
+            (),
+            host_organization_id,
+            (),
+            (),
+            participants,
+        ) = Error::all((
+            kind,
+            direction,
+            field,
+            headcount,
+            start,
+            end,
+            host,
+            host_ref,
+            title,
+            description,
+            participants,
+        ))?;
         Ok(Self {
             kind,
             direction,

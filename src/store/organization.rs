@@ -81,6 +81,24 @@ pub async fn save(
         .map_err(|e| constraint_error(e, || code_taken(draft.credit_code.as_ref())))
 }
 
+/// The organisations `ids` that exist, by id, read-locked on PostgreSQL so that they stay
+/// while the transaction commits.
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, OrganizationRow>, Error> {
+    use organization::Column as C;
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let rows = organization::Entity::find()
+        .filter(C::Id.is_in(ids.iter().copied()))
+        .lock_shared()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+}
+
 /// The longest chain of parents followed.
 pub const MAX_DEPTH: usize = 64;
 

@@ -789,3 +789,91 @@ async fn a_region_sums_the_pairings_on_either_side_of_it_once_each() {
     assert_eq!(committed(&elsewhere), cny(0, 0));
     assert!(elsewhere.by_source.is_empty());
 }
+
+#[tokio::test]
+async fn a_disbursement_names_its_payee_organization_beside_the_text() {
+    let mut app = spawn().await;
+    let (pairing, project) = pairing_and_project(&mut app).await;
+    let firm = app
+        .organization(duikou::proto::v1::Organization {
+            display_name: "丹江口市建设工程有限公司".into(),
+            kind: 3,
+            ..crate::helpers::county_bureau("420381")
+        })
+        .await;
+    record(&app, commitment(&pairing, 2025, cny(100, 0)))
+        .await
+        .unwrap();
+    record(&app, allocation(&project, 2025, cny(60, 0)))
+        .await
+        .unwrap();
+    let to_firm = |payee: &str, organization: &str| FundTransaction {
+        payee: payee.into(),
+        payee_organization: organization.into(),
+        ..disbursement(&project, 2025, cny(1, 0))
+    };
+
+    // Sent together, so that they are posted in one batch: only the unknown payee fails.
+    let (named, unknown, own_text, text_only) = tokio::join!(
+        record(&app, to_firm("", &firm.name)),
+        record(&app, to_firm("", "organizations/77")),
+        record(&app, to_firm("项目部", &firm.name)),
+        record(&app, to_firm("丹江口市建设工程有限公司", "")),
+    );
+    let on_allocation = record(
+        &app,
+        FundTransaction {
+            payee_organization: firm.name.clone(),
+            ..allocation(&project, 2025, cny(1, 0))
+        },
+    )
+    .await
+    .unwrap_err();
+    let paid_to_firm = app
+        .funds
+        .list_fund_transactions(duikou::proto::v1::ListFundTransactionsRequest {
+            filter: format!("payee_organization = \"{}\"", firm.name),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .fund_transactions;
+
+    let named = named.unwrap();
+    assert_eq!(
+        named.payee, "丹江口市建设工程有限公司",
+        "the text is its name"
+    );
+    assert_eq!(named.payee_organization, firm.name);
+    assert_error(
+        &unknown.unwrap_err(),
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("fund_transaction.payee_organization"),
+    );
+    let own_text = own_text.unwrap();
+    assert_eq!(own_text.payee, "项目部", "a text sent stays");
+    assert!(text_only.unwrap().payee_organization.is_empty());
+    assert_error(
+        &on_allocation,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("fund_transaction.payee_organization"),
+    );
+    assert_eq!(
+        paid_to_firm.iter().map(|l| &l.name).collect::<Vec<_>>(),
+        vec![&named.name, &own_text.name]
+    );
+    let funding = app
+        .projects
+        .get_project(GetProjectRequest {
+            name: project.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .funding
+        .unwrap();
+    assert_eq!(funding.disbursed, Some(cny(3, 0)), "three of four paid");
+}

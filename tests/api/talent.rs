@@ -639,7 +639,10 @@ async fn a_secondment_names_its_host_organization_beside_the_text() {
         .into_inner()
         .talent_exchanges;
 
-    assert_eq!(hosted.host_organization, "丹江口市人民医院", "the text is its name");
+    assert_eq!(
+        hosted.host_organization, "丹江口市人民医院",
+        "the text is its name"
+    );
     assert_eq!(hosted.host_organization_ref, host.name);
     assert_error(
         &unknown,

@@ -30,6 +30,8 @@ pub struct Model {
     pub field: LedgerField,
     /// Who is paid, for disbursements.
     pub payee: String,
+    /// The registered organisation paid, if one is named.
+    pub payee_organization_id: Option<i64>,
     /// The day the money moves.
     pub value_date: Date,
     /// Free text; a reversal's reason.

@@ -50,6 +50,7 @@ pub async fn write(
             instrument: p.instrument,
             field: LedgerField(p.field),
             payee: p.payee.clone(),
+            payee_organization_id: p.payee_organization_id,
             value_date: p.value_date,
             memo: p.memo.clone(),
             reverses_id: p.reverses,
@@ -111,6 +112,7 @@ fn insert_lines(
                 l.instrument.to_i16(),
                 l.field.to_i16(),
                 l.payee,
+                l.payee_organization_id,
                 crate::domain::period::format_date(l.value_date),
                 l.memo,
                 l.reverses_id,
@@ -122,8 +124,8 @@ fn insert_lines(
     let rows = script::json_table(backend, LINE_TYPES, true);
     let sql = format!(
         "INSERT INTO fund_transactions (kind, pairing_id, project_id, fiscal_year, amount_fen, \
-         source, instrument, field, payee, value_date, memo, reverses_id, creator_token_id, \
-         create_time) {rows} RETURNING id"
+         source, instrument, field, payee, payee_organization_id, value_date, memo, \
+         reverses_id, creator_token_id, create_time) {rows} RETURNING id"
     );
     Statement::from_sql_and_values(backend, sql, [now.into(), script::json_array(lines).into()])
 }
@@ -131,7 +133,7 @@ fn insert_lines(
 /// The types of a ledger line's columns as [`insert_lines`] sends them.
 const LINE_TYPES: &[&str] = &[
     "smallint", "bigint", "bigint", "int", "bigint", "smallint", "smallint", "smallint", "text",
-    "date", "text", "bigint", "bigint",
+    "bigint", "date", "text", "bigint", "bigint",
 ];
 
 /// A table of the ledger's accounts, written whole: its key's columns, then its money's.

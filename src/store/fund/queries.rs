@@ -109,6 +109,11 @@ pub async fn list(
             .add_option(query.fiscal_year.map(|year| C::FiscalYear.eq(year)))
             .add_option(query.source.map(|source| C::Source.eq(source)))
             .add_option(query.instrument.map(|i| C::Instrument.eq(i)))
+            .add_option(
+                query
+                    .payee_organization_id
+                    .map(|id| C::PayeeOrganizationId.eq(id)),
+            )
             .add_option(region_within.map(|path| {
                 C::PairingId.in_subquery(rows::pairings_where(rows::pairing_within(path)))
             })),
