@@ -120,6 +120,22 @@ pub async fn named(
     Ok(Some(row))
 }
 
+/// The words a record keeps beside its link to organisation `id` (named in `field`):
+/// `text` as sent, or, left empty, the organisation's name. The organisation must exist,
+/// and is held while the change commits.
+///
+/// # Errors
+/// INVALID_ARGUMENT on `field` when it does not exist.
+pub async fn words_beside(
+    tx: &Tx<'_>,
+    text: &str,
+    id: Option<i64>,
+    field: &str,
+) -> Result<String, Error> {
+    let linked = named(tx, id, field).await?;
+    Ok(text_or_name(text, linked.as_ref()))
+}
+
 /// The free text a record keeps beside its link: as sent, or, left empty, the linked
 /// organisation's name, so that readers of the text alone still see who it is.
 pub fn text_or_name(text: &str, organization: Option<&OrganizationRow>) -> String {

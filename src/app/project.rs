@@ -89,8 +89,9 @@ impl Create for CreateProject {
             ));
         }
         let location = location_row(tx, &draft.location).await?;
-        let implementer = organization::named(
+        let implementing_org = organization::words_beside(
             tx,
+            &draft.implementing_org,
             draft.implementing_organization_id,
             "project.implementing_organization",
         )
@@ -109,10 +110,7 @@ impl Create for CreateProject {
                 description: &draft.description,
                 field: self.field,
                 location: (&location.code, &location.path),
-                implementing_org: &organization::text_or_name(
-                    &draft.implementing_org,
-                    implementer.as_ref(),
-                ),
+                implementing_org: &implementing_org,
                 implementing_organization_id: draft.implementing_organization_id,
                 budget: draft.budget,
                 planned: draft.planned,
@@ -156,23 +154,19 @@ impl Change for UpdateProject {
         }
         let draft = ProjectDraft::parse(&self.what.over(fields_of(&current)?))?;
         let location = location_row(tx, &draft.location).await?;
-        let implementer = organization::named(
+        // An organisation named without the text renames the text after it; one taken
+        // away leaves the text as it stands.
+        let paths = &self.what.paths;
+        let renamed = draft.implementing_organization_id.is_some()
+            && paths.contains(&"implementing_organization")
+            && !paths.contains(&"implementing_org");
+        let implementing_org = organization::words_beside(
             tx,
+            if renamed { "" } else { &draft.implementing_org },
             draft.implementing_organization_id,
             "project.implementing_organization",
         )
         .await?;
-        // An organisation named without the text renames the text after it; one taken
-        // away leaves the text as it stands.
-        let paths = &self.what.paths;
-        let implementer_text = if implementer.is_some()
-            && paths.contains(&"implementing_organization")
-            && !paths.contains(&"implementing_org")
-        {
-            ""
-        } else {
-            &draft.implementing_org
-        };
         let field = current.field;
         let mut frame = frame_of(&pairing)?;
         // The pairing's fields may have changed since; the project's stays.
@@ -198,10 +192,7 @@ impl Change for UpdateProject {
             display_name: Some(draft.display_name),
             description: Some(draft.description),
             location: Some(location),
-            implementing_org: Some(organization::text_or_name(
-                implementer_text,
-                implementer.as_ref(),
-            )),
+            implementing_org: Some(implementing_org),
             implementing_organization_id: Some(draft.implementing_organization_id),
             budget: Some(draft.budget),
             planned: Some(draft.planned),

@@ -300,16 +300,18 @@ impl Change for StepEntry {
         check_etag(&self.etag, current.revision)?;
         let from = stored_state(&current)?;
         let to = step.apply(Some(from))?;
-        let responsible = organization::named(
-            tx,
-            input.responsible_organization_id,
-            "responsible_organization",
-        )
-        .await?;
-        let responsible_unit = input
-            .responsible_unit
-            .as_deref()
-            .map(|unit| organization::text_or_name(unit, responsible.as_ref()));
+        let responsible_unit = match &input.responsible_unit {
+            Some(unit) => Some(
+                organization::words_beside(
+                    tx,
+                    unit,
+                    input.responsible_organization_id,
+                    "responsible_organization",
+                )
+                .await?,
+            ),
+            None => None,
+        };
         let mut change = EntryChange {
             state: Some(to),
             responsible_unit: responsible_unit.clone(),

@@ -197,14 +197,15 @@ async fn save(
 /// `draft` with its host organisation checked, and its host in words that organisation's
 /// name where the draft leaves it empty.
 async fn with_host(tx: &Tx<'_>, draft: &TalentDraft) -> Result<TalentDraft, Error> {
-    let host = organization::named(
+    let host_organization = organization::words_beside(
         tx,
+        &draft.host_organization,
         draft.host_organization_id,
         "talent_exchange.host_organization_ref",
     )
     .await?;
     Ok(TalentDraft {
-        host_organization: organization::text_or_name(&draft.host_organization, host.as_ref()),
+        host_organization,
         ..draft.clone()
     })
 }

@@ -164,14 +164,15 @@ impl Change for UpdateSection {
 /// `draft` with its responsible organisation checked, and its unit that organisation's
 /// name where the draft leaves it empty.
 async fn with_unit(tx: &Tx<'_>, draft: &SectionDraft) -> Result<SectionDraft, Error> {
-    let responsible = organization::named(
+    let responsible_unit = organization::words_beside(
         tx,
+        &draft.responsible_unit,
         draft.responsible_organization_id,
         "monitoring_section.responsible_organization",
     )
     .await?;
     Ok(SectionDraft {
-        responsible_unit: organization::text_or_name(&draft.responsible_unit, responsible.as_ref()),
+        responsible_unit,
         ..draft.clone()
     })
 }
