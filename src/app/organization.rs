@@ -37,7 +37,10 @@ impl Create for CreateOrganization {
 
     async fn make(&self, tx: &mut Tx<'_>) -> Result<OrganizationRow, Error> {
         let region = region_in_reach(tx, &self.0).await?;
-        named(tx, self.0.parent_id, "organization.parent").await?;
+        if let Some(parent) = self.0.parent_id {
+            named(tx, Some(parent), "organization.parent").await?;
+            below(tx, parent, None).await?;
+        }
         let row = organizations::insert(tx.db(), &self.0, &region).await?;
         Ok(row)
     }
@@ -64,21 +67,42 @@ impl Change for UpdateOrganization {
         let region = region_in_reach(tx, &draft).await?;
         if let Some(parent) = draft.parent_id {
             named(tx, Some(parent), "organization.parent").await?;
-            if parent == current.id
-                || organizations::ancestors(tx.db(), parent)
-                    .await?
-                    .contains(&current.id)
-            {
-                return Err(Error::invalid(
-                    "organization.parent",
-                    "would put the organization below itself",
-                ));
+            if current.parent_id != Some(parent) {
+                organizations::lock_hierarchy(tx.db()).await?;
             }
+            below(tx, parent, Some(current.id)).await?;
         }
         let row = organizations::save(tx.db(), &current, &draft, &region).await?;
         tx.record(None, &row);
         Ok(row)
     }
+}
+
+/// Checks that an organisation may go right below organisation `parent`: the chain above
+/// stays within [`organizations::MAX_DEPTH`], and does not hold the organisation `moved`
+/// itself (an update), which would put it below itself.
+///
+/// # Errors
+/// INVALID_ARGUMENT on `organization.parent`.
+async fn below(tx: &Tx<'_>, parent: i64, moved: Option<i64>) -> Result<(), Error> {
+    let Some(above) = organizations::ancestors(tx.db(), parent).await? else {
+        return Err(Error::invalid(
+            "organization.parent",
+            format!(
+                "would make the hierarchy deeper than {} levels",
+                organizations::MAX_DEPTH
+            ),
+        ));
+    };
+    if let Some(id) = moved
+        && (parent == id || above.contains(&id))
+    {
+        return Err(Error::invalid(
+            "organization.parent",
+            "would put the organization below itself",
+        ));
+    }
+    Ok(())
 }
 
 /// The region a draft names, if it exists and lies inside the caller's scope.
@@ -134,6 +158,24 @@ pub async fn words_beside(
 ) -> Result<String, Error> {
     let linked = named(tx, id, field).await?;
     Ok(text_or_name(text, linked.as_ref()))
+}
+
+/// The words an update starts from beside a link: `words` as they stand, or none when
+/// the mask names the link (`fields.0`) but not the words (`fields.1`) and the link names
+/// an organisation, so that the words follow the new organisation's name; an
+/// organisation taken away leaves the words as they stand.
+pub fn words_for_update<'w>(
+    paths: &[&str],
+    fields: (&str, &str),
+    linked: Option<i64>,
+    words: &'w str,
+) -> &'w str {
+    let (link, text) = fields;
+    if linked.is_some() && paths.contains(&link) && !paths.contains(&text) {
+        ""
+    } else {
+        words
+    }
 }
 
 /// The free text a record keeps beside its link: as sent, or, left empty, the linked

@@ -154,15 +154,15 @@ impl Change for UpdateProject {
         }
         let draft = ProjectDraft::parse(&self.what.over(fields_of(&current)?))?;
         let location = location_row(tx, &draft.location).await?;
-        // An organisation named without the text renames the text after it; one taken
-        // away leaves the text as it stands.
-        let paths = &self.what.paths;
-        let renamed = draft.implementing_organization_id.is_some()
-            && paths.contains(&"implementing_organization")
-            && !paths.contains(&"implementing_org");
+        let words = organization::words_for_update(
+            &self.what.paths,
+            ("implementing_organization", "implementing_org"),
+            draft.implementing_organization_id,
+            &draft.implementing_org,
+        );
         let implementing_org = organization::words_beside(
             tx,
-            if renamed { "" } else { &draft.implementing_org },
+            words,
             draft.implementing_organization_id,
             "project.implementing_organization",
         )

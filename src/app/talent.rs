@@ -123,7 +123,14 @@ impl Change for UpdateTalentExchange {
     async fn apply(&self, tx: &mut Tx<'_>) -> Result<TalentRow, Error> {
         let deleted = "a deleted exchange cannot change; undelete it first";
         let (current, pairing) = live_for_update(tx, self.id, &self.etag, deleted).await?;
-        let draft = TalentDraft::parse(&self.what.over(fields_of(&current)))?;
+        let mut draft = TalentDraft::parse(&self.what.over(fields_of(&current)))?;
+        draft.host_organization = organization::words_for_update(
+            &self.what.paths,
+            ("host_organization_ref", "host_organization"),
+            draft.host_organization_id,
+            &draft.host_organization,
+        )
+        .to_owned();
         let draft = with_host(tx, &draft).await?;
         check_within(&draft, &pairing)?;
         let change = TalentChange {

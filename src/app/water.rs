@@ -152,6 +152,14 @@ impl Change for UpdateSection {
                 ));
             }
         }
+        let mut draft = draft;
+        draft.responsible_unit = organization::words_for_update(
+            &self.what.paths,
+            ("responsible_organization", "responsible_unit"),
+            draft.responsible_organization_id,
+            &draft.responsible_unit,
+        )
+        .to_owned();
         let draft = with_unit(tx, &draft).await?;
         let change = SectionChange {
             draft: Some((draft, responsible)),

@@ -99,16 +99,33 @@ pub async fn by_ids(
     Ok(rows.into_iter().map(|row| (row.id, row)).collect())
 }
 
-/// The longest chain of parents followed.
+/// The most organisations above one.
 pub const MAX_DEPTH: usize = 64;
 
-/// The organisations above organisation `from`, nearest first, as far as the chain goes
-/// (at most [`MAX_DEPTH`], stopping where it returns to one already seen).
-pub async fn ancestors(db: &impl ConnectionTrait, from: i64) -> Result<Vec<i64>, Error> {
+/// The PostgreSQL advisory lock that changes of the hierarchy take ("duikou-or"), so that
+/// two moves that each see no loop cannot close one together; SQLite's write lock already
+/// puts them one after the other.
+const HIERARCHY_LOCK: i64 = 0x6475_696b_6f75_6f72;
+
+/// Takes the lock of hierarchy changes until the transaction ends, on PostgreSQL.
+pub async fn lock_hierarchy(db: &impl ConnectionTrait) -> Result<(), Error> {
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        db.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({HIERARCHY_LOCK})"))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The organisations above organisation `from`, nearest first, up to the top (stopping
+/// where it returns to one already seen); none when there are more than [`MAX_DEPTH`].
+pub async fn ancestors(db: &impl ConnectionTrait, from: i64) -> Result<Option<Vec<i64>>, Error> {
     use organization::Column as C;
     let mut chain = Vec::new();
     let mut at = from;
-    while chain.len() < MAX_DEPTH {
+    loop {
+        if chain.len() >= MAX_DEPTH {
+            return Ok(None);
+        }
         let parent: Option<Option<i64>> = organization::Entity::find_by_id(at)
             .select_only()
             .column(C::ParentId)
@@ -120,10 +137,13 @@ pub async fn ancestors(db: &impl ConnectionTrait, from: i64) -> Result<Vec<i64>,
                 chain.push(up);
                 at = up;
             }
-            _ => break,
+            Some(up) => {
+                chain.push(up);
+                return Ok(Some(chain));
+            }
+            None => return Ok(Some(chain)),
         }
     }
-    Ok(chain)
 }
 
 /// Which organisations a list covers.

@@ -394,3 +394,56 @@ async fn a_retried_create_answers_the_first_organization() {
     assert_error(&changed, Code::InvalidArgument, "REQUEST_ID_REUSED", None);
     assert_eq!(names(&mut as_shiyan, "").await.unwrap(), vec![first.name]);
 }
+
+#[tokio::test]
+async fn a_hierarchy_is_at_most_sixty_four_above_an_organization() {
+    let app = spawn().await;
+    let admin = app.token(Role::Admin, &[]).await;
+    let mut client = app.organizations_as(Some(&admin));
+    let mut chain = vec![app.organization(county_level(String::new())).await];
+    // Sixty-four above the last of the chain: the most there may be.
+    for _ in 0..64 {
+        let parent = chain.last().unwrap().name.clone();
+        chain.push(app.organization(county_level(parent)).await);
+    }
+
+    let too_deep = client
+        .create_organization(create(county_level(chain[64].name.clone())))
+        .await
+        .unwrap_err();
+    let top_below_bottom = client
+        .update_organization(update(
+            &Organization {
+                parent: chain[64].name.clone(),
+                ..chain[0].clone()
+            },
+            &["parent"],
+        ))
+        .await
+        .unwrap_err();
+
+    let message = assert_error(
+        &too_deep,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("organization.parent"),
+    );
+    assert!(message.contains("deeper than 64"), "{message}");
+    assert_error(
+        &top_below_bottom,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("organization.parent"),
+    );
+    assert_eq!(names(&mut client, "").await.unwrap().len(), 65);
+}
+
+/// An office in Shiyan below `parent` (or at the top).
+fn county_level(parent: String) -> Organization {
+    Organization {
+        display_name: "办公室".into(),
+        credit_code: String::new(),
+        parent,
+        ..bureau()
+    }
+}

@@ -660,4 +660,29 @@ async fn a_secondment_names_its_host_organization_beside_the_text() {
         at_host.iter().map(|t| &t.name).collect::<Vec<_>>(),
         vec![&hosted.name]
     );
+
+    // Another organisation named alone in an update renames the text after it.
+    let clinic = app
+        .organization(duikou::proto::v1::Organization {
+            display_name: "丹江口市中医医院".into(),
+            kind: 2,
+            ..crate::helpers::county_bureau("420381")
+        })
+        .await;
+    let moved = app
+        .talents
+        .update_talent_exchange(duikou::proto::v1::UpdateTalentExchangeRequest {
+            talent_exchange: Some(TalentExchange {
+                host_organization_ref: clinic.name.clone(),
+                ..hosted.clone()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["host_organization_ref".into()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(moved.host_organization_ref, clinic.name);
+    assert_eq!(moved.host_organization, "丹江口市中医医院");
 }

@@ -798,5 +798,30 @@ async fn a_section_s_responsible_organization_answers_for_its_exceedances() {
     assert_eq!(entries[0].name, exceeding.supervision_entry);
     assert_eq!(entries[0].responsible_organization, bureau.name);
     assert_eq!(entries[0].responsible_unit, "丹江口市生态环境局");
-    assert_eq!(listed, vec![section]);
+    assert_eq!(listed, vec![section.clone()]);
+
+    // Another organisation named alone in an update renames the unit after it.
+    let river_office = app
+        .organization(duikou::proto::v1::Organization {
+            display_name: "丹江口市河湖长制办公室".into(),
+            ..crate::helpers::county_bureau("420381")
+        })
+        .await;
+    let moved = app
+        .waters
+        .clone()
+        .update_monitoring_section(UpdateMonitoringSectionRequest {
+            monitoring_section: Some(MonitoringSection {
+                responsible_organization: river_office.name.clone(),
+                ..section
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["responsible_organization".into()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(moved.responsible_organization, river_office.name);
+    assert_eq!(moved.responsible_unit, "丹江口市河湖长制办公室");
 }
