@@ -56,30 +56,23 @@ audited!(LineView: |line| name::format_id("fundTransactions", line.row.id), line
 /// The API form of a stored line.
 fn line_to_proto(view: &LineView) -> FundTransaction {
     let row = &view.row;
-    let name_of = |collection, id: Option<i64>| {
-        id.map(|id| name::format_id(collection, id))
-            .unwrap_or_default()
-    };
     FundTransaction {
         name: name::format_id("fundTransactions", row.id),
         kind: row.kind.number(),
         pairing: name::format_id("pairings", row.pairing_id),
-        project: name_of("projects", row.project_id),
+        project: name::format_optional_id("projects", row.project_id),
         fiscal_year: row.fiscal_year,
         amount: Some(money(Balance(row.amount_fen))),
         source: row.source.number(),
         instrument: row.instrument.number(),
         payee: row.payee.clone(),
-        payee_organization: row
-            .payee_organization_id
-            .map(|id| name::format_id("organizations", id))
-            .unwrap_or_default(),
+        payee_organization: name::format_optional_id("organizations", row.payee_organization_id),
         value_date: format_date(row.value_date),
         memo: row.memo.clone(),
-        reverses: name_of("fundTransactions", row.reverses_id),
-        reversed_by: name_of("fundTransactions", view.reversed_by),
+        reverses: name::format_optional_id("fundTransactions", row.reverses_id),
+        reversed_by: name::format_optional_id("fundTransactions", view.reversed_by),
         create_time: Some(timestamp(row.create_time)),
-        creator: name_of("accessTokens", row.creator_token_id),
+        creator: name::format_optional_id("accessTokens", row.creator_token_id),
     }
 }
 
@@ -96,12 +89,8 @@ fn parse_draft(t: &FundTransaction) -> Result<LineDraft, Error> {
             "must be COMMITMENT, ALLOCATION or DISBURSEMENT",
         )),
     };
-    let optional_id = |field: &str, collection: &str, value: &str| match value {
-        "" => Ok(None),
-        text => name::parse_id(field, collection, text).map(Some),
-    };
-    let pairing_id = optional_id("fund_transaction.pairing", "pairings", &t.pairing);
-    let project_id = optional_id("fund_transaction.project", "projects", &t.project);
+    let pairing_id = name::parse_optional_id("fund_transaction.pairing", "pairings", &t.pairing);
+    let project_id = name::parse_optional_id("fund_transaction.project", "projects", &t.project);
     let fiscal_year = if (1..=9999).contains(&t.fiscal_year) {
         Ok(t.fiscal_year)
     } else {

@@ -129,10 +129,7 @@ fn patch_of(p: Pairing, paths: &[&str]) -> Result<PairingPatch, Error> {
 }
 
 fn parse_parent(parent: &str) -> Result<Option<i64>, Error> {
-    match parent {
-        "" => Ok(None),
-        name => name::parse_id("pairing.parent", "pairings", name).map(Some),
-    }
+    name::parse_optional_id("pairing.parent", "pairings", parent)
 }
 
 service! {

@@ -101,10 +101,10 @@ pub(crate) fn project_to_proto(row: ProjectRow, balance: &ProjectBalanceRow) -> 
         field: row.field.number(),
         location: format!("regions/{}", row.location_code),
         implementing_org: row.implementing_org,
-        implementing_organization: row
-            .implementing_organization_id
-            .map(|id| name::format_id("organizations", id))
-            .unwrap_or_default(),
+        implementing_organization: name::format_optional_id(
+            "organizations",
+            row.implementing_organization_id,
+        ),
         budget: Some(money(Balance(row.budget_fen))),
         planned_start: format_date(row.planned_start),
         planned_end: format_date(row.planned_end),

@@ -174,10 +174,10 @@ fn to_proto(row: EntryRow, reporter: bool, now: DateTime<Utc>) -> SupervisionEnt
         }),
         reporter_redacted: !reporter,
         responsible_unit: row.responsible_unit,
-        responsible_organization: row
-            .responsible_organization_id
-            .map(|id| name::format_id("organizations", id))
-            .unwrap_or_default(),
+        responsible_organization: name::format_optional_id(
+            "organizations",
+            row.responsible_organization_id,
+        ),
         due_date: row.due_date.map(format_date).unwrap_or_default(),
         state: row.state.number(),
         overdue,
@@ -593,10 +593,11 @@ fn acceptance(
     at: &Reading,
 ) -> Result<(String, String, StepInput), Error> {
     // The unit in words may be left to a registered organisation's name.
-    let organization = match req.responsible_organization.as_str() {
-        "" => Ok(None),
-        text => name::parse_id("responsible_organization", "organizations", text).map(Some),
-    };
+    let organization = name::parse_optional_id(
+        "responsible_organization",
+        "organizations",
+        &req.responsible_organization,
+    );
     let unit = text::check_line(
         "responsible_unit",
         &req.responsible_unit,

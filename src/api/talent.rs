@@ -92,10 +92,7 @@ fn to_proto(row: TalentRow, people: bool) -> TalentExchange {
         start_date: format_date(row.start_date),
         end_date: row.end_date.map(format_date).unwrap_or_default(),
         host_organization: row.host_organization,
-        host_organization_ref: row
-            .host_organization_id
-            .map(|id| name::format_id("organizations", id))
-            .unwrap_or_default(),
+        host_organization_ref: name::format_optional_id("organizations", row.host_organization_id),
         title: row.title,
         description: row.description,
         participants,

@@ -150,10 +150,7 @@ fn sample_to_proto(sample: &Sample) -> Result<WaterSample, Error> {
             })
             .collect(),
         exceedances: exceedances_to_proto(&evaluation.exceedances),
-        supervision_entry: row
-            .supervision_entry_id
-            .map(|id| name::format_id("supervisionEntries", id))
-            .unwrap_or_default(),
+        supervision_entry: name::format_optional_id("supervisionEntries", row.supervision_entry_id),
         retracted: retraction.is_some(),
         retract_reason: retraction
             .as_ref()

@@ -125,7 +125,7 @@ async fn region_in_reach(tx: &Tx<'_>, draft: &OrganizationDraft) -> Result<Regio
 ///
 /// # Errors
 /// INVALID_ARGUMENT on `field` when it does not exist.
-pub async fn named(
+async fn named(
     tx: &Tx<'_>,
     id: Option<i64>,
     field: &str,
@@ -144,37 +144,37 @@ pub async fn named(
     Ok(Some(row))
 }
 
-/// The words a record keeps beside its link to organisation `id` (named in `field`):
-/// `text` as sent, or, left empty, the organisation's name. The organisation must exist,
-/// and is held while the change commits.
-///
-/// # Errors
-/// INVALID_ARGUMENT on `field` when it does not exist.
-pub async fn words_beside(
-    tx: &Tx<'_>,
-    text: &str,
-    id: Option<i64>,
-    field: &str,
-) -> Result<String, Error> {
-    let linked = named(tx, id, field).await?;
-    Ok(text_or_name(text, linked.as_ref()))
+/// A record's link to an organisation, beside the words that name the party too.
+#[derive(Debug, Clone, Copy)]
+pub struct Link<'a> {
+    /// Where the fields lie, as errors name them: `"project."`, or `""` for a request's
+    /// own fields.
+    pub prefix: &'static str,
+    /// The link's field and the words' field, as an update mask names them.
+    pub fields: (&'static str, &'static str),
+    /// The organisation linked, if any.
+    pub id: Option<i64>,
+    /// The words as they stand.
+    pub words: &'a str,
 }
 
-/// The words an update starts from beside a link: `words` as they stand, or none when
-/// the mask names the link (`fields.0`) but not the words (`fields.1`) and the link names
-/// an organisation, so that the words follow the new organisation's name; an
-/// organisation taken away leaves the words as they stand.
-pub fn words_for_update<'w>(
-    paths: &[&str],
-    fields: (&str, &str),
-    linked: Option<i64>,
-    words: &'w str,
-) -> &'w str {
-    let (link, text) = fields;
-    if linked.is_some() && paths.contains(&link) && !paths.contains(&text) {
-        ""
-    } else {
-        words
+impl Link<'_> {
+    /// The words to keep: as they stand, or the organisation's name where they are empty
+    /// or where an update's mask (`paths`; none on create) names a new organisation
+    /// alone, so that the words follow it (an organisation taken away leaves them). The
+    /// organisation must exist, and is held while the change commits.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT on the link's field when it does not exist.
+    pub async fn words(&self, tx: &Tx<'_>, paths: &[&str]) -> Result<String, Error> {
+        let (link, words) = self.fields;
+        let field = format!("{}{link}", self.prefix);
+        let linked = named(tx, self.id, &field).await?;
+        let renamed = linked.is_some() && paths.contains(&link) && !paths.contains(&words);
+        Ok(text_or_name(
+            if renamed { "" } else { self.words },
+            linked.as_ref(),
+        ))
     }
 }
 
@@ -208,9 +208,6 @@ pub fn fields_of(row: &OrganizationRow) -> OrganizationFields {
         kind: row.kind.number(),
         region: RegionCode::from_stored(row.region_code.clone()).name(),
         credit_code: row.credit_code.clone().unwrap_or_default(),
-        parent: row
-            .parent_id
-            .map(|id| name::format_id("organizations", id))
-            .unwrap_or_default(),
+        parent: name::format_optional_id("organizations", row.parent_id),
     }
 }

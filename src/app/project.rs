@@ -3,7 +3,8 @@
 //! the caller's reach, checked before whether the project exists.
 
 use super::{
-    Create, Edit, organization,
+    Create, Edit,
+    organization::Link,
     pairing::{not_found as pairing_not_found, placement_of, reached},
 };
 use crate::{
@@ -89,13 +90,7 @@ impl Create for CreateProject {
             ));
         }
         let location = location_row(tx, &draft.location).await?;
-        let implementing_org = organization::words_beside(
-            tx,
-            &draft.implementing_org,
-            draft.implementing_organization_id,
-            "project.implementing_organization",
-        )
-        .await?;
+        let implementing_org = implementer(draft).words(tx, &[]).await?;
         rules::check_placement(
             &frame_of(&pairing)?,
             &RegionPath::from_stored(location.path.clone()),
@@ -154,19 +149,7 @@ impl Change for UpdateProject {
         }
         let draft = ProjectDraft::parse(&self.what.over(fields_of(&current)?))?;
         let location = location_row(tx, &draft.location).await?;
-        let words = organization::words_for_update(
-            &self.what.paths,
-            ("implementing_organization", "implementing_org"),
-            draft.implementing_organization_id,
-            &draft.implementing_org,
-        );
-        let implementing_org = organization::words_beside(
-            tx,
-            words,
-            draft.implementing_organization_id,
-            "project.implementing_organization",
-        )
-        .await?;
+        let implementing_org = implementer(&draft).words(tx, &self.what.paths).await?;
         let field = current.field;
         let mut frame = frame_of(&pairing)?;
         // The pairing's fields may have changed since; the project's stays.
@@ -296,6 +279,16 @@ async fn for_update(
     Ok((row, pairing))
 }
 
+/// The organisation a project's draft names as its implementer, beside the words.
+fn implementer(draft: &ProjectDraft) -> Link<'_> {
+    Link {
+        prefix: "project.",
+        fields: ("implementing_organization", "implementing_org"),
+        id: draft.implementing_organization_id,
+        words: &draft.implementing_org,
+    }
+}
+
 /// The fields of a stored project as a request would send them, for an update to write
 /// over.
 fn fields_of(row: &ProjectRow) -> Result<ProjectFields, Error> {
@@ -305,10 +298,10 @@ fn fields_of(row: &ProjectRow) -> Result<ProjectFields, Error> {
         description: row.description.clone(),
         location: format!("regions/{}", row.location_code),
         implementing_org: row.implementing_org.clone(),
-        implementing_organization: row
-            .implementing_organization_id
-            .map(|id| name::format_id("organizations", id))
-            .unwrap_or_default(),
+        implementing_organization: name::format_optional_id(
+            "organizations",
+            row.implementing_organization_id,
+        ),
         budget: MoneyFields::of(Balance(row.budget_fen)),
         planned_start: format_date(row.planned_start),
         planned_end: format_date(row.planned_end),

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use chrono::NaiveDate;
 
-use super::{Create, organization};
+use super::{Create, organization::Link};
 use crate::{
     domain::{
         access::{Caller, Role, outside_scope, unrestricted},
@@ -301,15 +301,15 @@ impl Change for StepEntry {
         let from = stored_state(&current)?;
         let to = step.apply(Some(from))?;
         let responsible_unit = match &input.responsible_unit {
-            Some(unit) => Some(
-                organization::words_beside(
-                    tx,
-                    unit,
-                    input.responsible_organization_id,
-                    "responsible_organization",
-                )
-                .await?,
-            ),
+            Some(unit) => {
+                let link = Link {
+                    prefix: "",
+                    fields: ("responsible_organization", "responsible_unit"),
+                    id: input.responsible_organization_id,
+                    words: unit,
+                };
+                Some(link.words(tx, &[]).await?)
+            }
             None => None,
         };
         let mut change = EntryChange {

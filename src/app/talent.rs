@@ -8,7 +8,8 @@
 use std::future::Future;
 
 use super::{
-    Create, Edit, SoftDelete, organization,
+    Create, Edit, SoftDelete,
+    organization::Link,
     pairing::placement_of,
     project::{hung_in_reach, pairing_in_reach},
 };
@@ -91,7 +92,7 @@ impl Create for CreateTalentExchange {
 
     async fn make(&self, tx: &mut Tx<'_>) -> Result<RecordedExchange, Error> {
         let pairing = live_pairing(tx, self.pairing_id).await?;
-        let draft = with_host(tx, &self.draft).await?;
+        let draft = with_host(tx, &self.draft, &[]).await?;
         check_within(&draft, &pairing)?;
         let row = talents::insert(tx.db(), self.pairing_id, &draft).await?;
         Ok(RecordedExchange { row, people: true })
@@ -123,15 +124,8 @@ impl Change for UpdateTalentExchange {
     async fn apply(&self, tx: &mut Tx<'_>) -> Result<TalentRow, Error> {
         let deleted = "a deleted exchange cannot change; undelete it first";
         let (current, pairing) = live_for_update(tx, self.id, &self.etag, deleted).await?;
-        let mut draft = TalentDraft::parse(&self.what.over(fields_of(&current)))?;
-        draft.host_organization = organization::words_for_update(
-            &self.what.paths,
-            ("host_organization_ref", "host_organization"),
-            draft.host_organization_id,
-            &draft.host_organization,
-        )
-        .to_owned();
-        let draft = with_host(tx, &draft).await?;
+        let draft = TalentDraft::parse(&self.what.over(fields_of(&current)))?;
+        let draft = with_host(tx, &draft, &self.what.paths).await?;
         check_within(&draft, &pairing)?;
         let change = TalentChange {
             draft: Some(draft),
@@ -202,14 +196,16 @@ async fn save(
 }
 
 /// `draft` with its host organisation checked, and its host in words that organisation's
-/// name where the draft leaves it empty.
-async fn with_host(tx: &Tx<'_>, draft: &TalentDraft) -> Result<TalentDraft, Error> {
-    let host_organization = organization::words_beside(
-        tx,
-        &draft.host_organization,
-        draft.host_organization_id,
-        "talent_exchange.host_organization_ref",
-    )
+/// name where the draft leaves it empty, or where an update's mask (`paths`; none on
+/// create) names a new organisation alone.
+async fn with_host(tx: &Tx<'_>, draft: &TalentDraft, paths: &[&str]) -> Result<TalentDraft, Error> {
+    let host_organization = Link {
+        prefix: "talent_exchange.",
+        fields: ("host_organization_ref", "host_organization"),
+        id: draft.host_organization_id,
+        words: &draft.host_organization,
+    }
+    .words(tx, paths)
     .await?;
     Ok(TalentDraft {
         host_organization,
@@ -275,10 +271,7 @@ fn fields_of(row: &TalentRow) -> TalentFields {
         start_date: format_date(row.start_date),
         end_date: row.end_date.map(format_date).unwrap_or_default(),
         host_organization: row.host_organization.clone(),
-        host_organization_ref: row
-            .host_organization_id
-            .map(|id| name::format_id("organizations", id))
-            .unwrap_or_default(),
+        host_organization_ref: name::format_optional_id("organizations", row.host_organization_id),
         title: row.title.clone(),
         description: row.description.clone(),
         participants: participants_of(row)

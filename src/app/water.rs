@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use super::{
     Create, Edit,
     batch::{BatchQueue, Batched},
-    organization,
+    organization::Link,
     supervision::event_by,
 };
 use crate::{
@@ -110,7 +110,7 @@ impl Create for CreateSection {
                 &RegionPath::from_stored(responsible.path.clone()),
             ],
         )?;
-        let draft = with_unit(tx, &self.draft).await?;
+        let draft = with_unit(tx, &self.draft, &[]).await?;
         waters::insert_section(tx.db(), &self.code, &region, &responsible, &draft).await
     }
 
@@ -152,15 +152,7 @@ impl Change for UpdateSection {
                 ));
             }
         }
-        let mut draft = draft;
-        draft.responsible_unit = organization::words_for_update(
-            &self.what.paths,
-            ("responsible_organization", "responsible_unit"),
-            draft.responsible_organization_id,
-            &draft.responsible_unit,
-        )
-        .to_owned();
-        let draft = with_unit(tx, &draft).await?;
+        let draft = with_unit(tx, &draft, &self.what.paths).await?;
         let change = SectionChange {
             draft: Some((draft, responsible)),
             state: None,
@@ -170,14 +162,20 @@ impl Change for UpdateSection {
 }
 
 /// `draft` with its responsible organisation checked, and its unit that organisation's
-/// name where the draft leaves it empty.
-async fn with_unit(tx: &Tx<'_>, draft: &SectionDraft) -> Result<SectionDraft, Error> {
-    let responsible_unit = organization::words_beside(
-        tx,
-        &draft.responsible_unit,
-        draft.responsible_organization_id,
-        "monitoring_section.responsible_organization",
-    )
+/// name where the draft leaves it empty, or where an update's mask (`paths`; none on
+/// create) names a new organisation alone.
+async fn with_unit(
+    tx: &Tx<'_>,
+    draft: &SectionDraft,
+    paths: &[&str],
+) -> Result<SectionDraft, Error> {
+    let responsible_unit = Link {
+        prefix: "monitoring_section.",
+        fields: ("responsible_organization", "responsible_unit"),
+        id: draft.responsible_organization_id,
+        words: &draft.responsible_unit,
+    }
+    .words(tx, paths)
     .await?;
     Ok(SectionDraft {
         responsible_unit,
@@ -297,16 +295,13 @@ pub fn fields_of(row: &SectionRow) -> SectionFields {
         water_body_type: row.water_body_type.number(),
         responsible_region,
         responsible_unit: row.responsible_unit.clone(),
-        responsible_organization: row
-            .responsible_organization_id
-            .map(|id| name::format_id("organizations", id))
-            .unwrap_or_default(),
+        responsible_organization: name::format_optional_id(
+            "organizations",
+            row.responsible_organization_id,
+        ),
         target_class: row.target_class.number(),
         control_level: row.control_level.number(),
-        upstream_section: row
-            .upstream_section_id
-            .map(|id| name::format_id("monitoringSections", id))
-            .unwrap_or_default(),
+        upstream_section: name::format_optional_id("monitoringSections", row.upstream_section_id),
         latitude: position.map(Position::latitude_degrees),
         longitude: position.map(Position::longitude_degrees),
     }

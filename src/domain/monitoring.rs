@@ -261,20 +261,16 @@ impl SectionDraft {
                 "must be NATIONAL, PROVINCIAL, MUNICIPAL or COUNTY",
             )
         });
-        let responsible_organization_id = match s.responsible_organization.as_str() {
-            "" => Ok(None),
-            text => name::parse_id(
-                &format!("{P}.responsible_organization"),
-                "organizations",
-                text,
-            )
-            .map(Some),
-        };
-        let upstream_id = match s.upstream_section.as_str() {
-            "" => Ok(None),
-            text => name::parse_id(&format!("{P}.upstream_section"), "monitoringSections", text)
-                .map(Some),
-        };
+        let responsible_organization_id = name::parse_optional_id(
+            &format!("{P}.responsible_organization"),
+            "organizations",
+            &s.responsible_organization,
+        );
+        let upstream_id = name::parse_optional_id(
+            &format!("{P}.upstream_section"),
+            "monitoringSections",
+            &s.upstream_section,
+        );
         let position = Position::parse(P, s.latitude, s.longitude);
         let (
             (),

@@ -23,14 +23,43 @@ pub fn parse_id(field: &str, collection: &str, name: &str) -> Result<i64, Error>
     }
 }
 
+/// Parses an optional `{collection}/{id}`: none when `name` is empty, else as
+/// [`parse_id`].
+///
+/// # Errors
+/// As [`parse_id`], for a name that is not empty.
+pub fn parse_optional_id(field: &str, collection: &str, name: &str) -> Result<Option<i64>, Error> {
+    match name {
+        "" => Ok(None),
+        name => parse_id(field, collection, name).map(Some),
+    }
+}
+
 /// The resource name of `id` in `collection`.
 pub fn format_id(collection: &str, id: i64) -> String {
     format!("{collection}/{id}")
 }
 
+/// The resource name of an optional `id` in `collection`: empty for none.
+pub fn format_optional_id(collection: &str, id: Option<i64>) -> String {
+    id.map(|id| format_id(collection, id)).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_name_is_no_id_and_no_id_an_empty_name() {
+        assert_eq!(parse_optional_id("parent", "pairings", "").ok(), Some(None));
+        assert_eq!(
+            parse_optional_id("parent", "pairings", "pairings/7").ok(),
+            Some(Some(7))
+        );
+        assert!(parse_optional_id("parent", "pairings", "projects/7").is_err());
+        assert_eq!(format_optional_id("pairings", None), "");
+        assert_eq!(format_optional_id("pairings", Some(7)), "pairings/7");
+    }
 
     #[test]
     fn accepts_a_plain_positive_id() {

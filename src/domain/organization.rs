@@ -244,10 +244,7 @@ impl OrganizationDraft {
             "" => Ok(None),
             code => CreditCode::parse(&format!("{P}.credit_code"), code).map(Some),
         };
-        let parent_id = match o.parent.as_str() {
-            "" => Ok(None),
-            text => name::parse_id(&format!("{P}.parent"), "organizations", text).map(Some),
-        };
+        let parent_id = name::parse_optional_id(&format!("{P}.parent"), "organizations", &o.parent);
         let ((), kind, region, credit_code, parent_id) =
             Error::all((display_name, kind, region, credit_code, parent_id))?;
         Ok(Self {

@@ -299,12 +299,11 @@ impl ProjectDraft {
             RegionCode::from_name("project.location", &p.location)
         };
         // The free text may be left to a registered organisation's name.
-        let implementing_organization_id = match p.implementing_organization.as_str() {
-            "" => Ok(None),
-            text => {
-                name::parse_id("project.implementing_organization", "organizations", text).map(Some)
-            }
-        };
+        let implementing_organization_id = name::parse_optional_id(
+            "project.implementing_organization",
+            "organizations",
+            &p.implementing_organization,
+        );
         let implementing_org = text::check_line(
             "project.implementing_org",
             &p.implementing_org,

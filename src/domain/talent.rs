@@ -310,15 +310,11 @@ impl TalentDraft {
             200,
             false,
         );
-        let host_ref = match t.host_organization_ref.as_str() {
-            "" => Ok(None),
-            text => name::parse_id(
-                "talent_exchange.host_organization_ref",
-                "organizations",
-                text,
-            )
-            .map(Some),
-        };
+        let host_ref = name::parse_optional_id(
+            "talent_exchange.host_organization_ref",
+            "organizations",
+            &t.host_organization_ref,
+        );
         let title = text::check_line("talent_exchange.title", &t.title, 200, true);
         let description = text::check("talent_exchange.description", &t.description, 4000, false);
         let items: Vec<(&str, &str, &str)> = t
