@@ -27,9 +27,9 @@ use std::{str::FromStr, sync::Arc, time::Duration};
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    AccessMode, ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
-    DbErr, IsolationLevel, RuntimeErr, SqlErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait, sqlx,
+    AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, IsolationLevel, RuntimeErr, SqlErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait, sqlx,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -423,6 +423,19 @@ fn unavailable(err: DbErr) -> Error {
 /// The column value of a typed change: set when the change names it, left alone when not.
 pub(crate) fn changed<T: Into<sea_orm::Value>>(value: Option<T>) -> sea_orm::ActiveValue<T> {
     value.map_or(sea_orm::ActiveValue::NotSet, sea_orm::ActiveValue::Set)
+}
+
+/// Takes the PostgreSQL advisory lock `key` until the transaction ends; on SQLite, whose
+/// write transactions run one at a time, there is nothing to take.
+///
+/// # Errors
+/// The database's failures.
+pub(crate) async fn lock_until_commit(db: &impl ConnectionTrait, key: i64) -> Result<(), Error> {
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        db.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({key})"))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Turns a constraint violation into the client error it stands for: a taken unique key

@@ -4,7 +4,7 @@ use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Statement,
 };
 
 use super::{constraint_error, entities::organization, region::RegionRow, rows};
@@ -109,41 +109,35 @@ const HIERARCHY_LOCK: i64 = 0x6475_696b_6f75_6f72;
 
 /// Takes the lock of hierarchy changes until the transaction ends, on PostgreSQL.
 pub async fn lock_hierarchy(db: &impl ConnectionTrait) -> Result<(), Error> {
-    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        db.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({HIERARCHY_LOCK})"))
-            .await?;
-    }
-    Ok(())
+    super::lock_until_commit(db, HIERARCHY_LOCK).await
 }
 
-/// The organisations above organisation `from`, nearest first, up to the top (stopping
-/// where it returns to one already seen); none when there are more than [`MAX_DEPTH`].
+/// The organisations above organisation `from`, nearest first, up to the top, in one
+/// statement; none when there are [`MAX_DEPTH`] or more, so that one more below `from`
+/// would have too many (a loop, which the writes never make, would be cut there too).
 pub async fn ancestors(db: &impl ConnectionTrait, from: i64) -> Result<Option<Vec<i64>>, Error> {
-    use organization::Column as C;
-    let mut chain = Vec::new();
-    let mut at = from;
-    loop {
-        if chain.len() >= MAX_DEPTH {
-            return Ok(None);
-        }
-        let parent: Option<Option<i64>> = organization::Entity::find_by_id(at)
-            .select_only()
-            .column(C::ParentId)
-            .into_tuple()
-            .one(db)
-            .await?;
-        match parent.flatten() {
-            Some(up) if up != from && !chain.contains(&up) => {
-                chain.push(up);
-                at = up;
-            }
-            Some(up) => {
-                chain.push(up);
-                return Ok(Some(chain));
-            }
-            None => return Ok(Some(chain)),
-        }
-    }
+    let backend = db.get_database_backend();
+    let from_id = match backend {
+        sea_orm::DatabaseBackend::Sqlite => "?",
+        _ => "$1",
+    };
+    // The levels are read up to one past the limit, so that a chain that reaches it shows.
+    let sql = format!(
+        "WITH RECURSIVE up (id, depth) AS ( \
+           SELECT parent_id, 1 FROM organizations WHERE id = {from_id} \
+           UNION ALL \
+           SELECT o.parent_id, up.depth + 1 FROM organizations o JOIN up ON o.id = up.id \
+           WHERE up.depth <= {MAX_DEPTH}) \
+         SELECT id FROM up WHERE id IS NOT NULL ORDER BY depth"
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, [from.into()]))
+        .await?;
+    let chain = rows
+        .iter()
+        .map(|row| row.try_get_by_index::<i64>(0))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((chain.len() < MAX_DEPTH).then_some(chain))
 }
 
 /// Which organisations a list covers.

@@ -392,14 +392,7 @@ const EVENT_TYPES: &[&str] = &[
 /// Takes the lock that orders the supervision feed, on PostgreSQL, until the transaction
 /// ends; SQLite's write lock already orders it.
 async fn lock_feed(db: &impl ConnectionTrait) -> Result<(), Error> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        db.execute_raw(Statement::from_string(
-            DbBackend::Postgres,
-            format!("SELECT pg_advisory_xact_lock({FEED_LOCK})"),
-        ))
-        .await?;
-    }
-    Ok(())
+    super::lock_until_commit(db, FEED_LOCK).await
 }
 
 /// Event `seq` of entry `entry_id`, as stored.
