@@ -17,6 +17,7 @@ const PROTOS: &[&str] = &[
     "duikou/v1/supervision.proto",
     "duikou/v1/water.proto",
     "duikou/v1/organization.proto",
+    "duikou/v1/plan.proto",
     // Not generated into Rust (tonic-types has them); compiled so that reflection can
     // describe the error details the server sends.
     "google/rpc/error_details.proto",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every method the README does not show, called with grpcurl as printed here, in an order
-# that builds what each call needs: a program, organisations and pairings, a project taken to acceptance
+# that builds what each call needs: a program, organisations and pairings, a work plan drafted,
+# issued and closed, a project taken to acceptance
 # and one cancelled, ledger lines read and reversed, a talent exchange updated, deleted and
 # undeleted, a supervision entry taken through its whole course, a monitoring section, a
 # sample retracted and a station registered for a MONITOR token made here, tokens and the
@@ -67,6 +68,22 @@ SPARE=$(call PairingService/CreatePairing "{\"pairing\": {\"program\": \"$PROGRA
 call PairingService/DeletePairing "{\"name\": \"$SPARE\"}" >/dev/null
 call PairingService/UndeletePairing "{\"name\": \"$SPARE\"}" >/dev/null
 call PairingService/EndPairing "{\"name\": \"$SPARE\"}" >/dev/null
+
+echo "== work plans"
+PLAN=$(call PlanService/CreateWorkPlan "{\"work_plan\": {\"scope\": \"$PAIRING\", \"year\": 2024,
+    \"title\": \"2024年示例区对口协作工作计划及任务分工\",
+    \"weights\": [{\"field\": \"PLAN_FIELD_ORGANIZATION_LEADERSHIP\", \"weight\": 20},
+                {\"field\": \"PLAN_FIELD_FUNDS_USE\", \"weight\": 50},
+                {\"field\": \"PLAN_FIELD_WATER_PROTECTION\", \"weight\": 25}]}}" | name_of)
+call PlanService/UpdateWorkPlan "{\"work_plan\": {\"name\": \"$PLAN\",
+    \"weights\": [{\"field\": \"PLAN_FIELD_ORGANIZATION_LEADERSHIP\", \"weight\": 20},
+                {\"field\": \"PLAN_FIELD_FUNDS_USE\", \"weight\": 50},
+                {\"field\": \"PLAN_FIELD_WATER_PROTECTION\", \"weight\": 30}]},
+    \"update_mask\": {\"paths\": [\"weights\"]}}" >/dev/null
+call PlanService/IssueWorkPlan "{\"name\": \"$PLAN\"}" >/dev/null
+call PlanService/GetWorkPlan "{\"name\": \"$PLAN\"}" >/dev/null
+call PlanService/ListWorkPlans "{\"filter\": \"scope = \\\"$PAIRING\\\" AND year = 2024\"}" >/dev/null
+call PlanService/CloseWorkPlan "{\"name\": \"$PLAN\"}" >/dev/null
 
 echo "== projects"
 project() {

@@ -36,6 +36,7 @@ use crate::{
         fund::Funds,
         organization::Organizations,
         pairing::Pairings,
+        plan::Plans,
         project::Projects,
         region::Regions,
         status::status,
@@ -51,7 +52,7 @@ use crate::{
             access_service_server::AccessServiceServer, audit_service_server::AuditServiceServer,
             fund_service_server::FundServiceServer,
             organization_service_server::OrganizationServiceServer,
-            pairing_service_server::PairingServiceServer,
+            pairing_service_server::PairingServiceServer, plan_service_server::PlanServiceServer,
             project_service_server::ProjectServiceServer,
             region_service_server::RegionServiceServer,
             supervision_service_server::SupervisionServiceServer,
@@ -215,6 +216,7 @@ pub async fn serve(
     let organizations = limited!(OrganizationServiceServer::new(Organizations::new(
         store.clone()
     )));
+    let plans = limited!(PlanServiceServer::new(Plans::new(store.clone())));
     let supervision = limited!(SupervisionServiceServer::new(Supervision::new(
         store.clone(),
         clock,
@@ -294,6 +296,7 @@ pub async fn serve(
         .add_service(talents)
         .add_service(waters)
         .add_service(organizations)
+        .add_service(plans)
         .add_service(supervision)
         .add_service(access)
         .add_service(audit)
@@ -449,7 +452,7 @@ fn accepted(
 }
 
 /// The names of duikou's own services, as health checks know them.
-pub fn service_names() -> [&'static str; 10] {
+pub fn service_names() -> [&'static str; 11] {
     [
         <RegionServiceServer<Regions> as NamedService>::NAME,
         <PairingServiceServer<Pairings> as NamedService>::NAME,
@@ -458,6 +461,7 @@ pub fn service_names() -> [&'static str; 10] {
         <TalentExchangeServiceServer<Talents> as NamedService>::NAME,
         <WaterQualityServiceServer<Waters> as NamedService>::NAME,
         <OrganizationServiceServer<Organizations> as NamedService>::NAME,
+        <PlanServiceServer<Plans> as NamedService>::NAME,
         <SupervisionServiceServer<Supervision> as NamedService>::NAME,
         <AccessServiceServer<Access> as NamedService>::NAME,
         <AuditServiceServer<Audit> as NamedService>::NAME,

@@ -19,6 +19,7 @@ mod m0014_monitoring_stations;
 mod m0015_program_kinds;
 mod m0016_organizations;
 mod m0017_organization_links;
+mod m0018_work_plans;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0015_program_kinds::Migration),
             Box::new(m0016_organizations::Migration),
             Box::new(m0017_organization_links::Migration),
+            Box::new(m0018_work_plans::Migration),
         ]
     }
 }

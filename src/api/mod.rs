@@ -7,6 +7,7 @@ pub mod authz;
 pub mod fund;
 pub mod organization;
 pub mod pairing;
+pub mod plan;
 pub mod program;
 pub mod project;
 pub mod region;
@@ -240,6 +241,7 @@ listing! {
     ListMonitoringSectionsResponse.monitoring_sections: MonitoringSection,
     ListMonitoringStationsResponse.monitoring_stations: MonitoringStation,
     ListOrganizationsResponse.organizations: Organization,
+    ListWorkPlansResponse.work_plans: WorkPlan,
     ListWaterSamplesResponse.water_samples: WaterSample,
 }
 
@@ -412,7 +414,8 @@ sent!(
     Pairing,
     Program,
     Project,
-    TalentExchange
+    TalentExchange,
+    WorkPlan
 );
 
 /// What makes an update by fields of a resource `R` as sent: `fields` reads its writable

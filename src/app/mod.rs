@@ -18,6 +18,7 @@ pub mod batch;
 pub mod fund;
 pub mod organization;
 pub mod pairing;
+pub mod plan;
 pub mod program;
 pub mod project;
 pub mod region;

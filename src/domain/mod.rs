@@ -119,6 +119,7 @@ pub mod page;
 pub mod pairing;
 pub mod patch;
 pub mod period;
+pub mod plan;
 pub mod program;
 pub mod project;
 pub mod region;
@@ -175,5 +176,13 @@ mod tests {
         agrees(ledger::Instrument::number, ledger::Instrument::from_number);
         agrees(talent::TalentKind::number, talent::TalentKind::from_number);
         agrees(talent::Direction::number, talent::Direction::from_number);
+        agrees(
+            super::plan::WorkPlanState::number,
+            super::plan::WorkPlanState::from_number,
+        );
+        agrees(
+            super::plan::PlanField::number,
+            super::plan::PlanField::from_number,
+        );
     }
 }

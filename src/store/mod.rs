@@ -8,6 +8,7 @@ pub mod fund;
 pub mod idempotency;
 pub mod organization;
 pub mod pairing;
+pub mod plan;
 pub mod program;
 pub mod project;
 pub mod region;

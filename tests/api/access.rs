@@ -8,12 +8,13 @@ use duikou::{
     domain::access::Role,
     proto::v1::{
         AccessToken, AddSupervisionCommentRequest, ApproveProjectRequest, CancelProjectRequest,
-        CreateAccessTokenRequest, CreateMonitoringSectionRequest, CreateMonitoringStationRequest,
-        CreateOrganizationRequest, CreatePairingRequest, CreateProgramRequest,
-        CreateProjectRequest, CreateTalentExchangeRequest, DeletePairingRequest,
-        DeleteTalentExchangeRequest, EndPairingRequest, Evidence, FundTransaction,
-        GetPairingRequest, GetRegionRequest, ListAccessTokensRequest, MonitoringSection,
-        MonitoringStation, Organization, Pairing, Program, Project, RecordFundTransactionRequest,
+        CloseWorkPlanRequest, CreateAccessTokenRequest, CreateMonitoringSectionRequest,
+        CreateMonitoringStationRequest, CreateOrganizationRequest, CreatePairingRequest,
+        CreateProgramRequest, CreateProjectRequest, CreateTalentExchangeRequest,
+        CreateWorkPlanRequest, DeletePairingRequest, DeleteTalentExchangeRequest,
+        EndPairingRequest, Evidence, FundTransaction, GetPairingRequest, GetRegionRequest,
+        IssueWorkPlanRequest, ListAccessTokensRequest, MonitoringSection, MonitoringStation,
+        Organization, Pairing, Program, Project, RecordFundTransactionRequest,
         RecordWaterSampleRequest, ResetMonitoringStationPasswordRequest,
         ResolveSupervisionEntryRequest, ResumePairingRequest, RetireMonitoringSectionRequest,
         RetractWaterSampleRequest, ReverseFundTransactionRequest, RevokeAccessTokenRequest,
@@ -21,7 +22,7 @@ use duikou::{
         SuspendPairingRequest, TalentExchange, UndeletePairingRequest,
         UndeleteTalentExchangeRequest, UpdateMonitoringSectionRequest, UpdateOrganizationRequest,
         UpdatePairingRequest, UpdateProgramRequest, UpdateProjectRequest,
-        UpdateTalentExchangeRequest, WaterSample,
+        UpdateTalentExchangeRequest, UpdateWorkPlanRequest, WaterSample, WorkPlan,
     },
 };
 use prost::Message;
@@ -29,7 +30,7 @@ use prost_types::FileDescriptorSet;
 use tonic::Code;
 
 use crate::helpers::{
-    TestApp, assert_error, cny, county_bureau, pairing, project, river_section, sample_of,
+    TestApp, assert_error, cny, county_bureau, pairing, plan_of, project, river_section, sample_of,
     secondment, spawn, water_report,
 };
 
@@ -200,7 +201,9 @@ async fn every_method_answers_every_kind_of_caller_as_the_table_says() {
         .unwrap()
         .into_inner();
     let organization = app.organization(county_bureau("420381")).await;
+    let plan = app.work_plan(plan_of(&beijing_hubei.name)).await;
     let targets = Targets {
+        plan,
         organization,
         station,
         section,
@@ -282,6 +285,7 @@ struct Targets {
     sample: WaterSample,
     station: MonitoringStation,
     organization: Organization,
+    plan: WorkPlan,
 }
 
 /// Calls a scoped method with a request that touches Beijing and Hubei, or programs, which
@@ -585,6 +589,32 @@ async fn call_on_beijing_and_hubei(
                 update_mask: mask,
             };
             call_with(app, path, secret, request).await
+        }
+        "CreateWorkPlan" => {
+            let request = CreateWorkPlanRequest {
+                work_plan: Some(plan_of(&targets.pairing.name)),
+                request_id: String::new(),
+            };
+            call_with(app, path, secret, request).await
+        }
+        "UpdateWorkPlan" => {
+            let request = UpdateWorkPlanRequest {
+                work_plan: Some(targets.plan.clone()),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["title".into()],
+                }),
+            };
+            call_with(app, path, secret, request).await
+        }
+        "IssueWorkPlan" => {
+            let name = targets.plan.name.clone();
+            let etag = String::new();
+            call_with(app, path, secret, IssueWorkPlanRequest { name, etag }).await
+        }
+        "CloseWorkPlan" => {
+            let name = targets.plan.name.clone();
+            let etag = String::new();
+            call_with(app, path, secret, CloseWorkPlanRequest { name, etag }).await
         }
         _ => panic!("{path} is scoped, but the walk has no out-of-scope request for it"),
     }

@@ -11,15 +11,15 @@ use duikou::{
     domain::{access::Role, clock::Clock, region::RegionCode},
     proto::v1::{
         CreateMonitoringSectionRequest, CreateOrganizationRequest, CreatePairingRequest,
-        CreateProgramRequest, CreateProjectRequest, ListSupervisionEntriesRequest,
-        ListSupervisionEventsRequest, Milestone, Money, MonitoringSection, Organization, Pairing,
-        Participant, Program, Project, RecordWaterSampleRequest, Reporter, SupervisionEntry,
-        SupervisionEvent, TalentExchange, WaterSample, WaterValue,
-        access_service_client::AccessServiceClient, audit_service_client::AuditServiceClient,
-        fund_service_client::FundServiceClient,
+        CreateProgramRequest, CreateProjectRequest, CreateWorkPlanRequest, FieldWeight,
+        ListSupervisionEntriesRequest, ListSupervisionEventsRequest, Milestone, Money,
+        MonitoringSection, Organization, Pairing, Participant, Program, Project,
+        RecordWaterSampleRequest, Reporter, SupervisionEntry, SupervisionEvent, TalentExchange,
+        WaterSample, WaterValue, WorkPlan, access_service_client::AccessServiceClient,
+        audit_service_client::AuditServiceClient, fund_service_client::FundServiceClient,
         organization_service_client::OrganizationServiceClient,
-        pairing_service_client::PairingServiceClient, project_service_client::ProjectServiceClient,
-        region_service_client::RegionServiceClient,
+        pairing_service_client::PairingServiceClient, plan_service_client::PlanServiceClient,
+        project_service_client::ProjectServiceClient, region_service_client::RegionServiceClient,
         supervision_service_client::SupervisionServiceClient,
         talent_exchange_service_client::TalentExchangeServiceClient,
         water_quality_service_client::WaterQualityServiceClient,
@@ -495,6 +495,24 @@ impl TestApp {
         OrganizationServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))
     }
 
+    /// A PlanService client as the caller `secret` (none: anonymous).
+    pub fn plans_as(&self, secret: Option<&str>) -> PlanServiceClient<Authed> {
+        PlanServiceClient::with_interceptor(self.channel.clone(), Bearer::new(secret))
+    }
+
+    /// Drafts a work plan as ADMIN.
+    pub async fn work_plan(&self, plan: WorkPlan) -> WorkPlan {
+        let admin = self.token(Role::Admin, &[]).await;
+        self.plans_as(Some(&admin))
+            .create_work_plan(CreateWorkPlanRequest {
+                work_plan: Some(plan),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create work plan")
+            .into_inner()
+    }
+
     /// Registers an organisation as ADMIN.
     pub async fn organization(&self, organization: Organization) -> Organization {
         let admin = self.token(Role::Admin, &[]).await;
@@ -712,6 +730,31 @@ pub fn pairing(program: &Program, supporting: &str, supported: &str) -> Pairing 
         period_start: "2021-01-01".into(),
         period_end: "2025-12-31".into(),
         fields: vec![4, 2],
+        ..Default::default()
+    }
+}
+
+/// A 2024 work plan of `scope` whose weights add up to 100 points.
+pub fn plan_of(scope: &str) -> WorkPlan {
+    WorkPlan {
+        scope: scope.to_owned(),
+        year: 2024,
+        title: "2024年京堰对口协作工作计划及任务分工".into(),
+        basis_document: "京堰协作〔2024〕1号".into(),
+        weights: vec![
+            FieldWeight {
+                field: 1,
+                weight: 20,
+            },
+            FieldWeight {
+                field: 3,
+                weight: 50,
+            },
+            FieldWeight {
+                field: 7,
+                weight: 30,
+            },
+        ],
         ..Default::default()
     }
 }

@@ -11,6 +11,7 @@ mod ledger_batches;
 mod ledger_model;
 mod organizations;
 mod pairings;
+mod plans;
 mod programs;
 mod projects;
 mod regions;

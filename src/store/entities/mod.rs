@@ -39,3 +39,4 @@ pub mod talent_exchange;
 pub mod water_sample;
 pub mod water_sample_retraction;
 pub mod water_section_day;
+pub mod work_plan;

@@ -20,6 +20,7 @@ use crate::domain::{
     monitoring::{ControlLevel, SampleSource, SectionState},
     organization::OrganizationKind,
     pairing::{CooperationField, PairingState},
+    plan::WorkPlanState,
     program::ProgramKind,
     project::ProjectState,
     region::RegionLevel,
@@ -224,6 +225,7 @@ stored_as_smallint!(
     TalentKind,
     WaterBodyType,
     WaterClass,
+    WorkPlanState,
 );
 
 #[cfg(test)]
