@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every method the README does not show, called with grpcurl as printed here, in an order
-# that builds what each call needs: a program, organisations and pairings, a work plan drafted,
-# issued and closed, a project taken to acceptance
+# that builds what each call needs: a program, organisations and pairings, a work plan drafted
+# with its tasks, issued, reported on and closed, a project taken to acceptance
 # and one cancelled, ledger lines read and reversed, a talent exchange updated, deleted and
 # undeleted, a supervision entry taken through its whole course, a monitoring section, a
 # sample retracted and a station registered for a MONITOR token made here, tokens and the
@@ -80,7 +80,30 @@ call PlanService/UpdateWorkPlan "{\"work_plan\": {\"name\": \"$PLAN\",
                 {\"field\": \"PLAN_FIELD_FUNDS_USE\", \"weight\": 50},
                 {\"field\": \"PLAN_FIELD_WATER_PROTECTION\", \"weight\": 30}]},
     \"update_mask\": {\"paths\": [\"weights\"]}}" >/dev/null
+# One task per weighted field, each led by a registered organisation; one added and
+# removed again while the plan is a draft.
+task() { # FIELD INDICATOR TARGET DUE
+    call PlanService/AddPlanTask "{\"parent\": \"$PLAN\", \"task\": {\"title\": \"示例任务\",
+        \"field\": \"$1\", \"lead_organization\": \"$BUREAU\",
+        \"supporting_organizations\": [\"$ORGANIZATION\"], \"indicator\": \"$2\",
+        \"target\": \"$3\", \"due_date\": \"$4\"}}" | name_of
+}
+call PlanService/AddPlanTask "{\"parent\": \"$PLAN\", \"task\": {\"title\": \"召开联席会议\",
+    \"field\": \"PLAN_FIELD_ORGANIZATION_LEADERSHIP\", \"lead_organization\": \"$ORGANIZATION\",
+    \"due_date\": \"2024-03-31\"}}" >/dev/null
+FUNDS_TASK=$(task PLAN_FIELD_FUNDS_USE INDICATOR_FUNDS_DISBURSED 5000000 2024-12-31)
+WATER_TASK=$(task PLAN_FIELD_WATER_PROTECTION INDICATOR_MANUAL 12 2024-12-31)
+SPARE_TASK=$(task PLAN_FIELD_OTHER INDICATOR_MANUAL 1 2024-06-30)
+call PlanService/UpdatePlanTask "{\"task\": {\"name\": \"$FUNDS_TASK\", \"weight\": 2},
+    \"update_mask\": {\"paths\": [\"weight\"]}}" >/dev/null
+call PlanService/RemovePlanTask "{\"name\": \"$SPARE_TASK\"}" >/dev/null
 call PlanService/IssueWorkPlan "{\"name\": \"$PLAN\"}" >/dev/null
+call PlanService/ReportTaskProgress "{\"name\": \"$FUNDS_TASK\", \"progress_percent\": 40,
+    \"note\": \"已拨付第一批资金\", \"evidence\": \"示财〔2024〕5号\"}" >/dev/null
+call PlanService/ReportTaskProgress "{\"name\": \"$WATER_TASK\", \"progress_percent\": 100,
+    \"actual\": \"12\", \"note\": \"12 个入库河流断面整治完成\", \"done\": true}" >/dev/null
+call PlanService/GetPlanTask "{\"name\": \"$FUNDS_TASK\"}" >/dev/null
+call PlanService/ListPlanTasks "{\"parent\": \"$PLAN\", \"filter\": \"overdue = true\"}" >/dev/null
 call PlanService/GetWorkPlan "{\"name\": \"$PLAN\"}" >/dev/null
 call PlanService/ListWorkPlans "{\"filter\": \"scope = \\\"$PAIRING\\\" AND year = 2024\"}" >/dev/null
 call PlanService/CloseWorkPlan "{\"name\": \"$PLAN\"}" >/dev/null

@@ -216,7 +216,10 @@ pub async fn serve(
     let organizations = limited!(OrganizationServiceServer::new(Organizations::new(
         store.clone()
     )));
-    let plans = limited!(PlanServiceServer::new(Plans::new(store.clone())));
+    let plans = limited!(PlanServiceServer::new(Plans::new(
+        store.clone(),
+        clock.clone()
+    )));
     let supervision = limited!(SupervisionServiceServer::new(Supervision::new(
         store.clone(),
         clock,

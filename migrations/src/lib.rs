@@ -20,6 +20,7 @@ mod m0015_program_kinds;
 mod m0016_organizations;
 mod m0017_organization_links;
 mod m0018_work_plans;
+mod m0019_plan_tasks;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0016_organizations::Migration),
             Box::new(m0017_organization_links::Migration),
             Box::new(m0018_work_plans::Migration),
+            Box::new(m0019_plan_tasks::Migration),
         ]
     }
 }

@@ -94,7 +94,7 @@ enum SupervisionEntries {
 }
 
 /// Makes `table` refuse UPDATE and DELETE in the database itself.
-async fn append_only(manager: &SchemaManager<'_>, table: &str) -> Result<(), DbErr> {
+pub(crate) async fn append_only(manager: &SchemaManager<'_>, table: &str) -> Result<(), DbErr> {
     let db = manager.get_connection();
     match manager.get_database_backend() {
         sea_orm::DatabaseBackend::Postgres => {

@@ -242,6 +242,7 @@ listing! {
     ListMonitoringStationsResponse.monitoring_stations: MonitoringStation,
     ListOrganizationsResponse.organizations: Organization,
     ListWorkPlansResponse.work_plans: WorkPlan,
+    ListPlanTasksResponse.tasks: PlanTask,
     ListWaterSamplesResponse.water_samples: WaterSample,
 }
 

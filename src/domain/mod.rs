@@ -120,6 +120,7 @@ pub mod pairing;
 pub mod patch;
 pub mod period;
 pub mod plan;
+pub mod plan_task;
 pub mod program;
 pub mod project;
 pub mod region;

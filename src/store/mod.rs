@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod organization;
 pub mod pairing;
 pub mod plan;
+pub mod plan_task;
 pub mod program;
 pub mod project;
 pub mod region;

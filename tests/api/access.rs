@@ -7,21 +7,22 @@ use duikou::{
     api::authz::{self, Access},
     domain::access::Role,
     proto::v1::{
-        AccessToken, AddSupervisionCommentRequest, ApproveProjectRequest, CancelProjectRequest,
-        CloseWorkPlanRequest, CreateAccessTokenRequest, CreateMonitoringSectionRequest,
-        CreateMonitoringStationRequest, CreateOrganizationRequest, CreatePairingRequest,
-        CreateProgramRequest, CreateProjectRequest, CreateTalentExchangeRequest,
-        CreateWorkPlanRequest, DeletePairingRequest, DeleteTalentExchangeRequest,
-        EndPairingRequest, Evidence, FundTransaction, GetPairingRequest, GetRegionRequest,
-        IssueWorkPlanRequest, ListAccessTokensRequest, MonitoringSection, MonitoringStation,
-        Organization, Pairing, Program, Project, RecordFundTransactionRequest,
-        RecordWaterSampleRequest, ResetMonitoringStationPasswordRequest,
+        AccessToken, AddPlanTaskRequest, AddSupervisionCommentRequest, ApproveProjectRequest,
+        CancelProjectRequest, CloseWorkPlanRequest, CreateAccessTokenRequest,
+        CreateMonitoringSectionRequest, CreateMonitoringStationRequest, CreateOrganizationRequest,
+        CreatePairingRequest, CreateProgramRequest, CreateProjectRequest,
+        CreateTalentExchangeRequest, CreateWorkPlanRequest, DeletePairingRequest,
+        DeleteTalentExchangeRequest, EndPairingRequest, Evidence, FundTransaction,
+        GetPairingRequest, GetRegionRequest, IssueWorkPlanRequest, ListAccessTokensRequest,
+        MonitoringSection, MonitoringStation, Organization, Pairing, PlanTask, Program, Project,
+        RecordFundTransactionRequest, RecordWaterSampleRequest, RemovePlanTaskRequest,
+        ReportTaskProgressRequest, ResetMonitoringStationPasswordRequest,
         ResolveSupervisionEntryRequest, ResumePairingRequest, RetireMonitoringSectionRequest,
         RetractWaterSampleRequest, ReverseFundTransactionRequest, RevokeAccessTokenRequest,
         StartRectificationRequest, SubmitSupervisionEntryRequest, SupervisionEntry,
         SuspendPairingRequest, TalentExchange, UndeletePairingRequest,
         UndeleteTalentExchangeRequest, UpdateMonitoringSectionRequest, UpdateOrganizationRequest,
-        UpdatePairingRequest, UpdateProgramRequest, UpdateProjectRequest,
+        UpdatePairingRequest, UpdatePlanTaskRequest, UpdateProgramRequest, UpdateProjectRequest,
         UpdateTalentExchangeRequest, UpdateWorkPlanRequest, WaterSample, WorkPlan,
     },
 };
@@ -31,7 +32,7 @@ use tonic::Code;
 
 use crate::helpers::{
     TestApp, assert_error, cny, county_bureau, pairing, plan_of, project, river_section, sample_of,
-    secondment, spawn, water_report,
+    secondment, spawn, task_of, water_report,
 };
 
 /// Every RPC of every service the server offers, as `/package.Service/Method`, with
@@ -202,8 +203,12 @@ async fn every_method_answers_every_kind_of_caller_as_the_table_says() {
         .into_inner();
     let organization = app.organization(county_bureau("420381")).await;
     let plan = app.work_plan(plan_of(&beijing_hubei.name)).await;
+    let task = app
+        .plan_task(&plan, task_of(1, &organization, "2024-06-30"))
+        .await;
     let targets = Targets {
         plan,
+        task,
         organization,
         station,
         section,
@@ -286,6 +291,7 @@ struct Targets {
     station: MonitoringStation,
     organization: Organization,
     plan: WorkPlan,
+    task: PlanTask,
 }
 
 /// Calls a scoped method with a request that touches Beijing and Hubei, or programs, which
@@ -615,6 +621,37 @@ async fn call_on_beijing_and_hubei(
             let name = targets.plan.name.clone();
             let etag = String::new();
             call_with(app, path, secret, CloseWorkPlanRequest { name, etag }).await
+        }
+        "AddPlanTask" => {
+            let request = AddPlanTaskRequest {
+                parent: targets.plan.name.clone(),
+                task: Some(task_of(1, &targets.organization, "2024-05-31")),
+                request_id: String::new(),
+            };
+            call_with(app, path, secret, request).await
+        }
+        "UpdatePlanTask" => {
+            let request = UpdatePlanTaskRequest {
+                task: Some(targets.task.clone()),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["title".into()],
+                }),
+            };
+            call_with(app, path, secret, request).await
+        }
+        "RemovePlanTask" => {
+            let name = targets.task.name.clone();
+            let etag = String::new();
+            call_with(app, path, secret, RemovePlanTaskRequest { name, etag }).await
+        }
+        "ReportTaskProgress" => {
+            let request = ReportTaskProgressRequest {
+                name: targets.task.name.clone(),
+                progress_percent: 10,
+                note: "推进中".into(),
+                ..Default::default()
+            };
+            call_with(app, path, secret, request).await
         }
         _ => panic!("{path} is scoped, but the walk has no out-of-scope request for it"),
     }

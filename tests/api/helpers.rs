@@ -10,10 +10,10 @@ use duikou::{
     config::{Overrides, Settings},
     domain::{access::Role, clock::Clock, region::RegionCode},
     proto::v1::{
-        CreateMonitoringSectionRequest, CreateOrganizationRequest, CreatePairingRequest,
-        CreateProgramRequest, CreateProjectRequest, CreateWorkPlanRequest, FieldWeight,
-        ListSupervisionEntriesRequest, ListSupervisionEventsRequest, Milestone, Money,
-        MonitoringSection, Organization, Pairing, Participant, Program, Project,
+        AddPlanTaskRequest, CreateMonitoringSectionRequest, CreateOrganizationRequest,
+        CreatePairingRequest, CreateProgramRequest, CreateProjectRequest, CreateWorkPlanRequest,
+        FieldWeight, ListSupervisionEntriesRequest, ListSupervisionEventsRequest, Milestone, Money,
+        MonitoringSection, Organization, Pairing, Participant, PlanTask, Program, Project,
         RecordWaterSampleRequest, Reporter, SupervisionEntry, SupervisionEvent, TalentExchange,
         WaterSample, WaterValue, WorkPlan, access_service_client::AccessServiceClient,
         audit_service_client::AuditServiceClient, fund_service_client::FundServiceClient,
@@ -513,6 +513,20 @@ impl TestApp {
             .into_inner()
     }
 
+    /// Adds a task to a DRAFT work plan as ADMIN.
+    pub async fn plan_task(&self, plan: &WorkPlan, task: PlanTask) -> PlanTask {
+        let admin = self.token(Role::Admin, &[]).await;
+        self.plans_as(Some(&admin))
+            .add_plan_task(AddPlanTaskRequest {
+                parent: plan.name.clone(),
+                task: Some(task),
+                request_id: String::new(),
+            })
+            .await
+            .expect("add plan task")
+            .into_inner()
+    }
+
     /// Registers an organisation as ADMIN.
     pub async fn organization(&self, organization: Organization) -> Organization {
         let admin = self.token(Role::Admin, &[]).await;
@@ -755,6 +769,18 @@ pub fn plan_of(scope: &str) -> WorkPlan {
                 weight: 30,
             },
         ],
+        ..Default::default()
+    }
+}
+
+/// A task of field `field` (a PlanField number) led by `lead`, due on `due`, without an
+/// indicator.
+pub fn task_of(field: i32, lead: &Organization, due: &str) -> PlanTask {
+    PlanTask {
+        title: format!("任务（{field}）"),
+        field,
+        lead_organization: lead.name.clone(),
+        due_date: due.to_owned(),
         ..Default::default()
     }
 }

@@ -1,24 +1,34 @@
-//! Work plans: drafted, issued and closed by a coordinator whose scope covers the
-//! pairing, changed only while DRAFT, issued only with weights of 100 points, read by
-//! every role; bad input names its field and writes nothing.
+//! Work plans and their tasks: drafted, issued and closed by a coordinator whose scope
+//! covers the pairing, changed only while DRAFT, issued only with weights of 100 points
+//! that each have a task, read by every role; tasks report progress once issued and fall
+//! overdue by a clock the test moves; bad input names its field and writes nothing.
 
 use duikou::{
     domain::access::Role,
     proto::v1::{
-        CloseWorkPlanRequest, CreateWorkPlanRequest, FieldWeight, GetWorkPlanRequest,
-        GradeThresholds, IssueWorkPlanRequest, ListWorkPlansRequest, UpdateWorkPlanRequest,
-        WorkPlan, plan_service_client::PlanServiceClient,
+        AddPlanTaskRequest, CloseWorkPlanRequest, CreateWorkPlanRequest, FieldWeight,
+        GetPlanTaskRequest, GetWorkPlanRequest, GradeThresholds, IssueWorkPlanRequest,
+        ListPlanTasksRequest, ListWorkPlansRequest, Organization, Pairing, PlanTask,
+        RemovePlanTaskRequest, ReportTaskProgressRequest, UpdatePlanTaskRequest,
+        UpdateWorkPlanRequest, WorkPlan, plan_service_client::PlanServiceClient,
     },
 };
 use prost_types::FieldMask;
 use tonic::Code;
 
-use crate::helpers::{Authed, assert_error, pairing, plan_of, spawn};
+use crate::helpers::{Authed, assert_error, county_bureau, pairing, plan_of, spawn, task_of};
 
 /// WorkPlanState numbers of the API.
 const DRAFT: i32 = 1;
 const ISSUED: i32 = 2;
 const CLOSED: i32 = 3;
+/// TaskState numbers of the API.
+const NOT_STARTED: i32 = 1;
+const IN_PROGRESS: i32 = 2;
+const DONE: i32 = 3;
+/// Indicator numbers of the API.
+const FUNDS_DISBURSED: i32 = 3;
+const MANUAL: i32 = 13;
 
 fn create(plan: WorkPlan) -> CreateWorkPlanRequest {
     CreateWorkPlanRequest {
@@ -120,6 +130,22 @@ async fn a_plan_is_drafted_issued_with_100_points_and_closed_inside_its_pairings
         .unwrap_err();
     assert_eq!(refused.code(), Code::Aborted);
 
+    // Every weighted field needs a task to earn its points.
+    let lead = app.organization(county_bureau("420381")).await;
+    let refused = coordinator
+        .issue_work_plan(issue(&mended))
+        .await
+        .unwrap_err();
+    assert_error(
+        &refused,
+        Code::FailedPrecondition,
+        "FIELD_WITHOUT_TASKS",
+        None,
+    );
+    for field in [1, 3, 7] {
+        app.plan_task(&mended, task_of(field, &lead, "2024-06-30"))
+            .await;
+    }
     let issued = coordinator
         .issue_work_plan(issue(&mended))
         .await
@@ -348,4 +374,418 @@ async fn bad_plans_name_the_field_and_write_nothing() {
         .await
         .unwrap_err();
     assert_error(&refused, Code::NotFound, "WORK_PLAN_NOT_FOUND", None);
+}
+
+/// The year after today's in China, and a day of it, "YYYY-MM-DD".
+fn next_year() -> (i32, impl Fn(u32, u32) -> String) {
+    use chrono::Datelike;
+    let year = (chrono::Utc::now() + chrono::Duration::hours(8)).year() + 1;
+    (year, move |month, day| {
+        format!("{year}-{month:02}-{day:02}")
+    })
+}
+
+fn report(task: &PlanTask, progress: i32, note: &str) -> ReportTaskProgressRequest {
+    ReportTaskProgressRequest {
+        name: task.name.clone(),
+        progress_percent: progress,
+        note: note.to_owned(),
+        ..Default::default()
+    }
+}
+
+async fn task_names(
+    client: &mut PlanServiceClient<Authed>,
+    plan: &WorkPlan,
+    filter: &str,
+) -> Vec<String> {
+    let listed = client
+        .list_plan_tasks(ListPlanTasksRequest {
+            parent: plan.name.clone(),
+            page_size: 100,
+            page_token: String::new(),
+            filter: filter.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    listed.tasks.into_iter().map(|t| t.name).collect()
+}
+
+#[tokio::test]
+async fn tasks_change_while_drafted_take_reports_once_issued_and_fall_overdue_by_the_clock() {
+    let mut app = spawn().await;
+    let program = app.program().await;
+    let (year, day) = next_year();
+    let pairing = app
+        .pairing(Pairing {
+            period_end: format!("{year}-12-31"),
+            ..pairing(&program, "110101", "420381")
+        })
+        .await;
+    let coordinator = app.token(Role::Coordinator, &["110000", "420300"]).await;
+    let mut plans = app.plans_as(Some(&coordinator));
+    let lead = app.organization(county_bureau("420381")).await;
+    let helper = app
+        .organization(Organization {
+            display_name: "丹江口市财政局".into(),
+            ..county_bureau("420381")
+        })
+        .await;
+    let plan = app
+        .work_plan(WorkPlan {
+            year,
+            ..plan_of(&pairing.name)
+        })
+        .await;
+
+    // Funds to pay out by the end of June, a reported figure for the rest of the year,
+    // and leadership work without an indicator by the end of March.
+    let add = |task: PlanTask| AddPlanTaskRequest {
+        parent: plan.name.clone(),
+        task: Some(task),
+        request_id: String::new(),
+    };
+    let funds = plans
+        .add_plan_task(add(PlanTask {
+            indicator: FUNDS_DISBURSED,
+            target: "5000000".into(),
+            baseline: "1000000.50".into(),
+            supporting_organizations: vec![helper.name.clone()],
+            weight: 3,
+            ..task_of(3, &lead, &day(6, 30))
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(funds.state, NOT_STARTED);
+    assert_eq!(funds.baseline, "1000000.5");
+    assert_eq!(funds.supporting_organizations, [helper.name.as_str()]);
+    assert!(funds.name.starts_with(&format!("{}/tasks/", plan.name)));
+    let manual = plans
+        .add_plan_task(add(PlanTask {
+            indicator: MANUAL,
+            target: "1000000".into(),
+            ..task_of(6, &lead, &day(12, 31))
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+
+    // A task in a field the weights leave out loses its points: issuing refuses it.
+    let refused = plans.issue_work_plan(issue(&plan)).await.unwrap_err();
+    assert_error(
+        &refused,
+        Code::FailedPrecondition,
+        "TASK_FIELD_UNWEIGHTED",
+        None,
+    );
+    let manual = plans
+        .update_plan_task(UpdatePlanTaskRequest {
+            task: Some(PlanTask {
+                field: 7,
+                ..manual.clone()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["field".into()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(manual.field, 7);
+    let leadership = plans
+        .add_plan_task(add(task_of(1, &helper, &day(3, 31))))
+        .await
+        .unwrap()
+        .into_inner();
+    let spare = plans
+        .add_plan_task(add(task_of(1, &helper, &day(4, 30))))
+        .await
+        .unwrap()
+        .into_inner();
+    let removed = plans
+        .remove_plan_task(RemovePlanTaskRequest {
+            name: spare.name.clone(),
+            etag: spare.etag.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(removed.name, spare.name);
+    let refused = plans
+        .get_plan_task(GetPlanTaskRequest {
+            name: spare.name.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_error(&refused, Code::NotFound, "PLAN_TASK_NOT_FOUND", None);
+
+    // Before issue, no progress is reported.
+    let refused = plans
+        .report_task_progress(report(&funds, 10, "开始"))
+        .await
+        .unwrap_err();
+    assert_error(&refused, Code::FailedPrecondition, "PLAN_NOT_ISSUED", None);
+
+    let issued = plans
+        .issue_work_plan(IssueWorkPlanRequest {
+            name: plan.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(issued.state, ISSUED);
+
+    // Issued, its tasks no longer change.
+    let refused = plans
+        .add_plan_task(add(task_of(1, &lead, &day(5, 31))))
+        .await
+        .unwrap_err();
+    assert_error(&refused, Code::FailedPrecondition, "PLAN_NOT_DRAFT", None);
+    let refused = plans
+        .remove_plan_task(RemovePlanTaskRequest {
+            name: leadership.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_error(&refused, Code::FailedPrecondition, "PLAN_NOT_DRAFT", None);
+
+    // A computed indicator takes no reported figure; a MANUAL one does.
+    let refused = plans
+        .report_task_progress(ReportTaskProgressRequest {
+            actual: "6000000".into(),
+            ..report(&funds, 40, "已拨付")
+        })
+        .await
+        .unwrap_err();
+    assert_error(
+        &refused,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("actual"),
+    );
+    let funds = plans
+        .report_task_progress(ReportTaskProgressRequest {
+            evidence: "京财协作〔2027〕5号".into(),
+            ..report(&funds, 40, "已拨付第一批资金")
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(funds.state, IN_PROGRESS);
+    assert_eq!(funds.progress_percent, 40);
+    assert_eq!(funds.reports.len(), 1);
+    assert_eq!(funds.reports[0].evidence, "京财协作〔2027〕5号");
+    assert!(!funds.reports[0].reporter.is_empty());
+    let manual = plans
+        .report_task_progress(ReportTaskProgressRequest {
+            actual: "1200000".into(),
+            ..report(&manual, 50, "消费协作上半年")
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(manual.reports[0].actual, "1200000");
+
+    // Done today, by its due date: on time.
+    let leadership = plans
+        .report_task_progress(ReportTaskProgressRequest {
+            done: true,
+            ..report(&leadership, 0, "联席会议已召开")
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(leadership.state, DONE);
+    assert_eq!(leadership.progress_percent, 100);
+    assert!(leadership.done_on_time && !leadership.overdue);
+    let refused = plans
+        .report_task_progress(report(&leadership, 100, "再报"))
+        .await
+        .unwrap_err();
+    assert_error(&refused, Code::FailedPrecondition, "TASK_DONE", None);
+
+    // The clock passes the end of June in China: the funds task falls overdue.
+    assert!(
+        task_names(&mut plans, &plan, "overdue = true")
+            .await
+            .is_empty()
+    );
+    let due = chrono::NaiveDate::parse_from_str(&day(7, 1), "%Y-%m-%d")
+        .unwrap()
+        .and_hms_opt(0, 0, 1)
+        .unwrap()
+        .and_utc()
+        - chrono::Duration::hours(8);
+    app.clock.advance(due - app.clock.now());
+    assert_eq!(
+        task_names(&mut plans, &plan, "overdue = true").await,
+        [funds.name.as_str()]
+    );
+    let late = plans
+        .report_task_progress(ReportTaskProgressRequest {
+            done: true,
+            ..report(&funds, 100, "全部拨付")
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!late.overdue && !late.done_on_time);
+    assert_eq!(late.done_date, day(7, 1));
+    assert_eq!(late.reports.len(), 2);
+
+    // Filters by lead, state and field.
+    let lead_filter = format!("lead_organization = \"{}\"", lead.name);
+    assert_eq!(
+        task_names(&mut plans, &plan, &lead_filter).await,
+        [funds.name.clone(), manual.name.clone()]
+    );
+    assert_eq!(
+        task_names(&mut plans, &plan, "state = DONE").await,
+        [funds.name.clone(), leadership.name.clone()]
+    );
+    assert_eq!(
+        task_names(
+            &mut plans,
+            &plan,
+            "field = WATER_PROTECTION AND overdue = false"
+        )
+        .await,
+        [manual.name.as_str()]
+    );
+
+    // Closed, the plan takes no more reports.
+    plans
+        .close_work_plan(CloseWorkPlanRequest {
+            name: plan.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap();
+    let refused = plans
+        .report_task_progress(report(&manual, 80, "下半年"))
+        .await
+        .unwrap_err();
+    assert_error(&refused, Code::FailedPrecondition, "PLAN_NOT_ISSUED", None);
+    let read = plans
+        .get_plan_task(GetPlanTaskRequest {
+            name: manual.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read.reports.len(), 1);
+}
+
+#[tokio::test]
+async fn bad_tasks_name_the_field_and_write_nothing() {
+    let mut app = spawn().await;
+    let program = app.program().await;
+    let pairing = app.pairing(pairing(&program, "110101", "420381")).await;
+    let admin = app.token(Role::Admin, &[]).await;
+    let mut plans = app.plans_as(Some(&admin));
+    let lead = app.organization(county_bureau("420381")).await;
+    let plan = app.work_plan(plan_of(&pairing.name)).await;
+
+    let good = task_of(3, &lead, "2024-06-30");
+    let cases: Vec<(PlanTask, &str)> = vec![
+        (
+            PlanTask {
+                lead_organization: "organizations/999".into(),
+                ..good.clone()
+            },
+            "task.lead_organization",
+        ),
+        (
+            PlanTask {
+                supporting_organizations: vec!["organizations/998".into()],
+                ..good.clone()
+            },
+            "task.supporting_organizations[0]",
+        ),
+        (
+            PlanTask {
+                due_date: "2025-01-01".into(),
+                ..good.clone()
+            },
+            "task.due_date",
+        ),
+        (
+            PlanTask {
+                indicator: FUNDS_DISBURSED,
+                target: "0".into(),
+                ..good.clone()
+            },
+            "task.target",
+        ),
+        (
+            PlanTask {
+                target: "100".into(),
+                ..good.clone()
+            },
+            "task.target",
+        ),
+        (
+            PlanTask {
+                field: 0,
+                ..good.clone()
+            },
+            "task.field",
+        ),
+    ];
+    for (task, field) in cases {
+        let refused = plans
+            .add_plan_task(AddPlanTaskRequest {
+                parent: plan.name.clone(),
+                task: Some(task),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap_err();
+        assert_error(
+            &refused,
+            Code::InvalidArgument,
+            "INVALID_FIELD",
+            Some(field),
+        );
+    }
+    assert!(task_names(&mut plans, &plan, "").await.is_empty());
+
+    let task = app.plan_task(&plan, good).await;
+    for (name, field) in [
+        ("workPlans/1/tasks/x", "name"),
+        ("tasks/1", "name"),
+        ("workPlans/999/tasks/1", ""),
+    ] {
+        let refused = plans
+            .report_task_progress(ReportTaskProgressRequest {
+                name: name.to_owned(),
+                note: "说明".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        if field.is_empty() {
+            assert_eq!(refused.code(), Code::NotFound, "{name}");
+        } else {
+            assert_error(
+                &refused,
+                Code::InvalidArgument,
+                "INVALID_FIELD",
+                Some(field),
+            );
+        }
+    }
+    // A task named under another plan is not found there.
+    let other = app.work_plan(plan_of(&pairing.name)).await;
+    let refused = plans
+        .get_plan_task(GetPlanTaskRequest {
+            name: task.name.replace(&plan.name, &other.name),
+        })
+        .await
+        .unwrap_err();
+    assert_error(&refused, Code::NotFound, "PLAN_TASK_NOT_FOUND", None);
 }

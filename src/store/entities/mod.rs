@@ -25,6 +25,8 @@ pub mod monitoring_station;
 pub mod organization;
 pub mod pairing;
 pub mod pairing_year_balance;
+pub mod plan_task;
+pub mod plan_task_report;
 pub mod program;
 pub mod project;
 pub mod project_balance;
