@@ -107,6 +107,7 @@ call PlanService/ListPlanTasks "{\"parent\": \"$PLAN\", \"filter\": \"overdue = 
 call PlanService/GetWorkPlan "{\"name\": \"$PLAN\"}" >/dev/null
 call PlanService/ListWorkPlans "{\"filter\": \"scope = \\\"$PAIRING\\\" AND year = 2024\"}" >/dev/null
 call PlanService/CloseWorkPlan "{\"name\": \"$PLAN\"}" >/dev/null
+call OrganizationService/GetOrganizationAccountability "{\"organization\": \"$BUREAU\", \"year\": 2024}" >/dev/null
 
 echo "== projects"
 project() {

@@ -214,7 +214,8 @@ pub async fn serve(
     }
     let waters = limited!(WaterQualityServiceServer::new(water));
     let organizations = limited!(OrganizationServiceServer::new(Organizations::new(
-        store.clone()
+        store.clone(),
+        clock.clone()
     )));
     let plans = limited!(PlanServiceServer::new(Plans::new(
         store.clone(),

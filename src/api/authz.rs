@@ -340,6 +340,10 @@ pub const TABLE: &[(&str, Access)] = &[
         "/duikou.v1.OrganizationService/UpdateOrganization",
         COORDINATION,
     ),
+    (
+        "/duikou.v1.OrganizationService/GetOrganizationAccountability",
+        Access::Authenticated,
+    ),
     ("/duikou.v1.PlanService/CreateWorkPlan", COORDINATION),
     ("/duikou.v1.PlanService/GetWorkPlan", Access::Authenticated),
     (

@@ -206,7 +206,7 @@ fn totals(sums: Sums) -> Result<FundTotals, Error> {
 ///
 /// # Errors
 /// FAILED_PRECONDITION `AMOUNT_OUT_OF_RANGE` when its yuan do not fit Money's units.
-fn wide_money(sum: Sum) -> Result<Money, Error> {
+pub(crate) fn wide_money(sum: Sum) -> Result<Money, Error> {
     let (units, nanos) = sum.units_and_nanos()?;
     Ok(Money {
         currency_code: "CNY".to_owned(),

@@ -7,6 +7,20 @@ use super::{
     timestamp,
 };
 use crate::{
+    api::fund::wide_money,
+    domain::{
+        clock::Clock,
+        money::Sum,
+        plan_task::{TaskState, done_on_time, is_overdue as is_task_overdue},
+        project::ProjectState,
+        supervision::{State as EntryState, is_overdue, median, today},
+    },
+    proto::v1::{
+        AnsweredEntries, GetOrganizationAccountabilityRequest, ImplementedProjects, LedTasks,
+        OrganizationAccountability, StateCount,
+    },
+};
+use crate::{
     app::{
         self,
         organization::{CreateOrganization, fields_of, not_found},
@@ -25,7 +39,7 @@ use crate::{
         organization_service_server::OrganizationService,
     },
     store::{
-        Hold, Store, by_id,
+        Hold, Store, accountability, by_id,
         organization::{self as organizations, OrganizationQuery, OrganizationRow},
     },
 };
@@ -47,12 +61,14 @@ const ORGANIZATION: Named<OrganizationRow, Organization> = Named {
 #[derive(Clone)]
 pub struct Organizations {
     store: Store,
+    /// The time accountability is counted at.
+    clock: Clock,
 }
 
 impl Organizations {
-    /// A service over `store`.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// A service over `store`, counting overdue work by `clock`.
+    pub fn new(store: Store, clock: Clock) -> Self {
+        Self { store, clock }
     }
 }
 
@@ -92,7 +108,98 @@ service! {
         list_organizations(ListOrganizationsRequest) -> ListOrganizationsResponse;
         update_organization(UpdateOrganizationRequest) -> Organization =
             ORGANIZATION.update(&MASK, |r| (r.organization, r.update_mask), patch(organization_fields));
+        get_organization_accountability(GetOrganizationAccountabilityRequest)
+            -> OrganizationAccountability;
     }
+}
+
+async fn get_organization_accountability(
+    service: &Organizations,
+    _: Call,
+    req: GetOrganizationAccountabilityRequest,
+) -> Result<OrganizationAccountability, Error> {
+    let id = name::parse_id("organization", "organizations", &req.organization);
+    let year = if (0..=9999).contains(&req.year) {
+        Ok(req.year)
+    } else {
+        Err(Error::invalid("year", "must be a year, or 0 for all years"))
+    };
+    let (id, year) = Error::all((id, year))?;
+    let db = service.store.db();
+    by_id::<OrganizationRow>(db, id, Hold::Nothing)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let facts = accountability::facts(db, id, year).await?;
+    let now = service.clock.now();
+    let today = today(now);
+
+    let tasks = LedTasks {
+        led: facts.tasks.len() as i64,
+        done: count(&facts.tasks, |(s, _, _)| *s == TaskState::Done),
+        done_on_time: count(&facts.tasks, |(_, due, done)| done_on_time(*done, *due)),
+        overdue: count(&facts.tasks, |(s, due, _)| is_task_overdue(*s, *due, today)),
+    };
+
+    let mut resolve_days: Vec<f64> = facts
+        .entries
+        .iter()
+        .filter_map(|(_, _, seconds, _)| seconds.map(|s| s as f64 / 86_400.0))
+        .collect();
+    resolve_days.sort_by(f64::total_cmp);
+    let supervision = AnsweredEntries {
+        entries: facts.entries.len() as i64,
+        by_state: by_state(
+            EntryState::ALL,
+            facts.entries.iter().map(|(s, ..)| *s),
+            EntryState::word,
+        ),
+        overdue: count(&facts.entries, |(s, due, _, _)| is_overdue(*s, *due, now)),
+        resolved: resolve_days.len() as i64,
+        resolved_on_time: count(&facts.entries, |(.., on_time)| *on_time == Some(true)),
+        median_days_to_resolve: median(&resolve_days).unwrap_or(0.0),
+    };
+
+    let budget = Sum(facts.projects.iter().map(|(_, b)| i128::from(*b)).sum());
+    let projects = ImplementedProjects {
+        projects: facts.projects.len() as i64,
+        by_state: by_state(
+            ProjectState::ALL,
+            facts.projects.iter().map(|(s, _)| *s),
+            ProjectState::word,
+        ),
+        budget: Some(wide_money(budget)?),
+        allocated: Some(wide_money(facts.allocated)?),
+        disbursed: Some(wide_money(facts.disbursed)?),
+    };
+    Ok(OrganizationAccountability {
+        organization: name::format_id("organizations", id),
+        year,
+        tasks: Some(tasks),
+        supervision: Some(supervision),
+        projects: Some(projects),
+        paid: Some(wide_money(facts.paid)?),
+    })
+}
+
+/// How many of `items` meet `test`.
+fn count<T>(items: &[T], test: impl Fn(&T) -> bool) -> i64 {
+    items.iter().filter(|i| test(i)).count() as i64
+}
+
+/// The count of each state of `all` among `states`, in `all`'s order, leaving out none
+/// counted.
+fn by_state<S: Copy + PartialEq>(
+    all: &[S],
+    states: impl Iterator<Item = S> + Clone,
+    word: fn(S) -> &'static str,
+) -> Vec<StateCount> {
+    all.iter()
+        .map(|&state| StateCount {
+            state: word(state).to_owned(),
+            count: states.clone().filter(|s| *s == state).count() as i64,
+        })
+        .filter(|c| c.count > 0)
+        .collect()
 }
 
 async fn create_organization(

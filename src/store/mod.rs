@@ -2,6 +2,7 @@
 //! SQLite (embedded, the default) and PostgreSQL run the same code. Database errors become
 //! [`Error`]s here and nowhere else.
 
+pub mod accountability;
 pub mod audit;
 pub mod entities;
 pub mod fund;

@@ -6,17 +6,26 @@
 use duikou::{
     domain::access::Role,
     proto::v1::{
-        AddPlanTaskRequest, CloseWorkPlanRequest, CreateWorkPlanRequest, FieldWeight,
-        GetPlanTaskRequest, GetWorkPlanRequest, GradeThresholds, IssueWorkPlanRequest,
-        ListPlanTasksRequest, ListWorkPlansRequest, Organization, Pairing, PlanTask,
-        RemovePlanTaskRequest, ReportTaskProgressRequest, UpdatePlanTaskRequest,
-        UpdateWorkPlanRequest, WorkPlan, plan_service_client::PlanServiceClient,
+        AcceptSupervisionEntryRequest, AddPlanTaskRequest, CloseWorkPlanRequest,
+        CreateWorkPlanRequest, Evidence, FieldWeight, FundTransaction,
+        GetOrganizationAccountabilityRequest, GetPlanTaskRequest, GetWorkPlanRequest,
+        GradeThresholds, IssueWorkPlanRequest, ListPlanTasksRequest, ListWorkPlansRequest, Money,
+        Organization, Pairing, PlanTask, Project, RemovePlanTaskRequest, ReportTaskProgressRequest,
+        ResolveSupervisionEntryRequest, StartRectificationRequest, SubmitSupervisionEntryRequest,
+        UpdatePlanTaskRequest, UpdateProjectRequest, UpdateWorkPlanRequest, WorkPlan,
+        plan_service_client::PlanServiceClient,
     },
 };
 use prost_types::FieldMask;
 use tonic::Code;
 
-use crate::helpers::{Authed, assert_error, county_bureau, pairing, plan_of, spawn, task_of};
+use crate::{
+    funds::{allocation, commitment, disbursement, pairing_and_project, record, reverse},
+    helpers::{
+        Authed, TestApp, assert_error, cny, county_bureau, pairing, plan_of, spawn, task_of,
+        water_report,
+    },
+};
 
 /// WorkPlanState numbers of the API.
 const DRAFT: i32 = 1;
@@ -788,4 +797,206 @@ async fn bad_tasks_name_the_field_and_write_nothing() {
         .await
         .unwrap_err();
     assert_error(&refused, Code::NotFound, "PLAN_TASK_NOT_FOUND", None);
+}
+
+/// Files a water report in Danjiangkou as ADMIN and accepts it with `organization` to
+/// answer it, due far ahead; returns its name.
+async fn answered_by(app: &TestApp, organization: &Organization) -> String {
+    let mut supervision = app.supervision.clone();
+    let entry = supervision
+        .submit_supervision_entry(SubmitSupervisionEntryRequest {
+            supervision_entry: Some(water_report("regions/420381")),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .supervision_entry
+        .unwrap();
+    supervision
+        .accept_supervision_entry(AcceptSupervisionEntryRequest {
+            name: entry.name.clone(),
+            due_date: "2099-06-30".into(),
+            note: "转属地核查".into(),
+            responsible_organization: organization.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    entry.name
+}
+
+fn yuan(money: &Option<Money>) -> (i64, i32) {
+    let m = money.clone().unwrap_or_default();
+    (m.units, m.nanos)
+}
+
+#[tokio::test]
+async fn an_organizations_accountability_is_counted_from_the_records_it_is_linked_to() {
+    let mut app = spawn().await;
+    let (pairing, project) = pairing_and_project(&mut app).await;
+    let firm = app
+        .organization(Organization {
+            display_name: "丹江口市水务集团".into(),
+            kind: 3,
+            ..county_bureau("420381")
+        })
+        .await;
+    let other = app.organization(county_bureau("420381")).await;
+    let auditor = app.token(Role::Auditor, &[]).await;
+    let mut organizations = app.organizations_as(Some(&auditor));
+    let accountability = |year: i32| GetOrganizationAccountabilityRequest {
+        organization: firm.name.clone(),
+        year,
+    };
+
+    // The project is the firm's; money is paid to it, once reversed.
+    app.projects
+        .update_project(UpdateProjectRequest {
+            project: Some(Project {
+                implementing_organization: firm.name.clone(),
+                ..project.clone()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["implementing_organization".into()],
+            }),
+        })
+        .await
+        .unwrap();
+    record(&app, commitment(&pairing, 2025, cny(100, 0)))
+        .await
+        .unwrap();
+    record(&app, allocation(&project, 2025, cny(60, 0)))
+        .await
+        .unwrap();
+    let to_firm = |amount| FundTransaction {
+        payee: String::new(),
+        payee_organization: firm.name.clone(),
+        ..disbursement(&project, 2025, amount)
+    };
+    let kept = record(&app, to_firm(cny(10, 50))).await.unwrap();
+    let undone = record(&app, to_firm(cny(5, 0))).await.unwrap();
+    reverse(&app, &undone).await.unwrap();
+    record(&app, disbursement(&project, 2025, cny(3, 0)))
+        .await
+        .unwrap();
+
+    // Two tasks of the 2024 plan are the firm's: one done late, one overdue.
+    let plan = app.work_plan(plan_of(&pairing.name)).await;
+    let done_late = app.plan_task(&plan, task_of(1, &firm, "2024-06-30")).await;
+    app.plan_task(&plan, task_of(3, &firm, "2024-09-30")).await;
+    app.plan_task(&plan, task_of(7, &other, "2024-09-30")).await;
+    let admin = app.token(Role::Admin, &[]).await;
+    let mut plans = app.plans_as(Some(&admin));
+    plans.issue_work_plan(issue(&plan)).await.unwrap();
+    plans
+        .report_task_progress(ReportTaskProgressRequest {
+            done: true,
+            ..report(&done_late, 100, "补办完成")
+        })
+        .await
+        .unwrap();
+
+    // Two entries it must answer, one resolved.
+    let resolved = answered_by(&app, &firm).await;
+    answered_by(&app, &firm).await;
+    let mut supervision = app.supervision.clone();
+    supervision
+        .start_rectification(StartRectificationRequest {
+            name: resolved.clone(),
+            plan: "截污纳管".into(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap();
+    supervision
+        .resolve_supervision_entry(ResolveSupervisionEntryRequest {
+            name: resolved.clone(),
+            resolution: "已完成截污".into(),
+            evidence: vec![Evidence {
+                uri: "https://oss.example.org/danjiangkou/after.jpg".into(),
+                sha256: "ab".repeat(32),
+                description: "整改后".into(),
+            }],
+            etag: String::new(),
+        })
+        .await
+        .unwrap();
+
+    let all = organizations
+        .get_organization_accountability(accountability(0))
+        .await
+        .unwrap()
+        .into_inner();
+    let tasks = all.tasks.unwrap();
+    assert_eq!(
+        (tasks.led, tasks.done, tasks.done_on_time, tasks.overdue),
+        (2, 1, 0, 1)
+    );
+    let entries = all.supervision.unwrap();
+    assert_eq!(
+        (
+            entries.entries,
+            entries.resolved,
+            entries.resolved_on_time,
+            entries.overdue
+        ),
+        (2, 1, 1, 0)
+    );
+    let states: Vec<(&str, i64)> = entries
+        .by_state
+        .iter()
+        .map(|c| (c.state.as_str(), c.count))
+        .collect();
+    assert_eq!(states, [("ACCEPTED", 1), ("RESOLVED", 1)]);
+    assert!((0.0..1.0).contains(&entries.median_days_to_resolve));
+    let projects = all.projects.unwrap();
+    assert_eq!(projects.projects, 1);
+    assert_eq!(yuan(&projects.budget), yuan(&project.budget));
+    assert_eq!(yuan(&projects.allocated), (60, 0));
+    // 10.50 + 5 − 5 + 3, all on the firm's project.
+    assert_eq!(yuan(&projects.disbursed), (13, 500_000_000));
+    // What was paid to the firm, summed here from the lines recorded.
+    let paid_here = yuan(&kept.amount);
+    assert_eq!(yuan(&all.paid), paid_here);
+
+    // A year names the plans, the filing, the planned periods and the fiscal year.
+    let of_2024 = organizations
+        .get_organization_accountability(accountability(2024))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(of_2024.tasks.unwrap().led, 2);
+    assert_eq!(of_2024.supervision.unwrap().entries, 0);
+    assert_eq!(of_2024.projects.unwrap().projects, 0);
+    assert_eq!(yuan(&of_2024.paid), (0, 0));
+    let of_2025 = organizations
+        .get_organization_accountability(accountability(2025))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(of_2025.tasks.unwrap().led, 0);
+    assert_eq!(yuan(&of_2025.paid), paid_here);
+
+    let refused = organizations
+        .get_organization_accountability(GetOrganizationAccountabilityRequest {
+            organization: "organizations/999".into(),
+            year: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_error(&refused, Code::NotFound, "ORGANIZATION_NOT_FOUND", None);
+    let refused = organizations
+        .get_organization_accountability(GetOrganizationAccountabilityRequest {
+            organization: firm.name.clone(),
+            year: -1,
+        })
+        .await
+        .unwrap_err();
+    assert_error(
+        &refused,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+        Some("year"),
+    );
 }
