@@ -106,6 +106,7 @@ pub mod access;
 pub mod audit;
 pub mod checkpoint;
 pub mod clock;
+pub mod decimal;
 pub mod filter;
 pub mod hj212;
 pub mod ledger;

@@ -7,6 +7,7 @@ use std::fmt;
 use chrono::NaiveDate;
 
 use super::{
+    decimal,
     filter::{self, filter},
     name,
     patch::writable,
@@ -73,9 +74,6 @@ impl fmt::Display for TaskState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Figure(i64);
 
-/// Millionths in one unit.
-const MILLION: i64 = 1_000_000;
-
 /// The largest figure taken: a trillion units, above any yearly amount in yuan.
 const MAX_UNITS: i64 = 1_000_000_000_000;
 
@@ -96,31 +94,7 @@ impl Figure {
     /// # Errors
     /// INVALID_ARGUMENT on `field` for anything else, or a figure above a trillion.
     pub fn parse(field: &str, text: &str) -> Result<Self, Error> {
-        let wrong = || {
-            Error::invalid(
-                field,
-                format!("must be a decimal number such as \"85.5\", not {text:?}"),
-            )
-        };
-        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if whole.is_empty()
-            || !all_digits(whole)
-            || !all_digits(fraction)
-            || (text.contains('.') && fraction.is_empty())
-        {
-            return Err(wrong());
-        }
-        if fraction.len() > 6 {
-            return Err(Error::invalid(field, "must have at most 6 decimals"));
-        }
-        let units: i64 = whole
-            .parse()
-            .ok()
-            .filter(|u| *u <= MAX_UNITS)
-            .ok_or_else(|| Error::invalid(field, "must be at most 1000000000000"))?;
-        let micro: i64 = format!("{fraction:0<6}").parse().map_err(|_| wrong())?;
-        Ok(Self(units * MILLION + micro))
+        decimal::parse_unsigned(field, text, MAX_UNITS, "85.5").map(Self)
     }
 
     /// Reads an optional figure: none for empty text.
@@ -136,12 +110,7 @@ impl Figure {
 
     /// The figure as a decimal without trailing zeros: `1500000`, `85.5`.
     pub fn to_decimal(self) -> String {
-        let (units, micro) = (self.0 / MILLION, self.0 % MILLION);
-        if micro == 0 {
-            return units.to_string();
-        }
-        let fraction = format!("{micro:06}");
-        format!("{units}.{}", fraction.trim_end_matches('0'))
+        decimal::format(self.0)
     }
 }
 

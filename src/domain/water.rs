@@ -8,6 +8,7 @@
 //! than V. Water temperature, total nitrogen and fecal coliform are reported but do not
 //! make the class; total nitrogen has a class of its own for lakes and reservoirs.
 
+use super::decimal::{self, MILLION};
 use crate::error::Error;
 
 numbered!(
@@ -101,9 +102,6 @@ const CLASSES: [WaterClass; 5] = [
     WaterClass::IV,
     WaterClass::V,
 ];
-
-/// Millionths in one unit.
-const MILLION: i64 = 1_000_000;
 
 /// What the standard asks of a parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,35 +363,11 @@ impl Measure {
     /// INVALID_ARGUMENT on `field` when it is not such a decimal, has more than six
     /// decimals, is larger than a billion, or is negative for an item that cannot be.
     pub fn parse(field: &str, parameter: WaterParameter, text: &str) -> Result<Self, Error> {
-        let wrong = || {
-            Error::invalid(
-                field,
-                format!("must be a decimal number such as \"0.025\", not {text:?}"),
-            )
-        };
         let (negative, digits) = match text.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, text),
         };
-        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if whole.is_empty()
-            || !all_digits(whole)
-            || !all_digits(fraction)
-            || (digits.contains('.') && fraction.is_empty())
-        {
-            return Err(wrong());
-        }
-        if fraction.len() > 6 {
-            return Err(Error::invalid(field, "must have at most 6 decimals"));
-        }
-        let units: i64 = whole
-            .parse()
-            .ok()
-            .filter(|u| *u <= MAX_UNITS)
-            .ok_or_else(|| Error::invalid(field, "must be at most 1000000000"))?;
-        let micro: i64 = format!("{fraction:0<6}").parse().map_err(|_| wrong())?;
-        let value = units * MILLION + micro;
+        let value = decimal::parse_unsigned(field, digits, MAX_UNITS, "0.025")?;
         if negative && value != 0 && !parameter.may_be_negative() {
             return Err(Error::invalid(
                 field,
@@ -405,14 +379,7 @@ impl Measure {
 
     /// The value as a decimal, without trailing zeros: `0.025`, `15`, `-1.5`.
     pub fn to_decimal(self) -> String {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        let abs = self.0.unsigned_abs();
-        let (units, micro) = (abs / MILLION as u64, abs % MILLION as u64);
-        if micro == 0 {
-            return format!("{sign}{units}");
-        }
-        let fraction = format!("{micro:06}");
-        format!("{sign}{units}.{}", fraction.trim_end_matches('0'))
+        decimal::format(self.0)
     }
 }
 
