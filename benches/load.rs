@@ -45,8 +45,11 @@
 //! in Shiyan (438,000), GetWaterQualityAssessment of Shiyan over that year timed one call
 //! after another (the bar is p99 under 50 ms), and HJ 212-2017 packets over 8 TCP
 //! connections (the bar is 5,000 packets/s), under `water`.
-//! `DUIKOU_BENCH_ONLY=ledger`, `=supervision` or `=water` runs that part alone and prints
-//! its figures.
+//! Then GetOrganizationAccountability of one organisation with 10,000 projects, 10,000
+//! supervision entries and 200 plan tasks (`load/accountability.rs`; the bar is p99 under
+//! 20 ms), under `accountability`.
+//! `DUIKOU_BENCH_ONLY=ledger`, `=supervision`, `=water` or `=accountability` runs that part
+//! alone and prints its figures.
 //!
 //! The table, the bars and the JSON are written last, by `load/report.rs`, once every part
 //! has run.
@@ -56,6 +59,8 @@ use serde_json::json;
 
 use crate::knobs::BenchConfig;
 
+#[path = "load/accountability.rs"]
+mod accountability;
 #[path = "load/audit.rs"]
 mod audit;
 #[path = "load/baseline.rs"]
@@ -108,6 +113,13 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&water)?);
             return Ok(());
         }
+        Ok("accountability") => {
+            let accountability = accountability::measure()
+                .await
+                .context("measuring accountability")?;
+            println!("{}", serde_json::to_string_pretty(&accountability)?);
+            return Ok(());
+        }
         Ok("supervision") => {
             let supervision = supervision::measure(&config)
                 .await
@@ -134,6 +146,9 @@ async fn main() -> Result<()> {
     let water = water::measure(&config)
         .await
         .context("measuring water quality")?;
+    let accountability = accountability::measure()
+        .await
+        .context("measuring accountability")?;
     report::summarize(
         &config,
         pairings.regions_secs,
@@ -141,6 +156,11 @@ async fn main() -> Result<()> {
         &pairings.results,
         &audit,
         &cost,
-        &json!({ "ledger": ledger, "supervision": supervision, "water": water }),
+        &json!({
+            "ledger": ledger,
+            "supervision": supervision,
+            "water": water,
+            "accountability": accountability,
+        }),
     )
 }

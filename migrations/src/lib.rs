@@ -21,6 +21,7 @@ mod m0016_organizations;
 mod m0017_organization_links;
 mod m0018_work_plans;
 mod m0019_plan_tasks;
+mod m0020_accountability_indexes;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0017_organization_links::Migration),
             Box::new(m0018_work_plans::Migration),
             Box::new(m0019_plan_tasks::Migration),
+            Box::new(m0020_accountability_indexes::Migration),
         ]
     }
 }

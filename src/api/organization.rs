@@ -6,14 +6,14 @@ use super::{
     MaskRules, Named, audited, etag, filter_region_path, page_of, patch, request_key, service,
     timestamp,
 };
+use std::collections::BTreeMap;
+
 use crate::{
     api::fund::wide_money,
     domain::{
         clock::Clock,
         money::Sum,
-        plan_task::{TaskState, done_on_time, is_overdue as is_task_overdue},
-        project::ProjectState,
-        supervision::{State as EntryState, is_overdue, median, today},
+        supervision::{State as EntryState, median, today},
     },
     proto::v1::{
         AnsweredEntries, GetOrganizationAccountabilityRequest, ImplementedProjects, LedTasks,
@@ -39,7 +39,9 @@ use crate::{
         organization_service_server::OrganizationService,
     },
     store::{
-        Hold, Store, accountability, by_id,
+        Hold, Store,
+        accountability::{self, ProjectTotals},
+        by_id,
         organization::{self as organizations, OrganizationQuery, OrganizationRow},
     },
 };
@@ -129,47 +131,68 @@ async fn get_organization_accountability(
     by_id::<OrganizationRow>(db, id, Hold::Nothing)
         .await?
         .ok_or_else(|| not_found(id))?;
-    let facts = accountability::facts(db, id, year).await?;
-    let now = service.clock.now();
-    let today = today(now);
-
+    let today = today(service.clock.now());
+    let facts = accountability::facts(db, id, year, today).await?;
+    let t = facts.tasks;
     let tasks = LedTasks {
-        led: facts.tasks.len() as i64,
-        done: count(&facts.tasks, |(s, _, _)| *s == TaskState::Done),
-        done_on_time: count(&facts.tasks, |(_, due, done)| done_on_time(*done, *due)),
-        overdue: count(&facts.tasks, |(s, due, _)| is_task_overdue(*s, *due, today)),
+        led: t.led,
+        done: t.done,
+        done_on_time: t.done_on_time,
+        overdue: t.overdue,
     };
-
-    let mut resolve_days: Vec<f64> = facts
-        .entries
+    // As the supervision summary counts them: overdue while accepted or being rectified,
+    // resolved once resolved or closed.
+    let mut by_entry_state: BTreeMap<i32, i64> = BTreeMap::new();
+    let (mut all, mut overdue, mut resolved, mut on_time) = (0, 0, 0, 0);
+    for c in &facts.entries {
+        *by_entry_state.entry(c.state.number()).or_default() += c.entries;
+        all += c.entries;
+        match c.state {
+            EntryState::Accepted | EntryState::Rectifying => overdue += c.past_due,
+            EntryState::Resolved | EntryState::Closed => {
+                resolved += c.entries;
+                on_time += c.resolved_on_time;
+            }
+            _ => {}
+        }
+    }
+    let middle: Vec<f64> = facts
+        .middle_resolve_seconds
         .iter()
-        .filter_map(|(_, _, seconds, _)| seconds.map(|s| s as f64 / 86_400.0))
+        .map(|s| *s as f64 / 86_400.0)
         .collect();
-    resolve_days.sort_by(f64::total_cmp);
     let supervision = AnsweredEntries {
-        entries: facts.entries.len() as i64,
-        by_state: by_state(
-            EntryState::ALL,
-            facts.entries.iter().map(|(s, ..)| *s),
-            EntryState::word,
-        ),
-        overdue: count(&facts.entries, |(s, due, _, _)| is_overdue(*s, *due, now)),
-        resolved: resolve_days.len() as i64,
-        resolved_on_time: count(&facts.entries, |(.., on_time)| *on_time == Some(true)),
-        median_days_to_resolve: median(&resolve_days).unwrap_or(0.0),
+        entries: all,
+        by_state: by_entry_state
+            .into_iter()
+            .filter_map(|(n, count)| {
+                EntryState::from_number(n).map(|s| StateCount {
+                    state: s.word().to_owned(),
+                    count,
+                })
+            })
+            .collect(),
+        overdue,
+        resolved,
+        resolved_on_time: on_time,
+        median_days_to_resolve: median(&middle).unwrap_or(0.0),
     };
 
-    let budget = Sum(facts.projects.iter().map(|(_, b)| i128::from(*b)).sum());
+    let mut by_project_state = facts.projects.clone();
+    by_project_state.sort_by_key(|p| p.state.number());
+    let sum = |part: fn(&ProjectTotals) -> Sum| Sum(facts.projects.iter().map(|p| part(p).0).sum());
     let projects = ImplementedProjects {
-        projects: facts.projects.len() as i64,
-        by_state: by_state(
-            ProjectState::ALL,
-            facts.projects.iter().map(|(s, _)| *s),
-            ProjectState::word,
-        ),
-        budget: Some(wide_money(budget)?),
-        allocated: Some(wide_money(facts.allocated)?),
-        disbursed: Some(wide_money(facts.disbursed)?),
+        projects: facts.projects.iter().map(|p| p.count).sum(),
+        by_state: by_project_state
+            .iter()
+            .map(|p| StateCount {
+                state: p.state.word().to_owned(),
+                count: p.count,
+            })
+            .collect(),
+        budget: Some(wide_money(sum(|p| p.budget))?),
+        allocated: Some(wide_money(sum(|p| p.allocated))?),
+        disbursed: Some(wide_money(sum(|p| p.disbursed))?),
     };
     Ok(OrganizationAccountability {
         organization: name::format_id("organizations", id),
@@ -179,27 +202,6 @@ async fn get_organization_accountability(
         projects: Some(projects),
         paid: Some(wide_money(facts.paid)?),
     })
-}
-
-/// How many of `items` meet `test`.
-fn count<T>(items: &[T], test: impl Fn(&T) -> bool) -> i64 {
-    items.iter().filter(|i| test(i)).count() as i64
-}
-
-/// The count of each state of `all` among `states`, in `all`'s order, leaving out none
-/// counted.
-fn by_state<S: Copy + PartialEq>(
-    all: &[S],
-    states: impl Iterator<Item = S> + Clone,
-    word: fn(S) -> &'static str,
-) -> Vec<StateCount> {
-    all.iter()
-        .map(|&state| StateCount {
-            state: word(state).to_owned(),
-            count: states.clone().filter(|s| *s == state).count() as i64,
-        })
-        .filter(|c| c.count > 0)
-        .collect()
 }
 
 async fn create_organization(

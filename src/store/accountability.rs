@@ -1,20 +1,26 @@
-//! What one organisation answers for, read from the records it is linked to: the plan
-//! tasks it leads, the supervision entries it must answer, the projects it implements and
-//! the disbursements paid to it. Each part is one query over the link's index.
+//! What one organisation answers for, counted by the database from the records it is
+//! linked to: the plan tasks it leads, the supervision entries it must answer (as the
+//! supervision summary counts them), the projects it implements and the disbursements
+//! paid to it. Each part is one statement over the link's index, however many records
+//! there are; money is summed without overflow ([`rows::split_sum`]).
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::Query,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QuerySelect, Statement,
+    sea_query::{CaseStatement, Expr, ExprTrait, Query, SimpleExpr},
 };
 
-use super::entities::{
-    fund_total, fund_transaction, plan_task, project, supervision_entry, work_plan,
+use super::{
+    entities::{fund_transaction, plan_task, work_plan},
+    rows,
+    supervision::{self as entries, EntryCounts, EntryQuery},
 };
 use crate::{
     domain::{
         ledger::Kind,
         money::Sum,
+        plan::WorkPlanState,
         plan_task::TaskState,
         project::ProjectState,
         supervision::{State, year_bounds},
@@ -22,151 +28,211 @@ use crate::{
     error::Error,
 };
 
-/// A task as accountability counts it: its state, due date and done date.
-pub type TaskFacts = (TaskState, NaiveDate, Option<NaiveDate>);
+/// The tasks an organisation leads: led, done, done by their due date, overdue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskCounts {
+    /// Led.
+    pub led: i64,
+    /// Done.
+    pub done: i64,
+    /// Done by their due date.
+    pub done_on_time: i64,
+    /// Past their due date and not done.
+    pub overdue: i64,
+}
 
-/// An entry as accountability counts it: its state, due date, seconds to its last
-/// resolution and whether that met the due date.
-pub type EntryFacts = (State, Option<NaiveDate>, Option<i64>, Option<bool>);
+/// The projects of one state that an organisation implements: how many, and their
+/// budgets and balances in fen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProjectTotals {
+    /// The state.
+    pub state: ProjectState,
+    /// How many.
+    pub count: i64,
+    /// Their budgets.
+    pub budget: Sum,
+    /// Allocated to them, net of reversals.
+    pub allocated: Sum,
+    /// Disbursed on them, net of reversals.
+    pub disbursed: Sum,
+}
 
 /// What the records hold of one organisation in one year (or all).
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
-    /// The tasks it leads in the year's plans.
-    pub tasks: Vec<TaskFacts>,
-    /// The entries it must answer, filed in the year.
-    pub entries: Vec<EntryFacts>,
-    /// The projects it implements whose planned period reaches the year: state and
-    /// budget in fen.
-    pub projects: Vec<(ProjectState, i64)>,
-    /// Allocated to those projects in the fiscal year, in fen.
-    pub allocated: Sum,
-    /// Disbursed on those projects in the fiscal year, in fen.
-    pub disbursed: Sum,
+    /// The tasks it leads in the year's issued (or closed) plans.
+    pub tasks: TaskCounts,
+    /// The entries it must answer, filed in the year, counted per state, party and
+    /// category.
+    pub entries: Vec<EntryCounts>,
+    /// The middle one or two of their resolution times, in seconds.
+    pub middle_resolve_seconds: Vec<i64>,
+    /// The projects it implements whose planned period reaches the year, per state.
+    pub projects: Vec<ProjectTotals>,
     /// Paid to it in the fiscal year, net of reversals, in fen.
     pub paid: Sum,
 }
 
-/// The facts of organisation `id` in `year` (0: every year).
+/// The facts of organisation `id` in `year` (0: every year), with overdue work judged on
+/// `today` in China.
 ///
 /// # Errors
 /// The database's failures; INVALID_ARGUMENT on `year` outside the calendar.
-pub async fn facts(db: &impl ConnectionTrait, id: i64, year: i32) -> Result<Facts, Error> {
+pub async fn facts(
+    db: &impl ConnectionTrait,
+    id: i64,
+    year: i32,
+    today: NaiveDate,
+) -> Result<Facts, Error> {
     let year = (year != 0).then_some(year);
-    let bounds = match year {
-        Some(y) => {
-            Some(year_bounds(y).ok_or_else(|| Error::invalid("year", "must be a year, or 0"))?)
-        }
-        None => None,
+    let mut query = EntryQuery::on(today);
+    query.filter.responsible_organization_id = Some(id);
+    if let Some(y) = year {
+        query.filed_between =
+            Some(year_bounds(y).ok_or_else(|| Error::invalid("year", "must be a year, or 0"))?);
+    }
+    // The parts read apart, each on a connection of its own when `db` is a pool.
+    let answered = async {
+        let counts = entries::counts(db, &query).await?;
+        let resolved: i64 = counts
+            .iter()
+            .filter(|c| matches!(c.state, State::Resolved | State::Closed))
+            .map(|c| c.entries)
+            .sum();
+        let middle = entries::middle_resolve_seconds(db, &query, resolved as u64).await?;
+        Ok::<_, Error>((counts, middle))
     };
-    let (tasks, entries) = (
-        led_tasks(db, id, year).await?,
-        entries(db, id, bounds).await?,
-    );
-    let (projects, ids) = projects(db, id, year).await?;
-    let (allocated, disbursed) = project_money(db, &ids, year).await?;
-    let paid = paid(db, id, year).await?;
+    let ((counts, middle), tasks, projects, paid) = tokio::try_join!(
+        answered,
+        led_tasks(db, id, year, today),
+        projects(db, id, year),
+        paid(db, id, year),
+    )?;
     Ok(Facts {
         tasks,
-        entries,
+        entries: counts,
+        middle_resolve_seconds: middle,
         projects,
-        allocated,
-        disbursed,
         paid,
     })
+}
+
+/// A count of the rows that meet `condition`.
+fn count_when(condition: Condition) -> SimpleExpr {
+    Expr::expr(
+        CaseStatement::new()
+            .case(condition, Expr::val(1))
+            .finally(Expr::val(0)),
+    )
+    .sum()
+    .cast_as("BIGINT")
+}
+
+/// The ids of the plans issued (or closed since) for `year`, or for any year, as a
+/// subquery: a draft binds nobody yet.
+fn plans_of(year: Option<i32>) -> sea_orm::sea_query::SelectStatement {
+    use work_plan::Column as W;
+    let mut plans = Query::select()
+        .column(W::Id)
+        .from(work_plan::Entity)
+        .and_where(W::State.is_in([WorkPlanState::Issued, WorkPlanState::Closed]))
+        .to_owned();
+    if let Some(year) = year {
+        plans.and_where(W::Year.eq(year));
+    }
+    plans
 }
 
 async fn led_tasks(
     db: &impl ConnectionTrait,
     id: i64,
     year: Option<i32>,
-) -> Result<Vec<TaskFacts>, Error> {
+    today: NaiveDate,
+) -> Result<TaskCounts, Error> {
     use plan_task::Column as T;
-    let mut select = plan_task::Entity::find()
+    let select = plan_task::Entity::find()
         .select_only()
-        .columns([T::State, T::DueDate, T::DoneDate])
-        .filter(T::LeadOrganizationId.eq(id));
-    if let Some(year) = year {
-        let plans = Query::select()
-            .column(work_plan::Column::Id)
-            .from(work_plan::Entity)
-            .and_where(work_plan::Column::Year.eq(year))
-            .to_owned();
-        select = select.filter(T::PlanId.in_subquery(plans));
-    }
-    Ok(select.into_tuple().all(db).await?)
+        .expr(Expr::col(T::Id).count().cast_as("BIGINT"))
+        .expr(count_when(
+            Condition::all().add(T::State.eq(TaskState::Done)),
+        ))
+        .expr(count_when(
+            Condition::all().add(Expr::col(T::DoneDate).lte(Expr::col(T::DueDate))),
+        ))
+        .expr(count_when(
+            Condition::all()
+                .add(T::State.ne(TaskState::Done))
+                .add(T::DueDate.lt(today)),
+        ))
+        .filter(T::LeadOrganizationId.eq(id))
+        .filter(T::PlanId.in_subquery(plans_of(year)));
+    type Counts = (i64, Option<i64>, Option<i64>, Option<i64>);
+    let row: Option<Counts> = select.into_tuple().one(db).await?;
+    let (led, done, done_on_time, overdue) = row.unwrap_or_default();
+    Ok(TaskCounts {
+        led,
+        done: done.unwrap_or(0),
+        done_on_time: done_on_time.unwrap_or(0),
+        overdue: overdue.unwrap_or(0),
+    })
 }
 
-async fn entries(
-    db: &impl ConnectionTrait,
-    id: i64,
-    bounds: Option<(DateTime<Utc>, DateTime<Utc>)>,
-) -> Result<Vec<EntryFacts>, Error> {
-    use supervision_entry::Column as E;
-    let mut select = supervision_entry::Entity::find()
-        .select_only()
-        .columns([E::State, E::DueDate, E::ResolveSeconds, E::ResolvedOnTime])
-        .filter(E::ResponsibleOrganizationId.eq(id));
-    if let Some((from, to)) = bounds {
-        select = select
-            .filter(E::CreateTime.gte(from))
-            .filter(E::CreateTime.lt(to));
-    }
-    Ok(select.into_tuple().all(db).await?)
-}
-
-/// The projects organisation `id` implements, in the year: (state, budget), and their
-/// ids.
+/// The projects organisation `id` implements whose planned period reaches `year`, per
+/// state: how many, their budgets, and what their balances hold allocated and disbursed,
+/// net of reversals; one statement over the link's index and the balances' key.
 async fn projects(
     db: &impl ConnectionTrait,
     id: i64,
     year: Option<i32>,
-) -> Result<(Vec<(ProjectState, i64)>, Vec<i64>), Error> {
-    use project::Column as P;
-    let mut select = project::Entity::find()
-        .select_only()
-        .columns([P::Id, P::State, P::BudgetFen])
-        .filter(P::ImplementingOrganizationId.eq(id));
-    if let Some(year) = year {
-        let first = NaiveDate::from_ymd_opt(year, 1, 1);
-        let last = NaiveDate::from_ymd_opt(year, 12, 31);
-        if let (Some(first), Some(last)) = (first, last) {
-            select = select
-                .filter(P::PlannedStart.lte(last))
-                .filter(P::PlannedEnd.gte(first));
-        }
+) -> Result<Vec<ProjectTotals>, Error> {
+    let backend = db.get_database_backend();
+    let param = |n: usize| match backend {
+        DatabaseBackend::Sqlite => "?".to_owned(),
+        _ => format!("${n}"),
+    };
+    let mut values: Vec<sea_orm::Value> = vec![id.into()];
+    let mut sql = format!(
+        "SELECT p.state, COUNT(*), {}, {}, {} FROM projects p \
+         LEFT JOIN project_balances b ON b.project_id = p.id \
+         WHERE p.implementing_organization_id = {}",
+        rows::split_sum_sql("p.budget_fen"),
+        rows::split_sum_sql("b.allocated_fen"),
+        rows::split_sum_sql("b.disbursed_fen"),
+        param(1)
+    );
+    let days = year.and_then(|y| {
+        Some((
+            NaiveDate::from_ymd_opt(y, 1, 1)?,
+            NaiveDate::from_ymd_opt(y, 12, 31)?,
+        ))
+    });
+    if let Some((first, last)) = days {
+        sql.push_str(&format!(
+            " AND p.planned_start <= {} AND p.planned_end >= {}",
+            param(2),
+            param(3)
+        ));
+        values.extend([last.into(), first.into()]);
     }
-    let rows: Vec<(i64, ProjectState, i64)> = select.into_tuple().all(db).await?;
-    let ids = rows.iter().map(|(id, _, _)| *id).collect();
-    Ok((rows.into_iter().map(|(_, s, b)| (s, b)).collect(), ids))
-}
-
-/// What was allocated to and disbursed on projects `ids` in the fiscal year, from their
-/// totals rows.
-async fn project_money(
-    db: &impl ConnectionTrait,
-    ids: &[i64],
-    year: Option<i32>,
-) -> Result<(Sum, Sum), Error> {
-    use fund_total::Column as F;
-    let (mut allocated, mut disbursed) = (Sum::default(), Sum::default());
-    // A few hundred scopes a query keeps each statement small on either database.
-    for chunk in ids.chunks(500) {
-        let scopes: Vec<String> = chunk.iter().map(|id| format!("projects/{id}")).collect();
-        let mut select = fund_total::Entity::find()
-            .select_only()
-            .columns([F::AllocatedFen, F::DisbursedFen])
-            .filter(F::Scope.is_in(scopes));
-        if let Some(year) = year {
-            select = select.filter(F::FiscalYear.eq(year));
-        }
-        let rows: Vec<(i64, i64)> = select.into_tuple().all(db).await?;
-        for (a, d) in rows {
-            allocated.0 += i128::from(a);
-            disbursed.0 += i128::from(d);
-        }
+    sql.push_str(" GROUP BY p.state");
+    let found = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    let mut totals = Vec::with_capacity(found.len());
+    for row in found {
+        let state: i16 = row.try_get_by_index(0)?;
+        let state = ProjectState::from_number(i32::from(state))
+            .ok_or_else(|| anyhow::anyhow!("a project has the unknown state {state}"))?;
+        let part = |i: usize| row.try_get_by_index::<Option<i64>>(i);
+        totals.push(ProjectTotals {
+            state,
+            count: row.try_get_by_index(1)?,
+            budget: Sum(rows::joined(part(2)?, part(3)?)),
+            allocated: Sum(rows::joined(part(4)?, part(5)?)),
+            disbursed: Sum(rows::joined(part(6)?, part(7)?)),
+        });
     }
-    Ok((allocated, disbursed))
+    Ok(totals)
 }
 
 /// The disbursements with organisation `id` as payee in the fiscal year, less their
@@ -185,17 +251,20 @@ async fn paid(db: &impl ConnectionTrait, id: i64, year: Option<i32>) -> Result<S
         .from(fund_transaction::Entity)
         .cond_where(paid.clone())
         .to_owned();
-    let amounts = |condition: Condition| {
-        fund_transaction::Entity::find()
+    let sum = |condition: Condition| async move {
+        let [high, low] = rows::split_sum("amount_fen");
+        let row: Option<(Option<i64>, Option<i64>)> = fund_transaction::Entity::find()
             .select_only()
-            .column(L::AmountFen)
+            .expr(high)
+            .expr(low)
             .filter(condition)
-            .into_tuple::<i64>()
+            .into_tuple()
+            .one(db)
+            .await?;
+        let (high, low) = row.unwrap_or_default();
+        Ok::<i128, Error>(rows::joined(high, low))
     };
-    let out: Vec<i64> = amounts(paid).all(db).await?;
-    let back: Vec<i64> = amounts(Condition::all().add(L::ReversesId.in_subquery(originals)))
-        .all(db)
-        .await?;
-    let sum = |v: &[i64]| v.iter().map(|f| i128::from(*f)).sum::<i128>();
-    Ok(Sum(sum(&out) - sum(&back)))
+    let out = sum(paid).await?;
+    let back = sum(Condition::all().add(L::ReversesId.in_subquery(originals))).await?;
+    Ok(Sum(out - back))
 }

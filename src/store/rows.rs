@@ -99,3 +99,34 @@ pub fn pairing_within(path: &str) -> Condition {
         .add(path_within(pairing::Column::SupportingPath, path))
         .add(path_within(pairing::Column::SupportedPath, path))
 }
+
+/// What one stored figure is split into, so that a database sum of many figures cannot
+/// overflow: SQLite's `sum()` fails on an integer overflow and PostgreSQL's sum of
+/// `bigint` is cast back to one. Each figure is `high × 2^32 + low` with both parts below
+/// 2^32 (figures are never negative), so four billion rows sum without overflow.
+const SPLIT: i64 = 1 << 32;
+
+/// The two sums that together sum `column` (a figure that is never negative) without
+/// overflow; [`joined`] puts them back together.
+pub fn split_sum(column: &str) -> [SimpleExpr; 2] {
+    let [high, low] = split_parts(&format!("\"{column}\""));
+    [Expr::cust(high), Expr::cust(low)]
+}
+
+/// [`split_sum`] as SQL text for `expr` (e.g. `p.budget_fen`), its two parts joined by a
+/// comma, for statements written by hand.
+pub fn split_sum_sql(expr: &str) -> String {
+    split_parts(expr).join(", ")
+}
+
+fn split_parts(expr: &str) -> [String; 2] {
+    [
+        format!("CAST(SUM({expr} / {SPLIT}) AS BIGINT)"),
+        format!("CAST(SUM({expr} % {SPLIT}) AS BIGINT)"),
+    ]
+}
+
+/// The sum that [`split_sum`]'s two parts make; none (no rows) is 0.
+pub fn joined(high: Option<i64>, low: Option<i64>) -> i128 {
+    i128::from(high.unwrap_or(0)) * i128::from(SPLIT) + i128::from(low.unwrap_or(0))
+}

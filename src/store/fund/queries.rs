@@ -169,16 +169,10 @@ pub async fn totals(
         .collect())
 }
 
-/// What one stored figure is split into, so that a database sum of many figures cannot
-/// overflow: SQLite's `sum()` fails on an integer overflow and PostgreSQL's sum of
-/// `bigint` is cast back to one. Each figure is `high × 2^32 + low` with both parts below
-/// 2^32 (figures are never negative), so four billion rows sum without overflow.
-const SPLIT: i64 = 1 << 32;
-
 /// The totals of the pairings with either region inside the region at `path` (a stored
 /// path), summed per fiscal year, source, instrument and field; one fiscal year or (0) all.
 /// The sums run over the pairings' totals rows, never over the ledger; each is exact,
-/// however many pairings there are (see `SPLIT`).
+/// however many pairings there are (see [`rows::split_sum`]).
 ///
 /// # Errors
 /// The database's failures.
@@ -194,8 +188,6 @@ pub async fn region_totals(
         .from(pairing::Entity)
         .cond_where(rows::pairing_within(path))
         .to_owned();
-    let high = |column: &str| Expr::cust(format!("CAST(SUM(\"{column}\" / {SPLIT}) AS BIGINT)"));
-    let low = |column: &str| Expr::cust(format!("CAST(SUM(\"{column}\" % {SPLIT}) AS BIGINT)"));
     let mut select = fund_total::Entity::find()
         .select_only()
         .column(C::FiscalYear)
@@ -203,7 +195,8 @@ pub async fn region_totals(
         .column(C::Instrument)
         .column(C::Field);
     for column in ["committed_fen", "allocated_fen", "disbursed_fen"] {
-        select = select.expr(high(column)).expr(low(column));
+        let [high, low] = rows::split_sum(column);
+        select = select.expr(high).expr(low);
     }
     let mut select = select
         .filter(C::Scope.in_subquery(scopes))
@@ -227,7 +220,7 @@ pub async fn region_totals(
         i64,
     );
     let rows: Vec<Parts> = select.into_tuple().all(db).await?;
-    let joined = |high: i64, low: i64| Sum(i128::from(high) * i128::from(SPLIT) + i128::from(low));
+    let joined = |high: i64, low: i64| Sum(rows::joined(Some(high), Some(low)));
     Ok(rows
         .into_iter()
         .map(
