@@ -6,7 +6,6 @@ use super::{
     MaskRules, Named, audited, etag, filter_region_path, page_of, patch, request_key, service,
     timestamp,
 };
-use std::collections::BTreeMap;
 
 use crate::{
     api::fund::wide_money,
@@ -140,41 +139,27 @@ async fn get_organization_accountability(
         done_on_time: t.done_on_time,
         overdue: t.overdue,
     };
-    // As the supervision summary counts them: overdue while accepted or being rectified,
-    // resolved once resolved or closed.
-    let mut by_entry_state: BTreeMap<i32, i64> = BTreeMap::new();
-    let (mut all, mut overdue, mut resolved, mut on_time) = (0, 0, 0, 0);
-    for c in &facts.entries {
-        *by_entry_state.entry(c.state.number()).or_default() += c.entries;
-        all += c.entries;
-        match c.state {
-            EntryState::Accepted | EntryState::Rectifying => overdue += c.past_due,
-            EntryState::Resolved | EntryState::Closed => {
-                resolved += c.entries;
-                on_time += c.resolved_on_time;
-            }
-            _ => {}
-        }
-    }
     let middle: Vec<f64> = facts
         .middle_resolve_seconds
         .iter()
         .map(|s| *s as f64 / 86_400.0)
         .collect();
+    let t = &facts.entries;
     let supervision = AnsweredEntries {
-        entries: all,
-        by_state: by_entry_state
-            .into_iter()
-            .filter_map(|(n, count)| {
+        entries: t.entries,
+        by_state: t
+            .by_state
+            .iter()
+            .filter_map(|(&n, &count)| {
                 EntryState::from_number(n).map(|s| StateCount {
                     state: s.word().to_owned(),
                     count,
                 })
             })
             .collect(),
-        overdue,
-        resolved,
-        resolved_on_time: on_time,
+        overdue: t.overdue,
+        resolved: t.resolved,
+        resolved_on_time: t.resolved_on_time,
         median_days_to_resolve: median(&middle).unwrap_or(0.0),
     };
 

@@ -264,12 +264,12 @@ async fn get_plan_task(
         .await?
         .filter(|t| t.plan_id == plan_id)
         .ok_or_else(|| task_not_found(plan_id, task_id))?;
-    let reports = tasks::reports_of(db, &[task.id]).await?;
-    Ok(task_to_proto(TaskWithReports {
+    let reports = tasks::reports_of_task(db, task.id).await?;
+    Ok(task_to_proto(TaskWithReports::new(
         task,
-        reports: reports.into_values().next().unwrap_or_default(),
-        today: today(service.clock.now()),
-    }))
+        reports,
+        &service.clock,
+    )))
 }
 
 async fn list_plan_tasks(

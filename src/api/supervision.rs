@@ -522,47 +522,32 @@ async fn get_supervision_summary(
     let mut query = summary_query(&service.store, &req.scope, today).await?;
     let db = service.store.db();
     query.filed_between = year?;
-    let counts = entries::counts(db, &query).await?;
-    let mut by_state = std::collections::BTreeMap::<i32, i64>::new();
-    let mut by_party = std::collections::BTreeMap::<i32, i64>::new();
-    let mut by_category = std::collections::BTreeMap::<i32, i64>::new();
-    let (mut entry_count, mut overdue_count, mut resolved, mut on_time_count) = (0, 0, 0, 0);
-    for c in counts {
-        *by_state.entry(c.state.number()).or_default() += c.entries;
-        *by_party.entry(c.party.number()).or_default() += c.entries;
-        *by_category.entry(c.category.number()).or_default() += c.entries;
-        entry_count += c.entries;
-        match c.state {
-            State::Accepted | State::Rectifying => overdue_count += c.past_due,
-            State::Resolved | State::Closed => {
-                resolved += c.entries;
-                on_time_count += c.resolved_on_time;
-            }
-            _ => {}
-        }
-    }
-    let middle: Vec<f64> = entries::middle_resolve_seconds(db, &query, resolved as u64)
-        .await?
+    let (tally, middle) = entries::tally(db, &query).await?;
+    let middle: Vec<f64> = middle
         .into_iter()
         .map(|seconds| seconds as f64 / 86_400.0)
         .collect();
+    let (resolved, on_time_count) = (tally.resolved, tally.resolved_on_time);
     Ok(SupervisionSummary {
         scope: req.scope,
         year: req.year,
-        entry_count,
-        by_state: by_state
+        entry_count: tally.entries,
+        by_state: tally
+            .by_state
             .into_iter()
             .map(|(state, count)| SupervisionStateCount { state, count })
             .collect(),
-        by_party: by_party
+        by_party: tally
+            .by_party
             .into_iter()
             .map(|(party, count)| SupervisionPartyCount { party, count })
             .collect(),
-        by_category: by_category
+        by_category: tally
+            .by_category
             .into_iter()
             .map(|(category, count)| SupervisionCategoryCount { category, count })
             .collect(),
-        overdue_count,
+        overdue_count: tally.overdue,
         resolved_count: resolved,
         resolved_on_time_count: on_time_count,
         median_days_to_resolution: median(&middle),

@@ -209,6 +209,22 @@ pub struct TaskWithReports {
     pub today: NaiveDate,
 }
 
+impl TaskWithReports {
+    /// `task`, which has no reports (its plan is a draft), as it stands by `clock`.
+    pub fn unreported(task: TaskRow, clock: &Clock) -> Self {
+        Self::new(task, Vec::new(), clock)
+    }
+
+    /// `task` with its `reports`, as it stands by `clock`.
+    pub fn new(task: TaskRow, reports: Vec<ReportRow>, clock: &Clock) -> Self {
+        Self {
+            task,
+            reports,
+            today: today(clock.now()),
+        }
+    }
+}
+
 /// AddPlanTask: a task of a DRAFT plan inside the caller's reach, due in the plan's year,
 /// led and supported by organisations that exist.
 pub struct AddPlanTask {
@@ -228,26 +244,15 @@ impl Create for AddPlanTask {
         plan.state.require_draft()?;
         check_task(tx, &plan, &self.draft).await?;
         let task = tasks::insert(tx.db(), plan.id, &self.draft).await?;
-        Ok(self.answer(task, Vec::new()))
+        Ok(TaskWithReports::unreported(task, &self.clock))
     }
 
     /// A replay is authorized as the request was: the plan must lie in the caller's reach.
     async fn replay(&self, tx: &mut Tx<'_>, earlier: &str) -> Result<TaskWithReports, Error> {
         let (plan_id, task_id) = parse_task_name("request_id", earlier)?;
         let task = task_in_reach(tx, plan_id, task_id, Hold::Nothing).await?.1;
-        let reports = tasks::reports_of(tx.db(), &[task.id]).await?;
-        let reports = reports.into_values().next().unwrap_or_default();
-        Ok(self.answer(task, reports))
-    }
-}
-
-impl AddPlanTask {
-    fn answer(&self, task: TaskRow, reports: Vec<ReportRow>) -> TaskWithReports {
-        TaskWithReports {
-            task,
-            reports,
-            today: today(self.clock.now()),
-        }
+        let reports = tasks::reports_of_task(tx.db(), task.id).await?;
+        Ok(TaskWithReports::new(task, reports, &self.clock))
     }
 }
 
@@ -278,7 +283,7 @@ impl Change for UpdatePlanTask {
         let draft = TaskDraft::parse(&self.what.over(task_fields_of(&current)?))?;
         check_task(tx, &plan, &draft).await?;
         let task = tasks::save(tx.db(), &current, &draft).await?;
-        let answer = self.answer(task, Vec::new());
+        let answer = TaskWithReports::unreported(task, &self.clock);
         tx.record(None, &answer);
         Ok(answer)
     }
@@ -294,7 +299,7 @@ impl Change for TaskEdit<Removal> {
         let (plan, current) = task_in_reach(tx, self.plan_id, self.task_id, Hold::Update).await?;
         check_etag(&self.etag, current.revision)?;
         plan.state.require_draft()?;
-        let answer = self.answer(current.clone(), Vec::new());
+        let answer = TaskWithReports::unreported(current.clone(), &self.clock);
         tasks::remove(tx.db(), current).await?;
         tx.record(None, &answer);
         Ok(answer)
@@ -332,20 +337,10 @@ impl Change for ReportProgress {
         let label = tx.caller()?.label.clone();
         let (task, _) =
             tasks::report(tx.db(), &current, report, state, (now, today(now)), &label).await?;
-        let reports = tasks::reports_of(tx.db(), &[task.id]).await?;
-        let answer = self.answer(task, reports.into_values().next().unwrap_or_default());
+        let reports = tasks::reports_of_task(tx.db(), task.id).await?;
+        let answer = TaskWithReports::new(task, reports, &self.clock);
         tx.record(None, &answer);
         Ok(answer)
-    }
-}
-
-impl<W> TaskEdit<W> {
-    fn answer(&self, task: TaskRow, reports: Vec<ReportRow>) -> TaskWithReports {
-        TaskWithReports {
-            task,
-            reports,
-            today: today(self.clock.now()),
-        }
     }
 }
 

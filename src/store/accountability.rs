@@ -14,16 +14,12 @@ use sea_orm::{
 use super::{
     entities::{fund_transaction, plan_task, work_plan},
     rows,
-    supervision::{self as entries, EntryCounts, EntryQuery},
+    supervision::{self as entries, EntryQuery, Tally},
 };
 use crate::{
     domain::{
-        ledger::Kind,
-        money::Sum,
-        plan::WorkPlanState,
-        plan_task::TaskState,
-        project::ProjectState,
-        supervision::{State, year_bounds},
+        ledger::Kind, money::Sum, plan::WorkPlanState, plan_task::TaskState, project::ProjectState,
+        supervision::year_bounds,
     },
     error::Error,
 };
@@ -62,9 +58,8 @@ pub struct ProjectTotals {
 pub struct Facts {
     /// The tasks it leads in the year's issued (or closed) plans.
     pub tasks: TaskCounts,
-    /// The entries it must answer, filed in the year, counted per state, party and
-    /// category.
-    pub entries: Vec<EntryCounts>,
+    /// The entries it must answer, filed in the year, tallied.
+    pub entries: Tally,
     /// The middle one or two of their resolution times, in seconds.
     pub middle_resolve_seconds: Vec<i64>,
     /// The projects it implements whose planned period reaches the year, per state.
@@ -92,25 +87,15 @@ pub async fn facts(
             Some(year_bounds(y).ok_or_else(|| Error::invalid("year", "must be a year, or 0"))?);
     }
     // The parts read apart, each on a connection of its own when `db` is a pool.
-    let answered = async {
-        let counts = entries::counts(db, &query).await?;
-        let resolved: i64 = counts
-            .iter()
-            .filter(|c| matches!(c.state, State::Resolved | State::Closed))
-            .map(|c| c.entries)
-            .sum();
-        let middle = entries::middle_resolve_seconds(db, &query, resolved as u64).await?;
-        Ok::<_, Error>((counts, middle))
-    };
-    let ((counts, middle), tasks, projects, paid) = tokio::try_join!(
-        answered,
+    let ((entries, middle), tasks, projects, paid) = tokio::try_join!(
+        entries::tally(db, &query),
         led_tasks(db, id, year, today),
         projects(db, id, year),
         paid(db, id, year),
     )?;
     Ok(Facts {
         tasks,
-        entries: counts,
+        entries,
         middle_resolve_seconds: middle,
         projects,
         paid,

@@ -201,6 +201,11 @@ pub async fn reports_of(
     Ok(by_task)
 }
 
+/// The reports of task `id`, oldest first.
+pub async fn reports_of_task(db: &impl ConnectionTrait, id: i64) -> Result<Vec<ReportRow>, Error> {
+    Ok(reports_of(db, &[id]).await?.remove(&id).unwrap_or_default())
+}
+
 /// How many reports task `id` has.
 pub async fn report_count(db: &impl ConnectionTrait, id: i64) -> Result<u64, Error> {
     use plan_task_report::Column as C;

@@ -679,6 +679,60 @@ pub async fn list(
     }
 }
 
+/// Entry counts summed as every summary reports them: by state, party and category (each
+/// by its API number), overdue while accepted or being rectified, resolved once resolved
+/// or closed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Entries.
+    pub entries: i64,
+    /// By state number.
+    pub by_state: std::collections::BTreeMap<i32, i64>,
+    /// By party number.
+    pub by_party: std::collections::BTreeMap<i32, i64>,
+    /// By category number.
+    pub by_category: std::collections::BTreeMap<i32, i64>,
+    /// Past their due date and still open.
+    pub overdue: i64,
+    /// Resolved or closed.
+    pub resolved: i64,
+    /// Of the resolved, resolved by their due date.
+    pub resolved_on_time: i64,
+}
+
+impl Tally {
+    /// The tally of `counts`.
+    pub fn of(counts: &[EntryCounts]) -> Self {
+        let mut t = Self::default();
+        for c in counts {
+            *t.by_state.entry(c.state.number()).or_default() += c.entries;
+            *t.by_party.entry(c.party.number()).or_default() += c.entries;
+            *t.by_category.entry(c.category.number()).or_default() += c.entries;
+            t.entries += c.entries;
+            match c.state {
+                State::Accepted | State::Rectifying => t.overdue += c.past_due,
+                State::Resolved | State::Closed => {
+                    t.resolved += c.entries;
+                    t.resolved_on_time += c.resolved_on_time;
+                }
+                _ => {}
+            }
+        }
+        t
+    }
+}
+
+/// The entries of `query` tallied, with the middle one or two of the resolved ones'
+/// resolution times in seconds, for the median.
+pub async fn tally(
+    db: &impl ConnectionTrait,
+    query: &EntryQuery,
+) -> Result<(Tally, Vec<i64>), Error> {
+    let tally = Tally::of(&counts(db, query).await?);
+    let middle = middle_resolve_seconds(db, query, tally.resolved as u64).await?;
+    Ok((tally, middle))
+}
+
 /// The entries of one state, party and category in a summary's scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EntryCounts {
